@@ -1,0 +1,105 @@
+/**
+ * The error registry: every code a client can receive from the gateway, its HTTP status and the
+ * message it carries. GraphQL responses put the code in `errors[].extensions.code`; REST-style
+ * routes answer `{error, message, request_id}`. The README's error table is generated from this
+ * object (`npm run docs`) and a test keeps the two in sync.
+ *
+ * Codes marked `source: 'apollo'` are produced by Apollo Server itself; they are listed so clients
+ * can rely on them, and the gateway does not re-map them.
+ */
+export interface ErrorSpec {
+  status: number;
+  message: string;
+  source: 'gateway' | 'apollo';
+}
+
+export const ERRORS = {
+  BAD_REQUEST: {
+    status: 400,
+    message: 'The request is not a valid GraphQL-over-HTTP request.',
+    source: 'gateway',
+  },
+  MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON.', source: 'gateway' },
+  MISSING_QUERY: {
+    status: 400,
+    message: 'The request has no GraphQL document: send a non-empty `query`.',
+    source: 'gateway',
+  },
+  BATCHING_NOT_ENABLED: {
+    status: 400,
+    message: 'Batched operations (a JSON array body) are not enabled on this gateway.',
+    source: 'gateway',
+  },
+  CSRF_PREVENTED: {
+    status: 400,
+    message:
+      'This request has been blocked as a potential cross-site request forgery: send it with a `content-type: application/json` POST, or add one of the preflight headers.',
+    source: 'gateway',
+  },
+  GRAPHQL_PARSE_FAILED: { status: 400, message: 'The GraphQL document could not be parsed.', source: 'apollo' },
+  GRAPHQL_VALIDATION_FAILED: {
+    status: 400,
+    message: 'The GraphQL document is not valid against the schema.',
+    source: 'apollo',
+  },
+  BAD_USER_INPUT: { status: 400, message: 'A variable or argument has an invalid value.', source: 'apollo' },
+  OPERATION_RESOLUTION_FAILURE: {
+    status: 400,
+    message: 'The operation to run could not be determined (unknown or missing `operationName`).',
+    source: 'apollo',
+  },
+  PERSISTED_QUERY_NOT_FOUND: {
+    status: 200,
+    message: 'The persisted query hash is unknown: send the full query once.',
+    source: 'apollo',
+  },
+  NOT_FOUND: { status: 404, message: 'No route matches this path.', source: 'gateway' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this path.', source: 'gateway' },
+  NOT_ACCEPTABLE: {
+    status: 406,
+    message: 'The Accept header allows neither application/graphql-response+json nor application/json.',
+    source: 'gateway',
+  },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than the gateway accepts.', source: 'gateway' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: 'POST bodies must be `content-type: application/json`.',
+    source: 'gateway',
+  },
+  INTERNAL_SERVER_ERROR: {
+    status: 500,
+    message: 'The gateway failed to handle this request; the log has details under the request id.',
+    source: 'gateway',
+  },
+  SUPERGRAPH_NOT_LOADED: { status: 503, message: 'The gateway has not loaded a supergraph yet.', source: 'gateway' },
+  SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down; retry on another instance.', source: 'gateway' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export function errorSpec(code: ErrorCode): ErrorSpec {
+  return ERRORS[code];
+}
+
+/** A gateway error with a registered code; thrown by HTTP-layer checks, rendered by the server's error handler. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message?: string) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+  }
+}
+
+/** Body of an error answered on the GraphQL endpoint (GraphQL over HTTP: a response with only `errors`). */
+export function graphqlErrorBody(code: ErrorCode, message: string = ERRORS[code].message) {
+  return { errors: [{ message, extensions: { code } }] };
+}
+
+/** Body of an error answered on any other route. */
+export function restErrorBody(code: ErrorCode, requestId: string, message: string = ERRORS[code].message) {
+  return { error: code, message, request_id: requestId };
+}

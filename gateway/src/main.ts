@@ -1,0 +1,71 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type GatewayConfig } from './config.js';
+import { createGateway, type Gateway } from './server.js';
+
+/**
+ * Start-up: read the config, build the gateway, listen, and shut down gracefully on SIGTERM/SIGINT.
+ *
+ * Exit codes: 0 after a clean shutdown; 1 when the config is invalid, the supergraph cannot be
+ * loaded, or in-flight requests outlived `server.shutdownTimeoutMs` and had to be cut; 130/143 on a
+ * second signal during shutdown (the operator insisted).
+ */
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, allowPositionals: false });
+  let config: GatewayConfig;
+  try {
+    config = loadConfig({ file: values.config ?? process.env.GATEWAY_CONFIG });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+
+  const gateway = createGateway(config);
+  installShutdown(gateway);
+  try {
+    await gateway.start();
+  } catch {
+    process.exit(1);
+  }
+}
+
+function installShutdown(gateway: Gateway): void {
+  let shuttingDown = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (shuttingDown) {
+      gateway.logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
+    shuttingDown = true;
+    const timeoutMs = gateway.config.server.shutdownTimeoutMs;
+    gateway.logger.info({ signal, timeoutMs }, 'shutting down: finishing in-flight requests');
+    const deadline = setTimeout(() => {
+      gateway.logger.error({ timeoutMs }, 'shutdown deadline passed: cutting remaining connections');
+      gateway.app.server.closeAllConnections();
+      setTimeout(() => process.exit(1), 100).unref();
+    }, timeoutMs);
+    deadline.unref();
+    gateway.close().then(
+      () => {
+        clearTimeout(deadline);
+        gateway.logger.info('shutdown complete');
+        gateway.logger.flush?.();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        gateway.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(`unhandled rejection: ${reason instanceof Error ? reason.message : String(reason)}\n`);
+});
+
+void main();

@@ -1,0 +1,87 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** How a request ended, as a client would see it. */
+export type RequestOutcome = 'success' | 'partial' | 'graphql_error' | 'client_error' | 'server_error';
+/** How one subgraph call ended: `graphql_error` is a 200 with errors (the subgraph answered). */
+export type SubgraphResult = 'success' | 'graphql_error' | 'http_error' | 'network_error';
+export type ReloadResult = 'success' | 'failure';
+
+export const OTHER_OPERATIONS = '__other__';
+
+export interface MetricsOptions {
+  /** Distinct operation names kept as label values before new ones become `__other__`. */
+  maxOperationLabels: number;
+  /** Export prom-client's Node.js process metrics. */
+  defaultMetrics: boolean;
+}
+
+/**
+ * The gateway's Prometheus metrics, on a registry of its own (not prom-client's global one), so
+ * that several gateways in one process (tests, benchmarks) never share or clash on series.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly operationLabels = new Set<string>();
+
+  readonly requests = new Counter({
+    name: 'gateway_requests_total',
+    help: 'GraphQL requests by operation name, operation type and outcome.',
+    labelNames: ['operation', 'type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly requestDuration = new Histogram({
+    name: 'gateway_request_duration_seconds',
+    help: 'GraphQL request duration in seconds, from the first byte received to the response sent.',
+    labelNames: ['operation', 'type', 'outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly subgraphRequests = new Counter({
+    name: 'gateway_subgraph_requests_total',
+    help: 'Calls from the gateway to subgraphs, by subgraph and result.',
+    labelNames: ['subgraph', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly subgraphDuration = new Histogram({
+    name: 'gateway_subgraph_request_duration_seconds',
+    help: 'Duration of calls to subgraphs in seconds, by subgraph and result.',
+    labelNames: ['subgraph', 'result'] as const,
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly supergraphReloads = new Counter({
+    name: 'gateway_supergraph_reloads_total',
+    help: 'Attempts to load a changed supergraph file, by result (a failure keeps the previous supergraph).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(private readonly options: MetricsOptions) {
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The label value for an operation name, bounded to `maxOperationLabels` distinct values. */
+  operationLabel(name: string | undefined): string {
+    // No name: the request never reached a resolved operation (rejected by HTTP checks, parsing or validation).
+    const label = name ?? '(none)';
+    if (this.operationLabels.has(label)) return label;
+    if (this.operationLabels.size >= this.options.maxOperationLabels) return OTHER_OPERATIONS;
+    this.operationLabels.add(label);
+    return label;
+  }
+
+  observeRequest(operation: string | undefined, type: string, outcome: RequestOutcome, seconds: number): void {
+    const labels = { operation: this.operationLabel(operation), type, outcome };
+    this.requests.inc(labels);
+    this.requestDuration.observe(labels, seconds);
+  }
+
+  observeSubgraphCall(subgraph: string, result: SubgraphResult, seconds: number): void {
+    this.subgraphRequests.inc({ subgraph, result });
+    this.subgraphDuration.observe({ subgraph, result }, seconds);
+  }
+}

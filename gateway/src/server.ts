@@ -1,0 +1,291 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { DestinationStream, Logger } from 'pino';
+import type { GatewayConfig } from './config.js';
+import { buildContext, requestState, type GatewayContext } from './context.js';
+import { ERRORS, GatewayError, graphqlErrorBody, restErrorBody, type ErrorCode } from './errors.js';
+import { formatGatewayError } from './graphql/format-error.js';
+import { useOperationResolution } from './graphql/operation-resolution-plugin.js';
+import { useRequestInfo } from './graphql/request-info-plugin.js';
+import { checkGraphqlRequest } from './http/graphql-request.js';
+import { createLogger } from './observability/logging.js';
+import { GatewayMetrics, type RequestOutcome } from './observability/metrics.js';
+import { closeRedis, createRedis } from './redis.js';
+import { SubgraphDataSource } from './subgraph/data-source.js';
+import { createSubgraphFetch } from './subgraph/fetch.js';
+import { SubgraphHealthBook } from './subgraph/health.js';
+import { fileSupergraphSource, type LoadedSupergraph } from './supergraph/file-source.js';
+import { listSubgraphs } from './supergraph/subgraph-list.js';
+
+export interface GatewayOptions {
+  /** Log destination; stdout when absent. */
+  logDestination?: DestinationStream;
+}
+
+export type GatewayPhase = 'starting' | 'ready' | 'draining' | 'stopped';
+
+export interface Gateway {
+  readonly app: FastifyInstance;
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly phase: GatewayPhase;
+  /** Base URL once listening, e.g. `http://127.0.0.1:4000`. */
+  readonly url: string;
+  /** Listens, then loads the supergraph; resolves when ready, rejects (after closing) if it cannot load. */
+  start(): Promise<void>;
+  /** Stops accepting, waits for in-flight requests, closes subgraph connections and Redis. */
+  close(): Promise<void>;
+}
+
+const PROBE_LOG_LEVEL = 'debug';
+const REQUEST_ID_PATTERN = /^[\w.:@-]{1,128}$/;
+
+export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
+  const logger = createLogger({ level: config.logging.level, destination: options.logDestination });
+  const metrics = new GatewayMetrics({
+    maxOperationLabels: config.metrics.maxOperationLabels,
+    defaultMetrics: config.metrics.defaultMetrics,
+  });
+  const health = new SubgraphHealthBook();
+  const subgraphFetch = createSubgraphFetch();
+  const redis: Redis | undefined = config.redis.url
+    ? createRedis({ ...config.redis, url: config.redis.url }, logger.child({ component: 'redis' }))
+    : undefined;
+  if (!redis) logger.info('no Redis configured: shared state stays in this process (in-memory store)');
+
+  let phase: GatewayPhase = 'starting';
+  let supergraph: LoadedSupergraph | undefined;
+  let url = '';
+
+  const apolloGateway = new ApolloGateway({
+    logger: logger.child({ component: 'apollo-gateway' }),
+    supergraphSdl: fileSupergraphSource({
+      ...config.supergraph,
+      logger: logger.child({ component: 'supergraph' }),
+      metrics,
+      onLoaded: (loaded) => (supergraph = loaded),
+    }),
+    buildService: ({ name, url: supergraphUrl }) =>
+      new SubgraphDataSource({
+        name,
+        url: config.subgraphs[name]?.url ?? supergraphUrl ?? '',
+        fetcher: subgraphFetch.fetcher,
+        requestIdHeader: config.server.requestIdHeader,
+        metrics,
+        health,
+        logger: logger.child({ component: 'subgraph' }),
+      }),
+  });
+
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway: apolloGateway,
+    logger: logger.child({ component: 'apollo-server' }),
+    introspection: config.graphql.introspection,
+    includeStacktraceInErrorResponses: false,
+    allowBatchedHttpRequests: false,
+    csrfPrevention: { requestHeaders: config.graphql.csrfRequiredHeaders },
+    formatError: formatGatewayError,
+    plugins: [useRequestInfo(), useOperationResolution(), ...(config.graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()])],
+  });
+
+  const requestIdHeader = config.server.requestIdHeader.toLowerCase();
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // One log line per request is written by the onResponse hook below, not by Fastify.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+    bodyLimit: config.server.bodyLimitBytes,
+    requestIdHeader: false,
+    genReqId: (raw) => {
+      const incoming = raw.headers[requestIdHeader];
+      return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+  // GraphQL bodies are JSON only: without a text/plain parser, any other type is a 415.
+  app.removeContentTypeParser(['text/plain']);
+
+  const graphqlPath = config.graphql.path;
+  const isGraphqlRequest = (request: FastifyRequest) => request.routeOptions.url === graphqlPath;
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(requestIdHeader, request.id);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const probe = request.routeOptions.config && (request.routeOptions.config as { probe?: boolean }).probe;
+    const seconds = reply.elapsedTime / 1000;
+    const line: Record<string, unknown> = {
+      method: request.method,
+      path: request.url.split('?')[0],
+      status: reply.statusCode,
+      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+    };
+    if (isGraphqlRequest(request)) {
+      const state = requestState(request);
+      const outcome = requestOutcome(reply.statusCode, state.errorCodes, state.hasData);
+      metrics.observeRequest(state.operationName, state.operationType ?? 'unknown', outcome, seconds);
+      Object.assign(line, {
+        operationName: state.operationName ?? requestedOperationName(request),
+        operationType: state.operationType,
+        outcome,
+        errorCodes: state.errorCodes.length ? state.errorCodes : undefined,
+      });
+    }
+    request.log[probe ? PROBE_LOG_LEVEL : 'info'](line, 'request completed');
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const code = errorCodeOf(error);
+    if (ERRORS[code].status >= 500) request.log.error({ err: error }, 'unhandled error');
+    const message = error instanceof GatewayError ? error.message : ERRORS[code].message;
+    sendError(request, reply, code, message);
+  });
+
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, 'NOT_FOUND'));
+
+  function sendError(request: FastifyRequest, reply: FastifyReply, code: ErrorCode, message?: string) {
+    const status = ERRORS[code].status;
+    if (code === 'METHOD_NOT_ALLOWED' && isGraphqlRequest(request)) reply.header('allow', 'GET, POST');
+    if (isGraphqlRequest(request)) {
+      requestState(request).errorCodes = [code];
+      return reply.code(status).type('application/json; charset=utf-8').send(graphqlErrorBody(code, message));
+    }
+    return reply.code(status).send(restErrorBody(code, request.id, message));
+  }
+
+  app.get('/health', { config: { probe: true } }, async () => ({ status: 'ok' }));
+
+  app.get('/ready', { config: { probe: true } }, async (_request, reply) => {
+    const ready = phase === 'ready';
+    const subgraphs = supergraph
+      ? listSubgraphs(supergraph.sdl).map(({ name, url: declaredUrl }) => ({
+          name,
+          url: config.subgraphs[name]?.url ?? declaredUrl,
+          ...health.get(name),
+        }))
+      : [];
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'not_ready',
+      phase,
+      supergraph: supergraph
+        ? { id: supergraph.id.slice(0, 12), loadedAt: supergraph.loadedAt.toISOString(), path: config.supergraph.path }
+        : null,
+      subgraphs,
+      redis: redis ? { status: redis.status } : { status: 'not_configured' },
+    });
+  });
+
+  if (config.metrics.enabled) {
+    app.get(config.metrics.path, { config: { probe: true } }, async (_request, reply) => {
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+  }
+
+  // Apollo's handler can only be built once Apollo has started (start() sets it); until then the
+  // preHandler answers SUPERGRAPH_NOT_LOADED.
+  let apolloHandler: ReturnType<typeof fastifyApolloHandler> | undefined;
+  app.route({
+    method: ['GET', 'POST'],
+    url: graphqlPath,
+    preHandler: async (request) => {
+      if (phase === 'starting') throw new GatewayError('SUPERGRAPH_NOT_LOADED');
+      checkGraphqlRequest(request, config.graphql);
+    },
+    handler: async (request, reply) => {
+      if (!apolloHandler) throw new GatewayError('SUPERGRAPH_NOT_LOADED');
+      return apolloHandler.call(app as never, request as never, reply as never);
+    },
+  });
+  app.route({
+    method: ['PUT', 'PATCH', 'DELETE'],
+    url: graphqlPath,
+    handler: async () => {
+      throw new GatewayError('METHOD_NOT_ALLOWED');
+    },
+  });
+
+  app.addHook('onClose', async () => {
+    // Runs after the HTTP server has stopped and in-flight requests have finished.
+    await apollo.stop().catch((error: Error) => logger.warn({ err: error.message }, 'apollo stop failed'));
+    await subgraphFetch.close().catch(() => undefined);
+    if (redis) await closeRedis(redis);
+  });
+
+  const gateway: Gateway = {
+    app,
+    config,
+    logger,
+    metrics,
+    get phase() {
+      return phase;
+    },
+    get url() {
+      return url;
+    },
+    async start() {
+      await app.listen({ host: config.server.host, port: config.server.port });
+      const address = app.server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      url = `http://${host}:${address.port}`;
+      try {
+        await apollo.start();
+      } catch (error) {
+        logger.error({ err: error instanceof Error ? error.message : String(error) }, 'supergraph failed to load');
+        phase = 'stopped';
+        await app.close();
+        throw error;
+      }
+      apolloHandler = fastifyApolloHandler(apollo, { context: async (request) => buildContext(request as FastifyRequest) });
+      phase = 'ready';
+      logger.info({ url, graphql: `${url}${graphqlPath}`, supergraph: config.supergraph.path }, 'gateway ready');
+    },
+    async close() {
+      if (phase === 'stopped') return;
+      phase = 'draining';
+      await app.close();
+      phase = 'stopped';
+    },
+  };
+  return gateway;
+}
+
+function requestOutcome(status: number, errorCodes: string[], hasData: boolean): RequestOutcome {
+  if (status >= 500) return 'server_error';
+  if (status >= 400) return 'client_error';
+  if (errorCodes.length > 0) return hasData ? 'partial' : 'graphql_error';
+  return 'success';
+}
+
+function requestedOperationName(request: FastifyRequest): string | undefined {
+  const source = (request.method === 'GET' ? request.query : request.body) as { operationName?: unknown } | undefined;
+  const name = source?.operationName;
+  return typeof name === 'string' ? name.slice(0, 100) : undefined;
+}
+
+function errorCodeOf(error: FastifyError): ErrorCode {
+  if (error instanceof GatewayError) return error.code;
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'UNSUPPORTED_MEDIA_TYPE';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'PAYLOAD_TOO_LARGE';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return 'MALFORMED_JSON';
+  }
+  if (error instanceof SyntaxError && error.statusCode === 400) return 'MALFORMED_JSON';
+  const status = error.statusCode ?? 500;
+  if (status === 413) return 'PAYLOAD_TOO_LARGE';
+  if (status === 415) return 'UNSUPPORTED_MEDIA_TYPE';
+  if (status === 405) return 'METHOD_NOT_ALLOWED';
+  if (status >= 400 && status < 500) return 'BAD_REQUEST';
+  return 'INTERNAL_SERVER_ERROR';
+}

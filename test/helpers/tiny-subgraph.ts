@@ -1,0 +1,76 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { composeServices } from '@apollo/composition';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { startStandaloneServer } from '@apollo/server/standalone';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { parse } from 'graphql';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * A subgraph the gateway has never seen ("inventory"), built in the test: a `Warehouse` entity and
+ * a `slow(ms)` field for in-flight tests. It records the headers of every request it receives.
+ */
+export const TINY_SDL = `
+  extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key"])
+  type Warehouse @key(fields: "code") { code: String!, city: String! }
+  type Query {
+    warehouses: [Warehouse!]!
+    slow(ms: Int!): String!
+  }
+`;
+
+/** The same subgraph with one more field, to test hot reload. */
+export const TINY_SDL_V2 = TINY_SDL.replace('city: String!', 'city: String!, capacity: Int!');
+
+const WAREHOUSES = [
+  { code: 'AMS', city: 'Amsterdam', capacity: 1200 },
+  { code: 'LIS', city: 'Lisbon', capacity: 800 },
+];
+
+export interface TinySubgraph {
+  url: string;
+  receivedHeaders: IncomingHttpHeaders[];
+  close(): Promise<void>;
+}
+
+export async function startTinySubgraph(): Promise<TinySubgraph> {
+  const receivedHeaders: IncomingHttpHeaders[] = [];
+  const schema = buildSubgraphSchema({
+    typeDefs: parse(TINY_SDL_V2),
+    resolvers: {
+      Query: {
+        warehouses: () => WAREHOUSES,
+        slow: async (_: unknown, { ms }: { ms: number }) => {
+          await new Promise((resolve) => setTimeout(resolve, ms));
+          return `waited ${ms}ms`;
+        },
+      },
+    },
+  });
+  const server = new ApolloServer({ schema, plugins: [ApolloServerPluginInlineTraceDisabled()] });
+  const { url } = await startStandaloneServer(server, {
+    listen: { host: '127.0.0.1', port: 0 },
+    context: async ({ req }) => {
+      receivedHeaders.push(req.headers);
+      return {};
+    },
+  });
+  return { url, receivedHeaders, close: () => server.stop() };
+}
+
+/** Composes the tiny subgraph into a supergraph file in a fresh temp dir; returns its path. */
+export function writeTinySupergraph(url: string, sdl: string = TINY_SDL, dir?: string): string {
+  const supergraph = composeTiny(url, sdl);
+  const target = join(dir ?? mkdtempSync(join(tmpdir(), 'gw-supergraph-')), 'supergraph.graphql');
+  writeFileSync(target, supergraph);
+  return target;
+}
+
+export function composeTiny(url: string, sdl: string): string {
+  const result = composeServices([{ name: 'inventory', url, typeDefs: parse(sdl) }]);
+  if (result.errors) throw new Error(result.errors.map((e) => e.message).join('\n'));
+  return result.supergraphSdl;
+}
