@@ -71,6 +71,12 @@ export const ERRORS = {
     message: 'The gateway failed to handle this request; the log has details under the request id.',
     source: 'gateway',
   },
+  SUBGRAPH_UNAVAILABLE: {
+    status: 200,
+    message:
+      'A subgraph could not be reached or answered with an HTTP error; its part of the data is null and the rest is returned.',
+    source: 'gateway',
+  },
   SUPERGRAPH_NOT_LOADED: { status: 503, message: 'The gateway has not loaded a supergraph yet.', source: 'gateway' },
   SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down; retry on another instance.', source: 'gateway' },
 } as const satisfies Record<string, ErrorSpec>;

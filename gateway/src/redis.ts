@@ -5,6 +5,8 @@ export interface RedisOptions {
   url: string;
   connectTimeoutMs: number;
   keyPrefix: string;
+  /** Shown by `CLIENT LIST`, so operators can tell gateway instances apart. */
+  connectionName: string;
 }
 
 /**
@@ -19,7 +21,7 @@ export function createRedis(options: RedisOptions, logger: Logger): Redis {
     keyPrefix: options.keyPrefix,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
-    connectionName: 'federation-gateway',
+    connectionName: options.connectionName,
     retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
   });
   let wasReady = false;

@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
@@ -38,8 +39,14 @@ export interface Gateway {
   readonly phase: GatewayPhase;
   /** Base URL once listening, e.g. `http://127.0.0.1:4000`. */
   readonly url: string;
+  /** Identifies this process in logs, `/ready` and its Redis connection name. */
+  readonly instanceId: string;
   /** Listens, then loads the supergraph; resolves when ready, rejects (after closing) if it cannot load. */
   start(): Promise<void>;
+  /** Starts listening: `/health` answers, `/ready` says not ready and GraphQL answers 503 until `load()`. */
+  listen(): Promise<void>;
+  /** Loads the supergraph and starts serving GraphQL; rejects (after closing) if it cannot load. */
+  load(): Promise<void>;
   /** Stops accepting, waits for in-flight requests, closes subgraph connections and Redis. */
   close(): Promise<void>;
 }
@@ -53,10 +60,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     maxOperationLabels: config.metrics.maxOperationLabels,
     defaultMetrics: config.metrics.defaultMetrics,
   });
+  const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const health = new SubgraphHealthBook();
   const subgraphFetch = createSubgraphFetch();
   const redis: Redis | undefined = config.redis.url
-    ? createRedis({ ...config.redis, url: config.redis.url }, logger.child({ component: 'redis' }))
+    ? createRedis({ ...config.redis, url: config.redis.url, connectionName: `gateway:${instanceId}` }, logger.child({ component: 'redis' }))
     : undefined;
   if (!redis) logger.info('no Redis configured: shared state stays in this process (in-memory store)');
 
@@ -174,6 +182,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     return reply.code(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not_ready',
       phase,
+      instance: instanceId,
       supergraph: supergraph
         ? { id: supergraph.id.slice(0, 12), loadedAt: supergraph.loadedAt.toISOString(), path: config.supergraph.path }
         : null,
@@ -230,11 +239,18 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     get url() {
       return url;
     },
+    instanceId,
     async start() {
+      await gateway.listen();
+      await gateway.load();
+    },
+    async listen() {
       await app.listen({ host: config.server.host, port: config.server.port });
       const address = app.server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       url = `http://${host}:${address.port}`;
+    },
+    async load() {
       try {
         await apollo.start();
       } catch (error) {

@@ -1,5 +1,5 @@
 import type { ApolloServerOptions } from '@apollo/server';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { GraphQLFormattedError } from 'graphql';
 import type { GatewayContext } from '../context.js';
 
 type FormatError = NonNullable<ApolloServerOptions<GatewayContext>['formatError']>;
@@ -9,7 +9,7 @@ type FormatError = NonNullable<ApolloServerOptions<GatewayContext>['formatError'
  * a 405 (a mutation sent with GET) is METHOD_NOT_ALLOWED rather than BAD_REQUEST.
  */
 export const formatGatewayError: FormatError = (formatted: GraphQLFormattedError, error: unknown) => {
-  const status = error instanceof GraphQLError ? (error.extensions.http as { status?: number } | undefined)?.status : undefined;
+  const status = (error as { extensions?: { http?: { status?: unknown } } } | null)?.extensions?.http?.status;
   if (status === 405) return { ...formatted, extensions: { ...formatted.extensions, code: 'METHOD_NOT_ALLOWED' } };
   return formatted;
 };

@@ -52,9 +52,23 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       health.recordFailure(name, reason);
       const requestId = (options.context as Partial<GatewayContext> | undefined)?.requestId;
       this.subgraph.logger.warn({ subgraph: name, reqId: requestId, result, reason }, 'subgraph call failed');
-      throw error;
+      // Answer instead of throwing: the gateway then nulls only this subgraph's part of the
+      // response, adds the path, and returns the rest. The client learns which subgraph failed,
+      // never its address or its error body; the log above has those under the request id.
+      return unavailable(name);
     }
   }
+}
+
+function unavailable(subgraph: string): GatewayGraphQLResponse {
+  return {
+    errors: [
+      {
+        message: `Subgraph "${subgraph}" is unavailable.`,
+        extensions: { code: 'SUBGRAPH_UNAVAILABLE', subgraph },
+      },
+    ] as unknown as GatewayGraphQLResponse['errors'],
+  };
 }
 
 /** Apollo raises HTTP failures with `extensions.response.status`; anything else is the network. */
