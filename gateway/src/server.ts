@@ -97,6 +97,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     logger: logger.child({ component: 'apollo-server' }),
     introspection: config.graphql.introspection,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns shutdown; Apollo's own handler would stop it mid-drain and re-raise the signal.
+    stopOnTerminationSignals: false,
     allowBatchedHttpRequests: false,
     csrfPrevention: { requestHeaders: config.graphql.csrfRequiredHeaders },
     formatError: formatGatewayError,
@@ -124,6 +126,13 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header(requestIdHeader, request.id);
+  });
+
+  // While draining, every response closes its connection: keep-alive sockets would otherwise hold
+  // the server open until the client's idle timeout and make shutdown wait for the deadline.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (phase === 'draining') reply.header('connection', 'close');
+    return payload;
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -266,7 +275,12 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     async close() {
       if (phase === 'stopped') return;
       phase = 'draining';
-      await app.close();
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 250);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(sweep);
+      }
       phase = 'stopped';
     },
   };

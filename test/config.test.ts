@@ -1,0 +1,104 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../gateway/src/config.js';
+import { spawnGateway } from './helpers/process.js';
+
+function yamlFile(content: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'gw-config-')), 'gateway.yaml');
+  writeFileSync(path, content);
+  return path;
+}
+
+describe('config', () => {
+  it('has a default for everything', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.server).toEqual({
+      host: '0.0.0.0',
+      port: 4000,
+      bodyLimitBytes: 1_048_576,
+      shutdownTimeoutMs: 10_000,
+      requestIdHeader: 'x-request-id',
+    });
+    expect(config.supergraph).toEqual({ path: 'schema/supergraph.graphql', watch: true, pollIntervalMs: 1_000 });
+    expect(config.redis.url).toBeUndefined();
+    expect(config.subgraphs).toEqual({});
+  });
+
+  it('reads a YAML file, and the environment overrides it', () => {
+    const file = yamlFile(`
+server:
+  port: 5000
+  host: 127.0.0.1
+supergraph:
+  path: other.graphql
+subgraphs:
+  users:
+    url: http://users.internal:4001/graphql
+logging:
+  level: warn
+`);
+    const fromFile = loadConfig({ file, env: {} });
+    expect(fromFile.server.port).toBe(5000);
+    expect(fromFile.subgraphs.users?.url).toBe('http://users.internal:4001/graphql');
+    expect(fromFile.logging.level).toBe('warn');
+
+    const withEnv = loadConfig({
+      file,
+      env: {
+        PORT: '6000',
+        HOST: '::',
+        SUPERGRAPH_PATH: '/etc/gw/supergraph.graphql',
+        REDIS_URL: 'redis://redis:6379',
+        LOG_LEVEL: 'debug',
+        SUBGRAPH_USERS_URL: 'http://users:4001/graphql',
+        SUBGRAPH_PRODUCTS_URL: 'http://products:4003/graphql',
+      },
+    });
+    expect(withEnv.server).toMatchObject({ port: 6000, host: '::' });
+    expect(withEnv.supergraph.path).toBe('/etc/gw/supergraph.graphql');
+    expect(withEnv.redis.url).toBe('redis://redis:6379');
+    expect(withEnv.logging.level).toBe('debug');
+    expect(withEnv.subgraphs).toEqual({
+      users: { url: 'http://users:4001/graphql' },
+      products: { url: 'http://products:4003/graphql' },
+    });
+  });
+
+  const invalid: { name: string; file?: string; env?: Record<string, string>; message: RegExp }[] = [
+    { name: 'a value of the wrong type', file: 'server:\n  port: "four thousand"\n', message: /server\.port: .*expected number/ },
+    { name: 'a port out of range', file: 'server:\n  port: 70000\n', message: /server\.port/ },
+    { name: 'an unknown key (a typo)', file: 'server:\n  prot: 4000\n', message: /server\.prot: .*Unrecognized key/ },
+    { name: 'an unknown section', file: 'sever:\n  port: 4000\n', message: /sever: .*Unrecognized key/ },
+    { name: 'a bad subgraph URL', file: 'subgraphs:\n  users:\n    url: not a url\n', message: /subgraphs\.users\.url/ },
+    { name: 'a bad log level', file: 'logging:\n  level: loud\n', message: /logging\.level/ },
+    { name: 'a bad value from the environment', env: { PORT: 'abc' }, message: /server\.port \(from env PORT\)/ },
+    { name: 'a bad Redis URL from the environment', env: { REDIS_URL: 'localhost:6379' }, message: /redis\.url \(from env REDIS_URL\): must start with redis:\/\// },
+    { name: 'a file that is not YAML', file: 'server: [unclosed\n', message: /not valid YAML/ },
+    { name: 'a file that is a list', file: '- a\n- b\n', message: /must hold a mapping/ },
+  ];
+  for (const { name, file, env, message } of invalid) {
+    it(`rejects ${name}, naming the key`, () => {
+      const load = () => loadConfig({ file: file === undefined ? undefined : yamlFile(file), env: env ?? {} });
+      expect(load).toThrow(ConfigError);
+      expect(load).toThrow(message);
+    });
+  }
+
+  it('rejects a config file that does not exist', () => {
+    expect(() => loadConfig({ file: '/nonexistent/gateway.yaml', env: {} })).toThrow(/cannot read config file .*ENOENT/);
+  });
+
+  it('makes the gateway process exit 1 with a message naming the bad key', async () => {
+    const bad = spawnGateway({ PORT: 'not-a-port' });
+    const { code } = await bad.exited;
+    expect(code).toBe(1);
+    expect(bad.stderr).toContain('server.port (from env PORT)');
+    expect(bad.stderr).not.toMatch(/\bat .+\.(ts|js):\d+/);
+
+    const badFile = spawnGateway({}, ['--config', yamlFile('metrics:\n  enabled: maybe\n')]);
+    expect((await badFile.exited).code).toBe(1);
+    expect(badFile.stderr).toContain('metrics.enabled');
+  });
+});

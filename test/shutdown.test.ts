@@ -1,0 +1,74 @@
+import { writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnGateway } from './helpers/process.js';
+import { startTinySubgraph, writeTinySupergraph, type TinySubgraph } from './helpers/tiny-subgraph.js';
+
+let subgraph: TinySubgraph;
+let supergraphPath: string;
+
+beforeAll(async () => {
+  subgraph = await startTinySubgraph();
+  supergraphPath = writeTinySupergraph(subgraph.url);
+});
+
+afterAll(async () => {
+  await subgraph?.close();
+});
+
+function slowQuery(url: string, ms: number) {
+  return fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: `{ slow(ms: ${ms}) }` }),
+  });
+}
+
+describe('graceful shutdown', () => {
+  it('on SIGTERM stops accepting, finishes in-flight requests, and exits 0', async () => {
+    const gateway = spawnGateway({ SUPERGRAPH_PATH: supergraphPath });
+    const url = await gateway.ready;
+
+    const inFlight = slowQuery(url, 800);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    gateway.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+
+    // New connections are refused while the in-flight request is still running.
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+
+    const response = await inFlight;
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: { slow: 'waited 800ms' } });
+
+    const { code } = await gateway.exited;
+    expect(code).toBe(0);
+    const messages = gateway.stdout.map((line) => (JSON.parse(line) as { msg: string }).msg);
+    expect(messages).toContain('shutting down: finishing in-flight requests');
+    expect(messages.at(-1)).toBe('shutdown complete');
+    // Drained on its own, not by the deadline (a kept-alive client socket must not hold it open).
+    expect(messages).not.toContain('shutdown deadline passed: cutting remaining connections');
+  });
+
+  it('cuts requests that outlive the shutdown deadline and exits 1', async () => {
+    const gateway = spawnGateway({ SUPERGRAPH_PATH: supergraphPath }, ['--config', writeConfig('server:\n  shutdownTimeoutMs: 300\n')]);
+    const url = await gateway.ready;
+    const inFlight = slowQuery(url, 5_000).then(
+      (r) => r.status,
+      () => 'connection cut',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const signalledAt = Date.now();
+    gateway.child.kill('SIGTERM');
+    const { code } = await gateway.exited;
+    expect(code).toBe(1);
+    expect(Date.now() - signalledAt).toBeLessThan(4_000);
+    expect(await inFlight).toBe('connection cut');
+    expect(gateway.stdout.join('\n')).toContain('shutdown deadline passed');
+  });
+});
+
+function writeConfig(content: string): string {
+  const path = `${supergraphPath}.gateway.yaml`;
+  writeFileSync(path, content);
+  return path;
+}
