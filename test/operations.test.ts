@@ -1,6 +1,8 @@
+import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../gateway/src/config.js';
+import { ERRORS } from '../gateway/src/errors.js';
 import { createGateway } from '../gateway/src/server.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { LogCapture } from './helpers/logs.js';
@@ -192,5 +194,28 @@ describe('redis connection', () => {
     } finally {
       await gw.close();
     }
+  });
+});
+
+describe('draining', () => {
+  it('answers a request that arrives on an open connection during shutdown with 503 SHUTTING_DOWN', async () => {
+    const gw = await startTestGateway({ supergraph: { path: supergraphPath, watch: false } });
+    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+    const slow = postGraphql(gw.graphqlUrl, { query: '{ slow(ms: 400) }' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    const closing = gw.close();
+    socket.write('GET /health HTTP/1.1\r\nHost: gateway\r\nx-request-id: late-1\r\n\r\n');
+    await new Promise((resolve) => socket.once('close', resolve));
+
+    expect(received).toMatch(/^HTTP\/1\.1 503 /);
+    expect(received.toLowerCase()).toContain('connection: close');
+    const body = JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+    expect(body).toEqual({ error: 'SHUTTING_DOWN', message: ERRORS.SHUTTING_DOWN.message, request_id: 'late-1' });
+    expect((await slow).status).toBe(200);
+    await closing;
   });
 });

@@ -46,7 +46,7 @@ export const ERRORS = {
   OPERATION_RESOLUTION_FAILURE: {
     status: 400,
     message: 'The operation to run could not be determined (unknown or missing `operationName`).',
-    source: 'apollo',
+    source: 'gateway',
   },
   PERSISTED_QUERY_NOT_FOUND: {
     status: 200,

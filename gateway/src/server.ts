@@ -116,7 +116,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       const incoming = raw.headers[requestIdHeader];
       return typeof incoming === 'string' && REQUEST_ID_PATTERN.test(incoming) ? incoming : randomUUID();
     },
-    return503OnClosing: true,
+    // Requests that arrive on an open connection while draining get SHUTTING_DOWN (onRequest below).
+    return503OnClosing: false,
   });
   // GraphQL bodies are JSON only: without a text/plain parser, any other type is a 415.
   app.removeContentTypeParser(['text/plain']);
@@ -126,6 +127,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header(requestIdHeader, request.id);
+    if (phase === 'draining' || phase === 'stopped') throw new GatewayError('SHUTTING_DOWN');
   });
 
   // While draining, every response closes its connection: keep-alive sockets would otherwise hold
