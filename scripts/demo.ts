@@ -1,0 +1,184 @@
+/**
+ * `npm start`: the whole demo in one process — the users, orders and products subgraphs, then the
+ * gateway in front of them.
+ *
+ * Ports: `USERS_PORT` / `ORDERS_PORT` / `PRODUCTS_PORT` (default 4001 / 4002 / 4003) for the
+ * subgraphs, `PORT` (default 4000) for the gateway. The gateway is pointed at the subgraphs'
+ * actual URLs, so changing a subgraph port needs nothing else. `GATEWAY_CONFIG` names an optional
+ * YAML config file; `REDIS_URL` switches the gateway from its in-memory store to Redis.
+ *
+ * SIGTERM / SIGINT: the gateway drains first, then the subgraphs close; exit code 0. A second
+ * signal exits at once.
+ */
+import { ConfigError, loadConfig, type GatewayConfig } from '../gateway/src/config.js';
+import { createGateway, type Gateway } from '../gateway/src/server.js';
+import { startOrdersSubgraph } from '../subgraphs/orders/index.js';
+import { startProductsSubgraph } from '../subgraphs/products/index.js';
+import { startUsersSubgraph, type SubgraphServer } from '../subgraphs/users/index.js';
+
+type SubgraphStarter = (opts?: { host?: string; port?: number; logger?: boolean }) => Promise<SubgraphServer>;
+
+interface SubgraphPlan {
+  name: 'users' | 'orders' | 'products';
+  envVar: string;
+  port: number;
+  start: SubgraphStarter;
+}
+
+const SUBGRAPH_HOST = '127.0.0.1';
+/** A repeat of the first signal within this window is a relayed copy, not an operator's second signal. */
+const DUPLICATE_SIGNAL_WINDOW_MS = 1_000;
+const EXAMPLE_QUERY =
+  '{ user(id: "user-1") { name orders(first: 2) { edges { node { id total items { quantity product { name price } } } } } } }';
+
+class DemoError extends Error {
+  override readonly name = 'DemoError';
+}
+
+function portFromEnv(envVar: string, fallback: number): number {
+  const raw = process.env[envVar];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new DemoError(`${envVar} must be a port number between 0 and 65535, got "${raw}"`);
+  }
+  return port;
+}
+
+function isAddressInUse(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+}
+
+function portTakenMessage(what: string, port: number, envVar: string): string {
+  return `${what} cannot listen: port ${port} is already in use. Stop whatever holds it, or pick another port with ${envVar}=<port> (e.g. ${envVar}=${port + 100} npm start).`;
+}
+
+/** A URL a person can paste: `0.0.0.0` / `::` listen addresses become `localhost`. */
+function browsableOrigin(gateway: Gateway): string {
+  const url = new URL(gateway.url);
+  if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = 'localhost';
+  return url.origin;
+}
+
+async function closeAll(gateway: Gateway | undefined, subgraphs: readonly SubgraphServer[]): Promise<void> {
+  if (gateway) await gateway.close();
+  await Promise.all(subgraphs.map((subgraph) => subgraph.close()));
+}
+
+async function main(): Promise<void> {
+  const plans: SubgraphPlan[] = [
+    { name: 'users', envVar: 'USERS_PORT', port: portFromEnv('USERS_PORT', 4001), start: startUsersSubgraph },
+    { name: 'orders', envVar: 'ORDERS_PORT', port: portFromEnv('ORDERS_PORT', 4002), start: startOrdersSubgraph },
+    { name: 'products', envVar: 'PRODUCTS_PORT', port: portFromEnv('PRODUCTS_PORT', 4003), start: startProductsSubgraph },
+  ];
+
+  const subgraphs: SubgraphServer[] = [];
+  let gateway: Gateway | undefined;
+  let shuttingDown = false;
+  let firstSignalAt = 0;
+
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (shuttingDown) {
+      // Under `npm start`, tsx relays the signal the whole process group already got, so the same
+      // signal often arrives twice within milliseconds; only a later one means "stop now".
+      if (Date.now() - firstSignalAt < DUPLICATE_SIGNAL_WINDOW_MS) return;
+      process.stderr.write(`demo: second ${signal}: exiting now\n`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
+    shuttingDown = true;
+    firstSignalAt = Date.now();
+    process.stdout.write(`\ndemo: ${signal} received: stopping the gateway, then the subgraphs\n`);
+    closeAll(gateway, subgraphs).then(
+      () => {
+        process.stdout.write('demo: stopped\n');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        process.stderr.write(`demo: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+
+  const fail = async (message: string): Promise<never> => {
+    process.stderr.write(`\ndemo: ${message}\n`);
+    await closeAll(gateway, subgraphs).catch(() => undefined);
+    process.exit(1);
+  };
+
+  for (const plan of plans) {
+    try {
+      subgraphs.push(await plan.start({ host: SUBGRAPH_HOST, port: plan.port }));
+    } catch (error) {
+      if (isAddressInUse(error)) return fail(portTakenMessage(`the ${plan.name} subgraph`, plan.port, plan.envVar));
+      return fail(`the ${plan.name} subgraph failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (shuttingDown) return;
+  }
+
+  const urlOf = (name: SubgraphPlan['name']): string => {
+    const server = subgraphs.find((subgraph) => subgraph.name === name);
+    if (!server) throw new DemoError(`${name} subgraph missing`);
+    return server.url;
+  };
+
+  let config: GatewayConfig;
+  try {
+    config = loadConfig({
+      file: process.env.GATEWAY_CONFIG,
+      overrides: {
+        subgraphs: {
+          users: { url: urlOf('users') },
+          orders: { url: urlOf('orders') },
+          products: { url: urlOf('products') },
+        },
+      },
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) return fail(error.message);
+    throw error;
+  }
+
+  gateway = createGateway(config);
+  try {
+    await gateway.start();
+  } catch (error) {
+    if (isAddressInUse(error)) return fail(portTakenMessage('the gateway', config.server.port, 'PORT'));
+    return fail(`the gateway failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (shuttingDown) return;
+
+  const origin = browsableOrigin(gateway);
+  const graphqlUrl = `${origin}${config.graphql.path}`;
+  const body = JSON.stringify({ query: EXAMPLE_QUERY });
+  const lines = [
+    '',
+    '================ federation gateway demo ================',
+    `  GraphQL   ${graphqlUrl}`,
+    `  health    ${origin}/health`,
+    `  ready     ${origin}/ready`,
+    ...(config.metrics.enabled ? [`  metrics   ${origin}${config.metrics.path}`] : []),
+    '',
+    '  subgraphs',
+    ...subgraphs.map((subgraph) => `    ${subgraph.name.padEnd(9)} ${subgraph.url}`),
+    '',
+    `  store     ${config.redis.url ? `Redis (${config.redis.url.replace(/\/\/[^@/]*@/, '//***@')})` : 'in-memory (set REDIS_URL to use Redis)'}`,
+    '',
+    '  try:',
+    `    curl -s ${graphqlUrl} \\`,
+    "      -H 'content-type: application/json' \\",
+    `      -d '${body}'`,
+    '',
+    '  Ctrl-C (SIGINT) or SIGTERM stops the gateway, then the subgraphs.',
+    '==========================================================',
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`demo: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

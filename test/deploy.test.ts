@@ -1,0 +1,321 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { ENV_OVERRIDES, loadConfig } from '../gateway/src/config.js';
+import { listSubgraphs } from '../gateway/src/supergraph/subgraph-list.js';
+
+/**
+ * The deployment files (docker-compose.yml, Dockerfile, .ci/run) cannot be run on machines without
+ * a Docker engine, so this file checks them against the code they start: the config the gateway
+ * understands, the supergraph's subgraphs, the compiled file layout.
+ */
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const read = (path: string): string => readFileSync(join(root, path), 'utf8');
+
+// ---------------------------------------------------------------------------------------------------
+// docker-compose.yml
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  command?: string | string[];
+  environment?: Record<string, string | number | boolean | null> | string[];
+  ports?: (string | number | { target: number | string; published?: number | string })[];
+  depends_on?: string[] | Record<string, { condition?: string }>;
+  healthcheck?: { test?: string | string[]; disable?: boolean };
+}
+
+// Merge keys (`<<: *app`) are YAML 1.1; Compose supports them, so parse them here too.
+const compose = parseYaml(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+const services = compose.services;
+
+function serviceNamed(name: string): ComposeService {
+  const service = services[name];
+  if (!service) throw new Error(`docker-compose.yml has no service "${name}"`);
+  return service;
+}
+
+/** A service's environment as a map, whichever of Compose's two forms it is written in. */
+function environmentOf(service: ComposeService): Record<string, string> {
+  const env = service.environment ?? {};
+  if (Array.isArray(env)) {
+    return Object.fromEntries(
+      env.map((entry) => {
+        const at = entry.indexOf('=');
+        return at < 0 ? [entry, ''] : [entry.slice(0, at), entry.slice(at + 1)];
+      }),
+    );
+  }
+  return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, value === null ? '' : String(value)]));
+}
+
+function commandOf(service: ComposeService): string[] {
+  const command = service.command;
+  if (command === undefined) return [];
+  return Array.isArray(command) ? command : command.split(/\s+/).filter(Boolean);
+}
+
+function healthcheckText(service: ComposeService): string {
+  const test = service.healthcheck?.test;
+  return Array.isArray(test) ? test.join(' ') : (test ?? '');
+}
+
+const gateway = serviceNamed('gateway');
+const gatewayEnv = environmentOf(gateway);
+const supergraphSubgraphs = listSubgraphs(read('schema/supergraph.graphql'));
+const SUBGRAPH_SERVICES = ['users', 'orders', 'products'] as const;
+
+describe('docker-compose.yml', () => {
+  it('defines redis, the three subgraphs and the gateway', () => {
+    expect(Object.keys(services).sort()).toEqual(['gateway', 'orders', 'products', 'redis', 'users']);
+    expect(serviceNamed('redis').image).toMatch(/^redis:7/);
+  });
+
+  it('starts the gateway only after every dependency reports healthy, and each dependency has a healthcheck', () => {
+    const dependsOn = gateway.depends_on;
+    expect(dependsOn).toBeDefined();
+    expect(Array.isArray(dependsOn)).toBe(false); // the short list form cannot carry a condition
+    const entries = Object.entries(dependsOn as Record<string, { condition?: string }>);
+    expect(entries.map(([name]) => name).sort()).toEqual(['orders', 'products', 'redis', 'users']);
+    for (const [name, dependency] of entries) {
+      expect(dependency.condition, `depends_on.${name}.condition`).toBe('service_healthy');
+      const service = serviceNamed(name);
+      expect(service.healthcheck?.disable, `${name} healthcheck disabled`).not.toBe(true);
+      expect(healthcheckText(service), `${name} healthcheck`).not.toBe('');
+    }
+    expect(healthcheckText(serviceNamed('redis'))).toContain('redis-cli ping');
+  });
+
+  it('health-checks each subgraph on the /health of the port it listens on, and the gateway on /ready', () => {
+    for (const name of SUBGRAPH_SERVICES) {
+      const port = environmentOf(serviceNamed(name))[`${name.toUpperCase()}_PORT`];
+      expect(port, `${name} port`).toMatch(/^\d+$/);
+      expect(healthcheckText(serviceNamed(name))).toContain(`127.0.0.1:${port}/health`);
+    }
+    expect(healthcheckText(gateway)).toContain(`127.0.0.1:${gatewayEnv.PORT}/ready`);
+  });
+
+  it('gives the gateway only environment variables its config understands', () => {
+    const subgraphNames = new Set(supergraphSubgraphs.map((subgraph) => subgraph.name.toUpperCase()));
+    expect(subgraphNames.size).toBeGreaterThan(0);
+    const names = Object.keys(gatewayEnv);
+    expect(names.length).toBeGreaterThan(0);
+    for (const name of names) {
+      const subgraph = /^SUBGRAPH_([A-Z0-9_]+)_URL$/.exec(name)?.[1];
+      const understood = name in ENV_OVERRIDES || (subgraph !== undefined && subgraphNames.has(subgraph));
+      expect(understood, `gateway env ${name} is not read by gateway/src/config.ts`).toBe(true);
+    }
+  });
+
+  it('yields a valid config from the gateway environment: port 4000, the Redis URL and every subgraph URL', () => {
+    const config = loadConfig({ env: gatewayEnv });
+    expect(config.server.port).toBe(4000);
+    expect(config.server.host).toBe('0.0.0.0');
+    expect(config.redis.url).toBe('redis://redis:6379');
+    expect(config.supergraph.path).toBe('schema/supergraph.graphql');
+    expect(existsSync(join(root, config.supergraph.path))).toBe(true);
+    expect(config.subgraphs).toEqual({
+      users: { url: 'http://users:4001/graphql' },
+      orders: { url: 'http://orders:4002/graphql' },
+      products: { url: 'http://products:4003/graphql' },
+    });
+    // Every subgraph of the supergraph is overridden; none is left on its localhost URL.
+    expect(Object.keys(config.subgraphs).sort()).toEqual(supergraphSubgraphs.map((subgraph) => subgraph.name).sort());
+  });
+
+  it('points each subgraph URL at a compose service and the port that service listens on', () => {
+    const config = loadConfig({ env: gatewayEnv });
+    for (const [name, { url }] of Object.entries(config.subgraphs)) {
+      const target = new URL(url);
+      const service = serviceNamed(target.hostname);
+      // The subgraph server reads `<NAME>_PORT` (subgraphs/shared/server.ts).
+      const listenPort = environmentOf(service)[`${target.hostname.toUpperCase()}_PORT`];
+      expect(target.port, `subgraphs.${name}.url port`).toBe(listenPort);
+      expect(environmentOf(service).HOST, `${target.hostname} must listen on all interfaces`).toBe('0.0.0.0');
+      expect(commandOf(service).join(' ')).toContain(`dist/subgraphs/${target.hostname}/index.js`);
+      expect(target.pathname).toBe('/graphql');
+    }
+  });
+
+  it('publishes the gateway on the port it listens on', () => {
+    expect(gateway.ports).toHaveLength(1);
+    const mapping = gateway.ports?.[0];
+    const containerPort =
+      typeof mapping === 'object' ? String(mapping.target) : String(mapping).split(':').at(-1)?.replace(/\/(tcp|udp)$/, '');
+    expect(containerPort).toBe(gatewayEnv.PORT);
+    expect(gatewayEnv.PORT).toBe('4000');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Dockerfile
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+/** Instructions of a Dockerfile: comments dropped, `\` continuations joined. */
+function parseDockerfile(text: string): Instruction[] {
+  const instructions: Instruction[] = [];
+  let pending = '';
+  for (const rawLine of text.split('\n')) {
+    const line = rawLine.trim();
+    if (!pending && (line === '' || line.startsWith('#'))) continue;
+    if (pending && line.startsWith('#')) continue;
+    if (line.endsWith('\\')) {
+      pending += `${line.slice(0, -1)} `;
+      continue;
+    }
+    const full = (pending + line).trim();
+    pending = '';
+    const match = /^(\S+)\s*(.*)$/s.exec(full);
+    if (match?.[1]) instructions.push({ keyword: match[1].toUpperCase(), args: match[2] ?? '' });
+  }
+  return instructions;
+}
+
+/** Instructions grouped by stage (each FROM starts one). */
+function stagesOf(instructions: Instruction[]): Instruction[][] {
+  const stages: Instruction[][] = [];
+  for (const instruction of instructions) {
+    if (instruction.keyword === 'FROM') stages.push([]);
+    stages.at(-1)?.push(instruction);
+  }
+  return stages;
+}
+
+const dockerfile = parseDockerfile(read('Dockerfile'));
+const stages = stagesOf(dockerfile);
+const runtime = stages.at(-1) ?? [];
+
+function lastOf(stage: Instruction[], keyword: string): Instruction | undefined {
+  return stage.filter((instruction) => instruction.keyword === keyword).at(-1);
+}
+
+/** Where `tsc -p tsconfig.build.json` writes the file compiled from `source` (a repo-relative .ts path). */
+function compiledPathOf(source: string): string {
+  const parsed = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.build.json'), undefined, {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
+      throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+    },
+  });
+  if (!parsed) throw new Error('cannot read tsconfig.build.json');
+  const { outDir, rootDir, noEmit } = parsed.options;
+  expect(noEmit).not.toBe(true);
+  if (!outDir || !rootDir) throw new Error('tsconfig.build.json must set outDir and rootDir');
+  const absolute = resolve(root, source);
+  expect(parsed.fileNames.map((file) => resolve(file)), `${source} is compiled by tsconfig.build.json`).toContain(absolute);
+  return relative(root, join(outDir, relative(rootDir, absolute))).replace(/\.ts$/, '.js');
+}
+
+describe('Dockerfile', () => {
+  it('builds every stage FROM a Node 20 image, in two or more stages', () => {
+    const froms = dockerfile.filter((instruction) => instruction.keyword === 'FROM');
+    expect(froms.length).toBeGreaterThanOrEqual(2);
+    for (const from of froms) {
+      const image = from.args.split(/\s+/).filter((word) => !word.startsWith('--'))[0];
+      expect(image, from.args).toMatch(/^(docker\.io\/)?(library\/)?node:20([.-]|$)/);
+    }
+  });
+
+  it('builds with dev dependencies and ships production dependencies only', () => {
+    const runs = (stage: Instruction[]) =>
+      stage
+        .filter((instruction) => instruction.keyword === 'RUN')
+        .map((instruction) => instruction.args)
+        .join('\n');
+    const build = stages[0] ?? [];
+    expect(runs(build)).toMatch(/npm ci(?!.*--omit)/);
+    expect(runs(build)).toContain('npm run build');
+    expect(runs(runtime)).toContain('npm ci --omit=dev');
+    expect(runs(runtime)).not.toContain('npm run build');
+    const copies = runtime.filter((instruction) => instruction.keyword === 'COPY').map((instruction) => instruction.args);
+    expect(copies.some((args) => /--from=\S+\s+\/app\/dist\s/.test(args))).toBe(true);
+    expect(runtime.some((instruction) => instruction.keyword === 'ENV' && /NODE_ENV=production/.test(instruction.args))).toBe(true);
+  });
+
+  it('ships the data files read at run time: schema/ (supergraph) and each subgraph schema.graphql', () => {
+    const build = (stages[0] ?? []).map((instruction) => instruction.args).join('\n');
+    expect(build).toMatch(/cp -r schema /);
+    expect(build).toMatch(/find subgraphs -name '\*\.graphql'/);
+    expect(runtime.some((instruction) => instruction.keyword === 'COPY' && instruction.args.includes('/runtime-data/'))).toBe(true);
+    for (const name of SUBGRAPH_SERVICES) expect(existsSync(join(root, 'subgraphs', name, 'schema.graphql'))).toBe(true);
+  });
+
+  it('runs as a non-root user', () => {
+    const user = lastOf(runtime, 'USER');
+    expect(user).toBeDefined();
+    expect(user?.args.split(':')[0]).not.toMatch(/^(root|0)$/);
+    // The USER line must come before the command it applies to.
+    const cmdIndex = runtime.findIndex((instruction) => instruction.keyword === 'CMD');
+    expect(runtime.indexOf(user as Instruction)).toBeLessThan(cmdIndex);
+  });
+
+  it('exposes 4000 and health-checks /health with Node (no curl in slim images)', () => {
+    expect(lastOf(runtime, 'EXPOSE')?.args).toBe('4000');
+    const healthcheck = lastOf(runtime, 'HEALTHCHECK')?.args ?? '';
+    expect(healthcheck).toContain('"node"');
+    expect(healthcheck).toContain('/health');
+    expect(healthcheck).not.toContain('curl');
+  });
+
+  it('starts dist/gateway/src/main.js, which is where tsc compiles gateway/src/main.ts', () => {
+    const cmd = JSON.parse(lastOf(runtime, 'CMD')?.args ?? 'null') as unknown;
+    expect(cmd).toEqual(['node', 'dist/gateway/src/main.js']);
+    expect(compiledPathOf('gateway/src/main.ts')).toBe('dist/gateway/src/main.js');
+    expect(lastOf(runtime, 'WORKDIR')?.args).toBe('/app');
+  });
+
+  it('can run each compose subgraph from the same image: its command is a compiled subgraphs/<name>/index.ts', () => {
+    for (const name of SUBGRAPH_SERVICES) {
+      const service = serviceNamed(name);
+      expect(service.build, `${name} builds from the Dockerfile`).toEqual(gateway.build);
+      const command = commandOf(service);
+      expect(command[0]).toBe('node');
+      const script = command[1] ?? '';
+      expect(isAbsolute(script)).toBe(false);
+      expect(existsSync(join(root, 'subgraphs', name, 'index.ts'))).toBe(true);
+      expect(script).toBe(compiledPathOf(`subgraphs/${name}/index.ts`));
+    }
+    expect(commandOf(gateway)).toEqual(['node', compiledPathOf('gateway/src/main.ts')]);
+  });
+
+  it('keeps local state out of the build context', () => {
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('#'));
+    for (const entry of ['node_modules', 'dist', '.git', '.scratch', 'coverage', 'bench/results']) expect(ignored).toContain(entry);
+    // Everything the build stage copies must stay in the context.
+    const copied = (stages[0] ?? [])
+      .filter((instruction) => instruction.keyword === 'COPY' && !instruction.args.includes('--from'))
+      .flatMap((instruction) => instruction.args.split(/\s+/).slice(0, -1));
+    expect(copied.length).toBeGreaterThan(0);
+    for (const path of copied) {
+      expect(ignored, `${path} is copied but ignored`).not.toContain(path);
+      expect(existsSync(join(root, path)), `${path} exists`).toBe(true);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// .ci/run
+
+describe('.ci/run', () => {
+  it('is an executable bash script that installs from the lockfile and runs the test suite', () => {
+    const path = join(root, '.ci', 'run');
+    expect(statSync(path).mode & 0o111).not.toBe(0);
+    const script = readFileSync(path, 'utf8');
+    expect(script.startsWith('#!/usr/bin/env bash\n') || script.startsWith('#!/bin/bash\n')).toBe(true);
+    expect(script).toContain('set -euo pipefail');
+    expect(script).toMatch(/^\s*npm ci\b/m);
+    expect(script).toMatch(/^\s*npm test\b/m);
+    expect(script).toMatch(/^\s*npm run typecheck\b/m);
+  });
+});
