@@ -12,6 +12,7 @@
  */
 import { ConfigError, loadConfig, type GatewayConfig } from '../gateway/src/config.js';
 import { createGateway, type Gateway } from '../gateway/src/server.js';
+import { onShutdownSignals, signalExitCode } from '../gateway/src/shutdown-signals.js';
 import { startOrdersSubgraph } from '../subgraphs/orders/index.js';
 import { startProductsSubgraph } from '../subgraphs/products/index.js';
 import { startUsersSubgraph, type SubgraphServer } from '../subgraphs/users/index.js';
@@ -26,8 +27,6 @@ interface SubgraphPlan {
 }
 
 const SUBGRAPH_HOST = '127.0.0.1';
-/** A repeat of the first signal within this window is a relayed copy, not an operator's second signal. */
-const DUPLICATE_SIGNAL_WINDOW_MS = 1_000;
 const EXAMPLE_QUERY =
   '{ user(id: "user-1") { name orders(first: 2) { edges { node { id total items { quantity product { name price } } } } } } }';
 
@@ -75,32 +74,27 @@ async function main(): Promise<void> {
   const subgraphs: SubgraphServer[] = [];
   let gateway: Gateway | undefined;
   let shuttingDown = false;
-  let firstSignalAt = 0;
 
-  const shutdown = (signal: NodeJS.Signals): void => {
-    if (shuttingDown) {
-      // Under `npm start`, tsx relays the signal the whole process group already got, so the same
-      // signal often arrives twice within milliseconds; only a later one means "stop now".
-      if (Date.now() - firstSignalAt < DUPLICATE_SIGNAL_WINDOW_MS) return;
+  onShutdownSignals({
+    force: (signal) => {
       process.stderr.write(`demo: second ${signal}: exiting now\n`);
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    }
-    shuttingDown = true;
-    firstSignalAt = Date.now();
-    process.stdout.write(`\ndemo: ${signal} received: stopping the gateway, then the subgraphs\n`);
-    closeAll(gateway, subgraphs).then(
-      () => {
-        process.stdout.write('demo: stopped\n');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        process.stderr.write(`demo: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+      process.exit(signalExitCode(signal));
+    },
+    graceful: (signal) => {
+      shuttingDown = true;
+      process.stdout.write(`\ndemo: ${signal} received: stopping the gateway, then the subgraphs\n`);
+      closeAll(gateway, subgraphs).then(
+        () => {
+          process.stdout.write('demo: stopped\n');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          process.stderr.write(`demo: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+          process.exit(1);
+        },
+      );
+    },
+  });
 
   const fail = async (message: string): Promise<never> => {
     process.stderr.write(`\ndemo: ${message}\n`);

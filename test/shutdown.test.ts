@@ -49,6 +49,31 @@ describe('graceful shutdown', () => {
     expect(messages).not.toContain('shutdown deadline passed: cutting remaining connections');
   });
 
+  it('ignores a relayed copy of the signal, but a later second signal exits at once', async () => {
+    const gateway = spawnGateway({ SUPERGRAPH_PATH: supergraphPath });
+    const url = await gateway.ready;
+    const drained = slowQuery(url, 600);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // npm and the terminal both deliver Ctrl-C: the same signal twice, milliseconds apart.
+    gateway.child.kill('SIGINT');
+    gateway.child.kill('SIGINT');
+    expect((await drained).status).toBe(200);
+    expect((await gateway.exited).code).toBe(0);
+
+    const insisted = spawnGateway({ SUPERGRAPH_PATH: supergraphPath });
+    const insistedUrl = await insisted.ready;
+    const cut = slowQuery(insistedUrl, 5_000).then(
+      (r) => r.status,
+      () => 'connection cut',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    insisted.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    insisted.child.kill('SIGTERM');
+    expect((await insisted.exited).code).toBe(143);
+    expect(await cut).toBe('connection cut');
+  });
+
   it('cuts requests that outlive the shutdown deadline and exits 1', async () => {
     const gateway = spawnGateway({ SUPERGRAPH_PATH: supergraphPath }, ['--config', writeConfig('server:\n  shutdownTimeoutMs: 300\n')]);
     const url = await gateway.ready;

@@ -1,13 +1,15 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type GatewayConfig } from './config.js';
 import { createGateway, type Gateway } from './server.js';
+import { onShutdownSignals, signalExitCode } from './shutdown-signals.js';
 
 /**
  * Start-up: read the config, build the gateway, listen, and shut down gracefully on SIGTERM/SIGINT.
  *
  * Exit codes: 0 after a clean shutdown; 1 when the config is invalid, the supergraph cannot be
  * loaded, or in-flight requests outlived `server.shutdownTimeoutMs` and had to be cut; 130/143 on a
- * second signal during shutdown (the operator insisted).
+ * second signal during shutdown (the operator insisted; a copy of the first signal relayed by npm
+ * or the terminal within a second does not count).
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, allowPositionals: false });
@@ -32,36 +34,34 @@ async function main(): Promise<void> {
 }
 
 function installShutdown(gateway: Gateway): void {
-  let shuttingDown = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (shuttingDown) {
+  onShutdownSignals({
+    force: (signal) => {
       gateway.logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    }
-    shuttingDown = true;
-    const timeoutMs = gateway.config.server.shutdownTimeoutMs;
-    gateway.logger.info({ signal, timeoutMs }, 'shutting down: finishing in-flight requests');
-    const deadline = setTimeout(() => {
-      gateway.logger.error({ timeoutMs }, 'shutdown deadline passed: cutting remaining connections');
-      gateway.app.server.closeAllConnections();
-      setTimeout(() => process.exit(1), 100).unref();
-    }, timeoutMs);
-    deadline.unref();
-    gateway.close().then(
-      () => {
-        clearTimeout(deadline);
-        gateway.logger.info('shutdown complete');
-        gateway.logger.flush?.();
-        process.exit(0);
-      },
-      (error: unknown) => {
-        gateway.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+      process.exit(signalExitCode(signal));
+    },
+    graceful: (signal) => {
+      const timeoutMs = gateway.config.server.shutdownTimeoutMs;
+      gateway.logger.info({ signal, timeoutMs }, 'shutting down: finishing in-flight requests');
+      const deadline = setTimeout(() => {
+        gateway.logger.error({ timeoutMs }, 'shutdown deadline passed: cutting remaining connections');
+        gateway.app.server.closeAllConnections();
+        setTimeout(() => process.exit(1), 100).unref();
+      }, timeoutMs);
+      deadline.unref();
+      gateway.close().then(
+        () => {
+          clearTimeout(deadline);
+          gateway.logger.info('shutdown complete');
+          gateway.logger.flush?.();
+          process.exit(0);
+        },
+        (error: unknown) => {
+          gateway.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    },
+  });
 }
 
 process.on('unhandledRejection', (reason) => {
