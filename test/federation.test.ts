@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';
@@ -83,6 +84,17 @@ describe('federation through the gateway', () => {
         expect(item.product).toEqual(product.product);
       }
     }
+  });
+
+  it("gives the README's example query exactly the answer the README shows", async () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('### A query across all three subgraphs'));
+    const payload = /-d '(.+)'/.exec(section)?.[1];
+    const shown = /```json\n([\s\S]+?)\n```/.exec(section)?.[1];
+    expect(payload).toBeDefined();
+    expect(shown).toBeDefined();
+    const result = await postGraphql(gw.graphqlUrl, JSON.parse(payload as string) as { query: string });
+    expect(result.body).toEqual(JSON.parse(shown as string));
   });
 
   it('walks back from orders to their user, and from products lists', async () => {
