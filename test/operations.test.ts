@@ -6,21 +6,11 @@ import { ERRORS } from '../gateway/src/errors.js';
 import { createGateway } from '../gateway/src/server.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { LogCapture } from './helpers/logs.js';
-import { startTinySubgraph, writeTinySupergraph, type TinySubgraph } from './helpers/tiny-subgraph.js';
+import { sleep, useTinySubgraph, writeTinySupergraph } from './helpers/tiny-subgraph.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-let subgraph: TinySubgraph;
-let supergraphPath: string;
-
-beforeAll(async () => {
-  subgraph = await startTinySubgraph();
-  supergraphPath = writeTinySupergraph(subgraph.url);
-});
-
-afterAll(async () => {
-  await subgraph?.close();
-});
+const tiny = useTinySubgraph();
 
 function metricValue(text: string, name: string, labels: Record<string, string>): number | undefined {
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
@@ -37,7 +27,7 @@ describe('health and readiness', () => {
       env: {},
       overrides: {
         server: { host: '127.0.0.1', port: 0 },
-        supergraph: { path: supergraphPath, watch: false },
+        supergraph: { path: tiny.supergraphPath, watch: false },
         metrics: { defaultMetrics: false },
       },
     });
@@ -60,8 +50,8 @@ describe('health and readiness', () => {
       expect(await ready.json()).toMatchObject({
         status: 'ready',
         phase: 'ready',
-        supergraph: { path: supergraphPath },
-        subgraphs: [{ name: 'inventory', url: subgraph.url }],
+        supergraph: { path: tiny.supergraphPath },
+        subgraphs: [{ name: 'inventory', url: tiny.subgraph.url }],
         redis: { status: 'not_configured' },
       });
     } finally {
@@ -107,7 +97,7 @@ describe('metrics', () => {
 
   beforeAll(async () => {
     gw = await startTestGateway({
-      supergraph: { path: supergraphPath, watch: false },
+      supergraph: { path: tiny.supergraphPath, watch: false },
       metrics: { maxOperationLabels: 3, defaultMetrics: true },
     });
   });
@@ -155,7 +145,7 @@ describe('redis connection', () => {
     const observer = new Redis(REDIS_URL);
     const clientList = async () => String(await observer.client('LIST'));
     const gw = await startTestGateway({
-      supergraph: { path: supergraphPath, watch: false },
+      supergraph: { path: tiny.supergraphPath, watch: false },
       redis: { url: REDIS_URL, keyPrefix: `test:ops:${process.pid}:` },
     });
     const name = `gateway:${gw.gateway.instanceId}`;
@@ -165,7 +155,7 @@ describe('redis connection', () => {
       while (Date.now() < deadline) {
         ready = (await (await fetch(`${gw.url}/ready`)).json()) as { redis: { status: string } };
         if (ready.redis.status === 'ready') break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
       expect(ready?.redis.status).toBe('ready');
       expect(await clientList()).toContain(`name=${name}`);
@@ -174,7 +164,7 @@ describe('redis connection', () => {
     }
     const deadline = Date.now() + 2_000;
     while (Date.now() < deadline && (await clientList()).includes(`name=${name}`)) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await sleep(25);
     }
     expect(await clientList()).not.toContain(`name=${name}`);
     await observer.quit();
@@ -182,7 +172,7 @@ describe('redis connection', () => {
 
   it('starts and serves when the configured Redis is unreachable, without hanging', async () => {
     const gw = await startTestGateway({
-      supergraph: { path: supergraphPath, watch: false },
+      supergraph: { path: tiny.supergraphPath, watch: false },
       redis: { url: 'redis://127.0.0.1:1', connectTimeoutMs: 200 },
     });
     try {
@@ -199,13 +189,13 @@ describe('redis connection', () => {
 
 describe('draining', () => {
   it('answers a request that arrives on an open connection during shutdown with 503 SHUTTING_DOWN', async () => {
-    const gw = await startTestGateway({ supergraph: { path: supergraphPath, watch: false } });
+    const gw = await startTestGateway({ supergraph: { path: tiny.supergraphPath, watch: false } });
     const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
     let received = '';
     socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
     const slow = postGraphql(gw.graphqlUrl, { query: '{ slow(ms: 400) }' });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
 
     const closing = gw.close();
     socket.write('GET /health HTTP/1.1\r\nHost: gateway\r\nx-request-id: late-1\r\n\r\n');

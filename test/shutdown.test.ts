@@ -1,19 +1,9 @@
 import { writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnGateway } from './helpers/process.js';
-import { startTinySubgraph, writeTinySupergraph, type TinySubgraph } from './helpers/tiny-subgraph.js';
+import { sleep, useTinySubgraph } from './helpers/tiny-subgraph.js';
 
-let subgraph: TinySubgraph;
-let supergraphPath: string;
-
-beforeAll(async () => {
-  subgraph = await startTinySubgraph();
-  supergraphPath = writeTinySupergraph(subgraph.url);
-});
-
-afterAll(async () => {
-  await subgraph?.close();
-});
+const tiny = useTinySubgraph();
 
 function slowQuery(url: string, ms: number) {
   return fetch(`${url}/graphql`, {
@@ -25,13 +15,13 @@ function slowQuery(url: string, ms: number) {
 
 describe('graceful shutdown', () => {
   it('on SIGTERM stops accepting, finishes in-flight requests, and exits 0', async () => {
-    const gateway = spawnGateway({ SUPERGRAPH_PATH: supergraphPath });
+    const gateway = spawnGateway({ SUPERGRAPH_PATH: tiny.supergraphPath });
     const url = await gateway.ready;
 
     const inFlight = slowQuery(url, 800);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     gateway.child.kill('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await sleep(150);
 
     // New connections are refused while the in-flight request is still running.
     await expect(fetch(`${url}/health`)).rejects.toThrow();
@@ -50,38 +40,38 @@ describe('graceful shutdown', () => {
   });
 
   it('ignores a relayed copy of the signal, but a later second signal exits at once', async () => {
-    const gateway = spawnGateway({ SUPERGRAPH_PATH: supergraphPath });
+    const gateway = spawnGateway({ SUPERGRAPH_PATH: tiny.supergraphPath });
     const url = await gateway.ready;
     const drained = slowQuery(url, 600);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await sleep(150);
     // npm and the terminal both deliver Ctrl-C: the same signal twice, milliseconds apart.
     gateway.child.kill('SIGINT');
     gateway.child.kill('SIGINT');
     expect((await drained).status).toBe(200);
     expect((await gateway.exited).code).toBe(0);
 
-    const insisted = spawnGateway({ SUPERGRAPH_PATH: supergraphPath });
+    const insisted = spawnGateway({ SUPERGRAPH_PATH: tiny.supergraphPath });
     const insistedUrl = await insisted.ready;
     const cut = slowQuery(insistedUrl, 5_000).then(
       (r) => r.status,
       () => 'connection cut',
     );
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await sleep(150);
     insisted.child.kill('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await sleep(1_200);
     insisted.child.kill('SIGTERM');
     expect((await insisted.exited).code).toBe(143);
     expect(await cut).toBe('connection cut');
   });
 
   it('cuts requests that outlive the shutdown deadline and exits 1', async () => {
-    const gateway = spawnGateway({ SUPERGRAPH_PATH: supergraphPath }, ['--config', writeConfig('server:\n  shutdownTimeoutMs: 300\n')]);
+    const gateway = spawnGateway({ SUPERGRAPH_PATH: tiny.supergraphPath }, ['--config', writeConfig('server:\n  shutdownTimeoutMs: 300\n')]);
     const url = await gateway.ready;
     const inFlight = slowQuery(url, 5_000).then(
       (r) => r.status,
       () => 'connection cut',
     );
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     const signalledAt = Date.now();
     gateway.child.kill('SIGTERM');
     const { code } = await gateway.exited;
@@ -93,7 +83,7 @@ describe('graceful shutdown', () => {
 });
 
 function writeConfig(content: string): string {
-  const path = `${supergraphPath}.gateway.yaml`;
+  const path = `${tiny.supergraphPath}.gateway.yaml`;
   writeFileSync(path, content);
   return path;
 }

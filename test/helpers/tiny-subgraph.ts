@@ -8,6 +8,7 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import type { IncomingHttpHeaders } from 'node:http';
+import { afterAll, beforeAll } from 'vitest';
 
 /**
  * A subgraph the gateway has never seen ("inventory"), built in the test: a `Warehouse` entity and
@@ -74,3 +75,34 @@ export function composeTiny(url: string, sdl: string): string {
   if (result.errors) throw new Error(result.errors.map((e) => e.message).join('\n'));
   return result.supergraphSdl;
 }
+
+export interface TinyFixture {
+  readonly subgraph: TinySubgraph;
+  /** A supergraph file that points at the running tiny subgraph. */
+  readonly supergraphPath: string;
+}
+
+/** Starts the tiny subgraph before the file's tests and stops it after them. */
+export function useTinySubgraph(): TinyFixture {
+  let subgraph: TinySubgraph | undefined;
+  let supergraphPath: string | undefined;
+  beforeAll(async () => {
+    subgraph = await startTinySubgraph();
+    supergraphPath = writeTinySupergraph(subgraph.url);
+  });
+  afterAll(async () => {
+    await subgraph?.close();
+  });
+  return {
+    get subgraph() {
+      if (!subgraph) throw new Error('tiny subgraph not started (use it inside a test)');
+      return subgraph;
+    },
+    get supergraphPath() {
+      if (!supergraphPath) throw new Error('tiny subgraph not started (use it inside a test)');
+      return supergraphPath;
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
