@@ -1,0 +1,35 @@
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { startStandaloneServer } from '@apollo/server/standalone';
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { loadConfig } from '../gateway/src/config.js';
+import { createGateway } from '../gateway/src/server.js';
+
+/**
+ * One gateway under test, in a process of its own so that its CPU and memory can be measured alone.
+ * `argv[2]`: `apollo` (bare @apollo/gateway + @apollo/server standalone, defaults, no plugins) or
+ * `ours` (this repository's gateway, configured by the YAML file in BENCH_CONFIG). Listens on
+ * 127.0.0.1:BENCH_PORT and serves the supergraph in BENCH_SUPERGRAPH.
+ */
+const kind = process.argv[2];
+const port = Number(process.env.BENCH_PORT);
+const supergraphPath = process.env.BENCH_SUPERGRAPH ?? '';
+
+if (kind === 'apollo') {
+  const server = new ApolloServer({ gateway: new ApolloGateway({ supergraphSdl: readFileSync(supergraphPath, 'utf8') }) });
+  await startStandaloneServer(server, { listen: { host: '127.0.0.1', port } });
+} else if (kind === 'ours') {
+  const config = loadConfig({
+    file: process.env.BENCH_CONFIG,
+    env: {},
+    overrides: { server: { host: '127.0.0.1', port }, supergraph: { path: supergraphPath, watch: false } },
+  });
+  // Logs are written as in production (JSON lines, synchronously), to a file nobody reads.
+  const gateway = createGateway(config, { logDestination: pino.destination({ dest: process.env.BENCH_LOG_FILE ?? '/dev/null', sync: true }) });
+  await gateway.start();
+} else {
+  process.stderr.write(`unknown gateway kind: ${kind}\n`);
+  process.exit(2);
+}
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,290 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { cpuSeconds, rssBytes, sampleRss } from './process-stats.js';
+import { SCENARIOS, type Scenario } from './scenarios.js';
+
+/**
+ * `npm run bench`: each gateway in turn, on the same thin subgraphs and the same supergraph, under
+ * the same autocannon load (loopback only, bounded by time). Prints a markdown table and writes it
+ * to bench/results/. Ratios to bare Apollo Gateway in the same run are the claim, not absolute rps.
+ *
+ * Options: --duration S (measured, default 15), --warmup S (discarded, default 3), --connections N
+ * (default 50), --only a,b (gateways), --scenarios a,b; --soak: our full gateway only, at a fixed
+ * --rate R req/s for --duration S (default 300), reporting RSS at start and end.
+ */
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '15' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '50' },
+    only: { type: 'string' },
+    scenarios: { type: 'string' },
+    soak: { type: 'boolean', default: false },
+    rate: { type: 'string', default: '200' },
+  },
+});
+
+interface GatewayUnderTest {
+  name: string;
+  description: string;
+  start(port: number, supergraphPath: string): ChildProcess;
+}
+
+const tsx = (script: string, scriptArgs: string[], env: Record<string, string>) =>
+  spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), ...scriptArgs], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'production', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+
+const GATEWAYS: GatewayUnderTest[] = [
+  {
+    name: 'apollo',
+    description: 'bare @apollo/gateway + @apollo/server (standalone), defaults, no plugins',
+    start: (port, supergraph) => tsx('bench/gateway-process.ts', ['apollo'], { BENCH_PORT: String(port), BENCH_SUPERGRAPH: supergraph }),
+  },
+  {
+    name: 'hive',
+    description: '@graphql-hive/gateway CLI (`hive-gateway supergraph`), defaults',
+    start: (port, supergraph) =>
+      spawn(join(ROOT, 'node_modules/.bin/hive-gateway'), ['supergraph', supergraph, '--host', '127.0.0.1', '--port', String(port)], {
+        cwd: mkdtempSync(join(tmpdir(), 'bench-hive-')), // no gateway.config.* is picked up from the repo
+        env: { ...process.env, NODE_ENV: 'production' },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      }),
+  },
+  {
+    name: 'ours-full',
+    description: 'this gateway, every capability on (bench/configs/ours-full.yaml)',
+    start: (port, supergraph) =>
+      tsx('bench/gateway-process.ts', ['ours'], { BENCH_PORT: String(port), BENCH_SUPERGRAPH: supergraph, BENCH_CONFIG: join(ROOT, 'bench/configs/ours-full.yaml') }),
+  },
+  {
+    name: 'ours-off',
+    description: 'this gateway, optional capabilities off (bench/configs/ours-off.yaml)',
+    start: (port, supergraph) =>
+      tsx('bench/gateway-process.ts', ['ours'], { BENCH_PORT: String(port), BENCH_SUPERGRAPH: supergraph, BENCH_CONFIG: join(ROOT, 'bench/configs/ours-off.yaml') }),
+  },
+];
+
+interface Row {
+  scenario: string;
+  gateway: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  cpuPercent: number;
+  peakRssMb: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+async function waitForGraphql(url: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode} before answering`);
+    try {
+      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`gateway at ${url} did not answer within ${timeoutMs} ms`);
+}
+
+async function startSubgraphs(): Promise<{ child: ChildProcess; urls: Record<string, string> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/thin-subgraphs.ts')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const urls = await new Promise<Record<string, string>>((resolve, reject) => {
+    let buffered = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const line = buffered.split('\n').find((l) => l.includes('"ready"'));
+      if (line) resolve((JSON.parse(line) as { urls: Record<string, string> }).urls);
+    });
+    child.on('exit', (code) => reject(new Error(`thin subgraphs exited with ${code}`)));
+  });
+  return { child, urls };
+}
+
+/** The committed supergraph, pointed at the benchmark's subgraphs. */
+function writeSupergraph(urls: Record<string, string>): string {
+  let sdl = readFileSync(join(ROOT, 'schema/supergraph.graphql'), 'utf8');
+  for (const [name, url] of Object.entries(urls)) {
+    sdl = sdl.replace(new RegExp(`(@join__graph\\(name: "${name}", url: ")[^"]*(")`), `$1${url}$2`);
+  }
+  const path = join(mkdtempSync(join(tmpdir(), 'bench-supergraph-')), 'supergraph.graphql');
+  writeFileSync(path, sdl);
+  return path;
+}
+
+function load(url: string, scenario: Scenario, seconds: number, extra: Partial<autocannon.Options> = {}): Promise<autocannon.Result> {
+  let i = 0;
+  return autocannon({
+    url,
+    connections: Number(args.connections),
+    duration: seconds,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    requests: [{ setupRequest: (request) => ({ ...request, body: scenario.body(i++) }) }],
+    ...extra,
+  });
+}
+
+async function verify(url: string, scenario: Scenario, gateway: string): Promise<void> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: scenario.body(7) });
+  const body = (await response.json()) as { data?: unknown; errors?: unknown };
+  if (!response.ok || !scenario.check(body)) {
+    throw new Error(`${gateway} gave a wrong answer to ${scenario.name}: ${JSON.stringify(body).slice(0, 300)}`);
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function benchmark(): Promise<void> {
+  const only = args.only?.split(',');
+  const scenarioNames = args.scenarios?.split(',');
+  const gateways = GATEWAYS.filter((g) => !only || only.includes(g.name));
+  const scenarios = SCENARIOS.filter((s) => !scenarioNames || scenarioNames.includes(s.name));
+  const duration = Number(args.duration);
+  const warmup = Number(args.warmup);
+
+  const subgraphs = await startSubgraphs();
+  const supergraph = writeSupergraph(subgraphs.urls);
+  const rows: Row[] = [];
+  try {
+    for (const gateway of gateways) {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}/graphql`;
+      const child = gateway.start(port, supergraph);
+      try {
+        await waitForGraphql(url, child);
+        for (const scenario of scenarios) {
+          await verify(url, scenario, gateway.name);
+          await load(url, scenario, warmup);
+          const pid = child.pid as number;
+          const cpuBefore = cpuSeconds(pid);
+          const rss = sampleRss(pid);
+          const started = process.hrtime.bigint();
+          const result = await load(url, scenario, duration);
+          const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+          const cpu = cpuSeconds(pid) - cpuBefore;
+          const row: Row = {
+            scenario: scenario.name,
+            gateway: gateway.name,
+            rps: result.requests.average,
+            p50: result.latency.p50,
+            p99: result.latency.p99,
+            errors: result.errors + result.timeouts + result.non2xx,
+            cpuPercent: (cpu / elapsed) * 100,
+            peakRssMb: rss.stop() / 2 ** 20,
+          };
+          rows.push(row);
+          process.stderr.write(`${row.scenario.padEnd(22)} ${row.gateway.padEnd(10)} ${row.rps.toFixed(0).padStart(6)} rps  p50 ${row.p50} ms  p99 ${row.p99} ms  errors ${row.errors}\n`);
+        }
+      } finally {
+        await stop(child);
+      }
+    }
+  } finally {
+    await stop(subgraphs.child);
+  }
+  report(rows, gateways, scenarios, { duration, warmup });
+}
+
+function report(rows: Row[], gateways: GatewayUnderTest[], scenarios: Scenario[], timing: { duration: number; warmup: number }): void {
+  const date = new Date().toISOString().slice(0, 10);
+  const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  const lines = [
+    `# Benchmark ${date}`,
+    '',
+    `Machine: ${machine}. Load: autocannon, ${args.connections} connections, ${timing.warmup} s warm-up discarded, ${timing.duration} s measured, loopback. ` +
+      'CPU is the gateway process tree\'s user+system time over the measured window (100% = one core); RSS is its peak during the window.',
+    '',
+    ...gateways.map((g) => `- **${g.name}**: ${g.description}`),
+    '',
+  ];
+  for (const scenario of scenarios) {
+    const base = rows.find((r) => r.scenario === scenario.name && r.gateway === 'apollo');
+    lines.push(`## ${scenario.name}: ${scenario.description}`, '');
+    lines.push('| gateway | rps | vs bare Apollo | p50 ms | p99 ms | errors | CPU % | peak RSS MB |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const row of rows.filter((r) => r.scenario === scenario.name)) {
+      const ratio = base ? `${(row.rps / base.rps).toFixed(2)}×` : 'n/a';
+      lines.push(
+        `| ${row.gateway} | ${row.rps.toFixed(0)} | ${ratio} | ${row.p50} | ${row.p99} | ${row.errors} | ${row.cpuPercent.toFixed(0)} | ${row.peakRssMb.toFixed(0)} |`,
+      );
+    }
+    lines.push('');
+  }
+  const markdown = lines.join('\n');
+  const dir = join(ROOT, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${date}.md`), markdown);
+  writeFileSync(join(dir, 'latest.md'), markdown);
+  process.stdout.write(`\n${markdown}\n`);
+  if (rows.some((r) => r.errors > 0)) {
+    process.stderr.write('errors during the load: these figures are not valid\n');
+    process.exitCode = 1;
+  }
+}
+
+async function soak(): Promise<void> {
+  const duration = Number(args.duration === '15' ? '300' : args.duration);
+  const rate = Number(args.rate);
+  const subgraphs = await startSubgraphs();
+  const supergraph = writeSupergraph(subgraphs.urls);
+  const gateway = GATEWAYS.find((g) => g.name === 'ours-full') as GatewayUnderTest;
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/graphql`;
+  const child = gateway.start(port, supergraph);
+  try {
+    await waitForGraphql(url, child);
+    const scenario = SCENARIOS.find((s) => s.name === 'cross-subgraph-varied') as Scenario;
+    await load(url, scenario, Number(args.warmup), { overallRate: rate });
+    const start = rssBytes(child.pid as number);
+    const result = await load(url, scenario, duration, { overallRate: rate });
+    const end = rssBytes(child.pid as number);
+    const growth = ((end - start) / start) * 100;
+    process.stdout.write(
+      `soak: ${duration} s at ${rate} req/s on ${scenario.name}: ${result.requests.total} requests, ` +
+        `${result.errors + result.non2xx + result.timeouts} errors, RSS ${(start / 2 ** 20).toFixed(0)} MB → ${(end / 2 ** 20).toFixed(0)} MB (${growth >= 0 ? '+' : ''}${growth.toFixed(1)}%)\n`,
+    );
+    if (growth > 10) {
+      process.stderr.write('RSS grew by more than 10%: look for a leak\n');
+      process.exitCode = 1;
+    }
+  } finally {
+    await stop(child);
+    await stop(subgraphs.child);
+  }
+}
+
+await (args.soak ? soak() : benchmark());

@@ -1,0 +1,50 @@
+/** What the benchmark sends. Every gateway gets the same requests, in the same order. */
+export interface Scenario {
+  name: string;
+  description: string;
+  /** The request body of the i-th request (varied scenarios change variables per request). */
+  body(i: number): string;
+  /** True when a response body is the right answer (checked once per gateway before the load). */
+  check(response: { data?: unknown; errors?: unknown }): boolean;
+}
+
+const CROSS_SUBGRAPH = `query UsersOrdersProducts($after: String) {
+  users(first: 10, after: $after) {
+    edges { node { id name orders(first: 10) { edges { node { id total items { quantity product { upc name price } } } } } } }
+  }
+}`;
+
+function cursor(offset: number): string {
+  return Buffer.from(`offset:${offset}`).toString('base64url');
+}
+
+const hasTenUsersWithProducts = (response: { data?: unknown; errors?: unknown }) => {
+  const edges = (response.data as { users?: { edges?: { node: { orders: { edges: { node: { items: { product: unknown }[] } }[] } } }[] } } | undefined)?.users?.edges;
+  return (
+    response.errors === undefined &&
+    edges?.length === 10 &&
+    edges.some((e) => e.node.orders.edges.some((o) => o.node.items.some((it) => it.product !== null)))
+  );
+};
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'cross-subgraph',
+    description: 'users → orders → products, lists of 10 (one identical request)',
+    body: () => JSON.stringify({ query: CROSS_SUBGRAPH, operationName: 'UsersOrdersProducts' }),
+    check: hasTenUsersWithProducts,
+  },
+  {
+    name: 'cross-subgraph-varied',
+    description: 'the same query, a different page of users on every request (nothing can be collapsed)',
+    body: (i) => JSON.stringify({ query: CROSS_SUBGRAPH, operationName: 'UsersOrdersProducts', variables: { after: cursor(i % 4_900) } }),
+    check: hasTenUsersWithProducts,
+  },
+  {
+    name: 'one-subgraph',
+    description: 'a trivial query answered by the products subgraph alone',
+    body: () => JSON.stringify({ query: 'query Top { topProducts(first: 5) { upc name price } }', operationName: 'Top' }),
+    check: (response) =>
+      response.errors === undefined && (response.data as { topProducts?: unknown[] } | undefined)?.topProducts?.length === 5,
+  },
+];

@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
+import type { FastifyRequest } from 'fastify';
+import { execute, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { createOrderStore } from '../subgraphs/orders/data.js';
+import { createOrdersContext } from '../subgraphs/orders/loaders.js';
+import { ordersResolvers } from '../subgraphs/orders/resolvers.js';
+import { createProductStore } from '../subgraphs/products/data.js';
+import { createProductsContext } from '../subgraphs/products/loaders.js';
+import { productsResolvers } from '../subgraphs/products/resolvers.js';
+import { isMainModule } from '../subgraphs/shared/main-module.js';
+import { subgraphSchemaPath } from '../subgraphs/shared/paths.js';
+import { DataAccessStats } from '../subgraphs/shared/stats.js';
+import type { SubgraphName } from '../subgraphs/shared/subgraph-names.js';
+import { createUserStore } from '../subgraphs/users/data.js';
+import { createUsersContext } from '../subgraphs/users/loaders.js';
+import { usersResolvers } from '../subgraphs/users/resolvers.js';
+
+/**
+ * The demo subgraphs' schemas, resolvers and data behind a thin `node:http` + graphql-js `execute`
+ * layer (DESIGN: served by Apollo Server they take most of a core at a few hundred rps and would
+ * starve the gateway being measured). Parsed and validated documents are cached by query text, as
+ * a gateway sends the same subgraph operations over and over.
+ */
+interface ThinDefinition {
+  name: SubgraphName;
+  resolvers: GraphQLResolverMap<unknown>;
+  createContext(request: FastifyRequest): unknown;
+}
+
+function definitions(): ThinDefinition[] {
+  const stats = new DataAccessStats();
+  const users = createUserStore(stats);
+  const orders = createOrderStore(stats);
+  const products = createProductStore(stats);
+  return [
+    { name: 'users', resolvers: usersResolvers as GraphQLResolverMap<unknown>, createContext: (r) => createUsersContext(users, r) },
+    { name: 'orders', resolvers: ordersResolvers as GraphQLResolverMap<unknown>, createContext: () => createOrdersContext(orders) },
+    { name: 'products', resolvers: productsResolvers as GraphQLResolverMap<unknown>, createContext: () => createProductsContext(products) },
+  ];
+}
+
+function serveThin(definition: ThinDefinition): Promise<{ name: SubgraphName; url: string; server: Server }> {
+  const schema: GraphQLSchema = buildSubgraphSchema([
+    { typeDefs: parse(readFileSync(subgraphSchemaPath(definition.name), 'utf8')), resolvers: definition.resolvers },
+  ]);
+  const documents = new Map<string, DocumentNode>();
+  const server = createServer(async (req, res) => {
+    try {
+      const body = JSON.parse(await readBody(req)) as { query: string; variables?: Record<string, unknown>; operationName?: string };
+      let document = documents.get(body.query);
+      if (!document) {
+        document = parse(body.query);
+        const errors = validate(schema, document);
+        if (errors.length) throw new Error(errors.map((e) => e.message).join('; '));
+        if (documents.size < 1_000) documents.set(body.query, document);
+      }
+      const result = await execute({
+        schema,
+        document,
+        variableValues: body.variables,
+        operationName: body.operationName,
+        contextValue: definition.createContext({ headers: req.headers } as FastifyRequest),
+      });
+      const payload = JSON.stringify(result);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+      res.end(payload);
+    } catch (error) {
+      const payload = JSON.stringify({ errors: [{ message: (error as Error).message }] });
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(payload);
+    }
+  });
+  server.keepAliveTimeout = 60_000;
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({ name: definition.name, url: `http://127.0.0.1:${port}/graphql`, server });
+    }),
+  );
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function startThinSubgraphs(): Promise<{ urls: Record<SubgraphName, string>; close(): Promise<void> }> {
+  const started = await Promise.all(definitions().map(serveThin));
+  const urls = Object.fromEntries(started.map((s) => [s.name, s.url])) as Record<SubgraphName, string>;
+  return {
+    urls,
+    close: async () => {
+      await Promise.all(started.map((s) => new Promise<void>((resolve) => { s.server.closeAllConnections(); s.server.close(() => resolve()); })));
+    },
+  };
+}
+
+// Run as its own process by the bench, so its CPU is not the load generator's or the gateway's.
+if (isMainModule(import.meta.url)) {
+  const { urls } = await startThinSubgraphs();
+  process.stdout.write(`${JSON.stringify({ ready: true, urls })}\n`);
+  process.on('SIGTERM', () => process.exit(0));
+}
