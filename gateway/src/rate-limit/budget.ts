@@ -1,0 +1,60 @@
+/**
+ * A client's budget of cost points: one or more limits that must all pass. The estimate is charged
+ * up front (all limits or none), the unused part is refunded after the response.
+ */
+export type LimitSpec =
+  | {
+      /** Unique per tier, part of the storage key. */
+      name: string;
+      kind: 'token_bucket';
+      /** Most points the bucket holds (the largest burst). */
+      capacity: number;
+      /** Points added back per second. */
+      refillPerSecond: number;
+    }
+  | {
+      name: string;
+      kind: 'sliding_window';
+      /** Points allowed per window. */
+      limit: number;
+      windowSeconds: number;
+    };
+
+export interface LimitState {
+  name: string;
+  kind: LimitSpec['kind'];
+  /** Capacity of a bucket, or the points per window. */
+  max: number;
+  /** Points available now (after this charge or refund). */
+  remaining: number;
+  /** Seconds until the limit is full again (bucket) or the window moves on. */
+  resetSeconds: number;
+  /** Refill per second (bucket) or limit / window (window): the restore rate. */
+  restoreRate: number;
+}
+
+export interface ChargeResult {
+  allowed: boolean;
+  /** When refused: seconds until the cost fits all limits; `null` when it never can (cost > max). */
+  retryAfterSeconds: number | null;
+  limits: LimitState[];
+}
+
+export interface BudgetStore {
+  /** Takes `cost` points from every limit of the client, or from none if any would go short. */
+  charge(client: string, cost: number, limits: readonly LimitSpec[]): Promise<ChargeResult>;
+  /** Gives `points` back to every limit (never above its max); returns the state after. */
+  refund(client: string, points: number, limits: readonly LimitSpec[]): Promise<LimitState[]>;
+  /** The state of every limit without changing it. */
+  peek(client: string, limits: readonly LimitSpec[]): Promise<LimitState[]>;
+}
+
+/**
+ * Storage key of one limit of one client. The hash tag keeps all of a client's keys in one Redis
+ * Cluster slot; braces in a client id (a JWT `sub` may hold anything) are escaped so they cannot
+ * end the tag early.
+ */
+export function limitKey(client: string, limit: LimitSpec): string {
+  const tag = client.replaceAll('%', '%25').replaceAll('{', '%7B').replaceAll('}', '%7D');
+  return `rl:{${tag}}:${limit.kind === 'token_bucket' ? 'tb' : 'sw'}:${limit.name}`;
+}
