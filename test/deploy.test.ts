@@ -1,4 +1,6 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -317,5 +319,28 @@ describe('.ci/run', () => {
     expect(script).toMatch(/^\s*npm ci\b/m);
     expect(script).toMatch(/^\s*npm test\b/m);
     expect(script).toMatch(/^\s*npm run typecheck\b/m);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// build output
+
+describe('build output', () => {
+  it('copies every non-TypeScript file the gateway reads at run time next to the compiled code', () => {
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (!path.endsWith('.ts')) files.push(path);
+      }
+    };
+    walk('gateway/src');
+    expect(files.length).toBeGreaterThan(0);
+    const out = mkdtempSync(join(tmpdir(), 'gw-build-assets-'));
+    const result = spawnSync(process.execPath, ['scripts/copy-assets.mjs', out], { cwd: root, encoding: 'utf8' });
+    expect(result.status).toBe(0);
+    for (const file of files) expect(existsSync(join(out, file)), `${file} is not copied by npm run build`).toBe(true);
+    expect(read('package.json')).toContain('node scripts/copy-assets.mjs');
   });
 });
