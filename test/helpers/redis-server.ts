@@ -24,6 +24,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined); // refused until the server listens
     try {
       await probe.connect();
       await probe.ping();
