@@ -1,48 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { buildASTSchema, buildSchema, parse } from 'graphql';
+import { buildASTSchema, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { estimateCost } from '../gateway/src/cost/estimate.js';
-import { argumentCoordinate, costModelFromSdl } from '../gateway/src/cost/model.js';
+import { costModelFromSdl } from '../gateway/src/cost/model.js';
 import { linkedDirectiveName } from '../gateway/src/supergraph/links.js';
+import { costTestSchema } from './helpers/cost-schema.js';
 
 /**
  * The static estimator against operations whose cost is computed by hand (each case says how).
  * The default list size is 10 throughout.
  */
-const SDL = /* GraphQL */ `
-  directive @cost(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION | INPUT_FIELD_DEFINITION | OBJECT | SCALAR
-  directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
-
-  scalar Money @cost(weight: 3)
-  enum Color @cost(weight: 2) { RED BLUE }
-
-  type Query {
-    book(id: ID!): Book
-    books(first: Int, last: Int): [Book!]! @listSize(slicingArguments: ["first", "last"], requireOneSlicingArgument: false)
-    search(term: String! @cost(weight: 4)): [SearchResult!]! @listSize(assumedSize: 3)
-    media: Media
-    tags: [String!]!
-    shelf: Shelf
-    authors(first: Int = 5): AuthorConnection! @listSize(slicingArguments: ["first"], sizedFields: ["edges"])
-    strict(first: Int, last: Int): [Book!]! @listSize(slicingArguments: ["first", "last"])
-    expensive: Int @cost(weight: 7)
-  }
-  type Mutation { addBook(input: BookInput!): Book }
-  input BookInput { title: String!, tags: [TagInput!], price: Money }
-  input TagInput { name: String! @cost(weight: 2) }
-  interface Media { id: ID!, title: String }
-  type Book implements Media { id: ID!, title: String, pages: Int @cost(weight: 5), price: Money, color: Color, author: Author }
-  type Movie implements Media { id: ID!, title: String, minutes: Int, cast: [Author!]! @listSize(assumedSize: 20) }
-  type Author @cost(weight: 3) { name: String }
-  union SearchResult = Book | Author
-  type Shelf { books: [Book!]! @listSize(assumedSize: 4), nested: [[Book]] }
-  type AuthorConnection { edges: [AuthorEdge!]!, total: Int }
-  type AuthorEdge { node: Author }
-`;
-
-const schema = buildSchema(SDL);
-const model = costModelFromSdl(parse(SDL));
-model.argumentLimits.set(argumentCoordinate('Query', 'books', 'first'), { max: 100 });
+const { schema, model } = costTestSchema();
 
 function estimate(query: string, variables?: Record<string, unknown>, operationName?: string) {
   return estimateCost(schema, model, parse(query), { variables, operationName, defaultListSize: 10 });

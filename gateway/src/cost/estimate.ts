@@ -7,7 +7,6 @@ import {
   getNullableType,
   isAbstractType,
   isCompositeType,
-  isInputObjectType,
   isListType,
   isObjectType,
   type DocumentNode,
@@ -15,7 +14,6 @@ import {
   type FragmentDefinitionNode,
   type GraphQLCompositeType,
   type GraphQLField,
-  type GraphQLInputType,
   type GraphQLNamedType,
   type GraphQLObjectType,
   type GraphQLSchema,
@@ -23,6 +21,7 @@ import {
   type SelectionSetNode,
   type ValueNode,
 } from 'graphql';
+import { argumentsCost as costOfArguments } from './arguments.js';
 import { argumentCoordinate, type CostModel, type ListSize } from './model.js';
 
 /**
@@ -185,17 +184,7 @@ class Estimator {
       this.model.weights.get(coordinate) ?? this.model.weights.get(namedType.name) ?? (isCompositeType(namedType) ? 1 : 0);
     const children =
       node.selectionSet && isCompositeType(namedType) ? this.selectionSet(node.selectionSet, namedType, path, resolved) : ZERO;
-    let argumentsCost = 0;
-    for (const argument of node.arguments ?? []) {
-      const argumentDefinition = definition.args.find((a) => a.name === argument.name.value);
-      if (argumentDefinition) {
-        argumentsCost += this.argumentValue(
-          argument.value,
-          argumentDefinition.type,
-          argumentCoordinate(parent.name, name, argument.name.value),
-        );
-      }
-    }
+    const argumentsCost = costOfArguments(node, definition, parent.name, this.model, this.variables);
     const total = count * (weight + children.cost) + argumentsCost;
     return {
       cost: total,
@@ -246,47 +235,6 @@ class Estimator {
     expected ??= listSize.assumedSize;
     return new ResolvedListSize(expected, listSize.sizedFields);
   }
-
-  private argumentValue(value: ValueNode, type: GraphQLInputType, coordinate: string): number {
-    if (value.kind === Kind.VARIABLE) return this.variableValue(this.variables[value.name.value], type, coordinate);
-    if (value.kind === Kind.NULL) return 0;
-    const named = getNamedType(type);
-    const weight = this.model.weights.get(coordinate) ?? this.model.weights.get(named.name);
-    if (value.kind === Kind.LIST) {
-      const itemType = unwrapList(type);
-      return (weight ?? 0) + value.values.reduce((sum, item) => sum + this.argumentValue(item, itemType, coordinate), 0);
-    }
-    if (value.kind === Kind.OBJECT && isInputObjectType(named)) {
-      const fields = named.getFields();
-      let cost = weight ?? 1;
-      for (const field of value.fields) {
-        const definition = fields[field.name.value];
-        if (definition) cost += this.argumentValue(field.value, definition.type, `${named.name}.${field.name.value}`);
-      }
-      return cost;
-    }
-    return weight ?? 0;
-  }
-
-  private variableValue(value: unknown, type: GraphQLInputType, coordinate: string): number {
-    if (value === undefined || value === null) return 0;
-    const named = getNamedType(type);
-    const weight = this.model.weights.get(coordinate) ?? this.model.weights.get(named.name);
-    if (Array.isArray(value)) {
-      const itemType = unwrapList(type);
-      return (weight ?? 0) + value.reduce((sum: number, item) => sum + this.variableValue(item, itemType, coordinate), 0);
-    }
-    if (typeof value === 'object' && isInputObjectType(named)) {
-      const fields = named.getFields();
-      let cost = weight ?? 1;
-      for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-        const definition = fields[key];
-        if (definition) cost += this.variableValue(item, definition.type, `${named.name}.${key}`);
-      }
-      return cost;
-    }
-    return weight ?? 0;
-  }
 }
 
 class ResolvedListSize {
@@ -299,11 +247,6 @@ class ResolvedListSize {
   sizeOf(field: string): number | undefined {
     return this.sizedFields?.includes(field) ? this.expected : undefined;
   }
-}
-
-function unwrapList(type: GraphQLInputType): GraphQLInputType {
-  const nullable = getNullableType(type);
-  return isListType(nullable) ? (nullable.ofType as GraphQLInputType) : type;
 }
 
 function numericValue(value: ValueNode, variables: Readonly<Record<string, unknown>>): number | undefined {

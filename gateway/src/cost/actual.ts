@@ -1,0 +1,136 @@
+import {
+  Kind,
+  SchemaMetaFieldDef,
+  TypeMetaFieldDef,
+  getNamedType,
+  isAbstractType,
+  isCompositeType,
+  isObjectType,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLCompositeType,
+  type GraphQLField,
+  type GraphQLSchema,
+  type SelectionSetNode,
+} from 'graphql';
+import { MUTATION_BASE_COST, findOperation, isSkipped } from './estimate.js';
+import { argumentsCost } from './arguments.js';
+import type { CostModel } from './model.js';
+
+/**
+ * The cost of what a response actually returned, by the same model as the estimate: each object,
+ * list item and weighted scalar that is in `data` costs its weight, real list lengths replace the
+ * estimated ones, and fields that came back null cost nothing below them. Arguments cost what
+ * they cost in the estimate, once per parent object. The unused part of the estimate is refunded.
+ */
+export function actualCost(
+  schema: GraphQLSchema,
+  model: CostModel,
+  document: DocumentNode,
+  options: { operationName?: string | null | undefined; variables?: Readonly<Record<string, unknown>> | null | undefined },
+  data: unknown,
+): number {
+  const operation = findOperation(document, options.operationName);
+  const rootType = schema.getRootType(operation.operation);
+  if (!rootType || !isRecord(data)) return 0;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  const walker = new ResponseWalker(schema, model, fragments, options.variables ?? {});
+  const base = operation.operation === 'mutation' ? MUTATION_BASE_COST : 0;
+  return base + walker.object(operation.selectionSet, rootType, data);
+}
+
+interface CollectedField {
+  nodes: FieldNode[];
+  /** The type the field was selected on (a fragment's type condition, or the parent). */
+  parent: GraphQLCompositeType;
+}
+
+class ResponseWalker {
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly model: CostModel,
+    private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+    private readonly variables: Readonly<Record<string, unknown>>,
+  ) {}
+
+  object(selectionSet: SelectionSetNode | readonly SelectionSetNode[], parent: GraphQLCompositeType, data: Record<string, unknown>): number {
+    const runtime = this.runtimeType(parent, data);
+    let cost = 0;
+    for (const [key, { nodes, parent: selectedOn }] of this.collect(selectionSet, runtime ?? parent, runtime)) {
+      if (!(key in data)) continue;
+      const first = nodes[0] as FieldNode;
+      if (first.name.value === '__typename') continue;
+      const owner = runtime ?? selectedOn;
+      const definition = this.fieldDefinition(owner, first.name.value);
+      if (!definition) continue;
+      cost += argumentsCost(first, definition, owner.name, this.model, this.variables);
+      cost += this.value(nodes, definition, `${owner.name}.${first.name.value}`, data[key]);
+    }
+    return cost;
+  }
+
+  private value(nodes: FieldNode[], definition: GraphQLField<unknown, unknown>, coordinate: string, value: unknown): number {
+    if (value === null || value === undefined) return 0;
+    if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + this.value(nodes, definition, coordinate, item), 0);
+    const namedType = getNamedType(definition.type);
+    const weight = this.model.weights.get(coordinate) ?? this.model.weights.get(namedType.name) ?? (isCompositeType(namedType) ? 1 : 0);
+    if (!isCompositeType(namedType) || !isRecord(value)) return weight;
+    const selections = nodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
+    return weight + this.object(selections, namedType, value);
+  }
+
+  /** Fields by response key, merged across fragments and repeated selections (as execution does). */
+  private collect(
+    selectionSets: SelectionSetNode | readonly SelectionSetNode[],
+    parent: GraphQLCompositeType,
+    runtime: GraphQLCompositeType | undefined,
+    into = new Map<string, CollectedField>(),
+  ): Map<string, CollectedField> {
+    for (const selectionSet of Array.isArray(selectionSets) ? selectionSets : [selectionSets]) {
+      for (const selection of (selectionSet as SelectionSetNode).selections) {
+        if (isSkipped(selection.directives, this.variables)) continue;
+        if (selection.kind === Kind.FIELD) {
+          const key = selection.alias?.value ?? selection.name.value;
+          const entry = into.get(key);
+          if (entry) entry.nodes.push(selection);
+          else into.set(key, { nodes: [selection], parent });
+          continue;
+        }
+        const fragment = selection.kind === Kind.FRAGMENT_SPREAD ? this.fragments.get(selection.name.value) : selection;
+        if (!fragment) continue;
+        const condition = fragment.typeCondition ? this.schema.getType(fragment.typeCondition.name.value) : parent;
+        if (!condition || !isCompositeType(condition)) continue;
+        // With a known runtime type, fragments for other types did not apply.
+        if (runtime && isObjectType(runtime) && condition.name !== runtime.name) {
+          if (!isAbstractType(condition) || !this.schema.isSubType(condition, runtime)) continue;
+        }
+        this.collect(fragment.selectionSet, condition, runtime, into);
+      }
+    }
+    return into;
+  }
+
+  /** The object's concrete type when the response says it (`__typename`) or the type is concrete. */
+  private runtimeType(parent: GraphQLCompositeType, data: Record<string, unknown>): GraphQLCompositeType | undefined {
+    if (isObjectType(parent)) return parent;
+    const typename = Object.entries(data).find(([key]) => key === '__typename')?.[1];
+    const type = typeof typename === 'string' ? this.schema.getType(typename) : undefined;
+    return type && isObjectType(type) ? type : undefined;
+  }
+
+  private fieldDefinition(parent: GraphQLCompositeType, name: string): GraphQLField<unknown, unknown> | undefined {
+    if (parent === this.schema.getQueryType()) {
+      if (name === SchemaMetaFieldDef.name) return SchemaMetaFieldDef;
+      if (name === TypeMetaFieldDef.name) return TypeMetaFieldDef;
+    }
+    return 'getFields' in parent ? parent.getFields()[name] : undefined;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
