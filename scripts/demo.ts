@@ -10,6 +10,7 @@
  * SIGTERM / SIGINT: the gateway drains first, then the subgraphs close; exit code 0. A second
  * signal exits at once.
  */
+import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import { ConfigError, loadConfig, type GatewayConfig } from '../gateway/src/config.js';
 import { createGateway, type Gateway } from '../gateway/src/server.js';
 import { onShutdownSignals, signalExitCode } from '../gateway/src/shutdown-signals.js';
@@ -123,6 +124,8 @@ async function main(): Promise<void> {
     config = loadConfig({
       file: process.env.GATEWAY_CONFIG,
       overrides: {
+        // DEV ONLY: trust tokens from `npm run token` (refused when NODE_ENV=production).
+        auth: { jwt: { issuers: [DEV_ISSUER] } },
         subgraphs: {
           users: { url: urlOf('users') },
           orders: { url: urlOf('orders') },
@@ -135,7 +138,11 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  gateway = createGateway(config);
+  try {
+    gateway = createGateway(config);
+  } catch (error) {
+    return fail(`the gateway cannot start: ${error instanceof Error ? error.message : String(error)}`);
+  }
   try {
     await gateway.start();
   } catch (error) {

@@ -13,6 +13,7 @@ import type { GatewayConfig } from './config.js';
 import { buildContext, requestState, type GatewayContext } from './context.js';
 import { ERRORS, GatewayError, graphqlErrorBody, restErrorBody, type ErrorCode } from './errors.js';
 import { formatGatewayError } from './graphql/format-error.js';
+import { useAuthorization } from './graphql/authorization-plugin.js';
 import { useOperationResolution } from './graphql/operation-resolution-plugin.js';
 import { useRequestInfo } from './graphql/request-info-plugin.js';
 import { checkGraphqlRequest } from './http/graphql-request.js';
@@ -105,7 +106,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     allowBatchedHttpRequests: false,
     csrfPrevention: { requestHeaders: config.graphql.csrfRequiredHeaders },
     formatError: formatGatewayError,
-    plugins: [useRequestInfo(), useOperationResolution(), ...(config.graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()])],
+    plugins: [
+      // Before useRequestInfo: its willSendResponse records the error codes this one adds.
+      useAuthorization({ realm: config.auth.realm }),
+      useRequestInfo(),
+      useOperationResolution(), ...(config.graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()])],
   });
 
   const requestIdHeader = config.server.requestIdHeader.toLowerCase();
