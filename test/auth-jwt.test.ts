@@ -167,12 +167,14 @@ describe('rejected tokens: 401 UNAUTHENTICATED with a WWW-Authenticate challenge
     expect(result.headers.get('www-authenticate')).toContain('error="invalid_request"');
   });
 
-  it('lets anonymous callers through when auth is not required, and tells the subgraph only the tier', async () => {
-    const result = await postGraphql(gw.graphqlUrl, QUERY, { 'x-request-id': 'anon-1' });
+  it('lets anonymous callers through when auth is not required, and tells the subgraph only the tier (spoofed headers dropped)', async () => {
+    const spoofed = { 'x-user-id': 'admin', 'x-user-scopes': 'admin', 'x-user-tier': 'enterprise', 'x-auth-kind': 'user' };
+    const result = await postGraphql(gw.graphqlUrl, QUERY, { 'x-request-id': 'anon-1', ...spoofed });
     expect(result.status).toBe(200);
     const headers = subgraph.receivedHeaders.at(-1);
     expect(headers).toMatchObject({ 'x-user-tier': 'anonymous', 'x-auth-kind': 'anonymous' });
     expect(headers?.['x-user-id']).toBeUndefined();
+    expect(headers?.['x-user-scopes']).toBeUndefined();
     expect(gw.logs.completed('anon-1')[0]).toMatchObject({ principal: 'ip:127.0.0.1', tier: 'anonymous' });
   });
 
@@ -237,6 +239,28 @@ describe('JWKS', () => {
       expect(server.hits).toBe(3);
     } finally {
       await rotating.close();
+      await server.close();
+    }
+  });
+
+  it('refreshes the key set in the background, so a rotated key works even while refetches are cooling down', async () => {
+    const server = await startJwksServer([jwksKey.publicJwk]);
+    const refreshing = await startTestGateway({
+      supergraph: { path: supergraphPath, watch: false },
+      auth: { jwt: { issuers: issuers(server.url, { refreshIntervalMs: 50 }) } },
+    });
+    try {
+      const first = await token(jwksKey.privateKey, { alg: 'RS256', kid: 'jwks-1', issuer: JWKS, audience: AUDIENCE });
+      expect((await postGraphql(refreshing.graphqlUrl, QUERY, bearer(first))).status).toBe(200);
+      const next = await signingKey('jwks-bg');
+      server.keys = [jwksKey.publicJwk, next.publicJwk];
+      const seen = server.hits;
+      while (server.hits < seen + 1) await new Promise((resolve) => setTimeout(resolve, 20));
+      // The cooldown (an hour) forbids an on-demand refetch: only the background refresh can have brought jwks-bg.
+      const jwt = await token(next.privateKey, { alg: 'RS256', kid: 'jwks-bg', issuer: JWKS, audience: AUDIENCE });
+      expect((await postGraphql(refreshing.graphqlUrl, QUERY, bearer(jwt))).status).toBe(200);
+    } finally {
+      await refreshing.close();
       await server.close();
     }
   });

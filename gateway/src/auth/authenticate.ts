@@ -9,7 +9,7 @@ import { FileApiKeyStore, RedisApiKeyStore, type ApiKeyStore } from './api-key-s
 import { verifyApiKey } from './api-keys.js';
 import { AuthFailure } from './failure.js';
 import { createJwtVerifier, type JwtVerifier } from './jwt.js';
-import { anonymousPrincipal, hasScopes, type Principal } from './principal.js';
+import { anonymousPrincipal, type Principal } from './principal.js';
 
 export interface AuthenticatorOptions {
   /** The config's `auth` section. */
@@ -21,19 +21,15 @@ export interface AuthenticatorOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** What a route asks of its callers; GraphQL uses the defaults, REST routes (issue 7) their own. */
-export interface RoutePolicy {
-  /** Refuse anonymous callers (401). @default the config's `auth.required` */
-  required?: boolean;
-  /** The caller needs every scope of one alternative, else 403 FORBIDDEN. @default none */
-  scopes?: readonly (readonly string[])[];
-}
-
 export interface Authenticator {
   /** Who is calling, from the request's headers alone (no body, no GraphQL). Throws a 401/503 GatewayError. */
   authenticate(request: FastifyRequest): Promise<Principal>;
-  /** A Fastify `onRequest` hook that puts the principal on the request state, or refuses the request. */
-  hook(policy?: RoutePolicy): onRequestAsyncHookHandler;
+  /**
+   * A Fastify `onRequest` hook that puts the principal on the request state, or refuses the
+   * request. Any route can use it (GraphQL does; a REST route adds its own checks after it, e.g.
+   * `hasScopes(requestState(request).principal, ...)` from principal.ts).
+   */
+  hook(): onRequestAsyncHookHandler;
   close(): void;
 }
 
@@ -97,16 +93,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         throw new GatewayError('UNAUTHENTICATED', error.message, { 'www-authenticate': challenge(error) });
       }
     },
-    hook(policy = {}) {
+    hook() {
       return async (request) => {
-        const principal = await authenticator.authenticate(request);
-        requestState(request).principal = principal;
-        if ((policy.required ?? false) && principal.kind === 'anonymous') {
-          throw new GatewayError('UNAUTHENTICATED', undefined, { 'www-authenticate': challenge() });
-        }
-        if (policy.scopes && policy.scopes.length > 0 && !hasScopes(principal, policy.scopes)) {
-          throw new GatewayError('FORBIDDEN', 'The caller lacks the scopes this route requires.');
-        }
+        requestState(request).principal = await authenticator.authenticate(request);
       };
     },
     close() {
