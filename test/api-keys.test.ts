@@ -8,23 +8,13 @@ import { FileApiKeyStore, RedisApiKeyStore } from '../gateway/src/auth/api-key-s
 import { createApiKey, hashApiKey } from '../gateway/src/auth/api-keys.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { REPO_ROOT } from './helpers/process.js';
-import { startTinySubgraph, writeTinySupergraph, type TinySubgraph } from './helpers/tiny-subgraph.js';
+import { useTinySubgraph } from './helpers/tiny-subgraph.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const QUERY = { query: '{ warehouses { code } }' };
 
-let subgraph: TinySubgraph;
-let supergraphPath: string;
+const tiny = useTinySubgraph();
 const shownKeys: string[] = [];
-
-beforeAll(async () => {
-  subgraph = await startTinySubgraph();
-  supergraphPath = writeTinySupergraph(subgraph.url);
-});
-
-afterAll(async () => {
-  await subgraph?.close();
-});
 
 /** Runs `npm run apikey -- ...` as a real process (tsx, as npm would), with the given gateway config file. */
 function apikeyCli(configFile: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -58,7 +48,7 @@ describe('API keys in Redis, shared by two gateway instances', () => {
     redis = new Redis(REDIS_URL);
     configFile = join(mkdtempSync(join(tmpdir(), 'gw-apikeys-')), 'gateway.yaml');
     writeFileSync(configFile, `redis:\n  url: ${REDIS_URL}\n  keyPrefix: "${prefix}"\n`);
-    const config = { supergraph: { path: supergraphPath, watch: false }, redis: { url: REDIS_URL, keyPrefix: prefix } };
+    const config = { supergraph: { path: tiny.supergraphPath, watch: false }, redis: { url: REDIS_URL, keyPrefix: prefix } };
     [a, b] = await Promise.all([startTestGateway(config), startTestGateway(config)]);
     await Promise.all([waitForRedis(a), waitForRedis(b)]);
   });
@@ -92,13 +82,13 @@ describe('API keys in Redis, shared by two gateway instances', () => {
     for (const gw of [a, b]) {
       const result = await postGraphql(gw.graphqlUrl, QUERY, withKey(key, { 'x-user-id': 'spoofed-admin', 'x-user-scopes': 'admin' }));
       expect(result.status).toBe(200);
-      expect(subgraph.receivedHeaders.at(-1)).toMatchObject({
+      expect(tiny.subgraph.receivedHeaders.at(-1)).toMatchObject({
         'x-user-id': 'billing-service',
         'x-user-tier': 'pro',
         'x-user-scopes': 'orders:read:all reports',
         'x-auth-kind': 'api_key',
       });
-      expect(subgraph.receivedHeaders.at(-1)?.['x-api-key']).toBeUndefined();
+      expect(tiny.subgraph.receivedHeaders.at(-1)?.['x-api-key']).toBeUndefined();
     }
   });
 
@@ -186,14 +176,14 @@ describe('API keys without Redis (file store)', () => {
     const file = join(dir, 'keys.json');
     const configFile = join(dir, 'gateway.yaml');
     writeFileSync(configFile, `auth:\n  apiKeys:\n    file: ${file}\n`);
-    const gw = await startTestGateway({ supergraph: { path: supergraphPath, watch: false }, auth: { apiKeys: { file } } });
+    const gw = await startTestGateway({ supergraph: { path: tiny.supergraphPath, watch: false }, auth: { apiKeys: { file } } });
     try {
       const created = apikeyCli(configFile, 'create', '--owner', 'reports', '--scopes', 'reports');
       const key = created.stdout.trim();
       expect(readFileSync(file, 'utf8')).not.toContain(key.split('_')[2]);
       expect(readFileSync(file, 'utf8')).toContain(hashApiKey(key));
       expect((await postGraphql(gw.graphqlUrl, QUERY, withKey(key))).status).toBe(200);
-      expect(subgraph.receivedHeaders.at(-1)).toMatchObject({ 'x-user-id': 'reports', 'x-user-tier': 'free', 'x-auth-kind': 'api_key' });
+      expect(tiny.subgraph.receivedHeaders.at(-1)).toMatchObject({ 'x-user-id': 'reports', 'x-user-tier': 'free', 'x-auth-kind': 'api_key' });
 
       expect(apikeyCli(configFile, 'revoke', key.split('_')[1] as string).status).toBe(0);
       expect((await postGraphql(gw.graphqlUrl, QUERY, withKey(key))).status).toBe(401);
@@ -206,7 +196,7 @@ describe('API keys without Redis (file store)', () => {
 describe('API keys when they cannot be checked or are not accepted', () => {
   it('answers 503 AUTH_UNAVAILABLE when the key store (Redis) is down, without hanging', async () => {
     const gw = await startTestGateway({
-      supergraph: { path: supergraphPath, watch: false },
+      supergraph: { path: tiny.supergraphPath, watch: false },
       redis: { url: 'redis://127.0.0.1:1', connectTimeoutMs: 200 },
     });
     try {
@@ -223,8 +213,8 @@ describe('API keys when they cannot be checked or are not accepted', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'gw-apikeys-header-')), 'keys.json');
     const { key } = await createApiKey(new FileApiKeyStore(file), { owner: 'svc', tier: 'pro', scopes: [] });
     shownKeys.push(key);
-    const disabled = await startTestGateway({ supergraph: { path: supergraphPath, watch: false }, auth: { apiKeys: { enabled: false, file } } });
-    const custom = await startTestGateway({ supergraph: { path: supergraphPath, watch: false }, auth: { apiKeys: { header: 'X-Service-Key', file } } });
+    const disabled = await startTestGateway({ supergraph: { path: tiny.supergraphPath, watch: false }, auth: { apiKeys: { enabled: false, file } } });
+    const custom = await startTestGateway({ supergraph: { path: tiny.supergraphPath, watch: false }, auth: { apiKeys: { header: 'X-Service-Key', file } } });
     try {
       const refused = await postGraphql(disabled.graphqlUrl, QUERY, withKey(key));
       expect(refused.status).toBe(401);
@@ -232,7 +222,7 @@ describe('API keys when they cannot be checked or are not accepted', () => {
       expect((await postGraphql(custom.graphqlUrl, QUERY, { 'x-service-key': key })).status).toBe(200);
       // On that gateway x-api-key is just another header: the caller is anonymous.
       expect((await postGraphql(custom.graphqlUrl, QUERY, withKey(key))).status).toBe(200);
-      expect(subgraph.receivedHeaders.at(-1)?.['x-auth-kind']).toBe('anonymous');
+      expect(tiny.subgraph.receivedHeaders.at(-1)?.['x-auth-kind']).toBe('anonymous');
     } finally {
       await disabled.close();
       await custom.close();

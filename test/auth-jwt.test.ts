@@ -28,7 +28,7 @@ function issuers(jwksUrl: string, jwksOverrides: Partial<IssuerConfig['jwks']> =
   return [
     { issuer: HS, audience: AUDIENCE, algorithms: ['HS256' as const], secret: HS_SECRET },
     { issuer: RS, audience: AUDIENCE, algorithms: ['RS256' as const], publicKey: rsPem, claims: { tier: 'plan', scopes: ['permissions'] } },
-    { issuer: ES, algorithms: ['ES256' as const], jwk: esKey.publicJwk as Record<string, unknown> },
+    { issuer: ES, algorithms: ['ES256' as const], jwk: esKey.publicJwk as Record<string, unknown>, clockToleranceSec: 0 },
     {
       issuer: JWKS,
       audience: AUDIENCE,
@@ -123,6 +123,11 @@ describe('rejected tokens: 401 UNAUTHENTICATED with a WWW-Authenticate challenge
     { why: 'a wrong audience', reason: 'audience', make: () => token(secretBytes(HS_SECRET), { issuer: HS, audience: 'someone-else' }) },
     { why: 'an expired token (beyond the skew)', reason: 'expired', make: () => token(secretBytes(HS_SECRET), { issuer: HS, audience: AUDIENCE, expiresIn: -120 }) },
     { why: 'a token not valid yet (beyond the skew)', reason: 'not_yet_valid', make: () => token(secretBytes(HS_SECRET), { issuer: HS, audience: AUDIENCE, notBefore: 120 }) },
+    {
+      why: 'a token expired by 10 s where the issuer allows no clock skew',
+      reason: 'expired',
+      make: async () => token(esKey.privateKey, { alg: 'ES256', issuer: ES, expiresIn: -10 }),
+    },
     { why: 'a token without exp', reason: 'claims', make: () => token(secretBytes(HS_SECRET), { issuer: HS, audience: AUDIENCE, expiresIn: null }) },
     {
       why: 'a bad signature (signed with another secret)',
@@ -217,13 +222,23 @@ describe('JWKS', () => {
     expect(jwks.hits).toBe(before);
   });
 
-  it('picks up a rotated key without a restart (refetch on an unknown kid), and drops the retired one', async () => {
+  /** A gateway of its own on a JWKS server of its own, both closed afterwards. */
+  async function withJwksGateway(jwksOptions: Partial<IssuerConfig['jwks']>, run: (gateway: TestGateway, server: JwksServer) => Promise<void>) {
     const server = await startJwksServer([jwksKey.publicJwk]);
-    const rotating = await startTestGateway({
+    const gateway = await startTestGateway({
       supergraph: { path: supergraphPath, watch: false },
-      auth: { jwt: { issuers: issuers(server.url, { cooldownMs: 0 }) } },
+      auth: { jwt: { issuers: issuers(server.url, jwksOptions) } },
     });
     try {
+      await run(gateway, server);
+    } finally {
+      await gateway.close();
+      await server.close();
+    }
+  }
+
+  it('picks up a rotated key without a restart (refetch on an unknown kid), and drops the retired one', async () => {
+    await withJwksGateway({ cooldownMs: 0 }, async (rotating, server) => {
       const old = await token(jwksKey.privateKey, { alg: 'RS256', kid: 'jwks-1', issuer: JWKS, audience: AUDIENCE });
       expect((await postGraphql(rotating.graphqlUrl, QUERY, bearer(old))).status).toBe(200);
       expect(server.hits).toBe(1);
@@ -237,19 +252,11 @@ describe('JWKS', () => {
       const retired = await postGraphql(rotating.graphqlUrl, QUERY, bearer(old));
       expect(retired.status).toBe(401);
       expect(server.hits).toBe(3);
-    } finally {
-      await rotating.close();
-      await server.close();
-    }
+    });
   });
 
   it('refreshes the key set in the background, so a rotated key works even while refetches are cooling down', async () => {
-    const server = await startJwksServer([jwksKey.publicJwk]);
-    const refreshing = await startTestGateway({
-      supergraph: { path: supergraphPath, watch: false },
-      auth: { jwt: { issuers: issuers(server.url, { refreshIntervalMs: 50 }) } },
-    });
-    try {
+    await withJwksGateway({ refreshIntervalMs: 50 }, async (refreshing, server) => {
       const first = await token(jwksKey.privateKey, { alg: 'RS256', kid: 'jwks-1', issuer: JWKS, audience: AUDIENCE });
       expect((await postGraphql(refreshing.graphqlUrl, QUERY, bearer(first))).status).toBe(200);
       const next = await signingKey('jwks-bg');
@@ -259,10 +266,7 @@ describe('JWKS', () => {
       // The cooldown (an hour) forbids an on-demand refetch: only the background refresh can have brought jwks-bg.
       const jwt = await token(next.privateKey, { alg: 'RS256', kid: 'jwks-bg', issuer: JWKS, audience: AUDIENCE });
       expect((await postGraphql(refreshing.graphqlUrl, QUERY, bearer(jwt))).status).toBe(200);
-    } finally {
-      await refreshing.close();
-      await server.close();
-    }
+    });
   });
 
   it('answers 503 AUTH_UNAVAILABLE (not 401) when the key server cannot be reached', async () => {

@@ -1,55 +1,34 @@
 import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEV_ISSUER, signDevToken } from '../gateway/src/auth/dev-secret.js';
+import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import { withEnforcedSecurityLinksUnmarked } from '../gateway/src/supergraph/security-links.js';
+import { devBearer as signedIn } from './helpers/auth.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { startDemoSubgraphs, type DemoSubgraphs } from './helpers/subgraphs.js';
+import { useDemoStack } from './helpers/subgraphs.js';
 import { composeTiny, startTinySubgraph, writeTinySupergraph, type TinySubgraph } from './helpers/tiny-subgraph.js';
-
-const SUPERGRAPH = fileURLToPath(new URL('../schema/supergraph.graphql', import.meta.url));
-
-async function signedIn(sub: string, scopes: string[] = []): Promise<Record<string, string>> {
-  return { authorization: `Bearer ${await signDevToken({ sub, scopes })}` };
-}
 
 const unauthorized = (path: string[]) => ({ message: expect.any(String), path, extensions: { code: 'UNAUTHORIZED_FIELD_OR_TYPE' } });
 
 describe('@authenticated and @requiresScopes on the demo supergraph', () => {
-  let subgraphs: DemoSubgraphs;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    subgraphs = await startDemoSubgraphs();
-    gw = await startTestGateway({
-      supergraph: { path: SUPERGRAPH, watch: false },
-      auth: { jwt: { issuers: [DEV_ISSUER] } },
-      subgraphs: { users: { url: subgraphs.urls.users }, orders: { url: subgraphs.urls.orders }, products: { url: subgraphs.urls.products } },
-    });
-  });
-
-  afterAll(async () => {
-    await gw?.close();
-    await subgraphs?.close();
-  });
+  const stack = useDemoStack();
 
   const USER = '{ user(id: "user-1") { id name email orders(first: 1) { totalCount } } }';
 
   it('removes what an anonymous caller may not see, across subgraphs, and asks no subgraph for it', async () => {
-    subgraphs.orders.stats.reset();
-    const result = await postGraphql(gw.graphqlUrl, { query: USER }, { 'x-request-id': 'authz-anon' });
+    stack.subgraphs.orders.stats.reset();
+    const result = await postGraphql(stack.gw.graphqlUrl, { query: USER }, { 'x-request-id': 'authz-anon' });
     expect(result.status).toBe(200);
     expect(result.body).toEqual({
       data: { user: { id: 'user-1', name: expect.any(String), email: null, orders: null } },
       errors: [unauthorized(['user', 'email']), unauthorized(['user', 'orders'])],
     });
     // User.orders is resolved by the orders subgraph inside a User from users: it was never asked.
-    expect(subgraphs.orders.stats.batch('ordersByUserId').calls).toBe(0);
-    expect(gw.logs.completed('authz-anon')[0]).toMatchObject({ outcome: 'partial', errorCodes: ['UNAUTHORIZED_FIELD_OR_TYPE', 'UNAUTHORIZED_FIELD_OR_TYPE'] });
+    expect(stack.subgraphs.orders.stats.batch('ordersByUserId').calls).toBe(0);
+    expect(stack.gw.logs.completed('authz-anon')[0]).toMatchObject({ outcome: 'partial', errorCodes: ['UNAUTHORIZED_FIELD_OR_TYPE', 'UNAUTHORIZED_FIELD_OR_TYPE'] });
   });
 
   it('lets a signed-in user see their own orders but not the email without read:email', async () => {
-    const result = await postGraphql(gw.graphqlUrl, { query: USER }, await signedIn('user-1'));
+    const result = await postGraphql(stack.gw.graphqlUrl, { query: USER }, await signedIn('user-1'));
     expect(result.body.errors).toEqual([unauthorized(['user', 'email'])]);
     const user = (result.body.data as { user: { email: unknown; orders: { totalCount: number } } }).user;
     expect(user.email).toBeNull();
@@ -57,16 +36,16 @@ describe('@authenticated and @requiresScopes on the demo supergraph', () => {
   });
 
   it('returns everything to a caller with the scope; another user gets the orders field but null (ownership)', async () => {
-    const full = await postGraphql(gw.graphqlUrl, { query: USER }, await signedIn('user-1', ['read:email']));
+    const full = await postGraphql(stack.gw.graphqlUrl, { query: USER }, await signedIn('user-1', ['read:email']));
     expect(full.body.errors).toBeUndefined();
     expect((full.body.data as { user: { email: string } }).user.email).toContain('@');
-    const other = await postGraphql(gw.graphqlUrl, { query: USER }, await signedIn('user-2', ['read:email']));
+    const other = await postGraphql(stack.gw.graphqlUrl, { query: USER }, await signedIn('user-2', ['read:email']));
     expect(other.body.errors).toBeUndefined();
     expect((other.body.data as { user: { orders: unknown } }).user.orders).toBeNull();
   });
 
   it('applies the rules inside named fragments, aliases and variables, and prunes the variables it no longer needs', async () => {
-    const result = await postGraphql(gw.graphqlUrl, {
+    const result = await postGraphql(stack.gw.graphqlUrl, {
       query: 'query($n: Int) { who: user(id: "user-1") { ...F } } fragment F on User { name mail: email orders(first: $n) { totalCount } }',
       variables: { n: 2 },
     });
@@ -77,22 +56,22 @@ describe('@authenticated and @requiresScopes on the demo supergraph', () => {
 
   it('does not serve one caller a query plan made for another (same document, different permissions)', async () => {
     const query = '{ user(id: "user-1") { name email } }';
-    const withScope = await postGraphql(gw.graphqlUrl, { query }, await signedIn('user-1', ['read:email']));
-    const without = await postGraphql(gw.graphqlUrl, { query }, await signedIn('user-1'));
-    const withScopeAgain = await postGraphql(gw.graphqlUrl, { query }, await signedIn('user-1', ['read:email']));
+    const withScope = await postGraphql(stack.gw.graphqlUrl, { query }, await signedIn('user-1', ['read:email']));
+    const without = await postGraphql(stack.gw.graphqlUrl, { query }, await signedIn('user-1'));
+    const withScopeAgain = await postGraphql(stack.gw.graphqlUrl, { query }, await signedIn('user-1', ['read:email']));
     expect((withScope.body.data as { user: { email: unknown } }).user.email).toContain('@');
     expect((without.body.data as { user: { email: unknown } }).user.email).toBeNull();
     expect(withScopeAgain.body).toEqual(withScope.body);
   });
 
   it('refuses an operation with nothing left: 401 for an anonymous caller, 403 for a signed-in one', async () => {
-    const anonymous = await postGraphql(gw.graphqlUrl, { query: '{ user(id: "user-1") { email } }' });
+    const anonymous = await postGraphql(stack.gw.graphqlUrl, { query: '{ user(id: "user-1") { email } }' });
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="gateway"');
     expect(anonymous.body.data).toBeUndefined();
     expect(anonymous.body.errors?.map((e) => e.extensions?.code)).toEqual(['UNAUTHENTICATED', 'UNAUTHORIZED_FIELD_OR_TYPE']);
 
-    const signedInWithout = await postGraphql(gw.graphqlUrl, { query: '{ user(id: "user-1") { email } }' }, await signedIn('user-1'));
+    const signedInWithout = await postGraphql(stack.gw.graphqlUrl, { query: '{ user(id: "user-1") { email } }' }, await signedIn('user-1'));
     expect(signedInWithout.status).toBe(403);
     expect(signedInWithout.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
@@ -101,32 +80,32 @@ describe('@authenticated and @requiresScopes on the demo supergraph', () => {
     const mutation = { query: 'mutation { createOrder(input: { items: [{ upc: "upc-0003", quantity: 1 }] }) { id user { id } } }' };
     const before = await ordersOf('user-9');
 
-    const anonymous = await postGraphql(gw.graphqlUrl, mutation, { 'x-user-id': 'user-9' });
+    const anonymous = await postGraphql(stack.gw.graphqlUrl, mutation, { 'x-user-id': 'user-9' });
     expect(anonymous.status).toBe(401);
     expect(anonymous.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    const noScope = await postGraphql(gw.graphqlUrl, mutation, await signedIn('user-9'));
+    const noScope = await postGraphql(stack.gw.graphqlUrl, mutation, await signedIn('user-9'));
     expect(noScope.status).toBe(403);
     expect(await ordersOf('user-9')).toBe(before);
 
-    const allowed = await postGraphql(gw.graphqlUrl, mutation, await signedIn('user-9', ['orders:write']));
+    const allowed = await postGraphql(stack.gw.graphqlUrl, mutation, await signedIn('user-9', ['orders:write']));
     expect(allowed.body.errors).toBeUndefined();
     expect((allowed.body.data as { createOrder: { user: { id: string } } }).createOrder.user.id).toBe('user-9');
     expect(await ordersOf('user-9')).toBe(before + 1);
   });
 
   async function ordersOf(userId: string): Promise<number> {
-    const result = await postGraphql(gw.graphqlUrl, { query: `{ user(id: "${userId}") { orders(first: 0) { totalCount } } }` }, await signedIn(userId));
+    const result = await postGraphql(stack.gw.graphqlUrl, { query: `{ user(id: "${userId}") { orders(first: 0) { totalCount } } }` }, await signedIn(userId));
     return (result.body.data as { user: { orders: { totalCount: number } } }).user.orders.totalCount;
   }
 
   it('answers me from the token, whatever identity headers the client sends', async () => {
     const spoofed = { 'x-user-id': 'user-2', 'x-user-scopes': 'read:email orders:read:all', 'x-user-tier': 'enterprise', 'x-auth-kind': 'user' };
-    const asUser1 = await postGraphql(gw.graphqlUrl, { query: '{ me { id } }' }, { ...(await signedIn('user-1')), ...spoofed });
+    const asUser1 = await postGraphql(stack.gw.graphqlUrl, { query: '{ me { id } }' }, { ...(await signedIn('user-1')), ...spoofed });
     expect(asUser1.body).toEqual({ data: { me: { id: 'user-1' } } });
-    const anonymous = await postGraphql(gw.graphqlUrl, { query: '{ me { id } }' }, spoofed);
+    const anonymous = await postGraphql(stack.gw.graphqlUrl, { query: '{ me { id } }' }, spoofed);
     expect(anonymous.body).toEqual({ data: { me: null } });
     // The spoofed orders:read:all scope did not reach the orders subgraph either.
-    const theirs = await postGraphql(gw.graphqlUrl, { query: '{ user(id: "user-2") { orders(first: 1) { totalCount } } }' }, {
+    const theirs = await postGraphql(stack.gw.graphqlUrl, { query: '{ user(id: "user-2") { orders(first: 1) { totalCount } } }' }, {
       ...(await signedIn('user-1')),
       ...spoofed,
     });

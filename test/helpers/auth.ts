@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { signDevToken } from '../../gateway/src/auth/dev-secret.js';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 
@@ -85,4 +86,9 @@ export async function startJwksServer(keys: JWK[]): Promise<JwksServer> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** The Authorization header of a demo user, signed with the dev-only secret (as `npm run token` does). */
+export async function devBearer(sub: string, scopes: string[] = []): Promise<Record<string, string>> {
+  return { authorization: `Bearer ${await signDevToken({ sub, scopes })}` };
 }

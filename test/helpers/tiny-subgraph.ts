@@ -1,4 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { composeServices } from '@apollo/composition';
@@ -82,4 +83,22 @@ export function composeTiny(url: string, sdl: string): string {
   const result = composeServices([{ name: 'inventory', url, typeDefs: parse(sdl) }]);
   if (result.errors) throw new Error(result.errors.map((e) => e.message).join('\n'));
   return result.supergraphSdl;
+}
+
+export interface TinyFixture {
+  readonly subgraph: TinySubgraph;
+  readonly supergraphPath: string;
+}
+
+/** Starts the tiny subgraph and writes its supergraph once for the calling test file (beforeAll / afterAll). */
+export function useTinySubgraph(): TinyFixture {
+  const fixture = { subgraph: undefined as unknown as TinySubgraph, supergraphPath: '' };
+  beforeAll(async () => {
+    fixture.subgraph = await startTinySubgraph();
+    fixture.supergraphPath = writeTinySupergraph(fixture.subgraph.url);
+  });
+  afterAll(async () => {
+    await fixture.subgraph?.close();
+  });
+  return fixture;
 }
