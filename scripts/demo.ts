@@ -121,18 +121,21 @@ async function main(): Promise<void> {
 
   let config: GatewayConfig;
   try {
-    config = loadConfig({
-      file: process.env.GATEWAY_CONFIG,
-      overrides: {
-        // DEV ONLY: trust tokens from `npm run token` (refused when NODE_ENV=production).
-        auth: { jwt: { issuers: [DEV_ISSUER] } },
-        subgraphs: {
-          users: { url: urlOf('users') },
-          orders: { url: urlOf('orders') },
-          products: { url: urlOf('products') },
-        },
-      },
-    });
+    const subgraphUrls = {
+      users: { url: urlOf('users') },
+      orders: { url: urlOf('orders') },
+      products: { url: urlOf('products') },
+    };
+    const configured = loadConfig({ file: process.env.GATEWAY_CONFIG, overrides: { subgraphs: subgraphUrls } });
+    // DEV ONLY: also trust tokens from `npm run token` (refused when NODE_ENV=production), next to
+    // whatever issuers the config file names (a list override would replace them).
+    const issuers = configured.auth.jwt.issuers;
+    config = issuers.some((issuer) => issuer.issuer === DEV_ISSUER.issuer)
+      ? configured
+      : loadConfig({
+          file: process.env.GATEWAY_CONFIG,
+          overrides: { subgraphs: subgraphUrls, auth: { jwt: { issuers: [...issuers, DEV_ISSUER] } } },
+        });
   } catch (error) {
     if (error instanceof ConfigError) return fail(error.message);
     throw error;
