@@ -194,4 +194,19 @@ describe('enforcement on any supergraph, including after a hot reload', () => {
     const allowed = await postGraphql(gw.graphqlUrl, query, await signedIn('u', ['read:capacity']));
     expect(allowed.body).toEqual({ data: { warehouses: [{ code: 'AMS', capacity: 10 }, { code: 'LIS', capacity: 10 }] } });
   });
+
+  it('refuses to reload a supergraph with a security link it does not enforce (@policy), and keeps enforcing the old one', async () => {
+    const failures = async () =>
+      (await gw.gateway.metrics.supergraphReloads.get()).values.find((v) => v.labels.result === 'failure')?.value ?? 0;
+    const before = await failures();
+    const withPolicy = composeTiny(subgraph.url, SECURED('\n      capacity: Int! @scopes(scopes: [["read:capacity"]])')).replace(
+      '@link(url: "https://specs.apollo.dev/link/v1.0")',
+      '@link(url: "https://specs.apollo.dev/link/v1.0")\n  @link(url: "https://specs.apollo.dev/policy/v0.1", for: SECURITY)',
+    );
+    writeFileSync(path, withPolicy);
+    while ((await failures()) === before) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(gw.logs.find((l) => l.msg === 'supergraph reload failed; the previous supergraph keeps serving').at(-1)?.err).toContain('policy');
+    const result = await postGraphql(gw.graphqlUrl, { query: '{ warehouses { code capacity } }' });
+    expect(result.status).toBe(401);
+  });
 });
