@@ -125,9 +125,14 @@ describe('enforcement on any supergraph, including after a hot reload', () => {
       secretCode: String! @authenticated
     }
     type Audit @authenticated { lastCheck: String! }
-    type Query { warehouses: [Warehouse!]!, slow(ms: Int!): String! }
+    interface Place { label: String }
+    type Depot implements Place { label: String @authenticated }
+    type Shop implements Place { label: String }
+    type Query { warehouses: [Warehouse!]!, slow(ms: Int!): String!, places: [Place!] }
   `;
   const resolvers = {
+    Query: { places: () => [{ kind: 'Depot', label: 'north' }, { kind: 'Shop', label: 'corner' }] },
+    Place: { __resolveType: (place: { kind: string }) => place.kind },
     Warehouse: { manager: () => 'Ada', audit: () => ({ lastCheck: '2026-01-01' }), secretCode: () => 's3cr3t', capacity: () => 10 },
   };
   let subgraph: TinySubgraph;
@@ -170,6 +175,17 @@ describe('enforcement on any supergraph, including after a hot reload', () => {
     expect(admin.body).toEqual({
       data: { warehouses: [1, 2].map((i) => ({ code: i === 1 ? 'AMS' : 'LIS', manager: 'Ada', audit: { lastCheck: '2026-01-01' } })) },
     });
+  });
+
+  it('protects an interface field when any implementation protects it', async () => {
+    const query = { query: '{ places { __typename label } }' };
+    const anonymous = await postGraphql(gw.graphqlUrl, query);
+    expect(anonymous.body).toEqual({
+      data: { places: [{ __typename: 'Depot', label: null }, { __typename: 'Shop', label: null }] },
+      errors: [unauthorized(['places', 'label'])],
+    });
+    const signed = await postGraphql(gw.graphqlUrl, query, await signedIn('u'));
+    expect(signed.body).toEqual({ data: { places: [{ __typename: 'Depot', label: 'north' }, { __typename: 'Shop', label: 'corner' }] } });
   });
 
   it('propagates a removed non-null field to its nearest nullable ancestor (here: the whole data, so it is refused)', async () => {
