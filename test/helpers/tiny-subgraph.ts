@@ -1,5 +1,4 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { afterAll, beforeAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { composeServices } from '@apollo/composition';
@@ -9,6 +8,7 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import type { IncomingHttpHeaders } from 'node:http';
+import { afterAll, beforeAll } from 'vitest';
 
 /**
  * A subgraph the gateway has never seen ("inventory"), built in the test: a `Warehouse` entity and
@@ -87,18 +87,31 @@ export function composeTiny(url: string, sdl: string): string {
 
 export interface TinyFixture {
   readonly subgraph: TinySubgraph;
+  /** A supergraph file that points at the running tiny subgraph. */
   readonly supergraphPath: string;
 }
 
-/** Starts the tiny subgraph and writes its supergraph once for the calling test file (beforeAll / afterAll). */
+/** Starts the tiny subgraph before the file's tests and stops it after them. */
 export function useTinySubgraph(): TinyFixture {
-  const fixture = { subgraph: undefined as unknown as TinySubgraph, supergraphPath: '' };
+  let subgraph: TinySubgraph | undefined;
+  let supergraphPath: string | undefined;
   beforeAll(async () => {
-    fixture.subgraph = await startTinySubgraph();
-    fixture.supergraphPath = writeTinySupergraph(fixture.subgraph.url);
+    subgraph = await startTinySubgraph();
+    supergraphPath = writeTinySupergraph(subgraph.url);
   });
   afterAll(async () => {
-    await fixture.subgraph?.close();
+    await subgraph?.close();
   });
-  return fixture;
+  return {
+    get subgraph() {
+      if (!subgraph) throw new Error('tiny subgraph not started (use it inside a test)');
+      return subgraph;
+    },
+    get supergraphPath() {
+      if (!supergraphPath) throw new Error('tiny subgraph not started (use it inside a test)');
+      return supergraphPath;
+    },
+  };
 }
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
