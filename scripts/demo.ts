@@ -10,6 +10,7 @@
  * SIGTERM / SIGINT: the gateway drains first, then the subgraphs close; exit code 0. A second
  * signal exits at once.
  */
+import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import { ConfigError, loadConfig, type GatewayConfig } from '../gateway/src/config.js';
 import { createGateway, type Gateway } from '../gateway/src/server.js';
 import { onShutdownSignals, signalExitCode } from '../gateway/src/shutdown-signals.js';
@@ -120,22 +121,31 @@ async function main(): Promise<void> {
 
   let config: GatewayConfig;
   try {
-    config = loadConfig({
-      file: process.env.GATEWAY_CONFIG,
-      overrides: {
-        subgraphs: {
-          users: { url: urlOf('users') },
-          orders: { url: urlOf('orders') },
-          products: { url: urlOf('products') },
-        },
-      },
-    });
+    const subgraphUrls = {
+      users: { url: urlOf('users') },
+      orders: { url: urlOf('orders') },
+      products: { url: urlOf('products') },
+    };
+    const configured = loadConfig({ file: process.env.GATEWAY_CONFIG, overrides: { subgraphs: subgraphUrls } });
+    // DEV ONLY: also trust tokens from `npm run token` (refused when NODE_ENV=production), next to
+    // whatever issuers the config file names (a list override would replace them).
+    const issuers = configured.auth.jwt.issuers;
+    config = issuers.some((issuer) => issuer.issuer === DEV_ISSUER.issuer)
+      ? configured
+      : loadConfig({
+          file: process.env.GATEWAY_CONFIG,
+          overrides: { subgraphs: subgraphUrls, auth: { jwt: { issuers: [...issuers, DEV_ISSUER] } } },
+        });
   } catch (error) {
     if (error instanceof ConfigError) return fail(error.message);
     throw error;
   }
 
-  gateway = createGateway(config);
+  try {
+    gateway = createGateway(config);
+  } catch (error) {
+    return fail(`the gateway cannot start: ${error instanceof Error ? error.message : String(error)}`);
+  }
   try {
     await gateway.start();
   } catch (error) {
@@ -160,9 +170,10 @@ async function main(): Promise<void> {
     '',
     `  store     ${config.redis.url ? `Redis (${config.redis.url.replace(/\/\/[^@/]*@/, '//***@')})` : 'in-memory (set REDIS_URL to use Redis)'}`,
     '',
-    '  try:',
+    '  try (orders are private: sign in as user-1 with a DEV-ONLY demo token):',
+    '    TOKEN=$(npm run -s token -- --sub user-1 --scopes "read:email orders:write")',
     `    curl -s ${graphqlUrl} \\`,
-    "      -H 'content-type: application/json' \\",
+    "      -H 'content-type: application/json' -H \"authorization: Bearer $TOKEN\" \\",
     `      -d '${body}'`,
     '',
     '  Ctrl-C (SIGINT) or SIGTERM stops the gateway, then the subgraphs.',

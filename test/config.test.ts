@@ -20,10 +20,33 @@ describe('config', () => {
       bodyLimitBytes: 1_048_576,
       shutdownTimeoutMs: 10_000,
       requestIdHeader: 'x-request-id',
+      trustedProxies: [],
     });
+    expect(config.auth).toMatchObject({ required: false, maxTokenBytes: 8_192, jwt: { issuers: [] } });
+    expect(config.auth.apiKeys).toEqual({ enabled: true, header: 'x-api-key', file: '.data/api-keys.json' });
     expect(config.supergraph).toEqual({ path: 'schema/supergraph.graphql', watch: true, pollIntervalMs: 1_000 });
     expect(config.redis.url).toBeUndefined();
     expect(config.subgraphs).toEqual({});
+  });
+
+  it('validates JWT issuers: one key source, algorithms that fit it, a long enough secret', () => {
+    const issuer = (fields: Record<string, unknown>) => () =>
+      loadConfig({ env: {}, overrides: { auth: { jwt: { issuers: [{ issuer: 'https://i.test', ...fields } as never] } } } });
+    expect(issuer({ algorithms: ['HS256'], secret: 'x'.repeat(32), jwksUrl: 'https://i.test/jwks' })).toThrow(/exactly one key source/);
+    expect(issuer({ algorithms: ['HS256'] })).toThrow(/exactly one key source/);
+    expect(issuer({ algorithms: ['HS256'], jwksUrl: 'https://i.test/jwks' })).toThrow(/HS256 cannot be used with a public key/);
+    expect(issuer({ algorithms: ['RS256'], secret: 'x'.repeat(32) })).toThrow(/RS256 cannot be used with an HMAC secret/);
+    expect(issuer({ algorithms: ['HS256'], secret: 'short' })).toThrow(/at least 32 characters/);
+    expect(issuer({ algorithms: ['none'], secret: 'x'.repeat(32) })).toThrow(/auth\.jwt\.issuers\.0\.algorithms\.0/);
+    expect(issuer({ algorithms: [], jwksUrl: 'https://i.test/jwks' })).toThrow(/algorithms/);
+    expect(issuer({ algorithms: ['RS256'], jwksUrl: 'https://i.test/jwks' })()).toMatchObject({
+      auth: { jwt: { issuers: [{ jwks: { cooldownMs: 30_000 }, claims: { id: 'sub', tier: 'tier' }, defaultTier: 'free' }] } },
+    });
+  });
+
+  it('reads AUTH_REQUIRED from the environment', () => {
+    expect(loadConfig({ env: { AUTH_REQUIRED: 'true' } }).auth.required).toBe(true);
+    expect(() => loadConfig({ env: { AUTH_REQUIRED: 'maybe' } })).toThrow(/auth\.required \(from env AUTH_REQUIRED\)/);
   });
 
   it('reads a YAML file, and the environment overrides it', () => {

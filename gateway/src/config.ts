@@ -29,6 +29,12 @@ const ServerSchema = z
       .min(1)
       .default('x-request-id')
       .describe('Header that carries the request id in, out, and on to subgraphs.'),
+    trustedProxies: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        'Addresses or CIDR ranges of proxies in front of the gateway. Only when the peer is one of them is `X-Forwarded-For` used for the client IP (the rightmost address that is not a trusted proxy). Empty: the peer address is the client IP.',
+      ),
   })
   .strict()
   .prefault({});
@@ -109,9 +115,120 @@ const MetricsSchema = z
   .strict()
   .prefault({});
 
+/** JWS algorithms an issuer may allow. `none` is not one of them, whatever the config says. */
+export const JWT_ALGORITHMS = [
+  'HS256', 'HS384', 'HS512',
+  'RS256', 'RS384', 'RS512',
+  'PS256', 'PS384', 'PS512',
+  'ES256', 'ES384', 'ES512',
+  'EdDSA', 'Ed25519',
+] as const;
+
+const IssuerSchema = z
+  .object({
+    issuer: z.string().min(1).describe('Expected `iss` claim; a token is matched to its issuer entry by this value.'),
+    audience: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .optional()
+      .describe('Expected `aud` (one of). Unset: `aud` is not checked.'),
+    algorithms: z
+      .array(z.enum(JWT_ALGORITHMS))
+      .min(1)
+      .describe('Allow-list of `alg` values for this issuer; anything else is refused (no `none`, no HS/RS confusion).'),
+    secret: z.string().min(32, 'an HMAC secret must be at least 32 characters').optional().describe('HMAC secret (HS*).'),
+    secretEnv: z.string().min(1).optional().describe('Name of an environment variable holding the HMAC secret.'),
+    publicKey: z.string().min(1).optional().describe('Public key in PEM (SPKI) form.'),
+    jwk: z.record(z.string(), z.unknown()).optional().describe('Public key as a JWK object.'),
+    jwksUrl: z.url().optional().describe('JWKS URL; keys are cached, refreshed in the background and refetched on an unknown `kid`.'),
+    jwks: z
+      .object({
+        cacheMaxAgeMs: positiveInt.default(600_000).describe('Keys older than this are refetched before use.'),
+        cooldownMs: z.number().int().min(0).default(30_000).describe('At most one refetch per this interval, however many unknown `kid`s arrive.'),
+        timeoutMs: positiveInt.default(5_000).describe('Timeout of one JWKS request.'),
+        refreshIntervalMs: positiveInt.default(300_000).describe('Background refresh interval.'),
+      })
+      .strict()
+      .prefault({}),
+    clockToleranceSec: z.number().int().min(0).max(600).default(30).describe('Clock skew allowed on `exp` and `nbf`.'),
+    requireExp: z.boolean().default(true).describe('Refuse tokens without `exp`.'),
+    claims: z
+      .object({
+        id: z.string().min(1).default('sub').describe('Claim holding the principal id.'),
+        tier: z.string().min(1).default('tier').describe('Claim holding the tier.'),
+        scopes: z
+          .array(z.string().min(1))
+          .min(1)
+          .default(['scope', 'scp', 'permissions'])
+          .describe('Claims holding scopes, first present wins: a space-separated string or an array of strings.'),
+      })
+      .strict()
+      .prefault({}),
+    defaultTier: z.string().min(1).default('free').describe('Tier of a token without the tier claim.'),
+  })
+  .strict()
+  .superRefine((issuer, ctx) => {
+    const sources = (['secret', 'secretEnv', 'publicKey', 'jwk', 'jwksUrl'] as const).filter((k) => issuer[k] !== undefined);
+    if (sources.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: `give exactly one key source (secret, secretEnv, publicKey, jwk or jwksUrl), got ${sources.length}` });
+      return;
+    }
+    const hmac = issuer.secret !== undefined || issuer.secretEnv !== undefined;
+    const bad = issuer.algorithms.filter((alg) => alg.startsWith('HS') !== hmac);
+    if (bad.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['algorithms'],
+        message: `${bad.join(', ')} cannot be used with ${hmac ? 'an HMAC secret' : 'a public key'} (HS* needs a secret, the others a public key)`,
+      });
+    }
+  });
+
+export type IssuerConfig = z.output<typeof IssuerSchema>;
+
+const AuthSchema = z
+  .object({
+    required: z.boolean().default(false).describe('Refuse requests without a credential (401). Off: they are anonymous.'),
+    maxTokenBytes: positiveInt.default(8_192).describe('Longer bearer tokens are refused before any parsing.'),
+    realm: z.string().min(1).default('gateway').describe('Realm in `WWW-Authenticate` challenges.'),
+    jwt: z
+      .object({
+        issuers: z.array(IssuerSchema).default([]).describe('Accepted token issuers (see the Authentication section).'),
+      })
+      .strict()
+      .prefault({}),
+    apiKeys: z
+      .object({
+        enabled: z.boolean().default(true).describe('Accept API keys.'),
+        header: z.string().min(1).default('x-api-key').describe('Header that carries an API key.'),
+        file: z
+          .string()
+          .min(1)
+          .default('.data/api-keys.json')
+          .describe('Key store file when no Redis is configured (hashes only).'),
+      })
+      .strict()
+      .prefault({}),
+    propagation: z
+      .object({
+        idHeader: z.string().min(1).default('x-user-id').describe('Header carrying the principal id to subgraphs.'),
+        tierHeader: z.string().min(1).default('x-user-tier').describe('Header carrying the tier to subgraphs.'),
+        scopesHeader: z.string().min(1).default('x-user-scopes').describe('Header carrying the space-separated scopes to subgraphs.'),
+        kindHeader: z
+          .string()
+          .min(1)
+          .default('x-auth-kind')
+          .describe('Header carrying how the caller authenticated: `user`, `api_key` or `anonymous`.'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+
 export const ConfigSchema = z
   .object({
     server: ServerSchema,
+    auth: AuthSchema,
     graphql: GraphqlSchema,
     supergraph: SupergraphSchema,
     subgraphs: z
@@ -128,7 +245,7 @@ export type GatewayConfig = z.output<typeof ConfigSchema>;
 /** What a caller may pass: any subset, defaults fill the rest. */
 export type GatewayConfigInput = z.input<typeof ConfigSchema>;
 
-type EnvType = 'string' | 'number';
+type EnvType = 'string' | 'number' | 'boolean';
 
 /** Environment variables that override one config key each. */
 export const ENV_OVERRIDES: Readonly<Record<string, { key: string; type: EnvType }>> = {
@@ -136,6 +253,7 @@ export const ENV_OVERRIDES: Readonly<Record<string, { key: string; type: EnvType
   PORT: { key: 'server.port', type: 'number' },
   SUPERGRAPH_PATH: { key: 'supergraph.path', type: 'string' },
   REDIS_URL: { key: 'redis.url', type: 'string' },
+  AUTH_REQUIRED: { key: 'auth.required', type: 'boolean' },
   LOG_LEVEL: { key: 'logging.level', type: 'string' },
 };
 
@@ -203,7 +321,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
   for (const [name, { key, type }] of Object.entries(ENV_OVERRIDES)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    setPath(raw, key.split('.'), type === 'number' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value);
+    setPath(raw, key.split('.'), envValue(type, value));
     sources.set(key, name);
   }
   for (const [name, value] of Object.entries(env)) {
@@ -214,6 +332,13 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
     sources.set(`subgraphs.${subgraph}.url`, name);
   }
   return sources;
+}
+
+function envValue(type: EnvType, value: string): unknown {
+  if (type === 'number' && /^\s*-?\d+(\.\d+)?\s*$/.test(value)) return Number(value);
+  if (type === 'boolean' && /^(true|1)$/i.test(value.trim())) return true;
+  if (type === 'boolean' && /^(false|0)$/i.test(value.trim())) return false;
+  return value;
 }
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

@@ -1,7 +1,10 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { Principal } from './auth/principal.js';
 
 /** What the gateway learned about one request while handling it; read by logging and metrics. */
 export interface RequestState {
+  /** Who is calling; set by the auth hook before any GraphQL or REST work, read by every later plugin. */
+  principal?: Principal | undefined;
   operationName?: string | undefined;
   operationType?: 'query' | 'mutation' | 'subscription' | undefined;
   /** Codes of the GraphQL errors sent to the client, in order. */

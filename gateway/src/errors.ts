@@ -53,6 +53,22 @@ export const ERRORS = {
     message: 'The persisted query hash is unknown: send the full query once.',
     source: 'apollo',
   },
+  UNAUTHENTICATED: {
+    status: 401,
+    message: 'The request has no valid credential: send `Authorization: Bearer <JWT>` or an API key.',
+    source: 'gateway',
+  },
+  FORBIDDEN: {
+    status: 403,
+    message: 'The caller may not run this operation: it asks for nothing the caller is allowed to see.',
+    source: 'gateway',
+  },
+  UNAUTHORIZED_FIELD_OR_TYPE: {
+    status: 200,
+    message:
+      'A field the caller may not see (`@authenticated` or `@requiresScopes`) was removed from the operation and is null; the rest of the data is returned.',
+    source: 'gateway',
+  },
   NOT_FOUND: { status: 404, message: 'No route matches this path.', source: 'gateway' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this path.', source: 'gateway' },
   NOT_ACCEPTABLE: {
@@ -78,6 +94,11 @@ export const ERRORS = {
     source: 'gateway',
   },
   SUPERGRAPH_NOT_LOADED: { status: 503, message: 'The gateway has not loaded a supergraph yet.', source: 'gateway' },
+  AUTH_UNAVAILABLE: {
+    status: 503,
+    message: 'The credential could not be checked right now (key server or key store unreachable); retry later.',
+    source: 'gateway',
+  },
   SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down; retry on another instance.', source: 'gateway' },
 } as const satisfies Record<string, ErrorSpec>;
 
@@ -91,12 +112,15 @@ export function errorSpec(code: ErrorCode): ErrorSpec {
 export class GatewayError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
+  /** Response headers that belong to this error, e.g. `WWW-Authenticate` on a 401. */
+  readonly headers: Readonly<Record<string, string>>;
 
-  constructor(code: ErrorCode, message?: string) {
+  constructor(code: ErrorCode, message?: string, headers: Record<string, string> = {}) {
     super(message ?? ERRORS[code].message);
     this.name = 'GatewayError';
     this.code = code;
     this.status = ERRORS[code].status;
+    this.headers = headers;
   }
 }
 

@@ -24,7 +24,14 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  const gateway = createGateway(config);
+  let gateway: Gateway;
+  try {
+    gateway = createGateway(config);
+  } catch (error) {
+    // e.g. an issuer whose key cannot be read, or the demo secret under NODE_ENV=production.
+    process.stderr.write(`cannot start the gateway: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
   installShutdown(gateway);
   try {
     await gateway.start();

@@ -8,10 +8,12 @@ import { fastifyApolloHandler } from '@as-integrations/fastify';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { DestinationStream, Logger } from 'pino';
+import { createAuthenticator } from './auth/authenticate.js';
 import type { GatewayConfig } from './config.js';
 import { buildContext, requestState, type GatewayContext } from './context.js';
 import { ERRORS, GatewayError, graphqlErrorBody, restErrorBody, type ErrorCode } from './errors.js';
 import { formatGatewayError } from './graphql/format-error.js';
+import { useAuthorization } from './graphql/authorization-plugin.js';
 import { useOperationResolution } from './graphql/operation-resolution-plugin.js';
 import { useRequestInfo } from './graphql/request-info-plugin.js';
 import { checkGraphqlRequest } from './http/graphql-request.js';
@@ -67,6 +69,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     ? createRedis({ ...config.redis, url: config.redis.url, connectionName: `gateway:${instanceId}` }, logger.child({ component: 'redis' }))
     : undefined;
   if (!redis) logger.info('no Redis configured: shared state stays in this process (in-memory store)');
+  const authenticator = createAuthenticator({ config: config.auth, redis, logger: logger.child({ component: 'auth' }), metrics });
 
   let phase: GatewayPhase = 'starting';
   let supergraph: LoadedSupergraph | undefined;
@@ -86,6 +89,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         url: config.subgraphs[name]?.url ?? supergraphUrl ?? '',
         fetcher: subgraphFetch.fetcher,
         requestIdHeader: config.server.requestIdHeader,
+        principalHeaders: config.auth.propagation,
         metrics,
         health,
         logger: logger.child({ component: 'subgraph' }),
@@ -102,7 +106,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     allowBatchedHttpRequests: false,
     csrfPrevention: { requestHeaders: config.graphql.csrfRequiredHeaders },
     formatError: formatGatewayError,
-    plugins: [useRequestInfo(), useOperationResolution(), ...(config.graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()])],
+    plugins: [
+      // Before useRequestInfo: its willSendResponse records the error codes this one adds.
+      useAuthorization({ realm: config.auth.realm }),
+      useRequestInfo(),
+      useOperationResolution(), ...(config.graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()])],
   });
 
   const requestIdHeader = config.server.requestIdHeader.toLowerCase();
@@ -111,6 +119,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     // One log line per request is written by the onResponse hook below, not by Fastify.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
     bodyLimit: config.server.bodyLimitBytes,
+    // request.ip honours X-Forwarded-For only when the peer is one of these (proxy-addr semantics).
+    trustProxy: config.server.trustedProxies.length > 0 ? config.server.trustedProxies : false,
     requestIdHeader: false,
     genReqId: (raw) => {
       const incoming = raw.headers[requestIdHeader];
@@ -146,6 +156,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       status: reply.statusCode,
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
     };
+    const principal = requestState(request).principal;
+    if (principal) Object.assign(line, { principal: principal.clientKey, tier: principal.tier });
     if (isGraphqlRequest(request)) {
       const state = requestState(request);
       const outcome = requestOutcome(reply.statusCode, state.errorCodes, state.hasData);
@@ -164,6 +176,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const code = errorCodeOf(error);
     if (ERRORS[code].status >= 500) request.log.error({ err: error }, 'unhandled error');
     const message = error instanceof GatewayError ? error.message : ERRORS[code].message;
+    if (error instanceof GatewayError) reply.headers(error.headers);
     sendError(request, reply, code, message);
   });
 
@@ -215,6 +228,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   app.route({
     method: ['GET', 'POST'],
     url: graphqlPath,
+    // Who is calling is settled before the body is parsed or any GraphQL work is done.
+    onRequest: authenticator.hook(),
     preHandler: async (request) => {
       if (phase === 'starting') throw new GatewayError('SUPERGRAPH_NOT_LOADED');
       checkGraphqlRequest(request, config.graphql);
@@ -236,6 +251,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     // Runs after the HTTP server has stopped and in-flight requests have finished.
     await apollo.stop().catch((error: Error) => logger.warn({ err: error.message }, 'apollo stop failed'));
     await subgraphFetch.close().catch(() => undefined);
+    authenticator.close();
     if (redis) await closeRedis(redis);
   });
 

@@ -12,7 +12,7 @@ export async function startOrdersSubgraph(opts?: StartSubgraphOptions): Promise<
   const stats = new DataAccessStats();
   const store = createOrderStore(stats);
   return startSubgraphServer(
-    { name: 'orders', resolvers: ordersResolvers, stats, createContext: () => createOrdersContext(store) },
+    { name: 'orders', resolvers: ordersResolvers, stats, createContext: (request) => createOrdersContext(store, request) },
     opts,
   );
 }

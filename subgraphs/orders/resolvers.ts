@@ -3,21 +3,20 @@ import { centsToAmount } from '../shared/catalogue.js';
 import { badUserInput, subgraphError } from '../shared/errors.js';
 import { paginate, type ForwardPageArgs } from '../shared/relay.js';
 import type { Order, OrderLine, OrderStore } from './data.js';
-import type { OrdersContext } from './loaders.js';
+import { canSeeOrdersOf, type OrdersContext } from './loaders.js';
 
 export const MAX_ITEMS_PER_ORDER = 50;
 export const MIN_QUANTITY = 1;
 export const MAX_QUANTITY = 100;
 
 interface CreateOrderInput {
-  userId: string;
   items: { upc: string; quantity: number }[];
 }
 
 /** Checks the input against the user directory and price book; returns priced lines. */
-function priceValidatedLines(input: CreateOrderInput, store: OrderStore): OrderLine[] {
-  if (!store.isKnownUser(input.userId)) {
-    throw badUserInput(`User "${input.userId}" does not exist.`, 'input.userId');
+function priceValidatedLines(userId: string, input: CreateOrderInput, store: OrderStore): OrderLine[] {
+  if (!store.isKnownUser(userId)) {
+    throw badUserInput(`User "${userId}" does not exist.`, 'x-user-id');
   }
   if (input.items.length === 0) {
     throw badUserInput('An order needs at least one item.', 'input.items');
@@ -42,17 +41,21 @@ function priceValidatedLines(input: CreateOrderInput, store: OrderStore): OrderL
 
 export const ordersResolvers: GraphQLResolverMap<OrdersContext> = {
   Query: {
-    order: (_root: unknown, args: { id: string }, context: OrdersContext) => context.loaders.orderById.load(args.id),
+    order: (_root: unknown, args: { id: string }, context: OrdersContext) => visibleOrder(args.id, context),
   },
   Mutation: {
     createOrder: (_root: unknown, args: { input: CreateOrderInput }, context: OrdersContext) => {
-      const lines = priceValidatedLines(args.input, context.store);
-      const order = context.store.createOrder(args.input.userId, lines);
+      const userId = context.viewer.id;
+      if (!userId) throw subgraphError('UNAUTHENTICATED', 'Placing an order needs a signed-in caller.');
+      const lines = priceValidatedLines(userId, args.input, context.store);
+      const order = context.store.createOrder(userId, lines);
       context.loaders.ordersByUserId.clear(order.userId);
       context.loaders.orderById.prime(order.id, order);
       return order;
     },
-    cancelOrder: (_root: unknown, args: { id: string }, context: OrdersContext) => {
+    cancelOrder: async (_root: unknown, args: { id: string }, context: OrdersContext) => {
+      // Someone else's order is reported exactly like a missing one, so ids cannot be probed.
+      if (!(await visibleOrder(args.id, context))) throw subgraphError('NOT_FOUND', `Order "${args.id}" does not exist.`, 'id');
       const result = context.store.cancelOrder(args.id);
       switch (result.outcome) {
         case 'CANCELLED':
@@ -65,8 +68,7 @@ export const ordersResolvers: GraphQLResolverMap<OrdersContext> = {
     },
   },
   Order: {
-    __resolveReference: (reference: Pick<Order, 'id'>, context: OrdersContext) =>
-      context.loaders.orderById.load(reference.id),
+    __resolveReference: (reference: Pick<Order, 'id'>, context: OrdersContext) => visibleOrder(reference.id, context),
     // A reference the users subgraph completes.
     user: (order: Order) => ({ id: order.userId }),
     total: (order: Order) => centsToAmount(order.totalCents),
@@ -78,6 +80,12 @@ export const ordersResolvers: GraphQLResolverMap<OrdersContext> = {
   },
   User: {
     orders: async (user: { id: string }, args: ForwardPageArgs, context: OrdersContext) =>
-      paginate(await context.loaders.ordersByUserId.load(user.id), args),
+      canSeeOrdersOf(context.viewer, user.id) ? paginate(await context.loaders.ordersByUserId.load(user.id), args) : null,
   },
 };
+
+/** The order, or null when it does not exist or the caller may not see it. */
+async function visibleOrder(id: string, context: OrdersContext): Promise<Order | null> {
+  const order = await context.loaders.orderById.load(id);
+  return order && canSeeOrdersOf(context.viewer, order.userId) ? order : null;
+}

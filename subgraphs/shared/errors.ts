@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 
 /** Error codes the demo subgraphs put in `extensions.code`. */
-export type SubgraphErrorCode = 'BAD_USER_INPUT' | 'NOT_FOUND' | 'ORDER_ALREADY_CANCELLED';
+export type SubgraphErrorCode = 'BAD_USER_INPUT' | 'NOT_FOUND' | 'ORDER_ALREADY_CANCELLED' | 'UNAUTHENTICATED';
 
 /**
  * A client-facing GraphQL error. `field` names the offending argument or input path

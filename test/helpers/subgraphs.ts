@@ -1,7 +1,13 @@
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { DEV_ISSUER } from '../../gateway/src/auth/dev-secret.js';
 import { startOrdersSubgraph } from '../../subgraphs/orders/index.js';
 import { startProductsSubgraph } from '../../subgraphs/products/index.js';
 import type { SubgraphName, SubgraphServer } from '../../subgraphs/shared/server.js';
 import { startUsersSubgraph } from '../../subgraphs/users/index.js';
+import { startTestGateway, type TestGateway } from './gateway.js';
+
+export const DEMO_SUPERGRAPH = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
 
 export interface DemoSubgraphs {
   users: SubgraphServer;
@@ -36,4 +42,34 @@ export async function startDemoSubgraphs(): Promise<DemoSubgraphs> {
       await Promise.all(servers.map((server) => server.close()));
     },
   };
+}
+
+export interface DemoStack {
+  subgraphs: DemoSubgraphs;
+  gw: TestGateway;
+}
+
+/**
+ * The demo subgraphs behind a gateway on the committed supergraph that trusts the demo's dev
+ * issuer (as `npm start` does), for the calling test file (beforeAll / afterAll).
+ */
+export function useDemoStack(): DemoStack {
+  const stack = {} as DemoStack;
+  beforeAll(async () => {
+    stack.subgraphs = await startDemoSubgraphs();
+    stack.gw = await startTestGateway({
+      supergraph: { path: DEMO_SUPERGRAPH, watch: false },
+      auth: { jwt: { issuers: [DEV_ISSUER] } },
+      subgraphs: {
+        users: { url: stack.subgraphs.urls.users },
+        orders: { url: stack.subgraphs.urls.orders },
+        products: { url: stack.subgraphs.urls.products },
+      },
+    });
+  });
+  afterAll(async () => {
+    await stack.gw?.close();
+    await stack.subgraphs?.close();
+  });
+  return stack;
 }

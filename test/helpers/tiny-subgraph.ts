@@ -37,19 +37,28 @@ export interface TinySubgraph {
   close(): Promise<void>;
 }
 
-export async function startTinySubgraph(): Promise<TinySubgraph> {
+export interface TinySubgraphOptions {
+  /** SDL to serve instead of {@link TINY_SDL_V2} (it must keep `warehouses` and `slow`). */
+  sdl?: string;
+  /** Extra resolvers, merged over the default ones. */
+  resolvers?: Record<string, Record<string, unknown>>;
+}
+
+export async function startTinySubgraph(options: TinySubgraphOptions = {}): Promise<TinySubgraph> {
   const receivedHeaders: IncomingHttpHeaders[] = [];
   const schema = buildSubgraphSchema({
-    typeDefs: parse(TINY_SDL_V2),
+    typeDefs: parse(options.sdl ?? TINY_SDL_V2),
     resolvers: {
+      ...options.resolvers,
       Query: {
         warehouses: () => WAREHOUSES,
         slow: async (_: unknown, { ms }: { ms: number }) => {
           await new Promise((resolve) => setTimeout(resolve, ms));
           return `waited ${ms}ms`;
         },
+        ...options.resolvers?.Query,
       },
-    },
+    } as never,
   });
   const server = new ApolloServer({ schema, plugins: [ApolloServerPluginInlineTraceDisabled()] });
   const { url } = await startStandaloneServer(server, {

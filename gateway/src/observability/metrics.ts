@@ -38,6 +38,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly authAttempts = new Counter({
+    name: 'gateway_auth_total',
+    help: 'Authentication attempts by method (jwt, api_key, anonymous, none) and result (success or the reason of the refusal).',
+    labelNames: ['method', 'result'] as const,
+    registers: [this.registry],
+  });
+
   readonly subgraphRequests = new Counter({
     name: 'gateway_subgraph_requests_total',
     help: 'Calls from the gateway to subgraphs, by subgraph and result.',

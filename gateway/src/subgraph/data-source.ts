@@ -1,5 +1,6 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { Logger } from 'pino';
+import { principalHeaderNames, principalHeaders, type PrincipalHeaderNames } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics, SubgraphResult } from '../observability/metrics.js';
 import type { Fetcher } from './fetch.js';
@@ -12,6 +13,8 @@ export interface SubgraphDataSourceOptions {
   url: string;
   fetcher: Fetcher;
   requestIdHeader: string;
+  /** Headers that carry the caller's identity; whatever else set them is replaced. */
+  principalHeaders: PrincipalHeaderNames;
   metrics: GatewayMetrics;
   health: SubgraphHealthBook;
   logger: Logger;
@@ -31,8 +34,15 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
   }
 
   override willSendRequest(options: GraphQLDataSourceProcessOptions<GatewayContext>): void {
-    const requestId = (options.context as Partial<GatewayContext> | undefined)?.requestId;
-    if (requestId) options.request.http?.headers.set(this.subgraph.requestIdHeader, requestId);
+    const context = options.context as Partial<GatewayContext> | undefined;
+    const headers = options.request.http?.headers;
+    if (!headers) return;
+    if (context?.requestId) headers.set(this.subgraph.requestIdHeader, context.requestId);
+    // Identity headers come from the principal only, never from anything a client could have set.
+    for (const name of principalHeaderNames(this.subgraph.principalHeaders)) headers.delete(name);
+    for (const [name, value] of Object.entries(principalHeaders(context?.state?.principal, this.subgraph.principalHeaders))) {
+      headers.set(name, value);
+    }
   }
 
   override async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {

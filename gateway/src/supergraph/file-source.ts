@@ -3,6 +3,7 @@ import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { SupergraphSdlHook } from '@apollo/gateway';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import { withEnforcedSecurityLinksUnmarked } from './security-links.js';
 
 export interface LoadedSupergraph {
   sdl: string;
@@ -33,10 +34,12 @@ export interface FileSupergraphOptions {
 export function fileSupergraphSource(options: FileSupergraphOptions): SupergraphSdlHook {
   return async ({ update }) => {
     const initial = readSupergraph(options.path);
+    // The security links the gateway enforces itself lose `for: SECURITY` (see security-links.ts).
+    const initialSdl = withEnforcedSecurityLinksUnmarked(initial.sdl);
     let currentId = initial.id;
     options.onLoaded(initial);
 
-    if (!options.watch) return { supergraphSdl: initial.sdl };
+    if (!options.watch) return { supergraphSdl: initialSdl };
 
     const onChange = (current: Stats, previous: Stats) => {
       if (current.mtimeMs === previous.mtimeMs && current.size === previous.size) return;
@@ -49,7 +52,7 @@ export function fileSupergraphSource(options: FileSupergraphOptions): Supergraph
       }
       if (next.id === currentId) return;
       try {
-        update(next.sdl);
+        update(withEnforcedSecurityLinksUnmarked(next.sdl));
       } catch (error) {
         rejected(error);
         return;
@@ -69,7 +72,7 @@ export function fileSupergraphSource(options: FileSupergraphOptions): Supergraph
 
     watchFile(options.path, { interval: options.pollIntervalMs, persistent: false }, onChange);
     return {
-      supergraphSdl: initial.sdl,
+      supergraphSdl: initialSdl,
       cleanup: async () => unwatchFile(options.path, onChange),
     };
   };

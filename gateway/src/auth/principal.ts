@@ -1,0 +1,68 @@
+/**
+ * Who is calling: the one value the auth layer produces for every request, GraphQL or REST. Later
+ * plugins (authorization, rate limiting, the REST passthrough) read it from the request state and
+ * subgraphs learn it from the headers in {@link principalHeaders}.
+ */
+export type PrincipalKind = 'user' | 'api_key' | 'anonymous';
+
+export interface Principal {
+  readonly kind: PrincipalKind;
+  /** The token's subject (`sub` by default), an API key's owner, or the client IP of an anonymous caller. */
+  readonly id: string;
+  /** Rate-limit tier: from the token's tier claim, the API key record, or `anonymous`. */
+  readonly tier: string;
+  readonly scopes: readonly string[];
+  /** The token's issuer, or `api-key`; absent for anonymous callers. */
+  readonly issuer?: string | undefined;
+  /** The API key id (never the key itself) for `api_key` principals. */
+  readonly keyId?: string | undefined;
+  /** The client's address (see `server.trustedProxies`). */
+  readonly clientIp: string;
+  /**
+   * A stable identity that never collides across kinds or issuers, for budgets and logs:
+   * `user:<issuer>:<id>`, `key:<keyId>` or `ip:<clientIp>`.
+   */
+  readonly clientKey: string;
+}
+
+export const ANONYMOUS_TIER = 'anonymous';
+
+export function anonymousPrincipal(clientIp: string): Principal {
+  return { kind: 'anonymous', id: clientIp, tier: ANONYMOUS_TIER, scopes: [], clientIp, clientKey: `ip:${clientIp}` };
+}
+
+/** Names of the headers that carry the principal to subgraphs (and upstream REST services). */
+export interface PrincipalHeaderNames {
+  idHeader: string;
+  tierHeader: string;
+  scopesHeader: string;
+  kindHeader: string;
+}
+
+/** Every principal header name, lower-case: these are removed from whatever a client sent. */
+export function principalHeaderNames(names: PrincipalHeaderNames): string[] {
+  return [names.idHeader, names.tierHeader, names.scopesHeader, names.kindHeader].map((name) => name.toLowerCase());
+}
+
+/**
+ * The headers that tell an upstream who is calling. An anonymous caller gets only its kind and
+ * tier: no id header, so an upstream that trusts `x-user-id` never sees one it did not earn.
+ */
+export function principalHeaders(principal: Principal | undefined, names: PrincipalHeaderNames): Record<string, string> {
+  if (!principal) return {};
+  const headers: Record<string, string> = {
+    [names.kindHeader.toLowerCase()]: principal.kind,
+    [names.tierHeader.toLowerCase()]: principal.tier,
+  };
+  if (principal.kind !== 'anonymous') {
+    headers[names.idHeader.toLowerCase()] = principal.id;
+    headers[names.scopesHeader.toLowerCase()] = principal.scopes.join(' ');
+  }
+  return headers;
+}
+
+/** A principal has every scope of one of the alternatives (`@requiresScopes` semantics: OR of ANDs). */
+export function hasScopes(principal: Principal | undefined, anyOf: readonly (readonly string[])[]): boolean {
+  const granted = new Set(principal?.scopes ?? []);
+  return anyOf.some((all) => all.every((scope) => granted.has(scope)));
+}
