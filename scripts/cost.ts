@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Supergraph } from '@apollo/federation-internals';
 import { parse, validate } from 'graphql';
 import { estimateCost, type CostEstimate } from '../gateway/src/cost/estimate.js';
 import { costModelFromSdl } from '../gateway/src/cost/model.js';
+import { apiSchemaFromSupergraph } from '../gateway/src/supergraph/api-schema.js';
 import { applyCostOverrides, readCostOverrides } from '../gateway/src/cost/overrides.js';
 
 /**
@@ -40,7 +40,7 @@ try {
 }
 
 const supergraphSdl = readFileSync(values.supergraph, 'utf8');
-const schema = Supergraph.build(supergraphSdl).apiSchema().toGraphQLJSSchema();
+const schema = apiSchemaFromSupergraph(supergraphSdl);
 let model = costModelFromSdl(parse(supergraphSdl));
 if (existsSync(values.costs)) {
   try {

@@ -2,16 +2,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Supergraph } from '@apollo/federation-internals';
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { estimateCost } from '../gateway/src/cost/estimate.js';
 import { costModelFromSdl } from '../gateway/src/cost/model.js';
+import { apiSchemaFromSupergraph } from '../gateway/src/supergraph/api-schema.js';
 import { CostOverridesError, applyCostOverrides, readCostOverrides } from '../gateway/src/cost/overrides.js';
 import { REPO_ROOT } from './helpers/process.js';
 
 const supergraphSdl = readFileSync(join(REPO_ROOT, 'schema/supergraph.graphql'), 'utf8');
-const schema = Supergraph.build(supergraphSdl).apiSchema().toGraphQLJSSchema();
+const schema = apiSchemaFromSupergraph(supergraphSdl);
 const directives = costModelFromSdl(parse(supergraphSdl));
 
 function yamlFile(content: string): string {
