@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -6,6 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { SignJWT } from 'jose';
+import { withEnforcedSecurityLinksUnmarked } from '../gateway/src/supergraph/security-links.js';
 import { cpuSeconds, rssBytes, sampleRss } from './process-stats.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 
@@ -37,10 +40,22 @@ interface GatewayUnderTest {
   start(port: number, supergraphPath: string): ChildProcess;
 }
 
+/** A fresh secret each run: our gateway verifies the bench token with it (the others ignore it). */
+const JWT_SECRET = randomBytes(32).toString('hex');
+const TOKEN = await new SignJWT({ scope: 'orders:read:all', tier: 'enterprise' })
+  .setProtectedHeader({ alg: 'HS256' })
+  .setIssuer('bench')
+  .setAudience('bench')
+  .setSubject('bench-client')
+  .setIssuedAt()
+  .setExpirationTime('2h')
+  .sign(new TextEncoder().encode(JWT_SECRET));
+const REQUEST_HEADERS = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
+
 const tsx = (script: string, scriptArgs: string[], env: Record<string, string>) =>
   spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), ...scriptArgs], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', ...env },
+    env: { ...process.env, NODE_ENV: 'production', BENCH_JWT_SECRET: JWT_SECRET, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 
@@ -101,7 +116,7 @@ async function waitForGraphql(url: string, child: ChildProcess, timeoutMs = 60_0
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode} before answering`);
     try {
-      const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      const response = await fetch(url, { method: 'POST', headers: REQUEST_HEADERS, body: '{"query":"{ __typename }"}' });
       if (response.ok) return;
     } catch {
       // not listening yet
@@ -128,9 +143,13 @@ async function startSubgraphs(): Promise<{ child: ChildProcess; urls: Record<str
   return { child, urls };
 }
 
-/** The committed supergraph, pointed at the benchmark's subgraphs. */
+/**
+ * The committed supergraph, pointed at the benchmark's subgraphs. Its @authenticated and
+ * @requiresScopes links are unmarked as our gateway does it, so that bare Apollo Gateway (which
+ * refuses `for: SECURITY` links) loads the same file; the directives stay, ours enforces them.
+ */
 function writeSupergraph(urls: Record<string, string>): string {
-  let sdl = readFileSync(join(ROOT, 'schema/supergraph.graphql'), 'utf8');
+  let sdl = withEnforcedSecurityLinksUnmarked(readFileSync(join(ROOT, 'schema/supergraph.graphql'), 'utf8'));
   for (const [name, url] of Object.entries(urls)) {
     sdl = sdl.replace(new RegExp(`(@join__graph\\(name: "${name}", url: ")[^"]*(")`), `$1${url}$2`);
   }
@@ -146,14 +165,14 @@ function load(url: string, scenario: Scenario, seconds: number, extra: Partial<a
     connections: Number(args.connections),
     duration: seconds,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: REQUEST_HEADERS,
     requests: [{ setupRequest: (request) => ({ ...request, body: scenario.body(i++) }) }],
     ...extra,
   });
 }
 
 async function verify(url: string, scenario: Scenario, gateway: string): Promise<void> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: scenario.body(7) });
+  const response = await fetch(url, { method: 'POST', headers: REQUEST_HEADERS, body: scenario.body(7) });
   const body = (await response.json()) as { data?: unknown; errors?: unknown };
   if (!response.ok || !scenario.check(body)) {
     throw new Error(`${gateway} gave a wrong answer to ${scenario.name}: ${JSON.stringify(body).slice(0, 300)}`);

@@ -6,7 +6,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/ind
 import type { FastifyRequest } from 'fastify';
 import { execute, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createOrderStore } from '../subgraphs/orders/data.js';
-import { createOrdersContext } from '../subgraphs/orders/loaders.js';
+import { READ_ALL_ORDERS_SCOPE, createOrdersContext } from '../subgraphs/orders/loaders.js';
 import { ordersResolvers } from '../subgraphs/orders/resolvers.js';
 import { createProductStore } from '../subgraphs/products/data.js';
 import { createProductsContext } from '../subgraphs/products/loaders.js';
@@ -29,6 +29,7 @@ import { usersResolvers } from '../subgraphs/users/resolvers.js';
  * gateway faces the same subgraphs.
  */
 const MAX_CACHED_RESPONSES = 30_000;
+const BENCH_VIEWER = { headers: { 'x-user-id': 'bench', 'x-user-scopes': `${READ_ALL_ORDERS_SCOPE}` } } as unknown as FastifyRequest;
 
 interface ThinDefinition {
   name: SubgraphName;
@@ -43,7 +44,9 @@ function definitions(): ThinDefinition[] {
   const products = createProductStore(stats);
   return [
     { name: 'users', resolvers: usersResolvers as GraphQLResolverMap<unknown>, createContext: (r) => createUsersContext(users, r) },
-    { name: 'orders', resolvers: ordersResolvers as GraphQLResolverMap<unknown>, createContext: () => createOrdersContext(orders) },
+    // Every gateway must get the same answer, but only ours forwards identity: the benchmark's
+    // orders subgraph lets every caller read every user's orders.
+    { name: 'orders', resolvers: ordersResolvers as GraphQLResolverMap<unknown>, createContext: () => createOrdersContext(orders, BENCH_VIEWER) },
     { name: 'products', resolvers: productsResolvers as GraphQLResolverMap<unknown>, createContext: () => createProductsContext(products) },
   ];
 }
