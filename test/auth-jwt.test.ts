@@ -223,11 +223,15 @@ describe('JWKS', () => {
   });
 
   /** A gateway of its own on a JWKS server of its own, both closed afterwards. */
-  async function withJwksGateway(jwksOptions: Partial<IssuerConfig['jwks']>, run: (gateway: TestGateway, server: JwksServer) => Promise<void>) {
+  async function withJwksGateway(
+    jwksOptions: Partial<IssuerConfig['jwks']>,
+    run: (gateway: TestGateway, server: JwksServer) => Promise<void>,
+    cacheMaxAgeSec?: number,
+  ) {
     const server = await startJwksServer([jwksKey.publicJwk]);
     const gateway = await startTestGateway({
       supergraph: { path: supergraphPath, watch: false },
-      auth: { jwt: { issuers: issuers(server.url, jwksOptions) } },
+      auth: { jwt: { issuers: issuers(server.url, jwksOptions), ...(cacheMaxAgeSec === undefined ? {} : { cacheMaxAgeSec }) } },
     });
     try {
       await run(gateway, server);
@@ -238,21 +242,30 @@ describe('JWKS', () => {
   }
 
   it('picks up a rotated key without a restart (refetch on an unknown kid), and drops the retired one', async () => {
-    await withJwksGateway({ cooldownMs: 0 }, async (rotating, server) => {
-      const old = await token(jwksKey.privateKey, { alg: 'RS256', kid: 'jwks-1', issuer: JWKS, audience: AUDIENCE });
-      expect((await postGraphql(rotating.graphqlUrl, QUERY, bearer(old))).status).toBe(200);
-      expect(server.hits).toBe(1);
+    await withJwksGateway(
+      { cooldownMs: 0 },
+      async (rotating, server) => {
+        const old = await token(jwksKey.privateKey, { alg: 'RS256', kid: 'jwks-1', issuer: JWKS, audience: AUDIENCE });
+        expect((await postGraphql(rotating.graphqlUrl, QUERY, bearer(old))).status).toBe(200);
+        expect(server.hits).toBe(1);
 
-      const next = await signingKey('jwks-2');
-      server.keys = [next.publicJwk];
-      const fresh = await token(next.privateKey, { alg: 'RS256', kid: 'jwks-2', issuer: JWKS, audience: AUDIENCE });
-      expect((await postGraphql(rotating.graphqlUrl, QUERY, bearer(fresh))).status).toBe(200);
-      expect(server.hits).toBe(2);
+        const next = await signingKey('jwks-2');
+        server.keys = [next.publicJwk];
+        const fresh = await token(next.privateKey, { alg: 'RS256', kid: 'jwks-2', issuer: JWKS, audience: AUDIENCE });
+        expect((await postGraphql(rotating.graphqlUrl, QUERY, bearer(fresh))).status).toBe(200);
+        expect(server.hits).toBe(2);
 
-      const retired = await postGraphql(rotating.graphqlUrl, QUERY, bearer(old));
-      expect(retired.status).toBe(401);
-      expect(server.hits).toBe(3);
-    });
+        // A verified token is trusted for auth.jwt.cacheMaxAgeSec (1 s here) without another check...
+        expect((await postGraphql(rotating.graphqlUrl, QUERY, bearer(old))).status).toBe(200);
+        expect(server.hits).toBe(2);
+        // ...after which the retired key is looked up again, and refused.
+        await new Promise((resolve) => setTimeout(resolve, 1_100));
+        const retired = await postGraphql(rotating.graphqlUrl, QUERY, bearer(old));
+        expect(retired.status).toBe(401);
+        expect(server.hits).toBe(3);
+      },
+      1,
+    );
   });
 
   it('refreshes the key set in the background, so a rotated key works even while refetches are cooling down', async () => {

@@ -193,6 +193,18 @@ const AuthSchema = z
     jwt: z
       .object({
         issuers: z.array(IssuerSchema).default([]).describe('Accepted token issuers (see the Authentication section).'),
+        cacheMaxEntries: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(10_000)
+          .describe('Verified tokens remembered (by SHA-256), so a repeated token skips the signature check; 0 turns it off.'),
+        cacheMaxAgeSec: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(60)
+          .describe('Longest a verification is trusted before the signature is checked again (also bounds how long a retired key works).'),
       })
       .strict()
       .prefault({}),

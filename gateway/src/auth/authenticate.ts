@@ -45,6 +45,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const jwt: JwtVerifier = createJwtVerifier({
     issuers: config.jwt.issuers,
     maxTokenBytes: config.maxTokenBytes,
+    cache: { maxEntries: config.jwt.cacheMaxEntries, maxAgeSec: config.jwt.cacheMaxAgeSec },
     logger,
     env: options.env,
   });

@@ -6,11 +6,14 @@ import { assertNotDevSecretInProduction } from './dev-secret.js';
 import { AuthFailure, type AuthFailureReason } from './failure.js';
 import { remoteKeySet, type RemoteKeySet } from './jwks.js';
 import type { Principal } from './principal.js';
+import { VerifiedTokenCache, type VerifiedTokenCacheOptions } from './verified-tokens.js';
 
 export interface JwtVerifierOptions {
   issuers: readonly IssuerConfig[];
   /** Tokens longer than this are refused before any parsing. */
   maxTokenBytes: number;
+  /** Successful verifications remembered; see {@link VerifiedTokenCache}. */
+  cache?: VerifiedTokenCacheOptions | undefined;
   logger: Logger;
   env?: NodeJS.ProcessEnv;
 }
@@ -44,9 +47,13 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     issuers.set(config.issuer, buildIssuer(config, env, options.logger));
   }
 
+  const verified = new VerifiedTokenCache(options.cache ?? { maxEntries: 0, maxAgeSec: 0 });
+
   return {
     async verify(token, clientIp) {
       if (Buffer.byteLength(token) > options.maxTokenBytes) throw new AuthFailure('too_large');
+      const cached = verified.get(token, clientIp);
+      if (cached) return cached;
       let alg: unknown;
       let iss: unknown;
       try {
@@ -76,7 +83,9 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       } catch (error) {
         throw new AuthFailure(failureReason(error, issuer.remote !== undefined), `${config.issuer}: ${(error as Error).message}`);
       }
-      return principalFromClaims(payload, config, clientIp);
+      const principal = principalFromClaims(payload, config, clientIp);
+      verified.set(token, principal, payload.exp);
+      return principal;
     },
     close() {
       for (const issuer of issuers.values()) issuer.remote?.close();
