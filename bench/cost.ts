@@ -11,7 +11,7 @@ import { estimateCost } from '../gateway/src/cost/estimate.js';
 import { costModelFromSdl } from '../gateway/src/cost/model.js';
 import { applyCostOverrides, readCostOverrides } from '../gateway/src/cost/overrides.js';
 import { apiSchemaFromSupergraph } from '../gateway/src/supergraph/api-schema.js';
-import { REQUEST_HEADERS, ROOT, freePort, startSubgraphs, stop, tsx, waitForGraphql, writeSupergraph } from './harness.js';
+import { ROOT, freePort, load, startSubgraphs, stop, tsx, waitForGraphql, writeSupergraph } from './harness.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 
 /**
@@ -111,11 +111,11 @@ async function gatewayBench(): Promise<GatewayRow[]> {
     }
     for (const gateway of gateways) {
       await waitForGraphql(gateway.url, gateway.child);
-      await load(gateway.url, scenario, Number(args.warmup));
+      await load(gateway.url, scenario, Number(args.warmup), Number(args.connections));
     }
     for (let round = 0; round < Number(args.rounds); round++) {
       for (const gateway of gateways) {
-        const result = await load(gateway.url, scenario, Number(args.duration));
+        const result = await load(gateway.url, scenario, Number(args.duration), Number(args.connections));
         gateway.samples.push(result);
         process.stderr.write(`round ${round + 1} ${gateway.name.padEnd(34)} ${result.requests.average.toFixed(0).padStart(6)} rps\n`);
       }
@@ -138,17 +138,6 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
-function load(url: string, scenario: Scenario, seconds: number): Promise<autocannon.Result> {
-  let i = 0;
-  return autocannon({
-    url,
-    connections: Number(args.connections),
-    duration: seconds,
-    method: 'POST',
-    headers: REQUEST_HEADERS,
-    requests: [{ setupRequest: (request) => ({ ...request, body: scenario.body(i++) }) }],
-  });
-}
 
 const estimator = estimatorBench();
 const gateways = await gatewayBench();

@@ -5,8 +5,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
 import { SignJWT } from 'jose';
 import { withEnforcedSecurityLinksUnmarked } from '../gateway/src/supergraph/security-links.js';
+import type { Scenario } from './scenarios.js';
 
 /** What every benchmark script shares: the token, the thin subgraphs, the supergraph, gateway processes. */
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -95,4 +97,18 @@ export async function stop(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** autocannon load on one gateway: the scenario's i-th body on the i-th request, with the bench token. */
+export function load(url: string, scenario: Scenario, seconds: number, connections: number, extra: Partial<autocannon.Options> = {}): Promise<autocannon.Result> {
+  let i = 0;
+  return autocannon({
+    url,
+    connections,
+    duration: seconds,
+    method: 'POST',
+    headers: REQUEST_HEADERS,
+    requests: [{ setupRequest: (request) => ({ ...request, body: scenario.body(i++) }) }],
+    ...extra,
+  });
 }

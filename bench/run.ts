@@ -3,8 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
-import { REQUEST_HEADERS, ROOT, freePort, startSubgraphs, stop, tsx, waitForGraphql, writeSupergraph } from './harness.js';
+import { REQUEST_HEADERS, ROOT, freePort, load, startSubgraphs, stop, tsx, waitForGraphql, writeSupergraph } from './harness.js';
 import { cpuSeconds, rssBytes, sampleRss } from './process-stats.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 
@@ -76,18 +75,6 @@ interface Row {
   peakRssMb: number;
 }
 
-function load(url: string, scenario: Scenario, seconds: number, extra: Partial<autocannon.Options> = {}): Promise<autocannon.Result> {
-  let i = 0;
-  return autocannon({
-    url,
-    connections: Number(args.connections),
-    duration: seconds,
-    method: 'POST',
-    headers: REQUEST_HEADERS,
-    requests: [{ setupRequest: (request) => ({ ...request, body: scenario.body(i++) }) }],
-    ...extra,
-  });
-}
 
 async function verify(url: string, scenario: Scenario, gateway: string): Promise<void> {
   const response = await fetch(url, { method: 'POST', headers: REQUEST_HEADERS, body: scenario.body(7) });
@@ -117,12 +104,12 @@ async function benchmark(): Promise<void> {
         await waitForGraphql(url, child);
         for (const scenario of scenarios) {
           await verify(url, scenario, gateway.name);
-          await load(url, scenario, warmup);
+          await load(url, scenario, warmup, Number(args.connections));
           const pid = child.pid as number;
           const cpuBefore = cpuSeconds(pid);
           const rss = sampleRss(pid);
           const started = process.hrtime.bigint();
-          const result = await load(url, scenario, duration);
+          const result = await load(url, scenario, duration, Number(args.connections));
           const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
           const cpu = cpuSeconds(pid) - cpuBefore;
           const row: Row = {
@@ -196,9 +183,9 @@ async function soak(): Promise<void> {
   try {
     await waitForGraphql(url, child);
     const scenario = SCENARIOS.find((s) => s.name === 'cross-subgraph-varied') as Scenario;
-    await load(url, scenario, Number(args.warmup), { overallRate: rate });
+    await load(url, scenario, Number(args.warmup), Number(args.connections), { overallRate: rate });
     const start = rssBytes(child.pid as number);
-    const result = await load(url, scenario, duration, { overallRate: rate });
+    const result = await load(url, scenario, duration, Number(args.connections), { overallRate: rate });
     const end = rssBytes(child.pid as number);
     const growth = ((end - start) / start) * 100;
     process.stdout.write(
