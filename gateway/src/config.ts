@@ -364,7 +364,12 @@ export const ConfigSchema = z
     cost: CostSchema,
     rateLimit: RateLimitSchema,
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.rateLimit.store === 'redis' && !config.redis.url) {
+      ctx.addIssue({ code: 'custom', path: ['rateLimit', 'store'], message: 'redis needs redis.url' });
+    }
+  });
 
 export type GatewayConfig = z.output<typeof ConfigSchema>;
 /** What a caller may pass: any subset, defaults fill the rest. */
