@@ -150,7 +150,7 @@ describe('charging, refunds and what the client is told', () => {
 
   it('refunds what the response did not use: the budget after is capacity minus the actual cost, not the estimate', async () => {
     const query = '{ topProducts(first: 2) { upc } product(upc: "no-such-product") { upc name inStock } }';
-    const result = await postGraphql(gw.graphqlUrl, { query }, await bearer('refund', 'pro'));
+    const result = await postGraphql(gw.graphqlUrl, { query }, { ...(await bearer('refund', 'pro')), 'x-request-id': 'refund-1' });
     expect(result.status).toBe(200);
     expect(result.body.data).toEqual({ topProducts: [{ upc: expect.any(String) }, { upc: expect.any(String) }], product: null });
     // Estimate: 2 products + (1 product + 2 for inStock) = 5. Actual: the 2 products; the null costs nothing.
@@ -160,6 +160,7 @@ describe('charging, refunds and what the client is told', () => {
     expect(burst?.remaining).toBeGreaterThanOrEqual(1_000 - actual);
     expect(burst?.remaining).toBeLessThan(1_000 - actual + 1);
     expect(daily?.remaining).toBe(5_000 - actual);
+    expect(gw.logs.completed('refund-1')[0]).toMatchObject({ tier: 'pro', cost: { estimated: 5, actual } });
   });
 
   it('answers 429 RATE_LIMITED with a Retry-After after which the operation fits, sending nothing to any subgraph', async () => {

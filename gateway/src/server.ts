@@ -176,6 +176,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         operationType: state.operationType,
         outcome,
         errorCodes: state.errorCodes.length ? state.errorCodes : undefined,
+        cost: state.cost,
       });
     }
     request.log[probe ? PROBE_LOG_LEVEL : 'info'](line, 'request completed');

@@ -88,6 +88,7 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
             return errorResponse('BAD_REQUEST', [error('BAD_REQUEST', `The operation cannot be costed: ${(cause as Error).message}`)]);
           }
           metrics?.operationCost.observe({ kind: 'estimated' }, estimate.cost);
+          contextValue.state.cost = { estimated: estimate.cost };
 
           const principal = contextValue.state.principal;
           const policy = resolvePolicy(options.tiers, options.defaultTier, principal?.tier ?? 'anonymous', {
@@ -143,6 +144,7 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
             // A response the model cannot walk is charged its estimate (nothing refunded).
           }
           metrics?.operationCost.observe({ kind: 'actual' }, actual);
+          requestContext.contextValue.state.cost = { estimated: estimate.cost, actual };
           let limits = admitted.limits;
           const unused = estimate.cost - actual;
           if (budget && limits && unused > 0) limits = (await budget.refund(client, unused, policy.limits)) ?? limits;
