@@ -39,7 +39,7 @@ beforeAll(async () => {
     rateLimit: {
       defaultTier: 'pro',
       tiers: {
-        anonymous: { maxCost: 50, maxDepth: 3, maxAliases: 2, maxRootFields: 2, limits: ANONYMOUS },
+        anonymous: { maxCost: 30, maxDepth: 3, maxAliases: 2, maxRootFields: 2, limits: ANONYMOUS },
         tiny: { maxCost: 20, maxDepth: 10, maxAliases: 5, maxRootFields: 5, limits: TINY },
         pro: {
           maxCost: 500,
@@ -68,7 +68,7 @@ describe('cost limits before execution', () => {
     const query = '{ topProducts(first: 20) { upc name inStock } }'; // 20 × (1 + 2) = 60
     const result = await postGraphql(gw.graphqlUrl, { query }, { 'x-forwarded-for': '198.51.100.10' });
     expect(result.status).toBe(400);
-    expect(result.body.errors?.[0]?.extensions).toEqual({ code: 'COST_ESTIMATED_TOO_EXPENSIVE', cost: { estimated: 60, max: 50 } });
+    expect(result.body.errors?.[0]?.extensions).toEqual({ code: 'COST_ESTIMATED_TOO_EXPENSIVE', cost: { estimated: 60, max: 30 } });
     expect(result.body.data).toBeUndefined();
     expect(counted.total()).toBe(before);
     expect((await peek('ip:198.51.100.10', ANONYMOUS))[0]?.remaining).toBe(30);

@@ -21,7 +21,7 @@ afterAll(async () => {
   await counted?.close();
 });
 
-const SHARED_TIER = { maxCost: 100, maxDepth: 10, maxAliases: 5, maxRootFields: 5, limits: [bucket('burst', 45, 9)] };
+const SHARED_TIER = { maxCost: 45, maxDepth: 10, maxAliases: 5, maxRootFields: 5, limits: [bucket('burst', 45, 9)] };
 
 describe('two gateway instances sharing one Redis', () => {
   const prefix = testKeyPrefix('rl-shared');

@@ -59,4 +59,15 @@ describe('rate-limit config', () => {
     expect(() => loadConfig({ env: {}, overrides: { rateLimit: { store: 'redis' } } })).toThrow(ConfigError);
     expect(() => loadConfig({ env: {}, overrides: { rateLimit: { store: 'redis' } } })).toThrow(/rateLimit\.store: redis needs redis\.url/);
   });
+
+  it('refuses a tier whose maxCost could never fit one of its limits, and repeated limit names', () => {
+    const tier = (limits: { name: string; kind: 'token_bucket'; capacity: number; refillPerSecond: number }[]) => ({
+      rateLimit: { defaultTier: 't', tiers: { t: { maxCost: 100, maxDepth: 5, maxAliases: 5, maxRootFields: 5, limits } } },
+    });
+    expect(() => loadConfig({ env: {}, overrides: tier([{ name: 'burst', kind: 'token_bucket', capacity: 50, refillPerSecond: 1 }]) })).toThrow(
+      /rateLimit\.tiers\.t\.limits\.0: holds at most 50 points, less than maxCost 100/,
+    );
+    const twice = { name: 'burst', kind: 'token_bucket' as const, capacity: 500, refillPerSecond: 1 };
+    expect(() => loadConfig({ env: {}, overrides: tier([twice, twice]) })).toThrow(/limit names must be unique in a tier/);
+  });
 });

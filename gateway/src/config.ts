@@ -185,7 +185,20 @@ const TierSchema = z
       .default([])
       .describe('Per operation name or root field: a lower `maxCost` and/or extra limits (added to the tier\'s: all must pass).'),
   })
-  .strict();
+  .strict()
+  .superRefine((tier, ctx) => {
+    // An operation under maxCost but over a limit's maximum would pass the check and never fit the budget.
+    tier.limits.forEach((limit, index) => {
+      const most = limit.kind === 'token_bucket' ? limit.capacity : limit.limit;
+      if (most < tier.maxCost) {
+        ctx.addIssue({ code: 'custom', path: ['limits', index], message: `holds at most ${most} points, less than maxCost ${tier.maxCost}` });
+      }
+    });
+    const names = tier.limits.map((limit) => limit.name);
+    for (const override of tier.overrides) names.push(...override.limits.map((limit) => limit.name));
+    const repeated = names.filter((name, i) => names.indexOf(name) !== i);
+    if (repeated.length) ctx.addIssue({ code: 'custom', path: ['limits'], message: `limit names must be unique in a tier (they name the stored budget): ${repeated.join(', ')}` });
+  });
 
 export type TierConfig = z.output<typeof TierSchema>;
 
