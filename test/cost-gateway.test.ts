@@ -191,6 +191,12 @@ describe('charging, refunds and what the client is told', () => {
     expect(metrics).toMatch(/gateway_operation_cost_count\{kind="actual"\} [1-9]/);
   });
 
+  it('charges nothing for an operation that authorization refuses (401)', async () => {
+    const refused = await postGraphql(gw.graphqlUrl, { query: '{ order(id: "order-1") { id } }' }, { 'x-forwarded-for': '198.51.100.12' });
+    expect(refused.status).toBe(401);
+    expect((await peek('ip:198.51.100.12', ANONYMOUS))[0]?.remaining).toBe(30);
+  });
+
   it('keeps anonymous clients behind different addresses apart', async () => {
     const first = { 'x-forwarded-for': '203.0.113.1' };
     for (let i = 0; i < 3; i++) expect((await postGraphql(gw.graphqlUrl, { query: NINE_POINTS }, first)).status).toBe(200);
