@@ -1,14 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
-import { SignJWT } from 'jose';
-import { withEnforcedSecurityLinksUnmarked } from '../gateway/src/supergraph/security-links.js';
+import { REQUEST_HEADERS, ROOT, freePort, load, startSubgraphs, stop, tsx, waitForGraphql, writeSupergraph } from './harness.js';
 import { cpuSeconds, rssBytes, sampleRss } from './process-stats.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 
@@ -21,7 +16,6 @@ import { SCENARIOS, type Scenario } from './scenarios.js';
  * (default 50), --only a,b (gateways), --scenarios a,b; --soak: our full gateway only, at a fixed
  * --rate R req/s for --duration S (default 300), reporting RSS at start and end.
  */
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '15' },
@@ -39,25 +33,6 @@ interface GatewayUnderTest {
   description: string;
   start(port: number, supergraphPath: string): ChildProcess;
 }
-
-/** A fresh secret each run: our gateway verifies the bench token with it (the others ignore it). */
-const JWT_SECRET = randomBytes(32).toString('hex');
-const TOKEN = await new SignJWT({ scope: 'orders:read:all', tier: 'enterprise' })
-  .setProtectedHeader({ alg: 'HS256' })
-  .setIssuer('bench')
-  .setAudience('bench')
-  .setSubject('bench-client')
-  .setIssuedAt()
-  .setExpirationTime('2h')
-  .sign(new TextEncoder().encode(JWT_SECRET));
-const REQUEST_HEADERS = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
-
-const tsx = (script: string, scriptArgs: string[], env: Record<string, string>) =>
-  spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), ...scriptArgs], {
-    cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', BENCH_JWT_SECRET: JWT_SECRET, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
 
 const GATEWAYS: GatewayUnderTest[] = [
   {
@@ -100,76 +75,6 @@ interface Row {
   peakRssMb: number;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-async function waitForGraphql(url: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode} before answering`);
-    try {
-      const response = await fetch(url, { method: 'POST', headers: REQUEST_HEADERS, body: '{"query":"{ __typename }"}' });
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`gateway at ${url} did not answer within ${timeoutMs} ms`);
-}
-
-async function startSubgraphs(): Promise<{ child: ChildProcess; urls: Record<string, string> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/thin-subgraphs.ts')], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const urls = await new Promise<Record<string, string>>((resolve, reject) => {
-    let buffered = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      const line = buffered.split('\n').find((l) => l.includes('"ready"'));
-      if (line) resolve((JSON.parse(line) as { urls: Record<string, string> }).urls);
-    });
-    child.on('exit', (code) => reject(new Error(`thin subgraphs exited with ${code}`)));
-  });
-  return { child, urls };
-}
-
-/**
- * The committed supergraph, pointed at the benchmark's subgraphs. Its @authenticated and
- * @requiresScopes links are unmarked as our gateway does it, so that bare Apollo Gateway (which
- * refuses `for: SECURITY` links) loads the same file; the directives stay, ours enforces them.
- */
-function writeSupergraph(urls: Record<string, string>): string {
-  let sdl = withEnforcedSecurityLinksUnmarked(readFileSync(join(ROOT, 'schema/supergraph.graphql'), 'utf8'));
-  for (const [name, url] of Object.entries(urls)) {
-    sdl = sdl.replace(new RegExp(`(@join__graph\\(name: "${name}", url: ")[^"]*(")`), `$1${url}$2`);
-  }
-  const path = join(mkdtempSync(join(tmpdir(), 'bench-supergraph-')), 'supergraph.graphql');
-  writeFileSync(path, sdl);
-  return path;
-}
-
-function load(url: string, scenario: Scenario, seconds: number, extra: Partial<autocannon.Options> = {}): Promise<autocannon.Result> {
-  let i = 0;
-  return autocannon({
-    url,
-    connections: Number(args.connections),
-    duration: seconds,
-    method: 'POST',
-    headers: REQUEST_HEADERS,
-    requests: [{ setupRequest: (request) => ({ ...request, body: scenario.body(i++) }) }],
-    ...extra,
-  });
-}
 
 async function verify(url: string, scenario: Scenario, gateway: string): Promise<void> {
   const response = await fetch(url, { method: 'POST', headers: REQUEST_HEADERS, body: scenario.body(7) });
@@ -177,15 +82,6 @@ async function verify(url: string, scenario: Scenario, gateway: string): Promise
   if (!response.ok || !scenario.check(body)) {
     throw new Error(`${gateway} gave a wrong answer to ${scenario.name}: ${JSON.stringify(body).slice(0, 300)}`);
   }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 async function benchmark(): Promise<void> {
@@ -208,12 +104,12 @@ async function benchmark(): Promise<void> {
         await waitForGraphql(url, child);
         for (const scenario of scenarios) {
           await verify(url, scenario, gateway.name);
-          await load(url, scenario, warmup);
+          await load(url, scenario, warmup, Number(args.connections));
           const pid = child.pid as number;
           const cpuBefore = cpuSeconds(pid);
           const rss = sampleRss(pid);
           const started = process.hrtime.bigint();
-          const result = await load(url, scenario, duration);
+          const result = await load(url, scenario, duration, Number(args.connections));
           const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
           const cpu = cpuSeconds(pid) - cpuBefore;
           const row: Row = {
@@ -287,9 +183,9 @@ async function soak(): Promise<void> {
   try {
     await waitForGraphql(url, child);
     const scenario = SCENARIOS.find((s) => s.name === 'cross-subgraph-varied') as Scenario;
-    await load(url, scenario, Number(args.warmup), { overallRate: rate });
+    await load(url, scenario, Number(args.warmup), Number(args.connections), { overallRate: rate });
     const start = rssBytes(child.pid as number);
-    const result = await load(url, scenario, duration, { overallRate: rate });
+    const result = await load(url, scenario, duration, Number(args.connections), { overallRate: rate });
     const end = rssBytes(child.pid as number);
     const growth = ((end - start) / start) * 100;
     process.stdout.write(

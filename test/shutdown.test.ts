@@ -28,7 +28,7 @@ describe('graceful shutdown', () => {
 
     const response = await inFlight;
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ data: { slow: 'waited 800ms' } });
+    expect(await response.json()).toEqual({ data: { slow: 'waited 800ms' }, extensions: { cost: expect.objectContaining({ actualQueryCost: 0 }) } });
 
     const { code } = await gateway.exited;
     expect(code).toBe(0);

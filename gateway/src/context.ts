@@ -11,6 +11,8 @@ export interface RequestState {
   errorCodes: string[];
   /** Whether the GraphQL response carried data (partial results count). */
   hasData: boolean;
+  /** Cost in points: set by the cost plugin when it estimated the operation, `actual` once it ran. */
+  cost?: { estimated: number; actual?: number | undefined } | undefined;
 }
 
 /** The Apollo context value: the same object for every plugin and data source of one request. */

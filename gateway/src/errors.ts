@@ -53,6 +53,28 @@ export const ERRORS = {
     message: 'The persisted query hash is unknown: send the full query once.',
     source: 'apollo',
   },
+  COST_ESTIMATED_TOO_EXPENSIVE: {
+    status: 400,
+    message: 'The estimated cost of this operation is above the most your tier allows for one operation; `extensions.cost` has both figures.',
+    source: 'gateway',
+  },
+  LIST_SIZE_TOO_LARGE: {
+    status: 400,
+    message: 'A slicing argument (e.g. `first`) asks for more items than the field allows.',
+    source: 'gateway',
+  },
+  SLICING_ARGUMENT_REQUIRED: {
+    status: 400,
+    message: 'A list field needs exactly one of its slicing arguments (e.g. `first`).',
+    source: 'gateway',
+  },
+  MAX_DEPTH_EXCEEDED: { status: 400, message: 'The operation nests fields deeper than your tier allows.', source: 'gateway' },
+  MAX_ALIASES_EXCEEDED: { status: 400, message: 'The operation uses more aliases than your tier allows.', source: 'gateway' },
+  MAX_ROOT_FIELDS_EXCEEDED: {
+    status: 400,
+    message: 'The operation selects more root fields than your tier allows.',
+    source: 'gateway',
+  },
   UNAUTHENTICATED: {
     status: 401,
     message: 'The request has no valid credential: send `Authorization: Bearer <JWT>` or an API key.',
@@ -82,6 +104,11 @@ export const ERRORS = {
     message: 'POST bodies must be `content-type: application/json`.',
     source: 'gateway',
   },
+  RATE_LIMITED: {
+    status: 429,
+    message: 'Your budget of cost points is spent: retry after the number of seconds in `Retry-After`.',
+    source: 'gateway',
+  },
   INTERNAL_SERVER_ERROR: {
     status: 500,
     message: 'The gateway failed to handle this request; the log has details under the request id.',
@@ -97,6 +124,11 @@ export const ERRORS = {
   AUTH_UNAVAILABLE: {
     status: 503,
     message: 'The credential could not be checked right now (key server or key store unreachable); retry later.',
+    source: 'gateway',
+  },
+  RATE_LIMIT_UNAVAILABLE: {
+    status: 503,
+    message: 'The rate-limit store is unreachable and this gateway is configured to fail closed; retry later.',
     source: 'gateway',
   },
   SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down; retry on another instance.', source: 'gateway' },

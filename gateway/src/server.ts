@@ -14,11 +14,14 @@ import { buildContext, requestState, type GatewayContext } from './context.js';
 import { ERRORS, GatewayError, graphqlErrorBody, restErrorBody, type ErrorCode } from './errors.js';
 import { formatGatewayError } from './graphql/format-error.js';
 import { useAuthorization } from './graphql/authorization-plugin.js';
+import { useCostAndBudget } from './graphql/cost-plugin.js';
+import { createCostAndBudget } from './cost-and-budget.js';
 import { useOperationResolution } from './graphql/operation-resolution-plugin.js';
 import { useRequestInfo } from './graphql/request-info-plugin.js';
 import { checkGraphqlRequest } from './http/graphql-request.js';
 import { createLogger } from './observability/logging.js';
 import { GatewayMetrics, type RequestOutcome } from './observability/metrics.js';
+import type { BudgetService } from './rate-limit/budget-service.js';
 import { closeRedis, createRedis } from './redis.js';
 import { SubgraphDataSource } from './subgraph/data-source.js';
 import { createSubgraphFetch } from './subgraph/fetch.js';
@@ -38,6 +41,8 @@ export interface Gateway {
   readonly config: GatewayConfig;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
+  /** The per-client budget of cost points (also for non-GraphQL routes); undefined when rate limiting is off. */
+  readonly budget: BudgetService | undefined;
   readonly phase: GatewayPhase;
   /** Base URL once listening, e.g. `http://127.0.0.1:4000`. */
   readonly url: string;
@@ -70,6 +75,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     : undefined;
   if (!redis) logger.info('no Redis configured: shared state stays in this process (in-memory store)');
   const authenticator = createAuthenticator({ config: config.auth, redis, logger: logger.child({ component: 'auth' }), metrics });
+
+  const costAndBudget = createCostAndBudget(config, redis, logger, metrics);
 
   let phase: GatewayPhase = 'starting';
   let supergraph: LoadedSupergraph | undefined;
@@ -109,6 +116,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     plugins: [
       // Before useRequestInfo: its willSendResponse records the error codes this one adds.
       useAuthorization({ realm: config.auth.realm }),
+      // After useAuthorization: costs and charges the operation it filtered.
+      ...(costAndBudget ? [useCostAndBudget(costAndBudget)] : []),
       useRequestInfo(),
       useOperationResolution(), ...(config.graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()])],
   });
@@ -167,6 +176,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         operationType: state.operationType,
         outcome,
         errorCodes: state.errorCodes.length ? state.errorCodes : undefined,
+        cost: state.cost,
       });
     }
     request.log[probe ? PROBE_LOG_LEVEL : 'info'](line, 'request completed');
@@ -260,6 +270,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     config,
     logger,
     metrics,
+    budget: costAndBudget?.budget,
     get phase() {
       return phase;
     },

@@ -19,6 +19,8 @@ export async function startTestGateway(overrides: GatewayConfigInput): Promise<T
       server: { host: '127.0.0.1', port: 0, ...overrides.server },
       logging: { level: 'info', ...overrides.logging },
       metrics: { defaultMetrics: false, ...overrides.metrics },
+      // Tests of other capabilities compare whole response bodies: extensions.cost only where asked for.
+      rateLimit: { extensions: false, ...overrides.rateLimit },
     },
   });
   const logs = new LogCapture();

@@ -67,6 +67,27 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly operationCost = new Histogram({
+    name: 'gateway_operation_cost',
+    help: 'Cost of GraphQL operations in points: `estimated` before execution (every estimated operation), `actual` from the response (executed operations).',
+    labelNames: ['kind'] as const,
+    buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000],
+    registers: [this.registry],
+  });
+
+  readonly rateLimitDecisions = new Counter({
+    name: 'gateway_rate_limit_total',
+    help: 'Budget decisions by tier and result: allowed, limited (429), rejected (over a per-operation limit, 400), unavailable (store down, failing closed: 503).',
+    labelNames: ['tier', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rateLimitStoreErrors = new Counter({
+    name: 'gateway_rate_limit_store_errors_total',
+    help: 'Budget calls to Redis that failed or timed out (answered by the failure policy instead).',
+    registers: [this.registry],
+  });
+
   constructor(private readonly options: MetricsOptions) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }

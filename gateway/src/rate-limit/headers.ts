@@ -28,7 +28,7 @@ export function rateLimitHeaders(states: readonly LimitState[], options: RateLim
   if (states.length === 0) return headers;
   if (options.ietf) {
     headers['ratelimit-policy'] = states
-      .map((s) => `${sfString(s.name)};q=${Math.floor(s.max)};w=${Math.ceil(s.max / s.restoreRate)}`)
+      .map((s) => `${sfString(s.name)};q=${Math.floor(s.max)};w=${wholeSeconds(s.max / s.restoreRate)}`)
       .join(', ');
     headers.ratelimit = states.map((s) => `${sfString(s.name)};r=${Math.max(0, Math.floor(s.remaining))};t=${Math.ceil(s.resetSeconds)}`).join(', ');
   }
@@ -55,6 +55,11 @@ export function throttleStatus(states: readonly LimitState[]) {
     currentlyAvailable: Math.max(0, Math.floor(binding.remaining)),
     restoreRate: binding.restoreRate,
   };
+}
+
+/** Seconds rounded up, ignoring float noise (5000 / (5000 / 86400) is 86400.00000000001). */
+function wholeSeconds(seconds: number): number {
+  return Math.ceil(seconds - 1e-6);
 }
 
 /** A structured-field string (RFC 8941): quoted, with `"` and `\` escaped. */

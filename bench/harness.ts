@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { SignJWT } from 'jose';
+import { withEnforcedSecurityLinksUnmarked } from '../gateway/src/supergraph/security-links.js';
+import type { Scenario } from './scenarios.js';
+
+/** What every benchmark script shares: the token, the thin subgraphs, the supergraph, gateway processes. */
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** A fresh secret each run: our gateway verifies the bench token with it (the others ignore it). */
+export const JWT_SECRET = randomBytes(32).toString('hex');
+export const TOKEN = await new SignJWT({ scope: 'orders:read:all', tier: 'enterprise' })
+  .setProtectedHeader({ alg: 'HS256' })
+  .setIssuer('bench')
+  .setAudience('bench')
+  .setSubject('bench-client')
+  .setIssuedAt()
+  .setExpirationTime('2h')
+  .sign(new TextEncoder().encode(JWT_SECRET));
+export const REQUEST_HEADERS = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
+
+export const tsx = (script: string, scriptArgs: string[], env: Record<string, string>) =>
+  spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), ...scriptArgs], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'production', BENCH_JWT_SECRET: JWT_SECRET, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export async function waitForGraphql(url: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode} before answering`);
+    try {
+      const response = await fetch(url, { method: 'POST', headers: REQUEST_HEADERS, body: '{"query":"{ __typename }"}' });
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`gateway at ${url} did not answer within ${timeoutMs} ms`);
+}
+
+export async function startSubgraphs(): Promise<{ child: ChildProcess; urls: Record<string, string> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/thin-subgraphs.ts')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const urls = await new Promise<Record<string, string>>((resolve, reject) => {
+    let buffered = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const line = buffered.split('\n').find((l) => l.includes('"ready"'));
+      if (line) resolve((JSON.parse(line) as { urls: Record<string, string> }).urls);
+    });
+    child.on('exit', (code) => reject(new Error(`thin subgraphs exited with ${code}`)));
+  });
+  return { child, urls };
+}
+
+/**
+ * The committed supergraph, pointed at the benchmark's subgraphs. Its @authenticated and
+ * @requiresScopes links are unmarked as our gateway does it, so that bare Apollo Gateway (which
+ * refuses `for: SECURITY` links) loads the same file; the directives stay, ours enforces them.
+ */
+export function writeSupergraph(urls: Record<string, string>): string {
+  let sdl = withEnforcedSecurityLinksUnmarked(readFileSync(join(ROOT, 'schema/supergraph.graphql'), 'utf8'));
+  for (const [name, url] of Object.entries(urls)) {
+    sdl = sdl.replace(new RegExp(`(@join__graph\\(name: "${name}", url: ")[^"]*(")`), `$1${url}$2`);
+  }
+  const path = join(mkdtempSync(join(tmpdir(), 'bench-supergraph-')), 'supergraph.graphql');
+  writeFileSync(path, sdl);
+  return path;
+}
+
+export async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** autocannon load on one gateway: the scenario's i-th body on the i-th request, with the bench token. */
+export function load(url: string, scenario: Scenario, seconds: number, connections: number, extra: Partial<autocannon.Options> = {}): Promise<autocannon.Result> {
+  let i = 0;
+  return autocannon({
+    url,
+    connections,
+    duration: seconds,
+    method: 'POST',
+    headers: REQUEST_HEADERS,
+    requests: [{ setupRequest: (request) => ({ ...request, body: scenario.body(i++) }) }],
+    ...extra,
+  });
+}

@@ -1,0 +1,48 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config.js';
+import { CostModelSource } from './cost/model-source.js';
+import type { CostAndBudgetOptions } from './graphql/cost-plugin.js';
+import type { GatewayMetrics } from './observability/metrics.js';
+import { BudgetService, createBudgetStore } from './rate-limit/budget-service.js';
+
+/**
+ * The options of the cost plugin from the config: the cost model source (the overrides file is
+ * read now, so an invalid one stops start-up) and, when rate limiting is on, the budget service on
+ * the configured store. Undefined when cost analysis is off.
+ */
+export function createCostAndBudget(
+  config: GatewayConfig,
+  redis: Redis | undefined,
+  logger: Logger,
+  metrics: GatewayMetrics,
+): CostAndBudgetOptions | undefined {
+  if (!config.cost.enabled) {
+    if (config.rateLimit.enabled) logger.warn('cost.enabled is false: operations are not costed, so no budget is charged');
+    return undefined;
+  }
+  const costs = new CostModelSource({
+    overridesPath: config.cost.overridesPath,
+    watch: config.cost.watch,
+    pollIntervalMs: config.cost.pollIntervalMs,
+    cacheSize: config.cost.cacheSize,
+    logger: logger.child({ component: 'cost' }),
+  });
+  let budget: BudgetService | undefined;
+  if (config.rateLimit.enabled) {
+    const rateLimitLogger = logger.child({ component: 'rate-limit' });
+    const { store, kind } = createBudgetStore(config.rateLimit, redis, rateLimitLogger, metrics);
+    rateLimitLogger.info({ store: kind, onStoreFailure: kind === 'redis' ? config.rateLimit.onStoreFailure : undefined }, 'rate limiting on');
+    budget = new BudgetService({ store, headers: config.rateLimit.headers, metrics });
+  }
+  return {
+    costs,
+    defaultListSize: config.cost.defaultListSize,
+    explainHeader: config.cost.explain.enabled ? config.cost.explain.header : undefined,
+    tiers: config.rateLimit.tiers,
+    defaultTier: config.rateLimit.defaultTier,
+    budget,
+    extensions: config.rateLimit.extensions,
+    metrics,
+  };
+}

@@ -1,0 +1,229 @@
+import { HeaderMap, type ApolloServerPlugin, type GraphQLResponse } from '@apollo/server';
+import type { DocumentNode, GraphQLFormattedError } from 'graphql';
+import type { TierConfig } from '../config.js';
+import type { GatewayContext } from '../context.js';
+import { actualCost } from '../cost/actual.js';
+import { estimateCost, type CostEstimate } from '../cost/estimate.js';
+import type { CostAnalyzer, CostModelSource } from '../cost/model-source.js';
+import { ERRORS, type ErrorCode } from '../errors.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { LimitState } from '../rate-limit/budget.js';
+import type { BudgetClient, BudgetService } from '../rate-limit/budget-service.js';
+import { throttleStatus } from '../rate-limit/headers.js';
+import { resolvePolicy, type OperationPolicy } from '../rate-limit/policy.js';
+
+export interface CostAndBudgetOptions {
+  /** The cost model of the served schema (directives + `schema/costs.yaml`). */
+  costs: CostModelSource;
+  /** Size of a list with no `@listSize` information. @default 10 */
+  defaultListSize?: number;
+  /** Request header that asks for a dry run (breakdown, no execution, no charge); undefined: disabled. @default undefined */
+  explainHeader?: string | undefined;
+  /** Per-tier limits (`rateLimit.tiers`). */
+  tiers: Readonly<Record<string, TierConfig>>;
+  /** Tier of a principal whose tier has no entry in `tiers`. */
+  defaultTier: string;
+  /** Where estimates are charged; undefined: the tier's per-operation limits apply, no budget is kept. @default undefined */
+  budget?: BudgetService | undefined;
+  /** Put `extensions.cost` in responses. @default true */
+  extensions?: boolean;
+  metrics?: GatewayMetrics | undefined;
+}
+
+interface Admitted {
+  analyzer: CostAnalyzer;
+  /** The operation that ran (after authorization's filtering). */
+  document: DocumentNode;
+  estimate: CostEstimate;
+  client: BudgetClient;
+  policy: OperationPolicy;
+  /** The budget after the charge; undefined when no budget is kept. */
+  limits: LimitState[] | undefined;
+}
+
+/**
+ * Cost analysis and the per-client budget (issue 5). Runs after authorization, on the operation it
+ * filtered, and before execution (`responseForOperation`, so that a refusal sends nothing to any
+ * subgraph):
+ *
+ * 1. the estimate, from the cache by query hash and the variables that change the cost;
+ * 2. a dry run when the explain header is sent: the breakdown in `extensions.cost`, nothing run or charged;
+ * 3. list-size violations, then the tier's depth / alias / root-field limits, then its `maxCost` → 400;
+ * 4. the estimate charged to every limit of the client → 429 `RATE_LIMITED` (or 503 when the store is
+ *    down and the gateway fails closed);
+ * 5. after execution (`willSendResponse`): the actual cost of the data, the difference refunded, and
+ *    `extensions.cost` and the rate-limit headers on the response.
+ */
+export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlugin<GatewayContext> {
+  const { costs, budget, metrics } = options;
+  const defaultListSize = options.defaultListSize ?? 10;
+  const withExtensions = options.extensions ?? true;
+  const explainHeader = options.explainHeader?.toLowerCase();
+
+  return {
+    async serverWillStart() {
+      return {
+        schemaDidLoadOrUpdate({ apiSchema, coreSupergraphSdl }) {
+          if (coreSupergraphSdl !== undefined) costs.load(apiSchema, coreSupergraphSdl);
+        },
+        async serverWillStop() {
+          costs.close();
+        },
+      };
+    },
+    async requestDidStart() {
+      let admitted: Admitted | undefined;
+      return {
+        async responseForOperation(requestContext) {
+          const { schema, document, operation, request, queryHash, contextValue } = requestContext;
+          if (!operation) return null;
+          const analyzer = costs.analyzer(schema);
+          if (!analyzer) return errorResponse('INTERNAL_SERVER_ERROR', [error('INTERNAL_SERVER_ERROR', 'The cost model is not loaded for this schema.')]);
+          let estimate: CostEstimate;
+          try {
+            estimate = analyzer.cache.get(queryHash ?? request.query ?? '', document, request.operationName, request.variables, () =>
+              estimateCost(analyzer.schema, analyzer.model, document, { operationName: request.operationName, variables: request.variables, defaultListSize }),
+            );
+          } catch (cause) {
+            return errorResponse('BAD_REQUEST', [error('BAD_REQUEST', `The operation cannot be costed: ${(cause as Error).message}`)]);
+          }
+          metrics?.operationCost.observe({ kind: 'estimated' }, estimate.cost);
+          contextValue.state.cost = { estimated: estimate.cost };
+
+          const principal = contextValue.state.principal;
+          const policy = resolvePolicy(options.tiers, options.defaultTier, principal?.tier ?? 'anonymous', {
+            operationName: request.operationName ?? operation.name?.value,
+            rootFields: estimate.fields.filter((field) => !field.path.includes('.')).map((field) => field.coordinate),
+          });
+
+          if (explainHeader && wantsExplain(request.http?.headers.get(explainHeader))) {
+            return {
+              http: { status: 200, headers: new HeaderMap() },
+              body: { kind: 'single', singleResult: { extensions: { cost: explain(estimate, policy) } } },
+            };
+          }
+
+          const refusal = checkLimits(estimate, policy);
+          if (refusal) {
+            metrics?.rateLimitDecisions.inc({ tier: policy.tier, result: 'rejected' });
+            return refusal;
+          }
+
+          const client: BudgetClient = { clientKey: principal?.clientKey ?? 'ip:unknown', tier: policy.tier };
+          if (!budget) {
+            admitted = { analyzer, document, estimate, client, policy, limits: undefined };
+            return null;
+          }
+          const outcome = await budget.charge(client, estimate.cost, policy.limits);
+          if (outcome.result === 'unavailable') {
+            return errorResponse('RATE_LIMIT_UNAVAILABLE', [error('RATE_LIMIT_UNAVAILABLE')]);
+          }
+          if (outcome.result === 'limited') {
+            const cost = { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: throttleStatus(outcome.limits) };
+            const retryAfterSeconds = Number(outcome.headers['retry-after']);
+            return errorResponse(
+              'RATE_LIMITED',
+              [error('RATE_LIMITED', `${ERRORS.RATE_LIMITED.message.split(':')[0]}: this operation costs ${estimate.cost} points; retry in ${retryAfterSeconds} s.`, { retryAfterSeconds, cost })],
+              outcome.headers,
+              withExtensions ? { cost } : undefined,
+            );
+          }
+          admitted = { analyzer, document, estimate, client, policy, limits: outcome.limits };
+          return null;
+        },
+
+        async willSendResponse(requestContext) {
+          if (!admitted || requestContext.response.body.kind !== 'single') return;
+          const { analyzer, document, estimate, client, policy } = admitted;
+          const result = requestContext.response.body.singleResult;
+          const { request } = requestContext;
+          let actual = estimate.cost;
+          try {
+            actual = actualCost(analyzer.schema, analyzer.model, document, { operationName: request.operationName, variables: request.variables }, result.data);
+          } catch {
+            // A response the model cannot walk is charged its estimate (nothing refunded).
+          }
+          metrics?.operationCost.observe({ kind: 'actual' }, actual);
+          requestContext.contextValue.state.cost = { estimated: estimate.cost, actual };
+          let limits = admitted.limits;
+          const unused = estimate.cost - actual;
+          if (budget && limits && unused > 0) limits = (await budget.refund(client, unused, policy.limits)) ?? limits;
+          if (withExtensions) {
+            result.extensions = {
+              ...result.extensions,
+              cost: { requestedQueryCost: estimate.cost, actualQueryCost: actual, ...(limits ? { throttleStatus: throttleStatus(limits) } : {}) },
+            };
+          }
+          if (budget && limits) for (const [name, value] of Object.entries(budget.headers(limits))) requestContext.response.http.headers.set(name, value);
+        },
+      };
+    },
+  };
+}
+
+function wantsExplain(value: string | undefined): boolean {
+  return value !== undefined && !/^(0|false)?$/i.test(value.trim());
+}
+
+function explain(estimate: CostEstimate, policy: OperationPolicy) {
+  return {
+    dryRun: true,
+    requestedQueryCost: estimate.cost,
+    maximumCost: policy.maxCost,
+    tier: policy.tier,
+    depth: estimate.depth,
+    aliases: estimate.aliases,
+    rootFields: estimate.rootFields,
+    violations: estimate.violations,
+    explain: estimate.fields,
+  };
+}
+
+/** The first reason to refuse the operation before charging anything, as a 400 response. */
+function checkLimits(estimate: CostEstimate, policy: OperationPolicy): GraphQLResponse | undefined {
+  if (estimate.violations.length > 0) {
+    const errors = estimate.violations.map((violation) => {
+      const message =
+        violation.code === 'LIST_SIZE_TOO_LARGE'
+          ? `${violation.path}: ${violation.argument} is ${violation.value}, at most ${violation.max} is allowed.`
+          : `${violation.path}: give exactly one of ${violation.arguments.join(', ')} (found ${violation.found}).`;
+      const { code, ...details } = violation;
+      return error(code, message, details);
+    });
+    return errorResponse(estimate.violations[0]?.code ?? 'LIST_SIZE_TOO_LARGE', errors);
+  }
+  const shape: [ErrorCode, string, number, number][] = [
+    ['MAX_DEPTH_EXCEEDED', 'depth', estimate.depth, policy.maxDepth],
+    ['MAX_ALIASES_EXCEEDED', 'aliases', estimate.aliases, policy.maxAliases],
+    ['MAX_ROOT_FIELDS_EXCEEDED', 'root fields', estimate.rootFields, policy.maxRootFields],
+  ];
+  for (const [code, what, value, max] of shape) {
+    if (value > max) return errorResponse(code, [error(code, `The operation has ${value} ${what}; tier ${policy.tier} allows at most ${max}.`, { value, max })]);
+  }
+  if (estimate.cost > policy.maxCost) {
+    return errorResponse('COST_ESTIMATED_TOO_EXPENSIVE', [
+      error('COST_ESTIMATED_TOO_EXPENSIVE', `The operation's estimated cost is ${estimate.cost}; tier ${policy.tier} allows at most ${policy.maxCost} per operation.`, {
+        cost: { estimated: estimate.cost, max: policy.maxCost },
+      }),
+    ]);
+  }
+  return undefined;
+}
+
+function error(code: ErrorCode, message: string = ERRORS[code].message, extensions: Record<string, unknown> = {}): GraphQLFormattedError {
+  return { message, extensions: { code, ...extensions } };
+}
+
+function errorResponse(
+  code: ErrorCode,
+  errors: GraphQLFormattedError[],
+  headers: Record<string, string> = {},
+  extensions?: Record<string, unknown>,
+): GraphQLResponse {
+  const map = new HeaderMap();
+  for (const [name, value] of Object.entries(headers)) map.set(name, value);
+  return {
+    http: { status: ERRORS[code].status, headers: map },
+    body: { kind: 'single', singleResult: { errors, ...(extensions ? { extensions } : {}) } },
+  };
+}

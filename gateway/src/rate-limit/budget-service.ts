@@ -1,0 +1,97 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { BudgetStore, LimitSpec, LimitState } from './budget.js';
+import { BudgetStoreUnavailableError, FailoverBudgetStore } from './failover-store.js';
+import { rateLimitHeaders, retryAfterHeader, type RateLimitHeaderOptions } from './headers.js';
+import { MemoryBudgetStore } from './memory-store.js';
+import { RedisBudgetStore } from './redis-store.js';
+
+/** Who is charged: the principal's `clientKey` and the tier its limits come from (for metrics). */
+export interface BudgetClient {
+  clientKey: string;
+  tier: string;
+}
+
+export type ChargeOutcome =
+  | { result: 'allowed'; limits: LimitState[]; headers: Record<string, string> }
+  /** Over budget: answer 429 with these headers (`retry-after` included). */
+  | { result: 'limited'; retryAfterSeconds: number | null; limits: LimitState[]; headers: Record<string, string> }
+  /** The store is down and the gateway fails closed: answer 503. */
+  | { result: 'unavailable'; headers: Record<string, string> };
+
+export interface BudgetServiceOptions {
+  store: BudgetStore;
+  headers: RateLimitHeaderOptions;
+  metrics?: GatewayMetrics | undefined;
+}
+
+/**
+ * Charging a client's budget, for any protocol (the GraphQL plugin and the REST passthrough): the
+ * cost is charged to every limit or none, refunds give back what was not used, and the outcome
+ * carries the headers to send. Each charge is counted in `gateway_rate_limit_total{tier,result}`.
+ */
+export class BudgetService {
+  constructor(private readonly options: BudgetServiceOptions) {}
+
+  get store(): BudgetStore {
+    return this.options.store;
+  }
+
+  async charge(client: BudgetClient, cost: number, limits: readonly LimitSpec[]): Promise<ChargeOutcome> {
+    let outcome: ChargeOutcome;
+    try {
+      const charged = await this.options.store.charge(client.clientKey, cost, limits);
+      const headers = this.headers(charged.limits);
+      if (charged.allowed) {
+        outcome = { result: 'allowed', limits: charged.limits, headers };
+      } else {
+        // null: the cost is larger than a limit's maximum and will never fit; a day is the honest hint.
+        const retry = charged.retryAfterSeconds ?? 86_400;
+        outcome = { result: 'limited', retryAfterSeconds: charged.retryAfterSeconds, limits: charged.limits, headers: { ...headers, 'retry-after': retryAfterHeader(retry) } };
+      }
+    } catch (error) {
+      if (!(error instanceof BudgetStoreUnavailableError)) throw error;
+      outcome = { result: 'unavailable', headers: {} };
+    }
+    this.options.metrics?.rateLimitDecisions.inc({ tier: client.tier, result: outcome.result });
+    return outcome;
+  }
+
+  /** Gives back `points` (never above a limit's maximum); the state after, or undefined if the store failed. */
+  async refund(client: BudgetClient, points: number, limits: readonly LimitSpec[]): Promise<LimitState[] | undefined> {
+    try {
+      return await this.options.store.refund(client.clientKey, points, limits);
+    } catch {
+      return undefined;
+    }
+  }
+
+  headers(states: readonly LimitState[]): Record<string, string> {
+    return rateLimitHeaders(states, this.options.headers);
+  }
+}
+
+/**
+ * The store the config asks for: in memory, or Redis behind a {@link FailoverBudgetStore} that
+ * fails open to a per-instance in-memory limiter or fails closed.
+ */
+export function createBudgetStore(
+  config: GatewayConfig['rateLimit'],
+  redis: Redis | undefined,
+  logger: Logger,
+  metrics?: GatewayMetrics,
+): { store: BudgetStore; kind: 'memory' | 'redis' } {
+  const useRedis = config.store === 'redis' || (config.store === 'auto' && redis !== undefined);
+  if (!useRedis) return { store: new MemoryBudgetStore(), kind: 'memory' };
+  if (!redis) throw new Error('rateLimit.store is redis but no redis.url is configured');
+  const store = new FailoverBudgetStore(new RedisBudgetStore(redis), {
+    timeoutMs: config.storeTimeoutMs,
+    retryPrimaryAfterMs: config.retryStoreAfterMs,
+    fallback: config.onStoreFailure === 'open' ? new MemoryBudgetStore() : undefined,
+    logger,
+    onPrimaryError: () => metrics?.rateLimitStoreErrors.inc(),
+  });
+  return { store, kind: 'redis' };
+}
