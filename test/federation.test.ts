@@ -18,6 +18,9 @@ beforeAll(async () => {
       orders: { url: subgraphs.urls.orders },
       products: { url: subgraphs.urls.products },
     },
+    // This file checks plain federation: with the fallback cache on, the last test would get
+    // products from the copies kept by the earlier ones (test/resilience-*.test.ts covers that).
+    resilience: { subgraphDefaults: { fallback: { cache: false } } },
   });
 });
 

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { FallbackUse } from './subgraph/resilient-call.js';
 
 /** What the gateway learned about one request while handling it; read by logging and metrics. */
 export interface RequestState {
@@ -8,6 +9,10 @@ export interface RequestState {
   errorCodes: string[];
   /** Whether the GraphQL response carried data (partial results count). */
   hasData: boolean;
+  /** Epoch ms when the gateway received the request (the request deadline counts from here). */
+  receivedAt: number;
+  /** Fallbacks that stood in for failed subgraph calls, reported in `extensions.fallbacks`. */
+  fallbacks: FallbackUse[];
 }
 
 /** The Apollo context value: the same object for every plugin and data source of one request. */
@@ -23,7 +28,7 @@ const states = new WeakMap<FastifyRequest, RequestState>();
 export function requestState(request: FastifyRequest): RequestState {
   let state = states.get(request);
   if (!state) {
-    state = { errorCodes: [], hasData: false };
+    state = { errorCodes: [], hasData: false, receivedAt: Date.now(), fallbacks: [] };
     states.set(request, state);
   }
   return state;

@@ -12,6 +12,7 @@ import type { GatewayConfig } from './config.js';
 import { buildContext, requestState, type GatewayContext } from './context.js';
 import { ERRORS, GatewayError, graphqlErrorBody, restErrorBody, type ErrorCode } from './errors.js';
 import { formatGatewayError } from './graphql/format-error.js';
+import { useFallbackReport } from './graphql/fallback-report-plugin.js';
 import { useOperationResolution } from './graphql/operation-resolution-plugin.js';
 import { useRequestInfo } from './graphql/request-info-plugin.js';
 import { checkGraphqlRequest } from './http/graphql-request.js';
@@ -21,12 +22,15 @@ import { closeRedis, createRedis } from './redis.js';
 import { SubgraphDataSource } from './subgraph/data-source.js';
 import { createSubgraphFetch } from './subgraph/fetch.js';
 import { SubgraphHealthBook } from './subgraph/health.js';
+import { createSubgraphResilience } from './subgraph/resilience.js';
 import { fileSupergraphSource, type LoadedSupergraph } from './supergraph/file-source.js';
 import { listSubgraphs } from './supergraph/subgraph-list.js';
 
 export interface GatewayOptions {
   /** Log destination; stdout when absent. */
   logDestination?: DestinationStream;
+  /** Extra headers on every subgraph request, computed from the request context (an embedding hook; tests use it). */
+  subgraphHeaders?: (context: GatewayContext) => Record<string, string> | undefined;
 }
 
 export type GatewayPhase = 'starting' | 'ready' | 'draining' | 'stopped';
@@ -67,6 +71,9 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     ? createRedis({ ...config.redis, url: config.redis.url, connectionName: `gateway:${instanceId}` }, logger.child({ component: 'redis' }))
     : undefined;
   if (!redis) logger.info('no Redis configured: shared state stays in this process (in-memory store)');
+  const resilience = config.resilience.enabled
+    ? createSubgraphResilience({ config, redis, metrics, logger: logger.child({ component: 'subgraph' }) })
+    : undefined;
 
   let phase: GatewayPhase = 'starting';
   let supergraph: LoadedSupergraph | undefined;
@@ -89,6 +96,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         metrics,
         health,
         logger: logger.child({ component: 'subgraph' }),
+        extraHeaders: options.subgraphHeaders,
+        resilience: resilience && { caller: resilience.caller(name), requestDeadlineMs: config.resilience.requestDeadlineMs },
       }),
   });
 
@@ -102,7 +111,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     allowBatchedHttpRequests: false,
     csrfPrevention: { requestHeaders: config.graphql.csrfRequiredHeaders },
     formatError: formatGatewayError,
-    plugins: [useRequestInfo(), useOperationResolution(), ...(config.graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()])],
+    plugins: [useRequestInfo(), useOperationResolution(), useFallbackReport(), ...(config.graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()])],
   });
 
   const requestIdHeader = config.server.requestIdHeader.toLowerCase();
@@ -127,6 +136,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header(requestIdHeader, request.id);
+    // Creates the request's state now, so the request deadline counts from here.
+    requestState(request);
     if (phase === 'draining' || phase === 'stopped') throw new GatewayError('SHUTTING_DOWN');
   });
 
@@ -179,7 +190,17 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     return reply.code(status).send(restErrorBody(code, request.id, message));
   }
 
-  app.get('/health', { config: { probe: true } }, async () => ({ status: 'ok' }));
+  // Liveness: always 200 while the process runs; the breaker summary is information, not a verdict.
+  app.get('/health', { config: { probe: true } }, async () => {
+    if (!resilience || !supergraph) return { status: 'ok' };
+    const subgraphs = Object.fromEntries(
+      listSubgraphs(supergraph.sdl).flatMap(({ name }) => {
+        const snapshot = resilience.snapshot(name);
+        return snapshot ? [[name, { breaker: snapshot.state, errorRate: snapshot.errorRate }]] : [];
+      }),
+    );
+    return { status: 'ok', subgraphs };
+  });
 
   app.get('/ready', { config: { probe: true } }, async (_request, reply) => {
     const ready = phase === 'ready';
@@ -188,6 +209,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
           name,
           url: config.subgraphs[name]?.url ?? declaredUrl,
           ...health.get(name),
+          breaker: resilience?.snapshot(name) ?? null,
         }))
       : [];
     return reply.code(ready ? 200 : 503).send({
@@ -236,6 +258,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     // Runs after the HTTP server has stopped and in-flight requests have finished.
     await apollo.stop().catch((error: Error) => logger.warn({ err: error.message }, 'apollo stop failed'));
     await subgraphFetch.close().catch(() => undefined);
+    await resilience?.close();
     if (redis) await closeRedis(redis);
   });
 

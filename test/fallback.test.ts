@@ -1,0 +1,214 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { GatewayContext } from '../gateway/src/context.js';
+import { postGraphql, type TestGateway } from './helpers/gateway.js';
+import { connectTestRedis, TEST_REDIS_URL } from './helpers/redis.js';
+import { metricValue, PRODUCTS_STATIC, startFaultyDemo, startGatewayOn, type FaultyDemo } from './helpers/resilience.js';
+
+/** users → orders → products in one query. */
+const CROSS = /* GraphQL */ `
+  query UserOrders($id: ID!) {
+    user(id: $id) { id name orders(first: 2) { edges { node { id total items { quantity product { upc name price } } } } } }
+  }
+`;
+
+let demo: FaultyDemo;
+let gw: TestGateway | undefined;
+
+beforeAll(async () => {
+  demo = await startFaultyDemo();
+});
+afterEach(async () => {
+  await gw?.close();
+  gw = undefined;
+  for (const proxy of Object.values(demo.proxies)) {
+    await proxy.revive();
+    proxy.mode = { kind: 'pass' };
+    proxy.resetCounters();
+  }
+});
+afterAll(async () => {
+  await demo?.close();
+});
+
+// Breakers are kept out of the way here (test/breaker.test.ts covers them): every call reaches the proxy.
+const NO_BREAKER = { breaker: { enabled: false }, retry: { maxRetries: 0 } };
+
+function products(body: { data?: Record<string, unknown> | null }): unknown[] {
+  const user = body.data?.user as { orders: { edges: { node: { items: { product: unknown }[] } }[] } };
+  return user.orders.edges.flatMap((e) => e.node.items.map((i) => i.product));
+}
+
+describe('fallbacks when the products subgraph is killed', () => {
+  it('serves products from the cache when warm, and says so in extensions, header and metrics', async () => {
+    gw = await startGatewayOn(demo, { resilience: { subgraphDefaults: NO_BREAKER } });
+    const warm = await postGraphql(gw.graphqlUrl, { query: CROSS, variables: { id: 'user-7' } });
+    expect(warm.body.errors).toBeUndefined();
+    expect(warm.headers.get('x-fallback-source')).toBeNull();
+    expect(warm.body.extensions).toBeUndefined();
+
+    await demo.proxies.products.kill();
+    const cold = await postGraphql(gw.graphqlUrl, { query: CROSS, variables: { id: 'user-7' } });
+    expect(cold.status).toBe(200);
+    expect(cold.body.errors).toBeUndefined();
+    // Users and orders are live, products are the copies kept from the first answer.
+    expect(cold.body.data).toEqual(warm.body.data);
+    expect(cold.headers.get('x-fallback-source')).toBe('cache');
+    const fallbacks = (cold.body.extensions as { fallbacks: { subgraph: string; source: string; age: number }[] }).fallbacks;
+    expect(fallbacks).toHaveLength(1);
+    expect(fallbacks[0]).toMatchObject({ subgraph: 'products', source: 'cache' });
+    expect(fallbacks[0]?.age).toBeGreaterThanOrEqual(0);
+    expect(await metricValue(gw, 'gateway_fallback_requests_total', { subgraph: 'products', source: 'cache' })).toBeGreaterThanOrEqual(1);
+    expect(await metricValue(gw, 'gateway_subgraph_requests_total', { subgraph: 'products', result: 'network_error' })).toBeGreaterThanOrEqual(1);
+    expect(gw.logs.find((l) => l.msg === 'subgraph call failed; serving a fallback' && l.fallback === 'cache').length).toBeGreaterThan(0);
+  });
+
+  it('serves the static fallback when the cache is cold and a static file is configured', async () => {
+    gw = await startGatewayOn(demo, {
+      resilience: { subgraphDefaults: NO_BREAKER },
+      subgraphs: { products: { fallback: { static: PRODUCTS_STATIC } } },
+    });
+    await demo.proxies.products.kill();
+    const result = await postGraphql(gw.graphqlUrl, { query: CROSS, variables: { id: 'user-7' } });
+    expect(result.status).toBe(200);
+    expect(result.body.errors).toBeUndefined();
+    const user = result.body.data?.user as { id: string; orders: { edges: unknown[] } };
+    expect(user.id).toBe('user-7');
+    expect(user.orders.edges.length).toBeGreaterThan(0);
+    // The key field comes from the request's representation; the rest from the static file.
+    for (const product of products(result.body)) {
+      expect(product).toEqual({ upc: expect.stringMatching(/^upc-/), name: 'Product details temporarily unavailable', price: 0 });
+    }
+    expect(result.headers.get('x-fallback-source')).toBe('static');
+    expect(result.body.extensions).toEqual({ fallbacks: [{ subgraph: 'products', source: 'static', age: null }] });
+
+    const top = await postGraphql(gw.graphqlUrl, { query: '{ topProducts(first: 3) { upc name } }' });
+    expect(top.body).toEqual({ data: { topProducts: [] }, extensions: { fallbacks: [{ subgraph: 'products', source: 'static', age: null }] } });
+    expect(await metricValue(gw, 'gateway_fallback_requests_total', { subgraph: 'products', source: 'static' })).toBe(2);
+  });
+
+  it('answers null and SUBGRAPH_UNAVAILABLE for products, with users and orders, when no fallback exists', async () => {
+    gw = await startGatewayOn(demo, { resilience: { subgraphDefaults: NO_BREAKER } });
+    await demo.proxies.products.kill();
+    const result = await postGraphql(gw.graphqlUrl, { query: CROSS, variables: { id: 'user-7' } });
+    expect(result.status).toBe(200);
+    expect((result.body.data?.user as { id: string }).id).toBe('user-7');
+    for (const product of products(result.body)) expect(product).toBeNull();
+    expect(new Set(result.body.errors?.map((e) => e.extensions?.code))).toEqual(new Set(['SUBGRAPH_UNAVAILABLE']));
+    expect(result.body.errors?.[0]?.extensions?.subgraph).toBe('products');
+    expect(JSON.stringify(result.body.errors)).not.toContain('127.0.0.1');
+    expect(result.headers.get('x-fallback-source')).toBeNull();
+    expect(result.body.extensions).toBeUndefined();
+  });
+});
+
+describe('cache keys carry the identity the subgraph request carries', () => {
+  // Stands in for auth's principal headers: the request id names the user ("user-1.a" → x-user-id user-1).
+  const asUser = { subgraphHeaders: (context: GatewayContext) => ({ 'x-user-id': context.requestId.split('.')[0] ?? '' }) };
+  const ME = '{ me { id name } }';
+
+  it("never serves one user's cached data to another", async () => {
+    gw = await startGatewayOn(demo, { resilience: { subgraphDefaults: NO_BREAKER } }, asUser);
+    const alice = await postGraphql(gw.graphqlUrl, { query: ME }, { 'x-request-id': 'user-1.a' });
+    expect((alice.body.data?.me as { id: string }).id).toBe('user-1');
+    // The users subgraph really received the identity the key is built from.
+    expect(demo.proxies.users.requests.map((r) => r.headers['x-user-id'])).toContain('user-1');
+
+    await demo.proxies.users.kill();
+    const bob = await postGraphql(gw.graphqlUrl, { query: ME }, { 'x-request-id': 'user-2.a' });
+    expect(bob.body.data).toEqual({ me: null });
+    expect(bob.body.errors?.[0]?.extensions?.code).toBe('SUBGRAPH_UNAVAILABLE');
+    expect(bob.headers.get('x-fallback-source')).toBeNull();
+
+    const aliceAgain = await postGraphql(gw.graphqlUrl, { query: ME }, { 'x-request-id': 'user-1.b' });
+    expect(aliceAgain.body.data).toEqual(alice.body.data);
+    expect(aliceAgain.headers.get('x-fallback-source')).toBe('cache');
+  });
+
+  it('shares cached copies across identities for a subgraph declared public', async () => {
+    gw = await startGatewayOn(demo, { resilience: { subgraphDefaults: NO_BREAKER }, subgraphs: { products: { public: true } } }, asUser);
+    const query = '{ product(upc: "upc-0001") { upc name price } }';
+    const alice = await postGraphql(gw.graphqlUrl, { query }, { 'x-request-id': 'user-1.c' });
+    expect(alice.body.errors).toBeUndefined();
+    await demo.proxies.products.kill();
+    const bob = await postGraphql(gw.graphqlUrl, { query }, { 'x-request-id': 'user-2.c' });
+    expect(bob.body.data).toEqual(alice.body.data);
+    expect(bob.headers.get('x-fallback-source')).toBe('cache');
+  });
+
+  it('shares cached copies across identities for root fields declared public, and only those', async () => {
+    gw = await startGatewayOn(
+      demo,
+      { resilience: { subgraphDefaults: NO_BREAKER }, subgraphs: { products: { publicRootFields: ['topProducts'] } } },
+      asUser,
+    );
+    const top = '{ topProducts(first: 2) { upc name } }';
+    const one = '{ product(upc: "upc-0001") { upc name } }';
+    await postGraphql(gw.graphqlUrl, { query: top }, { 'x-request-id': 'user-1.d' });
+    await postGraphql(gw.graphqlUrl, { query: one }, { 'x-request-id': 'user-1.e' });
+    await demo.proxies.products.kill();
+    const bobTop = await postGraphql(gw.graphqlUrl, { query: top }, { 'x-request-id': 'user-2.d' });
+    expect(bobTop.headers.get('x-fallback-source')).toBe('cache');
+    const bobOne = await postGraphql(gw.graphqlUrl, { query: one }, { 'x-request-id': 'user-2.e' });
+    expect(bobOne.headers.get('x-fallback-source')).toBeNull();
+    expect(bobOne.body.data).toEqual({ product: null });
+  });
+});
+
+describe('mutations', () => {
+  it('are never served from a fallback, even when a cached or static answer exists', async () => {
+    gw = await startGatewayOn(demo, {
+      resilience: { subgraphDefaults: NO_BREAKER },
+      subgraphs: { products: { fallback: { static: PRODUCTS_STATIC } } },
+    });
+    const mutation = 'mutation { createOrder(input: { userId: "user-3", items: [{ upc: "upc-0001", quantity: 1 }] }) { id items { product { upc name } } } }';
+    const first = await postGraphql(gw.graphqlUrl, { query: mutation });
+    expect(first.body.errors).toBeUndefined();
+    // Products fetched after a mutation are not served from fallbacks either (they would show stale state).
+    await demo.proxies.products.kill();
+    const second = await postGraphql(gw.graphqlUrl, { query: mutation });
+    expect(second.headers.get('x-fallback-source')).toBeNull();
+    expect(second.body.errors?.[0]?.extensions?.code).toBe('SUBGRAPH_UNAVAILABLE');
+    await demo.proxies.orders.kill();
+    const third = await postGraphql(gw.graphqlUrl, { query: mutation });
+    expect(third.headers.get('x-fallback-source')).toBeNull();
+    expect(third.body.data).toBeNull();
+    expect(third.body.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', subgraph: 'orders' });
+    expect(await metricValue(gw, 'gateway_fallback_requests_total', { subgraph: 'orders', source: 'cache' })).toBe(0);
+    expect(await metricValue(gw, 'gateway_fallback_requests_total', { subgraph: 'products', source: 'static' })).toBe(0);
+  });
+});
+
+describe('with Redis configured', () => {
+  it('keeps the fallback copies in Redis, hashed (no header value in any key), and serves them', async () => {
+    const redis = await connectTestRedis('fallback');
+    try {
+      gw = await startGatewayOn(
+        demo,
+        { redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix }, resilience: { subgraphDefaults: NO_BREAKER } },
+        { subgraphHeaders: () => ({ authorization: 'Bearer secret-token' }) },
+      );
+      const query = '{ product(upc: "upc-0002") { upc name price } }';
+      const live = await postGraphql(gw.graphqlUrl, { query });
+      expect(live.body.errors).toBeUndefined();
+      let keys: string[] = [];
+      for (let i = 0; i < 40 && keys.length === 0; i++) {
+        keys = await redis.keys();
+        if (keys.length === 0) await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(keys).toHaveLength(1);
+      expect(keys[0]).toMatch(new RegExp(`^${redis.prefix}fallback:products:[\\w-]{43}$`));
+      expect(keys.join()).not.toContain('secret-token');
+      const ttl = await redis.client.pttl(keys[0]!.slice(redis.prefix.length));
+      expect(ttl).toBeGreaterThan(0);
+
+      await demo.proxies.products.kill();
+      const fromRedis = await postGraphql(gw.graphqlUrl, { query });
+      expect(fromRedis.body.data).toEqual(live.body.data);
+      expect(fromRedis.headers.get('x-fallback-source')).toBe('cache');
+    } finally {
+      await gw?.close();
+      gw = undefined;
+      await redis.close();
+    }
+  });
+});

@@ -1,0 +1,69 @@
+import { fileURLToPath } from 'node:url';
+import type { GatewayConfigInput } from '../../gateway/src/config.js';
+import type { GatewayOptions } from '../../gateway/src/server.js';
+import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
+import { startTestGateway, type TestGateway } from './gateway.js';
+import { startDemoSubgraphs, type DemoSubgraphs } from './subgraphs.js';
+
+export const SUPERGRAPH = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
+export const PRODUCTS_STATIC = fileURLToPath(new URL('../../schema/fallbacks/products.json', import.meta.url));
+
+export type SubgraphKey = 'users' | 'orders' | 'products';
+
+/** The demo subgraphs, each behind a fault proxy the test can slow down, break and kill. */
+export interface FaultyDemo {
+  subgraphs: DemoSubgraphs;
+  proxies: Record<SubgraphKey, FaultProxy>;
+  close(): Promise<void>;
+}
+
+export async function startFaultyDemo(): Promise<FaultyDemo> {
+  const subgraphs = await startDemoSubgraphs();
+  const [users, orders, products] = await Promise.all([
+    startFaultProxy(subgraphs.urls.users),
+    startFaultProxy(subgraphs.urls.orders),
+    startFaultProxy(subgraphs.urls.products),
+  ]);
+  const proxies = { users, orders, products };
+  return {
+    subgraphs,
+    proxies,
+    async close() {
+      await Promise.all(Object.values(proxies).map((p) => p.close()));
+      await subgraphs.close();
+    },
+  };
+}
+
+/** A gateway in front of the proxies; `subgraphs` overrides are merged per subgraph over the proxy URLs. */
+export function startGatewayOn(
+  demo: FaultyDemo,
+  config: Omit<GatewayConfigInput, 'subgraphs'> & { subgraphs?: Partial<Record<SubgraphKey, Record<string, unknown>>> } = {},
+  options: Omit<GatewayOptions, 'logDestination'> = {},
+): Promise<TestGateway> {
+  const { subgraphs = {}, ...rest } = config;
+  const urls = Object.fromEntries(
+    (Object.keys(demo.proxies) as SubgraphKey[]).map((name) => [name, { url: demo.proxies[name].url, ...subgraphs[name] }]),
+  );
+  return startTestGateway(
+    { supergraph: { path: SUPERGRAPH, watch: false }, ...rest, subgraphs: urls as GatewayConfigInput['subgraphs'] },
+    options,
+  );
+}
+
+/** The value of one Prometheus series in the gateway's registry (0 when absent). */
+export async function metricValue(gw: TestGateway, name: string, labels: Record<string, string>): Promise<number> {
+  const metric = await gw.gateway.metrics.registry.getSingleMetric(name)?.get();
+  const match = metric?.values.find((v) => Object.entries(labels).every(([k, value]) => String(v.labels[k]) === value));
+  return match?.value ?? 0;
+}
+
+/** Polls `check` every 50 ms until it holds, at most `maxMs`; returns whether it held. */
+export async function eventually(check: () => boolean | Promise<boolean>, maxMs = 5_000): Promise<boolean> {
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
