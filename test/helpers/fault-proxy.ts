@@ -10,6 +10,8 @@ export type FaultMode =
   | { kind: 'slow'; ms: number }
   /** Answers this HTTP status with a small text body, without forwarding. */
   | { kind: 'status'; status: number }
+  /** Answers `status` to the next `times` requests, then forwards (a subgraph that recovers). */
+  | { kind: 'flaky'; status: number; times: number }
   /** Resets every connection as soon as it opens and every request as soon as it arrives. */
   | { kind: 'reset' };
 
@@ -65,8 +67,9 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const body = Buffer.concat(chunks).toString('utf8');
       requests.push({ headers: req.headers, body });
-      if (mode.kind === 'status') {
-        res.writeHead(mode.status, { 'content-type': 'text/plain' }).end(`injected ${mode.status}`);
+      const failWith = mode.kind === 'status' ? mode.status : mode.kind === 'flaky' && mode.times-- > 0 ? mode.status : undefined;
+      if (failWith !== undefined) {
+        res.writeHead(failWith, { 'content-type': 'text/plain' }).end(`injected ${failWith}`);
         return;
       }
       if (mode.kind === 'slow') {
