@@ -126,7 +126,8 @@ async function main(): Promise<void> {
         subgraphs: {
           users: { url: urlOf('users') },
           orders: { url: urlOf('orders') },
-          products: { url: urlOf('products') },
+          // The demo's static fallback: an empty `topProducts` and placeholder products while products is down.
+          products: { url: urlOf('products'), fallback: { static: 'schema/fallbacks/products.json' } },
         },
       },
     });

@@ -25,15 +25,19 @@ export type UpstreamFetch = (
  * answer and resolves (Apollo turns it into an error without counting it against the breaker).
  */
 export async function fetchOnce(fetch: UpstreamFetch, url: string, init: RequestInitLike, timeoutMs: number): Promise<UpstreamResponse> {
-  const signal = AbortSignal.timeout(Math.max(1, timeoutMs));
+  // An AbortController and a plain timer: AbortSignal.timeout() costs noticeably more per call on Node 20.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), Math.max(1, timeoutMs));
   let response: Awaited<ReturnType<UpstreamFetch>>;
   let body: string;
   try {
-    response = await fetch(url, { ...init, signal });
+    response = await fetch(url, { ...init, signal: controller.signal });
     body = await response.text();
   } catch (error) {
-    if (signal.aborted) throw new SubgraphCallError('timeout', `timed out after ${timeoutMs}ms`, undefined, { cause: error });
+    if (controller.signal.aborted) throw new SubgraphCallError('timeout', `timed out after ${timeoutMs}ms`, undefined, { cause: error });
     throw new SubgraphCallError('network_error', error instanceof Error ? error.message : String(error), undefined, { cause: (error as { cause?: unknown }).cause ?? error });
+  } finally {
+    clearTimeout(timer);
   }
   if (response.status >= 500) throw new SubgraphCallError('http_error', `HTTP ${response.status}`, response.status);
   return { status: response.status, contentType: response.headers.get('content-type'), body };
