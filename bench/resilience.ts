@@ -5,12 +5,13 @@
  * process), driven from this process by an undici Pool with CONCURRENCY requests in flight for
  * DURATION_MS after a discarded warm-up. Variants: resilience off (`resilience.enabled: false`),
  * on with defaults, and on without in-flight dedupe. Each variant runs ROUNDS times, in alternating
- * order, and the figures are the means (a busy machine drifts; alternating spreads the drift).
+ * order, and the figures are the medians over rounds, with the range of rps (a busy machine drifts;
+ * alternating spreads the drift and the range shows it).
  *
  * Workloads: the README's users → orders → products query, rotating over 100 user ids ("varied"),
  * and the same query for one user from every client ("hot": identical concurrent subgraph calls,
  * where in-flight dedupe has something to merge).
- * Env: BENCH_DURATION_MS (default 10000), BENCH_WARMUP_MS (2000), BENCH_CONCURRENCY (50), BENCH_ROUNDS (2).
+ * Env: BENCH_DURATION_MS (default 10000), BENCH_WARMUP_MS (2000), BENCH_CONCURRENCY (50), BENCH_ROUNDS (3).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -21,7 +22,7 @@ import type { GatewayConfigInput } from '../gateway/src/config.js';
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 10_000);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 2_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const QUERY =
   'query UserOrders($id: ID!) { user(id: $id) { name orders(first: 2) { edges { node { id total items { quantity product { name price } } } } } } }';
@@ -165,19 +166,24 @@ try {
   await stop(subgraphs);
 }
 
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+};
 console.log(
-  `\n${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; ${CONCURRENCY} in flight, ${DURATION_MS / 1000} s measured after ${WARMUP_MS / 1000} s warm-up, ${ROUNDS} round(s), means\n`,
+  `\n${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; ${CONCURRENCY} in flight, ${DURATION_MS / 1000} s measured after ${WARMUP_MS / 1000} s warm-up, ${ROUNDS} round(s), medians over rounds\n`,
 );
-console.log('| workload | variant | rps | vs off | p50 ms | p99 ms | errors | subgraph calls / request |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| workload | variant | rps | rps range | vs off | p50 ms | p99 ms | errors | subgraph calls / request |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const workload of WORKLOADS) {
-  const baseline = mean((results.get(key(workload, VARIANTS[0]!)) ?? []).map((m) => m.rps));
+  const baseline = median((results.get(key(workload, VARIANTS[0]!)) ?? []).map((m) => m.rps));
   for (const variant of VARIANTS) {
     const measures = results.get(key(workload, variant)) ?? [];
-    const rps = mean(measures.map((m) => m.rps));
+    const rpsAll = measures.map((m) => m.rps);
+    const rps = median(rpsAll);
     console.log(
-      `| ${workload} | ${variant.name} | ${rps.toFixed(0)} | ${baseline ? `${(((rps - baseline) / baseline) * 100).toFixed(1)}%` : '—'} | ${mean(measures.map((m) => m.p50)).toFixed(1)} | ${mean(measures.map((m) => m.p99)).toFixed(1)} | ${measures.reduce((a, m) => a + m.errors, 0)} | ${mean(measures.map((m) => m.subgraphCallsPerRequest)).toFixed(2)} |`,
+      `| ${workload} | ${variant.name} | ${rps.toFixed(0)} | ${Math.min(...rpsAll).toFixed(0)}–${Math.max(...rpsAll).toFixed(0)} | ${baseline ? `${(((rps - baseline) / baseline) * 100).toFixed(1)}%` : '—'} | ${median(measures.map((m) => m.p50)).toFixed(1)} | ${median(measures.map((m) => m.p99)).toFixed(1)} | ${measures.reduce((a, m) => a + m.errors, 0)} | ${median(measures.map((m) => m.subgraphCallsPerRequest)).toFixed(2)} |`,
     );
   }
 }

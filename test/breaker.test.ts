@@ -1,37 +1,20 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { postGraphql, type TestGateway } from './helpers/gateway.js';
-import { eventually, metricValue, startFaultyDemo, startGatewayOn, type FaultyDemo } from './helpers/resilience.js';
+import { eventually, metricValue, useFaultyDemo } from './helpers/resilience.js';
 
-let demo: FaultyDemo;
-let gw: TestGateway | undefined;
-
-beforeAll(async () => {
-  demo = await startFaultyDemo();
-});
-afterEach(async () => {
-  await gw?.close();
-  gw = undefined;
-  for (const proxy of Object.values(demo.proxies)) {
-    await proxy.revive();
-    proxy.mode = { kind: 'pass' };
-    proxy.resetCounters();
-  }
-});
-afterAll(async () => {
-  await demo?.close();
-});
+const suite = useFaultyDemo();
 
 const productQuery = (n: number) => `{ product(upc: "upc-${String(n).padStart(4, '0')}") { upc name } }`;
 const breakerState = (g: TestGateway) => metricValue(g, 'gateway_circuit_breaker_state', { subgraph: 'products' });
 
 describe('circuit breaker per subgraph', () => {
   it('opens after the threshold, and then no call reaches the dead address while it is open', async () => {
-    gw = await startGatewayOn(demo, {
+    const gw = await suite.start({
       resilience: { subgraphDefaults: { retry: { maxRetries: 0 }, fallback: { cache: false } } },
       subgraphs: { products: { breaker: { volumeThreshold: 4, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 } } },
     });
     expect(await breakerState(gw)).toBe(0);
-    demo.proxies.products.mode = { kind: 'reset' };
+    suite.demo.proxies.products.mode = { kind: 'reset' };
 
     let sent = 0;
     while ((await breakerState(gw)) !== 2 && sent < 20) {
@@ -41,7 +24,7 @@ describe('circuit breaker per subgraph', () => {
     }
     expect(await breakerState(gw)).toBe(2);
     expect(sent).toBe(4); // volumeThreshold failures, all of them reaching the subgraph
-    const hitsWhenOpened = demo.proxies.products.hits;
+    const hitsWhenOpened = suite.demo.proxies.products.hits;
     expect(hitsWhenOpened).toBe(4);
 
     for (let i = 0; i < 10; i++) {
@@ -52,7 +35,7 @@ describe('circuit breaker per subgraph', () => {
       expect(refused.body.data).toEqual({ product: null });
       expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', subgraph: 'products' });
     }
-    expect(demo.proxies.products.hits).toBe(hitsWhenOpened);
+    expect(suite.demo.proxies.products.hits).toBe(hitsWhenOpened);
     expect(await metricValue(gw, 'gateway_subgraph_requests_total', { subgraph: 'products', result: 'breaker_open' })).toBe(10);
     expect(gw.logs.find((l) => l.msg === 'circuit breaker open' && l.subgraph === 'products')).toHaveLength(1);
 
@@ -65,14 +48,14 @@ describe('circuit breaker per subgraph', () => {
   });
 
   it('recovers: after the reset timeout one half-open probe goes through, the breaker closes, fresh data is served', async () => {
-    gw = await startGatewayOn(demo, {
+    const gw = await suite.start({
       resilience: { subgraphDefaults: { retry: { maxRetries: 0 } } },
       subgraphs: { products: { breaker: { volumeThreshold: 3, resetTimeoutMs: 500 } } },
     });
     const warm = await postGraphql(gw.graphqlUrl, { query: productQuery(1) });
     expect(warm.body.errors).toBeUndefined();
 
-    demo.proxies.products.mode = { kind: 'status', status: 503 };
+    suite.demo.proxies.products.mode = { kind: 'status', status: 503 };
     for (let i = 0; i < 10 && (await breakerState(gw)) !== 2; i++) await postGraphql(gw.graphqlUrl, { query: productQuery(1) });
     expect(await breakerState(gw)).toBe(2);
     // While open, the warm copy is served from the cache.
@@ -81,25 +64,25 @@ describe('circuit breaker per subgraph', () => {
     expect(whileOpen.headers.get('x-fallback-source')).toBe('cache');
 
     // The subgraph comes back, slowly enough that concurrent calls meet the probe in flight.
-    demo.proxies.products.mode = { kind: 'slow', ms: 1_000 };
-    expect(await eventually(async () => (await breakerState(gw!)) === 1, 5_000)).toBe(true);
+    suite.demo.proxies.products.mode = { kind: 'slow', ms: 1_000 };
+    expect(await eventually(async () => (await breakerState(gw)) === 1, 5_000)).toBe(true);
     expect(gw.logs.find((l) => l.msg === 'circuit breaker half-open')).toHaveLength(1);
-    const hitsBefore = demo.proxies.products.hits;
-    const concurrent = await Promise.all([2, 3, 4, 5, 6].map((n) => postGraphql(gw!.graphqlUrl, { query: productQuery(n) })));
-    expect(demo.proxies.products.hits - hitsBefore).toBe(1); // one probe, the others refused without a call
+    const hitsBefore = suite.demo.proxies.products.hits;
+    const concurrent = await Promise.all([2, 3, 4, 5, 6].map((n) => postGraphql(gw.graphqlUrl, { query: productQuery(n) })));
+    expect(suite.demo.proxies.products.hits - hitsBefore).toBe(1); // one probe, the others refused without a call
     expect(concurrent.filter((r) => r.body.errors === undefined)).toHaveLength(1);
     expect(await breakerState(gw)).toBe(0);
     expect(gw.logs.find((l) => l.msg === 'circuit breaker closed')).toHaveLength(1);
 
-    demo.proxies.products.mode = { kind: 'pass' };
+    suite.demo.proxies.products.mode = { kind: 'pass' };
     const fresh = await postGraphql(gw.graphqlUrl, { query: productQuery(1) });
     expect(fresh.body).toEqual(warm.body);
     expect(fresh.headers.get('x-fallback-source')).toBeNull();
-    expect(demo.proxies.products.hits - hitsBefore).toBe(2);
+    expect(suite.demo.proxies.products.hits - hitsBefore).toBe(2);
   });
 
   it('does not count GraphQL errors in a 200, nor 4xx answers, as failures', async () => {
-    gw = await startGatewayOn(demo, {
+    const gw = await suite.start({
       resilience: { subgraphDefaults: { retry: { maxRetries: 0 } } },
       subgraphs: { products: { breaker: { volumeThreshold: 3, resetTimeoutMs: 60_000 } } },
     });
@@ -107,15 +90,15 @@ describe('circuit breaker per subgraph', () => {
       const result = await postGraphql(gw.graphqlUrl, { query: '{ topProducts(first: 1000) { upc } }' });
       expect(result.body.errors?.length).toBeGreaterThan(0);
     }
-    demo.proxies.products.mode = { kind: 'status', status: 400 };
+    suite.demo.proxies.products.mode = { kind: 'status', status: 400 };
     for (let i = 0; i < 8; i++) await postGraphql(gw.graphqlUrl, { query: productQuery(i) });
-    expect(demo.proxies.products.hits).toBe(16);
+    expect(suite.demo.proxies.products.hits).toBe(16);
     expect(await breakerState(gw)).toBe(0);
     expect(await metricValue(gw, 'gateway_subgraph_requests_total', { subgraph: 'products', result: 'graphql_error' })).toBe(8);
     expect(await metricValue(gw, 'gateway_subgraph_requests_total', { subgraph: 'products', result: 'http_error' })).toBe(8);
 
     // 5xx answers do count: the breaker opens once they outnumber the 16 answered calls above.
-    demo.proxies.products.mode = { kind: 'status', status: 500 };
+    suite.demo.proxies.products.mode = { kind: 'status', status: 500 };
     let failures = 0;
     while ((await breakerState(gw)) !== 2 && failures < 40) {
       await postGraphql(gw.graphqlUrl, { query: productQuery(failures) });

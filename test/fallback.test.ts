@@ -1,8 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import type { GatewayContext } from '../gateway/src/context.js';
 import { postGraphql, type TestGateway } from './helpers/gateway.js';
 import { connectTestRedis, TEST_REDIS_URL } from './helpers/redis.js';
-import { metricValue, PRODUCTS_STATIC, startFaultyDemo, startGatewayOn, type FaultyDemo } from './helpers/resilience.js';
+import { PRODUCTS_STATIC, metricValue, useFaultyDemo } from './helpers/resilience.js';
 
 /** users → orders → products in one query. */
 const CROSS = /* GraphQL */ `
@@ -11,24 +12,7 @@ const CROSS = /* GraphQL */ `
   }
 `;
 
-let demo: FaultyDemo;
-let gw: TestGateway | undefined;
-
-beforeAll(async () => {
-  demo = await startFaultyDemo();
-});
-afterEach(async () => {
-  await gw?.close();
-  gw = undefined;
-  for (const proxy of Object.values(demo.proxies)) {
-    await proxy.revive();
-    proxy.mode = { kind: 'pass' };
-    proxy.resetCounters();
-  }
-});
-afterAll(async () => {
-  await demo?.close();
-});
+const suite = useFaultyDemo();
 
 // Breakers are kept out of the way here (test/breaker.test.ts covers them): every call reaches the proxy.
 const NO_BREAKER = { breaker: { enabled: false }, retry: { maxRetries: 0 } };
@@ -40,13 +24,13 @@ function products(body: { data?: Record<string, unknown> | null }): unknown[] {
 
 describe('fallbacks when the products subgraph is killed', () => {
   it('serves products from the cache when warm, and says so in extensions, header and metrics', async () => {
-    gw = await startGatewayOn(demo, { resilience: { subgraphDefaults: NO_BREAKER } });
+    const gw = await suite.start({ resilience: { subgraphDefaults: NO_BREAKER } });
     const warm = await postGraphql(gw.graphqlUrl, { query: CROSS, variables: { id: 'user-7' } });
     expect(warm.body.errors).toBeUndefined();
     expect(warm.headers.get('x-fallback-source')).toBeNull();
     expect(warm.body.extensions).toBeUndefined();
 
-    await demo.proxies.products.kill();
+    await suite.demo.proxies.products.kill();
     const cold = await postGraphql(gw.graphqlUrl, { query: CROSS, variables: { id: 'user-7' } });
     expect(cold.status).toBe(200);
     expect(cold.body.errors).toBeUndefined();
@@ -63,11 +47,11 @@ describe('fallbacks when the products subgraph is killed', () => {
   });
 
   it('serves the static fallback when the cache is cold and a static file is configured', async () => {
-    gw = await startGatewayOn(demo, {
+    const gw = await suite.start({
       resilience: { subgraphDefaults: NO_BREAKER },
       subgraphs: { products: { fallback: { static: PRODUCTS_STATIC } } },
     });
-    await demo.proxies.products.kill();
+    await suite.demo.proxies.products.kill();
     const result = await postGraphql(gw.graphqlUrl, { query: CROSS, variables: { id: 'user-7' } });
     expect(result.status).toBe(200);
     expect(result.body.errors).toBeUndefined();
@@ -87,8 +71,8 @@ describe('fallbacks when the products subgraph is killed', () => {
   });
 
   it('answers null and SUBGRAPH_UNAVAILABLE for products, with users and orders, when no fallback exists', async () => {
-    gw = await startGatewayOn(demo, { resilience: { subgraphDefaults: NO_BREAKER } });
-    await demo.proxies.products.kill();
+    const gw = await suite.start({ resilience: { subgraphDefaults: NO_BREAKER } });
+    await suite.demo.proxies.products.kill();
     const result = await postGraphql(gw.graphqlUrl, { query: CROSS, variables: { id: 'user-7' } });
     expect(result.status).toBe(200);
     expect((result.body.data?.user as { id: string }).id).toBe('user-7');
@@ -107,13 +91,13 @@ describe('cache keys carry the identity the subgraph request carries', () => {
   const ME = '{ me { id name } }';
 
   it("never serves one user's cached data to another", async () => {
-    gw = await startGatewayOn(demo, { resilience: { subgraphDefaults: NO_BREAKER } }, asUser);
+    const gw = await suite.start({ resilience: { subgraphDefaults: NO_BREAKER } }, asUser);
     const alice = await postGraphql(gw.graphqlUrl, { query: ME }, { 'x-request-id': 'user-1.a' });
     expect((alice.body.data?.me as { id: string }).id).toBe('user-1');
     // The users subgraph really received the identity the key is built from.
-    expect(demo.proxies.users.requests.map((r) => r.headers['x-user-id'])).toContain('user-1');
+    expect(suite.demo.proxies.users.requests.map((r) => r.headers['x-user-id'])).toContain('user-1');
 
-    await demo.proxies.users.kill();
+    await suite.demo.proxies.users.kill();
     const bob = await postGraphql(gw.graphqlUrl, { query: ME }, { 'x-request-id': 'user-2.a' });
     expect(bob.body.data).toEqual({ me: null });
     expect(bob.body.errors?.[0]?.extensions?.code).toBe('SUBGRAPH_UNAVAILABLE');
@@ -125,19 +109,18 @@ describe('cache keys carry the identity the subgraph request carries', () => {
   });
 
   it('shares cached copies across identities for a subgraph declared public', async () => {
-    gw = await startGatewayOn(demo, { resilience: { subgraphDefaults: NO_BREAKER }, subgraphs: { products: { public: true } } }, asUser);
+    const gw = await suite.start({ resilience: { subgraphDefaults: NO_BREAKER }, subgraphs: { products: { public: true } } }, asUser);
     const query = '{ product(upc: "upc-0001") { upc name price } }';
     const alice = await postGraphql(gw.graphqlUrl, { query }, { 'x-request-id': 'user-1.c' });
     expect(alice.body.errors).toBeUndefined();
-    await demo.proxies.products.kill();
+    await suite.demo.proxies.products.kill();
     const bob = await postGraphql(gw.graphqlUrl, { query }, { 'x-request-id': 'user-2.c' });
     expect(bob.body.data).toEqual(alice.body.data);
     expect(bob.headers.get('x-fallback-source')).toBe('cache');
   });
 
   it('shares cached copies across identities for root fields declared public, and only those', async () => {
-    gw = await startGatewayOn(
-      demo,
+    const gw = await suite.start(
       { resilience: { subgraphDefaults: NO_BREAKER }, subgraphs: { products: { publicRootFields: ['topProducts'] } } },
       asUser,
     );
@@ -145,7 +128,7 @@ describe('cache keys carry the identity the subgraph request carries', () => {
     const one = '{ product(upc: "upc-0001") { upc name } }';
     await postGraphql(gw.graphqlUrl, { query: top }, { 'x-request-id': 'user-1.d' });
     await postGraphql(gw.graphqlUrl, { query: one }, { 'x-request-id': 'user-1.e' });
-    await demo.proxies.products.kill();
+    await suite.demo.proxies.products.kill();
     const bobTop = await postGraphql(gw.graphqlUrl, { query: top }, { 'x-request-id': 'user-2.d' });
     expect(bobTop.headers.get('x-fallback-source')).toBe('cache');
     const bobOne = await postGraphql(gw.graphqlUrl, { query: one }, { 'x-request-id': 'user-2.e' });
@@ -156,7 +139,7 @@ describe('cache keys carry the identity the subgraph request carries', () => {
 
 describe('mutations', () => {
   it('are never served from a fallback, even when a cached or static answer exists', async () => {
-    gw = await startGatewayOn(demo, {
+    const gw = await suite.start({
       resilience: { subgraphDefaults: NO_BREAKER },
       subgraphs: { products: { fallback: { static: PRODUCTS_STATIC } } },
     });
@@ -164,11 +147,11 @@ describe('mutations', () => {
     const first = await postGraphql(gw.graphqlUrl, { query: mutation });
     expect(first.body.errors).toBeUndefined();
     // Products fetched after a mutation are not served from fallbacks either (they would show stale state).
-    await demo.proxies.products.kill();
+    await suite.demo.proxies.products.kill();
     const second = await postGraphql(gw.graphqlUrl, { query: mutation });
     expect(second.headers.get('x-fallback-source')).toBeNull();
     expect(second.body.errors?.[0]?.extensions?.code).toBe('SUBGRAPH_UNAVAILABLE');
-    await demo.proxies.orders.kill();
+    await suite.demo.proxies.orders.kill();
     const third = await postGraphql(gw.graphqlUrl, { query: mutation });
     expect(third.headers.get('x-fallback-source')).toBeNull();
     expect(third.body.data).toBeNull();
@@ -181,9 +164,9 @@ describe('mutations', () => {
 describe('with Redis configured', () => {
   it('keeps the fallback copies in Redis, hashed (no header value in any key), and serves them', async () => {
     const redis = await connectTestRedis('fallback');
+    let gw: TestGateway | undefined;
     try {
-      gw = await startGatewayOn(
-        demo,
+      gw = await suite.start(
         { redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix }, resilience: { subgraphDefaults: NO_BREAKER } },
         { subgraphHeaders: () => ({ authorization: 'Bearer secret-token' }) },
       );
@@ -201,14 +184,34 @@ describe('with Redis configured', () => {
       const ttl = await redis.client.pttl(keys[0]!.slice(redis.prefix.length));
       expect(ttl).toBeGreaterThan(0);
 
-      await demo.proxies.products.kill();
+      await suite.demo.proxies.products.kill();
       const fromRedis = await postGraphql(gw.graphqlUrl, { query });
       expect(fromRedis.body.data).toEqual(live.body.data);
       expect(fromRedis.headers.get('x-fallback-source')).toBe('cache');
     } finally {
-      await gw?.close();
-      gw = undefined;
+      await gw?.close(); // before the keys are deleted, so that nothing writes after
       await redis.close();
     }
+  });
+});
+
+describe("README's 'When a subgraph fails' example", () => {
+  it('gives exactly the answer the README shows', async () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## When a subgraph fails'));
+    const [warmUp, query] = [...section.matchAll(/-d '(.+)'/g)].map((m) => JSON.parse(m[1] as string) as { query: string });
+    const shown = /```json\n([\s\S]+?)\n```/.exec(section)?.[1];
+    const header = /x-fallback-source: (.+)/.exec(section)?.[1];
+    expect(warmUp && query && shown && header).toBeTruthy();
+
+
+    const gw = await suite.start({ subgraphs: { products: { fallback: { static: PRODUCTS_STATIC } } } });
+    expect((await postGraphql(gw.graphqlUrl, warmUp!)).body.errors).toBeUndefined();
+    await suite.demo.proxies.products.kill();
+    const result = await postGraphql(gw.graphqlUrl, query!);
+    // Ages are seconds since the copy was stored: 0 in the README's run, maybe 1 on a slow machine.
+    const ageless = (body: unknown) => JSON.parse(JSON.stringify(body), (key, value: unknown) => (key === 'age' && typeof value === 'number' ? 'N' : value)) as unknown;
+    expect(ageless(result.body)).toEqual(ageless(JSON.parse(shown!)));
+    expect(result.headers.get('x-fallback-source')).toBe(header);
   });
 });

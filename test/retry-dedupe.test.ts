@@ -1,26 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GatewayContext } from '../gateway/src/context.js';
 import { withRetries } from '../gateway/src/resilience/retry.js';
 import { postGraphql, type TestGateway } from './helpers/gateway.js';
-import { metricValue, startFaultyDemo, startGatewayOn, type FaultyDemo } from './helpers/resilience.js';
+import { metricValue, useFaultyDemo } from './helpers/resilience.js';
 
-let demo: FaultyDemo;
-let gw: TestGateway | undefined;
-
-beforeAll(async () => {
-  demo = await startFaultyDemo();
-});
-afterEach(async () => {
-  await gw?.close();
-  gw = undefined;
-  for (const proxy of Object.values(demo.proxies)) {
-    proxy.mode = { kind: 'pass' };
-    proxy.resetCounters();
-  }
-});
-afterAll(async () => {
-  await demo?.close();
-});
+const suite = useFaultyDemo();
 
 const PRODUCT = '{ product(upc: "upc-0001") { upc name price } }';
 const CREATE_ORDER = 'mutation { createOrder(input: { userId: "user-3", items: [{ upc: "upc-0001", quantity: 1 }] }) { id } }';
@@ -28,44 +12,44 @@ const RETRYING = { resilience: { subgraphDefaults: { retry: { maxRetries: 2, bas
 
 describe('retries', () => {
   it.each([502, 503, 504])('retry a query after HTTP %i, at most maxRetries times', async (status) => {
-    gw = await startGatewayOn(demo, RETRYING);
-    demo.proxies.products.mode = { kind: 'status', status };
+    const gw = await suite.start(RETRYING);
+    suite.demo.proxies.products.mode = { kind: 'status', status };
     const result = await postGraphql(gw.graphqlUrl, { query: PRODUCT });
     expect(result.body.errors?.[0]?.extensions?.code).toBe('SUBGRAPH_UNAVAILABLE');
-    expect(demo.proxies.products.hits).toBe(3);
+    expect(suite.demo.proxies.products.hits).toBe(3);
     expect(await metricValue(gw, 'gateway_subgraph_retries_total', { subgraph: 'products' })).toBe(2);
   });
 
   it('retry a query after a connection reset, and the client gets the data when a retry succeeds', async () => {
-    gw = await startGatewayOn(demo, RETRYING);
-    demo.proxies.products.mode = { kind: 'reset' };
+    const gw = await suite.start(RETRYING);
+    suite.demo.proxies.products.mode = { kind: 'reset' };
     await postGraphql(gw.graphqlUrl, { query: PRODUCT });
-    expect(demo.proxies.products.hits).toBe(3);
+    expect(suite.demo.proxies.products.hits).toBe(3);
 
-    demo.proxies.products.resetCounters();
-    demo.proxies.products.mode = { kind: 'flaky', status: 503, times: 2 };
+    suite.demo.proxies.products.resetCounters();
+    suite.demo.proxies.products.mode = { kind: 'flaky', status: 503, times: 2 };
     const recovered = await postGraphql(gw.graphqlUrl, { query: PRODUCT });
     expect(recovered.body.errors).toBeUndefined();
     expect((recovered.body.data?.product as { upc: string }).upc).toBe('upc-0001');
-    expect(demo.proxies.products.hits).toBe(3);
+    expect(suite.demo.proxies.products.hits).toBe(3);
   });
 
   it('do not happen after HTTP 500 (the subgraph answered that it failed)', async () => {
-    gw = await startGatewayOn(demo, RETRYING);
-    demo.proxies.products.mode = { kind: 'status', status: 500 };
+    const gw = await suite.start(RETRYING);
+    suite.demo.proxies.products.mode = { kind: 'status', status: 500 };
     await postGraphql(gw.graphqlUrl, { query: PRODUCT });
-    expect(demo.proxies.products.hits).toBe(1);
+    expect(suite.demo.proxies.products.hits).toBe(1);
   });
 
   it('never happen for mutations', async () => {
-    gw = await startGatewayOn(demo, RETRYING);
-    demo.proxies.orders.mode = { kind: 'status', status: 503 };
+    const gw = await suite.start(RETRYING);
+    suite.demo.proxies.orders.mode = { kind: 'status', status: 503 };
     const result = await postGraphql(gw.graphqlUrl, { query: CREATE_ORDER });
     expect(result.body.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', subgraph: 'orders' });
-    expect(demo.proxies.orders.hits).toBe(1);
-    demo.proxies.orders.mode = { kind: 'reset' };
+    expect(suite.demo.proxies.orders.hits).toBe(1);
+    suite.demo.proxies.orders.mode = { kind: 'reset' };
     await postGraphql(gw.graphqlUrl, { query: CREATE_ORDER });
-    expect(demo.proxies.orders.hits).toBe(2);
+    expect(suite.demo.proxies.orders.hits).toBe(2);
     expect(await metricValue(gw, 'gateway_subgraph_retries_total', { subgraph: 'orders' })).toBe(0);
   });
 
@@ -92,10 +76,10 @@ describe('retries', () => {
 
 describe('in-flight deduplication', () => {
   it('makes identical concurrent queries share one call', async () => {
-    gw = await startGatewayOn(demo, {});
-    demo.proxies.products.mode = { kind: 'slow', ms: 1_000 };
-    const results = await Promise.all(Array.from({ length: 5 }, () => postGraphql(gw!.graphqlUrl, { query: PRODUCT })));
-    expect(demo.proxies.products.hits).toBe(1);
+    const gw = await suite.start({});
+    suite.demo.proxies.products.mode = { kind: 'slow', ms: 1_000 };
+    const results = await Promise.all(Array.from({ length: 5 }, () => postGraphql(gw.graphqlUrl, { query: PRODUCT })));
+    expect(suite.demo.proxies.products.hits).toBe(1);
     for (const result of results) expect(result.body).toEqual(results[0]?.body);
     expect(results[0]?.body.errors).toBeUndefined();
     expect(await metricValue(gw, 'gateway_subgraph_deduplicated_total', { subgraph: 'products' })).toBe(4);
@@ -103,21 +87,21 @@ describe('in-flight deduplication', () => {
 
   it('keeps calls of different identities apart', async () => {
     const asUser = { subgraphHeaders: (context: GatewayContext) => ({ 'x-user-id': context.requestId.split('.')[0] ?? '' }) };
-    gw = await startGatewayOn(demo, {}, asUser);
-    demo.proxies.products.mode = { kind: 'slow', ms: 1_000 };
-    await Promise.all(['user-1.a', 'user-1.b', 'user-2.a', 'user-2.b'].map((id) => postGraphql(gw!.graphqlUrl, { query: PRODUCT }, { 'x-request-id': id })));
-    expect(demo.proxies.products.hits).toBe(2);
-    expect(demo.proxies.products.requests.map((r) => r.headers['x-user-id']).sort()).toEqual(['user-1', 'user-2']);
+    const gw = await suite.start({}, asUser);
+    suite.demo.proxies.products.mode = { kind: 'slow', ms: 1_000 };
+    await Promise.all(['user-1.a', 'user-1.b', 'user-2.a', 'user-2.b'].map((id) => postGraphql(gw.graphqlUrl, { query: PRODUCT }, { 'x-request-id': id })));
+    expect(suite.demo.proxies.products.hits).toBe(2);
+    expect(suite.demo.proxies.products.requests.map((r) => r.headers['x-user-id']).sort()).toEqual(['user-1', 'user-2']);
   });
 
   it('can be turned off, and never merges mutations', async () => {
-    gw = await startGatewayOn(demo, { subgraphs: { products: { dedupe: false } } });
-    demo.proxies.products.mode = { kind: 'slow', ms: 300 };
-    demo.proxies.orders.mode = { kind: 'slow', ms: 300 };
-    await Promise.all(Array.from({ length: 3 }, () => postGraphql(gw!.graphqlUrl, { query: PRODUCT })));
-    expect(demo.proxies.products.hits).toBe(3);
-    const created = await Promise.all(Array.from({ length: 3 }, () => postGraphql(gw!.graphqlUrl, { query: CREATE_ORDER })));
-    expect(demo.proxies.orders.hits).toBe(3);
+    const gw = await suite.start({ subgraphs: { products: { dedupe: false } } });
+    suite.demo.proxies.products.mode = { kind: 'slow', ms: 300 };
+    suite.demo.proxies.orders.mode = { kind: 'slow', ms: 300 };
+    await Promise.all(Array.from({ length: 3 }, () => postGraphql(gw.graphqlUrl, { query: PRODUCT })));
+    expect(suite.demo.proxies.products.hits).toBe(3);
+    const created = await Promise.all(Array.from({ length: 3 }, () => postGraphql(gw.graphqlUrl, { query: CREATE_ORDER })));
+    expect(suite.demo.proxies.orders.hits).toBe(3);
     expect(new Set(created.map((c) => (c.body.data?.createOrder as { id: string }).id)).size).toBe(3);
   });
 });

@@ -14,8 +14,10 @@ import { onShutdownSignals, signalExitCode } from './shutdown-signals.js';
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, allowPositionals: false });
   let config: GatewayConfig;
+  let gateway: Gateway;
   try {
     config = loadConfig({ file: values.config ?? process.env.GATEWAY_CONFIG });
+    gateway = createGateway(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -24,7 +26,6 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  const gateway = createGateway(config);
   installShutdown(gateway);
   try {
     await gateway.start();

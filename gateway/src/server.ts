@@ -22,7 +22,7 @@ import { closeRedis, createRedis } from './redis.js';
 import { SubgraphDataSource } from './subgraph/data-source.js';
 import { createSubgraphFetch } from './subgraph/fetch.js';
 import { SubgraphHealthBook } from './subgraph/health.js';
-import { createSubgraphResilience } from './subgraph/resilience.js';
+import { createSubgraphResilience, loadStaticFallbackFiles } from './subgraph/resilience.js';
 import { fileSupergraphSource, type LoadedSupergraph } from './supergraph/file-source.js';
 import { listSubgraphs } from './supergraph/subgraph-list.js';
 
@@ -58,7 +58,10 @@ export interface Gateway {
 const PROBE_LOG_LEVEL = 'debug';
 const REQUEST_ID_PATTERN = /^[\w.:@-]{1,128}$/;
 
+/** Builds the gateway; throws a `ConfigError` when a file the config names (a static fallback) is missing or invalid. */
 export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
+  // Files first: nothing is opened yet if one is broken.
+  const staticFallbacks = config.resilience.enabled ? loadStaticFallbackFiles(config) : undefined;
   const logger = createLogger({ level: config.logging.level, destination: options.logDestination });
   const metrics = new GatewayMetrics({
     maxOperationLabels: config.metrics.maxOperationLabels,
@@ -72,7 +75,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     : undefined;
   if (!redis) logger.info('no Redis configured: shared state stays in this process (in-memory store)');
   const resilience = config.resilience.enabled
-    ? createSubgraphResilience({ config, redis, metrics, logger: logger.child({ component: 'subgraph' }) })
+    ? createSubgraphResilience({ config, redis, metrics, logger: logger.child({ component: 'subgraph' }), statics: staticFallbacks })
     : undefined;
 
   let phase: GatewayPhase = 'starting';

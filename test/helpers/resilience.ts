@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { GatewayConfigInput } from '../../gateway/src/config.js';
 import type { GatewayOptions } from '../../gateway/src/server.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
@@ -66,4 +67,46 @@ export async function eventually(check: () => boolean | Promise<boolean>, maxMs 
     if (Date.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+export interface FaultyDemoSuite {
+  /** The demo behind its proxies, started once for the file. */
+  readonly demo: FaultyDemo;
+  /** Starts this test's gateway (see {@link startGatewayOn}); it is closed after the test. */
+  start(...args: Parameters<typeof startGatewayOn> extends [FaultyDemo, ...infer Rest] ? Rest : never): Promise<TestGateway>;
+}
+
+/**
+ * Registers the hooks of a fault-injection test file: the demo behind fault proxies for the whole
+ * file; after each test, its gateway closed and every proxy alive, passing and with zeroed counters.
+ */
+export function useFaultyDemo(): FaultyDemoSuite {
+  let demo: FaultyDemo | undefined;
+  let gateway: TestGateway | undefined;
+  beforeAll(async () => {
+    demo = await startFaultyDemo();
+  });
+  afterEach(async () => {
+    await gateway?.close();
+    gateway = undefined;
+    for (const proxy of Object.values(demo?.proxies ?? {})) {
+      await proxy.revive();
+      proxy.mode = { kind: 'pass' };
+      proxy.resetCounters();
+    }
+  });
+  afterAll(async () => {
+    await demo?.close();
+  });
+  return {
+    get demo() {
+      if (!demo) throw new Error('the demo starts in beforeAll');
+      return demo;
+    },
+    async start(config, options) {
+      await gateway?.close();
+      gateway = await startGatewayOn(this.demo, config, options);
+      return gateway;
+    },
+  };
 }

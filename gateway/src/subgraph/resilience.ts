@@ -21,6 +21,8 @@ export interface SubgraphResilienceOptions {
   redis?: Redis | undefined;
   metrics: GatewayMetrics;
   logger: Logger;
+  /** The static fallback files, already read ({@link loadStaticFallbackFiles}); read here when absent. */
+  statics?: ReadonlyMap<string, StaticFallbacks> | undefined;
 }
 
 export interface SubgraphResilience {
@@ -36,9 +38,27 @@ export interface SubgraphResilience {
 }
 
 /**
+ * Reads and checks every subgraph's static fallback file (relative paths from the working
+ * directory). Throws a {@link ConfigError} naming the key, so a broken file stops start-up instead
+ * of failing during an outage.
+ */
+export function loadStaticFallbackFiles(config: GatewayConfig): Map<string, StaticFallbacks> {
+  const statics = new Map<string, StaticFallbacks>();
+  for (const name of Object.keys(config.subgraphs)) {
+    const file = subgraphSettings(config, name).fallback.static;
+    if (!file) continue;
+    try {
+      statics.set(name, loadStaticFallbacks(resolve(file)));
+    } catch (error) {
+      throw new ConfigError(`subgraphs.${name}.fallback.static: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return statics;
+}
+
+/**
  * Builds the per-subgraph resilience resources from the config: a connection pool, a breaker, a
- * bulkhead and a dedupe table per subgraph, one fallback cache, the static fallback files (read and
- * checked now, so a broken file stops start-up instead of failing during an outage).
+ * bulkhead and a dedupe table per subgraph, one fallback cache, and the static fallbacks.
  */
 export function createSubgraphResilience(options: SubgraphResilienceOptions): SubgraphResilience {
   const { config, metrics, logger } = options;
@@ -54,16 +74,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
     ? createRedisStore({ redis: options.redis, namespace: 'fallback:' })
     : createMemoryStore({ maxBytes: config.resilience.cacheMaxBytes });
 
-  const statics = new Map<string, StaticFallbacks>();
-  for (const name of Object.keys(config.subgraphs)) {
-    const file = subgraphSettings(config, name).fallback.static;
-    if (!file) continue;
-    try {
-      statics.set(name, loadStaticFallbacks(resolve(file)));
-    } catch (error) {
-      throw new ConfigError(`subgraphs.${name}.fallback.static: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
+  const statics = options.statics ?? loadStaticFallbackFiles(config);
 
   const pools: SubgraphFetch[] = [];
   const callers = new Map<string, ResilientCaller>();
