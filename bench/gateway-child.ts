@@ -1,6 +1,8 @@
 /**
  * One gateway for a benchmark run, in its own process: reads a config (JSON, as `GatewayConfigInput`)
  * from argv[2], listens on 127.0.0.1 port 0, prints `{"url": ...}` when ready, closes on SIGTERM.
+ * Over IPC, any message is answered with this process's `process.cpuUsage()` (CPU per request is
+ * far less disturbed by other load on the machine than requests per second).
  */
 import { loadConfig, type GatewayConfigInput } from '../gateway/src/config.js';
 import { createGateway } from '../gateway/src/server.js';
@@ -13,6 +15,7 @@ const config = loadConfig({
 const gateway = createGateway(config);
 await gateway.start();
 console.log(JSON.stringify({ url: gateway.url }));
+process.on('message', () => process.send?.(process.cpuUsage()));
 process.on('SIGTERM', () => {
   void gateway.close().then(() => process.exit(0));
 });

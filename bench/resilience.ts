@@ -47,11 +47,13 @@ interface Measure {
   p99: number;
   errors: number;
   subgraphCallsPerRequest: number;
+  /** CPU time (user + system) of the gateway process per measured request, in ms. */
+  cpuMsPerRequest: number;
 }
 
 /** Starts a TypeScript child process and resolves with the JSON of its first stdout line. */
 function startChild<T>(script: string, args: string[] = []): Promise<{ child: ChildProcess; info: T }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     let buffered = '';
     const onData = (chunk: Buffer) => {
@@ -74,6 +76,14 @@ async function stop(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** The child's CPU time so far (user + system), in µs. */
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (usage: NodeJS.CpuUsage) => resolve(usage.user + usage.system));
+    child.send('cpu');
+  });
 }
 
 async function subgraphCalls(urls: Record<string, string>): Promise<number> {
@@ -127,12 +137,15 @@ async function run(variant: Variant, workload: Workload, subgraphUrls: Record<st
     const measureFrom = start + WARMUP_MS;
     const until = measureFrom + DURATION_MS;
     let callsAtMeasureStart = 0;
+    let cpuAtMeasureStart = 0;
     const marker = setTimeout(() => {
       void subgraphCalls(subgraphUrls).then((n) => (callsAtMeasureStart = n));
+      void cpuOf(child).then((us) => (cpuAtMeasureStart = us));
     }, WARMUP_MS);
     const { latencies, errors } = await load(info.url, workload, measureFrom, until);
     clearTimeout(marker);
     const calls = (await subgraphCalls(subgraphUrls)) - callsAtMeasureStart;
+    const cpuUs = (await cpuOf(child)) - cpuAtMeasureStart;
     const sorted = latencies.sort((a, b) => a - b);
     return {
       rps: latencies.length / (DURATION_MS / 1000),
@@ -140,6 +153,7 @@ async function run(variant: Variant, workload: Workload, subgraphUrls: Record<st
       p99: percentile(sorted, 99),
       errors,
       subgraphCallsPerRequest: latencies.length ? calls / latencies.length : 0,
+      cpuMsPerRequest: latencies.length ? cpuUs / 1000 / latencies.length : 0,
     };
   } finally {
     await stop(child);
@@ -157,7 +171,7 @@ try {
         const measure = await run(variant, workload, subgraphUrls);
         results.set(key(workload, variant), [...(results.get(key(workload, variant)) ?? []), measure]);
         process.stderr.write(
-          `round ${round + 1} ${workload} ${variant.name}: ${measure.rps.toFixed(0)} rps, p50 ${measure.p50.toFixed(1)} ms, p99 ${measure.p99.toFixed(1)} ms, ${measure.errors} errors\n`,
+          `round ${round + 1} ${workload} ${variant.name}: ${measure.rps.toFixed(0)} rps, p50 ${measure.p50.toFixed(1)} ms, p99 ${measure.p99.toFixed(1)} ms, ${measure.errors} errors, ${measure.cpuMsPerRequest.toFixed(3)} CPU ms/request\n`,
         );
       }
     }
@@ -174,16 +188,19 @@ const median = (values: number[]) => {
 console.log(
   `\n${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; ${CONCURRENCY} in flight, ${DURATION_MS / 1000} s measured after ${WARMUP_MS / 1000} s warm-up, ${ROUNDS} round(s), medians over rounds\n`,
 );
-console.log('| workload | variant | rps | rps range | vs off | p50 ms | p99 ms | errors | subgraph calls / request |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| workload | variant | rps | rps range | vs off | gateway CPU ms / request | vs off | p50 ms | p99 ms | errors | subgraph calls / request |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const workload of WORKLOADS) {
   const baseline = median((results.get(key(workload, VARIANTS[0]!)) ?? []).map((m) => m.rps));
+  const baselineCpu = median((results.get(key(workload, VARIANTS[0]!)) ?? []).map((m) => m.cpuMsPerRequest));
+  const change = (value: number, base: number) => (base ? `${(((value - base) / base) * 100).toFixed(1)}%` : '—');
   for (const variant of VARIANTS) {
     const measures = results.get(key(workload, variant)) ?? [];
     const rpsAll = measures.map((m) => m.rps);
     const rps = median(rpsAll);
+    const cpu = median(measures.map((m) => m.cpuMsPerRequest));
     console.log(
-      `| ${workload} | ${variant.name} | ${rps.toFixed(0)} | ${Math.min(...rpsAll).toFixed(0)}–${Math.max(...rpsAll).toFixed(0)} | ${baseline ? `${(((rps - baseline) / baseline) * 100).toFixed(1)}%` : '—'} | ${median(measures.map((m) => m.p50)).toFixed(1)} | ${median(measures.map((m) => m.p99)).toFixed(1)} | ${measures.reduce((a, m) => a + m.errors, 0)} | ${median(measures.map((m) => m.subgraphCallsPerRequest)).toFixed(2)} |`,
+      `| ${workload} | ${variant.name} | ${rps.toFixed(0)} | ${Math.min(...rpsAll).toFixed(0)}–${Math.max(...rpsAll).toFixed(0)} | ${change(rps, baseline)} | ${cpu.toFixed(3)} | ${change(cpu, baselineCpu)} | ${median(measures.map((m) => m.p50)).toFixed(1)} | ${median(measures.map((m) => m.p99)).toFixed(1)} | ${measures.reduce((a, m) => a + m.errors, 0)} | ${median(measures.map((m) => m.subgraphCallsPerRequest)).toFixed(2)} |`,
     );
   }
 }
