@@ -47,6 +47,31 @@ describe('circuit breaker per subgraph', () => {
     expect(ready.subgraphs.find((s) => s.name === 'products')?.breaker).toMatchObject({ state: 'open', errorRate: 1, failures: 4, rejected: 10 });
   });
 
+  it('opens on a killed subgraph, and makes no call while open even once the address answers again', async () => {
+    const gw = await suite.start({
+      resilience: { subgraphDefaults: { retry: { maxRetries: 0 }, fallback: { cache: false } } },
+      subgraphs: { products: { breaker: { volumeThreshold: 3, resetTimeoutMs: 60_000 } } },
+    });
+    const cross = '{ user(id: "user-2") { id orders(first: 1) { edges { node { id items { product { upc name } } } } } } }';
+    await suite.demo.proxies.products.kill();
+    for (let i = 0; i < 10 && (await breakerState(gw)) !== 2; i++) {
+      const result = await postGraphql(gw.graphqlUrl, { query: cross });
+      expect((result.body.data?.user as { id: string }).id).toBe('user-2'); // users and orders still answer
+    }
+    expect(await breakerState(gw)).toBe(2);
+    expect(await metricValue(gw, 'gateway_subgraph_requests_total', { subgraph: 'products', result: 'network_error' })).toBe(3);
+
+    // The address is alive again (and counting), but the breaker is open: nothing reaches it.
+    await suite.demo.proxies.products.revive();
+    suite.demo.proxies.products.resetCounters();
+    for (let i = 0; i < 5; i++) {
+      const result = await postGraphql(gw.graphqlUrl, { query: cross });
+      expect(result.body.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', subgraph: 'products' });
+    }
+    expect(suite.demo.proxies.products.hits).toBe(0);
+    expect(await metricValue(gw, 'gateway_subgraph_requests_total', { subgraph: 'products', result: 'breaker_open' })).toBe(5);
+  });
+
   it('recovers: after the reset timeout one half-open probe goes through, the breaker closes, fresh data is served', async () => {
     const gw = await suite.start({
       resilience: { subgraphDefaults: { retry: { maxRetries: 0 } } },

@@ -190,6 +190,9 @@ const ResilienceSchema = z
     cacheMaxBytes: positiveInt
       .default(64 * 1024 * 1024)
       .describe('Byte limit of the in-memory fallback cache (used when no Redis is configured).'),
+    cacheReadTimeoutMs: positiveInt
+      .default(200)
+      .describe('How long a fallback lookup may wait for the cache (Redis) before it counts as a miss.'),
     subgraphDefaults: SubgraphDefaultsSchema,
   })
   .strict()

@@ -7,7 +7,7 @@ export const FALLBACK_SOURCE_HEADER = 'x-fallback-source';
 
 /**
  * Says so when a response used a fallback: `extensions.fallbacks: [{subgraph, source, age}]` (one
- * entry per subgraph and source; `age` is the oldest cached copy's, in seconds, null for static)
+ * entry per subgraph and source, sorted by both; `age` is the oldest cached copy's, in seconds, null for static)
  * and the `X-Fallback-Source` header. Reads what the subgraph data sources put on the request state.
  */
 export function useFallbackReport(): ApolloServerPlugin<GatewayContext> {
@@ -35,5 +35,6 @@ function summarise(used: readonly FallbackUse[]): FallbackUse[] {
     if (!seen) bySubgraphAndSource.set(key, { ...use });
     else if (use.age !== null && (seen.age === null || use.age > seen.age)) seen.age = use.age;
   }
-  return [...bySubgraphAndSource.values()];
+  // Calls run in parallel, so their order is not the plan's: sort for a stable answer.
+  return [...bySubgraphAndSource.values()].sort((a, b) => a.subgraph.localeCompare(b.subgraph) || a.source.localeCompare(b.source));
 }

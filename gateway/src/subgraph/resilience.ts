@@ -99,6 +99,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
         cache,
         statics: statics.get(name),
         identityHeaders: config.resilience.identityHeaders,
+        cacheReadTimeoutMs: config.resilience.cacheReadTimeoutMs,
         metrics,
         logger,
       });

@@ -48,6 +48,8 @@ export interface ResilientCallerOptions {
   /** Where successful query responses are kept for stale-if-error; none: no cached fallback. */
   cache?: CacheStore | undefined;
   statics?: StaticFallbacks | undefined;
+  /** How long a fallback lookup waits for the cache before it counts as a miss. */
+  cacheReadTimeoutMs: number;
   /** Lower-case header names whose values on the outgoing request identify the caller. */
   identityHeaders: readonly string[];
   metrics: GatewayMetrics;
@@ -129,7 +131,7 @@ export class ResilientCaller {
   private async fallback(key: string, operation: ReturnType<typeof analyseOperation>, info: CallInfo) {
     const { cache, settings, statics, name } = this.options;
     if (cache && settings.fallback.cache) {
-      const entry = await cache.get(key).catch((error: unknown) => {
+      const entry = await withTimeout(cache.get(key), this.options.cacheReadTimeoutMs).catch((error: unknown) => {
         this.options.logger.warn({ subgraph: name, err: describeError(error) }, 'fallback cache read failed; trying the static fallback');
         return undefined;
       });
@@ -152,6 +154,15 @@ export class ResilientCaller {
     const hash = createHash('sha256').update(identity).update('\0').update(body).digest('base64url');
     return `${this.options.name}:${hash}`;
   }
+}
+
+/** `promise`, or a rejection after `ms` (a slow cache must not hold up an answer that is already late). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms}ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 function json(body: string): UpstreamResponse {

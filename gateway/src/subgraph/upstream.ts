@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { SubgraphCallError } from './call-error.js';
 
 /** A subgraph's answer, read to the end: what the cache keeps and dedupe shares. */
@@ -13,10 +14,10 @@ export interface RequestInitLike {
   body?: string;
 }
 
-/** The undici fetch of one subgraph's pool. */
+/** One call on a subgraph's pool; `signal` aborts it when it emits `abort`. */
 export type UpstreamFetch = (
   url: string,
-  init: RequestInitLike & { signal: AbortSignal },
+  init: RequestInitLike & { signal?: EventEmitter | undefined },
 ) => Promise<{ status: number; headers: { get(name: string): string | null }; text(): Promise<string> }>;
 
 /**
@@ -25,16 +26,21 @@ export type UpstreamFetch = (
  * answer and resolves (Apollo turns it into an error without counting it against the breaker).
  */
 export async function fetchOnce(fetch: UpstreamFetch, url: string, init: RequestInitLike, timeoutMs: number): Promise<UpstreamResponse> {
-  // An AbortController and a plain timer: AbortSignal.timeout() costs noticeably more per call on Node 20.
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), Math.max(1, timeoutMs));
+  // An EventEmitter as the abort signal (undici accepts one): an AbortSignal is a transferable
+  // object whose creation cost a visible share of each call's CPU on Node 20.
+  const abort = new EventEmitter();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    abort.emit('abort');
+  }, Math.max(1, timeoutMs));
   let response: Awaited<ReturnType<UpstreamFetch>>;
   let body: string;
   try {
-    response = await fetch(url, { ...init, signal: controller.signal });
+    response = await fetch(url, { ...init, signal: abort });
     body = await response.text();
   } catch (error) {
-    if (controller.signal.aborted) throw new SubgraphCallError('timeout', `timed out after ${timeoutMs}ms`, undefined, { cause: error });
+    if (timedOut) throw new SubgraphCallError('timeout', `timed out after ${timeoutMs}ms`, undefined, { cause: error });
     throw new SubgraphCallError('network_error', error instanceof Error ? error.message : String(error), undefined, { cause: (error as { cause?: unknown }).cause ?? error });
   } finally {
     clearTimeout(timer);
