@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { GatewayContext } from '../gateway/src/context.js';
 import { postGraphql, type TestGateway } from './helpers/gateway.js';
 import { connectTestRedis, TEST_REDIS_URL } from './helpers/redis.js';
-import { PRODUCTS_STATIC, metricValue, useFaultyDemo } from './helpers/resilience.js';
+import { eventually, metricValue, PRODUCTS_STATIC, useFaultyDemo } from './helpers/resilience.js';
 
 /** users → orders → products in one query. */
 const CROSS = /* GraphQL */ `
@@ -170,6 +170,9 @@ describe('with Redis configured', () => {
         { redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix }, resilience: { subgraphDefaults: NO_BREAKER } },
         { subgraphHeaders: () => ({ authorization: 'Bearer secret-token' }) },
       );
+      // The gateway connects to Redis in the background; copies offered before that are dropped.
+      const redisReady = async () => ((await (await fetch(`${gw!.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';
+      expect(await eventually(redisReady, 5_000)).toBe(true);
       const query = '{ product(upc: "upc-0002") { upc name price } }';
       const live = await postGraphql(gw.graphqlUrl, { query });
       expect(live.body.errors).toBeUndefined();
