@@ -131,7 +131,7 @@ async function run(variant: Variant, workload: Workload, subgraphUrls: Record<st
     supergraph: { path: 'schema/supergraph.graphql', watch: false },
     subgraphs: Object.fromEntries(Object.entries(subgraphUrls).map(([name, url]) => [name, { url }])),
   };
-  const { child, info } = await startChild<{ url: string }>('bench/gateway-child.ts', [JSON.stringify(config)]);
+  const { child, info } = await startChild<{ url: string }>('bench/resilience-gateway.ts', [JSON.stringify(config)]);
   try {
     const start = Date.now();
     const measureFrom = start + WARMUP_MS;
@@ -160,7 +160,7 @@ async function run(variant: Variant, workload: Workload, subgraphUrls: Record<st
   }
 }
 
-const { child: subgraphs, info: subgraphUrls } = await startChild<Record<string, string>>('bench/thin-subgraphs.ts');
+const { child: subgraphs, info: subgraphUrls } = await startChild<Record<string, string>>('bench/resilience-subgraphs.ts');
 const key = (workload: Workload, variant: Variant) => `${workload}\n${variant.name}`;
 const results = new Map<string, Measure[]>();
 try {

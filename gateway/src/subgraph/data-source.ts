@@ -110,8 +110,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
         onFallbackServed(failure);
       },
     };
-    const fetcher = (async (url: string, init: RequestInitLike) =>
-      {
+    const fetcher = (async (url: string, init: RequestInitLike) => {
       const answer = await resilience.caller.call(url, init, info);
       return bufferedResponse(url, answer.status, answer.contentType, answer.body);
     }) as unknown as Fetcher;

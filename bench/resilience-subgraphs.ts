@@ -1,8 +1,9 @@
 /**
  * The demo subgraphs served thin, for benchmarks: `node:http` + graphql-js `execute` over the same
  * `@apollo/subgraph` schema and resolvers (DESIGN: served by @apollo/server they would take most of
- * a core and starve the gateway being measured). Run as a child process by bench/resilience.ts:
- * prints one JSON line `{"users": url, ...}` when listening; `GET /stats` answers the request count.
+ * a core and starve the gateway being measured). Every call is executed (no response cache), so the
+ * subgraph call count is real. Run as a child process by bench/resilience.ts: prints one JSON line
+ * `{"users": url, ...}` when listening; `GET /stats` answers the request count.
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
