@@ -185,7 +185,7 @@ const ResilienceSchema = z
       .describe('Deadline of one GraphQL request: no subgraph attempt or retry starts after it, and attempts are cut at it.'),
     identityHeaders: z
       .array(z.string().min(1).toLowerCase())
-      .default(['authorization', 'x-user-id', 'x-user-tier', 'x-user-scopes', 'x-api-key'])
+      .default(['authorization', 'x-api-key', 'x-user-id', 'x-user-tier', 'x-user-scopes', 'x-auth-kind'])
       .describe('Headers of the outgoing subgraph request that identify the caller; their values are part of cache and dedupe keys.'),
     cacheMaxBytes: positiveInt
       .default(64 * 1024 * 1024)
