@@ -184,8 +184,13 @@ describe('with Redis configured', () => {
       expect(keys).toHaveLength(1);
       expect(keys[0]).toMatch(new RegExp(`^${redis.prefix}fallback:products:[\\w-]{43}$`));
       expect(keys.join()).not.toContain('secret-token');
-      const ttl = await redis.client.pttl(keys[0]!.slice(redis.prefix.length));
+      const key = keys[0]!.slice(redis.prefix.length);
+      const ttl = await redis.client.pttl(key);
       expect(ttl).toBeGreaterThan(0);
+      // A copy younger than fallback.refreshAfterMs (default 1 s) is not rewritten by the next answers.
+      const stored = await redis.client.get(key);
+      for (let i = 0; i < 5; i++) expect((await postGraphql(gw.graphqlUrl, { query })).body.errors).toBeUndefined();
+      expect(await redis.client.get(key)).toBe(stored);
 
       await suite.demo.proxies.products.kill();
       const fromRedis = await postGraphql(gw.graphqlUrl, { query });

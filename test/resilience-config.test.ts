@@ -29,7 +29,7 @@ describe('per-subgraph resilience settings', () => {
     expect(users.timeoutMs).toBe(2_000);
     expect(users.breaker.volumeThreshold).toBe(10);
     expect(users.retry).toEqual({ maxRetries: 2, baseDelayMs: 25, maxDelayMs: 250 });
-    expect(users.fallback).toEqual({ cache: true, cacheTtlMs: 300_000 });
+    expect(users.fallback).toEqual({ cache: true, cacheTtlMs: 300_000, refreshAfterMs: 1_000 });
   });
 
   it('rejects unknown and out-of-range keys, naming them', () => {

@@ -104,6 +104,11 @@ const FallbackFields = {
     .boolean()
     .describe('Keep successful query responses and serve them (stale-if-error) when this subgraph fails.'),
   cacheTtlMs: positiveInt.describe('How long a kept response may be served after it was stored.'),
+  refreshAfterMs: z
+    .number()
+    .int()
+    .min(0)
+    .describe('A kept copy younger than this is not rewritten by this instance (bounds cache writes for hot queries; 0: write every answer).'),
 };
 const SubgraphResilienceFields = {
   timeoutMs: positiveInt.describe('Timeout of one call (one attempt) to the subgraph.'),
@@ -128,7 +133,7 @@ const SUBGRAPH_DEFAULTS = {
   breaker: { enabled: true, errorThresholdPercentage: 50, rollingWindowMs: 10_000, volumeThreshold: 10, resetTimeoutMs: 10_000 },
   bulkhead: { maxConcurrent: 100 },
   retry: { maxRetries: 2, baseDelayMs: 25, maxDelayMs: 250 },
-  fallback: { cache: true, cacheTtlMs: 300_000 },
+  fallback: { cache: true, cacheTtlMs: 300_000, refreshAfterMs: 1_000 },
 };
 
 /** `fields` with each default of `defaults` applied. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { CacheStore } from '../cache/store.js';
 import type { SubgraphSettings } from '../config.js';
@@ -63,7 +64,13 @@ export interface ResilientCallerOptions {
  * one attempt with its timeout; on failure: cached copy → static copy → the error.
  */
 export class ResilientCaller {
-  constructor(private readonly options: ResilientCallerOptions) {}
+  /** Keys this instance wrote lately: a copy younger than `fallback.refreshAfterMs` is not rewritten. */
+  private readonly recentlyKept: LRUCache<string, true> | undefined;
+
+  constructor(private readonly options: ResilientCallerOptions) {
+    const refreshAfterMs = options.settings.fallback.refreshAfterMs;
+    this.recentlyKept = refreshAfterMs > 0 ? new LRUCache({ max: 10_000, ttl: refreshAfterMs, ttlAutopurge: false }) : undefined;
+  }
 
   async call(url: string, init: RequestInitLike, info: CallInfo): Promise<UpstreamResponse> {
     const { name, settings, inFlight, metrics } = this.options;
@@ -97,7 +104,8 @@ export class ResilientCaller {
     const response = await this.network(url, init, info, this.options.settings.retry.maxRetries);
     const { cache, settings } = this.options;
     // Only complete answers are kept: a 200 without errors (`"errors":` can only appear as a key).
-    if (cache && settings.fallback.cache && response.status === 200 && !response.body.includes('"errors":')) {
+    if (cache && settings.fallback.cache && response.status === 200 && !response.body.includes('"errors":') && !this.recentlyKept?.has(key)) {
+      this.recentlyKept?.set(key, true);
       cache.set(key, response.body, settings.fallback.cacheTtlMs).catch((error: unknown) => {
         this.options.logger.debug({ subgraph: this.options.name, err: describeError(error) }, 'fallback cache write failed');
       });
