@@ -124,7 +124,8 @@ async function main(): Promise<void> {
     const subgraphUrls = {
       users: { url: urlOf('users') },
       orders: { url: urlOf('orders') },
-      products: { url: urlOf('products') },
+      // The demo's static fallback: an empty `topProducts` and placeholder products while products is down.
+      products: { url: urlOf('products'), fallback: { static: 'schema/fallbacks/products.json' } },
     };
     const configured = loadConfig({ file: process.env.GATEWAY_CONFIG, overrides: { subgraphs: subgraphUrls } });
     // DEV ONLY: also trust tokens from `npm run token` (refused when NODE_ENV=production), next to

@@ -132,7 +132,7 @@ describe('docker-compose.yml', () => {
   it('points each subgraph URL at a compose service and the port that service listens on', () => {
     const config = loadConfig({ env: gatewayEnv });
     for (const [name, { url }] of Object.entries(config.subgraphs)) {
-      const target = new URL(url);
+      const target = new URL(url ?? '');
       const service = serviceNamed(target.hostname);
       // The subgraph server reads `<NAME>_PORT` (subgraphs/shared/server.ts).
       const listenPort = environmentOf(service)[`${target.hostname.toUpperCase()}_PORT`];

@@ -4,7 +4,9 @@ import { devBearer as signedIn } from './helpers/auth.js';
 import { postGraphql } from './helpers/gateway.js';
 import { useDemoStack } from './helpers/subgraphs.js';
 
-const stack = useDemoStack();
+// This file checks plain federation: with the fallback cache on, the partial-data test would get
+// products from the copies kept by the earlier tests (test/fallback.test.ts covers that).
+const stack = useDemoStack({ resilience: { subgraphDefaults: { fallback: { cache: false } } } });
 
 /** Asks one subgraph directly, bypassing the gateway, to know what the right answer is. */
 async function direct(url: string, query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}) {

@@ -72,11 +72,142 @@ const SupergraphSchema = z
   .strict()
   .prefault({});
 
+/**
+ * Resilience settings of one subgraph. Each group is declared once, without defaults; the defaults
+ * live in {@link SUBGRAPH_DEFAULTS} and make `resilience.subgraphDefaults`, and the same fields,
+ * all optional, make the per-subgraph overrides (`subgraphs.<name>.breaker.volumeThreshold: 5`).
+ */
+const BreakerFields = {
+  enabled: z.boolean().describe('Run calls through a circuit breaker (opossum).'),
+  errorThresholdPercentage: z
+    .number()
+    .min(1)
+    .max(100)
+    .describe('Failure percentage in the rolling window above which the breaker opens.'),
+  rollingWindowMs: positiveInt.describe('Length of the rolling window of call statistics (10 buckets).'),
+  volumeThreshold: z
+    .number()
+    .int()
+    .min(0)
+    .describe('Calls the window must hold before the breaker may open (a few failures of a quiet subgraph do not open it).'),
+  resetTimeoutMs: positiveInt.describe('How long an open breaker waits before letting one probe call through (half-open).'),
+};
+const BulkheadFields = {
+  maxConcurrent: positiveInt.describe('Calls to this subgraph in flight at once; calls over the cap fail fast (`bulkhead_rejected`).'),
+};
+const RetryFields = {
+  maxRetries: z
+    .number()
+    .int()
+    .min(0)
+    .max(5)
+    .describe('Retries of a query after a connection error or a 502/503/504 (never mutations, never timeouts).'),
+  baseDelayMs: positiveInt.describe('Back-off before the first retry; doubles per retry, with full jitter.'),
+  maxDelayMs: positiveInt.describe('Upper bound of one back-off.'),
+};
+const FallbackFields = {
+  cache: z
+    .boolean()
+    .describe('Keep successful query responses and serve them (stale-if-error) when this subgraph fails.'),
+  cacheTtlMs: positiveInt.describe('How long a kept response may be served after it was stored.'),
+  refreshAfterMs: z
+    .number()
+    .int()
+    .min(0)
+    .describe('A kept copy younger than this is not rewritten by this instance (bounds cache writes for hot queries; 0: write every answer).'),
+};
+const SubgraphResilienceFields = {
+  timeoutMs: positiveInt.describe('Timeout of one call (one attempt) to the subgraph.'),
+  connections: positiveInt.describe('Size of the keep-alive connection pool to this subgraph.'),
+  dedupe: z
+    .boolean()
+    .describe('Identical concurrent queries (same document, variables and forwarded identity) share one call.'),
+  public: z
+    .boolean()
+    .describe('Responses are the same for every caller: cache and dedupe keys leave the identity out.'),
+  publicRootFields: z
+    .array(z.string().min(1))
+    .describe('Root fields (e.g. `topProducts`) whose responses are the same for every caller; a call is public when all its root fields are.'),
+};
+
+const SUBGRAPH_DEFAULTS = {
+  timeoutMs: 5_000,
+  connections: 64,
+  dedupe: true,
+  public: false,
+  publicRootFields: [] as string[],
+  breaker: { enabled: true, errorThresholdPercentage: 50, rollingWindowMs: 10_000, volumeThreshold: 10, resetTimeoutMs: 10_000 },
+  bulkhead: { maxConcurrent: 100 },
+  retry: { maxRetries: 2, baseDelayMs: 25, maxDelayMs: 250 },
+  fallback: { cache: true, cacheTtlMs: 300_000, refreshAfterMs: 1_000 },
+};
+
+/** `fields` with each default of `defaults` applied. */
+function withDefaults<S extends Record<string, z.ZodType>>(fields: S, defaults: { [K in keyof S]: z.output<S[K]> }) {
+  return Object.fromEntries(
+    Object.entries(fields).map(([key, schema]) => [key, (schema as z.ZodType).default(defaults[key as keyof S] as never)]),
+  ) as { [K in keyof S]: z.ZodDefault<S[K]> };
+}
+
+function defaultedGroup<S extends Record<string, z.ZodType>>(fields: S, defaults: { [K in keyof S]: z.output<S[K]> }) {
+  return z.object(withDefaults(fields, defaults)).strict().prefault({} as never);
+}
+
+const SubgraphDefaultsSchema = z
+  .object({
+    ...withDefaults(SubgraphResilienceFields, SUBGRAPH_DEFAULTS),
+    breaker: defaultedGroup(BreakerFields, SUBGRAPH_DEFAULTS.breaker),
+    bulkhead: defaultedGroup(BulkheadFields, SUBGRAPH_DEFAULTS.bulkhead),
+    retry: defaultedGroup(RetryFields, SUBGRAPH_DEFAULTS.retry),
+    fallback: defaultedGroup(FallbackFields, SUBGRAPH_DEFAULTS.fallback),
+  })
+  .strict()
+  .prefault({});
+
 const SubgraphSchema = z
   .object({
-    url: z.url().describe('Overrides the URL the supergraph gives for this subgraph.'),
+    url: z.url().optional().describe('Overrides the URL the supergraph gives for this subgraph.'),
+    ...z.object(SubgraphResilienceFields).partial().shape,
+    breaker: z.object(BreakerFields).partial().strict().optional(),
+    bulkhead: z.object(BulkheadFields).partial().strict().optional(),
+    retry: z.object(RetryFields).partial().strict().optional(),
+    fallback: z
+      .object({
+        ...z.object(FallbackFields).partial().shape,
+        static: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('JSON file of static fallbacks for this subgraph (see `schema/fallbacks/`), served when it fails and no cached copy exists.'),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
+
+const ResilienceSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('Timeouts, breakers, bulkheads, retries, dedupe and fallbacks around subgraph calls; false calls subgraphs plainly (used by the benchmark).'),
+    requestDeadlineMs: positiveInt
+      .default(10_000)
+      .describe('Deadline of one GraphQL request: no subgraph attempt or retry starts after it, and attempts are cut at it.'),
+    identityHeaders: z
+      .array(z.string().min(1).toLowerCase())
+      .default(['authorization', 'x-api-key', 'x-user-id', 'x-user-tier', 'x-user-scopes', 'x-auth-kind'])
+      .describe('Headers of the outgoing subgraph request that identify the caller; their values are part of cache and dedupe keys.'),
+    cacheMaxBytes: positiveInt
+      .default(64 * 1024 * 1024)
+      .describe('Byte limit of the in-memory fallback cache (used when no Redis is configured).'),
+    cacheReadTimeoutMs: positiveInt
+      .default(200)
+      .describe('How long a fallback lookup may wait for the cache (Redis) before it counts as a miss.'),
+    subgraphDefaults: SubgraphDefaultsSchema,
+  })
+  .strict()
+  .prefault({});
 
 const RedisSchema = z
   .object({
@@ -383,6 +514,7 @@ export const ConfigSchema = z
       .record(z.string().min(1), SubgraphSchema)
       .default({})
       .describe('Per-subgraph settings keyed by subgraph name, e.g. `subgraphs.users.url`.'),
+    resilience: ResilienceSchema,
     redis: RedisSchema,
     logging: LoggingSchema,
     metrics: MetricsSchema,
@@ -397,6 +529,26 @@ export const ConfigSchema = z
   });
 
 export type GatewayConfig = z.output<typeof ConfigSchema>;
+/** The resilience settings of one subgraph, defaults and overrides merged. */
+export type SubgraphSettings = z.output<typeof SubgraphDefaultsSchema> & { fallback: { static?: string | undefined } };
+
+/** `resilience.subgraphDefaults` with `subgraphs.<name>`'s overrides applied, group by group. */
+export function subgraphSettings(config: GatewayConfig, name: string): SubgraphSettings {
+  const defaults = config.resilience.subgraphDefaults;
+  const { url: _url, breaker, bulkhead, retry, fallback, ...own } = config.subgraphs[name] ?? { url: undefined };
+  return {
+    ...defaults,
+    ...definedOnly(own),
+    breaker: { ...defaults.breaker, ...definedOnly(breaker) },
+    bulkhead: { ...defaults.bulkhead, ...definedOnly(bulkhead) },
+    retry: { ...defaults.retry, ...definedOnly(retry) },
+    fallback: { ...defaults.fallback, ...definedOnly(fallback) },
+  };
+}
+
+function definedOnly<T extends object>(value: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
 /** What a caller may pass: any subset, defaults fill the rest. */
 export type GatewayConfigInput = z.input<typeof ConfigSchema>;
 

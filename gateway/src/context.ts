@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { Principal } from './auth/principal.js';
+import type { FallbackUse } from './subgraph/resilient-call.js';
 
 /** What the gateway learned about one request while handling it; read by logging and metrics. */
 export interface RequestState {
@@ -13,6 +14,10 @@ export interface RequestState {
   hasData: boolean;
   /** Cost in points: set by the cost plugin when it estimated the operation, `actual` once it ran. */
   cost?: { estimated: number; actual?: number | undefined } | undefined;
+  /** Epoch ms when the gateway received the request (the request deadline counts from here). */
+  receivedAt: number;
+  /** Fallbacks that stood in for failed subgraph calls, reported in `extensions.fallbacks`. */
+  fallbacks: FallbackUse[];
 }
 
 /** The Apollo context value: the same object for every plugin and data source of one request. */
@@ -28,7 +33,7 @@ const states = new WeakMap<FastifyRequest, RequestState>();
 export function requestState(request: FastifyRequest): RequestState {
   let state = states.get(request);
   if (!state) {
-    state = { errorCodes: [], hasData: false };
+    state = { errorCodes: [], hasData: false, receivedAt: Date.now(), fallbacks: [] };
     states.set(request, state);
   }
   return state;

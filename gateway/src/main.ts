@@ -14,24 +14,20 @@ import { onShutdownSignals, signalExitCode } from './shutdown-signals.js';
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, allowPositionals: false });
   let config: GatewayConfig;
+  let gateway: Gateway;
   try {
     config = loadConfig({ file: values.config ?? process.env.GATEWAY_CONFIG });
+    gateway = createGateway(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(1);
     }
-    throw error;
-  }
-
-  let gateway: Gateway;
-  try {
-    gateway = createGateway(config);
-  } catch (error) {
     // e.g. an issuer whose key cannot be read, or the demo secret under NODE_ENV=production.
     process.stderr.write(`cannot start the gateway: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   }
+
   installShutdown(gateway);
   try {
     await gateway.start();

@@ -16,6 +16,7 @@ import { formatGatewayError } from './graphql/format-error.js';
 import { useAuthorization } from './graphql/authorization-plugin.js';
 import { useCostAndBudget } from './graphql/cost-plugin.js';
 import { createCostAndBudget } from './cost-and-budget.js';
+import { useFallbackReport } from './graphql/fallback-report-plugin.js';
 import { useOperationResolution } from './graphql/operation-resolution-plugin.js';
 import { useRequestInfo } from './graphql/request-info-plugin.js';
 import { checkGraphqlRequest } from './http/graphql-request.js';
@@ -26,6 +27,7 @@ import { closeRedis, createRedis } from './redis.js';
 import { SubgraphDataSource } from './subgraph/data-source.js';
 import { createSubgraphFetch } from './subgraph/fetch.js';
 import { SubgraphHealthBook } from './subgraph/health.js';
+import { createSubgraphResilience, loadStaticFallbackFiles } from './subgraph/resilience.js';
 import { fileSupergraphSource, type LoadedSupergraph } from './supergraph/file-source.js';
 import { listSubgraphs } from './supergraph/subgraph-list.js';
 
@@ -61,7 +63,10 @@ export interface Gateway {
 const PROBE_LOG_LEVEL = 'debug';
 const REQUEST_ID_PATTERN = /^[\w.:@-]{1,128}$/;
 
+/** Builds the gateway; throws a `ConfigError` when a file the config names (a static fallback) is missing or invalid. */
 export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
+  // Files first: nothing is opened yet if one is broken.
+  const staticFallbacks = config.resilience.enabled ? loadStaticFallbackFiles(config) : undefined;
   const logger = createLogger({ level: config.logging.level, destination: options.logDestination });
   const metrics = new GatewayMetrics({
     maxOperationLabels: config.metrics.maxOperationLabels,
@@ -77,6 +82,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const authenticator = createAuthenticator({ config: config.auth, redis, logger: logger.child({ component: 'auth' }), metrics });
 
   const costAndBudget = createCostAndBudget(config, redis, logger, metrics);
+
+  const resilience = config.resilience.enabled
+    ? createSubgraphResilience({ config, redis, metrics, logger: logger.child({ component: 'subgraph' }), statics: staticFallbacks })
+    : undefined;
 
   let phase: GatewayPhase = 'starting';
   let supergraph: LoadedSupergraph | undefined;
@@ -100,6 +109,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         metrics,
         health,
         logger: logger.child({ component: 'subgraph' }),
+        resilience: resilience && { caller: resilience.caller(name), requestDeadlineMs: config.resilience.requestDeadlineMs },
       }),
   });
 
@@ -119,7 +129,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       // After useAuthorization: costs and charges the operation it filtered.
       ...(costAndBudget ? [useCostAndBudget(costAndBudget)] : []),
       useRequestInfo(),
-      useOperationResolution(), ...(config.graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()])],
+      useOperationResolution(),
+      useFallbackReport(),
+      ...(config.graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()]),
+    ],
   });
 
   const requestIdHeader = config.server.requestIdHeader.toLowerCase();
@@ -146,6 +159,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header(requestIdHeader, request.id);
+    // Creates the request's state now, so the request deadline counts from here.
+    requestState(request);
     if (phase === 'draining' || phase === 'stopped') throw new GatewayError('SHUTTING_DOWN');
   });
 
@@ -202,7 +217,17 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     return reply.code(status).send(restErrorBody(code, request.id, message));
   }
 
-  app.get('/health', { config: { probe: true } }, async () => ({ status: 'ok' }));
+  // Liveness: always 200 while the process runs; the breaker summary is information, not a verdict.
+  app.get('/health', { config: { probe: true } }, async () => {
+    if (!resilience || !supergraph) return { status: 'ok' };
+    const subgraphs = Object.fromEntries(
+      listSubgraphs(supergraph.sdl).flatMap(({ name }) => {
+        const snapshot = resilience.snapshot(name);
+        return snapshot ? [[name, { breaker: snapshot.state, errorRate: snapshot.errorRate }]] : [];
+      }),
+    );
+    return { status: 'ok', subgraphs };
+  });
 
   app.get('/ready', { config: { probe: true } }, async (_request, reply) => {
     const ready = phase === 'ready';
@@ -211,6 +236,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
           name,
           url: config.subgraphs[name]?.url ?? declaredUrl,
           ...health.get(name),
+          breaker: resilience?.snapshot(name) ?? null,
         }))
       : [];
     return reply.code(ready ? 200 : 503).send({
@@ -262,6 +288,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     await apollo.stop().catch((error: Error) => logger.warn({ err: error.message }, 'apollo stop failed'));
     await subgraphFetch.close().catch(() => undefined);
     authenticator.close();
+    await resilience?.close();
     if (redis) await closeRedis(redis);
   });
 

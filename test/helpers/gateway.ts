@@ -1,5 +1,5 @@
 import { loadConfig, type GatewayConfigInput } from '../../gateway/src/config.js';
-import { createGateway, type Gateway } from '../../gateway/src/server.js';
+import { createGateway, type Gateway, type GatewayOptions } from '../../gateway/src/server.js';
 import { LogCapture } from './logs.js';
 
 export interface TestGateway {
@@ -11,7 +11,10 @@ export interface TestGateway {
 }
 
 /** Starts a real gateway on 127.0.0.1 port 0 with the given config (no environment is read). */
-export async function startTestGateway(overrides: GatewayConfigInput): Promise<TestGateway> {
+export async function startTestGateway(
+  overrides: GatewayConfigInput,
+  options: Omit<GatewayOptions, 'logDestination'> = {},
+): Promise<TestGateway> {
   const config = loadConfig({
     env: {},
     overrides: {
@@ -24,7 +27,7 @@ export async function startTestGateway(overrides: GatewayConfigInput): Promise<T
     },
   });
   const logs = new LogCapture();
-  const gateway = createGateway(config, { logDestination: logs });
+  const gateway = createGateway(config, { ...options, logDestination: logs });
   await gateway.start();
   return {
     gateway,

@@ -1,3 +1,4 @@
+import type { GatewayConfigInput } from '../../gateway/src/config.js';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
 import { DEV_ISSUER } from '../../gateway/src/auth/dev-secret.js';
@@ -53,7 +54,7 @@ export interface DemoStack {
  * The demo subgraphs behind a gateway on the committed supergraph that trusts the demo's dev
  * issuer (as `npm start` does), for the calling test file (beforeAll / afterAll).
  */
-export function useDemoStack(): DemoStack {
+export function useDemoStack(overrides: GatewayConfigInput = {}): DemoStack {
   const stack = {} as DemoStack;
   beforeAll(async () => {
     stack.subgraphs = await startDemoSubgraphs();
@@ -65,6 +66,7 @@ export function useDemoStack(): DemoStack {
         orders: { url: stack.subgraphs.urls.orders },
         products: { url: stack.subgraphs.urls.products },
       },
+      ...overrides,
     });
   });
   afterAll(async () => {

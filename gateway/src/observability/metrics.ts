@@ -1,9 +1,24 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** How a request ended, as a client would see it. */
 export type RequestOutcome = 'success' | 'partial' | 'graphql_error' | 'client_error' | 'server_error';
-/** How one subgraph call ended: `graphql_error` is a 200 with errors (the subgraph answered). */
-export type SubgraphResult = 'success' | 'graphql_error' | 'http_error' | 'network_error';
+/**
+ * How one subgraph call ended: `graphql_error` is a 200 with errors (the subgraph answered);
+ * `timeout`, `breaker_open` (no network call made) and `bulkhead_rejected` (no network call made)
+ * come from the resilience layer. A call answered by a fallback is counted with the failure the
+ * fallback stood in for, and once more in `gateway_fallback_requests_total`.
+ */
+export type SubgraphResult =
+  | 'success'
+  | 'graphql_error'
+  | 'http_error'
+  | 'network_error'
+  | 'timeout'
+  | 'breaker_open'
+  | 'bulkhead_rejected';
+
+/** `gateway_circuit_breaker_state` values. */
+export const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 export type ReloadResult = 'success' | 'failure';
 
 export const OTHER_OPERATIONS = '__other__';
@@ -57,6 +72,34 @@ export class GatewayMetrics {
     help: 'Duration of calls to subgraphs in seconds, by subgraph and result.',
     labelNames: ['subgraph', 'result'] as const,
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly breakerState = new Gauge({
+    name: 'gateway_circuit_breaker_state',
+    help: 'Circuit breaker state per subgraph: 0 closed, 1 half-open, 2 open.',
+    labelNames: ['subgraph'] as const,
+    registers: [this.registry],
+  });
+
+  readonly fallbackRequests = new Counter({
+    name: 'gateway_fallback_requests_total',
+    help: 'Failed subgraph calls answered by a fallback, by subgraph and source (cache or static).',
+    labelNames: ['subgraph', 'source'] as const,
+    registers: [this.registry],
+  });
+
+  readonly subgraphRetries = new Counter({
+    name: 'gateway_subgraph_retries_total',
+    help: 'Retries of subgraph queries after a connection error or a 502/503/504.',
+    labelNames: ['subgraph'] as const,
+    registers: [this.registry],
+  });
+
+  readonly subgraphDeduplicated = new Counter({
+    name: 'gateway_subgraph_deduplicated_total',
+    help: 'Subgraph queries that shared an identical call already in flight instead of making their own.',
+    labelNames: ['subgraph'] as const,
     registers: [this.registry],
   });
 

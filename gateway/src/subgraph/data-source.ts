@@ -3,8 +3,11 @@ import type { Logger } from 'pino';
 import { principalHeaderNames, principalHeaders, type PrincipalHeaderNames } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics, SubgraphResult } from '../observability/metrics.js';
-import type { Fetcher } from './fetch.js';
+import { callFailureOf, describeError, type CallFailure } from './call-error.js';
+import { bufferedResponse, type Fetcher } from './fetch.js';
 import type { SubgraphHealthBook } from './health.js';
+import type { CallInfo, ResilientCaller } from './resilient-call.js';
+import type { RequestInitLike } from './upstream.js';
 
 type GatewayGraphQLResponse = Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
 
@@ -18,11 +21,18 @@ export interface SubgraphDataSourceOptions {
   metrics: GatewayMetrics;
   health: SubgraphHealthBook;
   logger: Logger;
+  /** The resilience layer for this subgraph; absent (`resilience.enabled: false`): plain calls through `fetcher`. */
+  resilience?: { caller: ResilientCaller; requestDeadlineMs: number } | undefined;
 }
 
 /**
- * The one hook per subgraph (`buildService`): forwards the request id, and times and classifies
- * every call for metrics and readiness. Apollo's own behaviour is untouched.
+ * The one hook per subgraph (`buildService`): forwards the request id, runs each call through the
+ * resilience layer, and times and classifies every call for metrics and readiness.
+ *
+ * Apollo's `process()` builds the request and calls `willSendRequest`, then `this.fetcher`. To hand
+ * the resilience layer the final outgoing request together with this request's context, each call
+ * runs Apollo's `process()` on a per-call object whose prototype is this data source and whose
+ * `fetcher` is bound to the call. Apollo's code runs unchanged.
  */
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   private readonly subgraph: Omit<SubgraphDataSourceOptions, 'url' | 'fetcher'>;
@@ -49,8 +59,16 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     const { name, metrics, health } = this.subgraph;
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const context = options.context as Partial<GatewayContext> | undefined;
+    let servedBy: CallFailure | undefined;
     try {
-      const response = await super.process(options);
+      const response = await this.processCall(options, context, (failure) => (servedBy = failure));
+      if (servedBy) {
+        // A fallback answered: the call itself failed.
+        metrics.observeSubgraphCall(name, servedBy, elapsed());
+        health.recordFailure(name, servedBy);
+        return response;
+      }
       const result: SubgraphResult = response.errors?.length ? 'graphql_error' : 'success';
       metrics.observeSubgraphCall(name, result, elapsed());
       health.recordSuccess(name);
@@ -58,15 +76,42 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     } catch (error) {
       const result = classifyFailure(error);
       metrics.observeSubgraphCall(name, result, elapsed());
-      const reason = describeFailure(error);
+      const reason = describeError(error);
       health.recordFailure(name, reason);
-      const requestId = (options.context as Partial<GatewayContext> | undefined)?.requestId;
-      this.subgraph.logger.warn({ subgraph: name, reqId: requestId, result, reason }, 'subgraph call failed');
+      this.subgraph.logger.warn({ subgraph: name, reqId: context?.requestId, result, reason }, 'subgraph call failed');
       // Answer instead of throwing: the gateway then nulls only this subgraph's part of the
       // response, adds the path, and returns the rest. The client learns which subgraph failed,
       // never its address or its error body; the log above has those under the request id.
       return unavailable(name);
     }
+  }
+
+  private processCall(
+    options: GraphQLDataSourceProcessOptions<GatewayContext>,
+    context: Partial<GatewayContext> | undefined,
+    onFallbackServed: (failure: CallFailure) => void,
+  ): Promise<GatewayGraphQLResponse> {
+    const resilience = this.subgraph.resilience;
+    if (!resilience) return super.process(options);
+    const state = context?.state;
+    const info: CallInfo = {
+      query: options.request.query ?? '',
+      operationName: options.request.operationName ?? undefined,
+      variables: options.request.variables ?? undefined,
+      incomingMutation: options.kind === 'incoming operation' && options.incomingRequestContext.operation?.operation === 'mutation',
+      deadline: (state?.receivedAt ?? Date.now()) + resilience.requestDeadlineMs,
+      requestId: context?.requestId,
+      onFallback: (use, failure) => {
+        state?.fallbacks.push(use);
+        onFallbackServed(failure);
+      },
+    };
+    const fetcher = (async (url: string, init: RequestInitLike) => {
+      const answer = await resilience.caller.call(url, init, info);
+      return bufferedResponse(url, answer.status, answer.contentType, answer.body);
+    }) as unknown as Fetcher;
+    const call = Object.create(this, { fetcher: { value: fetcher } }) as this;
+    return super.process.call(call, options);
   }
 }
 
@@ -81,16 +126,8 @@ function unavailable(subgraph: string): GatewayGraphQLResponse {
   };
 }
 
-/** Apollo raises HTTP failures with `extensions.response.status`; anything else is the network. */
+/** Apollo raises HTTP answers (4xx) with `extensions.response.status`; the resilience layer raises its own kinds. */
 function classifyFailure(error: unknown): SubgraphResult {
   const status = (error as { extensions?: { response?: { status?: unknown } } }).extensions?.response?.status;
-  return typeof status === 'number' ? 'http_error' : 'network_error';
-}
-
-function describeFailure(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = (error as Error & { cause?: unknown }).cause;
-  const causeCode = (cause as { code?: unknown } | undefined)?.code;
-  const causeMessage = cause instanceof Error ? cause.message : undefined;
-  return [error.message, causeCode ?? causeMessage].filter(Boolean).join(': ');
+  return typeof status === 'number' ? 'http_error' : callFailureOf(error);
 }

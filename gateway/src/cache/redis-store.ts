@@ -1,0 +1,32 @@
+import type { Redis } from 'ioredis';
+import type { CacheStore } from './store.js';
+
+export interface RedisStoreOptions {
+  /** The gateway's connection (its own `keyPrefix` applies on top of {@link namespace}). */
+  redis: Redis;
+  /** Prepended to every key of this store, e.g. `fallback:`. */
+  namespace: string;
+}
+
+/**
+ * The shared {@link CacheStore}: one Redis string per entry, `<storedAt>\n<value>`, with a PX TTL,
+ * so every gateway instance serves the same copies. Single-key commands only, so it runs unchanged
+ * on Redis Cluster. Failures reject (the connection has no offline queue); callers treat them as misses.
+ */
+export function createRedisStore(options: RedisStoreOptions): CacheStore {
+  const { redis, namespace } = options;
+  return {
+    kind: 'redis',
+    async get(key) {
+      const raw = await redis.get(namespace + key);
+      if (raw === null) return undefined;
+      const newline = raw.indexOf('\n');
+      const storedAt = Number(raw.slice(0, newline));
+      if (newline < 0 || !Number.isFinite(storedAt)) return undefined;
+      return { storedAt, value: raw.slice(newline + 1) };
+    },
+    async set(key, value, ttlMs) {
+      await redis.set(namespace + key, `${Date.now()}\n${value}`, 'PX', Math.max(1, Math.round(ttlMs)));
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import CircuitBreaker from 'opossum';
+
+export type BreakerState = 'closed' | 'half_open' | 'open';
+
+export interface BreakerSettings {
+  /** false: calls pass straight through and the state stays `closed`. @default true */
+  enabled: boolean;
+  /** Failure percentage in the rolling window above which the breaker opens. @default 50 */
+  errorThresholdPercentage: number;
+  /** Length of the rolling statistics window (10 buckets). @default 10000 */
+  rollingWindowMs: number;
+  /** Calls the window must hold before the breaker may open. @default 10 */
+  volumeThreshold: number;
+  /** How long the breaker stays open before one probe is let through (half-open). @default 10000 */
+  resetTimeoutMs: number;
+}
+
+export interface BreakerSnapshot {
+  state: BreakerState;
+  /** Failures / (failures + successes) in the rolling window, 0..1; 0 when the window is empty. */
+  errorRate: number;
+  /** Calls that ran (successes + failures) in the window. */
+  calls: number;
+  failures: number;
+  /** Calls refused without running, because the breaker was open, in the window. */
+  rejected: number;
+  windowMs: number;
+}
+
+/** A call refused because the breaker is open (or half-open with its probe already out): nothing ran. */
+export class BreakerOpenError extends Error {
+  override readonly name = 'BreakerOpenError';
+  constructor(readonly breaker: string) {
+    super(`circuit breaker "${breaker}" is open`);
+  }
+}
+
+export interface Breaker {
+  readonly name: string;
+  readonly state: BreakerState;
+  /** Runs `call` unless the breaker is open; its rejection counts as a failure when `isFailure` says so. */
+  run<T>(call: () => Promise<T>): Promise<T>;
+  snapshot(): BreakerSnapshot;
+}
+
+export interface BreakerRegistryOptions {
+  /** Which rejections of a call count against the breaker; the others count as successes (the upstream answered). */
+  isFailure: (error: unknown) => boolean;
+  /** Called on every state change (after the registry's own bookkeeping); logging and metrics hook in here. */
+  onStateChange?: (name: string, state: BreakerState) => void;
+}
+
+/**
+ * One opossum circuit breaker per name. Subgraphs use their own name; a REST route may ask for the
+ * breaker of the subgraph of the same service by passing that name, and both then share state.
+ * Timeouts are not opossum's: callers abort their own attempts and the abort counts as a failure.
+ *
+ * Events (via `onStateChange`): `open` when the failure rate in the window passes the threshold
+ * (or the half-open probe fails), `half_open` after `resetTimeoutMs`, `closed` when the probe succeeds.
+ */
+export class BreakerRegistry {
+  private readonly breakers = new Map<string, OpossumBreaker>();
+
+  constructor(private readonly options: BreakerRegistryOptions) {}
+
+  /** The breaker called `name`, created with `settings` on first use (later settings are ignored). */
+  get(name: string, settings: BreakerSettings): Breaker {
+    let breaker = this.breakers.get(name);
+    if (!breaker) {
+      breaker = new OpossumBreaker(name, settings, this.options);
+      this.breakers.set(name, breaker);
+    }
+    return breaker;
+  }
+
+  find(name: string): Breaker | undefined {
+    return this.breakers.get(name);
+  }
+
+  /** Stops every breaker's timers; they reject calls afterwards. */
+  shutdown(): void {
+    for (const breaker of this.breakers.values()) breaker.shutdown();
+  }
+}
+
+type Call = () => Promise<unknown>;
+
+class OpossumBreaker implements Breaker {
+  private readonly circuit: CircuitBreaker<[Call], unknown>;
+  private current: BreakerState = 'closed';
+
+  constructor(
+    readonly name: string,
+    private readonly settings: BreakerSettings,
+    options: BreakerRegistryOptions,
+  ) {
+    this.circuit = new CircuitBreaker<[Call], unknown>((call: Call) => call(), {
+      name,
+      enabled: settings.enabled,
+      timeout: false,
+      errorThresholdPercentage: settings.errorThresholdPercentage,
+      rollingCountTimeout: settings.rollingWindowMs,
+      rollingCountBuckets: 10,
+      rollingPercentilesEnabled: false,
+      volumeThreshold: settings.volumeThreshold,
+      resetTimeout: settings.resetTimeoutMs,
+      errorFilter: (error: unknown) => !options.isFailure(error),
+    });
+    const change = (state: BreakerState) => () => {
+      this.current = state;
+      options.onStateChange?.(name, state);
+    };
+    this.circuit.on('open', change('open'));
+    this.circuit.on('halfOpen', change('half_open'));
+    this.circuit.on('close', change('closed'));
+  }
+
+  get state(): BreakerState {
+    return this.current;
+  }
+
+  async run<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return (await this.circuit.fire(call)) as T;
+    } catch (error) {
+      if (CircuitBreaker.isOurError(error as Error) && (error as { code?: string }).code === 'EOPENBREAKER') {
+        throw new BreakerOpenError(this.name);
+      }
+      throw error;
+    }
+  }
+
+  snapshot(): BreakerSnapshot {
+    const stats = this.circuit.stats;
+    const calls = stats.successes + stats.failures;
+    return {
+      state: this.current,
+      errorRate: calls === 0 ? 0 : Math.round((stats.failures / calls) * 1000) / 1000,
+      calls,
+      failures: stats.failures,
+      rejected: stats.rejects,
+      windowMs: this.settings.rollingWindowMs,
+    };
+  }
+
+  shutdown(): void {
+    this.circuit.shutdown();
+  }
+}

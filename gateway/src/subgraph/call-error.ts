@@ -1,0 +1,47 @@
+import { BreakerOpenError } from '../resilience/breaker.js';
+import { BulkheadRejectedError } from '../resilience/bulkhead.js';
+
+/** How a subgraph call failed, as counted in `gateway_subgraph_requests_total{result}`. */
+export type CallFailure = 'network_error' | 'timeout' | 'http_error' | 'breaker_open' | 'bulkhead_rejected';
+
+/** A failed attempt at a subgraph: the network, the timeout, or a 5xx (4xx answers are not failures). */
+export class SubgraphCallError extends Error {
+  override readonly name = 'SubgraphCallError';
+  constructor(
+    readonly result: 'network_error' | 'timeout' | 'http_error',
+    message: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The failure kind of anything a subgraph call rejected with. */
+export function callFailureOf(error: unknown): CallFailure {
+  if (error instanceof SubgraphCallError) return error.result;
+  if (error instanceof BreakerOpenError) return 'breaker_open';
+  if (error instanceof BulkheadRejectedError) return 'bulkhead_rejected';
+  return 'network_error';
+}
+
+/** Failures that count against a breaker: the network, timeouts and 5xx. */
+export function isBreakerFailure(error: unknown): boolean {
+  return error instanceof SubgraphCallError;
+}
+
+/** Failures a query may be retried after: connection errors and 502/503/504 (not timeouts, not 500). */
+export function isRetryable(error: unknown): boolean {
+  if (!(error instanceof SubgraphCallError)) return false;
+  if (error.result === 'network_error') return true;
+  return error.result === 'http_error' && (error.status === 502 || error.status === 503 || error.status === 504);
+}
+
+/** `fetch failed: ECONNREFUSED` — the message and the cause's code, for logs (never for clients). */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as Error & { cause?: unknown }).cause;
+  const causeCode = (cause as { code?: unknown } | undefined)?.code;
+  const causeMessage = cause instanceof Error ? cause.message : undefined;
+  return [error.message, causeCode ?? causeMessage].filter(Boolean).join(': ');
+}

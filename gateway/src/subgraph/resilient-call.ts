@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import type { CacheStore } from '../cache/store.js';
+import type { SubgraphSettings } from '../config.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { Breaker } from '../resilience/breaker.js';
+import type { Bulkhead } from '../resilience/bulkhead.js';
+import type { InFlight } from '../resilience/dedupe.js';
+import { withRetries } from '../resilience/retry.js';
+import { callFailureOf, describeError, isRetryable, SubgraphCallError, type CallFailure } from './call-error.js';
+import { analyseOperation } from './operation.js';
+import { staticResponse, type StaticFallbacks } from './static-fallbacks.js';
+import { fetchOnce, type RequestInitLike, type UpstreamFetch, type UpstreamResponse } from './upstream.js';
+
+export type FallbackSource = 'cache' | 'static';
+
+/** One fallback a response used, as reported in `extensions.fallbacks`. */
+export interface FallbackUse {
+  subgraph: string;
+  source: FallbackSource;
+  /** Seconds since the cached copy was stored; null for static fallbacks. */
+  age: number | null;
+}
+
+/** What one call needs to know about the request it serves. */
+export interface CallInfo {
+  query: string;
+  operationName?: string | undefined;
+  variables?: Record<string, unknown> | undefined;
+  /** The incoming operation is a mutation: none of its calls is retried, deduplicated, cached or served from a fallback. */
+  incomingMutation: boolean;
+  /** Epoch ms: no attempt starts after it, and attempts are cut at it. */
+  deadline: number;
+  requestId?: string | undefined;
+  /** Called when the answer is a fallback, with the failure it stands in for. */
+  onFallback(use: FallbackUse, failure: CallFailure): void;
+}
+
+export interface ResilientCallerOptions {
+  /** Subgraph name: metrics label, breaker name, cache key namespace. */
+  name: string;
+  settings: SubgraphSettings;
+  /** The subgraph's own pooled fetch. */
+  fetch: UpstreamFetch;
+  breaker: Breaker;
+  bulkhead: Bulkhead;
+  inFlight: InFlight<UpstreamResponse>;
+  /** Where successful query responses are kept for stale-if-error; none: no cached fallback. */
+  cache?: CacheStore | undefined;
+  statics?: StaticFallbacks | undefined;
+  /** How long a fallback lookup waits for the cache before it counts as a miss. */
+  cacheReadTimeoutMs: number;
+  /** Lower-case header names whose values on the outgoing request identify the caller. */
+  identityHeaders: readonly string[];
+  metrics: GatewayMetrics;
+  logger: Logger;
+}
+
+/**
+ * Calls one subgraph through the resilience layer, in this order:
+ *
+ * dedupe (queries) → retries (queries: connection errors, 502/503/504) → bulkhead → breaker →
+ * one attempt with its timeout; on failure: cached copy → static copy → the error.
+ */
+export class ResilientCaller {
+  /** Keys this instance wrote lately: a copy younger than `fallback.refreshAfterMs` is not rewritten. */
+  private readonly recentlyKept: LRUCache<string, true> | undefined;
+
+  constructor(private readonly options: ResilientCallerOptions) {
+    const refreshAfterMs = options.settings.fallback.refreshAfterMs;
+    this.recentlyKept = refreshAfterMs > 0 ? new LRUCache({ max: 10_000, ttl: refreshAfterMs, ttlAutopurge: false }) : undefined;
+  }
+
+  async call(url: string, init: RequestInitLike, info: CallInfo): Promise<UpstreamResponse> {
+    const { name, settings, inFlight, metrics } = this.options;
+    const operation = analyseOperation(info.query, info.operationName);
+    const isQuery = operation.type === 'query' && !info.incomingMutation;
+    if (!isQuery) return this.network(url, init, info, 0);
+
+    const isPublic =
+      settings.public || (operation.rootFields.length > 0 && operation.rootFields.every((f) => settings.publicRootFields.includes(f.name)));
+    const key = this.cacheKey(isPublic ? '' : this.identity(init.headers), init.body ?? '');
+    try {
+      if (!settings.dedupe) return await this.fetchAndKeep(url, init, info, key);
+      const { promise, shared } = inFlight.run(key, () => this.fetchAndKeep(url, init, info, key));
+      if (shared) metrics.subgraphDeduplicated.inc({ subgraph: name });
+      return await promise;
+    } catch (error) {
+      const fallback = await this.fallback(key, operation, info);
+      if (!fallback) throw error;
+      const failure = callFailureOf(error);
+      metrics.fallbackRequests.inc({ subgraph: name, source: fallback.use.source });
+      this.options.logger.warn(
+        { subgraph: name, reqId: info.requestId, result: failure, reason: describeError(error), fallback: fallback.use.source },
+        'subgraph call failed; serving a fallback',
+      );
+      info.onFallback(fallback.use, failure);
+      return fallback.response;
+    }
+  }
+
+  private async fetchAndKeep(url: string, init: RequestInitLike, info: CallInfo, key: string): Promise<UpstreamResponse> {
+    const response = await this.network(url, init, info, this.options.settings.retry.maxRetries);
+    const { cache, settings } = this.options;
+    // Only complete answers are kept: a 200 without errors (`"errors":` can only appear as a key).
+    if (cache && settings.fallback.cache && response.status === 200 && !response.body.includes('"errors":') && !this.recentlyKept?.has(key)) {
+      this.recentlyKept?.set(key, true);
+      cache.set(key, response.body, settings.fallback.cacheTtlMs).catch((error: unknown) => {
+        this.options.logger.debug({ subgraph: this.options.name, err: describeError(error) }, 'fallback cache write failed');
+      });
+    }
+    return response;
+  }
+
+  private network(url: string, init: RequestInitLike, info: CallInfo, maxRetries: number): Promise<UpstreamResponse> {
+    const { name, settings, breaker, bulkhead, fetch, metrics } = this.options;
+    return withRetries(
+      () => {
+        const remaining = info.deadline - Date.now();
+        if (remaining <= 0) return Promise.reject(new SubgraphCallError('timeout', 'request deadline passed before the call'));
+        const timeoutMs = Math.min(settings.timeoutMs, remaining);
+        return bulkhead.run(() => breaker.run(() => fetchOnce(fetch, url, init, timeoutMs)));
+      },
+      {
+        maxRetries,
+        baseDelayMs: settings.retry.baseDelayMs,
+        maxDelayMs: settings.retry.maxDelayMs,
+        deadline: info.deadline,
+        isRetryable,
+        onRetry: (retry, error, delayMs) => {
+          metrics.subgraphRetries.inc({ subgraph: name });
+          this.options.logger.debug({ subgraph: name, reqId: info.requestId, retry, delayMs, reason: describeError(error) }, 'retrying subgraph call');
+        },
+      },
+    );
+  }
+
+  private async fallback(key: string, operation: ReturnType<typeof analyseOperation>, info: CallInfo) {
+    const { cache, settings, statics, name } = this.options;
+    if (cache && settings.fallback.cache) {
+      const entry = await withTimeout(cache.get(key), this.options.cacheReadTimeoutMs).catch((error: unknown) => {
+        this.options.logger.warn({ subgraph: name, err: describeError(error) }, 'fallback cache read failed; trying the static fallback');
+        return undefined;
+      });
+      if (entry) {
+        const age = Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
+        return { use: { subgraph: name, source: 'cache' as const, age }, response: json(entry.value) };
+      }
+    }
+    const answer = statics ? staticResponse(statics, operation, info.variables) : undefined;
+    if (answer) return { use: { subgraph: name, source: 'static' as const, age: null }, response: json(JSON.stringify(answer)) };
+    return undefined;
+  }
+
+  private identity(headers: Record<string, string> | undefined): string {
+    return this.options.identityHeaders.map((header) => headers?.[header] ?? '').join('\n');
+  }
+
+  /** subgraph + identity + request body (document, variables, operation name); hashed, so no header value is ever stored as a key. */
+  private cacheKey(identity: string, body: string): string {
+    const hash = createHash('sha256').update(identity).update('\0').update(body).digest('base64url');
+    return `${this.options.name}:${hash}`;
+  }
+}
+
+/** `promise`, or a rejection after `ms` (a slow cache must not hold up an answer that is already late). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms}ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+function json(body: string): UpstreamResponse {
+  return { status: 200, contentType: 'application/json', body };
+}
