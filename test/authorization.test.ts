@@ -128,11 +128,17 @@ describe('enforcement on any supergraph, including after a hot reload', () => {
     interface Place { label: String }
     type Depot implements Place { label: String @authenticated }
     type Shop implements Place { label: String }
-    type Query { warehouses: [Warehouse!]!, slow(ms: Int!): String!, places: [Place!] }
+    type Note { text: String }
+    union Finding = Audit | Note
+    type Query { warehouses: [Warehouse!]!, slow(ms: Int!): String!, places: [Place!], findings: [Finding!] }
   `;
   const resolvers = {
-    Query: { places: () => [{ kind: 'Depot', label: 'north' }, { kind: 'Shop', label: 'corner' }] },
+    Query: {
+      places: () => [{ kind: 'Depot', label: 'north' }, { kind: 'Shop', label: 'corner' }],
+      findings: () => [{ kind: 'Audit', lastCheck: '2026-01-01' }, { kind: 'Note', text: 'hi' }],
+    },
     Place: { __resolveType: (place: { kind: string }) => place.kind },
+    Finding: { __resolveType: (finding: { kind: string }) => finding.kind },
     Warehouse: { manager: () => 'Ada', audit: () => ({ lastCheck: '2026-01-01' }), secretCode: () => 's3cr3t', capacity: () => 10 },
   };
   let subgraph: TinySubgraph;
@@ -175,6 +181,21 @@ describe('enforcement on any supergraph, including after a hot reload', () => {
     expect(admin.body).toEqual({
       data: { warehouses: [1, 2].map((i) => ({ code: i === 1 ? 'AMS' : 'LIS', manager: 'Ada', audit: { lastCheck: '2026-01-01' } })) },
     });
+  });
+
+  it('removes a fragment on a type the caller may not see, also when that type is reached through a union', async () => {
+    const query = { query: '{ findings { __typename ... on Audit { lastCheck } ... on Note { text } } }' };
+    const anonymous = await postGraphql(gw.graphqlUrl, query);
+    expect(anonymous.body).toEqual({
+      data: { findings: [{ __typename: 'Audit' }, { __typename: 'Note', text: 'hi' }] },
+      errors: [unauthorized(['findings'])],
+    });
+    // Through a named fragment too (nothing else is selected, so nothing is left: 401).
+    const named = await postGraphql(gw.graphqlUrl, { query: '{ findings { ...A } } fragment A on Audit { lastCheck }' });
+    expect(named.status).toBe(401);
+    expect(JSON.stringify(named.body)).not.toContain('2026-01-01');
+    const signed = await postGraphql(gw.graphqlUrl, query, await signedIn('u'));
+    expect(signed.body).toEqual({ data: { findings: [{ __typename: 'Audit', lastCheck: '2026-01-01' }, { __typename: 'Note', text: 'hi' }] } });
   });
 
   it('protects an interface field when any implementation protects it', async () => {

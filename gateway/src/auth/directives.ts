@@ -83,6 +83,11 @@ export class AuthPolicy {
   }
 
   /** The rule for selecting `fieldName` on `parent` (whose type is `fieldType`), or undefined when open. */
+  /** The rule on a type itself (`type Audit @authenticated`), which guards every object of that type. */
+  typeRule(typeName: string): AccessRule | undefined {
+    return this.types.get(typeName);
+  }
+
   ruleFor(schema: GraphQLSchema, parent: GraphQLCompositeType, fieldName: string, fieldType: GraphQLOutputType): AccessRule | undefined {
     let rule = merge(this.fields.get(`${parent.name}.${fieldName}`), this.types.get(getNamedType(fieldType).name));
     if (isInterfaceType(parent)) {

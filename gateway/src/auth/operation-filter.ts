@@ -106,6 +106,14 @@ export function filterOperation(
         continue;
       }
       const condition = fragment.typeCondition ? schema.getType(fragment.typeCondition.name.value) : parent;
+      // A fragment on a type the caller may not see goes whole: through an interface or union
+      // field, the type's own rule is the only thing that guards its objects.
+      const typeRule = fragment.typeCondition ? policy.typeRule(fragment.typeCondition.name.value) : undefined;
+      if (typeRule && !allows(typeRule, principal)) {
+        unauthorized.push(path);
+        changed = true;
+        continue;
+      }
       const child = walk(fragment.selectionSet, condition && isCompositeType(condition) ? condition : parent, path);
       if (child.nullParent) nullParent = true;
       if (!child.changed) {
