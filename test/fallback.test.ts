@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import { devBearer } from './helpers/auth.js';
 import { postGraphql, type TestGateway } from './helpers/gateway.js';
 import { connectTestRedis, TEST_REDIS_URL } from './helpers/redis.js';
@@ -105,6 +106,22 @@ describe('cache keys carry the identity the subgraph request carries', () => {
 
     const aliceAgain = await postGraphql(gw.graphqlUrl, { query: ME }, await asUser('user-1'));
     expect(aliceAgain.body.data).toEqual(alice.body.data);
+    expect(aliceAgain.headers.get('x-fallback-source')).toBe('cache');
+  });
+
+  it('keeps identities apart when auth sends the principal under renamed headers', async () => {
+    const gw = await suite.start({
+      resilience: { subgraphDefaults: NO_BREAKER },
+      auth: { jwt: { issuers: [DEV_ISSUER] }, propagation: { idHeader: 'x-principal-id', scopesHeader: 'x-principal-scopes' } },
+    });
+    const alice = await postGraphql(gw.graphqlUrl, { query: ME }, await asUser('user-1'));
+    expect(alice.body.errors, JSON.stringify(alice.body)).toBeUndefined();
+    expect(suite.demo.proxies.users.requests.at(-1)?.headers['x-principal-id']).toBe('user-1');
+    await suite.demo.proxies.users.kill();
+    const bob = await postGraphql(gw.graphqlUrl, { query: ME }, await asUser('user-2'));
+    expect(bob.headers.get('x-fallback-source')).toBeNull();
+    expect(bob.body.errors?.[0]?.extensions?.code).toBe('SUBGRAPH_UNAVAILABLE');
+    const aliceAgain = await postGraphql(gw.graphqlUrl, { query: ME }, await asUser('user-1'));
     expect(aliceAgain.headers.get('x-fallback-source')).toBe('cache');
   });
 

@@ -1,3 +1,4 @@
+import { principalHeaderNames } from '../auth/principal.js';
 import { resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -62,6 +63,9 @@ export function loadStaticFallbackFiles(config: GatewayConfig): Map<string, Stat
  */
 export function createSubgraphResilience(options: SubgraphResilienceOptions): SubgraphResilience {
   const { config, metrics, logger } = options;
+  // Whatever headers carry the principal (auth.propagation, renamable) are always part of the
+  // identity, or renaming one would let one caller's copies serve another.
+  const identityHeaders = [...new Set([...config.resilience.identityHeaders, ...principalHeaderNames(config.auth.propagation)])];
   const breakers = new BreakerRegistry({
     isFailure: isBreakerFailure,
     onStateChange: (name, state) => {
@@ -98,7 +102,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
         inFlight: new InFlight<UpstreamResponse>(),
         cache,
         statics: statics.get(name),
-        identityHeaders: config.resilience.identityHeaders,
+        identityHeaders: identityHeaders,
         cacheReadTimeoutMs: config.resilience.cacheReadTimeoutMs,
         metrics,
         logger,
