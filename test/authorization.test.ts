@@ -128,17 +128,22 @@ describe('enforcement on any supergraph, including after a hot reload', () => {
     interface Place { label: String }
     type Depot implements Place { label: String @authenticated }
     type Shop implements Place { label: String }
+    interface Entry { id: ID! }
+    type Plain implements Entry { id: ID! }
+    type Secret implements Entry @authenticated { id: ID!, value: String }
     type Note { text: String }
     union Finding = Audit | Note
-    type Query { warehouses: [Warehouse!]!, slow(ms: Int!): String!, places: [Place!], findings: [Finding!] }
+    type Query { warehouses: [Warehouse!]!, slow(ms: Int!): String!, places: [Place!], findings: [Finding!], entries: [Entry] }
   `;
   const resolvers = {
     Query: {
       places: () => [{ kind: 'Depot', label: 'north' }, { kind: 'Shop', label: 'corner' }],
       findings: () => [{ kind: 'Audit', lastCheck: '2026-01-01' }, { kind: 'Note', text: 'hi' }],
+      entries: () => [{ kind: 'Plain', id: 'p1' }, { kind: 'Secret', id: 's1', value: 'classified' }],
     },
     Place: { __resolveType: (place: { kind: string }) => place.kind },
     Finding: { __resolveType: (finding: { kind: string }) => finding.kind },
+    Entry: { __resolveType: (entry: { kind: string }) => entry.kind },
     Warehouse: { manager: () => 'Ada', audit: () => ({ lastCheck: '2026-01-01' }), secretCode: () => 's3cr3t', capacity: () => 10 },
   };
   let subgraph: TinySubgraph;
@@ -196,6 +201,14 @@ describe('enforcement on any supergraph, including after a hot reload', () => {
     expect(JSON.stringify(named.body)).not.toContain('2026-01-01');
     const signed = await postGraphql(gw.graphqlUrl, query, await signedIn('u'));
     expect(signed.body).toEqual({ data: { findings: [{ __typename: 'Audit', lastCheck: '2026-01-01' }, { __typename: 'Note', text: 'hi' }] } });
+  });
+
+  it('protects an interface field when an implementing type is protected as a whole', async () => {
+    const anonymous = await postGraphql(gw.graphqlUrl, { query: '{ entries { __typename id } }' });
+    expect(anonymous.status).toBe(401);
+    expect(JSON.stringify(anonymous.body)).not.toContain('s1');
+    const signed = await postGraphql(gw.graphqlUrl, { query: '{ entries { id ... on Secret { value } } }' }, await signedIn('u'));
+    expect(signed.body).toEqual({ data: { entries: [{ id: 'p1' }, { id: 's1', value: 'classified' }] } });
   });
 
   it('protects an interface field when any implementation protects it', async () => {

@@ -91,7 +91,11 @@ export class AuthPolicy {
   ruleFor(schema: GraphQLSchema, parent: GraphQLCompositeType, fieldName: string, fieldType: GraphQLOutputType): AccessRule | undefined {
     let rule = merge(this.fields.get(`${parent.name}.${fieldName}`), this.types.get(getNamedType(fieldType).name));
     if (isInterfaceType(parent)) {
-      for (const implementation of schema.getPossibleTypes(parent)) rule = merge(rule, this.fields.get(`${implementation.name}.${fieldName}`));
+      // Through the interface a caller must not reach what an implementation would refuse: its
+      // field's rule, and the rule on the implementing type itself (`type Secret implements Node @authenticated`).
+      for (const implementation of schema.getPossibleTypes(parent)) {
+        rule = merge(rule, merge(this.fields.get(`${implementation.name}.${fieldName}`), this.types.get(implementation.name)));
+      }
     }
     return rule === EMPTY ? undefined : rule;
   }
