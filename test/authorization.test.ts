@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import { withEnforcedSecurityLinksUnmarked } from '../gateway/src/supergraph/security-links.js';
@@ -153,6 +153,12 @@ describe('enforcement on any supergraph, including after a hot reload', () => {
   beforeAll(async () => {
     subgraph = await startTinySubgraph({ sdl: SECURED('\n      capacity: Int! @scopes(scopes: [["read:capacity"]])'), resolvers });
     path = writeTinySupergraph(subgraph.url, SECURED());
+    // @apollo/composition copies an implementation's type-level rule onto the interface; another
+    // composer (or a hand-written supergraph) may not, and the gateway must still guard the interface.
+    const composed = readFileSync(path, 'utf8');
+    const unpropagated = composed.replace(/(interface Entry\n\s+@join__type\([^)]*\))\n\s+@authenticated/, '$1');
+    expect(unpropagated).not.toBe(composed);
+    writeFileSync(path, unpropagated);
     gw = await startTestGateway({
       supergraph: { path, watch: true, pollIntervalMs: 50 },
       auth: { jwt: { issuers: [DEV_ISSUER] } },
