@@ -8,6 +8,7 @@ import { FileApiKeyStore, RedisApiKeyStore } from '../gateway/src/auth/api-key-s
 import { createApiKey, hashApiKey } from '../gateway/src/auth/api-keys.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { REPO_ROOT } from './helpers/process.js';
+import { startPrivateRedis } from './helpers/redis-server.js';
 import { useTinySubgraph } from './helpers/tiny-subgraph.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -209,6 +210,38 @@ describe('API keys when they cannot be checked or are not accepted', () => {
       expect(result.headers.get('retry-after')).toBe('1');
     } finally {
       await gw.close();
+    }
+  });
+
+  it('answers 503 AUTH_UNAVAILABLE within redis.commandTimeoutMs when Redis hangs (frozen), and serves again after', async () => {
+    const server = await startPrivateRedis();
+    const admin = new Redis(server.url, { keyPrefix: 'gw:' });
+    const { key } = await createApiKey(new RedisApiKeyStore(admin), { owner: 'svc', tier: 'pro', scopes: [] });
+    shownKeys.push(key);
+    const gw = await startTestGateway({
+      supergraph: { path: tiny.supergraphPath, watch: false },
+      redis: { url: server.url, commandTimeoutMs: 300 },
+    });
+    try {
+      const ready = async () => ((await (await fetch(`${gw.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';
+      for (let i = 0; i < 100 && !(await ready()); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect((await postGraphql(gw.graphqlUrl, QUERY, withKey(key))).status).toBe(200);
+      server.freeze();
+      const hung = await postGraphql(gw.graphqlUrl, QUERY, withKey(key));
+      expect(hung.status).toBe(503);
+      expect(hung.body.errors?.[0]?.extensions?.code).toBe('AUTH_UNAVAILABLE');
+      server.thaw();
+      let back = 0;
+      for (let i = 0; i < 40 && back !== 200; i++) {
+        back = (await postGraphql(gw.graphqlUrl, QUERY, withKey(key))).status;
+        if (back !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(back).toBe(200);
+    } finally {
+      server.thaw();
+      await gw.close();
+      admin.disconnect();
+      await server.stop();
     }
   });
 

@@ -217,6 +217,9 @@ const RedisSchema = z
       .optional()
       .describe('Redis URL. Unset: the gateway runs on its in-memory store.'),
     connectTimeoutMs: positiveInt.default(2_000).describe('Timeout of one connection attempt.'),
+    commandTimeoutMs: positiveInt
+      .default(1_000)
+      .describe('Longest any Redis command may take before it fails (a hung Redis must not hang requests); budgets and cache reads have shorter deadlines of their own.'),
     keyPrefix: z.string().default('gw:').describe('Prefix of every key the gateway writes.'),
   })
   .strict()

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 export interface RedisOptions {
   url: string;
   connectTimeoutMs: number;
+  commandTimeoutMs: number;
   keyPrefix: string;
   /** Shown by `CLIENT LIST`, so operators can tell gateway instances apart. */
   connectionName: string;
@@ -18,6 +19,7 @@ export function createRedis(options: RedisOptions, logger: Logger): Redis {
   const client = new Redis(options.url, {
     lazyConnect: true,
     connectTimeout: options.connectTimeoutMs,
+    commandTimeout: options.commandTimeoutMs,
     keyPrefix: options.keyPrefix,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
