@@ -86,6 +86,34 @@ describe('rate-limit store failover', () => {
     }
   });
 
+  it('refunds to the store that took the charge, never to the other one', async () => {
+    const memory = new MemoryBudgetStore();
+    const primary = new RedisBudgetStore(redis);
+    const store = new FailoverBudgetStore(primary, { timeoutMs: 250, retryPrimaryAfterMs: 300, fallback: memory, logger: pino(new LogCapture()) });
+
+    // Charged in Redis; Redis hangs before the refund: the refund is lost, not credited in memory.
+    const inRedis = await store.charge('dave', 40, LIMITS);
+    expect(inRedis.chargedBy).toBe('primary');
+    server.freeze();
+    try {
+      await expect(store.refund('dave', 30, LIMITS, inRedis.chargedBy)).rejects.toThrow();
+      expect((await memory.peek('dave', LIMITS))[0]?.remaining).toBe(100); // the fallback never saw dave
+      // Charged by the fallback while degraded...
+      const inMemory = await store.charge('erin', 40, LIMITS);
+      expect(inMemory.chargedBy).toBe('fallback');
+      server.thaw();
+      await sleep(400);
+      // ...and refunded there, even though Redis answers again.
+      const after = await store.refund('erin', 30, LIMITS, inMemory.chargedBy);
+      expect(Math.floor(after[0]?.remaining ?? 0)).toBe(90);
+      // Redis shows erin at 60, not 90: the charge that timed out against the frozen Redis ran when
+      // it thawed (a known effect of failing over, see README), and the refund did not go there.
+      expect(Math.floor((await primary.peek('erin', LIMITS))[0]?.remaining ?? 0)).toBe(60);
+    } finally {
+      server.thaw();
+    }
+  });
+
   it('fails over at once when Redis is gone (connection refused)', async () => {
     const gone = new Redis('redis://127.0.0.1:1', { enableOfflineQueue: false, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     gone.on('error', () => undefined);

@@ -7,7 +7,7 @@ import { estimateCost, type CostEstimate } from '../cost/estimate.js';
 import type { CostAnalyzer, CostModelSource } from '../cost/model-source.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import type { LimitState } from '../rate-limit/budget.js';
+import type { ChargedBy, LimitState } from '../rate-limit/budget.js';
 import type { BudgetClient, BudgetService } from '../rate-limit/budget-service.js';
 import { throttleStatus } from '../rate-limit/headers.js';
 import { resolvePolicy, type OperationPolicy } from '../rate-limit/policy.js';
@@ -39,6 +39,8 @@ interface Admitted {
   policy: OperationPolicy;
   /** The budget after the charge; undefined when no budget is kept. */
   limits: LimitState[] | undefined;
+  /** Which store took the charge, so the refund goes there. */
+  chargedBy?: ChargedBy | undefined;
 }
 
 /**
@@ -128,7 +130,7 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
               withExtensions ? { cost } : undefined,
             );
           }
-          admitted = { analyzer, document, estimate, client, policy, limits: outcome.limits };
+          admitted = { analyzer, document, estimate, client, policy, limits: outcome.limits, chargedBy: outcome.chargedBy };
           return null;
         },
 
@@ -147,7 +149,7 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
           requestContext.contextValue.state.cost = { estimated: estimate.cost, actual };
           let limits = admitted.limits;
           const unused = estimate.cost - actual;
-          if (budget && limits && unused > 0) limits = (await budget.refund(client, unused, policy.limits)) ?? limits;
+          if (budget && limits && unused > 0) limits = (await budget.refund(client, unused, policy.limits, admitted.chargedBy)) ?? limits;
           if (withExtensions) {
             result.extensions = {
               ...result.extensions,

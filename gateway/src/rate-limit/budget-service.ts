@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import type { BudgetStore, LimitSpec, LimitState } from './budget.js';
+import type { BudgetStore, ChargedBy, LimitSpec, LimitState } from './budget.js';
 import { BudgetStoreUnavailableError, FailoverBudgetStore } from './failover-store.js';
 import { rateLimitHeaders, retryAfterHeader, type RateLimitHeaderOptions } from './headers.js';
 import { MemoryBudgetStore } from './memory-store.js';
@@ -15,7 +15,7 @@ export interface BudgetClient {
 }
 
 export type ChargeOutcome =
-  | { result: 'allowed'; limits: LimitState[]; headers: Record<string, string> }
+  | { result: 'allowed'; limits: LimitState[]; headers: Record<string, string>; chargedBy?: ChargedBy | undefined }
   /** Over budget: answer 429 with these headers (`retry-after` included). */
   | { result: 'limited'; retryAfterSeconds: number | null; limits: LimitState[]; headers: Record<string, string> }
   /** The store is down and the gateway fails closed: answer 503. */
@@ -45,7 +45,7 @@ export class BudgetService {
       const charged = await this.options.store.charge(client.clientKey, cost, limits);
       const headers = this.headers(charged.limits);
       if (charged.allowed) {
-        outcome = { result: 'allowed', limits: charged.limits, headers };
+        outcome = { result: 'allowed', limits: charged.limits, headers, chargedBy: charged.chargedBy };
       } else {
         // null: the cost is larger than a limit's maximum and will never fit; a day is the honest hint.
         const retry = charged.retryAfterSeconds ?? 86_400;
@@ -59,10 +59,13 @@ export class BudgetService {
     return outcome;
   }
 
-  /** Gives back `points` (never above a limit's maximum); the state after, or undefined if the store failed. */
-  async refund(client: BudgetClient, points: number, limits: readonly LimitSpec[]): Promise<LimitState[] | undefined> {
+  /**
+   * Gives back `points` (never above a limit's maximum) to the store that took the charge
+   * (`chargedBy` from the allowed outcome); the state after, or undefined if that store failed.
+   */
+  async refund(client: BudgetClient, points: number, limits: readonly LimitSpec[], chargedBy?: ChargedBy): Promise<LimitState[] | undefined> {
     try {
-      return await this.options.store.refund(client.clientKey, points, limits);
+      return await this.options.store.refund(client.clientKey, points, limits, chargedBy);
     } catch {
       return undefined;
     }

@@ -33,8 +33,13 @@ export interface LimitState {
   restoreRate: number;
 }
 
+/** Which store of a failover pair answered a charge, so its refund goes to the same one. */
+export type ChargedBy = 'primary' | 'fallback';
+
 export interface ChargeResult {
   allowed: boolean;
+  /** Set by a failover store: where the charge was taken (a refund must go there, not elsewhere). */
+  chargedBy?: ChargedBy | undefined;
   /** When refused: seconds until the cost fits all limits; `null` when it never can (cost > max). */
   retryAfterSeconds: number | null;
   limits: LimitState[];
@@ -43,8 +48,11 @@ export interface ChargeResult {
 export interface BudgetStore {
   /** Takes `cost` points from every limit of the client, or from none if any would go short. */
   charge(client: string, cost: number, limits: readonly LimitSpec[]): Promise<ChargeResult>;
-  /** Gives `points` back to every limit (never above its max); returns the state after. */
-  refund(client: string, points: number, limits: readonly LimitSpec[]): Promise<LimitState[]>;
+  /**
+   * Gives `points` back to every limit (never above its max); returns the state after.
+   * `chargedBy`: where a failover store took the charge (other stores ignore it).
+   */
+  refund(client: string, points: number, limits: readonly LimitSpec[], chargedBy?: ChargedBy): Promise<LimitState[]>;
   /** The state of every limit without changing it. */
   peek(client: string, limits: readonly LimitSpec[]): Promise<LimitState[]>;
 }

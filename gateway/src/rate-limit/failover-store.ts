@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { BudgetStore, ChargeResult, LimitSpec, LimitState } from './budget.js';
+import type { BudgetStore, ChargeResult, ChargedBy, LimitSpec, LimitState } from './budget.js';
 
 export class BudgetStoreUnavailableError extends Error {
   override readonly name = 'BudgetStoreUnavailableError';
@@ -37,11 +37,26 @@ export class FailoverBudgetStore implements BudgetStore {
     return this.degraded;
   }
 
-  charge(client: string, cost: number, limits: readonly LimitSpec[]): Promise<ChargeResult> {
-    return this.call((store) => store.charge(client, cost, limits));
+  async charge(client: string, cost: number, limits: readonly LimitSpec[]): Promise<ChargeResult> {
+    let answeredBy: ChargedBy = 'primary';
+    const result = await this.call((store) => {
+      answeredBy = store === this.primary ? 'primary' : 'fallback';
+      return store.charge(client, cost, limits);
+    });
+    return { ...result, chargedBy: answeredBy };
   }
 
-  refund(client: string, points: number, limits: readonly LimitSpec[]): Promise<LimitState[]> {
+  /**
+   * A refund goes to the store that took the charge: points charged in Redis are not given back to
+   * the in-memory limiter (or the reverse). If that store cannot take it now, the refund is lost
+   * (the client was charged its estimate), which errs on the side of the budget.
+   */
+  refund(client: string, points: number, limits: readonly LimitSpec[], chargedBy?: ChargedBy): Promise<LimitState[]> {
+    if (chargedBy === 'fallback') {
+      if (!this.options.fallback) return Promise.reject(new BudgetStoreUnavailableError('no fallback store'));
+      return this.options.fallback.refund(client, points, limits);
+    }
+    if (chargedBy === 'primary') return withDeadline(this.primary.refund(client, points, limits), this.options.timeoutMs);
     return this.call((store) => store.refund(client, points, limits));
   }
 
