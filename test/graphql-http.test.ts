@@ -139,6 +139,30 @@ describe('bad requests get a registered 4xx code and never crash the gateway', (
   });
 });
 
+describe('errors from subgraphs', () => {
+  it('never carry a subgraph stack trace to the client', async () => {
+    const sdl = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key"])\ntype Query { boom: String }';
+    const failing = await startTinySubgraph({
+      sdl,
+      stacktraces: true,
+      resolvers: { Query: { boom: () => { throw new Error('database password rejected'); } } },
+    });
+    const direct = await postGraphql(failing.url, { query: '{ boom }' });
+    expect(direct.body.errors?.[0]?.extensions?.stacktrace).toBeDefined(); // the subgraph does send one
+    const gw = await startTestGateway({ supergraph: { path: writeTinySupergraph(failing.url, sdl), watch: false } });
+    try {
+      const result = await postGraphql(gw.graphqlUrl, { query: '{ boom }' });
+      expect(result.body.data).toEqual({ boom: null });
+      expect(result.body.errors).toHaveLength(1);
+      expect(result.body.errors?.[0]?.extensions?.stacktrace).toBeUndefined();
+      expect(JSON.stringify(result.body)).not.toMatch(/\bat .+\.(ts|js):\d+/);
+    } finally {
+      await gw.close();
+      await failing.close();
+    }
+  });
+});
+
 describe('request ids and logs', () => {
   it('accepts a client request id, returns it, forwards it to the subgraph and logs it', async () => {
     const result = await postGraphql(

@@ -38,6 +38,8 @@ export interface TinySubgraph {
 }
 
 export interface TinySubgraphOptions {
+  /** Answer errors with `extensions.stacktrace`, as Apollo Server does in development. */
+  stacktraces?: boolean;
   /** SDL to serve instead of {@link TINY_SDL_V2} (it must keep `warehouses` and `slow`). */
   sdl?: string;
   /** Extra resolvers, merged over the default ones. */
@@ -60,7 +62,11 @@ export async function startTinySubgraph(options: TinySubgraphOptions = {}): Prom
       },
     } as never,
   });
-  const server = new ApolloServer({ schema, plugins: [ApolloServerPluginInlineTraceDisabled()] });
+  const server = new ApolloServer({
+    schema,
+    plugins: [ApolloServerPluginInlineTraceDisabled()],
+    includeStacktraceInErrorResponses: options.stacktraces ?? false,
+  });
   const { url } = await startStandaloneServer(server, {
     listen: { host: '127.0.0.1', port: 0 },
     context: async ({ req }) => {

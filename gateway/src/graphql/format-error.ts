@@ -4,12 +4,22 @@ import type { GatewayContext } from '../context.js';
 
 type FormatError = NonNullable<ApolloServerOptions<GatewayContext>['formatError']>;
 
+/** Extension keys that carry internals: a subgraph in development mode sends its stack traces. */
+const INTERNAL_EXTENSIONS = ['stacktrace', 'exception'];
+
 /**
- * Gives Apollo's HTTP-level errors the registry's codes where Apollo's own code is too generic:
- * a 405 (a mutation sent with GET) is METHOD_NOT_ALLOWED rather than BAD_REQUEST.
+ * Gives Apollo's HTTP-level errors the registry's codes where Apollo's own code is too generic (a
+ * 405, a mutation sent with GET, is METHOD_NOT_ALLOWED rather than BAD_REQUEST), and drops stack
+ * traces from every error, the subgraphs' included (@apollo/gateway copies a subgraph's error
+ * extensions onto the client's error; the gateway's own `includeStacktraceInErrorResponses: false`
+ * does not cover those).
  */
 export const formatGatewayError: FormatError = (formatted: GraphQLFormattedError, error: unknown) => {
   const status = (error as { extensions?: { http?: { status?: unknown } } } | null)?.extensions?.http?.status;
-  if (status === 405) return { ...formatted, extensions: { ...formatted.extensions, code: 'METHOD_NOT_ALLOWED' } };
-  return formatted;
+  let extensions = formatted.extensions;
+  if (extensions && INTERNAL_EXTENSIONS.some((key) => key in extensions!)) {
+    extensions = Object.fromEntries(Object.entries(extensions).filter(([key]) => !INTERNAL_EXTENSIONS.includes(key)));
+  }
+  if (status === 405) extensions = { ...extensions, code: 'METHOD_NOT_ALLOWED' };
+  return extensions === formatted.extensions ? formatted : { ...formatted, extensions };
 };
