@@ -18,7 +18,7 @@ describe('config', () => {
       host: '0.0.0.0',
       port: 4000,
       bodyLimitBytes: 1_048_576,
-      shutdownTimeoutMs: 10_000,
+      shutdownTimeoutMs: 15_000,
       requestIdHeader: 'x-request-id',
       trustedProxies: [],
     });

@@ -30,6 +30,10 @@ describe('tier policy', () => {
   it('takes the principal tier, or the default tier when the config has no such tier', () => {
     expect(resolvePolicy(tiers, 'free', 'pro', { rootFields: ['Query.me'] })).toMatchObject({ tier: 'pro', maxCost: 5_000, limits: [{ capacity: 10_000 }] });
     expect(resolvePolicy(tiers, 'free', 'platinum', { rootFields: ['Query.me'] })).toMatchObject({ tier: 'free', maxCost: 1_000 });
+    // A tier claim naming an Object.prototype member is just an unknown tier.
+    for (const claim of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      expect(resolvePolicy(tiers, 'free', claim, { rootFields: ['Query.me'] })).toMatchObject({ tier: 'free', maxCost: 1_000 });
+    }
   });
 
   it('adds the limits of a matching root-field override to the tier limits and lowers maxCost', () => {

@@ -22,8 +22,8 @@ const ServerSchema = z
       .default(1_048_576)
       .describe('Largest request body accepted; larger bodies get 413 PAYLOAD_TOO_LARGE.'),
     shutdownTimeoutMs: positiveInt
-      .default(10_000)
-      .describe('On SIGTERM/SIGINT, how long in-flight requests may take before connections are cut.'),
+      .default(15_000)
+      .describe('On SIGTERM/SIGINT, how long in-flight requests may take before connections are cut (longer than resilience.requestDeadlineMs, so an admitted request can finish).'),
     requestIdHeader: z
       .string()
       .min(1)

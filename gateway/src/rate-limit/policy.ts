@@ -30,7 +30,8 @@ export function resolvePolicy(
   principalTier: string,
   facts: OperationFacts,
 ): OperationPolicy {
-  const tier = tiers[principalTier] ? principalTier : defaultTier;
+  // Own properties only: a tier claim such as `constructor` must not reach Object.prototype.
+  const tier = Object.hasOwn(tiers, principalTier) ? principalTier : defaultTier;
   const config = tiers[tier];
   if (!config) throw new Error(`no tier named ${tier} in rateLimit.tiers`);
   const policy: OperationPolicy = {
