@@ -183,14 +183,22 @@ async function soak(): Promise<void> {
   try {
     await waitForGraphql(url, child);
     const scenario = SCENARIOS.find((s) => s.name === 'cross-subgraph-varied') as Scenario;
-    await load(url, scenario, Number(args.warmup), Number(args.connections), { overallRate: rate });
-    const start = rssBytes(child.pid as number);
+    // Caches and the V8 heap grow to their working size first; a single RSS reading is one point
+    // of a GC sawtooth, so the verdict compares the medians of the first and the last minute.
+    await load(url, scenario, Math.max(30, Number(args.warmup)), Number(args.connections), { overallRate: rate });
+    const samples: number[] = [];
+    const sampler = setInterval(() => samples.push(rssBytes(child.pid as number)), 5_000);
     const result = await load(url, scenario, duration, Number(args.connections), { overallRate: rate });
-    const end = rssBytes(child.pid as number);
+    clearInterval(sampler);
+    const window = Math.min(12, Math.floor(samples.length / 2));
+    const start = median(samples.slice(0, window));
+    const end = median(samples.slice(-window));
     const growth = ((end - start) / start) * 100;
+    const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
     process.stdout.write(
       `soak: ${duration} s at ${rate} req/s on ${scenario.name}: ${result.requests.total} requests, ` +
-        `${result.errors + result.non2xx + result.timeouts} errors, RSS ${(start / 2 ** 20).toFixed(0)} MB → ${(end / 2 ** 20).toFixed(0)} MB (${growth >= 0 ? '+' : ''}${growth.toFixed(1)}%)\n`,
+        `${result.errors + result.non2xx + result.timeouts} errors, RSS median of the first minute ${mb(start)} → last minute ${mb(end)} ` +
+        `(${growth >= 0 ? '+' : ''}${growth.toFixed(1)}%; min ${mb(Math.min(...samples))}, max ${mb(Math.max(...samples))})\n`,
     );
     if (growth > 10) {
       process.stderr.write('RSS grew by more than 10%: look for a leak\n');
@@ -200,6 +208,11 @@ async function soak(): Promise<void> {
     await stop(child);
     await stop(subgraphs.child);
   }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 await (args.soak ? soak() : benchmark());
