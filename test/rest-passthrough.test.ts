@@ -1,0 +1,300 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
+import type { RestRouteConfig } from '../gateway/src/config.js';
+import { devBearer } from './helpers/auth.js';
+import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { rawRequest, startRestUpstream, type RestUpstream } from './helpers/rest-upstream.js';
+import { DEMO_SUPERGRAPH } from './helpers/subgraphs.js';
+
+type RouteInput = Partial<Omit<RestRouteConfig, 'auth' | 'fallback' | 'retries'>> & {
+  prefix: string;
+  upstream: string;
+  auth?: Partial<RestRouteConfig['auth']>;
+  fallback?: Partial<RestRouteConfig['fallback']>;
+  retries?: Partial<RestRouteConfig['retries']>;
+};
+
+/** A gateway with REST routes only (the supergraph's subgraphs are never called here). */
+async function restGateway(routes: RouteInput[]): Promise<TestGateway> {
+  return startTestGateway({
+    supergraph: { path: DEMO_SUPERGRAPH, watch: false },
+    auth: { jwt: { issuers: [DEV_ISSUER] } },
+    rest: { routes: routes as never },
+  });
+}
+
+interface Echo {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+}
+
+let upstream: RestUpstream;
+let gw: TestGateway;
+beforeAll(async () => {
+  upstream = await startRestUpstream();
+  gw = await restGateway([
+    { prefix: '/legacy/echo', upstream: upstream.origin, rewrite: '/api/echo', methods: ['GET', 'HEAD', 'POST'], auth: { mode: 'optional' }, timeoutMs: 400 },
+    { prefix: '/legacy/auth', upstream: upstream.origin, rewrite: '/api/echo', auth: { mode: 'required', forwardAuthorization: true } },
+    { prefix: '/legacy/admin', upstream: upstream.origin, rewrite: '/api/echo', auth: { mode: 'required', scopes: ['admin:read'] } },
+  ]);
+});
+afterAll(async () => {
+  await gw?.close();
+  await upstream?.close();
+});
+
+describe('REST passthrough: forwarding and header hygiene', () => {
+  it('rewrites the prefix, keeps the query, sets forwarding, request id and principal headers, strips what the client must not set', async () => {
+    const headers = {
+      ...(await devBearer('user-7', ['read:email'])),
+      'x-request-id': 'rest-hygiene-1',
+      'x-user-id': 'admin',
+      'x-user-scopes': 'everything',
+      'x-forwarded-for': '6.6.6.6',
+      forwarded: 'for=6.6.6.6',
+      'x-custom': 'kept',
+      'x-drop-me': 'listed in connection',
+      connection: 'keep-alive, x-drop-me',
+    };
+    const response = await rawRequest(gw.url, '/legacy/echo/a.b/.c..d?limit=2&x=%20y', { headers });
+    expect(response.status).toBe(200);
+    const echo = JSON.parse(response.body) as Echo;
+    expect(echo.url).toBe('/api/echo/a.b/.c..d?limit=2&x=%20y');
+    expect(echo.headers['x-request-id']).toBe('rest-hygiene-1');
+    expect(echo.headers['x-user-id']).toBe('user-7');
+    expect(echo.headers['x-user-scopes']).toBe('read:email');
+    expect(echo.headers['x-auth-kind']).toBe('user');
+    expect(echo.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(echo.headers['x-forwarded-proto']).toBe('http');
+    expect(echo.headers['x-forwarded-host']).toBe(new URL(gw.url).host);
+    expect(echo.headers.host).toBe(new URL(upstream.origin).host);
+    expect(echo.headers['x-custom']).toBe('kept');
+    for (const name of ['authorization', 'forwarded', 'x-drop-me']) expect(echo.headers[name]).toBeUndefined();
+    // Response: the upstream's own headers pass, hop-by-hop ones do not; the request id is the client's.
+    expect(response.headers['x-upstream-hop']).toBe('yes');
+    expect(response.headers['proxy-authenticate']).toBeUndefined();
+    expect(response.headers['keep-alive']).not.toBe('timeout=5');
+    expect(response.headers['x-request-id']).toBe('rest-hygiene-1');
+  });
+
+  it('forwards Authorization only on routes that ask for it', async () => {
+    const auth = await devBearer('user-8');
+    const response = await fetch(`${gw.url}/legacy/auth/x`, { headers: auth });
+    expect(response.status).toBe(200);
+    const echo = (await response.json()) as Echo;
+    expect(echo.headers.authorization).toBe(auth.authorization);
+  });
+
+  it('an anonymous caller gets kind and tier only, never an id', async () => {
+    const echo = (await (await fetch(`${gw.url}/legacy/echo`, { headers: { 'x-user-id': 'forged' } })).json()) as Echo;
+    expect(echo.url).toBe('/api/echo');
+    expect(echo.headers['x-auth-kind']).toBe('anonymous');
+    expect(echo.headers['x-user-id']).toBeUndefined();
+  });
+
+  it('passes redirects through without following them', async () => {
+    const before = upstream.hits.length;
+    const response = await fetch(`${gw.url}/legacy/echo/redirect`, { redirect: 'manual' });
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toBe('/somewhere/else');
+    expect(upstream.hits.length - before).toBe(1);
+  });
+});
+
+describe('REST passthrough: path safety', () => {
+  const attacks = [
+    '/legacy/echo/../../admin',
+    '/legacy/echo/..',
+    '/legacy/echo/./x',
+    '/legacy/echo/%2e%2e/admin',
+    '/legacy/echo/%2E%2E/%2E%2E/admin',
+    '/legacy/echo/.%2e/admin',
+    '/legacy/echo/..%2fadmin',
+    '/legacy/echo/x%2F..%2F..%2Fadmin',
+    '/legacy/echo/%252e%252e/admin',
+    '/legacy/echo/%252e%252e%252fadmin',
+    '/legacy/echo/..\\..\\admin',
+    '/legacy/echo/%5c..%5cadmin',
+    '/legacy/echo//admin',
+    '/legacy/echo/%00',
+    '/legacy/echo/%zz',
+    '/legacy/echo/...',
+    '/legacy/echo/x../y',
+    '/legacy/../graphql',
+    '/legacy/echo/../../graphql',
+  ];
+
+  it.each(attacks)('%s never reaches the upstream', async (target) => {
+    const before = upstream.hits.length;
+    const response = await rawRequest(gw.url, target);
+    expect([400, 404]).toContain(response.status);
+    const body = JSON.parse(response.body) as { error: string; request_id: string };
+    expect(['INVALID_PATH', 'NOT_FOUND']).toContain(body.error);
+    expect(body.request_id).toBe(response.headers['x-request-id']);
+    expect(upstream.hits.length).toBe(before);
+  });
+
+  it('every path the upstream ever received stays under the rewritten prefix', () => {
+    expect(upstream.hits.length).toBeGreaterThan(0);
+    for (const hit of upstream.hits) {
+      expect(hit.url.startsWith('/api/echo')).toBe(true);
+      expect(hit.url.split('?')[0]).not.toMatch(/(^|\/)\.\.?(\/|$)|%2e|%2f|%5c|\\/i);
+    }
+  });
+
+  it('a path under no route is 404 without any upstream call', async () => {
+    const before = upstream.hits.length;
+    for (const target of ['/legacy/nothing', '/legacy/echoes', '/legacy', '/api/echo']) {
+      const response = await rawRequest(gw.url, target);
+      expect(response.status).toBe(404);
+      expect(JSON.parse(response.body)).toMatchObject({ error: 'NOT_FOUND' });
+    }
+    expect(upstream.hits.length).toBe(before);
+  });
+
+  it('a method the route does not allow is 405 with Allow, without any upstream call', async () => {
+    const before = upstream.hits.length;
+    const response = await fetch(`${gw.url}/legacy/echo/x`, { method: 'DELETE' });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('GET, HEAD, POST');
+    expect(await response.json()).toMatchObject({ error: 'METHOD_NOT_ALLOWED' });
+    expect(upstream.hits.length).toBe(before);
+  });
+});
+
+describe('REST passthrough: auth', () => {
+  it('401 with a challenge without a credential on a required route, before any upstream call', async () => {
+    const before = upstream.hits.length;
+    const response = await fetch(`${gw.url}/legacy/auth/x`, { headers: { 'x-request-id': 'rest-401' } });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="gateway"');
+    expect(await response.json()).toEqual({ error: 'UNAUTHENTICATED', message: expect.any(String), request_id: 'rest-401' });
+    expect(upstream.hits.length).toBe(before);
+  });
+
+  it('401 for a bad token, even on an optional route', async () => {
+    const response = await fetch(`${gw.url}/legacy/echo/x`, { headers: { authorization: 'Bearer not.a.jwt' } });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: string }).error).toBe('UNAUTHENTICATED');
+  });
+
+  it('403 without the route scope, 200 with it', async () => {
+    const before = upstream.hits.length;
+    const without = await fetch(`${gw.url}/legacy/admin/x`, { headers: await devBearer('user-9', ['read:email']) });
+    expect(without.status).toBe(403);
+    expect(without.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+    expect(await without.json()).toMatchObject({ error: 'FORBIDDEN', message: 'This route needs the scope admin:read.' });
+    expect(upstream.hits.length).toBe(before);
+    const withScope = await fetch(`${gw.url}/legacy/admin/x`, { headers: await devBearer('user-9', ['admin:read']) });
+    expect(withScope.status).toBe(200);
+  });
+});
+
+describe('REST passthrough: upstream failures', () => {
+  it('504 UPSTREAM_TIMEOUT when the upstream does not answer within the route timeout', async () => {
+    const response = await fetch(`${gw.url}/legacy/echo/slow?ms=3000`, { headers: { 'x-request-id': 'rest-504' } });
+    expect(response.status).toBe(504);
+    expect(await response.json()).toMatchObject({ error: 'UPSTREAM_TIMEOUT', request_id: 'rest-504' });
+  });
+
+  it('502 UPSTREAM_BAD_RESPONSE when the upstream answers with something that is not HTTP', async () => {
+    const response = await fetch(`${gw.url}/legacy/echo/garbage`);
+    expect(response.status).toBe(502);
+    expect(await response.json()).toMatchObject({ error: 'UPSTREAM_BAD_RESPONSE' });
+  });
+
+  it("an upstream's own 4xx and 5xx answers are passed on as they are", async () => {
+    const notFound = await fetch(`${gw.url}/legacy/echo/status?code=404`);
+    expect(notFound.status).toBe(404);
+    expect(await notFound.text()).toBe('as asked');
+    const failing = await fetch(`${gw.url}/legacy/echo/status?code=500`);
+    expect(failing.status).toBe(500);
+    expect(await failing.text()).toBe('as asked');
+  });
+
+  it('writes one log line per request with the route, principal and upstream status, and counts it per route', async () => {
+    const response = await fetch(`${gw.url}/legacy/echo/logged?secret=1`, { headers: { ...(await devBearer('user-10')), 'x-request-id': 'rest-log-1' } });
+    expect(response.status).toBe(200);
+    await response.text();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const lines = gw.logs.completed('rest-log-1');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      method: 'GET',
+      path: '/legacy/echo/logged',
+      status: 200,
+      route: '/legacy/echo',
+      upstreamStatus: 200,
+      attempts: 1,
+      principal: `user:${DEV_ISSUER.issuer}:user-10`,
+    });
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/gateway_rest_requests_total\{route="\/legacy\/echo",method="GET",status_class="2xx"\} [1-9]/);
+    expect(metrics).toMatch(/gateway_rest_requests_total\{route="\/legacy\/echo",method="GET",status_class="5xx"\} [1-9]/);
+    expect(metrics).toMatch(/gateway_rest_request_duration_seconds_count\{route="\/legacy\/auth",status_class="4xx"\} [1-9]/);
+    // Labels are route prefixes, never raw paths.
+    expect(metrics).not.toContain('/legacy/echo/logged');
+  });
+});
+
+describe('REST passthrough: breaker, retries', () => {
+  let failing: RestUpstream;
+  let breakerGw: TestGateway;
+  beforeAll(async () => {
+    failing = await startRestUpstream();
+    breakerGw = await startTestGateway({
+      supergraph: { path: DEMO_SUPERGRAPH, watch: false },
+      auth: { jwt: { issuers: [DEV_ISSUER] } },
+      // /breaker shares the users subgraph's breaker (opens after 3 failed calls); /retry has its own (10).
+      subgraphs: { users: { breaker: { volumeThreshold: 3, resetTimeoutMs: 60_000 } } },
+      rest: {
+        routes: [
+          { prefix: '/retry', upstream: failing.origin, methods: ['GET', 'POST'], auth: { mode: 'optional' }, retries: { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5 } },
+          { prefix: '/breaker', upstream: failing.origin, breaker: 'users', auth: { mode: 'optional' }, retries: { maxRetries: 0 } },
+        ],
+      },
+    });
+  });
+  afterAll(async () => {
+    await breakerGw?.close();
+    await failing?.close();
+  });
+
+  it('retries a GET after a 503, never a POST (counted at the upstream)', async () => {
+    failing.failWith = 503;
+    let before = failing.hits.length;
+    const post = await fetch(`${breakerGw.url}/retry/x`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    expect(post.status).toBe(503);
+    expect(await post.text()).toBe('failing with 503');
+    expect(failing.hits.length - before).toBe(1);
+
+    before = failing.hits.length;
+    const get = await fetch(`${breakerGw.url}/retry/x`);
+    expect(get.status).toBe(503);
+    expect(await get.text()).toBe('failing with 503');
+    expect(failing.hits.length - before).toBe(3);
+    failing.failWith = undefined;
+  });
+
+  it('503 UPSTREAM_UNAVAILABLE once the breaker opens, without calling the upstream; the state shows in /ready and the gauge', async () => {
+    await failing.kill();
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${breakerGw.url}/breaker/x`);
+      expect(response.status).toBe(502);
+      await response.text();
+    }
+    await failing.revive();
+    const before = failing.hits.length;
+    const response = await fetch(`${breakerGw.url}/breaker/x`, { headers: { 'x-request-id': 'rest-503' } });
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ error: 'UPSTREAM_UNAVAILABLE', request_id: 'rest-503' });
+    expect(failing.hits.length).toBe(before);
+    const ready = (await (await fetch(`${breakerGw.url}/ready`)).json()) as { rest: { prefix: string; breaker: string; state: { state: string } }[] };
+    expect(ready.rest.find((route) => route.prefix === '/breaker')).toMatchObject({ breaker: 'users', state: { state: 'open' } });
+    expect(ready.rest.find((route) => route.prefix === '/retry')).toMatchObject({ breaker: 'rest:/retry', state: { state: 'closed' } });
+    const metrics = await (await fetch(`${breakerGw.url}/metrics`)).text();
+    // The subgraph's own breaker: GraphQL calls to users now fail fast too.
+    expect(metrics).toContain('gateway_circuit_breaker_state{subgraph="users"} 2');
+  });
+});
