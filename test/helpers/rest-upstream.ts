@@ -15,6 +15,8 @@ export interface RestUpstream {
   readonly hits: UpstreamHit[];
   /** When set, every request is answered with this status (a failing service). */
   failWith: number | undefined;
+  /** Streaming progress: bytes of `…/download` bodies fully handed to the socket, `…/upload` bytes received so far, downloads finished. */
+  readonly progress: { downloadsFinished: number; uploadReceived: number };
   kill(): Promise<void>;
   revive(): Promise<void>;
   close(): Promise<void>;
@@ -38,6 +40,7 @@ export async function startRestUpstream(): Promise<RestUpstream> {
   const hits: UpstreamHit[] = [];
   const sockets = new Set<Socket>();
   const state: { failWith: number | undefined } = { failWith: undefined };
+  const progress = { downloadsFinished: 0, uploadReceived: 0 };
 
   const server: Server = createServer(async (req, res) => {
     const url = req.url ?? '';
@@ -55,6 +58,7 @@ export async function startRestUpstream(): Promise<RestUpstream> {
     if (path.endsWith('/download')) {
       let left = Number(parsed.searchParams.get('bytes') ?? 0);
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(left) });
+      res.once('finish', () => progress.downloadsFinished++);
       const write = () => {
         while (left > 0) {
           const chunk = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
@@ -68,7 +72,10 @@ export async function startRestUpstream(): Promise<RestUpstream> {
     }
     if (path.endsWith('/upload')) {
       let bytes = 0;
-      for await (const chunk of req) bytes += (chunk as Buffer).length;
+      for await (const chunk of req) {
+        bytes += (chunk as Buffer).length;
+        progress.uploadReceived += (chunk as Buffer).length;
+      }
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ bytes }));
       return;
     }
@@ -110,6 +117,7 @@ export async function startRestUpstream(): Promise<RestUpstream> {
   return {
     origin: `http://127.0.0.1:${port}`,
     hits,
+    progress,
     get failWith() {
       return state.failWith;
     },
