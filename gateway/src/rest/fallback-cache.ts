@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { CacheStore } from '../cache/store.js';
+import { withTimeout } from '../resilience/timeout.js';
 
 /** A kept REST answer: status, the headers worth replaying, the body (base64, bodies may be binary). */
 export interface KeptAnswer {
@@ -33,9 +34,8 @@ export class RestFallbackCache {
   }
 
   async get(key: string): Promise<KeptAnswer | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), this.options.readTimeoutMs)));
-    const entry = await Promise.race([this.store.get(key).catch(() => undefined), late]).finally(() => clearTimeout(timer));
+    // A slow or failing store is a miss: the client is already waiting on a failed upstream.
+    const entry = await withTimeout(this.store.get(key), this.options.readTimeoutMs).catch(() => undefined);
     if (!entry) return undefined;
     try {
       const parsed = JSON.parse(entry.value) as { status: number; headers: Record<string, string>; body: string };
