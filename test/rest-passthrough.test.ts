@@ -298,3 +298,49 @@ describe('REST passthrough: breaker, retries', () => {
     expect(metrics).toContain('gateway_circuit_breaker_state{subgraph="users"} 2');
   });
 });
+
+describe('REST passthrough: behind a trusted proxy, HEAD, bulkhead', () => {
+  let proxied: TestGateway;
+  beforeAll(async () => {
+    proxied = await startTestGateway({
+      supergraph: { path: DEMO_SUPERGRAPH, watch: false },
+      auth: { jwt: { issuers: [DEV_ISSUER] } },
+      server: { trustedProxies: ['127.0.0.1'] },
+      rest: { routes: [{ prefix: '/one', upstream: upstream.origin, rewrite: '/api', auth: { mode: 'optional' }, maxConcurrent: 1, retries: { maxRetries: 0 } }] },
+    });
+  });
+  afterAll(async () => {
+    await proxied?.close();
+  });
+
+  it('extends the X-Forwarded-For chain of a trusted proxy and keeps its proto and host; the anonymous caller is the client, not the proxy', async () => {
+    const response = await rawRequest(proxied.url, '/one/echo', {
+      headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com', 'x-request-id': 'rest-xff' },
+    });
+    expect(response.status).toBe(200);
+    const echo = JSON.parse(response.body) as Echo;
+    expect(echo.headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+    expect(echo.headers['x-forwarded-proto']).toBe('https');
+    expect(echo.headers['x-forwarded-host']).toBe('api.example.com');
+    expect(proxied.logs.completed('rest-xff')[0]).toMatchObject({ principal: 'ip:203.0.113.9' });
+  });
+
+  it('HEAD gets the headers and no body', async () => {
+    const response = await fetch(`${proxied.url}/one/download?bytes=1000`, { method: 'HEAD' });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-length')).toBe('1000');
+    expect(await response.text()).toBe('');
+  });
+
+  it('503 UPSTREAM_UNAVAILABLE when the route already has maxConcurrent requests waiting for the upstream', async () => {
+    const slow = fetch(`${proxied.url}/one/slow?ms=600`);
+    // Bounded wait until the slow request has reached the upstream.
+    for (let i = 0; i < 40 && !upstream.hits.some((hit) => hit.url.startsWith('/api/slow')); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const before = upstream.hits.length;
+    const shed = await fetch(`${proxied.url}/one/echo`);
+    expect(shed.status).toBe(503);
+    expect(await shed.json()).toMatchObject({ error: 'UPSTREAM_UNAVAILABLE' });
+    expect(upstream.hits.length).toBe(before);
+    expect((await slow).status).toBe(200);
+  });
+});
