@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import type { RestRouteConfig } from '../gateway/src/config.js';
@@ -342,5 +344,64 @@ describe('REST passthrough: behind a trusted proxy, HEAD, bulkhead', () => {
     expect(await shed.json()).toMatchObject({ error: 'UPSTREAM_UNAVAILABLE' });
     expect(upstream.hits.length).toBe(before);
     expect((await slow).status).toBe(200);
+  });
+});
+
+describe('REST passthrough: a client that leaves', () => {
+  let leaving: TestGateway;
+  beforeAll(async () => {
+    leaving = await restGateway([{ prefix: '/one', upstream: upstream.origin, rewrite: '/api', auth: { mode: 'optional' }, maxConcurrent: 1, retries: { maxRetries: 0 } }]);
+  });
+  afterAll(async () => {
+    await leaving?.close();
+  });
+
+  it('frees its place at once: the next request is served, not shed by the bulkhead', async () => {
+    const controller = new AbortController();
+    const gone = fetch(`${leaving.url}/one/slow?ms=2000&leaving=1`, { signal: controller.signal }).catch((error: unknown) => error);
+    for (let i = 0; i < 40 && !upstream.hits.some((hit) => hit.url.includes('leaving=1')); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    controller.abort();
+    expect(await gone).toBeInstanceOf(Error);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const next = await fetch(`${leaving.url}/one/echo`);
+    expect(next.status).toBe(200);
+  });
+});
+
+describe('REST passthrough: request body limit', () => {
+  let limited: TestGateway;
+  beforeAll(async () => {
+    limited = await restGateway([
+      { prefix: '/up', upstream: upstream.origin, rewrite: '/api', methods: ['POST'], auth: { mode: 'optional' }, maxBodyBytes: 1000 },
+    ]);
+  });
+  afterAll(async () => {
+    await limited?.close();
+  });
+  const chunked = (bytes: number) => Readable.from((function* () { for (let sent = 0; sent < bytes; sent += 100) yield Buffer.alloc(100, 0x63); })());
+
+  it('forwards a body within the limit, streamed or not', async () => {
+    const plain = await request(`${limited.url}/up/upload`, { method: 'POST', body: Buffer.alloc(1000), headers: { 'content-type': 'application/octet-stream' } });
+    expect(plain.statusCode).toBe(200);
+    expect(await plain.body.json()).toEqual({ bytes: 1000 });
+    const streamed = await request(`${limited.url}/up/upload`, { method: 'POST', body: chunked(900), headers: { 'content-type': 'application/octet-stream' } });
+    expect(streamed.statusCode).toBe(200);
+    expect(await streamed.body.json()).toEqual({ bytes: 900 });
+  });
+
+  it('413 for a larger Content-Length before any upstream call', async () => {
+    const before = upstream.hits.length;
+    const response = await request(`${limited.url}/up/upload`, { method: 'POST', body: Buffer.alloc(1001), headers: { 'content-type': 'application/octet-stream' } });
+    expect(response.statusCode).toBe(413);
+    expect(await response.body.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
+    expect(upstream.hits.length).toBe(before);
+  });
+
+  it('413 for a chunked body that runs past the limit; the upstream never gets more than the limit', async () => {
+    const before = upstream.progress.uploadReceived;
+    const response = await request(`${limited.url}/up/upload`, { method: 'POST', body: chunked(5000), headers: { 'content-type': 'application/octet-stream' } });
+    expect(response.statusCode).toBe(413);
+    expect(await response.body.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
+    expect(upstream.progress.uploadReceived - before).toBeLessThanOrEqual(1000);
   });
 });

@@ -254,6 +254,9 @@ const RestRouteSchema = z
       .optional()
       .describe('Circuit breaker name: a subgraph\'s name shares that subgraph\'s breaker; unset: the route\'s own (`rest:<prefix>`, with `resilience.subgraphDefaults.breaker` settings).'),
     maxConcurrent: positiveInt.default(100).describe('Requests in flight to this route at once; more fail fast with 503 (bulkhead).'),
+    maxBodyBytes: positiveInt
+      .optional()
+      .describe('Largest request body forwarded: a larger `Content-Length` is 413 before any upstream call, a longer chunked body is cut and answered 413. Unset: no limit (the upstream decides).'),
     fallback: z
       .object({
         cache: z.boolean().default(false).describe('Keep 200 answers to GET and serve them (stale-if-error) when the upstream fails.'),

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import replyFrom from '@fastify/reply-from';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
@@ -63,6 +63,9 @@ class UpstreamErrorAnswer extends SubgraphCallError {
 /** The client went away before the upstream answered: not the upstream's fault, nothing to send. */
 class ClientGoneError extends Error {}
 
+/** A chunked request body ran past the route's `maxBodyBytes`: the client's fault, not the upstream's. */
+class BodyTooLargeError extends Error {}
+
 /**
  * The REST passthrough: one encapsulated Fastify plugin that serves each configured route prefix by
  * proxying to its upstream with `@fastify/reply-from` on an undici Agent, bodies streaming both
@@ -85,10 +88,32 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
     return options.breakers?.get(name, config.subgraphs[name] ? subgraphSettings(config, name).breaker : config.resilience.subgraphDefaults.breaker);
   };
 
+  /** Per request: the route's body limit (set by its first hook, read by the body parser). */
+  const bodyLimits = new WeakMap<FastifyRequest, number>();
+  /** Requests whose body was cut for running past the limit. */
+  const cutBodies = new WeakSet<FastifyRequest>();
+
   const plugin: FastifyPluginAsync = async (app) => {
-    // Bodies are never parsed: the raw request stream is the body reply-from forwards.
+    // Bodies are never parsed: the raw request stream is the body reply-from forwards, through a
+    // byte counter when the route has a limit.
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    app.addContentTypeParser('*', (request, payload, done) => {
+      const limit = bodyLimits.get(request);
+      if (limit === undefined) return done(null, payload);
+      let seen = 0;
+      const counted = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          seen += chunk.length;
+          if (seen > limit) {
+            cutBodies.add(request);
+            return callback(new BodyTooLargeError(`request body over ${limit} bytes`));
+          }
+          callback(null, chunk);
+        },
+      });
+      pipeline(payload, counted, () => undefined);
+      done(null, counted);
+    });
     // Its own pool; TLS certificates are verified (reply-from's own agents would not verify them).
     const agent = new Agent({ keepAliveTimeout: 10_000, connections: 128 });
     await app.register(replyFrom, { undici: agent, disableRequestLogging: true, disableCache: true, retryMethods: [] });
@@ -130,6 +155,10 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
         throw new GatewayError('INVALID_PATH');
       }
       targets.set(request, mapped.path + query);
+      if (route.maxBodyBytes !== undefined) {
+        if (Number(request.headers['content-length'] ?? 0) > route.maxBodyBytes) throw new GatewayError('PAYLOAD_TOO_LARGE');
+        bodyLimits.set(request, route.maxBodyBytes);
+      }
     };
 
     const authorize: onRequestAsyncHookHandler = async (request) => {
@@ -190,7 +219,7 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
             },
             onError: (_reply, { error }) => {
               settle();
-              reject(callErrorOf(error));
+              reject(cutBodies.has(request) ? new BodyTooLargeError('request body over the route limit') : callErrorOf(error));
             },
           });
         });
@@ -211,6 +240,7 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
         });
       } catch (error) {
         if (error instanceof ClientGoneError) return reply;
+        if (error instanceof BodyTooLargeError) throw new GatewayError('PAYLOAD_TOO_LARGE');
         info.failure = `${callFailureOf(error)}: ${describeError(error)}`;
         if (error instanceof UpstreamErrorAnswer) info.upstreamStatus = error.answer.status;
         const kept = key && fallback ? await fallback.get(key) : undefined;
