@@ -1,6 +1,11 @@
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileApiKeyStore } from '../gateway/src/auth/api-key-store.js';
+import { createApiKey } from '../gateway/src/auth/api-keys.js';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import type { RestRouteConfig } from '../gateway/src/config.js';
 import { devBearer } from './helpers/auth.js';
@@ -403,5 +408,36 @@ describe('REST passthrough: request body limit', () => {
     expect(response.statusCode).toBe(413);
     expect(await response.body.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
     expect(upstream.progress.uploadReceived - before).toBeLessThanOrEqual(1000);
+  });
+});
+
+describe('REST passthrough: API key callers', () => {
+  let keyed: TestGateway;
+  let dir: string;
+  let key: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rest-keys-'));
+    const file = join(dir, 'keys.json');
+    ({ key } = await createApiKey(new FileApiKeyStore(file), { owner: 'billing-service', tier: 'pro', scopes: ['users:read'] }));
+    keyed = await startTestGateway({
+      supergraph: { path: DEMO_SUPERGRAPH, watch: false },
+      auth: { apiKeys: { file } },
+      rest: { routes: [{ prefix: '/svc', upstream: upstream.origin, rewrite: '/api', auth: { scopes: ['users:read'], forwardAuthorization: true } }] as never },
+    });
+  });
+  afterAll(async () => {
+    await keyed?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('authenticates by API key, tells the upstream who calls, and never forwards the key (even with forwardAuthorization)', async () => {
+    const response = await fetch(`${keyed.url}/svc/echo`, { headers: { 'x-api-key': key } });
+    expect(response.status).toBe(200);
+    const echo = (await response.json()) as Echo;
+    expect(echo.headers['x-api-key']).toBeUndefined();
+    expect(JSON.stringify(echo.headers)).not.toContain(key);
+    expect(echo.headers['x-auth-kind']).toBe('api_key');
+    expect(echo.headers['x-user-id']).toBe('billing-service');
+    expect(echo.headers['x-user-tier']).toBe('pro');
   });
 });

@@ -156,7 +156,8 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
       }
       targets.set(request, mapped.path + query);
       if (route.maxBodyBytes !== undefined) {
-        if (Number(request.headers['content-length'] ?? 0) > route.maxBodyBytes) throw new GatewayError('PAYLOAD_TOO_LARGE');
+        // The body is left unread: the connection cannot serve another request, so it is closed.
+        if (Number(request.headers['content-length'] ?? 0) > route.maxBodyBytes) throw new GatewayError('PAYLOAD_TOO_LARGE', undefined, { connection: 'close' });
         bodyLimits.set(request, route.maxBodyBytes);
       }
     };
@@ -240,7 +241,9 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
         });
       } catch (error) {
         if (error instanceof ClientGoneError) return reply;
-        if (error instanceof BodyTooLargeError) throw new GatewayError('PAYLOAD_TOO_LARGE');
+        // A request body the upstream stopped reading is left half-read: the connection is closed after the answer.
+        const closing: Record<string, string> = request.raw.complete ? {} : { connection: 'close' };
+        if (error instanceof BodyTooLargeError) throw new GatewayError('PAYLOAD_TOO_LARGE', undefined, { connection: 'close' });
         info.failure = `${callFailureOf(error)}: ${describeError(error)}`;
         if (error instanceof UpstreamErrorAnswer) info.upstreamStatus = error.answer.status;
         const kept = key && fallback ? await fallback.get(key) : undefined;
@@ -252,10 +255,12 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
           return reply.code(kept.status).headers(kept.headers).header('x-fallback-source', 'cache').header('age', String(kept.age)).send(kept.body);
         }
         // The upstream's own 5xx is passed on as it is: it is the service's answer, not the gateway's.
-        if (error instanceof UpstreamErrorAnswer) return send(reply, error.answer);
+        if (error instanceof UpstreamErrorAnswer) return send(reply.headers(closing), error.answer);
         const failure = callFailureOf(error);
         throw new GatewayError(
           failure === 'timeout' ? 'UPSTREAM_TIMEOUT' : failure === 'breaker_open' || failure === 'bulkhead_rejected' ? 'UPSTREAM_UNAVAILABLE' : 'UPSTREAM_BAD_RESPONSE',
+          undefined,
+          closing,
         );
       }
       info.upstreamStatus = answer.status;
