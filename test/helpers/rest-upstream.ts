@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { listenKillable } from './killable.js';
 
 /** One request as the upstream received it: the raw target, exactly as it came off the wire. */
 export interface UpstreamHit {
@@ -38,7 +38,6 @@ const CHUNK = Buffer.alloc(64 * 1024, 0x61);
  */
 export async function startRestUpstream(): Promise<RestUpstream> {
   const hits: UpstreamHit[] = [];
-  const sockets = new Set<Socket>();
   const state: { failWith: number | undefined } = { failWith: undefined };
   const progress = { downloadsFinished: 0, uploadReceived: 0 };
 
@@ -100,20 +99,7 @@ export async function startRestUpstream(): Promise<RestUpstream> {
       .writeHead(200, { 'content-type': 'application/json', 'x-upstream-hop': 'yes', 'keep-alive': 'timeout=5', 'proxy-authenticate': 'Basic' })
       .end(JSON.stringify({ method: req.method, url, headers: req.headers }));
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  let listening = true;
-  const stop = async () => {
-    if (!listening) return;
-    listening = false;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of sockets) socket.destroy();
-    await closed;
-  };
+  const { port, kill, revive } = await listenKillable(server);
   return {
     origin: `http://127.0.0.1:${port}`,
     hits,
@@ -124,13 +110,9 @@ export async function startRestUpstream(): Promise<RestUpstream> {
     set failWith(value: number | undefined) {
       state.failWith = value;
     },
-    kill: stop,
-    async revive() {
-      if (listening) return;
-      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-      listening = true;
-    },
-    close: stop,
+    kill,
+    revive,
+    close: kill,
   };
 }
 
