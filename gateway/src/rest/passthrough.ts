@@ -198,8 +198,11 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
       const attempt = () =>
         new Promise<UpstreamAnswer>((resolve, reject) => {
           info.attempts++;
+          let abandoned = false;
           const gone = () => {
-            if (!reply.raw.writableFinished) reject(new ClientGoneError('client closed the connection'));
+            if (reply.raw.writableFinished) return;
+            abandoned = true;
+            reject(new ClientGoneError('client closed the connection'));
           };
           reply.raw.once('close', gone);
           const settle = () => reply.raw.off('close', gone);
@@ -215,6 +218,8 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
               // reply-from hands over undici's answer: statusCode, headers and the body stream.
               const res = raw as unknown as { statusCode: number; headers: IncomingHttpHeaders; stream: Readable };
               const answer: UpstreamAnswer = { status: res.statusCode, headers: res.headers, stream: res.stream };
+              // Nobody will read it (the client left while it was on its way): free the upstream connection.
+              if (abandoned) return void discardStream(answer.stream);
               if (answer.status >= 500) reject(new UpstreamErrorAnswer(answer));
               else resolve(answer);
             },
@@ -300,9 +305,12 @@ function send(reply: FastifyReply, answer: UpstreamAnswer): FastifyReply {
 
 /** Drops the unread body of an upstream answer that will not be sent (a retried or replaced 5xx). */
 function discard(error: unknown): void {
-  if (!(error instanceof UpstreamErrorAnswer)) return;
-  error.answer.stream.on('error', () => undefined);
-  error.answer.stream.destroy();
+  if (error instanceof UpstreamErrorAnswer) discardStream(error.answer.stream);
+}
+
+function discardStream(stream: Readable): void {
+  stream.on('error', () => undefined);
+  stream.destroy();
 }
 
 /** reply-from's error, as the failure kinds the breaker and retries know. */
