@@ -203,6 +203,10 @@ describe('REST passthrough: upstream failures', () => {
     const response = await fetch(`${gw.url}/legacy/echo/slow?ms=3000`, { headers: { 'x-request-id': 'rest-504' } });
     expect(response.status).toBe(504);
     expect(await response.json()).toMatchObject({ error: 'UPSTREAM_TIMEOUT', request_id: 'rest-504' });
+    // A timeout is not retried (the upstream may still be working on it).
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(gw.logs.completed('rest-504')[0]).toMatchObject({ status: 504, attempts: 1, route: '/legacy/echo' });
+    expect(String(gw.logs.completed('rest-504')[0]?.failure)).toMatch(/^timeout/);
   });
 
   it('502 UPSTREAM_BAD_RESPONSE when the upstream answers with something that is not HTTP', async () => {
