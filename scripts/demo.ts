@@ -127,7 +127,23 @@ async function main(): Promise<void> {
       // The demo's static fallback: an empty `topProducts` and placeholder products while products is down.
       products: { url: urlOf('products'), fallback: { static: 'schema/fallbacks/products.json' } },
     };
-    const configured = loadConfig({ file: process.env.GATEWAY_CONFIG, overrides: { subgraphs: subgraphUrls } });
+    // The users service's legacy REST routes, mounted as /legacy/users/... (unless the config file
+    // declares its own routes): callers must sign in, each request costs 1 point of the same budget
+    // as GraphQL, the users subgraph's breaker is shared, and GET answers are kept per caller.
+    const legacyUsers = {
+      prefix: '/legacy/users',
+      upstream: new URL(urlOf('users')).origin,
+      rewrite: '/api/v1/users',
+      methods: ['GET' as const, 'HEAD' as const],
+      auth: { mode: 'required' as const },
+      cost: 1,
+      timeoutMs: 5_000,
+      breaker: 'users',
+      fallback: { cache: true },
+    };
+    const fromFile = loadConfig({ file: process.env.GATEWAY_CONFIG });
+    const rest = fromFile.rest.routes.length > 0 ? {} : { rest: { routes: [legacyUsers] } };
+    const configured = loadConfig({ file: process.env.GATEWAY_CONFIG, overrides: { subgraphs: subgraphUrls, ...rest } });
     // DEV ONLY: also trust tokens from `npm run token` (refused when NODE_ENV=production), next to
     // whatever issuers the config file names (a list override would replace them).
     const issuers = configured.auth.jwt.issuers;
@@ -135,7 +151,7 @@ async function main(): Promise<void> {
       ? configured
       : loadConfig({
           file: process.env.GATEWAY_CONFIG,
-          overrides: { subgraphs: subgraphUrls, auth: { jwt: { issuers: [...issuers, DEV_ISSUER] } } },
+          overrides: { subgraphs: subgraphUrls, ...rest, auth: { jwt: { issuers: [...issuers, DEV_ISSUER] } } },
         });
   } catch (error) {
     if (error instanceof ConfigError) return fail(error.message);
@@ -165,6 +181,7 @@ async function main(): Promise<void> {
     `  health    ${origin}/health`,
     `  ready     ${origin}/ready`,
     ...(config.metrics.enabled ? [`  metrics   ${origin}${config.metrics.path}`] : []),
+    ...config.rest.routes.map((route) => `  REST      ${origin}${route.prefix} → ${route.upstream}${route.rewrite ?? route.prefix}`),
     '',
     '  subgraphs',
     ...subgraphs.map((subgraph) => `    ${subgraph.name.padEnd(9)} ${subgraph.url}`),
@@ -176,6 +193,9 @@ async function main(): Promise<void> {
     `    curl -s ${graphqlUrl} \\`,
     "      -H 'content-type: application/json' -H \"authorization: Bearer $TOKEN\" \\",
     `      -d '${body}'`,
+    ...(config.rest.routes.some((route) => route.prefix === '/legacy/users')
+      ? [`    curl -s ${origin}/legacy/users/user-1 -H "authorization: Bearer $TOKEN"`]
+      : []),
     '',
     '  Ctrl-C (SIGINT) or SIGTERM stops the gateway, then the subgraphs.',
     '==========================================================',

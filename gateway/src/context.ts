@@ -18,6 +18,20 @@ export interface RequestState {
   receivedAt: number;
   /** Fallbacks that stood in for failed subgraph calls, reported in `extensions.fallbacks`. */
   fallbacks: FallbackUse[];
+  /** Set by the REST passthrough: the route (its prefix), the upstream's status and how it was answered. */
+  rest?: RestRequestInfo | undefined;
+}
+
+export interface RestRequestInfo {
+  route: string;
+  /** Status the upstream answered with (absent: no upstream answer). */
+  upstreamStatus?: number | undefined;
+  /** Upstream attempts made (retries included); 0 when none was made. */
+  attempts: number;
+  /** `cache` when the answer is a kept copy served because the upstream failed. */
+  fallback?: 'cache' | undefined;
+  /** Why the upstream call failed, for the log (never sent to the client). */
+  failure?: string | undefined;
 }
 
 /** The Apollo context value: the same object for every plugin and data source of one request. */

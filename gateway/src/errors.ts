@@ -91,6 +91,11 @@ export const ERRORS = {
       'A field the caller may not see (`@authenticated` or `@requiresScopes`) was removed from the operation and is null; the rest of the data is returned.',
     source: 'gateway',
   },
+  INVALID_PATH: {
+    status: 400,
+    message: 'The path holds a sequence the gateway does not forward (`.` or `..` segments, encoded `/`, `\\` or `.`, `%25`, empty segments or bad percent-encoding).',
+    source: 'gateway',
+  },
   NOT_FOUND: { status: 404, message: 'No route matches this path.', source: 'gateway' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this path.', source: 'gateway' },
   NOT_ACCEPTABLE: {
@@ -118,6 +123,21 @@ export const ERRORS = {
     status: 200,
     message:
       'A subgraph could not be reached or answered with an HTTP error; its part of the data is null and the rest is returned.',
+    source: 'gateway',
+  },
+  UPSTREAM_BAD_RESPONSE: {
+    status: 502,
+    message: 'The upstream service of this route could not be reached or sent an invalid answer; the log has details under the request id.',
+    source: 'gateway',
+  },
+  UPSTREAM_UNAVAILABLE: {
+    status: 503,
+    message: 'The upstream service of this route is failing (circuit breaker open or too many requests in flight) and no cached answer exists; retry later.',
+    source: 'gateway',
+  },
+  UPSTREAM_TIMEOUT: {
+    status: 504,
+    message: 'The upstream service of this route did not answer in time.',
     source: 'gateway',
   },
   SUPERGRAPH_NOT_LOADED: { status: 503, message: 'The gateway has not loaded a supergraph yet.', source: 'gateway' },

@@ -24,6 +24,7 @@ import { createLogger } from './observability/logging.js';
 import { GatewayMetrics, type RequestOutcome } from './observability/metrics.js';
 import type { BudgetService } from './rate-limit/budget-service.js';
 import { closeRedis, createRedis } from './redis.js';
+import { createRestPassthrough } from './rest/passthrough.js';
 import { SubgraphDataSource } from './subgraph/data-source.js';
 import { createSubgraphFetch } from './subgraph/fetch.js';
 import { SubgraphHealthBook } from './subgraph/health.js';
@@ -86,6 +87,19 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const resilience = config.resilience.enabled
     ? createSubgraphResilience({ config, redis, metrics, logger: logger.child({ component: 'subgraph' }), statics: staticFallbacks })
     : undefined;
+
+  const rest =
+    config.rest.routes.length > 0
+      ? createRestPassthrough({
+          config,
+          authenticate: authenticator.hook(),
+          budget: costAndBudget?.budget,
+          breakers: resilience?.breakers,
+          cache: resilience?.cache,
+          metrics,
+          logger: logger.child({ component: 'rest' }),
+        })
+      : undefined;
 
   let phase: GatewayPhase = 'starting';
   let supergraph: LoadedSupergraph | undefined;
@@ -150,6 +164,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     },
     // Requests that arrive on an open connection while draining get SHUTTING_DOWN (onRequest below).
     return503OnClosing: false,
+    // A target Fastify cannot decode (`%zz`) is answered in the gateway's error format, not Fastify's.
+    frameworkErrors: (error, request, reply) => {
+      reply.header(requestIdHeader, request.id);
+      sendError(request, reply, error.code === 'FST_ERR_BAD_URL' ? 'INVALID_PATH' : 'BAD_REQUEST');
+    },
   });
   // GraphQL bodies are JSON only: without a text/plain parser, any other type is a 415.
   app.removeContentTypeParser(['text/plain']);
@@ -182,6 +201,17 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     };
     const principal = requestState(request).principal;
     if (principal) Object.assign(line, { principal: principal.clientKey, tier: principal.tier });
+    const restInfo = requestState(request).rest;
+    if (restInfo) {
+      metrics.observeRest(restInfo.route, request.method, reply.statusCode, seconds);
+      Object.assign(line, {
+        route: restInfo.route,
+        upstreamStatus: restInfo.upstreamStatus,
+        attempts: restInfo.attempts,
+        fallback: restInfo.fallback,
+        failure: restInfo.failure,
+      });
+    }
     if (isGraphqlRequest(request)) {
       const state = requestState(request);
       const outcome = requestOutcome(reply.statusCode, state.errorCodes, state.hasData);
@@ -247,6 +277,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         ? { id: supergraph.id.slice(0, 12), loadedAt: supergraph.loadedAt.toISOString(), path: config.supergraph.path }
         : null,
       subgraphs,
+      rest: rest?.snapshot() ?? [],
       redis: redis ? { status: redis.status } : { status: 'not_configured' },
     });
   });
@@ -282,6 +313,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       throw new GatewayError('METHOD_NOT_ALLOWED');
     },
   });
+
+  // REST passthrough routes: an encapsulated plugin with its own (non-parsing) content-type handling,
+  // behind the same auth hook, budget, breakers and fallback cache as GraphQL.
+  if (rest) app.register(rest.plugin);
 
   app.addHook('onClose', async () => {
     // Runs after the HTTP server has stopped and in-flight requests have finished.

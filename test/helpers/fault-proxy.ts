@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
+import { listenKillable } from './killable.js';
 
 /** What the proxy does with the next requests. */
 export type FaultMode =
@@ -44,7 +44,6 @@ export interface FaultProxy {
  */
 export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   const upstream = new Agent({ keepAliveTimeout: 5_000, connections: 64 });
-  const sockets = new Set<Socket>();
   let hits = 0;
   let inFlight = 0;
   let maxInFlight = 0;
@@ -95,25 +94,11 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     if (state.mode.kind === 'reset') {
       hits++;
       socket.resetAndDestroy();
-      return;
     }
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
   });
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const { port, kill: stop, revive } = await listenKillable(server);
   const path = new URL(targetUrl).pathname;
-  let listening = true;
-
-  const stop = async () => {
-    if (!listening) return;
-    listening = false;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of sockets) socket.destroy();
-    server.closeAllConnections();
-    await closed;
-  };
 
   return {
     url: `http://127.0.0.1:${port}${path}`,
@@ -139,17 +124,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       requests.length = 0;
     },
     kill: stop,
-    async revive() {
-      if (listening) return;
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, '127.0.0.1', () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      listening = true;
-    },
+    revive,
     async close() {
       await stop();
       await upstream.close();

@@ -131,6 +131,28 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly restRequests = new Counter({
+    name: 'gateway_rest_requests_total',
+    help: 'REST passthrough requests by route (its configured prefix, never the raw path), method and status class (2xx..5xx) of the answer sent.',
+    labelNames: ['route', 'method', 'status_class'] as const,
+    registers: [this.registry],
+  });
+
+  readonly restDuration = new Histogram({
+    name: 'gateway_rest_request_duration_seconds',
+    help: 'REST passthrough request duration in seconds (to the last byte sent), by route and status class.',
+    labelNames: ['route', 'status_class'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly restFallbacks = new Counter({
+    name: 'gateway_rest_fallback_total',
+    help: 'REST GET requests answered from the fallback cache because the upstream failed, by route.',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+
   constructor(private readonly options: MetricsOptions) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
@@ -149,6 +171,12 @@ export class GatewayMetrics {
     const labels = { operation: this.operationLabel(operation), type, outcome };
     this.requests.inc(labels);
     this.requestDuration.observe(labels, seconds);
+  }
+
+  observeRest(route: string, method: string, status: number, seconds: number): void {
+    const statusClass = `${Math.floor(status / 100)}xx`;
+    this.restRequests.inc({ route, method, status_class: statusClass });
+    this.restDuration.observe({ route, status_class: statusClass }, seconds);
   }
 
   observeSubgraphCall(subgraph: string, result: SubgraphResult, seconds: number): void {

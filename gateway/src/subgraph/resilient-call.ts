@@ -8,6 +8,7 @@ import type { Breaker } from '../resilience/breaker.js';
 import type { Bulkhead } from '../resilience/bulkhead.js';
 import type { InFlight } from '../resilience/dedupe.js';
 import { withRetries } from '../resilience/retry.js';
+import { withTimeout } from '../resilience/timeout.js';
 import { callFailureOf, describeError, isRetryable, SubgraphCallError, type CallFailure } from './call-error.js';
 import { analyseOperation } from './operation.js';
 import { staticResponse, type StaticFallbacks } from './static-fallbacks.js';
@@ -162,15 +163,6 @@ export class ResilientCaller {
     const hash = createHash('sha256').update(identity).update('\0').update(body).digest('base64url');
     return `${this.options.name}:${hash}`;
   }
-}
-
-/** `promise`, or a rejection after `ms` (a slow cache must not hold up an answer that is already late). */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms}ms`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 function json(body: string): UpstreamResponse {

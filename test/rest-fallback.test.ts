@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
+import { devBearer } from './helpers/auth.js';
+import { TEST_REDIS_URL, deleteKeys, testKeyPrefix, waitForRedis } from './helpers/cost-stack.js';
+import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { startRestUpstream, type RestUpstream } from './helpers/rest-upstream.js';
+import { DEMO_SUPERGRAPH } from './helpers/subgraphs.js';
+
+// One run on the in-memory fallback cache, one on Redis (its own key prefix, cleaned afterwards).
+describe.each([
+  { store: 'memory', prefix: undefined },
+  { store: 'redis', prefix: testKeyPrefix('rest-fallback') },
+])('REST GET fallback on the $store cache', ({ store, prefix }) => {
+  let upstream: RestUpstream;
+  let gw: TestGateway;
+  beforeAll(async () => {
+    upstream = await startRestUpstream();
+    gw = await startTestGateway({
+      supergraph: { path: DEMO_SUPERGRAPH, watch: false },
+      auth: { jwt: { issuers: [DEV_ISSUER] } },
+      ...(prefix ? { redis: { url: TEST_REDIS_URL, keyPrefix: prefix } } : {}),
+      rest: {
+        routes: [
+          { prefix: '/private', upstream: upstream.origin, rewrite: '/api', auth: { mode: 'required' }, retries: { maxRetries: 0 }, fallback: { cache: true } },
+          { prefix: '/public', upstream: upstream.origin, rewrite: '/api', methods: ['GET', 'POST'], auth: { mode: 'optional' }, retries: { maxRetries: 0 }, fallback: { cache: true, public: true } },
+          { prefix: '/nofallback', upstream: upstream.origin, rewrite: '/api', auth: { mode: 'optional' }, retries: { maxRetries: 0 } },
+        ],
+      },
+    });
+    if (prefix) await waitForRedis(gw);
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await upstream?.close();
+    if (prefix) await deleteKeys(TEST_REDIS_URL, prefix);
+  });
+
+  it('serves the caller its own kept copy when the upstream is down, marked with X-Fallback-Source and Age; never another caller\'s', async () => {
+    const alice = await devBearer(`alice-${store}`);
+    const bob = await devBearer(`bob-${store}`);
+    const fresh = await fetch(`${gw.url}/private/echo/item?id=1`, { headers: alice });
+    expect(fresh.status).toBe(200);
+    const body = await fresh.text();
+    expect(fresh.headers.get('x-fallback-source')).toBeNull();
+    // The copy is written when the body has been sent; give the store a moment.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    await upstream.kill();
+    try {
+      const stale = await fetch(`${gw.url}/private/echo/item?id=1`, { headers: { ...alice, 'x-request-id': `fb-${store}` } });
+      expect(stale.status).toBe(200);
+      expect(stale.headers.get('x-fallback-source')).toBe('cache');
+      expect(Number(stale.headers.get('age'))).toBeGreaterThanOrEqual(0);
+      expect(stale.headers.get('content-type')).toBe('application/json');
+      expect(await stale.text()).toBe(body);
+      expect(gw.logs.completed(`fb-${store}`)[0]).toMatchObject({ route: '/private', fallback: 'cache', status: 200 });
+
+      // Bob never fetched it: no copy of Alice's answer is served to him.
+      const other = await fetch(`${gw.url}/private/echo/item?id=1`, { headers: bob });
+      expect(other.status).toBe(502);
+      expect(await other.json()).toMatchObject({ error: 'UPSTREAM_BAD_RESPONSE' });
+      // Another path: no copy either.
+      expect((await fetch(`${gw.url}/private/echo/item?id=2`, { headers: alice })).status).toBe(502);
+    } finally {
+      await upstream.revive();
+    }
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/gateway_rest_fallback_total\{route="\/private"\} 1/);
+  });
+
+  it('a public route keeps one copy for every caller, and a 5xx from the upstream is answered from it too', async () => {
+    const first = await fetch(`${gw.url}/public/echo/catalog`, { headers: await devBearer(`carol-${store}`) });
+    expect(first.status).toBe(200);
+    await first.text();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    upstream.failWith = 503;
+    try {
+      const anonymous = await fetch(`${gw.url}/public/echo/catalog`);
+      expect(anonymous.status).toBe(200);
+      expect(anonymous.headers.get('x-fallback-source')).toBe('cache');
+      // Without a fallback, the upstream's own 503 is what the client gets.
+      const plain = await fetch(`${gw.url}/nofallback/echo/catalog`);
+      expect(plain.status).toBe(503);
+      expect(await plain.text()).toBe('failing with 503');
+    } finally {
+      upstream.failWith = undefined;
+    }
+  });
+
+  it('never answers a POST from the cache (a copy of the same path exists from the GET above)', async () => {
+    await upstream.kill();
+    try {
+      const response = await fetch(`${gw.url}/public/echo/catalog`, { method: 'POST', body: 'x' });
+      expect(response.status).toBe(502);
+      expect(response.headers.get('x-fallback-source')).toBeNull();
+      expect(await response.json()).toMatchObject({ error: 'UPSTREAM_BAD_RESPONSE' });
+      // The GET is still answered from the copy.
+      expect((await fetch(`${gw.url}/public/echo/catalog`)).headers.get('x-fallback-source')).toBe('cache');
+    } finally {
+      await upstream.revive();
+    }
+  });
+});
