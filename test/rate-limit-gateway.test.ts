@@ -32,7 +32,13 @@ describe('two gateway instances sharing one Redis', () => {
   });
 
   it('never admits more per client than capacity plus refill over the run, with many concurrent clients', async () => {
-    const config = { redis: { url: TEST_REDIS_URL, keyPrefix: prefix }, rateLimit: { defaultTier: 'shared', tiers: { shared: SHARED_TIER } } };
+    // A generous store timeout: this test is about two instances sharing Redis, and under a loaded
+    // 2-core CI machine the default 100 ms would fail open to per-instance budgets (that path has
+    // its own test below).
+    const config = {
+      redis: { url: TEST_REDIS_URL, keyPrefix: prefix },
+      rateLimit: { storeTimeoutMs: 2_000, defaultTier: 'shared', tiers: { shared: SHARED_TIER } },
+    };
     gateways = await Promise.all([startCostGateway(counted, config), startCostGateway(counted, config)]);
     const clients = await Promise.all(Array.from({ length: 8 }, (_, i) => bearer(`concurrent-${i}`, 'shared')));
     const admitted = new Map<number, number>();
