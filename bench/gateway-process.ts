@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { loadConfig } from '../gateway/src/config.js';
 import { createGateway } from '../gateway/src/server.js';
+import { listSubgraphs } from '../gateway/src/supergraph/subgraph-list.js';
 
 /**
  * One gateway under test, in a process of its own so that its CPU and memory can be measured alone.
@@ -20,10 +21,16 @@ if (kind === 'apollo') {
   const server = new ApolloServer({ gateway: new ApolloGateway({ supergraphSdl: readFileSync(supergraphPath, 'utf8') }) });
   await startStandaloneServer(server, { listen: { host: '127.0.0.1', port } });
 } else if (kind === 'ours') {
+  // The REST scenario's upstream is the thin users subgraph, whose address changes every run.
+  const users = listSubgraphs(readFileSync(supergraphPath, 'utf8')).find((subgraph) => subgraph.name === 'users');
   const config = loadConfig({
     file: process.env.BENCH_CONFIG,
     env: {},
-    overrides: { server: { host: '127.0.0.1', port }, supergraph: { path: supergraphPath, watch: false } },
+    overrides: {
+      server: { host: '127.0.0.1', port },
+      supergraph: { path: supergraphPath, watch: false },
+      rest: { routes: [{ prefix: '/legacy/users', upstream: new URL(users?.url ?? 'http://127.0.0.1:1').origin, rewrite: '/api/v1/users' }] },
+    },
   });
   // Logs are written as in production (JSON lines, synchronously), to a file nobody reads.
   const gateway = createGateway(config, { logDestination: pino.destination({ dest: process.env.BENCH_LOG_FILE ?? '/dev/null', sync: true }) });

@@ -102,6 +102,18 @@ export async function stop(child: ChildProcess): Promise<void> {
 /** autocannon load on one gateway: the scenario's i-th body on the i-th request, with the bench token. */
 export function load(url: string, scenario: Scenario, seconds: number, connections: number, extra: Partial<autocannon.Options> = {}): Promise<autocannon.Result> {
   let i = 0;
+  const rest = scenario.rest;
+  if (rest) {
+    return autocannon({
+      url: new URL(url).origin,
+      connections,
+      duration: seconds,
+      method: 'GET',
+      headers: { authorization: REQUEST_HEADERS.authorization },
+      requests: [{ setupRequest: (request) => ({ ...request, method: 'GET', path: rest.path(i++) }) }],
+      ...extra,
+    });
+  }
   return autocannon({
     url,
     connections,

@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
 
 interface GatewayUnderTest {
   name: string;
+  /** Has a REST passthrough (runs the REST scenarios). */
+  rest?: boolean;
   description: string;
   start(port: number, supergraphPath: string): ChildProcess;
 }
@@ -52,12 +54,14 @@ const GATEWAYS: GatewayUnderTest[] = [
   },
   {
     name: 'ours-full',
+    rest: true,
     description: 'this gateway, every capability on (bench/configs/ours-full.yaml)',
     start: (port, supergraph) =>
       tsx('bench/gateway-process.ts', ['ours'], { BENCH_PORT: String(port), BENCH_SUPERGRAPH: supergraph, BENCH_CONFIG: join(ROOT, 'bench/configs/ours-full.yaml') }),
   },
   {
     name: 'ours-off',
+    rest: true,
     description: 'this gateway, optional capabilities off (bench/configs/ours-off.yaml)',
     start: (port, supergraph) =>
       tsx('bench/gateway-process.ts', ['ours'], { BENCH_PORT: String(port), BENCH_SUPERGRAPH: supergraph, BENCH_CONFIG: join(ROOT, 'bench/configs/ours-off.yaml') }),
@@ -77,7 +81,9 @@ interface Row {
 
 
 async function verify(url: string, scenario: Scenario, gateway: string): Promise<void> {
-  const response = await fetch(url, { method: 'POST', headers: REQUEST_HEADERS, body: scenario.body(7) });
+  const response = scenario.rest
+    ? await fetch(`${new URL(url).origin}${scenario.rest.path(7)}`, { headers: { authorization: REQUEST_HEADERS.authorization } })
+    : await fetch(url, { method: 'POST', headers: REQUEST_HEADERS, body: scenario.body(7) });
   const body = (await response.json()) as { data?: unknown; errors?: unknown };
   if (!response.ok || !scenario.check(body)) {
     throw new Error(`${gateway} gave a wrong answer to ${scenario.name}: ${JSON.stringify(body).slice(0, 300)}`);
@@ -103,6 +109,7 @@ async function benchmark(): Promise<void> {
       try {
         await waitForGraphql(url, child);
         for (const scenario of scenarios) {
+          if (scenario.rest && !gateway.rest) continue;
           await verify(url, scenario, gateway.name);
           await load(url, scenario, warmup, Number(args.connections));
           const pid = child.pid as number;
@@ -150,6 +157,7 @@ function report(rows: Row[], gateways: GatewayUnderTest[], scenarios: Scenario[]
   for (const scenario of scenarios) {
     const base = rows.find((r) => r.scenario === scenario.name && r.gateway === 'apollo');
     lines.push(`## ${scenario.name}: ${scenario.description}`, '');
+    if (scenario.rest) lines.push('Only this gateway has a REST passthrough: compare ours with every plugin on to ours with them off.', '');
     lines.push('| gateway | rps | vs bare Apollo | p50 ms | p99 ms | errors | CPU % | peak RSS MB |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const row of rows.filter((r) => r.scenario === scenario.name)) {
       const ratio = base ? `${(row.rps / base.rps).toFixed(2)}×` : 'n/a';

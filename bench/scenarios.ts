@@ -6,6 +6,8 @@ export interface Scenario {
   body(i: number): string;
   /** True when a response body is the right answer (checked once per gateway before the load). */
   check(response: { data?: unknown; errors?: unknown }): boolean;
+  /** A REST scenario: GET requests to this path (only gateways with a REST passthrough run it). */
+  rest?: { path(i: number): string } | undefined;
 }
 
 const CROSS_SUBGRAPH = `query UsersOrdersProducts($after: String) {
@@ -46,5 +48,12 @@ export const SCENARIOS: Scenario[] = [
     body: () => JSON.stringify({ query: 'query Top { topProducts(first: 5) { upc name price } }', operationName: 'Top' }),
     check: (response) =>
       response.errors === undefined && (response.data as { topProducts?: unknown[] } | undefined)?.topProducts?.length === 5,
+  },
+  {
+    name: 'rest-get',
+    description: 'a legacy REST GET through the passthrough (`/legacy/users/:id`, a different user each time)',
+    body: () => '',
+    check: (response) => typeof (response as { id?: unknown }).id === 'string',
+    rest: { path: (i) => `/legacy/users/user-${(i % 5_000) + 1}` },
   },
 ];

@@ -33,6 +33,8 @@ const BENCH_VIEWER = { headers: { 'x-user-id': 'bench', 'x-user-scopes': `${READ
 
 interface ThinDefinition {
   name: SubgraphName;
+  /** Legacy REST answers (`GET` path → JSON), as the demo users service serves them. */
+  rest?: (path: string) => Promise<unknown>;
   resolvers: GraphQLResolverMap<unknown>;
   createContext(request: FastifyRequest): unknown;
 }
@@ -40,10 +42,19 @@ interface ThinDefinition {
 function definitions(): ThinDefinition[] {
   const stats = new DataAccessStats();
   const users = createUserStore(stats);
+  const LEGACY_USER = /^\/api\/v1\/users\/([^/?]+)$/;
   const orders = createOrderStore(stats);
   const products = createProductStore(stats);
   return [
-    { name: 'users', resolvers: usersResolvers as GraphQLResolverMap<unknown>, createContext: (r) => createUsersContext(users, r) },
+    {
+      name: 'users',
+      resolvers: usersResolvers as GraphQLResolverMap<unknown>,
+      createContext: (r) => createUsersContext(users, r),
+      rest: async (path) => {
+        const id = LEGACY_USER.exec(path)?.[1];
+        return id ? ((await users.findUsersByIds([id]))[0] ?? undefined) : undefined;
+      },
+    },
     // Every gateway must get the same answer, but only ours forwards identity: the benchmark's
     // orders subgraph lets every caller read every user's orders.
     { name: 'orders', resolvers: ordersResolvers as GraphQLResolverMap<unknown>, createContext: () => createOrdersContext(orders, BENCH_VIEWER) },
@@ -59,6 +70,13 @@ function serveThin(definition: ThinDefinition): Promise<{ name: SubgraphName; ur
   const responses = new Map<string, string>();
   const server = createServer(async (req, res) => {
     try {
+      if (req.method === 'GET' && definition.rest) {
+        const answer = await definition.rest(req.url ?? '');
+        const payload = answer === undefined ? JSON.stringify({ error: 'NOT_FOUND' }) : JSON.stringify(answer);
+        res.writeHead(answer === undefined ? 404 : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+        res.end(payload);
+        return;
+      }
       const raw = await readBody(req);
       const cacheKey = `${String(req.headers['x-user-id'] ?? '')}\n${raw}`;
       const cached = responses.get(cacheKey);
