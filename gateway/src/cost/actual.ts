@@ -49,7 +49,23 @@ interface CollectedField {
   parent: GraphQLCompositeType;
 }
 
+/** What one response key costs, worked out once per selection set and type, not once per object. */
+interface FieldPlan {
+  key: string;
+  /** Cost of the field's arguments, paid once per parent object that has the key. */
+  argumentsCost: number;
+  /** Cost of each non-null value (each item of a list). */
+  weight: number;
+  /** For object values: the selections below and their type. */
+  child?: { selections: readonly SelectionSetNode[]; type: GraphQLCompositeType } | undefined;
+}
+
+type Selections = SelectionSetNode | readonly SelectionSetNode[];
+
 class ResponseWalker {
+  /** Plans by selection set (or the merged selection sets of one field) and by type. */
+  private readonly plans = new WeakMap<object, Map<string, FieldPlan[]>>();
+
   constructor(
     private readonly schema: GraphQLSchema,
     private readonly model: CostModel,
@@ -57,35 +73,60 @@ class ResponseWalker {
     private readonly variables: Readonly<Record<string, unknown>>,
   ) {}
 
-  object(selectionSet: SelectionSetNode | readonly SelectionSetNode[], parent: GraphQLCompositeType, data: Record<string, unknown>): number {
-    const runtime = this.runtimeType(parent, data);
+  object(selections: Selections, parent: GraphQLCompositeType, data: Record<string, unknown>): number {
     let cost = 0;
-    for (const [key, { nodes, parent: selectedOn }] of this.collect(selectionSet, runtime ?? parent, runtime)) {
-      if (!(key in data)) continue;
+    for (const plan of this.plan(selections, parent, this.runtimeType(parent, data))) {
+      if (!(plan.key in data)) continue;
+      cost += plan.argumentsCost + this.value(plan, data[plan.key]);
+    }
+    return cost;
+  }
+
+  private value(plan: FieldPlan, value: unknown): number {
+    if (value === null || value === undefined) return 0;
+    if (Array.isArray(value)) {
+      let sum = 0;
+      for (const item of value) sum += this.value(plan, item);
+      return sum;
+    }
+    if (!plan.child || !isRecord(value)) return plan.weight;
+    return plan.weight + this.object(plan.child.selections, plan.child.type, value);
+  }
+
+  private plan(selections: Selections, parent: GraphQLCompositeType, runtime: GraphQLCompositeType | undefined): FieldPlan[] {
+    let byType = this.plans.get(selections);
+    if (!byType) {
+      byType = new Map();
+      this.plans.set(selections, byType);
+    }
+    const typeKey = `${parent.name}|${runtime?.name ?? ''}`;
+    const cached = byType.get(typeKey);
+    if (cached) return cached;
+    const plans: FieldPlan[] = [];
+    for (const [key, { nodes, parent: selectedOn }] of this.collect(selections, runtime ?? parent, runtime)) {
       const first = nodes[0] as FieldNode;
       if (first.name.value === '__typename') continue;
       const owner = runtime ?? selectedOn;
       const definition = this.fieldDefinition(owner, first.name.value);
       if (!definition) continue;
-      cost += argumentsCost(first, definition, owner.name, this.model, this.variables);
-      cost += this.value(nodes, definition, `${owner.name}.${first.name.value}`, data[key]);
+      const namedType = getNamedType(definition.type);
+      const coordinate = `${owner.name}.${first.name.value}`;
+      const weight = this.model.weights.get(coordinate) ?? this.model.weights.get(namedType.name) ?? (isCompositeType(namedType) ? 1 : 0);
+      const childSelections = nodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
+      plans.push({
+        key,
+        argumentsCost: argumentsCost(first, definition, owner.name, this.model, this.variables),
+        weight,
+        child: isCompositeType(namedType) && childSelections.length ? { selections: childSelections, type: namedType } : undefined,
+      });
     }
-    return cost;
-  }
-
-  private value(nodes: FieldNode[], definition: GraphQLField<unknown, unknown>, coordinate: string, value: unknown): number {
-    if (value === null || value === undefined) return 0;
-    if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + this.value(nodes, definition, coordinate, item), 0);
-    const namedType = getNamedType(definition.type);
-    const weight = this.model.weights.get(coordinate) ?? this.model.weights.get(namedType.name) ?? (isCompositeType(namedType) ? 1 : 0);
-    if (!isCompositeType(namedType) || !isRecord(value)) return weight;
-    const selections = nodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
-    return weight + this.object(selections, namedType, value);
+    byType.set(typeKey, plans);
+    return plans;
   }
 
   /** Fields by response key, merged across fragments and repeated selections (as execution does). */
   private collect(
-    selectionSets: SelectionSetNode | readonly SelectionSetNode[],
+    selectionSets: Selections,
     parent: GraphQLCompositeType,
     runtime: GraphQLCompositeType | undefined,
     into = new Map<string, CollectedField>(),
@@ -117,7 +158,7 @@ class ResponseWalker {
   /** The object's concrete type when the response says it (`__typename`) or the type is concrete. */
   private runtimeType(parent: GraphQLCompositeType, data: Record<string, unknown>): GraphQLCompositeType | undefined {
     if (isObjectType(parent)) return parent;
-    const typename = Object.entries(data).find(([key]) => key === '__typename')?.[1];
+    const typename = data.__typename;
     const type = typeof typename === 'string' ? this.schema.getType(typename) : undefined;
     return type && isObjectType(type) ? type : undefined;
   }
