@@ -1,18 +1,8 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { freePort } from './helpers/ports.js';
 import { REPO_ROOT } from './helpers/process.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 describe('npm start (the README quick start)', () => {
   it('serves the demo, and stops it, subgraphs included, when npm itself gets SIGTERM', async () => {
