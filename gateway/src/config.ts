@@ -42,7 +42,42 @@ const ServerSchema = z
 const GraphqlSchema = z
   .object({
     path: z.string().startsWith('/').default('/graphql').describe('Path of the GraphQL endpoint.'),
-    introspection: z.boolean().default(true).describe('Allow introspection queries.'),
+    production: z
+      .boolean()
+      .optional()
+      .describe(
+        'Production mode: the default of `graphql.introspection`, `graphql.hideSuggestions` and `graphql.maskSubgraphErrors`. Unset: on when `NODE_ENV=production`.',
+      ),
+    introspection: z
+      .union([
+        z.boolean(),
+        z
+          .object({
+            tiers: z.array(z.string().min(1)).default([]).describe('Tiers allowed to introspect.'),
+            scopes: z.array(z.string().min(1)).default([]).describe('Holders of any of these scopes may introspect.'),
+          })
+          .strict(),
+      ])
+      .optional()
+      .describe(
+        'Who may run introspection (`__schema`, `__type`; `__typename` is always allowed): `true` everyone, `false` no one, or `{tiers, scopes}` callers whose tier is listed or who hold one of the scopes. Others get INTROSPECTION_DISABLED before anything runs. Unset: `false` in production mode, else `true`.',
+      ),
+    hideSuggestions: z
+      .boolean()
+      .optional()
+      .describe('Drop "Did you mean ...?" field suggestions from validation errors (they reveal the schema). Unset: on in production mode.'),
+    maskSubgraphErrors: z
+      .boolean()
+      .optional()
+      .describe(
+        'Replace the message of every error that comes from a subgraph with a generic one (keeping `extensions.code` and `extensions.serviceName`); the original is logged with the request id. Unset: on in production mode.',
+      ),
+    maxTokens: positiveInt
+      .default(1_000)
+      .describe('Most lexical tokens in a GraphQL document: parsing stops there with TOO_MANY_TOKENS (400).'),
+    maxDirectives: positiveInt
+      .default(50)
+      .describe('Most directives in a GraphQL document (all fields and fragments together): more is TOO_MANY_DIRECTIVES (400).'),
     landingPage: z
       .boolean()
       .default(false)
@@ -674,7 +709,24 @@ export function loadConfig(options: LoadConfigOptions = {}): GatewayConfig {
     });
     throw new ConfigError(`invalid gateway config:\n${lines.join('\n')}`);
   }
+  result.data.graphql.production ??= env.NODE_ENV === 'production';
   return result.data;
+}
+
+/** The production-mode switches of `graphql` with their unset values resolved from `graphql.production`. */
+export interface ProductionSettings {
+  introspection: boolean | { tiers: string[]; scopes: string[] };
+  hideSuggestions: boolean;
+  maskSubgraphErrors: boolean;
+}
+
+export function productionSettings(graphql: GatewayConfig['graphql']): ProductionSettings {
+  const production = graphql.production ?? false;
+  return {
+    introspection: graphql.introspection ?? !production,
+    hideSuggestions: graphql.hideSuggestions ?? production,
+    maskSubgraphErrors: graphql.maskSubgraphErrors ?? production,
+  };
 }
 
 function issueKey(issue: z.core.$ZodIssue): string {

@@ -9,7 +9,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Redis } from 'ioredis';
 import type { DestinationStream, Logger } from 'pino';
 import { createAuthenticator } from './auth/authenticate.js';
-import type { GatewayConfig } from './config.js';
+import { productionSettings, type GatewayConfig } from './config.js';
 import { buildContext, requestState, type GatewayContext } from './context.js';
 import { ERRORS, GatewayError, graphqlErrorBody, restErrorBody, type ErrorCode } from './errors.js';
 import { formatGatewayError } from './graphql/format-error.js';
@@ -19,6 +19,9 @@ import { createCostAndBudget } from './cost-and-budget.js';
 import { useFallbackReport } from './graphql/fallback-report-plugin.js';
 import { useOperationResolution } from './graphql/operation-resolution-plugin.js';
 import { useRequestInfo } from './graphql/request-info-plugin.js';
+import { useIntrospectionPolicy } from './graphql/introspection-plugin.js';
+import { maxDirectivesRule } from './graphql/request-limits.js';
+import { useSubgraphErrorMasking } from './graphql/subgraph-error-masking-plugin.js';
 import { checkGraphqlRequest } from './http/graphql-request.js';
 import { createLogger } from './observability/logging.js';
 import { GatewayMetrics, type RequestOutcome } from './observability/metrics.js';
@@ -127,10 +130,15 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       }),
   });
 
+  const production = productionSettings(config.graphql);
   const apollo = new ApolloServer<GatewayContext>({
     gateway: apolloGateway,
     logger: logger.child({ component: 'apollo-server' }),
-    introspection: config.graphql.introspection,
+    // Always on for Apollo: useIntrospectionPolicy decides per caller (tier or scope).
+    introspection: true,
+    parseOptions: { maxTokens: config.graphql.maxTokens },
+    validationRules: [maxDirectivesRule(config.graphql.maxDirectives)],
+    hideSchemaDetailsFromClientErrors: production.hideSuggestions,
     includeStacktraceInErrorResponses: false,
     // main.ts owns shutdown; Apollo's own handler would stop it mid-drain and re-raise the signal.
     stopOnTerminationSignals: false,
@@ -139,9 +147,12 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     formatError: formatGatewayError,
     plugins: [
       // Before useRequestInfo: its willSendResponse records the error codes this one adds.
+      useIntrospectionPolicy({ policy: production.introspection }),
       useAuthorization({ realm: config.auth.realm }),
       // After useAuthorization: costs and charges the operation it filtered.
       ...(costAndBudget ? [useCostAndBudget(costAndBudget)] : []),
+      // Before useRequestInfo, which logs the codes; masking keeps them.
+      ...(production.maskSubgraphErrors ? [useSubgraphErrorMasking()] : []),
       useRequestInfo(),
       useOperationResolution(),
       useFallbackReport(),
