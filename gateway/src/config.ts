@@ -14,6 +14,36 @@ import { z } from 'zod';
 const port = z.number().int().min(0).max(65_535);
 const positiveInt = z.number().int().positive();
 
+const CorsSchema = z
+  .object({
+    origins: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        'Origins allowed to call the gateway from a browser (exact `scheme://host[:port]`, or `*` for any). Empty: no CORS headers are sent, so browsers refuse cross-origin calls.',
+      ),
+    credentials: z
+      .boolean()
+      .default(false)
+      .describe('Send `Access-Control-Allow-Credentials: true` (cookies and HTTP auth from browsers). Refused together with a `*` origin.'),
+    methods: z
+      .array(z.string().min(1))
+      .default(['GET', 'POST'])
+      .describe('Methods announced in `Access-Control-Allow-Methods`.'),
+    maxAgeSeconds: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(600)
+      .describe('How long a browser may cache a preflight answer (`Access-Control-Max-Age`).'),
+  })
+  .strict()
+  .refine((cors) => !(cors.credentials && cors.origins.includes('*')), {
+    path: ['credentials'],
+    message: 'cannot be true with a `*` origin in server.cors.origins: list the origins allowed to send credentials',
+  })
+  .prefault({});
+
 const ServerSchema = z
   .object({
     host: z.string().min(1).default('0.0.0.0').describe('Listen address.'),
@@ -29,6 +59,7 @@ const ServerSchema = z
       .min(1)
       .default('x-request-id')
       .describe('Header that carries the request id in, out, and on to subgraphs.'),
+    cors: CorsSchema.describe('Cross-origin (CORS) access for browsers; preflights are answered before auth and CSRF checks.'),
     trustedProxies: z
       .array(z.string().min(1))
       .default([])

@@ -5,6 +5,7 @@ import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
+import fastifyCors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { DestinationStream, Logger } from 'pino';
@@ -183,6 +184,21 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   });
   // GraphQL bodies are JSON only: without a text/plain parser, any other type is a 415.
   app.removeContentTypeParser(['text/plain']);
+
+  // CORS: its onRequest hook is global and answers a preflight (OPTIONS with Origin and
+  // Access-Control-Request-Method) itself, before the routes' auth hooks and CSRF checks run.
+  const cors = config.server.cors;
+  if (cors.origins.length > 0) {
+    app.register(fastifyCors, {
+      origin: cors.origins.includes('*') ? '*' : cors.origins,
+      credentials: cors.credentials,
+      methods: cors.methods,
+      maxAge: cors.maxAgeSeconds,
+      // Browsers may read the request id from a cross-origin answer.
+      exposedHeaders: [config.server.requestIdHeader],
+      logLevel: 'silent',
+    });
+  }
 
   const graphqlPath = config.graphql.path;
   const isGraphqlRequest = (request: FastifyRequest) => request.routeOptions.url === graphqlPath;
