@@ -20,6 +20,7 @@ describe('config', () => {
       bodyLimitBytes: 1_048_576,
       shutdownTimeoutMs: 15_000,
       requestIdHeader: 'x-request-id',
+      cors: { origins: [], credentials: false, methods: ['GET', 'POST'], maxAgeSeconds: 600 },
       trustedProxies: [],
     });
     expect(config.auth).toMatchObject({ required: false, maxTokenBytes: 8_192, jwt: { issuers: [] } });

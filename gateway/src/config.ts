@@ -14,6 +14,36 @@ import { z } from 'zod';
 const port = z.number().int().min(0).max(65_535);
 const positiveInt = z.number().int().positive();
 
+const CorsSchema = z
+  .object({
+    origins: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        'Origins allowed to call the gateway from a browser (exact `scheme://host[:port]`, or `*` for any). Empty: no CORS headers are sent, so browsers refuse cross-origin calls.',
+      ),
+    credentials: z
+      .boolean()
+      .default(false)
+      .describe('Send `Access-Control-Allow-Credentials: true` (cookies and HTTP auth from browsers). Refused together with a `*` origin.'),
+    methods: z
+      .array(z.string().min(1))
+      .default(['GET', 'POST'])
+      .describe('Methods announced in `Access-Control-Allow-Methods`.'),
+    maxAgeSeconds: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(600)
+      .describe('How long a browser may cache a preflight answer (`Access-Control-Max-Age`).'),
+  })
+  .strict()
+  .refine((cors) => !(cors.credentials && cors.origins.includes('*')), {
+    path: ['credentials'],
+    message: 'cannot be true with a `*` origin in server.cors.origins: list the origins allowed to send credentials',
+  })
+  .prefault({});
+
 const ServerSchema = z
   .object({
     host: z.string().min(1).default('0.0.0.0').describe('Listen address.'),
@@ -29,6 +59,7 @@ const ServerSchema = z
       .min(1)
       .default('x-request-id')
       .describe('Header that carries the request id in, out, and on to subgraphs.'),
+    cors: CorsSchema.describe('Cross-origin (CORS) access for browsers; preflights are answered before auth and CSRF checks.'),
     trustedProxies: z
       .array(z.string().min(1))
       .default([])
@@ -42,7 +73,42 @@ const ServerSchema = z
 const GraphqlSchema = z
   .object({
     path: z.string().startsWith('/').default('/graphql').describe('Path of the GraphQL endpoint.'),
-    introspection: z.boolean().default(true).describe('Allow introspection queries.'),
+    production: z
+      .boolean()
+      .optional()
+      .describe(
+        'Production mode: the default of `graphql.introspection`, `graphql.hideSuggestions` and `graphql.maskSubgraphErrors`. Unset: on when `NODE_ENV=production`.',
+      ),
+    introspection: z
+      .union([
+        z.boolean(),
+        z
+          .object({
+            tiers: z.array(z.string().min(1)).default([]).describe('Tiers allowed to introspect.'),
+            scopes: z.array(z.string().min(1)).default([]).describe('Holders of any of these scopes may introspect.'),
+          })
+          .strict(),
+      ])
+      .optional()
+      .describe(
+        'Who may run introspection (`__schema`, `__type`; `__typename` is always allowed): `true` everyone, `false` no one, or `{tiers, scopes}` callers whose tier is listed or who hold one of the scopes. Others get INTROSPECTION_DISABLED before anything runs. Unset: `false` in production mode, else `true`.',
+      ),
+    hideSuggestions: z
+      .boolean()
+      .optional()
+      .describe('Drop "Did you mean ...?" field suggestions from validation errors (they reveal the schema). Unset: on in production mode.'),
+    maskSubgraphErrors: z
+      .boolean()
+      .optional()
+      .describe(
+        'Replace the message of every error that comes from a subgraph with a generic one (keeping `extensions.code` and `extensions.serviceName`); the original is logged with the request id. Unset: on in production mode.',
+      ),
+    maxTokens: positiveInt
+      .default(1_000)
+      .describe('Most lexical tokens in a GraphQL document: parsing stops there with TOO_MANY_TOKENS (400).'),
+    maxDirectives: positiveInt
+      .default(50)
+      .describe('Most directives in a GraphQL document (all fields and fragments together): more is TOO_MANY_DIRECTIVES (400).'),
     landingPage: z
       .boolean()
       .default(false)
@@ -674,7 +740,24 @@ export function loadConfig(options: LoadConfigOptions = {}): GatewayConfig {
     });
     throw new ConfigError(`invalid gateway config:\n${lines.join('\n')}`);
   }
+  result.data.graphql.production ??= env.NODE_ENV === 'production';
   return result.data;
+}
+
+/** The production-mode switches of `graphql` with their unset values resolved from `graphql.production`. */
+export interface ProductionSettings {
+  introspection: boolean | { tiers: string[]; scopes: string[] };
+  hideSuggestions: boolean;
+  maskSubgraphErrors: boolean;
+}
+
+export function productionSettings(graphql: GatewayConfig['graphql']): ProductionSettings {
+  const production = graphql.production ?? false;
+  return {
+    introspection: graphql.introspection ?? !production,
+    hideSuggestions: graphql.hideSuggestions ?? production,
+    maskSubgraphErrors: graphql.maskSubgraphErrors ?? production,
+  };
 }
 
 function issueKey(issue: z.core.$ZodIssue): string {

@@ -68,6 +68,16 @@ export const ERRORS = {
     message: 'A list field needs exactly one of its slicing arguments (e.g. `first`).',
     source: 'gateway',
   },
+  TOO_MANY_TOKENS: {
+    status: 400,
+    message: 'The GraphQL document has more tokens than the gateway parses (`graphql.maxTokens`); parsing was aborted.',
+    source: 'gateway',
+  },
+  TOO_MANY_DIRECTIVES: {
+    status: 400,
+    message: 'The GraphQL document uses more directives than the gateway allows (`graphql.maxDirectives`).',
+    source: 'gateway',
+  },
   MAX_DEPTH_EXCEEDED: { status: 400, message: 'The operation nests fields deeper than your tier allows.', source: 'gateway' },
   MAX_ALIASES_EXCEEDED: { status: 400, message: 'The operation uses more aliases than your tier allows.', source: 'gateway' },
   MAX_ROOT_FIELDS_EXCEEDED: {
@@ -83,6 +93,11 @@ export const ERRORS = {
   FORBIDDEN: {
     status: 403,
     message: 'The caller may not run this operation: it asks for nothing the caller is allowed to see.',
+    source: 'gateway',
+  },
+  INTROSPECTION_DISABLED: {
+    status: 403,
+    message: 'Introspection (`__schema`, `__type`) is not allowed for this caller.',
     source: 'gateway',
   },
   UNAUTHORIZED_FIELD_OR_TYPE: {

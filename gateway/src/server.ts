@@ -5,11 +5,12 @@ import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
+import fastifyCors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { DestinationStream, Logger } from 'pino';
 import { createAuthenticator } from './auth/authenticate.js';
-import type { GatewayConfig } from './config.js';
+import { productionSettings, type GatewayConfig } from './config.js';
 import { buildContext, requestState, type GatewayContext } from './context.js';
 import { ERRORS, GatewayError, graphqlErrorBody, restErrorBody, type ErrorCode } from './errors.js';
 import { formatGatewayError } from './graphql/format-error.js';
@@ -19,6 +20,9 @@ import { createCostAndBudget } from './cost-and-budget.js';
 import { useFallbackReport } from './graphql/fallback-report-plugin.js';
 import { useOperationResolution } from './graphql/operation-resolution-plugin.js';
 import { useRequestInfo } from './graphql/request-info-plugin.js';
+import { useIntrospectionPolicy } from './graphql/introspection-plugin.js';
+import { maxDirectivesRule } from './graphql/request-limits.js';
+import { useSubgraphErrorMasking } from './graphql/subgraph-error-masking-plugin.js';
 import { checkGraphqlRequest } from './http/graphql-request.js';
 import { createLogger } from './observability/logging.js';
 import { GatewayMetrics, type RequestOutcome } from './observability/metrics.js';
@@ -127,10 +131,15 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       }),
   });
 
+  const production = productionSettings(config.graphql);
   const apollo = new ApolloServer<GatewayContext>({
     gateway: apolloGateway,
     logger: logger.child({ component: 'apollo-server' }),
-    introspection: config.graphql.introspection,
+    // Always on for Apollo: useIntrospectionPolicy decides per caller (tier or scope).
+    introspection: true,
+    parseOptions: { maxTokens: config.graphql.maxTokens },
+    validationRules: [maxDirectivesRule(config.graphql.maxDirectives)],
+    hideSchemaDetailsFromClientErrors: production.hideSuggestions,
     includeStacktraceInErrorResponses: false,
     // main.ts owns shutdown; Apollo's own handler would stop it mid-drain and re-raise the signal.
     stopOnTerminationSignals: false,
@@ -139,9 +148,12 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     formatError: formatGatewayError,
     plugins: [
       // Before useRequestInfo: its willSendResponse records the error codes this one adds.
+      useIntrospectionPolicy({ policy: production.introspection }),
       useAuthorization({ realm: config.auth.realm }),
       // After useAuthorization: costs and charges the operation it filtered.
       ...(costAndBudget ? [useCostAndBudget(costAndBudget)] : []),
+      // Before useRequestInfo, which logs the codes; masking keeps them.
+      ...(production.maskSubgraphErrors ? [useSubgraphErrorMasking()] : []),
       useRequestInfo(),
       useOperationResolution(),
       useFallbackReport(),
@@ -172,6 +184,21 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   });
   // GraphQL bodies are JSON only: without a text/plain parser, any other type is a 415.
   app.removeContentTypeParser(['text/plain']);
+
+  // CORS: its onRequest hook is global and answers a preflight (OPTIONS with Origin and
+  // Access-Control-Request-Method) itself, before the routes' auth hooks and CSRF checks run.
+  const cors = config.server.cors;
+  if (cors.origins.length > 0) {
+    app.register(fastifyCors, {
+      origin: cors.origins.includes('*') ? '*' : cors.origins,
+      credentials: cors.credentials,
+      methods: cors.methods,
+      maxAge: cors.maxAgeSeconds,
+      // Browsers may read the request id from a cross-origin answer.
+      exposedHeaders: [config.server.requestIdHeader],
+      logLevel: 'silent',
+    });
+  }
 
   const graphqlPath = config.graphql.path;
   const isGraphqlRequest = (request: FastifyRequest) => request.routeOptions.url === graphqlPath;
