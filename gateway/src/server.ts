@@ -34,7 +34,7 @@ import { createSubgraphFetch } from './subgraph/fetch.js';
 import { SubgraphHealthBook } from './subgraph/health.js';
 import { createSubgraphResilience, loadStaticFallbackFiles } from './subgraph/resilience.js';
 import { fileSupergraphSource, type LoadedSupergraph } from './supergraph/file-source.js';
-import { listSubgraphs } from './supergraph/subgraph-list.js';
+import { listSubgraphs, type SubgraphRef } from './supergraph/subgraph-list.js';
 
 export interface GatewayOptions {
   /** Log destination; stdout when absent. */
@@ -107,6 +107,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
   let phase: GatewayPhase = 'starting';
   let supergraph: LoadedSupergraph | undefined;
+  let declaredSubgraphs: SubgraphRef[] = [];
   let url = '';
 
   const apolloGateway = new ApolloGateway({
@@ -115,7 +116,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       ...config.supergraph,
       logger: logger.child({ component: 'supergraph' }),
       metrics,
-      onLoaded: (loaded) => (supergraph = loaded),
+      onLoaded: (loaded) => {
+        supergraph = loaded;
+        // Once per load, not per probe: /health and /ready are polled, and a supergraph can be large.
+        declaredSubgraphs = listSubgraphs(loaded.sdl);
+      },
     }),
     buildService: ({ name, url: supergraphUrl }) =>
       new SubgraphDataSource({
@@ -278,7 +283,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   app.get('/health', { config: { probe: true } }, async () => {
     if (!resilience || !supergraph) return { status: 'ok' };
     const subgraphs = Object.fromEntries(
-      listSubgraphs(supergraph.sdl).flatMap(({ name }) => {
+      declaredSubgraphs.flatMap(({ name }) => {
         const snapshot = resilience.snapshot(name);
         return snapshot ? [[name, { breaker: snapshot.state, errorRate: snapshot.errorRate }]] : [];
       }),
@@ -288,14 +293,12 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
   app.get('/ready', { config: { probe: true } }, async (_request, reply) => {
     const ready = phase === 'ready';
-    const subgraphs = supergraph
-      ? listSubgraphs(supergraph.sdl).map(({ name, url: declaredUrl }) => ({
-          name,
-          url: config.subgraphs[name]?.url ?? declaredUrl,
-          ...health.get(name),
-          breaker: resilience?.snapshot(name) ?? null,
-        }))
-      : [];
+    const subgraphs = declaredSubgraphs.map(({ name, url: declaredUrl }) => ({
+      name,
+      url: config.subgraphs[name]?.url ?? declaredUrl,
+      ...health.get(name),
+      breaker: resilience?.snapshot(name) ?? null,
+    }));
     return reply.code(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not_ready',
       phase,
