@@ -142,5 +142,9 @@ describe('static cost estimate on the demo supergraph', () => {
     const unimported = parse('extend schema @link(url: "https://specs.apollo.dev/cost/v0.1")');
     expect(linkedDirectiveName(unimported, 'https://specs.apollo.dev/cost', 'listSize')).toBe('cost__listSize');
     expect(linkedDirectiveName(parse('type Query { a: Int }'), 'https://specs.apollo.dev/cost', 'cost')).toBeUndefined();
+    // A version constraint (authorization enforces only the versions it knows).
+    const auth = parse('extend schema @link(url: "https://specs.apollo.dev/authenticated/v0.2", import: ["@authenticated"])');
+    expect(linkedDirectiveName(auth, 'https://specs.apollo.dev/authenticated', 'authenticated')).toBe('authenticated');
+    expect(linkedDirectiveName(auth, 'https://specs.apollo.dev/authenticated', 'authenticated', 'v0.1')).toBeUndefined();
   });
 });

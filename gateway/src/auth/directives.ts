@@ -5,12 +5,14 @@ import {
   parse,
   type ConstDirectiveNode,
   type ConstValueNode,
+  type DocumentNode,
   type GraphQLCompositeType,
   type GraphQLOutputType,
   type GraphQLSchema,
 } from 'graphql';
 import { hasScopes, type Principal } from './principal.js';
-import { ENFORCED_SECURITY_SPECS } from '../supergraph/security-links.js';
+import { linkedDirectiveName } from '../supergraph/links.js';
+import { ENFORCED_SECURITY_VERSION } from '../supergraph/security-links.js';
 
 /** What it takes to see a field: authentication, and every listed `@requiresScopes` (each an OR of ANDs). */
 export interface AccessRule {
@@ -35,7 +37,7 @@ export class AuthPolicy {
 
   constructor(coreSupergraphSdl: string) {
     const document = parse(coreSupergraphSdl);
-    const names = directiveNames(document.definitions);
+    const names = directiveNames(document);
     if (!names.authenticated && !names.requiresScopes) return;
     const ruleOf = (directives: readonly ConstDirectiveNode[] | undefined): AccessRule | undefined => {
       let rule: AccessRule | undefined;
@@ -122,33 +124,13 @@ function scopeSets(value: ConstValueNode | undefined): string[][] {
   );
 }
 
-/** The names under which the supergraph's `@link`s make the two directives available. */
-function directiveNames(definitions: ReturnType<typeof parse>['definitions']): { authenticated?: string; requiresScopes?: string } {
-  const names: { authenticated?: string; requiresScopes?: string } = {};
-  for (const definition of definitions) {
-    if (definition.kind !== Kind.SCHEMA_DEFINITION && definition.kind !== Kind.SCHEMA_EXTENSION) continue;
-    for (const link of definition.directives ?? []) {
-      if (link.name.value !== 'link') continue;
-      const argument = (name: string) => link.arguments?.find((arg) => arg.name.value === name)?.value;
-      const url = argument('url');
-      const spec = url?.kind === Kind.STRING ? ENFORCED_SECURITY_SPECS.exec(url.value)?.[1] : undefined;
-      if (spec !== 'authenticated' && spec !== 'requiresScopes') continue;
-      const as = argument('as');
-      let name = as?.kind === Kind.STRING ? as.value : spec;
-      const imports = argument('import');
-      for (const entry of imports?.kind === Kind.LIST ? imports.values : []) {
-        if (entry.kind === Kind.STRING && entry.value === `@${spec}`) name = spec;
-        if (entry.kind === Kind.OBJECT) {
-          const field = (key: string) => entry.fields.find((f) => f.name.value === key)?.value;
-          const imported = field('name');
-          const alias = field('as');
-          if (imported?.kind === Kind.STRING && imported.value === `@${spec}`) {
-            name = alias?.kind === Kind.STRING ? alias.value.replace(/^@/, '') : spec;
-          }
-        }
-      }
-      names[spec] = name;
-    }
-  }
-  return names;
+/**
+ * The names under which the supergraph's `@link`s make the two directives available: only the
+ * versions the gateway enforces (security-links.ts unmarks exactly those).
+ */
+function directiveNames(document: DocumentNode): { authenticated?: string | undefined; requiresScopes?: string | undefined } {
+  return {
+    authenticated: linkedDirectiveName(document, 'https://specs.apollo.dev/authenticated', 'authenticated', ENFORCED_SECURITY_VERSION),
+    requiresScopes: linkedDirectiveName(document, 'https://specs.apollo.dev/requiresScopes', 'requiresScopes', ENFORCED_SECURITY_VERSION),
+  };
 }

@@ -9,15 +9,22 @@ import { Kind, type ConstDirectiveNode, type DocumentNode } from 'graphql';
  * and a directive that is not imported is `@<spec>__<name>`. Returns undefined when the spec is
  * not linked.
  */
-export function linkedDirectiveName(document: DocumentNode, specIdentity: string, directive: string): string | undefined {
+export function linkedDirectiveName(
+  document: DocumentNode,
+  specIdentity: string,
+  directive: string,
+  /** Only a link to this version counts (e.g. `v0.1`), when a different version may mean something else. */
+  version?: string,
+): string | undefined {
   for (const link of schemaLinks(document)) {
     const url = stringArg(link, 'url');
     if (!url) continue;
     const parsed = parseSpecUrl(url);
     if (!parsed || parsed.identity !== specIdentity) continue;
+    if (version !== undefined && parsed.version !== version) continue;
     const specName = stringArg(link, 'as') ?? parsed.name;
     for (const entry of importList(link)) {
-      if (entry.name === `@${directive}`) return (entry.as ?? entry.name).slice(1);
+      if (entry.name === `@${directive}`) return (entry.as ?? entry.name).replace(/^@/, '');
     }
     return directive === parsed.name ? specName : `${specName}__${directive}`;
   }
@@ -35,10 +42,10 @@ function schemaLinks(document: DocumentNode): ConstDirectiveNode[] {
   return links;
 }
 
-/** `https://specs.apollo.dev/cost/v0.1` → identity `https://specs.apollo.dev/cost`, name `cost`. */
-function parseSpecUrl(url: string): { identity: string; name: string } | undefined {
-  const match = /^(.*\/([A-Za-z_][\w-]*))\/v\d+\.\d+\/?$/.exec(url);
-  return match?.[1] && match[2] ? { identity: match[1], name: match[2] } : undefined;
+/** `https://specs.apollo.dev/cost/v0.1` → identity `https://specs.apollo.dev/cost`, name `cost`, version `v0.1`. */
+function parseSpecUrl(url: string): { identity: string; name: string; version: string } | undefined {
+  const match = /^(.*\/([A-Za-z_][\w-]*))\/(v\d+\.\d+)\/?$/.exec(url);
+  return match?.[1] && match[2] && match[3] ? { identity: match[1], name: match[2], version: match[3] } : undefined;
 }
 
 function stringArg(directive: ConstDirectiveNode, name: string): string | undefined {

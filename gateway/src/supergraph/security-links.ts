@@ -5,7 +5,10 @@ import { Kind, parse, type ConstDirectiveNode } from 'graphql';
  * Only these exact versions: a newer version may mean something else, so it stays `for: SECURITY`
  * and @apollo/gateway refuses to load it, which is the safe failure.
  */
-export const ENFORCED_SECURITY_SPECS = /^https:\/\/specs\.apollo\.dev\/(authenticated|requiresScopes)\/v0\.1$/;
+export const ENFORCED_SECURITY_VERSION = 'v0.1';
+export const ENFORCED_SECURITY_SPECS = new RegExp(
+  `^https://specs\\.apollo\\.dev/(authenticated|requiresScopes)/${ENFORCED_SECURITY_VERSION.replaceAll('.', '\\.')}$`,
+);
 
 /**
  * `@apollo/gateway` refuses a supergraph that links the `authenticated` / `requiresScopes` specs
