@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +10,8 @@ import { withEnforcedSecurityLinksUnmarked } from '../gateway/src/supergraph/sec
 import type { Scenario } from './scenarios.js';
 
 /** What every benchmark script shares: the token, the thin subgraphs, the supergraph, gateway processes. */
+export { freePort } from '../test/helpers/ports.js';
+
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** A fresh secret each run: our gateway verifies the bench token with it (the others ignore it). */
@@ -31,17 +32,6 @@ export const tsx = (script: string, scriptArgs: string[], env: Record<string, st
     env: { ...process.env, NODE_ENV: 'production', BENCH_JWT_SECRET: JWT_SECRET, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 export async function waitForGraphql(url: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,7 +1,5 @@
 import {
   Kind,
-  SchemaMetaFieldDef,
-  TypeMetaFieldDef,
   getNamedType,
   isAbstractType,
   isCompositeType,
@@ -10,11 +8,10 @@ import {
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLCompositeType,
-  type GraphQLField,
   type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
-import { MUTATION_BASE_COST, findOperation, isSkipped } from './estimate.js';
+import { MUTATION_BASE_COST, fieldDefinition, findOperation, isSkipped } from './estimate.js';
 import { argumentsCost } from './arguments.js';
 import type { CostModel } from './model.js';
 
@@ -107,7 +104,7 @@ class ResponseWalker {
       const first = nodes[0] as FieldNode;
       if (first.name.value === '__typename') continue;
       const owner = runtime ?? selectedOn;
-      const definition = this.fieldDefinition(owner, first.name.value);
+      const definition = fieldDefinition(this.schema, owner, first.name.value);
       if (!definition) continue;
       const namedType = getNamedType(definition.type);
       const coordinate = `${owner.name}.${first.name.value}`;
@@ -163,13 +160,6 @@ class ResponseWalker {
     return type && isObjectType(type) ? type : undefined;
   }
 
-  private fieldDefinition(parent: GraphQLCompositeType, name: string): GraphQLField<unknown, unknown> | undefined {
-    if (parent === this.schema.getQueryType()) {
-      if (name === SchemaMetaFieldDef.name) return SchemaMetaFieldDef;
-      if (name === TypeMetaFieldDef.name) return TypeMetaFieldDef;
-    }
-    return 'getFields' in parent ? parent.getFields()[name] : undefined;
-  }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

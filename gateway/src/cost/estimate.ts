@@ -178,7 +178,7 @@ class Estimator {
     const isList = isListType(getNullableType(definition.type));
 
     const listSize = this.model.listSizes.get(coordinate);
-    const resolved = this.resolveListSize(node, definition, coordinate, path, listSize);
+    const resolved = this.resolveListSize(node, definition, parent.name, coordinate, path, listSize);
     const count = !isList ? 1 : (sized?.sizeOf(name) ?? resolved?.expected ?? this.defaultListSize);
     const weight =
       this.model.weights.get(coordinate) ?? this.model.weights.get(namedType.name) ?? (isCompositeType(namedType) ? 1 : 0);
@@ -193,17 +193,14 @@ class Estimator {
   }
 
   private fieldDefinition(parent: GraphQLObjectType, name: string): GraphQLField<unknown, unknown> | undefined {
-    if (parent === this.schema.getQueryType()) {
-      if (name === SchemaMetaFieldDef.name) return SchemaMetaFieldDef;
-      if (name === TypeMetaFieldDef.name) return TypeMetaFieldDef;
-    }
-    return parent.getFields()[name];
+    return fieldDefinition(this.schema, parent, name);
   }
 
   /** Slicing arguments (defaults, then literals and variables) and argument limits. */
   private resolveListSize(
     node: FieldNode,
     definition: GraphQLField<unknown, unknown>,
+    typeName: string,
     coordinate: string,
     path: string,
     listSize: ListSize | undefined,
@@ -218,7 +215,7 @@ class Estimator {
       else if (argument.value.kind === Kind.NULL) given.delete(argument.name.value);
     }
     for (const [argument, value] of given) {
-      const limit = this.model.argumentLimits.get(argumentCoordinate(coordinate.split('.')[0] as string, definition.name, argument));
+      const limit = this.model.argumentLimits.get(argumentCoordinate(typeName, definition.name, argument));
       if (limit && value > limit.max) {
         this.violations.push({ code: 'LIST_SIZE_TOO_LARGE', path, argument, value, max: limit.max });
       }
@@ -256,6 +253,15 @@ function numericValue(value: ValueNode, variables: Readonly<Record<string, unkno
     return typeof variable === 'number' && Number.isFinite(variable) ? Math.trunc(variable) : undefined;
   }
   return undefined;
+}
+
+/** A field of a type, the introspection root fields (`__schema`, `__type`) on the query type included. */
+export function fieldDefinition(schema: GraphQLSchema, parent: GraphQLCompositeType, name: string): GraphQLField<unknown, unknown> | undefined {
+  if (parent === schema.getQueryType()) {
+    if (name === SchemaMetaFieldDef.name) return SchemaMetaFieldDef;
+    if (name === TypeMetaFieldDef.name) return TypeMetaFieldDef;
+  }
+  return 'getFields' in parent ? parent.getFields()[name] : undefined;
 }
 
 /** Whether `@skip(if:)` / `@include(if:)` remove a selection, with variables. */
