@@ -502,6 +502,30 @@ const RateLimitSchema = z
       .strict()
       .prefault({}),
     extensions: z.boolean().default(true).describe('Put `extensions.cost` (requested and actual cost, throttle status) in every response.'),
+    adaptive: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe('Scale the refill rate of token-bucket limits down while a subgraph the operation uses is degraded, so clients slow down before the backend falls over.'),
+        openFactor: z.number().gt(0).max(1).default(0.25).describe('Refill factor while a subgraph\'s breaker is open.'),
+        halfOpenFactor: z.number().gt(0).max(1).default(0.5).describe('Refill factor while a subgraph\'s breaker is half-open.'),
+        latencyThresholdMs: positiveInt
+          .optional()
+          .describe('A subgraph whose p95 latency over `latencyWindowMs` is above this counts as degraded. Unset: latency is not considered.'),
+        latencyFactor: z.number().gt(0).max(1).default(0.5).describe('Refill factor while a subgraph\'s p95 latency is over the threshold.'),
+        latencyWindowMs: positiveInt.default(30_000).describe('Window of recent subgraph calls the p95 latency is taken over.'),
+        latencyMinSamples: positiveInt.default(20).describe('Fewest calls in the window before the p95 counts (a few slow calls are not a trend).'),
+        recoveryMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(30_000)
+          .describe('Once a subgraph is healthy again, its factor climbs back to 1 linearly over this time (0: at once).'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Adaptive budgets: see "Cost and rate limits".'),
     defaultTier: z.string().min(1).default('free').describe('Tier applied to a principal whose tier has no entry in `tiers`.'),
     tiers: z
       .record(z.string().min(1), TierSchema)

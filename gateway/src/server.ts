@@ -32,6 +32,7 @@ import { createRestPassthrough } from './rest/passthrough.js';
 import { SubgraphDataSource } from './subgraph/data-source.js';
 import { createSubgraphFetch } from './subgraph/fetch.js';
 import { SubgraphHealthBook } from './subgraph/health.js';
+import { SubgraphLatencies } from './subgraph/latency.js';
 import { createSubgraphResilience, loadStaticFallbackFiles } from './subgraph/resilience.js';
 import { fileSupergraphSource, type LoadedSupergraph } from './supergraph/file-source.js';
 import { listSubgraphs, type SubgraphRef } from './supergraph/subgraph-list.js';
@@ -86,11 +87,22 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   if (!redis) logger.info('no Redis configured: shared state stays in this process (in-memory store)');
   const authenticator = createAuthenticator({ config: config.auth, redis, logger: logger.child({ component: 'auth' }), metrics });
 
-  const costAndBudget = createCostAndBudget(config, redis, logger, metrics);
-
   const resilience = config.resilience.enabled
     ? createSubgraphResilience({ config, redis, metrics, logger: logger.child({ component: 'subgraph' }), statics: staticFallbacks })
     : undefined;
+  // Only adaptive budgets read latencies; without them nothing is recorded.
+  const latencies = config.rateLimit.adaptive.enabled ? new SubgraphLatencies() : undefined;
+
+  const costAndBudget = createCostAndBudget(
+    config,
+    redis,
+    logger,
+    metrics,
+    resilience && {
+      breakerState: (name) => resilience.breakers.find(name)?.state,
+      latencyP95: (name, windowMs, minSamples) => latencies?.p95(name, windowMs, minSamples),
+    },
+  );
 
   const rest =
     config.rest.routes.length > 0
@@ -131,6 +143,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         principalHeaders: config.auth.propagation,
         metrics,
         health,
+        latencies,
         logger: logger.child({ component: 'subgraph' }),
         resilience: resilience && { caller: resilience.caller(name), requestDeadlineMs: config.resilience.requestDeadlineMs },
       }),

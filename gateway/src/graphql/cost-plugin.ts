@@ -9,8 +9,10 @@ import { ERRORS, type ErrorCode } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { ChargedBy, LimitState } from '../rate-limit/budget.js';
 import type { BudgetClient, BudgetService } from '../rate-limit/budget-service.js';
+import { scaleRefill, type AdaptiveRefill, type RefillAdjustment } from '../rate-limit/adaptive.js';
 import { throttleStatus } from '../rate-limit/headers.js';
 import { resolvePolicy, type OperationPolicy } from '../rate-limit/policy.js';
+import { FieldOwners } from '../supergraph/field-owners.js';
 
 export interface CostAndBudgetOptions {
   /** The cost model of the served schema (directives + `schema/costs.yaml`). */
@@ -27,6 +29,8 @@ export interface CostAndBudgetOptions {
   budget?: BudgetService | undefined;
   /** Put `extensions.cost` in responses. @default true */
   extensions?: boolean;
+  /** Adaptive budgets (`rateLimit.adaptive`): slower refill while a subgraph the operation uses is degraded. @default undefined */
+  adaptive?: AdaptiveRefill | undefined;
   metrics?: GatewayMetrics | undefined;
 }
 
@@ -41,6 +45,8 @@ interface Admitted {
   limits: LimitState[] | undefined;
   /** Which store took the charge, so the refund goes there. */
   chargedBy?: ChargedBy | undefined;
+  /** The adaptive-budget adjustment the charge was made with. */
+  adjustment?: RefillAdjustment | undefined;
 }
 
 /**
@@ -61,12 +67,29 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
   const defaultListSize = options.defaultListSize ?? 10;
   const withExtensions = options.extensions ?? true;
   const explainHeader = options.explainHeader?.toLowerCase();
+  const adaptive = options.adaptive;
+  // Which subgraphs each (cached, so shared) estimate touches; rebuilt when the supergraph changes.
+  let owners: FieldOwners | undefined;
+  let subgraphsByEstimate = new WeakMap<CostEstimate, string[]>();
+  const subgraphsOf = (estimate: CostEstimate): string[] => {
+    let subgraphs = subgraphsByEstimate.get(estimate);
+    if (!subgraphs) {
+      subgraphs = owners?.subgraphsOf(estimate.fields.map((field) => field.coordinate)) ?? [];
+      subgraphsByEstimate.set(estimate, subgraphs);
+    }
+    return subgraphs;
+  };
 
   return {
     async serverWillStart() {
       return {
         schemaDidLoadOrUpdate({ apiSchema, coreSupergraphSdl }) {
-          if (coreSupergraphSdl !== undefined) costs.load(apiSchema, coreSupergraphSdl);
+          if (coreSupergraphSdl === undefined) return;
+          costs.load(apiSchema, coreSupergraphSdl);
+          if (adaptive) {
+            owners = FieldOwners.fromSupergraph(coreSupergraphSdl);
+            subgraphsByEstimate = new WeakMap();
+          }
         },
         async serverWillStop() {
           costs.close();
@@ -93,15 +116,18 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
           contextValue.state.cost = { estimated: estimate.cost };
 
           const principal = contextValue.state.principal;
-          const policy = resolvePolicy(options.tiers, options.defaultTier, principal?.tier ?? 'anonymous', {
+          let policy = resolvePolicy(options.tiers, options.defaultTier, principal?.tier ?? 'anonymous', {
             operationName: request.operationName ?? operation.name?.value,
             rootFields: estimate.fields.filter((field) => !field.path.includes('.')).map((field) => field.coordinate),
           });
 
+          const adjustment = adaptive?.forSubgraphs(subgraphsOf(estimate));
+          if (adjustment && adjustment.factor < 1) policy = { ...policy, limits: scaleRefill(policy.limits, adjustment.factor) };
+
           if (explainHeader && wantsExplain(request.http?.headers.get(explainHeader))) {
             return {
               http: { status: 200, headers: new HeaderMap() },
-              body: { kind: 'single', singleResult: { extensions: { cost: explain(estimate, policy) } } },
+              body: { kind: 'single', singleResult: { extensions: { cost: explain(estimate, policy, adjustment) } } },
             };
           }
 
@@ -113,7 +139,7 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
 
           const client: BudgetClient = { clientKey: principal?.clientKey ?? 'ip:unknown', tier: policy.tier };
           if (!budget) {
-            admitted = { analyzer, document, estimate, client, policy, limits: undefined };
+            admitted = { analyzer, document, estimate, client, policy, limits: undefined, adjustment };
             return null;
           }
           const outcome = await budget.charge(client, estimate.cost, policy.limits);
@@ -121,7 +147,7 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
             return errorResponse('RATE_LIMIT_UNAVAILABLE', [error('RATE_LIMIT_UNAVAILABLE')]);
           }
           if (outcome.result === 'limited') {
-            const cost = { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: throttleStatus(outcome.limits) };
+            const cost = { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: adaptiveThrottleStatus(outcome.limits, adjustment) };
             const retryAfterSeconds = Number(outcome.headers['retry-after']);
             return errorResponse(
               'RATE_LIMITED',
@@ -130,7 +156,7 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
               withExtensions ? { cost } : undefined,
             );
           }
-          admitted = { analyzer, document, estimate, client, policy, limits: outcome.limits, chargedBy: outcome.chargedBy };
+          admitted = { analyzer, document, estimate, client, policy, limits: outcome.limits, chargedBy: outcome.chargedBy, adjustment };
           return null;
         },
 
@@ -153,7 +179,7 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
           if (withExtensions) {
             result.extensions = {
               ...result.extensions,
-              cost: { requestedQueryCost: estimate.cost, actualQueryCost: actual, ...(limits ? { throttleStatus: throttleStatus(limits) } : {}) },
+              cost: { requestedQueryCost: estimate.cost, actualQueryCost: actual, ...(limits ? { throttleStatus: adaptiveThrottleStatus(limits, admitted.adjustment) } : {}) },
             };
           }
           if (budget && limits) for (const [name, value] of Object.entries(budget.headers(limits))) requestContext.response.http.headers.set(name, value);
@@ -167,7 +193,17 @@ function wantsExplain(value: string | undefined): boolean {
   return value !== undefined && !/^(0|false)?$/i.test(value.trim());
 }
 
-function explain(estimate: CostEstimate, policy: OperationPolicy) {
+/**
+ * Shopify's `throttleStatus`, plus, while adaptive budgets slow the refill, the factor applied and
+ * the degraded subgraphs behind it (`restoreRate` is already the slowed rate).
+ */
+function adaptiveThrottleStatus(limits: readonly LimitState[], adjustment: RefillAdjustment | undefined) {
+  const status = throttleStatus(limits);
+  if (!status || !adjustment || adjustment.factor >= 1) return status;
+  return { ...status, refillFactor: adjustment.factor, degradedSubgraphs: adjustment.degraded };
+}
+
+function explain(estimate: CostEstimate, policy: OperationPolicy, adjustment: RefillAdjustment | undefined) {
   return {
     dryRun: true,
     requestedQueryCost: estimate.cost,
@@ -177,6 +213,7 @@ function explain(estimate: CostEstimate, policy: OperationPolicy) {
     aliases: estimate.aliases,
     rootFields: estimate.rootFields,
     violations: estimate.violations,
+    ...(adjustment && adjustment.factor < 1 ? { refillFactor: adjustment.factor, degradedSubgraphs: adjustment.degraded } : {}),
     explain: estimate.fields,
   };
 }

@@ -82,6 +82,25 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  private refillFactors: (() => Iterable<[string, number]>) | undefined;
+
+  readonly budgetRefillFactor = new Gauge({
+    name: 'gateway_budget_refill_factor',
+    help: 'Adaptive budgets: the factor (0..1] applied to token-bucket refill rates for operations that use this subgraph; 1 when healthy.',
+    labelNames: ['subgraph'] as const,
+    registers: [this.registry],
+    // Computed at scrape time: the factor changes with breaker state and time, not only on requests.
+    collect: () => {
+      if (!this.refillFactors) return;
+      for (const [subgraph, factor] of this.refillFactors()) this.budgetRefillFactor.set({ subgraph }, factor);
+    },
+  });
+
+  /** Where `gateway_budget_refill_factor` reads the factors from (set when adaptive budgets are on). */
+  reportRefillFactors(source: () => Iterable<[string, number]>): void {
+    this.refillFactors = source;
+  }
+
   readonly fallbackRequests = new Counter({
     name: 'gateway_fallback_requests_total',
     help: 'Failed subgraph calls answered by a fallback, by subgraph and source (cache or static).',

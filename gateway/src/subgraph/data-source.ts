@@ -6,6 +6,7 @@ import type { GatewayMetrics, SubgraphResult } from '../observability/metrics.js
 import { callFailureOf, describeError, type CallFailure } from './call-error.js';
 import { bufferedResponse, type Fetcher } from './fetch.js';
 import type { SubgraphHealthBook } from './health.js';
+import type { SubgraphLatencies } from './latency.js';
 import type { CallInfo, ResilientCaller } from './resilient-call.js';
 import type { RequestInitLike } from './upstream.js';
 
@@ -20,6 +21,8 @@ export interface SubgraphDataSourceOptions {
   principalHeaders: PrincipalHeaderNames;
   metrics: GatewayMetrics;
   health: SubgraphHealthBook;
+  /** Where the latency of each answered (or timed-out) call is recorded, for adaptive budgets. */
+  latencies?: SubgraphLatencies | undefined;
   logger: Logger;
   /** The resilience layer for this subgraph; absent (`resilience.enabled: false`): plain calls through `fetcher`. */
   resilience?: { caller: ResilientCaller; requestDeadlineMs: number } | undefined;
@@ -66,16 +69,20 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       if (servedBy) {
         // A fallback answered: the call itself failed.
         metrics.observeSubgraphCall(name, servedBy, elapsed());
+        // A timeout is latency the subgraph showed; a refusal (breaker, bulkhead) or a reset is not.
+        if (servedBy === 'timeout') this.subgraph.latencies?.record(name, elapsed() * 1000);
         health.recordFailure(name, servedBy);
         return response;
       }
       const result: SubgraphResult = response.errors?.length ? 'graphql_error' : 'success';
       metrics.observeSubgraphCall(name, result, elapsed());
+      this.subgraph.latencies?.record(name, elapsed() * 1000);
       health.recordSuccess(name);
       return response;
     } catch (error) {
       const result = classifyFailure(error);
       metrics.observeSubgraphCall(name, result, elapsed());
+      if (result === 'timeout') this.subgraph.latencies?.record(name, elapsed() * 1000);
       const reason = describeError(error);
       health.recordFailure(name, reason);
       this.subgraph.logger.warn({ subgraph: name, reqId: context?.requestId, result, reason }, 'subgraph call failed');
