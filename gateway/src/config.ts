@@ -111,7 +111,7 @@ const TrustedDocumentsSchema = z
     mode: z
       .enum(['off', 'allow-list', 'log-unknown'])
       .default('off')
-      .describe('`allow-list`: only documents in the manifest run (by `documentId`, persisted-query hash, or a full `query` whose hash is listed), others are 400 PERSISTED_QUERY_NOT_IN_LIST before parsing; `log-unknown`: everything runs, unlisted documents are logged and counted; `off`: the manifest (if any) only serves `documentId` lookups.'),
+      .describe('`allow-list`: only documents in the manifest run (by `documentId`, persisted-query hash, or a full `query` whose hash is listed), others are 400 PERSISTED_QUERY_NOT_IN_LIST before parsing; `log-unknown`: everything runs, unlisted documents are logged and counted; `off`: a manifest, if given, serves its documents by id and nothing is refused or logged.'),
     manifest: z
       .string()
       .min(1)
