@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_ISSUER, signDevToken } from '../gateway/src/auth/dev-secret.js';
@@ -14,6 +14,7 @@ import { TEST_REDIS_URL, deleteKeys, startCostGateway, startCountedSubgraphs, te
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { freePort } from './helpers/ports.js';
 import { DEMO_SUPERGRAPH } from './helpers/subgraphs.js';
+import { TINY_SDL, TINY_SDL_V2, composeTiny, startTinySubgraph, writeTinySupergraph } from './helpers/tiny-subgraph.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -357,5 +358,43 @@ describe('npm run manifest and the example manifest', () => {
     expect([...committed.documents.values()]).toEqual(expected.operations);
     const report = checkDocuments(committed, apiSchemaFromSupergraph(readFileSync(DEMO_SUPERGRAPH, 'utf8')), undefined, 10);
     expect(report).toEqual({ valid: expected.operations.length, invalid: [], precomputed: 0 });
+  });
+});
+
+describe('trusted documents on a supergraph hot reload', () => {
+  it('checks the list again and precomputes costs with the new schema and cost model', async () => {
+    const subgraph = await startTinySubgraph();
+    const supergraphPath = writeTinySupergraph(subgraph.url, TINY_SDL);
+    const body = 'query Stock { warehouses { code capacity } }';
+    const path = writeManifest('reload.json', { format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id: sha256(body), name: 'Stock', type: 'query', body }] });
+    const gw = await startTestGateway({
+      supergraph: { path: supergraphPath, watch: true, pollIntervalMs: 50 },
+      cost: { overridesPath: join(dirname(supergraphPath), 'no-costs.yaml') },
+      rateLimit: { extensions: true },
+      graphql: { trustedDocuments: { mode: 'allow-list', manifest: path } },
+    });
+    try {
+      const checks = () => gw.logs.find((l) => l.msg === 'trusted documents checked against the schema');
+      // The first supergraph has no `capacity`: the listed document is invalid (warned, not fatal).
+      expect(checks()).toHaveLength(1);
+      expect(checks()[0]).toMatchObject({ invalid: 1, precomputed: 0 });
+      expect(code((await post(gw.graphqlUrl, { documentId: sha256(body) })).body)).toBe('GRAPHQL_VALIDATION_FAILED');
+
+      const costed = TINY_SDL_V2.replace('import: ["@key"]', 'import: ["@key", "@cost", "@listSize"]')
+        .replace('warehouses: [Warehouse!]!', 'warehouses: [Warehouse!]! @listSize(assumedSize: 2)')
+        .replace('capacity: Int!', 'capacity: Int! @cost(weight: 5)');
+      const temp = join(dirname(supergraphPath), '.next');
+      writeFileSync(temp, composeTiny(subgraph.url, costed));
+      renameSync(temp, supergraphPath);
+      for (let i = 0; i < 200 && checks().length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(checks()[1]).toMatchObject({ invalid: 0, precomputed: 1 });
+      const result = await post(gw.graphqlUrl, { documentId: sha256(body) });
+      expect(result.body.errors).toBeUndefined();
+      expect((result.body.data?.warehouses as unknown[]).length).toBe(2);
+      expect(result.body.extensions?.cost?.requestedQueryCost).toBe(12); // 2 warehouses × (1 + 5)
+    } finally {
+      await gw.close();
+      await subgraph.close();
+    }
   });
 });
