@@ -3,7 +3,10 @@ import { mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Redis } from 'ioredis';
+import { parse } from 'graphql';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CostModelSource } from '../gateway/src/cost/model-source.js';
 import { DEV_ISSUER, signDevToken } from '../gateway/src/auth/dev-secret.js';
 import type { GatewayConfigInput } from '../gateway/src/config.js';
 import { readManifest, type TrustedDocument } from '../gateway/src/persisted/manifest.js';
@@ -337,6 +340,29 @@ describe('trusted documents', () => {
         await gw.close();
       }
     });
+  });
+});
+
+describe('precomputed costs', () => {
+  it('puts each listed document\'s estimate in the cost cache under the key the cost plugin asks for (query hash, with or without the operation name)', () => {
+    const sdl = readFileSync(DEMO_SUPERGRAPH, 'utf8');
+    const schema = apiSchemaFromSupergraph(sdl);
+    const costs = new CostModelSource({ overridesPath: join(tmp, 'none.yaml'), watch: false, pollIntervalMs: 1_000, cacheSize: 100, logger: pino({ level: 'silent' }) });
+    costs.load(schema, sdl);
+    const listed = manifestOf([{ name: 'top.graphql', text: 'query Top($first: Int = 5) { topProducts(first: $first) { upc inStock } }' }]);
+    const report = checkDocuments({ path: 'top.json', documents: new Map(listed.operations.map((op) => [op.id, op])) }, schema, costs, 10);
+    expect(report).toMatchObject({ valid: 1, precomputed: 1 });
+    const analyzer = costs.analyzer(schema);
+    const op = listed.operations[0] as TrustedDocument;
+    const document = parse(op.body);
+    const computed = () => {
+      throw new Error('not precomputed');
+    };
+    // The cost plugin's call for this document with no variables, named or not: a cache hit.
+    expect(analyzer?.cache.get(op.id, document, 'Top', {}, computed).cost).toBe(15);
+    expect(analyzer?.cache.get(op.id, document, undefined, undefined, computed).cost).toBe(15);
+    // A variable that changes the cost is a different key: estimated on first use.
+    expect(() => analyzer?.cache.get(op.id, document, 'Top', { first: 2 }, computed)).toThrow('not precomputed');
   });
 });
 
