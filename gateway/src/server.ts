@@ -107,6 +107,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     logger: persistedLogger,
     metrics,
   });
+  if (documents.apqStore) persistedLogger.info({ store: documents.apqStore }, 'automatic persisted queries on');
   if (manifest) persistedLogger.info({ manifest: manifest.path, documents: manifest.documents.size, mode: trusted.mode }, 'trusted documents loaded');
 
   const resilience = config.resilience.enabled

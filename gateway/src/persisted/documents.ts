@@ -154,9 +154,9 @@ export class DocumentResolver {
     await this.options.apq.set(registration.hash, registration.query);
   }
 
-  /** Whether APQ lookups or trusted documents are in play at all (else requests pass untouched). */
-  get active(): boolean {
-    return this.options.apq !== undefined || this.options.manifest !== undefined || this.mode !== 'off';
+  /** Where APQ registrations are kept (`memory`, or `redis` with memory in front); undefined when APQ is off. */
+  get apqStore(): 'memory' | 'redis' | undefined {
+    return this.options.apq?.kind;
   }
 
   private exempt(principal: Principal | undefined): boolean {
