@@ -116,6 +116,15 @@ describe('automatic persisted queries, in memory', () => {
     expect(badHash.status).toBe(400);
     expect(code(badHash.body)).toBe('BAD_REQUEST');
 
+    const badId = await post(gw.graphqlUrl, { documentId: 'not-an-id' });
+    expect(badId.status).toBe(400);
+    expect(code(badId.body)).toBe('BAD_REQUEST');
+    const unknownId = await post(gw.graphqlUrl, { documentId: `sha256:${sha256(query)}` });
+    expect(code(unknownId.body)).toBe('PERSISTED_QUERY_NOT_FOUND');
+    const badJson = await fetch(`${gw.graphqlUrl}?extensions=${encodeURIComponent('{"persistedQuery": {')}`, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(badJson.status).toBe(400);
+    expect(((await badJson.json()) as Answer).errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
+
     const invalid = '{ noSuchField }';
     const rejected = await post(gw.graphqlUrl, { query: invalid, extensions: apq(invalid) });
     expect(rejected.status).toBe(400);
