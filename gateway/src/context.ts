@@ -20,6 +20,21 @@ export interface RequestState {
   fallbacks: FallbackUse[];
   /** Set by the REST passthrough: the route (its prefix), the upstream's status and how it was answered. */
   rest?: RestRequestInfo | undefined;
+  /**
+   * Set on the HTTP request's state when it carried a batch: one entry per operation, in order,
+   * each with a state of its own (the state the plugins of that operation wrote).
+   */
+  batch?: BatchOperation[] | undefined;
+  /** Id of the trusted document (manifest entry) that served this operation. */
+  trustedDocumentId?: string | undefined;
+}
+
+/** One operation of a batched request. */
+export interface BatchOperation {
+  state: RequestState;
+  /** The HTTP status Apollo chose for this operation alone (the batch itself answers 200). */
+  status: number;
+  durationMs: number;
 }
 
 export interface RestRequestInfo {
@@ -55,4 +70,16 @@ export function requestState(request: FastifyRequest): RequestState {
 
 export function buildContext(request: FastifyRequest): GatewayContext {
   return { requestId: request.id, logger: request.log, state: requestState(request) };
+}
+
+/**
+ * The context of one operation of a batch. Apollo Server would share one context value between
+ * the operations of a batch; the gateway runs each operation with its own, so that each has its
+ * own cost, charge, errors and log fields. The caller and the request deadline are the HTTP
+ * request's.
+ */
+export function buildOperationContext(request: FastifyRequest): GatewayContext {
+  const parent = requestState(request);
+  const state: RequestState = { principal: parent.principal, errorCodes: [], hasData: false, receivedAt: parent.receivedAt, fallbacks: [] };
+  return { requestId: request.id, logger: request.log, state };
 }

@@ -48,10 +48,36 @@ export const ERRORS = {
     message: 'The operation to run could not be determined (unknown or missing `operationName`).',
     source: 'gateway',
   },
+  BATCH_EMPTY: { status: 400, message: 'The batch (a JSON array body) holds no operation.', source: 'gateway' },
+  BATCH_TOO_LARGE: {
+    status: 400,
+    message: 'The batch holds more operations than the gateway accepts in one request (`graphql.batching.maxOperations`).',
+    source: 'gateway',
+  },
   PERSISTED_QUERY_NOT_FOUND: {
     status: 200,
     message: 'The persisted query hash is unknown: send the full query once.',
-    source: 'apollo',
+    source: 'gateway',
+  },
+  PERSISTED_QUERY_NOT_SUPPORTED: {
+    status: 400,
+    message: 'Automatic persisted queries are not enabled on this gateway: send the full query.',
+    source: 'gateway',
+  },
+  PERSISTED_QUERY_HASH_MISMATCH: {
+    status: 400,
+    message: 'The SHA-256 hash sent does not match the query sent.',
+    source: 'gateway',
+  },
+  PERSISTED_QUERY_NOT_IN_LIST: {
+    status: 400,
+    message: 'This gateway runs only trusted documents, and this document is not in its list.',
+    source: 'gateway',
+  },
+  PERSISTED_QUERY_ID_REQUIRED: {
+    status: 400,
+    message: 'This gateway runs trusted documents by id only: send `documentId` (or the persisted-query hash) instead of the query.',
+    source: 'gateway',
   },
   COST_ESTIMATED_TOO_EXPENSIVE: {
     status: 400,

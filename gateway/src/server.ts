@@ -4,14 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { fastifyApolloHandler } from '@as-integrations/fastify';
 import fastifyCors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { DestinationStream, Logger } from 'pino';
 import { createAuthenticator } from './auth/authenticate.js';
 import { productionSettings, type GatewayConfig } from './config.js';
-import { buildContext, requestState, type GatewayContext } from './context.js';
+import { requestState, type GatewayContext } from './context.js';
 import { ERRORS, GatewayError, graphqlErrorBody, restErrorBody, type ErrorCode } from './errors.js';
 import { formatGatewayError } from './graphql/format-error.js';
 import { useAuthorization } from './graphql/authorization-plugin.js';
@@ -23,9 +22,14 @@ import { useRequestInfo } from './graphql/request-info-plugin.js';
 import { useIntrospectionPolicy } from './graphql/introspection-plugin.js';
 import { maxDirectivesRule } from './graphql/request-limits.js';
 import { useSubgraphErrorMasking } from './graphql/subgraph-error-masking-plugin.js';
+import { useTrustedDocuments } from './graphql/trusted-documents-plugin.js';
+import { createGraphqlHandler } from './http/graphql-handler.js';
 import { checkGraphqlRequest } from './http/graphql-request.js';
 import { createLogger } from './observability/logging.js';
 import { GatewayMetrics, type RequestOutcome } from './observability/metrics.js';
+import { ApqStore } from './persisted/apq-store.js';
+import { DocumentResolver } from './persisted/documents.js';
+import { readManifest } from './persisted/manifest.js';
 import type { BudgetService } from './rate-limit/budget-service.js';
 import { closeRedis, createRedis } from './redis.js';
 import { createRestPassthrough } from './rest/passthrough.js';
@@ -73,6 +77,8 @@ const REQUEST_ID_PATTERN = /^[\w.:@-]{1,128}$/;
 export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
   // Files first: nothing is opened yet if one is broken.
   const staticFallbacks = config.resilience.enabled ? loadStaticFallbackFiles(config) : undefined;
+  const trusted = config.graphql.trustedDocuments;
+  const manifest = trusted.manifest ? readManifest(trusted.manifest) : undefined;
   const logger = createLogger({ level: config.logging.level, destination: options.logDestination });
   const metrics = new GatewayMetrics({
     maxOperationLabels: config.metrics.maxOperationLabels,
@@ -86,6 +92,22 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     : undefined;
   if (!redis) logger.info('no Redis configured: shared state stays in this process (in-memory store)');
   const authenticator = createAuthenticator({ config: config.auth, redis, logger: logger.child({ component: 'auth' }), metrics });
+
+  const persistedLogger = logger.child({ component: 'persisted-queries' });
+  const apq = config.graphql.apq;
+  const documents = new DocumentResolver({
+    apq: apq.enabled
+      ? new ApqStore({ ...apq, redis, logger: persistedLogger, metrics })
+      : undefined,
+    manifest,
+    mode: trusted.mode,
+    requireId: trusted.requireId,
+    bypass: trusted.bypass,
+    logger: persistedLogger,
+    metrics,
+  });
+  if (documents.apqStore) persistedLogger.info({ store: documents.apqStore }, 'automatic persisted queries on');
+  if (manifest) persistedLogger.info({ manifest: manifest.path, documents: manifest.documents.size, mode: trusted.mode }, 'trusted documents loaded');
 
   const resilience = config.resilience.enabled
     ? createSubgraphResilience({ config, redis, metrics, logger: logger.child({ component: 'subgraph' }), statics: staticFallbacks })
@@ -161,7 +183,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     includeStacktraceInErrorResponses: false,
     // main.ts owns shutdown; Apollo's own handler would stop it mid-drain and re-raise the signal.
     stopOnTerminationSignals: false,
+    // Batches and persisted queries are handled by the route's handler (http/graphql-handler.ts),
+    // which hands Apollo one operation at a time with its document resolved.
     allowBatchedHttpRequests: false,
+    persistedQueries: false,
     csrfPrevention: { requestHeaders: config.graphql.csrfRequiredHeaders },
     formatError: formatGatewayError,
     plugins: [
@@ -170,6 +195,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       useAuthorization({ realm: config.auth.realm }),
       // After useAuthorization: costs and charges the operation it filtered.
       ...(costAndBudget ? [useCostAndBudget(costAndBudget)] : []),
+      // After useCostAndBudget: precomputes listed documents' costs with the schema's new cost model.
+      ...(manifest
+        ? [useTrustedDocuments({ manifest, costs: costAndBudget?.costs, defaultListSize: config.cost.defaultListSize, logger: persistedLogger, metrics })]
+        : []),
       // Before useRequestInfo, which logs the codes; masking keeps them.
       ...(production.maskSubgraphErrors ? [useSubgraphErrorMasking()] : []),
       useRequestInfo(),
@@ -257,7 +286,28 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         failure: restInfo.failure,
       });
     }
-    if (isGraphqlRequest(request)) {
+    const batch = requestState(request).batch;
+    if (isGraphqlRequest(request) && batch) {
+      // One line for the HTTP request: the batch size, each operation's outcome, and the total cost;
+      // metrics count each operation on its own.
+      let estimated = 0;
+      let actual = 0;
+      const operations = batch.map(({ state, status, durationMs }) => {
+        const outcome = requestOutcome(status, state.errorCodes, state.hasData);
+        metrics.observeRequest(state.operationName, state.operationType ?? 'unknown', outcome, durationMs / 1000);
+        estimated += state.cost?.estimated ?? 0;
+        actual += state.cost?.actual ?? 0;
+        return {
+          operationName: state.operationName,
+          operationType: state.operationType,
+          outcome,
+          errorCodes: state.errorCodes.length ? state.errorCodes : undefined,
+          cost: state.cost,
+          trustedDocumentId: state.trustedDocumentId,
+        };
+      });
+      Object.assign(line, { batchSize: batch.length, operations, cost: { estimated, actual } });
+    } else if (isGraphqlRequest(request)) {
       const state = requestState(request);
       const outcome = requestOutcome(reply.statusCode, state.errorCodes, state.hasData);
       metrics.observeRequest(state.operationName, state.operationType ?? 'unknown', outcome, seconds);
@@ -267,6 +317,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         outcome,
         errorCodes: state.errorCodes.length ? state.errorCodes : undefined,
         cost: state.cost,
+        trustedDocumentId: state.trustedDocumentId,
       });
     }
     request.log[probe ? PROBE_LOG_LEVEL : 'info'](line, 'request completed');
@@ -334,7 +385,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
   // Apollo's handler can only be built once Apollo has started (start() sets it); until then the
   // preHandler answers SUPERGRAPH_NOT_LOADED.
-  let apolloHandler: ReturnType<typeof fastifyApolloHandler> | undefined;
+  let apolloHandler: ReturnType<typeof createGraphqlHandler> | undefined;
   app.route({
     method: ['GET', 'POST'],
     url: graphqlPath,
@@ -346,7 +397,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     },
     handler: async (request, reply) => {
       if (!apolloHandler) throw new GatewayError('SUPERGRAPH_NOT_LOADED');
-      return apolloHandler.call(app as never, request as never, reply as never);
+      return apolloHandler(request, reply);
     },
   });
   app.route({
@@ -402,7 +453,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         await app.close();
         throw error;
       }
-      apolloHandler = fastifyApolloHandler(apollo, { context: async (request) => buildContext(request as FastifyRequest) });
+      apolloHandler = createGraphqlHandler({ apollo, documents, metrics });
       phase = 'ready';
       logger.info({ url, graphql: `${url}${graphqlPath}`, supergraph: config.supergraph.path }, 'gateway ready');
     },

@@ -11,6 +11,8 @@ export interface GraphqlRequestRules {
   csrfRequiredHeaders: readonly string[];
   /** Whether a browser asking for text/html may get the landing page. */
   landingPage: boolean;
+  /** Batched operations (a JSON array body); off: BATCHING_NOT_ENABLED. */
+  batching: { enabled: boolean; maxOperations: number };
 }
 
 /** Content types a browser may send cross-site without a CORS preflight. */
@@ -30,10 +32,38 @@ export function checkGraphqlRequest(request: FastifyRequest, rules: GraphqlReque
   }
   checkAccept(request);
   const body = request.body;
-  if (Array.isArray(body)) throw new GatewayError('BATCHING_NOT_ENABLED');
+  if (Array.isArray(body)) {
+    checkBatch(body, rules.batching);
+    return;
+  }
   if (body === undefined || body === null) throw new GatewayError('MISSING_QUERY');
   if (typeof body !== 'object') throw new GatewayError('BAD_REQUEST', 'The request body must be a JSON object.');
   checkParams(body as Record<string, unknown>, 'request body');
+}
+
+/**
+ * A batch is refused as a whole, before any of its operations is parsed or charged, when it is
+ * empty, longer than `maxOperations`, or holds an entry that is not a well-formed operation (the
+ * entry's index is in the message). Refusals of single operations (cost, budget, authorization,
+ * unknown documents) are answered in their own slots by the handler.
+ */
+function checkBatch(body: unknown[], batching: GraphqlRequestRules['batching']): void {
+  if (!batching.enabled) throw new GatewayError('BATCHING_NOT_ENABLED');
+  if (body.length === 0) throw new GatewayError('BATCH_EMPTY');
+  if (body.length > batching.maxOperations) {
+    throw new GatewayError('BATCH_TOO_LARGE', `The batch holds ${body.length} operations; this gateway accepts at most ${batching.maxOperations} in one request.`);
+  }
+  body.forEach((entry, index) => {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new GatewayError('BAD_REQUEST', `Operation ${index} of the batch must be a JSON object.`);
+    }
+    try {
+      checkParams(entry as Record<string, unknown>, 'request body');
+    } catch (error) {
+      if (error instanceof GatewayError) throw new GatewayError(error.code, `Operation ${index} of the batch: ${error.message}`);
+      throw error;
+    }
+  });
 }
 
 function checkParams(params: Record<string, unknown> | undefined, where: string): void {
@@ -43,8 +73,10 @@ function checkParams(params: Record<string, unknown> | undefined, where: string)
     typeof extensions === 'object' && extensions !== null && 'persistedQuery' in extensions
       ? true
       : typeof extensions === 'string' && extensions.includes('persistedQuery');
+  // A trusted document may be named by `documentId` (GraphQL-over-HTTP trusted documents proposal).
+  const byId = params?.documentId !== undefined && params.documentId !== null && params.documentId !== '';
   if (query === undefined || query === null || query === '') {
-    if (!persisted) throw new GatewayError('MISSING_QUERY');
+    if (!persisted && !byId) throw new GatewayError('MISSING_QUERY');
   } else if (typeof query !== 'string') {
     throw new GatewayError('BAD_REQUEST', `\`query\` in the ${where} must be a string.`);
   }

@@ -137,6 +137,28 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly persistedQueries = new Counter({
+    name: 'gateway_persisted_queries_total',
+    help:
+      'Documents sent by id or checked against the trusted-documents list, by kind and result. kind `trusted`: `hit` (listed document), `unknown` (unlisted, run in log-unknown mode), `refused` (unlisted, allow-list mode), `bypass` (unlisted, run for an exempt caller). kind `apq`: `hit`, `miss`, `registered`, `store_error` (Redis slow or down: counted as a miss).',
+    labelNames: ['kind', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly trustedDocuments = new Gauge({
+    name: 'gateway_trusted_documents',
+    help: 'Documents of the trusted-documents manifest after the last supergraph load: `valid`, or `invalid` against the served schema.',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  readonly batchSize = new Histogram({
+    name: 'gateway_batch_operations',
+    help: 'Operations in each batched GraphQL request (each operation is also counted in gateway_requests_total).',
+    buckets: [1, 2, 3, 5, 10, 20, 50],
+    registers: [this.registry],
+  });
+
   readonly rateLimitDecisions = new Counter({
     name: 'gateway_rate_limit_total',
     help: 'Budget decisions by tier and result: allowed, limited (429), rejected (over a per-operation limit, 400), unavailable (store down, failing closed: 503).',
