@@ -29,6 +29,9 @@ interface ComposeService {
   ports?: (string | number | { target: number | string; published?: number | string })[];
   depends_on?: string[] | Record<string, { condition?: string }>;
   healthcheck?: { test?: string | string[]; disable?: boolean };
+  profiles?: string[];
+  volumes?: (string | { type?: string; source?: string; target: string; read_only?: boolean })[];
+  expose?: (string | number)[];
 }
 
 // Merge keys (`<<: *app`) are YAML 1.1; Compose supports them, so parse them here too.
@@ -41,19 +44,40 @@ function serviceNamed(name: string): ComposeService {
   return service;
 }
 
-/** A service's environment as a map, whichever of Compose's two forms it is written in. */
-function environmentOf(service: ComposeService): Record<string, string> {
+/**
+ * Compose's interpolation of `${VAR}`, `${VAR:-default}` and `${VAR:+replacement}` with the
+ * variables of the shell that runs `docker compose` (`shell`); anything else is left as written.
+ */
+function interpolate(value: string, shell: Record<string, string>): string {
+  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\+)([^}]*))?\}/g, (_match, name: string, operator?: string, word?: string) => {
+    const set = shell[name] !== undefined && shell[name] !== '';
+    if (operator === ':-') return set ? (shell[name] as string) : (word ?? '');
+    if (operator === ':+') return set ? (word ?? '') : '';
+    return shell[name] ?? '';
+  });
+}
+
+/**
+ * A service's environment as a map, whichever of Compose's two forms it is written in, interpolated
+ * with `shell` (the variables set where `docker compose` runs; none by default).
+ */
+function environmentOf(service: ComposeService, shell: Record<string, string> = {}): Record<string, string> {
   const env = service.environment ?? {};
-  if (Array.isArray(env)) {
-    return Object.fromEntries(
-      env.map((entry) => {
+  const entries: [string, string][] = Array.isArray(env)
+    ? env.map((entry) => {
         const at = entry.indexOf('=');
         return at < 0 ? [entry, ''] : [entry.slice(0, at), entry.slice(at + 1)];
-      }),
-    );
-  }
-  return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, value === null ? '' : String(value)]));
+      })
+    : Object.entries(env).map(([key, value]) => [key, value === null ? '' : String(value)]);
+  return Object.fromEntries(entries.map(([key, value]) => [key, interpolate(value, shell)]));
 }
+
+/**
+ * Tracing variables: `TRACING_ENABLED` is the env override of `tracing.enabled` (the tracing
+ * module's key in ENV_OVERRIDES), the `OTEL_*` ones are read by the OpenTelemetry SDK itself.
+ */
+const TRACING_ENV = ['TRACING_ENABLED', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_SERVICE_NAME'];
+const OBSERVABILITY_SERVICES = ['grafana', 'jaeger', 'prometheus'];
 
 function commandOf(service: ComposeService): string[] {
   const command = service.command;
@@ -72,8 +96,12 @@ const supergraphSubgraphs = listSubgraphs(read('schema/supergraph.graphql'));
 const SUBGRAPH_SERVICES = ['users', 'orders', 'products'] as const;
 
 describe('docker-compose.yml', () => {
-  it('defines redis, the three subgraphs and the gateway', () => {
-    expect(Object.keys(services).sort()).toEqual(['gateway', 'orders', 'products', 'redis', 'users']);
+  it('defines redis, the three subgraphs and the gateway, and the observability services only in their profile', () => {
+    const always = Object.entries(services).filter(([, service]) => !service.profiles?.length);
+    expect(always.map(([name]) => name).sort()).toEqual(['gateway', 'orders', 'products', 'redis', 'users']);
+    const profiled = Object.entries(services).filter(([, service]) => service.profiles?.length);
+    expect(profiled.map(([name]) => name).sort()).toEqual(OBSERVABILITY_SERVICES);
+    for (const [name, service] of profiled) expect(service.profiles, name).toEqual(['observability']);
     expect(serviceNamed('redis').image).toMatch(/^redis:7/);
   });
 
@@ -108,7 +136,7 @@ describe('docker-compose.yml', () => {
     expect(names.length).toBeGreaterThan(0);
     for (const name of names) {
       const subgraph = /^SUBGRAPH_([A-Z0-9_]+)_URL$/.exec(name)?.[1];
-      const understood = name in ENV_OVERRIDES || (subgraph !== undefined && subgraphNames.has(subgraph));
+      const understood = name in ENV_OVERRIDES || (subgraph !== undefined && subgraphNames.has(subgraph)) || TRACING_ENV.includes(name);
       expect(understood, `gateway env ${name} is not read by gateway/src/config.ts`).toBe(true);
     }
   });
@@ -150,6 +178,148 @@ describe('docker-compose.yml', () => {
       typeof mapping === 'object' ? String(mapping.target) : String(mapping).split(':').at(-1)?.replace(/\/(tcp|udp)$/, '');
     expect(containerPort).toBe(gatewayEnv.PORT);
     expect(gatewayEnv.PORT).toBe('4000');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// docker-compose.yml: the observability profile (Prometheus, Grafana, Jaeger)
+
+interface Mount {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+function mountsOf(service: ComposeService): Mount[] {
+  return (service.volumes ?? []).map((volume) => {
+    if (typeof volume !== 'string') return { source: volume.source ?? '', target: volume.target, readOnly: volume.read_only === true };
+    const [source = '', target = '', mode = ''] = volume.split(':');
+    return { source, target, readOnly: mode.split(',').includes('ro') };
+  });
+}
+
+/** The host file behind `containerPath` in `service`'s bind mounts, or undefined. */
+function hostPathOf(service: ComposeService, containerPath: string): string | undefined {
+  for (const mount of mountsOf(service)) {
+    if (containerPath === mount.target || containerPath.startsWith(`${mount.target}/`)) {
+      return join(root, mount.source, containerPath.slice(mount.target.length));
+    }
+  }
+  return undefined;
+}
+
+function containerPortsOf(service: ComposeService): string[] {
+  return (service.ports ?? []).map((mapping) =>
+    typeof mapping === 'object' ? String(mapping.target) : (String(mapping).split(':').at(-1) ?? '').replace(/\/(tcp|udp)$/, ''),
+  );
+}
+
+describe('docker-compose.yml observability profile', () => {
+  const observability = OBSERVABILITY_SERVICES.map((name) => [name, serviceNamed(name)] as const);
+
+  it('pins every image to a version (no latest, no bare major)', () => {
+    for (const [name, service] of observability) {
+      expect(service.build, `${name} is a published image`).toBeUndefined();
+      expect(service.image, name).toMatch(/^[a-z0-9./-]+:v?\d+\.\d+\.\d+$/);
+    }
+  });
+
+  it('bind-mounts files that exist in the repository, read-only', () => {
+    let mounts = 0;
+    for (const [name, service] of observability) {
+      for (const mount of mountsOf(service)) {
+        mounts++;
+        expect(mount.source, `${name} mounts a repository path`).toMatch(/^\.\//);
+        expect(existsSync(join(root, mount.source)), `${name}: ${mount.source} exists`).toBe(true);
+        expect(mount.readOnly, `${name}: ${mount.source} is read-only`).toBe(true);
+      }
+    }
+    expect(mounts).toBeGreaterThanOrEqual(3);
+  });
+
+  it('publishes its UIs on 127.0.0.1 only (Grafana lets anonymous viewers in)', () => {
+    const published = observability.flatMap(([, service]) => (service.ports ?? []).map(String));
+    expect(published.length).toBeGreaterThanOrEqual(3);
+    for (const mapping of published) expect(mapping).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    expect(containerPortsOf(serviceNamed('prometheus'))).toContain('9090');
+    expect(containerPortsOf(serviceNamed('grafana'))).toContain('3000');
+    expect(containerPortsOf(serviceNamed('jaeger'))).toContain('16686');
+  });
+
+  it('is never started by the core services: none of them depends on a profile service', () => {
+    for (const [name, service] of Object.entries(services)) {
+      if (service.profiles?.length) continue;
+      const dependsOn = Array.isArray(service.depends_on) ? service.depends_on : Object.keys(service.depends_on ?? {});
+      for (const dependency of dependsOn) expect(OBSERVABILITY_SERVICES, `${name} depends on ${dependency}`).not.toContain(dependency);
+    }
+  });
+
+  it('Prometheus scrapes the gateway on the port and path it serves /metrics on, and loads the mounted alert rules', () => {
+    const prometheus = serviceNamed('prometheus');
+    const configArg = commandOf(prometheus).find((arg) => arg.startsWith('--config.file='))?.slice('--config.file='.length);
+    expect(configArg).toBeDefined();
+    const configFile = hostPathOf(prometheus, configArg as string);
+    expect(configFile && existsSync(configFile)).toBe(true);
+    const config = parseYaml(readFileSync(configFile as string, 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; metrics_path?: string; static_configs: { targets: string[] }[] }[];
+    };
+    const job = config.scrape_configs.find((entry) => entry.job_name === 'gateway');
+    expect(job?.static_configs.flatMap((entry) => entry.targets)).toEqual([`gateway:${gatewayEnv.PORT}`]);
+    expect(job?.metrics_path ?? '/metrics').toBe(loadConfig({ env: gatewayEnv }).metrics.path);
+    expect(config.rule_files.length).toBeGreaterThan(0);
+    for (const file of config.rule_files) {
+      const host = hostPathOf(prometheus, file);
+      expect(host && existsSync(host), `rule file ${file} is mounted`).toBe(true);
+    }
+  });
+
+  it('Grafana is provisioned with the compose Prometheus and loads the dashboards it mounts', () => {
+    const grafana = serviceNamed('grafana');
+    const provisioning = hostPathOf(grafana, '/etc/grafana/provisioning');
+    expect(provisioning).toBeDefined();
+    const datasources = parseYaml(readFileSync(join(provisioning as string, 'datasources', 'prometheus.yml'), 'utf8')) as {
+      datasources: { uid: string; type: string; url: string; isDefault?: boolean }[];
+    };
+    const [datasource] = datasources.datasources;
+    expect(datasource?.type).toBe('prometheus');
+    const url = new URL(datasource?.url ?? '');
+    expect(serviceNamed(url.hostname).image).toMatch(/^prom\/prometheus:/);
+    expect(containerPortsOf(serviceNamed(url.hostname))).toContain(url.port);
+    const providers = parseYaml(readFileSync(join(provisioning as string, 'dashboards', 'gateway.yml'), 'utf8')) as {
+      providers: { type: string; options: { path: string } }[];
+    };
+    const dashboards = hostPathOf(grafana, providers.providers[0]?.options.path ?? '');
+    expect(dashboards && existsSync(join(dashboards, 'gateway.json'))).toBe(true);
+    const home = environmentOf(grafana).GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH ?? '';
+    expect(existsSync(hostPathOf(grafana, home) ?? '')).toBe(true);
+    // The dashboard's datasource variable starts on the provisioned Prometheus.
+    const dashboard = JSON.parse(readFileSync(join(dashboards as string, 'gateway.json'), 'utf8')) as {
+      templating: { list: { name: string; type: string; current?: { value?: string } }[] };
+    };
+    const variable = dashboard.templating.list.find((entry) => entry.type === 'datasource');
+    expect(variable?.current?.value).toBe(datasource?.uid);
+  });
+
+  it('leaves tracing off unless TRACING_ENABLED is set, and then points the gateway and every subgraph at Jaeger', () => {
+    const traced = ['gateway', ...SUBGRAPH_SERVICES];
+    for (const name of traced) expect(environmentOf(serviceNamed(name)).OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, name).toBe('');
+    expect(gatewayEnv.TRACING_ENABLED).toBe('false');
+
+    const shell = { TRACING_ENABLED: 'true' };
+    const names = new Set<string>();
+    for (const name of traced) {
+      const env = environmentOf(serviceNamed(name), shell);
+      const endpoint = new URL(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? '');
+      expect(endpoint.pathname).toBe('/v1/traces');
+      expect(OBSERVABILITY_SERVICES).toContain(endpoint.hostname);
+      expect(serviceNamed(endpoint.hostname).expose?.map(String)).toContain(endpoint.port);
+      names.add(env.OTEL_SERVICE_NAME ?? '');
+    }
+    expect(names.size).toBe(traced.length);
+    expect(environmentOf(gateway, shell).TRACING_ENABLED).toBe('true');
+    // Both ways, the gateway's environment is a valid config.
+    expect(loadConfig({ env: environmentOf(gateway, shell) }).server.port).toBe(4000);
   });
 });
 

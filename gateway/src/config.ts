@@ -458,6 +458,11 @@ const MetricsSchema = z
       .describe(
         'Distinct operation names kept as metric labels; later names are counted as `__other__` so clients cannot explode label cardinality.',
       ),
+    maxClientLabels: positiveInt
+      .default(100)
+      .describe(
+        'Distinct clients (principal `clientKey`) kept as the `client` label of `gateway_client_cost_total`; later clients are counted as `__other__` (sums by tier stay exact).',
+      ),
     defaultMetrics: z.boolean().default(true).describe('Export Node.js process metrics (CPU, memory, event loop, GC).'),
   })
   .strict()

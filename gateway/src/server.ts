@@ -82,6 +82,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const logger = createLogger({ level: config.logging.level, destination: options.logDestination });
   const metrics = new GatewayMetrics({
     maxOperationLabels: config.metrics.maxOperationLabels,
+    maxClientLabels: config.metrics.maxClientLabels,
     defaultMetrics: config.metrics.defaultMetrics,
   });
   const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;

@@ -142,7 +142,7 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
             admitted = { analyzer, document, estimate, client, policy, limits: undefined, adjustment };
             return null;
           }
-          const outcome = await budget.charge(client, estimate.cost, policy.limits);
+          const outcome = await budget.charge(client, estimate.cost, policy.limits, { settleLater: true });
           if (outcome.result === 'unavailable') {
             return errorResponse('RATE_LIMIT_UNAVAILABLE', [error('RATE_LIMIT_UNAVAILABLE')]);
           }
@@ -174,8 +174,8 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
           metrics?.operationCost.observe({ kind: 'actual' }, actual);
           requestContext.contextValue.state.cost = { estimated: estimate.cost, actual };
           let limits = admitted.limits;
-          const unused = estimate.cost - actual;
-          if (budget && limits && unused > 0) limits = (await budget.refund(client, unused, policy.limits, admitted.chargedBy)) ?? limits;
+          // Refunds the unused part and counts what was spent (gateway_client_cost_total).
+          if (budget && limits) limits = (await budget.settle(client, estimate.cost, actual, policy.limits, admitted.chargedBy)) ?? limits;
           if (withExtensions) {
             result.extensions = {
               ...result.extensions,

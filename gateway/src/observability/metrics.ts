@@ -22,12 +22,20 @@ export const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const
 export type ReloadResult = 'success' | 'failure';
 
 export const OTHER_OPERATIONS = '__other__';
+/** The `client` label of every client past `metrics.maxClientLabels`. */
+export const OTHER_CLIENTS = '__other__';
 
 export interface MetricsOptions {
   /** Distinct operation names kept as label values before new ones become `__other__`. */
   maxOperationLabels: number;
   /** Export prom-client's Node.js process metrics. */
   defaultMetrics: boolean;
+  /**
+   * Distinct clients kept as `client` label values of `gateway_client_cost_total` before new ones
+   * become `__other__`.
+   * @default 100
+   */
+  maxClientLabels?: number;
 }
 
 /**
@@ -37,6 +45,7 @@ export interface MetricsOptions {
 export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly operationLabels = new Set<string>();
+  private readonly clientLabels = new Set<string>();
 
   readonly requests = new Counter({
     name: 'gateway_requests_total',
@@ -166,6 +175,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly clientCost = new Counter({
+    name: 'gateway_client_cost_total',
+    help: 'Cost points spent from budgets, by client (its clientKey, bounded by metrics.maxClientLabels, then __other__) and tier: the estimate charged minus what was refunded after execution, and the route cost of REST requests.',
+    labelNames: ['client', 'tier'] as const,
+    registers: [this.registry],
+  });
+
   readonly rateLimitStoreErrors = new Counter({
     name: 'gateway_rate_limit_store_errors_total',
     help: 'Budget calls to Redis that failed or timed out (answered by the failure policy instead).',
@@ -206,6 +222,24 @@ export class GatewayMetrics {
     if (this.operationLabels.size >= this.options.maxOperationLabels) return OTHER_OPERATIONS;
     this.operationLabels.add(label);
     return label;
+  }
+
+  /**
+   * The label value for a client, bounded to `maxClientLabels` distinct values. The first clients
+   * seen keep their label for the life of the process; later ones are summed in `__other__`, so a
+   * sum by tier stays exact while the series count stays bounded (the request log names every
+   * client with its cost for the rest).
+   */
+  clientLabel(clientKey: string): string {
+    if (this.clientLabels.has(clientKey)) return clientKey;
+    if (this.clientLabels.size >= (this.options.maxClientLabels ?? 100)) return OTHER_CLIENTS;
+    this.clientLabels.add(clientKey);
+    return clientKey;
+  }
+
+  /** Counts `points` spent by a client in `gateway_client_cost_total`. */
+  observeClientCost(clientKey: string, tier: string, points: number): void {
+    if (points > 0) this.clientCost.inc({ client: this.clientLabel(clientKey), tier }, points);
   }
 
   observeRequest(operation: string | undefined, type: string, outcome: RequestOutcome, seconds: number): void {

@@ -39,13 +39,19 @@ export class BudgetService {
     return this.options.store;
   }
 
-  async charge(client: BudgetClient, cost: number, limits: readonly LimitSpec[]): Promise<ChargeOutcome> {
+  /**
+   * Charges `cost` to every limit or none. An allowed charge counts as spent in
+   * `gateway_client_cost_total` now, unless `settleLater` is set: then the caller reports what was
+   * really used with {@link settle} (the GraphQL plugin, which refunds the unused part).
+   */
+  async charge(client: BudgetClient, cost: number, limits: readonly LimitSpec[], options: { settleLater?: boolean } = {}): Promise<ChargeOutcome> {
     let outcome: ChargeOutcome;
     try {
       const charged = await this.options.store.charge(client.clientKey, cost, limits);
       const headers = this.headers(charged.limits);
       if (charged.allowed) {
         outcome = { result: 'allowed', limits: charged.limits, headers, chargedBy: charged.chargedBy };
+        if (!options.settleLater) this.options.metrics?.observeClientCost(client.clientKey, client.tier, cost);
       } else {
         // null: the cost is larger than a limit's maximum and will never fit; a day is the honest hint.
         const retry = charged.retryAfterSeconds ?? 86_400;
@@ -69,6 +75,18 @@ export class BudgetService {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Closes a charge made with `settleLater`: refunds `charged - used` when positive and counts what
+   * the client finally spent (`used`, or all of `charged` if the refund failed). The state after the
+   * refund, or undefined when nothing was refunded.
+   */
+  async settle(client: BudgetClient, charged: number, used: number, limits: readonly LimitSpec[], chargedBy?: ChargedBy): Promise<LimitState[] | undefined> {
+    const unused = charged - used;
+    const after = unused > 0 ? await this.refund(client, unused, limits, chargedBy) : undefined;
+    this.options.metrics?.observeClientCost(client.clientKey, client.tier, after ? used : charged);
+    return after;
   }
 
   headers(states: readonly LimitState[]): Record<string, string> {
