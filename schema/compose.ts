@@ -19,6 +19,8 @@ import { DEFAULT_SUBGRAPH_PORTS, SUBGRAPH_NAMES } from '../subgraphs/shared/subg
  */
 
 export const DEFAULT_SUPERGRAPH_PATH = fileURLToPath(new URL('./supergraph.graphql', import.meta.url));
+/** The copy the Kubernetes ConfigMap generator reads (kustomize refuses files outside deploy/k8s). */
+export const K8S_SUPERGRAPH_COPY = fileURLToPath(new URL('../deploy/k8s/supergraph.graphql', import.meta.url));
 
 type ServiceDefinition = Parameters<typeof composeServices>[0][number];
 
@@ -91,6 +93,10 @@ function main(): number {
   }
   writeFileSync(values.out, supergraph);
   console.log(`Wrote ${values.out}`);
+  if (values.out === DEFAULT_SUPERGRAPH_PATH) {
+    writeFileSync(K8S_SUPERGRAPH_COPY, supergraph);
+    console.log(`Wrote ${K8S_SUPERGRAPH_COPY}`);
+  }
   return 0;
 }
 
