@@ -10,7 +10,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Redis } from 'ioredis';
 import type { DestinationStream, Logger } from 'pino';
 import { createAuthenticator } from './auth/authenticate.js';
-import { productionSettings, type GatewayConfig } from './config.js';
+import { configuredSubgraphUrl, productionSettings, type GatewayConfig } from './config.js';
 import { buildContext, requestState, type GatewayContext } from './context.js';
 import { ERRORS, GatewayError, graphqlErrorBody, restErrorBody, type ErrorCode } from './errors.js';
 import { formatGatewayError } from './graphql/format-error.js';
@@ -125,7 +125,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     buildService: ({ name, url: supergraphUrl }) =>
       new SubgraphDataSource({
         name,
-        url: config.subgraphs[name]?.url ?? supergraphUrl ?? '',
+        // With replicas, the resilience layer picks each call's URL; Apollo is handed the first one.
+        url: configuredSubgraphUrl(config, name) ?? supergraphUrl ?? '',
         fetcher: subgraphFetch.fetcher,
         requestIdHeader: config.server.requestIdHeader,
         principalHeaders: config.auth.propagation,
@@ -291,13 +292,21 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     return { status: 'ok', subgraphs };
   });
 
+  const replicasOf = (name: string) => {
+    const replicas = resilience?.replicas(name);
+    return replicas ? { replicas, replicasAvailable: replicas.filter((r) => r.state === 'healthy' && r.breaker !== 'open').length } : {};
+  };
+
   app.get('/ready', { config: { probe: true } }, async (_request, reply) => {
     const ready = phase === 'ready';
     const subgraphs = declaredSubgraphs.map(({ name, url: declaredUrl }) => ({
       name,
-      url: config.subgraphs[name]?.url ?? declaredUrl,
+      url: configuredSubgraphUrl(config, name) ?? declaredUrl,
       ...health.get(name),
       breaker: resilience?.snapshot(name) ?? null,
+      // Information, not a verdict: a subgraph with no replica in rotation leaves the gateway ready
+      // (it still serves other subgraphs, partial results and fallbacks), as a failing single URL does.
+      ...replicasOf(name),
     }));
     return reply.code(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not_ready',
