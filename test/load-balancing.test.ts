@@ -8,6 +8,7 @@ import { buildRing, createStrategy, hash32, ringLookup, type Candidate } from '.
 import { LogCapture } from './helpers/logs.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { eventually, metricValue } from './helpers/resilience.js';
+import { startRestUpstream, type RestUpstream } from './helpers/rest-upstream.js';
 import { startTinySubgraph, TINY_SDL, writeTinySupergraph, type TinySubgraph } from './helpers/tiny-subgraph.js';
 import { pino } from 'pino';
 
@@ -410,5 +411,83 @@ describe('replica config', () => {
       /several replicas need resilience\.enabled: true/,
     );
     expect(() => load({}, { SUBGRAPH_INVENTORY_URL: 'http://a:1/graphql,nope' })).toThrow(/subgraphs\.inventory\.upstreams\.1\.url \(from env SUBGRAPH_INVENTORY_URL\)/);
+  });
+});
+
+describe('a REST route with three replicas', () => {
+  let services: RestUpstream[] = [];
+  let rest: TestGateway | undefined;
+
+  beforeAll(async () => {
+    services = await Promise.all([0, 1, 2].map(() => startRestUpstream()));
+  });
+  afterEach(async () => {
+    await rest?.close();
+    rest = undefined;
+    for (const service of services) {
+      await service.revive();
+      service.hits.length = 0;
+    }
+  });
+  afterAll(async () => {
+    for (const service of services) await service.close();
+  });
+
+  const startRest = async (route: Record<string, unknown>) => {
+    rest = await startTestGateway({
+      supergraph: { path: supergraphPath, watch: false },
+      rateLimit: { enabled: false },
+      rest: {
+        routes: [
+          {
+            prefix: '/legacy/svc',
+            upstreams: services.map((service) => ({ url: service.origin })),
+            auth: { mode: 'optional' },
+            cost: 0,
+            ...route,
+          } as never,
+        ],
+      },
+    });
+    return rest;
+  };
+  const hitsOf = () => services.map((service) => service.hits.filter((hit) => hit.url.startsWith('/legacy/svc/echo')).length);
+
+  it('spreads requests round robin, loses no GET when one replica dies, and takes it back when its health path answers again', async () => {
+    const gateway = await startRest({
+      loadBalancing: {
+        healthCheck: { path: '/health', intervalMs: 100, healthyThreshold: 2, unhealthyThreshold: 2 },
+        ejection: { consecutiveFailures: 1, baseEjectionMs: 120_000, maxEjectionMs: 120_000 },
+      },
+    });
+    for (let i = 0; i < 9; i++) expect((await fetch(`${gateway.url}/legacy/svc/echo?i=${i}`)).status).toBe(200);
+    expect(hitsOf()).toEqual([3, 3, 3]);
+
+    const dead = services[1] as RestUpstream;
+    await dead.kill();
+    for (let i = 0; i < 9; i++) expect((await fetch(`${gateway.url}/legacy/svc/echo?down=${i}`)).status).toBe(200);
+    const ready = async () =>
+      ((await (await fetch(`${gateway.url}/ready`)).json()) as { rest: { prefix: string; replicas?: { url: string; state: string }[] }[] }).rest[0]?.replicas?.find(
+        (r) => r.url === `${dead.origin}/`,
+      )?.state;
+    expect(await eventually(async () => (await ready()) === 'unhealthy', 15_000)).toBe(true);
+
+    await dead.revive();
+    expect(await eventually(async () => (await ready()) === 'healthy', 15_000)).toBe(true);
+    dead.hits.length = 0;
+    for (let i = 0; i < 9; i++) expect((await fetch(`${gateway.url}/legacy/svc/echo?back=${i}`)).status).toBe(200);
+    expect(dead.hits.filter((hit) => hit.url.startsWith('/legacy/svc/echo')).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('answers 503 UPSTREAM_UNAVAILABLE when no replica is left, without calling any', async () => {
+    const gateway = await startRest({ loadBalancing: { healthCheck: { enabled: false }, ejection: { consecutiveFailures: 1, baseEjectionMs: 120_000 } }, retries: { maxRetries: 2 } });
+    for (const service of services) await service.kill();
+    const first = await fetch(`${gateway.url}/legacy/svc/echo`);
+    expect(first.status).toBe(502);
+    // All three were tried (one attempt each) and ejected: the next request finds none.
+    const second = await fetch(`${gateway.url}/legacy/svc/echo`);
+    expect(second.status).toBe(503);
+    expect(((await second.json()) as { error: string }).error).toBe('UPSTREAM_UNAVAILABLE');
+    expect(await metricValue(gateway, 'gateway_upstream_ejections_total', { subgraph: 'rest:/legacy/svc' })).toBe(1);
   });
 });

@@ -235,6 +235,16 @@ const healthCheckPath = z
   .optional()
   .describe('Health check: `GET` this path on the replica\'s origin and expect a 2xx. Unset: `POST {__typename}` to the replica\'s URL, expecting `data.__typename`.');
 
+/** `loadBalancing` of one subgraph or REST route: any field of `resilience.subgraphDefaults.loadBalancing`, overridden. */
+const LoadBalancingOverrideSchema = z
+  .object({
+    ...z.object(LoadBalancingFields).partial().shape,
+    hashHeader,
+    healthCheck: z.object({ ...z.object(HealthCheckFields).partial().shape, path: healthCheckPath }).strict().optional(),
+    ejection: z.object(EjectionFields).partial().strict().optional(),
+  })
+  .strict();
+
 const SUBGRAPH_DEFAULTS = {
   timeoutMs: 5_000,
   connections: 64,
@@ -303,15 +313,7 @@ const SubgraphSchema = z
       .describe(
         'Replicas of this subgraph, instead of `url`; with two or more, calls are balanced over them (see "Replicas and load balancing"). `SUBGRAPH_<NAME>_URL` with commas sets it.',
       ),
-    loadBalancing: z
-      .object({
-        ...z.object(LoadBalancingFields).partial().shape,
-        hashHeader,
-        healthCheck: z.object({ ...z.object(HealthCheckFields).partial().shape, path: healthCheckPath }).strict().optional(),
-        ejection: z.object(EjectionFields).partial().strict().optional(),
-      })
-      .strict()
-      .optional(),
+    loadBalancing: LoadBalancingOverrideSchema.optional(),
     ...z.object(SubgraphResilienceFields).partial().shape,
     breaker: z.object(BreakerFields).partial().strict().optional(),
     bulkhead: z.object(BulkheadFields).partial().strict().optional(),
@@ -375,13 +377,29 @@ const pathPrefix = z
   .refine((value) => !value.split('/').some((segment) => segment === '.' || segment === '..'), 'no `.` or `..` segments')
   .transform((value) => (value.length > 1 ? value.replace(/\/+$/, '') : value));
 
+const upstreamOrigin = z
+  .url({ protocol: /^https?$/ })
+  .refine((value) => new URL(value).pathname === '/', 'an origin only (put a path in `rewrite`)');
+
 const RestRouteSchema = z
   .object({
     prefix: pathPrefix.describe('Path prefix the route serves, e.g. `/legacy/users` (also matches everything below it).'),
-    upstream: z
-      .url({ protocol: /^https?$/ })
-      .refine((value) => new URL(value).pathname === '/', 'an origin only (put a path in `rewrite`)')
-      .describe('Origin the route forwards to, e.g. `http://users:4001` (TLS certificates are verified).'),
+    upstream: upstreamOrigin
+      .optional()
+      .describe('Origin the route forwards to, e.g. `http://users:4001` (TLS certificates are verified). Give this or `upstreams`.'),
+    upstreams: z
+      .array(
+        z
+          .object({
+            url: upstreamOrigin.describe('Origin of one replica of the service.'),
+            weight: positiveInt.max(1_000).default(1).describe('Its share of requests (see `subgraphs.<name>.upstreams`).'),
+          })
+          .strict(),
+      )
+      .min(1)
+      .optional()
+      .describe('Replicas of the service, instead of `upstream`; with two or more, requests are balanced as for subgraphs (active checks only with `loadBalancing.healthCheck.path`).'),
+    loadBalancing: LoadBalancingOverrideSchema.optional().describe('Overrides of `resilience.subgraphDefaults.loadBalancing` for this route\'s replicas.'),
     rewrite: pathPrefix
       .optional()
       .describe('Upstream path that replaces `prefix` (`/legacy/users/7` → `/api/v1/users/7`); unset: the path is forwarded as is.'),
@@ -435,6 +453,14 @@ const RestSchema = z
     rest.routes.forEach((route, index) => {
       if (seen.has(route.prefix)) ctx.addIssue({ code: 'custom', path: ['routes', index, 'prefix'], message: `duplicate prefix ${route.prefix}` });
       seen.add(route.prefix);
+      if ((route.upstream === undefined) === (route.upstreams === undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['routes', index, 'upstream'], message: 'give exactly one of upstream or upstreams' });
+      }
+      const origins = new Set<string>();
+      route.upstreams?.forEach(({ url }, replica) => {
+        if (origins.has(url)) ctx.addIssue({ code: 'custom', path: ['routes', index, 'upstreams', replica, 'url'], message: `duplicate replica ${url}` });
+        origins.add(url);
+      });
     });
   });
 
@@ -762,6 +788,16 @@ export const ConfigSchema = z
     if (config.rateLimit.store === 'redis' && !config.redis.url) {
       ctx.addIssue({ code: 'custom', path: ['rateLimit', 'store'], message: 'redis needs redis.url' });
     }
+    config.rest.routes.forEach((route, index) => {
+      if ((route.upstreams?.length ?? 0) < 2) return;
+      if (!config.resilience.enabled) {
+        ctx.addIssue({ code: 'custom', path: ['rest', 'routes', index, 'upstreams'], message: 'several replicas need resilience.enabled: true (the balancer is part of the resilience layer)' });
+      }
+      const balancing = routeLoadBalancing(config as GatewayConfig, route);
+      if (balancing.strategy === 'consistent_hash' && !balancing.hashHeader) {
+        ctx.addIssue({ code: 'custom', path: ['rest', 'routes', index, 'loadBalancing', 'hashHeader'], message: 'consistent_hash needs a hashHeader' });
+      }
+    });
     for (const name of Object.keys(config.subgraphs)) {
       if ((config.subgraphs[name]?.upstreams?.length ?? 0) < 2) continue;
       if (!config.resilience.enabled) {
@@ -785,7 +821,6 @@ export type SubgraphSettings = z.output<typeof SubgraphDefaultsSchema> & { fallb
 export function subgraphSettings(config: GatewayConfig, name: string): SubgraphSettings {
   const defaults = config.resilience.subgraphDefaults;
   const { url: _url, upstreams: _upstreams, breaker, bulkhead, retry, fallback, loadBalancing, ...own } = config.subgraphs[name] ?? { url: undefined };
-  const { healthCheck, ejection, ...balancing } = loadBalancing ?? {};
   return {
     ...defaults,
     ...definedOnly(own),
@@ -793,13 +828,25 @@ export function subgraphSettings(config: GatewayConfig, name: string): SubgraphS
     bulkhead: { ...defaults.bulkhead, ...definedOnly(bulkhead) },
     retry: { ...defaults.retry, ...definedOnly(retry) },
     fallback: { ...defaults.fallback, ...definedOnly(fallback) },
-    loadBalancing: {
-      ...defaults.loadBalancing,
-      ...definedOnly(balancing),
-      healthCheck: { ...defaults.loadBalancing.healthCheck, ...definedOnly(healthCheck) },
-      ejection: { ...defaults.loadBalancing.ejection, ...definedOnly(ejection) },
-    },
+    loadBalancing: mergeLoadBalancing(defaults.loadBalancing, loadBalancing),
   };
+}
+
+type LoadBalancingSettings = SubgraphSettings['loadBalancing'];
+
+function mergeLoadBalancing(defaults: LoadBalancingSettings, overrides: z.output<typeof LoadBalancingOverrideSchema> | undefined): LoadBalancingSettings {
+  const { healthCheck, ejection, ...balancing } = overrides ?? {};
+  return {
+    ...defaults,
+    ...definedOnly(balancing),
+    healthCheck: { ...defaults.healthCheck, ...definedOnly(healthCheck) },
+    ejection: { ...defaults.ejection, ...definedOnly(ejection) },
+  };
+}
+
+/** A REST route's `loadBalancing`: `resilience.subgraphDefaults.loadBalancing` with the route's overrides. */
+export function routeLoadBalancing(config: GatewayConfig, route: RestRouteConfig): LoadBalancingSettings {
+  return mergeLoadBalancing(config.resilience.subgraphDefaults.loadBalancing, route.loadBalancing);
 }
 
 /** The replicas of a subgraph configured with two or more `upstreams`; undefined for a single URL. */

@@ -361,6 +361,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     // Runs after the HTTP server has stopped and in-flight requests have finished.
     await apollo.stop().catch((error: Error) => logger.warn({ err: error.message }, 'apollo stop failed'));
     await subgraphFetch.close().catch(() => undefined);
+    rest?.close();
     authenticator.close();
     await resilience?.close();
     if (redis) await closeRedis(redis);
