@@ -406,6 +406,24 @@ describe('replica config', () => {
     expect(() => load({ subgraphs: { inventory: subgraph } })).toThrow(message);
   });
 
+  it('a REST route takes exactly one of upstream or upstreams, origins only', () => {
+    const route = { prefix: '/legacy/svc' };
+    expect(() => load({ rest: { routes: [route as never] } })).toThrow(/rest\.routes\.0\.upstream: give exactly one of upstream or upstreams/);
+    expect(() => load({ rest: { routes: [{ ...route, upstream: 'http://a:1', upstreams: [{ url: 'http://b:1' }] } as never] } })).toThrow(
+      /rest\.routes\.0\.upstream: give exactly one of upstream or upstreams/,
+    );
+    expect(() => load({ rest: { routes: [{ ...route, upstreams: [{ url: 'http://a:1/api' }, { url: 'http://b:1' }] } as never] } })).toThrow(
+      /rest\.routes\.0\.upstreams\.0\.url: an origin only/,
+    );
+    expect(() =>
+      load({ rest: { routes: [{ ...route, upstreams: [{ url: 'http://a:1' }, { url: 'http://b:1' }], loadBalancing: { strategy: 'consistent_hash' } } as never] } }),
+    ).toThrow(/rest\.routes\.0\.loadBalancing\.hashHeader: consistent_hash needs a hashHeader/);
+    expect(load({ rest: { routes: [{ ...route, upstreams: [{ url: 'http://a:1' }, { url: 'http://b:1', weight: 2 }] } as never] } }).rest.routes[0]?.upstreams).toEqual([
+      { url: 'http://a:1', weight: 1 },
+      { url: 'http://b:1', weight: 2 },
+    ]);
+  });
+
   it('rejects replicas with the resilience layer off, and a bad replica URL from the environment names the variable', () => {
     expect(() => load({ resilience: { enabled: false }, subgraphs: { inventory: { upstreams: [{ url: 'http://a:1/graphql' }, { url: 'http://b:1/graphql' }] } } })).toThrow(
       /several replicas need resilience\.enabled: true/,
