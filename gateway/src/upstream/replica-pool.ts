@@ -61,6 +61,12 @@ export interface ReplicaPoolOptions {
   now?: () => number;
 }
 
+interface ReplicaCounters {
+  success: { inc(): void };
+  failure: { inc(): void };
+  rejected: { inc(): void };
+}
+
 /** No replica may take the call: every one is unhealthy, ejected or behind an open breaker. */
 export class NoReplicaAvailableError extends Error {
   override readonly name = 'NoReplicaAvailableError';
@@ -112,8 +118,20 @@ export class ReplicaPool {
   private readonly strategy: Strategy<Replica>;
   private readonly now: () => number;
 
+  /** Each replica's request counters, bound to their labels once (prom-client hashes labels on every unbound `inc`). */
+  private readonly counters = new Map<Replica, ReplicaCounters>();
+
   constructor(private readonly options: ReplicaPoolOptions) {
     this.replicas = options.upstreams.map(({ url, weight }) => new Replica(url, weight, options.breakerFor(url)));
+    for (const replica of this.replicas) {
+      const labels = { subgraph: options.name, replica: replica.label };
+      const counter = options.metrics.upstreamRequests;
+      this.counters.set(replica, {
+        success: counter.labels({ ...labels, result: 'success' }),
+        failure: counter.labels({ ...labels, result: 'failure' }),
+        rejected: counter.labels({ ...labels, result: 'rejected' }),
+      });
+    }
     this.strategy = createStrategy(options.strategy, this.replicas);
     this.now = options.now ?? Date.now;
     for (const replica of this.replicas) this.publishState(replica);
@@ -152,21 +170,21 @@ export class ReplicaPool {
     const replica = this.pick(tried, key);
     if (!replica) throw new NoReplicaAvailableError(this.options.name);
     tried.add(replica);
-    const labels = { subgraph: this.options.name, replica: replica.label };
+    const counted = this.counters.get(replica) as ReplicaCounters;
     replica.outstanding++;
     try {
       const result = await replica.breaker.run(() => attempt(replica.url));
-      this.options.metrics.upstreamRequests.inc({ ...labels, result: 'success' });
+      counted.success.inc();
       this.recordSuccess(replica);
       return result;
     } catch (error) {
       if (error instanceof BreakerOpenError) {
-        this.options.metrics.upstreamRequests.inc({ ...labels, result: 'rejected' });
+        counted.rejected.inc();
       } else if (this.options.isFailure(error)) {
-        this.options.metrics.upstreamRequests.inc({ ...labels, result: 'failure' });
+        counted.failure.inc();
         this.recordFailure(replica);
       } else {
-        this.options.metrics.upstreamRequests.inc({ ...labels, result: 'success' });
+        counted.success.inc();
         this.recordSuccess(replica);
       }
       throw error;
