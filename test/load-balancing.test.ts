@@ -272,6 +272,22 @@ describe('a subgraph with three replicas', () => {
   });
 });
 
+describe('health checks', () => {
+  it('probe every replica on their interval, and stop when the gateway closes', async () => {
+    const gateway = await startGateway({ loadBalancing: { healthCheck: { intervalMs: 50 } } });
+    const received = () => replicas.map((replica) => replica.running?.receivedHeaders.length ?? 0);
+    const before = received();
+    expect(await eventually(() => received().every((n, i) => n >= (before[i] ?? 0) + 2), 10_000)).toBe(true);
+    await gateway.close();
+    gw = undefined;
+    const afterClose = received();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(received()).toEqual(afterClose);
+    // A timer left running would probe through the closed connection pool, fail, and mark the replicas out.
+    expect(gateway.logs.find((l) => l.msg === 'replica fails its health checks')).toEqual([]);
+  });
+});
+
 describe('load-balancing strategies (no I/O)', () => {
   const candidates = (n: number, weight = 1): (Candidate & { outstanding: number })[] =>
     Array.from({ length: n }, (_, i) => ({ url: `http://replica-${i}:4000/graphql`, weight, outstanding: 0 }));
