@@ -244,6 +244,38 @@ describe('a subgraph with three replicas', () => {
     expect(gateway.logs.find((l) => l.msg === 'replica passes its health checks again' && l.replica === B().url)).toHaveLength(1);
   });
 
+  it('has a breaker per replica: the subgraph counts as open only when every replica\'s breaker is', async () => {
+    const gateway = await startGateway({
+      loadBalancing: { healthCheck: { enabled: false }, ejection: { consecutiveFailures: 0 } },
+      breaker: { volumeThreshold: 1, errorThresholdPercentage: 50, resetTimeoutMs: 120_000 },
+      retry: { maxRetries: 0 },
+    });
+    const breakerOf = (name: string) => metricValue(gateway, 'gateway_circuit_breaker_state', { subgraph: name });
+    await A().kill();
+    const first = await ask(gateway);
+    expect(first.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', subgraph: 'inventory' });
+    expect(await breakerOf(`inventory@${A().url}`)).toBe(2);
+    expect(await breakerOf('inventory')).toBe(0);
+    // A's breaker keeps it out: B and C serve everything.
+    expect(await askMany(gateway, 6)).toEqual({ a: 0, b: 3, c: 3 });
+
+    await B().kill();
+    await C().kill();
+    // B and C each have 3 successes in their window: their breakers open once failures pass half.
+    for (let i = 0; i < 20 && (await breakerOf('inventory')) !== 2; i++) {
+      expect((await ask(gateway)).errors?.[0]?.extensions?.code).toBe('SUBGRAPH_UNAVAILABLE');
+      const replicaStates = await Promise.all(replicas.map((replica) => breakerOf(`inventory@${replica.url}`)));
+      expect(await breakerOf('inventory')).toBe(replicaStates.every((state) => state === 2) ? 2 : 0);
+    }
+    expect(await breakerOf('inventory')).toBe(2);
+    const health = (await (await fetch(`${gateway.url}/health`)).json()) as { subgraphs: Record<string, { breaker: string }> };
+    expect(health.subgraphs.inventory?.breaker).toBe('open');
+    expect((await readyReplicas(gateway)).replicas.map((r) => r.breaker)).toEqual(['open', 'open', 'open']);
+    // Nothing left to call: refused without a network call.
+    await ask(gateway);
+    expect(await metricValue(gateway, 'gateway_subgraph_requests_total', { subgraph: 'inventory', result: 'no_replica' })).toBe(1);
+  });
+
   it('serves the subgraph fallback only when every replica is out', async () => {
     const gateway = await startGateway({
       loadBalancing: { healthCheck: { intervalMs: 100, healthyThreshold: 1, unhealthyThreshold: 1 } },

@@ -7,7 +7,7 @@ import { createRedisStore } from '../cache/redis-store.js';
 import type { CacheStore } from '../cache/store.js';
 import { ConfigError, subgraphReplicas, subgraphSettings, type GatewayConfig } from '../config.js';
 import { BREAKER_STATE_VALUE, type GatewayMetrics } from '../observability/metrics.js';
-import { BreakerRegistry, type BreakerSnapshot } from '../resilience/breaker.js';
+import { BreakerRegistry, type BreakerSnapshot, type BreakerState } from '../resilience/breaker.js';
 import { createBulkhead } from '../resilience/bulkhead.js';
 import { InFlight } from '../resilience/dedupe.js';
 import { startHealthChecks, type HealthChecker } from '../upstream/health-check.js';
@@ -78,6 +78,10 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
     isFailure: isBreakerFailure,
     onStateChange: (name, state) => {
       metrics.breakerState.set({ subgraph: name }, BREAKER_STATE_VALUE[state]);
+      // A replica's breaker: the subgraph's own series shows the replicas' breakers combined.
+      const at = name.indexOf('@');
+      const pool = at > 0 ? replicaPools.get(name.slice(0, at)) : undefined;
+      if (pool) metrics.breakerState.set({ subgraph: pool.name }, BREAKER_STATE_VALUE[combinedState(pool)]);
       const log = state === 'closed' ? logger.info.bind(logger) : logger.warn.bind(logger);
       log({ subgraph: name, breaker: state }, `circuit breaker ${state.replace('_', '-')}`);
     },
@@ -105,9 +109,10 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
       const settings = subgraphSettings(config, name);
       const subgraphPool = createSubgraphFetch({ connectionsPerOrigin: settings.connections });
       pools.push(subgraphPool);
-      const breaker = breakers.get(name, settings.breaker);
-      metrics.breakerState.set({ subgraph: name }, BREAKER_STATE_VALUE[breaker.state]);
       const upstreams = subgraphReplicas(config, name);
+      // A subgraph with replicas has a breaker per replica and none of its own.
+      const breaker = upstreams ? undefined : breakers.get(name, settings.breaker);
+      metrics.breakerState.set({ subgraph: name }, BREAKER_STATE_VALUE[breaker?.state ?? 'closed']);
       let replicas: ConstructorParameters<typeof ResilientCaller>[0]['replicas'];
       if (upstreams) {
         const balancing = settings.loadBalancing;
@@ -148,7 +153,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
     },
     snapshot: (name) => {
       const pool = replicaPools.get(name);
-      return pool ? combinedSnapshot(pool.replicas.map((replica) => replica.breaker.snapshot())) : breakers.find(name)?.snapshot();
+      return pool ? combinedSnapshot(pool) : breakers.find(name)?.snapshot();
     },
     replicas: (name) => replicaPools.get(name)?.snapshot(),
     async close() {
@@ -165,14 +170,20 @@ export function replicaBreakerName(subgraph: string, url: string): string {
   return `${subgraph}@${replicaLabel(url)}`;
 }
 
-function combinedSnapshot(snapshots: BreakerSnapshot[]): BreakerSnapshot | undefined {
+/** `closed` while any replica's breaker is closed, `half_open` while any is half-open, `open` only when all are. */
+function combinedState(pool: ReplicaPool): BreakerState {
+  const states = pool.replicas.map((replica) => replica.breaker.state);
+  return states.includes('closed') ? 'closed' : states.includes('half_open') ? 'half_open' : 'open';
+}
+
+function combinedSnapshot(pool: ReplicaPool): BreakerSnapshot | undefined {
+  const snapshots = pool.replicas.map((replica) => replica.breaker.snapshot());
   const first = snapshots[0];
   if (!first) return undefined;
   const calls = snapshots.reduce((sum, s) => sum + s.calls, 0);
   const failures = snapshots.reduce((sum, s) => sum + s.failures, 0);
-  const state = snapshots.some((s) => s.state === 'closed') ? 'closed' : snapshots.some((s) => s.state === 'half_open') ? 'half_open' : 'open';
   return {
-    state,
+    state: combinedState(pool),
     errorRate: calls === 0 ? 0 : Math.round((failures / calls) * 1000) / 1000,
     calls,
     failures,

@@ -47,8 +47,8 @@ export interface ResilientCallerOptions {
   settings: SubgraphSettings;
   /** The subgraph's own pooled fetch. */
   fetch: UpstreamFetch;
-  /** The subgraph's breaker; a subgraph with replicas uses each replica's own breaker instead (in `replicas`). */
-  breaker: Breaker;
+  /** The subgraph's breaker; a subgraph with replicas has none, each replica has its own (in `replicas`). */
+  breaker?: Breaker | undefined;
   /**
    * Replicas of a subgraph configured with several `upstreams`: each attempt goes to the one the
    * pool picks (a retry to another one), and the URL Apollo passes is not used. Absent: one URL.
@@ -134,6 +134,7 @@ export class ResilientCaller {
         if (remaining <= 0) return Promise.reject(new SubgraphCallError('timeout', 'request deadline passed before the call'));
         const timeoutMs = Math.min(settings.timeoutMs, remaining);
         if (replicas) return bulkhead.run(() => replicas.pool.run(tried, key, (replicaUrl) => fetchOnce(fetch, replicaUrl, init, timeoutMs)));
+        if (!breaker) return bulkhead.run(() => fetchOnce(fetch, url, init, timeoutMs));
         return bulkhead.run(() => breaker.run(() => fetchOnce(fetch, url, init, timeoutMs)));
       },
       {
