@@ -153,6 +153,23 @@ describe('a subgraph with three replicas', () => {
     expect(ready.available).toBe(3);
   });
 
+  it('a one-entry upstreams list is a single URL, as before: no balancer, no probes, the subgraph\'s own breaker', async () => {
+    gw = await startTestGateway({
+      supergraph: { path: supergraphPath, watch: false },
+      rateLimit: { enabled: false },
+      subgraphs: { inventory: { upstreams: [{ url: B().url }], dedupe: false, loadBalancing: { healthCheck: { intervalMs: 50 } } } },
+    });
+    expect(await askMany(gw, 4)).toEqual({ a: 0, b: 4, c: 0 });
+    const ready = (await (await fetch(`${gw.url}/ready`)).json()) as { subgraphs: { name: string; url: string; replicas?: unknown; breaker: { state: string } }[] };
+    expect(ready.subgraphs[0]).toMatchObject({ name: 'inventory', url: B().url, breaker: { state: 'closed' } });
+    expect(ready.subgraphs[0]?.replicas).toBeUndefined();
+    expect(await gw.gateway.metrics.registry.getSingleMetric('gateway_upstream_requests_total')?.get()).toMatchObject({ values: [] });
+    // No probes: only the four queries reached it.
+    const received = B().running?.receivedHeaders.length ?? 0;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(B().running?.receivedHeaders.length).toBe(received);
+  });
+
   it('weighted round robin follows the weights', async () => {
     const gateway = await startGateway({ loadBalancing: { strategy: 'weighted_round_robin' } }, [3, 1, 1]);
     expect(await askMany(gateway, 50)).toEqual({ a: 30, b: 10, c: 10 });
