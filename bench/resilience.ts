@@ -4,7 +4,8 @@
  * The same gateway (each variant in its own process) in front of the same thin subgraphs (another
  * process), driven from this process by an undici Pool with CONCURRENCY requests in flight for
  * DURATION_MS after a discarded warm-up. Variants: resilience off (`resilience.enabled: false`),
- * on with defaults, and on without in-flight dedupe. Each variant runs ROUNDS times, in alternating
+ * on with defaults, on without in-flight dedupe, and on with each subgraph as three replicas of the
+ * same server (the balancer, per-replica breakers and health checks, and nothing else, differ). Each variant runs ROUNDS times, in alternating
  * order, and the figures are the medians over rounds, with the range of rps (a busy machine drifts;
  * alternating spreads the drift and the range shows it).
  *
@@ -33,12 +34,15 @@ const WORKLOADS: Workload[] = ['varied', 'hot'];
 interface Variant {
   name: string;
   config: GatewayConfigInput;
+  /** Each subgraph as this many replicas (`upstreams`) of the same server (`?replica=i` tells them apart): the balancer's own cost. */
+  replicas?: number;
 }
 
 const VARIANTS: Variant[] = [
   { name: 'resilience off', config: { resilience: { enabled: false } } },
   { name: 'resilience on (defaults)', config: {} },
   { name: 'resilience on, dedupe off', config: { resilience: { subgraphDefaults: { dedupe: false } } } },
+  { name: 'resilience on, 3 replicas per subgraph (round robin)', config: {}, replicas: 3 },
 ];
 
 interface Measure {
@@ -129,7 +133,12 @@ async function run(variant: Variant, workload: Workload, subgraphUrls: Record<st
   const config: GatewayConfigInput = {
     ...variant.config,
     supergraph: { path: 'schema/supergraph.graphql', watch: false },
-    subgraphs: Object.fromEntries(Object.entries(subgraphUrls).map(([name, url]) => [name, { url }])),
+    subgraphs: Object.fromEntries(
+      Object.entries(subgraphUrls).map(([name, url]) => [
+        name,
+        variant.replicas ? { upstreams: Array.from({ length: variant.replicas }, (_, i) => ({ url: `${url}?replica=${i}` })) } : { url },
+      ]),
+    ),
   };
   const { child, info } = await startChild<{ url: string }>('bench/resilience-gateway.ts', [JSON.stringify(config)]);
   try {

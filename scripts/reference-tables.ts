@@ -31,7 +31,9 @@ export function configTable(): string {
         walk(child.additionalProperties, [...key, '<name>']);
       } else {
         const dotted = key.join('.');
-        const env = envByKey.get(dotted) ?? (dotted === 'subgraphs.<name>.url' ? 'SUBGRAPH_<NAME>_URL' : '');
+        const env =
+          envByKey.get(dotted) ??
+          (dotted === 'subgraphs.<name>.url' ? 'SUBGRAPH_<NAME>_URL' : dotted === 'subgraphs.<name>.upstreams' ? 'SUBGRAPH_<NAME>_URL (comma-separated)' : '');
         rows.push(
           `| \`${dotted}\` | ${typeOf(child)} | ${defaultOf(child)} | ${env ? `\`${env}\`` : ''} | ${escape(child.description ?? '')} |`,
         );

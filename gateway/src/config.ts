@@ -267,6 +267,55 @@ const SubgraphResilienceFields = {
     .describe('Root fields (e.g. `topProducts`) whose responses are the same for every caller; a call is public when all its root fields are.'),
 };
 
+/** Replicas of one subgraph (`subgraphs.<name>.upstreams`) and how calls are spread over them. */
+const BALANCING_STRATEGIES = ['round_robin', 'weighted_round_robin', 'least_outstanding', 'consistent_hash'] as const;
+const LoadBalancingFields = {
+  strategy: z
+    .enum(BALANCING_STRATEGIES)
+    .describe(
+      'How a call picks a replica: `round_robin`, `weighted_round_robin` (by `upstreams[].weight`), `least_outstanding` (fewest calls in flight per weight) or `consistent_hash` (by `hashHeader`; sticky, few keys move when a replica comes or goes).',
+    ),
+};
+const HealthCheckFields = {
+  enabled: z.boolean().describe('Probe each replica of a subgraph with two or more `upstreams` (a single-URL subgraph is never probed).'),
+  intervalMs: positiveInt.describe('Time between two probes of one replica.'),
+  timeoutMs: positiveInt.describe('A probe with no answer by then fails.'),
+  healthyThreshold: positiveInt.describe('Passing probes in a row that bring an unhealthy replica back into rotation (and end an ejection).'),
+  unhealthyThreshold: positiveInt.describe('Failing probes in a row that take a replica out of rotation.'),
+};
+const EjectionFields = {
+  consecutiveFailures: z
+    .number()
+    .int()
+    .min(0)
+    .describe('Failed calls in a row (network error, timeout, 5xx) that eject a replica for a back-off; 0: no passive ejection.'),
+  baseEjectionMs: positiveInt.describe('Length of a first ejection; it doubles with each ejection until the replica serves a call successfully.'),
+  maxEjectionMs: positiveInt.describe('Longest ejection.'),
+};
+const hashHeader = z
+  .string()
+  .min(1)
+  .toLowerCase()
+  .optional()
+  .describe(
+    'Header whose value `consistent_hash` hashes: the subgraph request\'s (e.g. `x-user-id`, set from the principal), else the client\'s. Calls without it go round robin.',
+  );
+const healthCheckPath = z
+  .string()
+  .startsWith('/')
+  .optional()
+  .describe('Health check: `GET` this path on the replica\'s origin and expect a 2xx. Unset: `POST {__typename}` to the replica\'s URL, expecting `data.__typename`.');
+
+/** `loadBalancing` of one subgraph or REST route: any field of `resilience.subgraphDefaults.loadBalancing`, overridden. */
+const LoadBalancingOverrideSchema = z
+  .object({
+    ...z.object(LoadBalancingFields).partial().shape,
+    hashHeader,
+    healthCheck: z.object({ ...z.object(HealthCheckFields).partial().shape, path: healthCheckPath }).strict().optional(),
+    ejection: z.object(EjectionFields).partial().strict().optional(),
+  })
+  .strict();
+
 const SUBGRAPH_DEFAULTS = {
   timeoutMs: 5_000,
   connections: 64,
@@ -277,6 +326,11 @@ const SUBGRAPH_DEFAULTS = {
   bulkhead: { maxConcurrent: 100 },
   retry: { maxRetries: 2, baseDelayMs: 25, maxDelayMs: 250 },
   fallback: { cache: true, cacheTtlMs: 300_000, refreshAfterMs: 1_000 },
+  loadBalancing: {
+    strategy: 'round_robin' as const,
+    healthCheck: { enabled: true, intervalMs: 5_000, timeoutMs: 1_000, healthyThreshold: 2, unhealthyThreshold: 2 },
+    ejection: { consecutiveFailures: 3, baseEjectionMs: 5_000, maxEjectionMs: 60_000 },
+  },
 };
 
 /** `fields` with each default of `defaults` applied. */
@@ -297,13 +351,40 @@ const SubgraphDefaultsSchema = z
     bulkhead: defaultedGroup(BulkheadFields, SUBGRAPH_DEFAULTS.bulkhead),
     retry: defaultedGroup(RetryFields, SUBGRAPH_DEFAULTS.retry),
     fallback: defaultedGroup(FallbackFields, SUBGRAPH_DEFAULTS.fallback),
+    loadBalancing: z
+      .object({
+        ...withDefaults(LoadBalancingFields, { strategy: SUBGRAPH_DEFAULTS.loadBalancing.strategy }),
+        hashHeader,
+        healthCheck: z
+          .object({ ...withDefaults(HealthCheckFields, SUBGRAPH_DEFAULTS.loadBalancing.healthCheck), path: healthCheckPath })
+          .strict()
+          .prefault({}),
+        ejection: defaultedGroup(EjectionFields, SUBGRAPH_DEFAULTS.loadBalancing.ejection),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .prefault({});
 
+const UpstreamSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/ }).describe('URL of one replica of the subgraph.'),
+    weight: positiveInt.max(1_000).default(1).describe('Its share under `weighted_round_robin`, of hash-ring points under `consistent_hash`, its capacity under `least_outstanding`.'),
+  })
+  .strict();
+
 const SubgraphSchema = z
   .object({
     url: z.url().optional().describe('Overrides the URL the supergraph gives for this subgraph.'),
+    upstreams: z
+      .array(UpstreamSchema)
+      .min(1)
+      .optional()
+      .describe(
+        'Replicas of this subgraph, instead of `url`; with two or more, calls are balanced over them (see "Replicas and load balancing"). `SUBGRAPH_<NAME>_URL` with commas sets it.',
+      ),
+    loadBalancing: LoadBalancingOverrideSchema.optional(),
     ...z.object(SubgraphResilienceFields).partial().shape,
     breaker: z.object(BreakerFields).partial().strict().optional(),
     bulkhead: z.object(BulkheadFields).partial().strict().optional(),
@@ -320,7 +401,17 @@ const SubgraphSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((subgraph, ctx) => {
+    if (subgraph.url !== undefined && subgraph.upstreams !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['upstreams'], message: 'give either url or upstreams, not both' });
+    }
+    const seen = new Set<string>();
+    subgraph.upstreams?.forEach(({ url }, index) => {
+      if (seen.has(url)) ctx.addIssue({ code: 'custom', path: ['upstreams', index, 'url'], message: `duplicate replica ${url}` });
+      seen.add(url);
+    });
+  });
 
 const ResilienceSchema = z
   .object({
@@ -357,13 +448,29 @@ const pathPrefix = z
   .refine((value) => !value.split('/').some((segment) => segment === '.' || segment === '..'), 'no `.` or `..` segments')
   .transform((value) => (value.length > 1 ? value.replace(/\/+$/, '') : value));
 
+const upstreamOrigin = z
+  .url({ protocol: /^https?$/ })
+  .refine((value) => new URL(value).pathname === '/', 'an origin only (put a path in `rewrite`)');
+
 const RestRouteSchema = z
   .object({
     prefix: pathPrefix.describe('Path prefix the route serves, e.g. `/legacy/users` (also matches everything below it).'),
-    upstream: z
-      .url({ protocol: /^https?$/ })
-      .refine((value) => new URL(value).pathname === '/', 'an origin only (put a path in `rewrite`)')
-      .describe('Origin the route forwards to, e.g. `http://users:4001` (TLS certificates are verified).'),
+    upstream: upstreamOrigin
+      .optional()
+      .describe('Origin the route forwards to, e.g. `http://users:4001` (TLS certificates are verified). Give this or `upstreams`.'),
+    upstreams: z
+      .array(
+        z
+          .object({
+            url: upstreamOrigin.describe('Origin of one replica of the service.'),
+            weight: positiveInt.max(1_000).default(1).describe('Its share of requests (see `subgraphs.<name>.upstreams`).'),
+          })
+          .strict(),
+      )
+      .min(1)
+      .optional()
+      .describe('Replicas of the service, instead of `upstream`; with two or more, requests are balanced as for subgraphs (active checks only with `loadBalancing.healthCheck.path`).'),
+    loadBalancing: LoadBalancingOverrideSchema.optional().describe('Overrides of `resilience.subgraphDefaults.loadBalancing` for this route\'s replicas.'),
     rewrite: pathPrefix
       .optional()
       .describe('Upstream path that replaces `prefix` (`/legacy/users/7` → `/api/v1/users/7`); unset: the path is forwarded as is.'),
@@ -417,6 +524,14 @@ const RestSchema = z
     rest.routes.forEach((route, index) => {
       if (seen.has(route.prefix)) ctx.addIssue({ code: 'custom', path: ['routes', index, 'prefix'], message: `duplicate prefix ${route.prefix}` });
       seen.add(route.prefix);
+      if ((route.upstream === undefined) === (route.upstreams === undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['routes', index, 'upstream'], message: 'give exactly one of upstream or upstreams' });
+      }
+      const origins = new Set<string>();
+      route.upstreams?.forEach(({ url }, replica) => {
+        if (origins.has(url)) ctx.addIssue({ code: 'custom', path: ['routes', index, 'upstreams', replica, 'url'], message: `duplicate replica ${url}` });
+        origins.add(url);
+      });
     });
   });
 
@@ -773,6 +888,29 @@ export const ConfigSchema = z
     if (config.rateLimit.store === 'redis' && !config.redis.url) {
       ctx.addIssue({ code: 'custom', path: ['rateLimit', 'store'], message: 'redis needs redis.url' });
     }
+    config.rest.routes.forEach((route, index) => {
+      if ((route.upstreams?.length ?? 0) < 2) return;
+      if (!config.resilience.enabled) {
+        ctx.addIssue({ code: 'custom', path: ['rest', 'routes', index, 'upstreams'], message: 'several replicas need resilience.enabled: true (the balancer is part of the resilience layer)' });
+      }
+      const balancing = routeLoadBalancing(config as GatewayConfig, route);
+      if (balancing.strategy === 'consistent_hash' && !balancing.hashHeader) {
+        ctx.addIssue({ code: 'custom', path: ['rest', 'routes', index, 'loadBalancing', 'hashHeader'], message: 'consistent_hash needs a hashHeader' });
+      }
+    });
+    for (const name of Object.keys(config.subgraphs)) {
+      if ((config.subgraphs[name]?.upstreams?.length ?? 0) < 2) continue;
+      if (!config.resilience.enabled) {
+        ctx.addIssue({ code: 'custom', path: ['subgraphs', name, 'upstreams'], message: 'several replicas need resilience.enabled: true (the balancer is part of the resilience layer)' });
+      }
+      const balancing = subgraphSettings(config as GatewayConfig, name).loadBalancing;
+      if (balancing.strategy === 'consistent_hash' && !balancing.hashHeader) {
+        ctx.addIssue({ code: 'custom', path: ['subgraphs', name, 'loadBalancing', 'hashHeader'], message: 'consistent_hash needs a hashHeader' });
+      }
+      if (balancing.ejection.maxEjectionMs < balancing.ejection.baseEjectionMs) {
+        ctx.addIssue({ code: 'custom', path: ['subgraphs', name, 'loadBalancing', 'ejection', 'maxEjectionMs'], message: 'must be at least baseEjectionMs' });
+      }
+    }
   });
 
 export type GatewayConfig = z.output<typeof ConfigSchema>;
@@ -782,7 +920,7 @@ export type SubgraphSettings = z.output<typeof SubgraphDefaultsSchema> & { fallb
 /** `resilience.subgraphDefaults` with `subgraphs.<name>`'s overrides applied, group by group. */
 export function subgraphSettings(config: GatewayConfig, name: string): SubgraphSettings {
   const defaults = config.resilience.subgraphDefaults;
-  const { url: _url, breaker, bulkhead, retry, fallback, ...own } = config.subgraphs[name] ?? { url: undefined };
+  const { url: _url, upstreams: _upstreams, breaker, bulkhead, retry, fallback, loadBalancing, ...own } = config.subgraphs[name] ?? { url: undefined };
   return {
     ...defaults,
     ...definedOnly(own),
@@ -790,7 +928,37 @@ export function subgraphSettings(config: GatewayConfig, name: string): SubgraphS
     bulkhead: { ...defaults.bulkhead, ...definedOnly(bulkhead) },
     retry: { ...defaults.retry, ...definedOnly(retry) },
     fallback: { ...defaults.fallback, ...definedOnly(fallback) },
+    loadBalancing: mergeLoadBalancing(defaults.loadBalancing, loadBalancing),
   };
+}
+
+type LoadBalancingSettings = SubgraphSettings['loadBalancing'];
+
+function mergeLoadBalancing(defaults: LoadBalancingSettings, overrides: z.output<typeof LoadBalancingOverrideSchema> | undefined): LoadBalancingSettings {
+  const { healthCheck, ejection, ...balancing } = overrides ?? {};
+  return {
+    ...defaults,
+    ...definedOnly(balancing),
+    healthCheck: { ...defaults.healthCheck, ...definedOnly(healthCheck) },
+    ejection: { ...defaults.ejection, ...definedOnly(ejection) },
+  };
+}
+
+/** A REST route's `loadBalancing`: `resilience.subgraphDefaults.loadBalancing` with the route's overrides. */
+export function routeLoadBalancing(config: GatewayConfig, route: RestRouteConfig): LoadBalancingSettings {
+  return mergeLoadBalancing(config.resilience.subgraphDefaults.loadBalancing, route.loadBalancing);
+}
+
+/** The replicas of a subgraph configured with two or more `upstreams`; undefined for a single URL. */
+export function subgraphReplicas(config: GatewayConfig, name: string): { url: string; weight: number }[] | undefined {
+  const upstreams = config.subgraphs[name]?.upstreams;
+  return upstreams && upstreams.length >= 2 ? upstreams : undefined;
+}
+
+/** The one URL of a subgraph that the config sets (`url`, or the first of `upstreams`); undefined: the supergraph's. */
+export function configuredSubgraphUrl(config: GatewayConfig, name: string): string | undefined {
+  const subgraph = config.subgraphs[name];
+  return subgraph?.url ?? subgraph?.upstreams?.[0]?.url;
 }
 
 function definedOnly<T extends object>(value: T | undefined): Partial<T> {
@@ -811,7 +979,7 @@ export const ENV_OVERRIDES: Readonly<Record<string, { key: string; type: EnvType
   LOG_LEVEL: { key: 'logging.level', type: 'string' },
 };
 
-/** `SUBGRAPH_USERS_URL=http://...` sets `subgraphs.users.url` (the name is lower-cased). */
+/** `SUBGRAPH_USERS_URL=http://...` sets `subgraphs.users.url` (the name is lower-cased); `http://a,http://b` sets `subgraphs.users.upstreams`. */
 const SUBGRAPH_URL_ENV = /^SUBGRAPH_([A-Z0-9_]+)_URL$/;
 
 export class ConfigError extends Error {
@@ -899,6 +1067,17 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
     const match = SUBGRAPH_URL_ENV.exec(name);
     if (!match?.[1] || value === undefined || value === '') continue;
     const subgraph = match[1].toLowerCase();
+    // A comma-separated list is replicas. Unambiguous enough: a subgraph URL with a comma of its own
+    // (in its path or query) must be set in the config file instead.
+    if (value.includes(',')) {
+      const entry = (raw.subgraphs as Record<string, Record<string, unknown>> | undefined)?.[subgraph];
+      if (entry) delete entry.url;
+      setPath(raw, ['subgraphs', subgraph, 'upstreams'], value.split(',').map((url) => ({ url: url.trim() })));
+      value.split(',').forEach((_url, index) => sources.set(`subgraphs.${subgraph}.upstreams.${index}.url`, name));
+      continue;
+    }
+    const entry = (raw.subgraphs as Record<string, Record<string, unknown>> | undefined)?.[subgraph];
+    if (entry) delete entry.upstreams;
     setPath(raw, ['subgraphs', subgraph, 'url'], value);
     sources.set(`subgraphs.${subgraph}.url`, name);
   }

@@ -9,7 +9,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Redis } from 'ioredis';
 import type { DestinationStream, Logger } from 'pino';
 import { createAuthenticator } from './auth/authenticate.js';
-import { productionSettings, type GatewayConfig } from './config.js';
+import { configuredSubgraphUrl, productionSettings, type GatewayConfig } from './config.js';
 import { requestState, type GatewayContext } from './context.js';
 import { ERRORS, GatewayError, graphqlErrorBody, restErrorBody, type ErrorCode } from './errors.js';
 import { formatGatewayError } from './graphql/format-error.js';
@@ -122,7 +122,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     logger,
     metrics,
     resilience && {
-      breakerState: (name) => resilience.breakers.find(name)?.state,
+      // Combined over a replicated subgraph's replicas: degraded once all of them are out.
+      breakerState: (name) => resilience.breakerState(name),
       latencyP95: (name, windowMs, minSamples) => latencies?.p95(name, windowMs, minSamples),
     },
   );
@@ -160,7 +161,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     buildService: ({ name, url: supergraphUrl }) =>
       new SubgraphDataSource({
         name,
-        url: config.subgraphs[name]?.url ?? supergraphUrl ?? '',
+        // With replicas, the resilience layer picks each call's URL; Apollo is handed the first one.
+        url: configuredSubgraphUrl(config, name) ?? supergraphUrl ?? '',
         fetcher: subgraphFetch.fetcher,
         requestIdHeader: config.server.requestIdHeader,
         principalHeaders: config.auth.propagation,
@@ -356,13 +358,21 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     return { status: 'ok', subgraphs };
   });
 
+  const replicasOf = (name: string) => {
+    const replicas = resilience?.replicas(name);
+    return replicas ? { replicas, replicasAvailable: replicas.filter((r) => r.state === 'healthy' && r.breaker !== 'open').length } : {};
+  };
+
   app.get('/ready', { config: { probe: true } }, async (_request, reply) => {
     const ready = phase === 'ready';
     const subgraphs = declaredSubgraphs.map(({ name, url: declaredUrl }) => ({
       name,
-      url: config.subgraphs[name]?.url ?? declaredUrl,
+      url: configuredSubgraphUrl(config, name) ?? declaredUrl,
       ...health.get(name),
       breaker: resilience?.snapshot(name) ?? null,
+      // Information, not a verdict: a subgraph with no replica in rotation leaves the gateway ready
+      // (it still serves other subgraphs, partial results and fallbacks), as a failing single URL does.
+      ...replicasOf(name),
     }));
     return reply.code(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not_ready',
@@ -417,6 +427,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     // Runs after the HTTP server has stopped and in-flight requests have finished.
     await apollo.stop().catch((error: Error) => logger.warn({ err: error.message }, 'apollo stop failed'));
     await subgraphFetch.close().catch(() => undefined);
+    rest?.close();
     authenticator.close();
     await resilience?.close();
     if (redis) await closeRedis(redis);

@@ -44,6 +44,8 @@ export interface TinySubgraphOptions {
   sdl?: string;
   /** Extra resolvers, merged over the default ones. */
   resolvers?: Record<string, Record<string, unknown>>;
+  /** Port to listen on (to bring a stopped subgraph back at the same URL). @default 0 */
+  port?: number;
 }
 
 export async function startTinySubgraph(options: TinySubgraphOptions = {}): Promise<TinySubgraph> {
@@ -68,7 +70,7 @@ export async function startTinySubgraph(options: TinySubgraphOptions = {}): Prom
     includeStacktraceInErrorResponses: options.stacktraces ?? false,
   });
   const { url } = await startStandaloneServer(server, {
-    listen: { host: '127.0.0.1', port: 0 },
+    listen: { host: '127.0.0.1', port: options.port ?? 0 },
     context: async ({ req }) => {
       receivedHeaders.push(req.headers);
       return {};

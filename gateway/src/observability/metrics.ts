@@ -5,7 +5,8 @@ export type RequestOutcome = 'success' | 'partial' | 'graphql_error' | 'client_e
 /**
  * How one subgraph call ended: `graphql_error` is a 200 with errors (the subgraph answered);
  * `timeout`, `breaker_open` (no network call made) and `bulkhead_rejected` (no network call made)
- * come from the resilience layer. A call answered by a fallback is counted with the failure the
+ * come from the resilience layer; `no_replica` means every replica of a replicated subgraph was out
+ * (no network call made). A call answered by a fallback is counted with the failure the
  * fallback stood in for, and once more in `gateway_fallback_requests_total`.
  */
 export type SubgraphResult =
@@ -15,7 +16,8 @@ export type SubgraphResult =
   | 'network_error'
   | 'timeout'
   | 'breaker_open'
-  | 'bulkhead_rejected';
+  | 'bulkhead_rejected'
+  | 'no_replica';
 
 /** `gateway_circuit_breaker_state` values. */
 export const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
@@ -109,6 +111,33 @@ export class GatewayMetrics {
   reportRefillFactors(source: () => Iterable<[string, number]>): void {
     this.refillFactors = source;
   }
+
+  /** Read just before `gateway_upstream_replica_state` is collected (an ejection ends by time, with no event to set the gauge). */
+  readonly beforeReplicaStateCollect = new Set<() => void>();
+
+  readonly upstreamReplicaState = new Gauge({
+    name: 'gateway_upstream_replica_state',
+    help: 'State of each replica of a replicated subgraph: 0 healthy, 1 unhealthy (failing active health checks), 2 ejected (consecutive failures).',
+    labelNames: ['subgraph', 'replica'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const refresh of this.beforeReplicaStateCollect) refresh();
+    },
+  });
+
+  readonly upstreamRequests = new Counter({
+    name: 'gateway_upstream_requests_total',
+    help: 'Attempts sent to each replica of a replicated subgraph, by result: success (it answered), failure (network, timeout, 5xx), rejected (its breaker was open).',
+    labelNames: ['subgraph', 'replica', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly upstreamEjections = new Counter({
+    name: 'gateway_upstream_ejections_total',
+    help: 'Times a replica of a replicated subgraph was ejected after consecutive failures.',
+    labelNames: ['subgraph', 'replica'] as const,
+    registers: [this.registry],
+  });
 
   readonly fallbackRequests = new Counter({
     name: 'gateway_fallback_requests_total',

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { Agent } from 'undici';
 import { hasScopes } from '../auth/principal.js';
 import type { CacheStore } from '../cache/store.js';
-import { subgraphSettings, type GatewayConfig, type RestRouteConfig } from '../config.js';
+import { routeLoadBalancing, subgraphSettings, type GatewayConfig, type RestRouteConfig } from '../config.js';
 import { requestState, type RestRequestInfo } from '../context.js';
 import { GatewayError } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -15,7 +15,10 @@ import { resolvePolicy } from '../rate-limit/policy.js';
 import type { BreakerRegistry, BreakerSnapshot } from '../resilience/breaker.js';
 import { createBulkhead, type Bulkhead } from '../resilience/bulkhead.js';
 import { withRetries } from '../resilience/retry.js';
-import { callFailureOf, describeError, isRetryable, SubgraphCallError } from '../subgraph/call-error.js';
+import { callFailureOf, describeError, isBreakerFailure, isRetryable, isRetryableOnReplicas, SubgraphCallError } from '../subgraph/call-error.js';
+import { createSubgraphFetch, type SubgraphFetch } from '../subgraph/fetch.js';
+import { startHealthChecks, type HealthChecker } from '../upstream/health-check.js';
+import { ReplicaPool, replicaLabel, type Replica, type ReplicaSnapshot } from '../upstream/replica-pool.js';
 import { RestFallbackCache } from './fallback-cache.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type ForwardHeaderOptions } from './headers.js';
 import { splitTarget, upstreamPath } from './path.js';
@@ -37,8 +40,10 @@ export interface RestPassthroughOptions {
 export interface RestPassthrough {
   /** The encapsulated Fastify plugin with every route; register it once. */
   plugin: FastifyPluginAsync;
-  /** Each route, its upstream and its breaker state, for `/ready`. */
-  snapshot(): { prefix: string; upstream: string; breaker: string | null; state: BreakerSnapshot | null }[];
+  /** Each route, its upstream (replicas: their origins, comma-separated, and each one's state) and its breaker state, for `/ready`. */
+  snapshot(): { prefix: string; upstream: string; breaker: string | null; state: BreakerSnapshot | null; replicas?: ReplicaSnapshot[] }[];
+  /** Stops the replicas' health checks (the gateway closes). */
+  close(): void;
 }
 
 /** Every method a route may be asked with; those a route does not allow get 405 with `Allow`. */
@@ -88,6 +93,43 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
     return options.breakers?.get(name, config.subgraphs[name] ? subgraphSettings(config, name).breaker : config.resilience.subgraphDefaults.breaker);
   };
 
+  /**
+   * Routes with two or more `upstreams`: a pool per route, through the same balancer as replicated
+   * subgraphs. Each replica has its own breaker (`<route breaker>@<origin>`); the route's own
+   * breaker is not used then. Active checks run only when the route names a `healthCheck.path`:
+   * a REST service has no probe that fits every service, as `{__typename}` fits every GraphQL one.
+   */
+  const pools = new Map<string, { pool: ReplicaPool; hashHeader?: string | undefined }>();
+  const checkers: HealthChecker[] = [];
+  let probeFetch: SubgraphFetch | undefined;
+  for (const route of routes) {
+    const upstreams = route.upstreams && route.upstreams.length >= 2 ? route.upstreams : undefined;
+    const breakers = options.breakers;
+    if (!upstreams || !breakers) continue;
+    const balancing = routeLoadBalancing(config, route);
+    const name = breakerNameOf(route);
+    const settings = config.subgraphs[name] ? subgraphSettings(config, name).breaker : config.resilience.subgraphDefaults.breaker;
+    const pool = new ReplicaPool({
+      name: `rest:${route.prefix}`,
+      upstreams: upstreams.map(({ url, weight }) => ({ url: new URL(url).origin, weight })),
+      strategy: balancing.strategy,
+      ejection: balancing.ejection,
+      breakerFor: (url) => breakers.get(`${name}@${replicaLabel(url)}`, settings),
+      isFailure: isBreakerFailure,
+      metrics,
+      logger,
+    });
+    pools.set(route.prefix, { pool, hashHeader: balancing.strategy === 'consistent_hash' ? balancing.hashHeader : undefined });
+    if (balancing.healthCheck.enabled && balancing.healthCheck.path) {
+      probeFetch ??= createSubgraphFetch({ connectionsPerOrigin: 4 });
+      checkers.push(startHealthChecks({ pool, fetch: probeFetch.fetch, settings: balancing.healthCheck, logger }));
+    }
+  }
+  const refreshStates = () => {
+    for (const { pool } of pools.values()) pool.publishStates();
+  };
+  if (pools.size > 0) metrics.beforeReplicaStateCollect.add(refreshStates);
+
   /** Per request: the route's body limit (set by its first hook, read by the body parser). */
   const bodyLimits = new WeakMap<FastifyRequest, number>();
   /** Requests whose body was cut for running past the limit. */
@@ -119,12 +161,14 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
     await app.register(replyFrom, { undici: agent, disableRequestLogging: true, disableCache: true, retryMethods: [] });
     app.addHook('onClose', async () => {
       await agent.close().catch(() => undefined);
+      await probeFetch?.close().catch(() => undefined);
     });
     for (const route of routes) registerRoute(app, route);
   };
 
   function registerRoute(app: FastifyInstance, route: RestRouteConfig): void {
-    const breaker = breakerOf(route);
+    const replicas = pools.get(route.prefix);
+    const breaker = replicas ? undefined : breakerOf(route);
     const bulkhead: Bulkhead = createBulkhead({ name: `rest:${route.prefix}`, maxConcurrent: route.maxConcurrent });
     const fallback =
       route.fallback.cache && options.cache
@@ -134,7 +178,7 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
             readTimeoutMs: config.resilience.cacheReadTimeoutMs,
           })
         : undefined;
-    const origin = new URL(route.upstream).origin;
+    const origin = new URL(route.upstream ?? route.upstreams?.[0]?.url ?? '').origin;
     const allowed = new Set<string>(route.methods);
     const headerOptions: ForwardHeaderOptions = {
       requestIdHeader: config.server.requestIdHeader.toLowerCase(),
@@ -195,7 +239,7 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
           ? fallback.key(route.fallback.public ? '' : (principal?.clientKey ?? ''), target, request.headers.accept)
           : undefined;
 
-      const attempt = () =>
+      const attempt = (upstreamOrigin: string) =>
         new Promise<UpstreamAnswer>((resolve, reject) => {
           info.attempts++;
           let abandoned = false;
@@ -206,7 +250,7 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
           };
           reply.raw.once('close', gone);
           const settle = () => reply.raw.off('close', gone);
-          reply.from(origin + target, {
+          reply.from(upstreamOrigin + target, {
             timeout: route.timeoutMs,
             retryDelay: () => null,
             rewriteRequestHeaders: (req, headers) =>
@@ -232,13 +276,20 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
 
       const maxRetries = RETRIED_METHODS.has(request.method) ? route.retries.maxRetries : 0;
       let answer: UpstreamAnswer;
+      // Replicas this request has tried: a retry goes to another one while there is one.
+      const tried = new Set<Replica>();
+      const hashKey = replicas?.hashHeader ? request.headers[replicas.hashHeader] : undefined;
+      const once = () => {
+        if (replicas) return replicas.pool.run(tried, typeof hashKey === 'string' && hashKey !== '' ? hashKey : undefined, attempt);
+        return breaker ? breaker.run(() => attempt(origin)) : attempt(origin);
+      };
       try {
-        answer = await withRetries(() => bulkhead.run(() => (breaker ? breaker.run(attempt) : attempt())), {
+        answer = await withRetries(() => bulkhead.run(once), {
           maxRetries,
           baseDelayMs: route.retries.baseDelayMs,
           maxDelayMs: route.retries.maxDelayMs,
           deadline: state.receivedAt + route.timeoutMs * (maxRetries + 1),
-          isRetryable,
+          isRetryable: replicas ? isRetryableOnReplicas : isRetryable,
           onRetry: (retry, error, delayMs) => {
             discard(error);
             request.log.debug({ route: route.prefix, retry, delayMs, reason: describeError(error) }, 'retrying upstream call');
@@ -263,7 +314,11 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
         if (error instanceof UpstreamErrorAnswer) return send(reply.headers(closing), error.answer);
         const failure = callFailureOf(error);
         throw new GatewayError(
-          failure === 'timeout' ? 'UPSTREAM_TIMEOUT' : failure === 'breaker_open' || failure === 'bulkhead_rejected' ? 'UPSTREAM_UNAVAILABLE' : 'UPSTREAM_BAD_RESPONSE',
+          failure === 'timeout'
+            ? 'UPSTREAM_TIMEOUT'
+            : failure === 'breaker_open' || failure === 'bulkhead_rejected' || failure === 'no_replica'
+              ? 'UPSTREAM_UNAVAILABLE'
+              : 'UPSTREAM_BAD_RESPONSE',
           undefined,
           closing,
         );
@@ -293,9 +348,16 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
     plugin,
     snapshot: () =>
       routes.map((route) => {
-        const name = options.breakers ? breakerNameOf(route) : null;
-        return { prefix: route.prefix, upstream: route.upstream, breaker: name, state: (name && options.breakers?.find(name)?.snapshot()) || null };
+        const replicas = pools.get(route.prefix)?.pool.snapshot();
+        const upstream = route.upstream ?? (route.upstreams ?? []).map(({ url }) => new URL(url).origin).join(', ');
+        const name = options.breakers && !replicas ? breakerNameOf(route) : null;
+        const state = (name && options.breakers?.find(name)?.snapshot()) || null;
+        return replicas ? { prefix: route.prefix, upstream, breaker: name, state, replicas } : { prefix: route.prefix, upstream, breaker: name, state };
       }),
+    close() {
+      for (const checker of checkers) checker.stop();
+      metrics.beforeReplicaStateCollect.delete(refreshStates);
+    },
   };
 }
 

@@ -1,8 +1,9 @@
 import { BreakerOpenError } from '../resilience/breaker.js';
 import { BulkheadRejectedError } from '../resilience/bulkhead.js';
+import { NoReplicaAvailableError } from '../upstream/replica-pool.js';
 
 /** How a subgraph call failed, as counted in `gateway_subgraph_requests_total{result}`. */
-export type CallFailure = 'network_error' | 'timeout' | 'http_error' | 'breaker_open' | 'bulkhead_rejected';
+export type CallFailure = 'network_error' | 'timeout' | 'http_error' | 'breaker_open' | 'bulkhead_rejected' | 'no_replica';
 
 /** A failed attempt at a subgraph: the network, the timeout, or a 5xx (4xx answers are not failures). */
 export class SubgraphCallError extends Error {
@@ -22,6 +23,7 @@ export function callFailureOf(error: unknown): CallFailure {
   if (error instanceof SubgraphCallError) return error.result;
   if (error instanceof BreakerOpenError) return 'breaker_open';
   if (error instanceof BulkheadRejectedError) return 'bulkhead_rejected';
+  if (error instanceof NoReplicaAvailableError) return 'no_replica';
   return 'network_error';
 }
 
@@ -35,6 +37,14 @@ export function isRetryable(error: unknown): boolean {
   if (!(error instanceof SubgraphCallError)) return false;
   if (error.result === 'network_error') return true;
   return error.result === 'http_error' && (error.status === 502 || error.status === 503 || error.status === 504);
+}
+
+/**
+ * For a subgraph with replicas: also a replica's open breaker (a half-open one whose probe is out),
+ * since nothing ran and the retry goes to another replica.
+ */
+export function isRetryableOnReplicas(error: unknown): boolean {
+  return isRetryable(error) || error instanceof BreakerOpenError;
 }
 
 /** `fetch failed: ECONNREFUSED` — the message and the cause's code, for logs (never for clients). */

@@ -108,6 +108,8 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       incomingMutation: options.kind === 'incoming operation' && options.incomingRequestContext.operation?.operation === 'mutation',
       deadline: (state?.receivedAt ?? Date.now()) + resilience.requestDeadlineMs,
       requestId: context?.requestId,
+      incomingHeader:
+        options.kind === 'incoming operation' ? (header) => options.incomingRequestContext.request.http?.headers.get(header) ?? undefined : undefined,
       onFallback: (use, failure) => {
         state?.fallbacks.push(use);
         onFallbackServed(failure);

@@ -5,11 +5,13 @@ import type { Logger } from 'pino';
 import { createMemoryStore } from '../cache/memory-store.js';
 import { createRedisStore } from '../cache/redis-store.js';
 import type { CacheStore } from '../cache/store.js';
-import { ConfigError, subgraphSettings, type GatewayConfig } from '../config.js';
+import { ConfigError, subgraphReplicas, subgraphSettings, type GatewayConfig } from '../config.js';
 import { BREAKER_STATE_VALUE, type GatewayMetrics } from '../observability/metrics.js';
-import { BreakerRegistry, type BreakerSnapshot } from '../resilience/breaker.js';
+import { BreakerRegistry, type BreakerSnapshot, type BreakerState } from '../resilience/breaker.js';
 import { createBulkhead } from '../resilience/bulkhead.js';
 import { InFlight } from '../resilience/dedupe.js';
+import { startHealthChecks, type HealthChecker } from '../upstream/health-check.js';
+import { ReplicaPool, replicaLabel, type ReplicaSnapshot } from '../upstream/replica-pool.js';
 import { isBreakerFailure } from './call-error.js';
 import { createSubgraphFetch, type SubgraphFetch } from './fetch.js';
 import { ResilientCaller } from './resilient-call.js';
@@ -32,8 +34,16 @@ export interface SubgraphResilience {
   readonly cache: CacheStore;
   /** The caller of one subgraph, created on first use and kept across supergraph reloads. */
   caller(name: string): ResilientCaller;
-  /** Breaker state and recent error rate of a subgraph, once it has been called or built. */
+  /**
+   * Breaker state and recent error rate of a subgraph, once it has been called or built. For a
+   * subgraph with replicas, the sum over the replicas' breakers: `closed` while any is closed,
+   * `half_open` while any is half-open, `open` only when all are.
+   */
   snapshot(name: string): BreakerSnapshot | undefined;
+  /** Just the breaker state of {@link snapshot} (combined over replicas), cheap enough for every request. */
+  breakerState(name: string): BreakerState | undefined;
+  /** Each replica's state, for a subgraph with two or more `upstreams` (once its caller is built). */
+  replicas(name: string): ReplicaSnapshot[] | undefined;
   /** Closes every subgraph's connection pool and stops the breakers. */
   close(): Promise<void>;
 }
@@ -70,6 +80,10 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
     isFailure: isBreakerFailure,
     onStateChange: (name, state) => {
       metrics.breakerState.set({ subgraph: name }, BREAKER_STATE_VALUE[state]);
+      // A replica's breaker: the subgraph's own series shows the replicas' breakers combined.
+      const at = name.indexOf('@');
+      const pool = at > 0 ? replicaPools.get(name.slice(0, at)) : undefined;
+      if (pool) metrics.breakerState.set({ subgraph: pool.name }, BREAKER_STATE_VALUE[combinedState(pool)]);
       const log = state === 'closed' ? logger.info.bind(logger) : logger.warn.bind(logger);
       log({ subgraph: name, breaker: state }, `circuit breaker ${state.replace('_', '-')}`);
     },
@@ -82,6 +96,12 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
 
   const pools: SubgraphFetch[] = [];
   const callers = new Map<string, ResilientCaller>();
+  const replicaPools = new Map<string, ReplicaPool>();
+  const checkers: HealthChecker[] = [];
+  const refreshStates = () => {
+    for (const pool of replicaPools.values()) pool.publishStates();
+  };
+  metrics.beforeReplicaStateCollect.add(refreshStates);
   return {
     breakers,
     cache,
@@ -89,15 +109,38 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
       let caller = callers.get(name);
       if (caller) return caller;
       const settings = subgraphSettings(config, name);
-      const pool = createSubgraphFetch({ connectionsPerOrigin: settings.connections });
-      pools.push(pool);
-      const breaker = breakers.get(name, settings.breaker);
-      metrics.breakerState.set({ subgraph: name }, BREAKER_STATE_VALUE[breaker.state]);
+      const subgraphPool = createSubgraphFetch({ connectionsPerOrigin: settings.connections });
+      pools.push(subgraphPool);
+      const upstreams = subgraphReplicas(config, name);
+      // A subgraph with replicas has a breaker per replica and none of its own.
+      const breaker = upstreams ? undefined : breakers.get(name, settings.breaker);
+      metrics.breakerState.set({ subgraph: name }, BREAKER_STATE_VALUE[breaker?.state ?? 'closed']);
+      let replicas: ConstructorParameters<typeof ResilientCaller>[0]['replicas'];
+      if (upstreams) {
+        const balancing = settings.loadBalancing;
+        const pool = new ReplicaPool({
+          name,
+          upstreams,
+          strategy: balancing.strategy,
+          ejection: balancing.ejection,
+          // Named by URL, so every gateway instance (and a shared breaker store) means the same replica by the same name.
+          breakerFor: (url) => breakers.get(replicaBreakerName(name, url), settings.breaker),
+          isFailure: isBreakerFailure,
+          metrics,
+          logger,
+        });
+        replicaPools.set(name, pool);
+        if (balancing.healthCheck.enabled) {
+          checkers.push(startHealthChecks({ pool, fetch: subgraphPool.fetch, settings: balancing.healthCheck, logger }));
+        }
+        replicas = { pool, hashHeader: balancing.strategy === 'consistent_hash' ? balancing.hashHeader : undefined };
+      }
       caller = new ResilientCaller({
         name,
         settings,
-        fetch: pool.fetch,
+        fetch: subgraphPool.fetch,
         breaker,
+        replicas,
         bulkhead: createBulkhead({ name, maxConcurrent: settings.bulkhead.maxConcurrent }),
         inFlight: new InFlight<UpstreamResponse>(),
         cache,
@@ -110,10 +153,47 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
       callers.set(name, caller);
       return caller;
     },
-    snapshot: (name) => breakers.find(name)?.snapshot(),
+    snapshot: (name) => {
+      const pool = replicaPools.get(name);
+      return pool ? combinedSnapshot(pool) : breakers.find(name)?.snapshot();
+    },
+    breakerState: (name) => {
+      const pool = replicaPools.get(name);
+      return pool ? combinedState(pool) : breakers.find(name)?.state;
+    },
+    replicas: (name) => replicaPools.get(name)?.snapshot(),
     async close() {
+      for (const checker of checkers) checker.stop();
+      metrics.beforeReplicaStateCollect.delete(refreshStates);
       breakers.shutdown();
       await Promise.all(pools.map((pool) => pool.close().catch(() => undefined)));
     },
+  };
+}
+
+/** The breaker of one replica: `<subgraph>@<url>` (also its `gateway_circuit_breaker_state` label). */
+export function replicaBreakerName(subgraph: string, url: string): string {
+  return `${subgraph}@${replicaLabel(url)}`;
+}
+
+/** `closed` while any replica's breaker is closed, `half_open` while any is half-open, `open` only when all are. */
+function combinedState(pool: ReplicaPool): BreakerState {
+  const states = pool.replicas.map((replica) => replica.breaker.state);
+  return states.includes('closed') ? 'closed' : states.includes('half_open') ? 'half_open' : 'open';
+}
+
+function combinedSnapshot(pool: ReplicaPool): BreakerSnapshot | undefined {
+  const snapshots = pool.replicas.map((replica) => replica.breaker.snapshot());
+  const first = snapshots[0];
+  if (!first) return undefined;
+  const calls = snapshots.reduce((sum, s) => sum + s.calls, 0);
+  const failures = snapshots.reduce((sum, s) => sum + s.failures, 0);
+  return {
+    state: combinedState(pool),
+    errorRate: calls === 0 ? 0 : Math.round((failures / calls) * 1000) / 1000,
+    calls,
+    failures,
+    rejected: snapshots.reduce((sum, s) => sum + s.rejected, 0),
+    windowMs: first.windowMs,
   };
 }

@@ -9,7 +9,8 @@ import type { Bulkhead } from '../resilience/bulkhead.js';
 import type { InFlight } from '../resilience/dedupe.js';
 import { withRetries } from '../resilience/retry.js';
 import { withTimeout } from '../resilience/timeout.js';
-import { callFailureOf, describeError, isRetryable, SubgraphCallError, type CallFailure } from './call-error.js';
+import type { Replica, ReplicaPool } from '../upstream/replica-pool.js';
+import { callFailureOf, describeError, isRetryable, isRetryableOnReplicas, SubgraphCallError, type CallFailure } from './call-error.js';
 import { analyseOperation } from './operation.js';
 import { staticResponse, type StaticFallbacks } from './static-fallbacks.js';
 import { fetchOnce, type RequestInitLike, type UpstreamFetch, type UpstreamResponse } from './upstream.js';
@@ -34,6 +35,8 @@ export interface CallInfo {
   /** Epoch ms: no attempt starts after it, and attempts are cut at it. */
   deadline: number;
   requestId?: string | undefined;
+  /** A header of the client's request (for `consistent_hash` on a header the subgraph request does not carry). */
+  incomingHeader?: ((name: string) => string | undefined) | undefined;
   /** Called when the answer is a fallback, with the failure it stands in for. */
   onFallback(use: FallbackUse, failure: CallFailure): void;
 }
@@ -44,7 +47,13 @@ export interface ResilientCallerOptions {
   settings: SubgraphSettings;
   /** The subgraph's own pooled fetch. */
   fetch: UpstreamFetch;
-  breaker: Breaker;
+  /** The subgraph's breaker; a subgraph with replicas has none, each replica has its own (in `replicas`). */
+  breaker?: Breaker | undefined;
+  /**
+   * Replicas of a subgraph configured with several `upstreams`: each attempt goes to the one the
+   * pool picks (a retry to another one), and the URL Apollo passes is not used. Absent: one URL.
+   */
+  replicas?: { pool: ReplicaPool; hashHeader?: string | undefined } | undefined;
   bulkhead: Bulkhead;
   inFlight: InFlight<UpstreamResponse>;
   /** Where successful query responses are kept for stale-if-error; none: no cached fallback. */
@@ -115,12 +124,17 @@ export class ResilientCaller {
   }
 
   private network(url: string, init: RequestInitLike, info: CallInfo, maxRetries: number): Promise<UpstreamResponse> {
-    const { name, settings, breaker, bulkhead, fetch, metrics } = this.options;
+    const { name, settings, breaker, bulkhead, fetch, metrics, replicas } = this.options;
+    // Replicas this call has tried: each retry goes to another one while there is one.
+    const tried = new Set<Replica>();
+    const key = replicas?.hashHeader ? balanceKey(replicas.hashHeader, init, info) : undefined;
     return withRetries(
       () => {
         const remaining = info.deadline - Date.now();
         if (remaining <= 0) return Promise.reject(new SubgraphCallError('timeout', 'request deadline passed before the call'));
         const timeoutMs = Math.min(settings.timeoutMs, remaining);
+        if (replicas) return bulkhead.run(() => replicas.pool.run(tried, key, (replicaUrl) => fetchOnce(fetch, replicaUrl, init, timeoutMs)));
+        if (!breaker) return bulkhead.run(() => fetchOnce(fetch, url, init, timeoutMs));
         return bulkhead.run(() => breaker.run(() => fetchOnce(fetch, url, init, timeoutMs)));
       },
       {
@@ -128,7 +142,7 @@ export class ResilientCaller {
         baseDelayMs: settings.retry.baseDelayMs,
         maxDelayMs: settings.retry.maxDelayMs,
         deadline: info.deadline,
-        isRetryable,
+        isRetryable: replicas ? isRetryableOnReplicas : isRetryable,
         onRetry: (retry, error, delayMs) => {
           metrics.subgraphRetries.inc({ subgraph: name });
           this.options.logger.debug({ subgraph: name, reqId: info.requestId, retry, delayMs, reason: describeError(error) }, 'retrying subgraph call');
@@ -163,6 +177,14 @@ export class ResilientCaller {
     const hash = createHash('sha256').update(identity).update('\0').update(body).digest('base64url');
     return `${this.options.name}:${hash}`;
   }
+}
+
+/** The value of the hash header: on the subgraph request (e.g. a principal header), else on the client's request. */
+function balanceKey(header: string, init: RequestInitLike, info: CallInfo): string | undefined {
+  const outgoing = init.headers?.[header];
+  if (outgoing !== undefined && outgoing !== '') return outgoing;
+  const incoming = info.incomingHeader?.(header);
+  return incoming === undefined || incoming === '' ? undefined : incoming;
 }
 
 function json(body: string): UpstreamResponse {
