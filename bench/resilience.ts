@@ -19,6 +19,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import type { GatewayConfigInput } from '../gateway/src/config.js';
+import { JWT_SECRET, REQUEST_HEADERS } from './harness.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 10_000);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 2_000);
@@ -57,7 +58,11 @@ interface Measure {
 
 /** Starts a TypeScript child process and resolves with the JSON of its first stdout line. */
 function startChild<T>(script: string, args: string[] = []): Promise<{ child: ChildProcess; info: T }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, BENCH_JWT_SECRET: JWT_SECRET },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
   return new Promise((resolve, reject) => {
     let buffered = '';
     const onData = (chunk: Buffer) => {
@@ -110,7 +115,8 @@ async function load(url: string, workload: Workload, measureFrom: number, until:
       const response = await pool.request({
         path: '/graphql',
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        // The bench token (orders:read:all): `user.orders` is refused to anonymous callers.
+        headers: REQUEST_HEADERS,
         body: JSON.stringify({ query: QUERY, variables: { id }, operationName: 'UserOrders' }),
       });
       const text = await response.body.text();
@@ -133,6 +139,7 @@ async function run(variant: Variant, workload: Workload, subgraphUrls: Record<st
   const config: GatewayConfigInput = {
     ...variant.config,
     supergraph: { path: 'schema/supergraph.graphql', watch: false },
+    auth: { jwt: { issuers: [{ issuer: 'bench', audience: 'bench', algorithms: ['HS256'], secretEnv: 'BENCH_JWT_SECRET' }] } },
     subgraphs: Object.fromEntries(
       Object.entries(subgraphUrls).map(([name, url]) => [
         name,
