@@ -23,7 +23,7 @@ import { useRequestInfo } from './graphql/request-info-plugin.js';
 import { useIntrospectionPolicy } from './graphql/introspection-plugin.js';
 import { maxDirectivesRule } from './graphql/request-limits.js';
 import { useSubgraphErrorMasking } from './graphql/subgraph-error-masking-plugin.js';
-import { createClientErrorHandler } from './http/client-errors.js';
+import { createClientErrorHandler, createConnectHandler } from './http/client-errors.js';
 import { checkGraphqlRequest } from './http/graphql-request.js';
 import { useInFlightLimit } from './http/in-flight-limit.js';
 import { createLogger } from './observability/logging.js';
@@ -206,6 +206,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   // before a request arrives); `drop` is emitted for each one.
   if (config.server.maxConnections > 0) app.server.maxConnections = config.server.maxConnections;
   app.server.on('drop', () => metrics.httpRejections.inc({ reason: 'connection_limit' }));
+  app.server.on('connect', createConnectHandler({ logger, metrics, requestIdHeader }));
   // GraphQL bodies are JSON only: without a text/plain parser, any other type is a 415.
   app.removeContentTypeParser(['text/plain']);
 

@@ -44,19 +44,39 @@ export function createClientErrorHandler(options: ClientErrorHandlerOptions): (e
     options.metrics?.httpRejections.inc({ reason: REASONS[code as keyof typeof REASONS] });
     options.logger.debug({ reqId: requestId, code, cause: error.code, remoteAddress: socket.remoteAddress }, 'client error');
     const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
-    if (socket.writable && !inProgress?.headersSent) {
-      const status = ERRORS[code].status;
-      const body = JSON.stringify(restErrorBody(code, requestId));
-      socket.write(
-        `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
-          'connection: close\r\n' +
-          'content-type: application/json; charset=utf-8\r\n' +
-          `content-length: ${Buffer.byteLength(body)}\r\n` +
-          `${options.requestIdHeader}: ${requestId}\r\n\r\n${body}`,
-      );
-    }
+    if (socket.writable && !inProgress?.headersSent) writeRawError(socket, code, requestId, options.requestIdHeader);
     socket.destroy();
   };
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+/**
+ * Answers `CONNECT` (the server's `connect` event): Node hands such a request to no route, and with
+ * no listener it drops the connection without a word. The gateway is not a forward proxy: 405.
+ */
+export function createConnectHandler(options: ClientErrorHandlerOptions): (request: unknown, socket: Socket) => void {
+  return (_request, socket) => {
+    options.metrics?.httpRejections.inc({ reason: 'bad_request' });
+    if (socket.writable) writeRawError(socket, 'METHOD_NOT_ALLOWED', randomUUID(), options.requestIdHeader);
+    socket.destroy();
+  };
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
+
+/** A whole HTTP/1.1 error answer in the gateway's REST error format, written straight to the socket. */
+function writeRawError(socket: Socket, code: ErrorCode, requestId: string, requestIdHeader: string): void {
+  const status = ERRORS[code].status;
+  const body = JSON.stringify(restErrorBody(code, requestId));
+  socket.write(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+      'connection: close\r\n' +
+      'content-type: application/json; charset=utf-8\r\n' +
+      `content-length: ${Buffer.byteLength(body)}\r\n` +
+      `${requestIdHeader}: ${requestId}\r\n\r\n${body}`,
+  );
+}
