@@ -22,6 +22,14 @@ describe('config', () => {
       requestIdHeader: 'x-request-id',
       cors: { origins: [], credentials: false, methods: ['GET', 'POST'], maxAgeSeconds: 600 },
       trustedProxies: [],
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 72_000,
+      maxRequestsPerSocket: 1_000,
+      maxConnections: 10_000,
+      maxInFlightRequests: 1_000,
+      overloadRetryAfterSeconds: 1,
+      maxHeaderBytes: 16_384,
     });
     expect(config.auth).toMatchObject({ required: false, maxTokenBytes: 8_192, jwt: { issuers: [] } });
     expect(config.auth.apiKeys).toEqual({ enabled: true, header: 'x-api-key', file: '.data/api-keys.json' });

@@ -66,8 +66,50 @@ const ServerSchema = z
       .describe(
         'Addresses or CIDR ranges of proxies in front of the gateway. Only when the peer is one of them is `X-Forwarded-For` used for the client IP (the rightmost address that is not a trusted proxy). Empty: the peer address is the client IP.',
       ),
+    // Slow-client protection (see the README's "Security" section for the defaults of peers).
+    headersTimeoutMs: positiveInt
+      .default(10_000)
+      .describe('Longest time a client may take to send the request line and headers (slowloris); then 408 REQUEST_TIMEOUT and the connection is closed.'),
+    requestTimeoutMs: positiveInt
+      .default(30_000)
+      .describe(
+        'Longest time a client may take to send a whole request, body included (slow POST); then 408 REQUEST_TIMEOUT and the connection is closed. Counts only the upload: the answer may take longer (resilience.requestDeadlineMs).',
+      ),
+    keepAliveTimeoutMs: positiveInt
+      .default(72_000)
+      .describe('An idle keep-alive connection is closed after this long (longer than the usual 60 s idle timeout of load balancers, so they close first).'),
+    maxRequestsPerSocket: z
+      .number()
+      .int()
+      .min(0)
+      .default(1_000)
+      .describe('Requests served on one connection; the last answer carries `Connection: close`, so clients reconnect and spread over instances (0: no limit).'),
+    maxConnections: z
+      .number()
+      .int()
+      .min(0)
+      .default(10_000)
+      .describe('Open client connections at once; a connection over the cap is closed as soon as it is accepted (0: no cap). Keep it under the file-descriptor limit.'),
+    maxInFlightRequests: z
+      .number()
+      .int()
+      .min(0)
+      .default(1_000)
+      .describe(
+        'Requests being handled at once (probes not counted); more get 503 OVERLOADED with `Retry-After` before any auth or parsing work (0: no cap). `/health`, `/ready` and the metrics path are always answered.',
+      ),
+    overloadRetryAfterSeconds: positiveInt
+      .default(1)
+      .describe('`Retry-After` of a 503 OVERLOADED answer.'),
+    maxHeaderBytes: positiveInt
+      .default(16_384)
+      .describe('Largest request line plus headers accepted; larger get 431 HEADERS_TOO_LARGE and the connection is closed.'),
   })
   .strict()
+  .refine((server) => server.headersTimeoutMs <= server.requestTimeoutMs, {
+    path: ['headersTimeoutMs'],
+    message: 'must not be longer than server.requestTimeoutMs (the headers are part of the request)',
+  })
   .prefault({});
 
 const BatchingSchema = z

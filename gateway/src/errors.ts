@@ -144,6 +144,12 @@ export const ERRORS = {
     message: 'The Accept header allows neither application/graphql-response+json nor application/json.',
     source: 'gateway',
   },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    message:
+      'The request did not arrive in time (headers within `server.headersTimeoutMs`, the whole request within `server.requestTimeoutMs`); the connection is closed.',
+    source: 'gateway',
+  },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than the gateway accepts.', source: 'gateway' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
@@ -153,6 +159,11 @@ export const ERRORS = {
   RATE_LIMITED: {
     status: 429,
     message: 'Your budget of cost points is spent: retry after the number of seconds in `Retry-After`.',
+    source: 'gateway',
+  },
+  HEADERS_TOO_LARGE: {
+    status: 431,
+    message: 'The request line and headers are larger than the gateway accepts (`server.maxHeaderBytes`); the connection is closed.',
     source: 'gateway',
   },
   INTERNAL_SERVER_ERROR: {
@@ -190,6 +201,11 @@ export const ERRORS = {
   RATE_LIMIT_UNAVAILABLE: {
     status: 503,
     message: 'The rate-limit store is unreachable and this gateway is configured to fail closed; retry later.',
+    source: 'gateway',
+  },
+  OVERLOADED: {
+    status: 503,
+    message: 'The gateway has as many requests in flight as it accepts (`server.maxInFlightRequests`); retry after the number of seconds in `Retry-After`.',
     source: 'gateway',
   },
   SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down; retry on another instance.', source: 'gateway' },

@@ -23,8 +23,11 @@ import { useIntrospectionPolicy } from './graphql/introspection-plugin.js';
 import { maxDirectivesRule } from './graphql/request-limits.js';
 import { useSubgraphErrorMasking } from './graphql/subgraph-error-masking-plugin.js';
 import { useTrustedDocuments } from './graphql/trusted-documents-plugin.js';
+import { declaredBodyLimit } from './http/declared-body-limit.js';
 import { createGraphqlHandler } from './http/graphql-handler.js';
+import { createClientErrorHandler, createConnectHandler } from './http/client-errors.js';
 import { checkGraphqlRequest } from './http/graphql-request.js';
+import { useInFlightLimit } from './http/in-flight-limit.js';
 import { createLogger } from './observability/logging.js';
 import { GatewayMetrics, type RequestOutcome } from './observability/metrics.js';
 import { ApqStore } from './persisted/apq-store.js';
@@ -231,9 +234,47 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       reply.header(requestIdHeader, request.id);
       sendError(request, reply, error.code === 'FST_ERR_BAD_URL' ? 'INVALID_PATH' : 'BAD_REQUEST');
     },
+    // Slow-client protection (README "Security"). Node's requestTimeout counts only until the request
+    // has fully arrived, so it does not cut an answer that takes long (resilience.requestDeadlineMs).
+    requestTimeout: config.server.requestTimeoutMs,
+    keepAliveTimeout: config.server.keepAliveTimeoutMs,
+    maxRequestsPerSocket: config.server.maxRequestsPerSocket,
+    http: {
+      headersTimeout: config.server.headersTimeoutMs,
+      maxHeaderSize: config.server.maxHeaderBytes,
+      // Node checks both timeouts on this interval (30 s by default), which would let a 10 s header
+      // timeout run to 40 s; the check only walks connections with a request still arriving.
+      connectionsCheckingInterval: connectionsCheckingInterval(config.server.headersTimeoutMs),
+    },
+    clientErrorHandler: createClientErrorHandler({ logger, metrics, requestIdHeader }),
   });
+  // Over the cap Node closes a new connection as soon as it is accepted (no HTTP answer is possible
+  // before a request arrives); `drop` is emitted for each one.
+  if (config.server.maxConnections > 0) app.server.maxConnections = config.server.maxConnections;
+  app.server.on('drop', () => metrics.httpRejections.inc({ reason: 'connection_limit' }));
+  app.server.on('connect', createConnectHandler({ logger, metrics, requestIdHeader }));
   // GraphQL bodies are JSON only: without a text/plain parser, any other type is a 415.
   app.removeContentTypeParser(['text/plain']);
+
+  const isProbe = (request: FastifyRequest) =>
+    Boolean(request.routeOptions.config && (request.routeOptions.config as { probe?: boolean }).probe);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(requestIdHeader, request.id);
+    // Creates the request's state now, so the request deadline counts from here.
+    requestState(request);
+    if (phase === 'draining' || phase === 'stopped') throw new GatewayError('SHUTTING_DOWN');
+  });
+
+  // Load shedding: after the request id (the 503 carries it) and before CORS, auth and body parsing.
+  // Probes are exempt, so an overloaded gateway still reports itself live and ready.
+  const inFlightLimit = useInFlightLimit({
+    max: config.server.maxInFlightRequests,
+    retryAfterSeconds: config.server.overloadRetryAfterSeconds,
+    exempt: isProbe,
+    metrics,
+  });
+  app.addHook('onRequest', inFlightLimit.hook);
 
   // CORS: its onRequest hook is global and answers a preflight (OPTIONS with Origin and
   // Access-Control-Request-Method) itself, before the routes' auth hooks and CSRF checks run.
@@ -253,12 +294,6 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const graphqlPath = config.graphql.path;
   const isGraphqlRequest = (request: FastifyRequest) => request.routeOptions.url === graphqlPath;
 
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header(requestIdHeader, request.id);
-    // Creates the request's state now, so the request deadline counts from here.
-    requestState(request);
-    if (phase === 'draining' || phase === 'stopped') throw new GatewayError('SHUTTING_DOWN');
-  });
 
   // While draining, every response closes its connection: keep-alive sockets would otherwise hold
   // the server open until the client's idle timeout and make shutdown wait for the deadline.
@@ -268,7 +303,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   });
 
   app.addHook('onResponse', async (request, reply) => {
-    const probe = request.routeOptions.config && (request.routeOptions.config as { probe?: boolean }).probe;
+    const probe = isProbe(request);
     const seconds = reply.elapsedTime / 1000;
     const line: Record<string, unknown> = {
       method: request.method,
@@ -328,7 +363,9 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const code = errorCodeOf(error);
-    if (ERRORS[code].status >= 500) request.log.error({ err: error }, 'unhandled error');
+    // OVERLOADED is load shedding, counted in gateway_http_rejections_total: one error line per refused
+    // request would make the log the next thing to overload.
+    if (ERRORS[code].status >= 500 && code !== 'OVERLOADED') request.log.error({ err: error }, 'unhandled error');
     const message = error instanceof GatewayError ? error.message : ERRORS[code].message;
     if (error instanceof GatewayError) reply.headers(error.headers);
     sendError(request, reply, code, message);
@@ -400,8 +437,9 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   app.route({
     method: ['GET', 'POST'],
     url: graphqlPath,
-    // Who is calling is settled before the body is parsed or any GraphQL work is done.
-    onRequest: authenticator.hook(),
+    // A body declared too large is refused first; then who is calling is settled before the body is
+    // parsed or any GraphQL work is done.
+    onRequest: [declaredBodyLimit(config.server.bodyLimitBytes), authenticator.hook()],
     preHandler: async (request) => {
       if (phase === 'starting') throw new GatewayError('SUPERGRAPH_NOT_LOADED');
       checkGraphqlRequest(request, config.graphql);
@@ -482,6 +520,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     },
   };
   return gateway;
+}
+
+/** How often Node checks the header and request timeouts: a quarter of the header timeout, within 50 ms .. 1 s. */
+function connectionsCheckingInterval(headersTimeoutMs: number): number {
+  return Math.max(50, Math.min(1_000, Math.floor(headersTimeoutMs / 4)));
 }
 
 function requestOutcome(status: number, errorCodes: string[], hasData: boolean): RequestOutcome {

@@ -60,7 +60,10 @@ export function filterOperation(
   const unauthorized: string[][] = [];
   const nulls: string[][] = [];
 
-  const walk = (selectionSet: SelectionSetNode, parent: GraphQLCompositeType, path: string[]): Walk => {
+  // `visited`: named fragments already walked in this selection set. A repeated spread of one adds
+  // nothing to the response (graphql-js's field collection skips it) and is dropped here, where
+  // walking it again made fragment-doubling documents take 2^N steps.
+  const walk = (selectionSet: SelectionSetNode, parent: GraphQLCompositeType, path: string[], visited: Set<string> = new Set()): Walk => {
     const selections: SelectionNode[] = [];
     let changed = false;
     let nullParent = false;
@@ -100,6 +103,10 @@ export function filterOperation(
         }
         continue;
       }
+      if (selection.kind === Kind.FRAGMENT_SPREAD) {
+        if (visited.has(selection.name.value)) continue;
+        visited.add(selection.name.value);
+      }
       const fragment = selection.kind === Kind.FRAGMENT_SPREAD ? fragments.get(selection.name.value) : selection;
       if (!fragment) {
         selections.push(selection);
@@ -114,7 +121,7 @@ export function filterOperation(
         changed = true;
         continue;
       }
-      const child = walk(fragment.selectionSet, condition && isCompositeType(condition) ? condition : parent, path);
+      const child = walk(fragment.selectionSet, condition && isCompositeType(condition) ? condition : parent, path, visited);
       if (child.nullParent) nullParent = true;
       if (!child.changed) {
         selections.push(selection);

@@ -127,6 +127,9 @@ class ResponseWalker {
     parent: GraphQLCompositeType,
     runtime: GraphQLCompositeType | undefined,
     into = new Map<string, CollectedField>(),
+    // Named fragments already collected here: a repeated spread adds nothing (as in graphql-js), and
+    // expanding it again made fragment-doubling documents exponential.
+    visited = new Set<string>(),
   ): Map<string, CollectedField> {
     for (const selectionSet of Array.isArray(selectionSets) ? selectionSets : [selectionSets]) {
       for (const selection of (selectionSet as SelectionSetNode).selections) {
@@ -138,6 +141,10 @@ class ResponseWalker {
           else into.set(key, { nodes: [selection], parent });
           continue;
         }
+        if (selection.kind === Kind.FRAGMENT_SPREAD) {
+          if (visited.has(selection.name.value)) continue;
+          visited.add(selection.name.value);
+        }
         const fragment = selection.kind === Kind.FRAGMENT_SPREAD ? this.fragments.get(selection.name.value) : selection;
         if (!fragment) continue;
         const condition = fragment.typeCondition ? this.schema.getType(fragment.typeCondition.name.value) : parent;
@@ -146,7 +153,7 @@ class ResponseWalker {
         if (runtime && isObjectType(runtime) && condition.name !== runtime.name) {
           if (!isAbstractType(condition) || !this.schema.isSubType(condition, runtime)) continue;
         }
-        this.collect(fragment.selectionSet, condition, runtime, into);
+        this.collect(fragment.selectionSet, condition, runtime, into, visited);
       }
     }
     return into;

@@ -139,8 +139,20 @@ class Estimator {
     return best ?? ZERO;
   }
 
-  /** Sums the selections that apply to an object of type `concrete`. */
-  private sumSelections(selectionSet: SelectionSetNode, concrete: GraphQLObjectType, path: string, sized: ResolvedListSize | undefined): Scored {
+  /**
+   * Sums the selections that apply to an object of type `concrete`. `visited`: the named fragments
+   * already expanded into this selection set; a second spread of one adds nothing to the response
+   * (graphql-js's field collection skips it too) and is not costed again. Without this, a document
+   * of N fragments each spreading the next one twice took 2^N steps: a 600-byte request held the
+   * event loop for seconds (found by test/attack.test.ts).
+   */
+  private sumSelections(
+    selectionSet: SelectionSetNode,
+    concrete: GraphQLObjectType,
+    path: string,
+    sized: ResolvedListSize | undefined,
+    visited: Set<string> = new Set(),
+  ): Scored {
     let cost = 0;
     const fields: FieldCost[] = [];
     const add = (scored: Scored) => {
@@ -153,11 +165,15 @@ class Estimator {
         add(this.field(selection, concrete, path, sized));
         continue;
       }
+      if (selection.kind === Kind.FRAGMENT_SPREAD) {
+        if (visited.has(selection.name.value)) continue;
+        visited.add(selection.name.value);
+      }
       const fragment = selection.kind === Kind.FRAGMENT_SPREAD ? this.fragments.get(selection.name.value) : selection;
       if (!fragment) continue;
       const condition = fragment.typeCondition ? this.schema.getType(fragment.typeCondition.name.value) : concrete;
       if (!condition || !this.applies(condition, concrete)) continue;
-      add(this.sumSelections(fragment.selectionSet, concrete, path, sized));
+      add(this.sumSelections(fragment.selectionSet, concrete, path, sized, visited));
     }
     return { cost, fields };
   }
@@ -280,7 +296,11 @@ export function isSkipped(directives: FieldNode['directives'], variables: Readon
   return false;
 }
 
-/** Depth, aliases and root fields of an operation, fragments expanded, skipped selections left out. */
+/**
+ * Depth, aliases and root fields of an operation, fragments expanded, skipped selections left out.
+ * Each named fragment is expanded once per selection set (`visited`, as graphql-js collects fields),
+ * which also stops cycles.
+ */
 function measureShape(
   root: SelectionSetNode,
   fragments: ReadonlyMap<string, FragmentDefinitionNode>,
@@ -289,19 +309,20 @@ function measureShape(
   let depth = 0;
   let aliases = 0;
   let rootFields = 0;
-  const walk = (selectionSet: SelectionSetNode, level: number, seen: ReadonlySet<string>) => {
+  const walk = (selectionSet: SelectionSetNode, level: number, visited: Set<string>) => {
     for (const selection of selectionSet.selections) {
       if (isSkipped(selection.directives, variables)) continue;
       if (selection.kind === Kind.FIELD) {
         if (level === 1) rootFields++;
         if (selection.alias) aliases++;
         depth = Math.max(depth, level);
-        if (selection.selectionSet) walk(selection.selectionSet, level + 1, seen);
+        if (selection.selectionSet) walk(selection.selectionSet, level + 1, new Set());
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        walk(selection.selectionSet, level, seen);
-      } else if (!seen.has(selection.name.value)) {
+        walk(selection.selectionSet, level, visited);
+      } else if (!visited.has(selection.name.value)) {
+        visited.add(selection.name.value);
         const fragment = fragments.get(selection.name.value);
-        if (fragment) walk(fragment.selectionSet, level, new Set([...seen, selection.name.value]));
+        if (fragment) walk(fragment.selectionSet, level, visited);
       }
     }
   };

@@ -20,6 +20,11 @@ const SIMPLE_CONTENT_TYPES = new Set(['text/plain', 'application/x-www-form-urle
 const ACCEPTABLE_RESPONSE_TYPES = new Set(['*/*', 'application/*', 'application/json', 'application/graphql-response+json']);
 
 export function checkGraphqlRequest(request: FastifyRequest, rules: GraphqlRequestRules): void {
+  // Apollo's Fastify integration builds a URL from the Host header: one that is not a host name
+  // (`Host: <script>`, an emoji) made it throw, and the client got a 500 (found by test/attack.test.ts).
+  if (!URL.canParse(`${request.protocol}://${request.hostname}/`)) {
+    throw new GatewayError('BAD_REQUEST', 'The Host header is not a valid host name.');
+  }
   if (request.method === 'GET') {
     if (rules.landingPage && acceptsHtml(request)) return;
     checkAccept(request);

@@ -239,6 +239,19 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly httpRejections = new Counter({
+    name: 'gateway_http_rejections_total',
+    help: 'Requests and connections refused by slow-client protection, by reason: overloaded (503, in-flight cap), request_timeout (408), headers_too_large (431), bad_request (unparsable HTTP), connection_limit (connection closed on accept).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly inFlightRequests = new Gauge({
+    name: 'gateway_http_in_flight_requests',
+    help: 'Requests being handled now, as counted against server.maxInFlightRequests (probes not counted).',
+    registers: [this.registry],
+  });
+
   constructor(private readonly options: MetricsOptions) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }

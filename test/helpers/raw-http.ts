@@ -1,0 +1,142 @@
+import { connect, type Socket } from 'node:net';
+
+/**
+ * Raw HTTP/1.1 over `node:net`, for what fetch/undici will not send (trickled headers, NUL bytes,
+ * oversized or malformed header lines) and to watch what the server does to the connection itself.
+ */
+export interface RawConnection {
+  readonly socket: Socket;
+  /** Everything received so far, as latin1 text (bytes preserved). */
+  readonly received: string;
+  /** Resolves when the connection closes (by either side), with ms since it was opened and whether the server ended it. */
+  readonly closed: Promise<{ afterMs: number; byServer: boolean }>;
+  write(data: string | Buffer): void;
+  /** Resolves once `received` holds `count` complete responses (or rejects after `timeoutMs`). */
+  responses(count: number, timeoutMs?: number): Promise<RawResponse[]>;
+  destroy(): void;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export function openRaw(baseUrl: string): Promise<RawConnection> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const openedAt = Date.now();
+    let received = '';
+    let destroyedByUs = false;
+    let serverEnded = false;
+    const waiters = new Set<() => void>();
+    const socket = connect(Number(port), hostname);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      for (const wake of waiters) wake();
+    });
+    socket.on('end', () => (serverEnded = true));
+    socket.on('error', () => undefined);
+    const closed = new Promise<{ afterMs: number; byServer: boolean }>((resolveClosed) =>
+      socket.on('close', () => {
+        for (const wake of waiters) wake();
+        resolveClosed({ afterMs: Date.now() - openedAt, byServer: serverEnded || !destroyedByUs });
+      }),
+    );
+    socket.once('connect', () =>
+      resolve({
+        socket,
+        get received() {
+          return received;
+        },
+        closed,
+        write: (data) => void socket.write(data),
+        destroy: () => {
+          destroyedByUs = true;
+          socket.destroy();
+        },
+        responses: (count, timeoutMs = 10_000) =>
+          new Promise((resolveResponses, rejectResponses) => {
+            const check = () => {
+              const parsed = parseResponses(received);
+              if (parsed.length >= count) {
+                cleanup();
+                resolveResponses(parsed.slice(0, count));
+              } else if (socket.destroyed) {
+                cleanup();
+                rejectResponses(new Error(`connection closed after ${parsed.length} of ${count} responses: ${JSON.stringify(received.slice(0, 300))}`));
+              }
+            };
+            const timer = setTimeout(() => {
+              cleanup();
+              rejectResponses(new Error(`no ${count} responses within ${timeoutMs} ms: ${JSON.stringify(received.slice(0, 300))}`));
+            }, timeoutMs);
+            const cleanup = () => {
+              clearTimeout(timer);
+              waiters.delete(check);
+            };
+            waiters.add(check);
+            check();
+          }),
+      }),
+    );
+    socket.once('error', reject);
+  });
+}
+
+/** Parses the complete HTTP/1.1 responses at the start of `text` (content-length or chunked bodies). */
+export function parseResponses(text: string): RawResponse[] {
+  const responses: RawResponse[] = [];
+  let rest = text;
+  for (let guard = 0; guard < 1_000; guard++) {
+    const headEnd = rest.indexOf('\r\n\r\n');
+    if (headEnd === -1) break;
+    const [statusLine = '', ...headerLines] = rest.slice(0, headEnd).split('\r\n');
+    const status = Number(statusLine.split(' ')[1]);
+    const headers: Record<string, string> = {};
+    for (const line of headerLines) {
+      const colon = line.indexOf(':');
+      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    let bodyStart = headEnd + 4;
+    let body: string;
+    if (headers['transfer-encoding']?.includes('chunked')) {
+      body = '';
+      let complete = false;
+      for (let chunks = 0; chunks < 100_000; chunks++) {
+        const sizeEnd = rest.indexOf('\r\n', bodyStart);
+        if (sizeEnd === -1) break;
+        const size = parseInt(rest.slice(bodyStart, sizeEnd), 16);
+        if (rest.length < sizeEnd + 2 + size + 2) break;
+        body += rest.slice(sizeEnd + 2, sizeEnd + 2 + size);
+        bodyStart = sizeEnd + 2 + size + 2;
+        if (size === 0) {
+          complete = true;
+          break;
+        }
+      }
+      if (!complete) break;
+    } else {
+      const length = Number(headers['content-length'] ?? 0);
+      if (rest.length < bodyStart + length) break;
+      body = rest.slice(bodyStart, bodyStart + length);
+      bodyStart += length;
+    }
+    responses.push({ status, headers, body: Buffer.from(body, 'latin1').toString('utf8') });
+    rest = rest.slice(bodyStart);
+  }
+  return responses;
+}
+
+/** Sends one raw request (with `connection: close`) and returns its response, or throws after `timeoutMs`. */
+export async function rawRequest(baseUrl: string, data: string | Buffer, timeoutMs = 10_000): Promise<RawResponse> {
+  const connection = await openRaw(baseUrl);
+  try {
+    connection.write(data);
+    const [response] = await connection.responses(1, timeoutMs);
+    return response as RawResponse;
+  } finally {
+    connection.destroy();
+  }
+}
