@@ -7,7 +7,6 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import fastifyCors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { DestinationStream, Logger } from 'pino';
 import { createAuthenticator } from './auth/authenticate.js';
 import { productionSettings, type GatewayConfig } from './config.js';
@@ -27,7 +26,7 @@ import { checkGraphqlRequest } from './http/graphql-request.js';
 import { createLogger } from './observability/logging.js';
 import { GatewayMetrics, type RequestOutcome } from './observability/metrics.js';
 import type { BudgetService } from './rate-limit/budget-service.js';
-import { closeRedis, createRedis } from './redis.js';
+import { closeRedis, createRedis, redisConfigured, type RedisClient } from './redis.js';
 import { createRestPassthrough } from './rest/passthrough.js';
 import { SubgraphDataSource } from './subgraph/data-source.js';
 import { createSubgraphFetch } from './subgraph/fetch.js';
@@ -80,8 +79,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const health = new SubgraphHealthBook();
   const subgraphFetch = createSubgraphFetch();
-  const redis: Redis | undefined = config.redis.url
-    ? createRedis({ ...config.redis, url: config.redis.url, connectionName: `gateway:${instanceId}` }, logger.child({ component: 'redis' }))
+  const redis: RedisClient | undefined = redisConfigured(config.redis)
+    ? createRedis(
+        { ...config.redis, clusterNodes: config.redis.cluster?.nodes, connectionName: `gateway:${instanceId}` },
+        logger.child({ component: 'redis' }),
+      )
     : undefined;
   if (!redis) logger.info('no Redis configured: shared state stays in this process (in-memory store)');
   const authenticator = createAuthenticator({ config: config.auth, redis, logger: logger.child({ component: 'auth' }), metrics });

@@ -1,6 +1,6 @@
 import { principalHeaderNames } from '../auth/principal.js';
 import { resolve } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Logger } from 'pino';
 import { createMemoryStore } from '../cache/memory-store.js';
 import { createRedisStore } from '../cache/redis-store.js';
@@ -19,7 +19,7 @@ import type { UpstreamResponse } from './upstream.js';
 export interface SubgraphResilienceOptions {
   config: GatewayConfig;
   /** The gateway's Redis connection: the fallback cache lives there when present, else in memory. */
-  redis?: Redis | undefined;
+  redis?: RedisClient | undefined;
   metrics: GatewayMetrics;
   logger: Logger;
   /** The static fallback files, already read ({@link loadStaticFallbackFiles}); read here when absent. */
