@@ -782,7 +782,8 @@ export function loadConfig(options: LoadConfigOptions = {}): GatewayConfig {
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const key = issueKey(issue);
-      const from = sources.get(key);
+      // A list from the environment is reported by item (`redis.cluster.nodes.0`): find its variable.
+      const from = sources.get(key) ?? [...sources].find(([source]) => key.startsWith(`${source}.`))?.[1];
       return `  ${key || '(root)'}${from ? ` (from env ${from})` : ''}: ${issue.message}`;
     });
     throw new ConfigError(`invalid gateway config:\n${lines.join('\n')}`);

@@ -1,0 +1,194 @@
+import { randomBytes } from 'node:crypto';
+import type { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisApiKeyStore } from '../gateway/src/auth/api-key-store.js';
+import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
+import { createRedisStore } from '../gateway/src/cache/redis-store.js';
+import { ConfigError, loadConfig } from '../gateway/src/config.js';
+import { RedisBudgetStore } from '../gateway/src/rate-limit/redis-store.js';
+import { describeApiKeyStoreContract } from './helpers/contracts/api-key-store.js';
+import { bucket, describeBudgetStoreContract, newClient, window } from './helpers/contracts/budget-store.js';
+import { describeCacheStoreContract } from './helpers/contracts/cache-store.js';
+import { NINE_POINTS, bearer, bucket as tierBucket, startCostGateway, startCountedSubgraphs, type CountedSubgraphs } from './helpers/cost-stack.js';
+import { postGraphql, type TestGateway } from './helpers/gateway.js';
+import { startRedisCluster, type TestRedisCluster } from './helpers/redis-cluster.js';
+import { metricValue } from './helpers/resilience.js';
+
+/**
+ * Everything the gateway keeps in Redis, on a real three-master Redis Cluster started from the
+ * installed redis-server (once for this file). If it cannot start, beforeAll throws and every test
+ * here fails with the reason: nothing is skipped.
+ */
+const PREFIX = `test:cluster:${randomBytes(4).toString('hex')}:`;
+let cluster: TestRedisCluster;
+let client: Cluster;
+const extraClients: Cluster[] = [];
+
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+  client = await cluster.connect(PREFIX);
+}, 60_000);
+
+afterAll(async () => {
+  client?.disconnect();
+  for (const extra of extraClients) extra.disconnect();
+  await cluster?.stop();
+});
+
+// The same contract suites the standalone stores run (test/rate-limit-store.test.ts,
+// test/cache-store.test.ts, test/api-keys.test.ts), against the cluster.
+describeBudgetStoreContract('redis cluster', () => new RedisBudgetStore(client));
+describeCacheStoreContract('redis cluster', () => createRedisStore({ redis: client, namespace: 'fallback:' }));
+describeApiKeyStoreContract('redis cluster', () => {
+  // A fresh, empty store per test: a prefix of its own (connected lazily; the cluster is up by now).
+  const own = cluster.connect(`${PREFIX}keys${extraClients.length}:`);
+  return lazyApiKeyStore(own);
+});
+
+/** A store whose cluster connection is still being made (the contract builds stores synchronously). */
+function lazyApiKeyStore(connecting: Promise<Cluster>): RedisApiKeyStore {
+  const ready = connecting.then((own) => {
+    extraClients.push(own);
+    return new RedisApiKeyStore(own);
+  });
+  return {
+    get: async (id) => (await ready).get(id),
+    put: async (record) => (await ready).put(record),
+    list: async () => (await ready).list(),
+  } as RedisApiKeyStore;
+}
+
+describe('keys on a cluster', () => {
+  it('keeps all of a client\'s limits in one slot, and spreads clients over the masters', async () => {
+    const limits = [bucket(100, 1, 'burst'), window(1_000, 3_600, 'daily')];
+    const own = await cluster.connect(`${PREFIX}spread:`);
+    extraClients.push(own);
+    const clients = Array.from({ length: 24 }, () => newClient());
+    for (const id of clients) expect((await new RedisBudgetStore(own).charge(id, 1, limits)).allowed).toBe(true);
+    const keys = await cluster.keys(`${PREFIX}spread:rl:`);
+    expect(keys).toHaveLength(48);
+    const slotOf = async (key: string) => Number(await client.call('CLUSTER', 'KEYSLOT', key));
+    for (const id of clients) {
+      const own = keys.filter((key) => key.includes(`{${id}}`));
+      expect(own).toHaveLength(2);
+      expect(await slotOf(own[0] as string)).toBe(await slotOf(own[1] as string));
+    }
+    // 24 clients over three slot ranges: every master holds some (one master for all would be 3^-23).
+    const perNode = await Promise.all(cluster.nodes.map(async (_node, i) => (await clusterNodeKeys(i)).length));
+    expect(perNode.filter((count) => count > 0)).toHaveLength(3);
+  });
+
+  it('keeps the API key records and their index in one slot (MULTI and MGET need it)', async () => {
+    const store = lazyApiKeyStore(cluster.connect(`${PREFIX}slot-keys:`));
+    await store.put({ id: 'aaaaaaaaaaaaaaaa', hash: 'h1', owner: 'o', tier: 'free', scopes: [], createdAt: new Date().toISOString() });
+    await store.put({ id: 'bbbbbbbbbbbbbbbb', hash: 'h2', owner: 'o', tier: 'free', scopes: [], createdAt: new Date().toISOString() });
+    const keys = await cluster.keys(`${PREFIX}slot-keys:`);
+    expect(keys).toHaveLength(3);
+    const slots = new Set(await Promise.all(keys.map(async (key) => Number(await client.call('CLUSTER', 'KEYSLOT', key)))));
+    expect(slots.size).toBe(1);
+    expect((await store.list()).map((record) => record.id)).toEqual(['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
+  });
+});
+
+/** The keys of this file that live on master `index`. */
+async function clusterNodeKeys(index: number): Promise<string[]> {
+  const port = Number(new URL(cluster.nodes[index] as string).port);
+  const node = client.nodes('master').find((candidate) => candidate.options.port === port);
+  if (!node) throw new Error(`no master on port ${port}`);
+  const [, keys] = await node.scan('0', 'MATCH', `${PREFIX}spread:rl:*`, 'COUNT', 10_000);
+  return keys;
+}
+
+describe('two gateway instances on one Redis Cluster', () => {
+  let counted: CountedSubgraphs;
+  const gateways: TestGateway[] = [];
+  const gatewayPrefix = `${PREFIX}gw:`;
+  beforeAll(async () => {
+    counted = await startCountedSubgraphs();
+  });
+  afterAll(async () => {
+    await Promise.all(gateways.map((gw) => gw.close()));
+    await counted?.close();
+    await cluster?.deleteKeys(gatewayPrefix);
+  });
+
+  it('admit exactly one budget\'s worth of each client\'s concurrent requests split across both, on every master; the rest get 429', async () => {
+    // 45 points, refilled at 0.01 point/s: during the test the budget is five 9-point queries, no more.
+    const config = {
+      redis: { cluster: { nodes: cluster.nodes }, keyPrefix: gatewayPrefix },
+      // Generous: this test is about sharing, and a loaded machine must not fail over to per-instance budgets.
+      rateLimit: { storeTimeoutMs: 5_000, onStoreFailure: 'closed' as const, defaultTier: 'shared', tiers: { shared: { maxCost: 45, maxDepth: 10, maxAliases: 5, maxRootFields: 5, limits: [tierBucket('burst', 45, 0.01)] } } },
+    };
+    gateways.push(...(await Promise.all([startCostGateway(counted, config), startCostGateway(counted, config)])));
+    const [a, b] = gateways as [TestGateway, TestGateway];
+    const ready = (await (await fetch(`${a.url}/ready`)).json()) as { redis: { status: string } };
+    expect(ready.redis.status).toBe('ready');
+
+    // One client per master (chosen by the slot of its hash tag), so every node serves a budget.
+    const subs = await subsOnEveryMaster();
+    const results = await Promise.all(
+      subs.map(async (sub) => {
+        const headers = await bearer(sub, 'shared');
+        return Promise.all(Array.from({ length: 20 }, (_, i) => postGraphql((i % 2 === 0 ? a : b).graphqlUrl, { query: NINE_POINTS }, headers)));
+      }),
+    );
+    for (const perClient of results) {
+      const statuses = perClient.map((result) => result.status);
+      expect(statuses.filter((status) => status === 200)).toHaveLength(5);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(15);
+      for (const refused of perClient.filter((result) => result.status === 429)) {
+        expect(refused.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+      }
+    }
+    // Both instances answered from the shared budgets.
+    const allowed = (gw: TestGateway) => metricValue(gw, 'gateway_rate_limit_total', { tier: 'shared', result: 'allowed' });
+    const limited = (gw: TestGateway) => metricValue(gw, 'gateway_rate_limit_total', { tier: 'shared', result: 'limited' });
+    expect((await allowed(a)) + (await allowed(b))).toBe(15);
+    expect((await limited(a)) + (await limited(b))).toBe(45);
+    expect(await metricValue(a, 'gateway_rate_limit_store_errors_total', {})).toBe(0);
+    expect(await metricValue(b, 'gateway_rate_limit_store_errors_total', {})).toBe(0);
+    // The state behind it: one nearly empty bucket per client, one on each master.
+    const keys = (await cluster.keys(gatewayPrefix)).filter((key) => key.includes(':rl:'));
+    expect(keys).toHaveLength(3);
+    for (const key of keys) {
+      const tokens = await client.hget(key.slice(PREFIX.length), 'tokens');
+      expect(tokens).not.toBeNull();
+      expect(Number(tokens)).toBeGreaterThanOrEqual(0);
+      expect(Number(tokens)).toBeLessThan(9);
+    }
+  });
+});
+
+/** Three JWT subjects whose budget keys hash to the first, second and third master's slots. */
+async function subsOnEveryMaster(): Promise<string[]> {
+  const found: (string | undefined)[] = [undefined, undefined, undefined];
+  for (let attempt = 0; attempt < 500 && found.includes(undefined); attempt++) {
+    const sub = `cluster-${randomBytes(3).toString('hex')}`;
+    const slot = Number(await client.call('CLUSTER', 'KEYSLOT', `{user:${DEV_ISSUER.issuer}:${sub}}`));
+    // The slot ranges test/helpers/redis-cluster.ts gives the masters: [16384·i/3, 16384·(i+1)/3).
+    const master = [2, 1, 0].find((i) => slot >= Math.floor((16_384 * i) / 3)) as number;
+    found[master] ??= sub;
+  }
+  if (found.includes(undefined)) throw new Error('no subject found for every master');
+  return found as string[];
+}
+
+describe('cluster configuration', () => {
+  const load = (redis: Record<string, unknown>, env: Record<string, string> = {}) => loadConfig({ env, overrides: { redis } as never });
+
+  it('takes seed nodes from redis.cluster.nodes or REDIS_CLUSTER_NODES (comma-separated)', () => {
+    expect(load({ cluster: { nodes: ['redis://10.0.0.1:7000'] } }).redis.cluster?.nodes).toEqual(['redis://10.0.0.1:7000']);
+    const fromEnv = load({}, { REDIS_CLUSTER_NODES: 'redis://a:7000, redis://b:7001,' });
+    expect(fromEnv.redis.cluster?.nodes).toEqual(['redis://a:7000', 'redis://b:7001']);
+    expect(fromEnv.rateLimit.store).toBe('auto');
+  });
+
+  it('refuses both a url and a cluster, a node without a port, an empty list and braces in the key prefix', () => {
+    expect(() => load({ url: 'redis://a:6379', cluster: { nodes: ['redis://b:7000'] } })).toThrow(/redis\.cluster: give redis\.url \(one server\) or redis\.cluster/);
+    expect(() => load({ cluster: { nodes: ['redis://b'] } })).toThrow(/redis\.cluster\.nodes\.0: a node is `redis:\/\/host:port`/);
+    expect(() => load({ cluster: { nodes: ['http://b:7000'] } })).toThrow(ConfigError);
+    expect(() => load({ cluster: { nodes: [] } })).toThrow(/redis\.cluster\.nodes/);
+    expect(() => load({ url: 'redis://a:6379', keyPrefix: 'gw:{x}:' })).toThrow(/redis\.keyPrefix: must not contain `\{` or `\}`/);
+    expect(() => load({}, { REDIS_CLUSTER_NODES: 'redis://a' })).toThrow(/redis\.cluster\.nodes\.0 \(from env REDIS_CLUSTER_NODES\)/);
+  });
+});
