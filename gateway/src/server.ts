@@ -91,7 +91,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const costAndBudget = createCostAndBudget(config, redis, logger, metrics);
 
   const resilience = config.resilience.enabled
-    ? createSubgraphResilience({ config, redis, metrics, logger: logger.child({ component: 'subgraph' }), statics: staticFallbacks })
+    ? createSubgraphResilience({ config, redis, instanceId, metrics, logger: logger.child({ component: 'subgraph' }), statics: staticFallbacks })
     : undefined;
 
   const rest =
