@@ -12,7 +12,7 @@ import { describeCacheStoreContract } from './helpers/contracts/cache-store.js';
 import { NINE_POINTS, bearer, bucket as tierBucket, startCostGateway, startCountedSubgraphs, type CountedSubgraphs } from './helpers/cost-stack.js';
 import { postGraphql, type TestGateway } from './helpers/gateway.js';
 import { startRedisCluster, type TestRedisCluster } from './helpers/redis-cluster.js';
-import { metricValue } from './helpers/resilience.js';
+import { eventually, metricValue, postAsOperator, startFaultyDemo, startGatewayOn, type FaultyDemo } from './helpers/resilience.js';
 
 /**
  * Everything the gateway keeps in Redis, on a real three-master Redis Cluster started from the
@@ -173,6 +173,53 @@ async function subsOnEveryMaster(): Promise<string[]> {
   return found as string[];
 }
 
+describe('shared breaker state on a Redis Cluster', () => {
+  let demo: FaultyDemo;
+  const gateways: TestGateway[] = [];
+  const breakerPrefix = `${PREFIX}breakers:`;
+  beforeAll(async () => {
+    demo = await startFaultyDemo();
+  });
+  afterAll(async () => {
+    await Promise.all(gateways.map((gw) => gw.close()));
+    await demo?.close();
+    await cluster?.deleteKeys(breakerPrefix);
+  });
+
+  it('opens B\'s breaker when A\'s opens (pub/sub across the cluster), and B makes no call', async () => {
+    const config = {
+      redis: { cluster: { nodes: cluster.nodes }, keyPrefix: breakerPrefix },
+      resilience: { subgraphDefaults: { retry: { maxRetries: 0 }, fallback: { cache: false } }, sharedBreakers: { enabled: true, resyncIntervalMs: 60_000 } },
+      subgraphs: { products: { breaker: { volumeThreshold: 4, resetTimeoutMs: 60_000 } } },
+    };
+    // A and B seeded with different nodes: their subscriptions may sit on different masters.
+    const a = await startGatewayOn(demo, { ...config, redis: { ...config.redis, cluster: { nodes: [cluster.nodes[0] as string] } } });
+    gateways.push(a);
+    const b = await startGatewayOn(demo, { ...config, redis: { ...config.redis, cluster: { nodes: [cluster.nodes[2] as string] } } });
+    gateways.push(b);
+    const state = (gw: TestGateway) => metricValue(gw, 'gateway_circuit_breaker_state', { subgraph: 'products' });
+    // Both subscribed (counted on every master: classic pub/sub is cluster-wide).
+    const subscribed = await eventually(async () => {
+      const counts = await Promise.all(
+        client.nodes('master').map(async (node) => Number(((await node.call('PUBSUB', 'NUMSUB', `${breakerPrefix}breakers`)) as [string, number])[1])),
+      );
+      return counts.reduce((sum, count) => sum + count, 0) >= 2;
+    }, 10_000);
+    expect(subscribed).toBe(true);
+
+    demo.proxies.products.mode = { kind: 'reset' };
+    for (let i = 0; i < 20 && (await state(a)) !== 2; i++) await postAsOperator(a.graphqlUrl, { query: `{ product(upc: "upc-000${i % 9}") { upc } }` });
+    expect(await state(a)).toBe(2);
+    expect(await eventually(async () => (await state(b)) === 2, 5_000)).toBe(true);
+    const hits = demo.proxies.products.hits;
+    const refused = await postAsOperator(b.graphqlUrl, { query: '{ product(upc: "upc-0001") { upc } }' });
+    expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', subgraph: 'products' });
+    expect(demo.proxies.products.hits).toBe(hits);
+    expect(await metricValue(b, 'gateway_circuit_breaker_transitions_total', { breaker: 'products', state: 'open', cause: 'remote' })).toBe(1);
+    expect(await client.exists('breakers:breaker:{products}')).toBe(1);
+  });
+});
+
 describe('cluster configuration', () => {
   const load = (redis: Record<string, unknown>, env: Record<string, string> = {}) => loadConfig({ env, overrides: { redis } as never });
 
@@ -190,5 +237,51 @@ describe('cluster configuration', () => {
     expect(() => load({ cluster: { nodes: [] } })).toThrow(/redis\.cluster\.nodes/);
     expect(() => load({ url: 'redis://a:6379', keyPrefix: 'gw:{x}:' })).toThrow(/redis\.keyPrefix: must not contain `\{` or `\}`/);
     expect(() => load({}, { REDIS_CLUSTER_NODES: 'redis://a' })).toThrow(/redis\.cluster\.nodes\.0 \(from env REDIS_CLUSTER_NODES\)/);
+  });
+});
+
+// Last in this file: it kills a master, and the cluster stays down afterwards.
+describe('a master of the cluster dies', () => {
+  let counted: CountedSubgraphs;
+  const gateways: TestGateway[] = [];
+  beforeAll(async () => {
+    counted = await startCountedSubgraphs();
+  });
+  afterAll(async () => {
+    await Promise.all(gateways.map((gw) => gw.close()));
+    await counted?.close();
+  });
+
+  it('budgets fail open or closed as configured, answered within the store timeout, never hanging', async () => {
+    const tier = { maxCost: 45, maxDepth: 10, maxAliases: 5, maxRootFields: 5, limits: [tierBucket('burst', 1_000, 100)] };
+    const config = (onStoreFailure: 'open' | 'closed') => ({
+      redis: { cluster: { nodes: cluster.nodes }, keyPrefix: `${PREFIX}dies:` },
+      rateLimit: { onStoreFailure, storeTimeoutMs: 200, retryStoreAfterMs: 300, defaultTier: 'shared', tiers: { shared: tier } },
+    });
+    const open = await startCostGateway(counted, config('open'));
+    gateways.push(open);
+    const closed = await startCostGateway(counted, config('closed'));
+    gateways.push(closed);
+    const subs = await subsOnEveryMaster();
+    for (const sub of subs) expect((await postGraphql(closed.graphqlUrl, { query: NINE_POINTS }, await bearer(sub, 'shared'))).status).toBe(200);
+
+    await cluster.killNode(1);
+    // Every client, whichever master held its budget: the cluster without full slot coverage
+    // refuses all commands once it notices (cluster-node-timeout), and the dead master's at once.
+    for (let round = 0; round < 3; round++) {
+      for (const sub of subs) {
+        const headers = await bearer(sub, 'shared');
+        const startedAt = Date.now();
+        expect((await postGraphql(open.graphqlUrl, { query: NINE_POINTS }, headers)).status).toBe(200);
+        expect(Date.now() - startedAt).toBeLessThan(3_000);
+      }
+    }
+    const deadSub = await bearer(subs[1] as string, 'shared');
+    const startedAt = Date.now();
+    const refused = await postGraphql(closed.graphqlUrl, { query: NINE_POINTS }, deadSub);
+    expect(Date.now() - startedAt).toBeLessThan(3_000);
+    expect(refused.status).toBe(503);
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMIT_UNAVAILABLE');
+    expect(await metricValue(open, 'gateway_rate_limit_store_errors_total', {})).toBeGreaterThan(0);
   });
 });

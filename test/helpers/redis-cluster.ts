@@ -22,6 +22,8 @@ export interface TestRedisCluster {
   keys(prefix: string): Promise<string[]>;
   /** Deletes every key under `prefix` (only those). */
   deleteKeys(prefix: string): Promise<void>;
+  /** Kills master `index` (SIGKILL): its slots have no replica, so the cluster goes down. */
+  killNode(index: number): Promise<void>;
   /** Kills the processes (by their own PIDs) and removes the directory. */
   stop(): Promise<void>;
 }
@@ -37,16 +39,15 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'gw-redis-cluster-'));
   const children: ChildProcess[] = [];
   const admins: Redis[] = [];
+  const kill = async (child: ChildProcess) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  };
   const stop = async () => {
     for (const admin of admins) admin.disconnect();
-    await Promise.all(
-      children.map(async (child) => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
-        await exited;
-      }),
-    );
+    await Promise.all(children.map(kill));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -150,6 +151,11 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
       } finally {
         client.disconnect();
       }
+    },
+    async killNode(index) {
+      admins[index]?.disconnect();
+      const child = children[index];
+      if (child) await kill(child);
     },
     stop,
   };
