@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../gateway/src/config.js';
 import { waitForRedis } from './helpers/cost-stack.js';
 import type { TestGateway } from './helpers/gateway.js';
 import { TEST_REDIS_URL } from './helpers/redis.js';
@@ -235,5 +236,17 @@ describe('shared breaker state off (the default)', () => {
     expect(await admin.exists(`${prefix}breaker:{products}`)).toBe(0);
     const [, subscribers] = (await admin.call('PUBSUB', 'NUMSUB', `${prefix}breakers`)) as [string, number];
     expect(Number(subscribers)).toBe(0);
+  });
+});
+
+describe('shared breaker configuration', () => {
+  it('is off by default, and refused without Redis', () => {
+    expect(loadConfig({ env: {} }).resilience.sharedBreakers).toEqual({ enabled: false, resyncIntervalMs: 5_000, maxMessageAgeMs: 5_000 });
+    expect(() => loadConfig({ env: {}, overrides: { resilience: { sharedBreakers: { enabled: true } } } })).toThrow(
+      /resilience\.sharedBreakers\.enabled: sharing breaker state needs redis\.url or redis\.cluster/,
+    );
+    expect(() => loadConfig({ env: {}, overrides: { resilience: { sharedBreakers: { enabled: true, resyncIntervalMs: 0 } }, redis: { url: TEST_REDIS_URL } } })).toThrow(
+      /resilience\.sharedBreakers\.resyncIntervalMs/,
+    );
   });
 });
