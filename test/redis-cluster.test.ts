@@ -115,8 +115,9 @@ describe('two gateway instances on one Redis Cluster', () => {
   it('admit exactly one budget\'s worth of each client\'s concurrent requests split across both, on every master; the rest get 429', async () => {
     // 45 points, refilled at 0.01 point/s: during the test the budget is five 9-point queries, no more.
     const config = {
-      redis: { cluster: { nodes: cluster.nodes }, keyPrefix: gatewayPrefix },
-      // Generous: this test is about sharing, and a loaded machine must not fail over to per-instance budgets.
+      // Generous timeouts (commands and budget calls): this test is about sharing, and a loaded
+      // machine must not turn slow answers into failures (which would fail closed: 503).
+      redis: { cluster: { nodes: cluster.nodes }, keyPrefix: gatewayPrefix, commandTimeoutMs: 5_000 },
       rateLimit: { storeTimeoutMs: 5_000, onStoreFailure: 'closed' as const, defaultTier: 'shared', tiers: { shared: { maxCost: 45, maxDepth: 10, maxAliases: 5, maxRootFields: 5, limits: [tierBucket('burst', 45, 0.01)] } } },
     };
     gateways.push(...(await Promise.all([startCostGateway(counted, config), startCostGateway(counted, config)])));
@@ -134,8 +135,9 @@ describe('two gateway instances on one Redis Cluster', () => {
     );
     for (const perClient of results) {
       const statuses = perClient.map((result) => result.status);
-      expect(statuses.filter((status) => status === 200)).toHaveLength(5);
-      expect(statuses.filter((status) => status === 429)).toHaveLength(15);
+      const seen = JSON.stringify(perClient.filter((result) => result.status !== 200 && result.status !== 429).map((result) => result.body));
+      expect(statuses.filter((status) => status === 200), seen).toHaveLength(5);
+      expect(statuses.filter((status) => status === 429), seen).toHaveLength(15);
       for (const refused of perClient.filter((result) => result.status === 429)) {
         expect(refused.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
       }
