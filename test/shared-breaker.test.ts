@@ -160,7 +160,7 @@ describe('shared breaker state on (resilience.sharedBreakers.enabled)', () => {
 
     // Started after the message went out: reads the key when its subscription connects (no periodic read here).
     const late = await startGateway(prefix, { resetTimeoutMs: 60_000 }, { enabled: true, resyncIntervalMs: 60_000 });
-    expect(await eventually(async () => (await breakerState(late)) === 2, 5_000)).toBe(true);
+    expect(await eventually(async () => (await breakerState(late)) === 2, 10_000)).toBe(true);
     const hits = demo.proxies.products.hits;
     const refused = await postAsOperator(late.graphqlUrl, { query: productQuery(7) });
     expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE' });
@@ -172,7 +172,7 @@ describe('shared breaker state on (resilience.sharedBreakers.enabled)', () => {
     await waitForSubscribers(other, 1);
     expect(await breakerState(c)).toBe(0);
     await admin.set(`${other}breaker:{products}`, JSON.stringify({ v: 1, breaker: 'products', state: 'open', instance: 'elsewhere', at: Date.now() }), 'PX', 60_000);
-    expect(await eventually(async () => (await breakerState(c)) === 2, 5_000)).toBe(true);
+    expect(await eventually(async () => (await breakerState(c)) === 2, 10_000)).toBe(true);
     expect(await transitions(c, 'open', 'remote')).toBe(1);
   });
 

@@ -48,7 +48,7 @@ export interface SharedBreakers {
  *   node): the fast path, typically milliseconds;
  * - a key `breaker:{<name>}` holding the last `open`, with a TTL of the breaker's `resetTimeoutMs`
  *   (it says nothing once the open period is over), read when a breaker is created, when the
- *   subscription (re)connects and every `resyncIntervalMs`: a new instance, or one that missed a
+ *   subscription or the main connection (re)connects and every `resyncIntervalMs`: a new instance, or one that missed a
  *   message, learns the state within that interval.
  *
  * No storms: only changes a breaker made itself (`own`) are published; a change forced by a message
@@ -137,6 +137,10 @@ export function createSharedBreakers(options: SharedBreakersOptions): SharedBrea
     subscriber.subscribe(channel).then(() => resync(), (error: unknown) => failed('subscribe', error));
   });
   subscriber.connect().catch(() => undefined); // retried in the background by ioredis
+  // The keys are read on the main connection, which may become ready after the subscriber: read
+  // them then too, or a breaker created in between would wait for the periodic read.
+  const onMainReady = () => void resync();
+  redis.on('ready', onMainReady);
   const timer = setInterval(() => void resync(), options.resyncIntervalMs);
   timer.unref();
 
@@ -149,11 +153,12 @@ export function createSharedBreakers(options: SharedBreakersOptions): SharedBrea
     },
     track(breaker) {
       tracked.set(breaker.name, breaker);
-      if (subscriber.status === 'ready') void readShared(breaker);
+      if (redis.status === 'ready') void readShared(breaker);
     },
     async close() {
       closed = true;
       clearInterval(timer);
+      redis.off('ready', onMainReady);
       subscriber.disconnect();
     },
   };
