@@ -6,12 +6,12 @@
  *   npm run apikey -- rotate <id> [--grace SECONDS]     # new key, same owner/tier/scopes; old one revoked (or expires after the grace)
  *   npm run apikey -- revoke <id>
  *
- * The store is the gateway's: Redis when the config (`--config FILE` or GATEWAY_CONFIG) or REDIS_URL
- * names one (with `redis.keyPrefix`), else the file `auth.apiKeys.file`. `create` and `rotate` print
+ * The store is the gateway's: Redis when the config (`--config FILE` or GATEWAY_CONFIG), REDIS_URL or
+ * REDIS_CLUSTER_NODES names one (with `redis.keyPrefix`), else the file `auth.apiKeys.file`. `create` and `rotate` print
  * the key alone on stdout (so `KEY=$(npm run -s apikey -- create ...)` works); the rest goes to stderr.
  */
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { FileApiKeyStore, RedisApiKeyStore, type ApiKeyStore } from '../gateway/src/auth/api-key-store.js';
 import { createApiKey, publicInfo, revokeApiKey, rotateApiKey, type ApiKeyInfo } from '../gateway/src/auth/api-keys.js';
 import { loadConfig } from '../gateway/src/config.js';
@@ -43,9 +43,17 @@ async function main(): Promise<number> {
     return values.help ? 0 : 2;
   }
   const config = loadConfig({ file: values.config ?? process.env.GATEWAY_CONFIG });
-  const redis = config.redis.url
-    ? new Redis(config.redis.url, { keyPrefix: config.redis.keyPrefix, connectTimeout: config.redis.connectTimeoutMs, maxRetriesPerRequest: 1 })
-    : undefined;
+  const options = { keyPrefix: config.redis.keyPrefix, connectTimeout: config.redis.connectTimeoutMs, maxRetriesPerRequest: 1 };
+  const nodes = config.redis.cluster?.nodes.map((node) => new URL(node));
+  // A CLI waits for the connection (offline queue on), unlike the gateway, which must never wait.
+  const redis = nodes
+    ? new Cluster(
+        nodes.map((url) => ({ host: url.hostname, port: Number(url.port) })),
+        { keyPrefix: options.keyPrefix, redisOptions: { ...options, password: nodes[0]?.password ? decodeURIComponent(nodes[0].password) : undefined, username: nodes[0]?.username || undefined, tls: nodes[0]?.protocol === 'rediss:' ? {} : undefined } },
+      )
+    : config.redis.url
+      ? new Redis(config.redis.url, options)
+      : undefined;
   const store: ApiKeyStore = redis ? new RedisApiKeyStore(redis) : new FileApiKeyStore(config.auth.apiKeys.file);
   const where = redis ? 'Redis' : `file ${config.auth.apiKeys.file}`;
   try {

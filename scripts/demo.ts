@@ -12,6 +12,7 @@
  */
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import { ConfigError, loadConfig, type GatewayConfig } from '../gateway/src/config.js';
+import { describeRedis, redisConfigured } from '../gateway/src/redis.js';
 import { createGateway, type Gateway } from '../gateway/src/server.js';
 import { onShutdownSignals, signalExitCode } from '../gateway/src/shutdown-signals.js';
 import { startOrdersSubgraph } from '../subgraphs/orders/index.js';
@@ -186,7 +187,7 @@ async function main(): Promise<void> {
     '  subgraphs',
     ...subgraphs.map((subgraph) => `    ${subgraph.name.padEnd(9)} ${subgraph.url}`),
     '',
-    `  store     ${config.redis.url ? `Redis (${config.redis.url.replace(/\/\/[^@/]*@/, '//***@')})` : 'in-memory (set REDIS_URL to use Redis)'}`,
+    `  store     ${redisConfigured(config.redis) ? `Redis (${describeRedis({ url: config.redis.url, clusterNodes: config.redis.cluster?.nodes })})` : 'in-memory (set REDIS_URL or REDIS_CLUSTER_NODES to use Redis)'}`,
     '',
     '  try (orders are private: sign in as user-1 with a DEV-ONLY demo token):',
     '    TOKEN=$(npm run -s token -- --sub user-1 --scopes "read:email orders:write")',

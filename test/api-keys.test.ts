@@ -10,6 +10,7 @@ import { postGraphql, startTestGateway, type TestGateway } from './helpers/gatew
 import { REPO_ROOT } from './helpers/process.js';
 import { startPrivateRedis } from './helpers/redis-server.js';
 import { useTinySubgraph } from './helpers/tiny-subgraph.js';
+import { describeApiKeyStoreContract } from './helpers/contracts/api-key-store.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const QUERY = { query: '{ warehouses { code } }' };
@@ -40,6 +41,24 @@ async function waitForRedis(gw: TestGateway): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** One contract (test/helpers/contracts/api-key-store.ts), every store; a Redis Cluster runs it in test/redis-cluster.test.ts. */
+const contractPrefix = `test:apikeys-contract:${process.pid}:${Date.now()}:`;
+const contractClients: Redis[] = [];
+afterAll(async () => {
+  const admin = new Redis(REDIS_URL);
+  const keys = await admin.keys(`${contractPrefix}*`);
+  if (keys.length) await admin.del(...keys);
+  admin.disconnect();
+  for (const client of contractClients) client.disconnect();
+});
+describeApiKeyStoreContract('file', () => new FileApiKeyStore(join(mkdtempSync(join(tmpdir(), 'gw-apikeys-contract-')), 'keys.json')));
+describeApiKeyStoreContract('redis', () => {
+  // A fresh, empty store per test: its own prefix under this file's.
+  const client = new Redis(REDIS_URL, { keyPrefix: `${contractPrefix}${contractClients.length}:` });
+  contractClients.push(client);
+  return new RedisApiKeyStore(client);
+});
 
 describe('API keys in Redis, shared by two gateway instances', () => {
   const prefix = `test:apikeys:${process.pid}:${Date.now()}:`;

@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../gateway/src/cache/memory-store.js';
 import { createRedisStore } from '../gateway/src/cache/redis-store.js';
 import type { CacheStore } from '../gateway/src/cache/store.js';
+import { describeCacheStoreContract } from './helpers/contracts/cache-store.js';
 import { connectTestRedis, type TestRedis } from './helpers/redis.js';
 
 let redis: TestRedis;
@@ -13,48 +13,13 @@ afterAll(async () => {
   await redis?.close();
 });
 
-/** One contract, run against every CacheStore implementation. */
+/** One contract (test/helpers/contracts/cache-store.ts), every store; a Redis Cluster runs it in test/redis-cluster.test.ts. */
 const implementations: [string, () => CacheStore][] = [
   ['memory', () => createMemoryStore({ maxBytes: 1_000_000 })],
   ['redis', () => createRedisStore({ redis: redis.client, namespace: 'fallback:' })],
 ];
 
-describe.each(implementations)('CacheStore contract: %s', (_kind, make) => {
-  it('returns what was stored, with the time it was stored', async () => {
-    const store = make();
-    const before = Date.now();
-    await store.set('a', '{"data":{"x":1}}', 10_000);
-    const entry = await store.get('a');
-    expect(entry?.value).toBe('{"data":{"x":1}}');
-    expect(entry?.storedAt).toBeGreaterThanOrEqual(before);
-    expect(entry?.storedAt).toBeLessThanOrEqual(Date.now());
-  });
-
-  it('answers undefined for a key never stored', async () => {
-    expect(await make().get('never')).toBeUndefined();
-  });
-
-  it('overwrites an entry and keeps values with newlines and unicode intact', async () => {
-    const store = make();
-    await store.set('b', 'first', 10_000);
-    await store.set('b', 'line one\nline two — ✓', 10_000);
-    expect((await store.get('b'))?.value).toBe('line one\nline two — ✓');
-  });
-
-  it('forgets an entry after its TTL', async () => {
-    const store = make();
-    await store.set('short', 'v', 50);
-    await store.set('long', 'v', 60_000);
-    // Bounded wait: poll until the short entry is gone (at most ~2 s), never a fixed sleep assertion.
-    let gone = false;
-    for (let i = 0; i < 40 && !gone; i++) {
-      await sleep(50);
-      gone = (await store.get('short')) === undefined;
-    }
-    expect(gone).toBe(true);
-    expect((await store.get('long'))?.value).toBe('v');
-  });
-});
+for (const [kind, make] of implementations) describeCacheStoreContract(kind, make);
 
 describe('memory store', () => {
   it('stays under its byte limit by evicting the least recently used entries', async () => {

@@ -475,6 +475,24 @@ const ResilienceSchema = z
       .default(200)
       .describe('How long a fallback lookup may wait for the cache (Redis) before it counts as a miss.'),
     subgraphDefaults: SubgraphDefaultsSchema,
+    sharedBreakers: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Share circuit breaker state through Redis: when one instance opens (or closes) a breaker, the others follow within the delay below, instead of each paying its own failures. Off by default: it needs Redis, and it assumes every instance sees a subgraph the same way (one instance cut off from a subgraph by its own network would open the breaker for all).',
+          ),
+        resyncIntervalMs: positiveInt
+          .default(5_000)
+          .describe('How often each instance also reads the shared state (one GET per breaker), which bounds the delay when a pub/sub message is lost (e.g. during a reconnect).'),
+        maxMessageAgeMs: positiveInt
+          .default(5_000)
+          .describe('A breaker message older than this (by the sender\'s clock) is ignored as stale: it arrived too late to describe the present.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Breaker state shared across gateway instances (see "Scaling out").'),
   })
   .strict()
   .prefault({});
@@ -580,20 +598,43 @@ const RestSchema = z
 export type RestRouteConfig = z.output<typeof RestRouteSchema>;
 export type RestMethod = (typeof HTTP_METHODS)[number];
 
+const redisUrl = z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://');
+
 const RedisSchema = z
   .object({
-    url: z
-      .string()
-      .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    url: redisUrl
       .optional()
-      .describe('Redis URL. Unset: the gateway runs on its in-memory store.'),
+      .describe('Redis URL of one server. Unset (and no `redis.cluster`): the gateway runs on its in-memory store.'),
+    cluster: z
+      .object({
+        nodes: z
+          .array(
+            redisUrl.refine((value) => URL.canParse(value) && new URL(value).port !== '', 'a node is `redis://host:port` (the port is required)'),
+          )
+          .min(1)
+          .describe(
+            'Seed nodes of a Redis Cluster (`redis://host:port`, comma-separated in the env variable); the others are discovered from them. Credentials and TLS (`rediss://`) are taken from the first. Exclusive with `redis.url`.',
+          ),
+      })
+      .strict()
+      .optional()
+      .describe('Redis Cluster instead of one server (see "Scaling out").'),
     connectTimeoutMs: positiveInt.default(2_000).describe('Timeout of one connection attempt.'),
     commandTimeoutMs: positiveInt
       .default(1_000)
       .describe('Longest any Redis command may take before it fails (a hung Redis must not hang requests); budgets and cache reads have shorter deadlines of their own.'),
-    keyPrefix: z.string().default('gw:').describe('Prefix of every key the gateway writes.'),
+    keyPrefix: z
+      .string()
+      .regex(/^[^{}]*$/, 'must not contain `{` or `}`: hash tags belong to the keys (a brace here would move every key into one cluster slot or split a client\'s keys)')
+      .default('gw:')
+      .describe('Prefix of every key (and pub/sub channel) the gateway writes.'),
   })
   .strict()
+  .superRefine((redis, ctx) => {
+    if (redis.url !== undefined && redis.cluster !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['cluster'], message: 'give redis.url (one server) or redis.cluster (a cluster), not both' });
+    }
+  })
   .prefault({});
 
 const LoggingSchema = z
@@ -720,7 +761,7 @@ const RateLimitSchema = z
     store: z
       .enum(['auto', 'memory', 'redis'])
       .default('auto')
-      .describe('Where budgets live: `auto` is Redis when `redis.url` is set, else this process\'s memory.'),
+      .describe('Where budgets live: `auto` is Redis when `redis.url` or `redis.cluster` is set, else this process\'s memory.'),
     onStoreFailure: z
       .enum(['open', 'closed'])
       .default('open')
@@ -927,8 +968,12 @@ export const ConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    if (config.rateLimit.store === 'redis' && !config.redis.url) {
-      ctx.addIssue({ code: 'custom', path: ['rateLimit', 'store'], message: 'redis needs redis.url' });
+    const hasRedis = config.redis.url !== undefined || config.redis.cluster !== undefined;
+    if (config.rateLimit.store === 'redis' && !hasRedis) {
+      ctx.addIssue({ code: 'custom', path: ['rateLimit', 'store'], message: 'redis needs redis.url or redis.cluster' });
+    }
+    if (config.resilience.sharedBreakers.enabled && !hasRedis) {
+      ctx.addIssue({ code: 'custom', path: ['resilience', 'sharedBreakers', 'enabled'], message: 'sharing breaker state needs redis.url or redis.cluster' });
     }
     config.rest.routes.forEach((route, index) => {
       if ((route.upstreams?.length ?? 0) < 2) return;
@@ -1009,7 +1054,8 @@ function definedOnly<T extends object>(value: T | undefined): Partial<T> {
 /** What a caller may pass: any subset, defaults fill the rest. */
 export type GatewayConfigInput = z.input<typeof ConfigSchema>;
 
-type EnvType = 'string' | 'number' | 'boolean';
+/** `list`: comma-separated, blanks trimmed. */
+type EnvType = 'string' | 'number' | 'boolean' | 'list';
 
 /** Environment variables that override one config key each. */
 export const ENV_OVERRIDES: Readonly<Record<string, { key: string; type: EnvType }>> = {
@@ -1017,6 +1063,7 @@ export const ENV_OVERRIDES: Readonly<Record<string, { key: string; type: EnvType
   PORT: { key: 'server.port', type: 'number' },
   SUPERGRAPH_PATH: { key: 'supergraph.path', type: 'string' },
   REDIS_URL: { key: 'redis.url', type: 'string' },
+  REDIS_CLUSTER_NODES: { key: 'redis.cluster.nodes', type: 'list' },
   AUTH_REQUIRED: { key: 'auth.required', type: 'boolean' },
   LOG_LEVEL: { key: 'logging.level', type: 'string' },
 };
@@ -1045,7 +1092,8 @@ export function loadConfig(options: LoadConfigOptions = {}): GatewayConfig {
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const key = issueKey(issue);
-      const from = sources.get(key);
+      // A list from the environment is reported by item (`redis.cluster.nodes.0`): find its variable.
+      const from = sources.get(key) ?? [...sources].find(([source]) => key.startsWith(`${source}.`))?.[1];
       return `  ${key || '(root)'}${from ? ` (from env ${from})` : ''}: ${issue.message}`;
     });
     throw new ConfigError(`invalid gateway config:\n${lines.join('\n')}`);
@@ -1127,6 +1175,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
 }
 
 function envValue(type: EnvType, value: string): unknown {
+  if (type === 'list') return value.split(',').map((item) => item.trim()).filter(Boolean);
   if (type === 'number' && /^\s*-?\d+(\.\d+)?\s*$/.test(value)) return Number(value);
   if (type === 'boolean' && /^(true|1)$/i.test(value.trim())) return true;
   if (type === 'boolean' && /^(false|0)$/i.test(value.trim())) return false;

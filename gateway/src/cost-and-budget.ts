@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
 import { CostModelSource } from './cost/model-source.js';
@@ -15,7 +15,7 @@ import { BudgetService, createBudgetStore } from './rate-limit/budget-service.js
  */
 export function createCostAndBudget(
   config: GatewayConfig,
-  redis: Redis | undefined,
+  redis: RedisClient | undefined,
   logger: Logger,
   metrics: GatewayMetrics,
   signals?: DegradationSignals,

@@ -6,7 +6,6 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyCors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { DestinationStream, Logger } from 'pino';
 import { createAuthenticator } from './auth/authenticate.js';
 import { configuredSubgraphUrl, productionSettings, type GatewayConfig } from './config.js';
@@ -34,7 +33,7 @@ import { ApqStore } from './persisted/apq-store.js';
 import { DocumentResolver } from './persisted/documents.js';
 import { readManifest } from './persisted/manifest.js';
 import type { BudgetService } from './rate-limit/budget-service.js';
-import { closeRedis, createRedis } from './redis.js';
+import { closeRedis, createRedis, redisConfigured, type RedisClient } from './redis.js';
 import { createRestPassthrough } from './rest/passthrough.js';
 import { SubgraphDataSource } from './subgraph/data-source.js';
 import { createSubgraphFetch } from './subgraph/fetch.js';
@@ -91,8 +90,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const health = new SubgraphHealthBook();
   const subgraphFetch = createSubgraphFetch();
-  const redis: Redis | undefined = config.redis.url
-    ? createRedis({ ...config.redis, url: config.redis.url, connectionName: `gateway:${instanceId}` }, logger.child({ component: 'redis' }))
+  const redis: RedisClient | undefined = redisConfigured(config.redis)
+    ? createRedis(
+        { ...config.redis, clusterNodes: config.redis.cluster?.nodes, connectionName: `gateway:${instanceId}` },
+        logger.child({ component: 'redis' }),
+      )
     : undefined;
   if (!redis) logger.info('no Redis configured: shared state stays in this process (in-memory store)');
   const authenticator = createAuthenticator({ config: config.auth, redis, logger: logger.child({ component: 'auth' }), metrics });
@@ -114,7 +116,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   if (manifest) persistedLogger.info({ manifest: manifest.path, documents: manifest.documents.size, mode: trusted.mode }, 'trusted documents loaded');
 
   const resilience = config.resilience.enabled
-    ? createSubgraphResilience({ config, redis, metrics, logger: logger.child({ component: 'subgraph' }), statics: staticFallbacks })
+    ? createSubgraphResilience({ config, redis, instanceId, metrics, logger: logger.child({ component: 'subgraph' }), statics: staticFallbacks })
     : undefined;
   // Only adaptive budgets read latencies; without them nothing is recorded.
   const latencies = config.rateLimit.adaptive.enabled ? new SubgraphLatencies() : undefined;

@@ -58,7 +58,7 @@ export async function startCostGateway(counted: CountedSubgraphs, overrides: Gat
     ...overrides,
     rateLimit: { extensions: true, ...overrides.rateLimit },
   });
-  if (gw.gateway.config.redis.url) await waitForRedis(gw);
+  if (gw.gateway.config.redis.url || gw.gateway.config.redis.cluster) await waitForRedis(gw);
   return gw;
 }
 

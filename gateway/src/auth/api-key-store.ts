@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { ApiKeyRecord } from './api-keys.js';
 
 /** Where API key records (hashes, never keys) live. One contract, two implementations. */
@@ -15,7 +15,7 @@ export interface ApiKeyStore {
  * tag so that writes touch one slot (Redis Cluster). The client's `keyPrefix` applies.
  */
 export class RedisApiKeyStore implements ApiKeyStore {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
 
   async get(id: string): Promise<ApiKeyRecord | undefined> {
     const raw = await this.redis.get(`{apikeys}:key:${id}`);

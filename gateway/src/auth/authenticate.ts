@@ -1,5 +1,5 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import { requestState } from '../context.js';
@@ -15,7 +15,7 @@ export interface AuthenticatorOptions {
   /** The config's `auth` section. */
   config: GatewayConfig['auth'];
   /** API keys are kept here when given, else in `auth.apiKeys.file`. */
-  redis?: Redis | undefined;
+  redis?: RedisClient | undefined;
   logger: Logger;
   metrics: GatewayMetrics;
   env?: NodeJS.ProcessEnv;

@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { CacheStore } from './store.js';
 
 export interface RedisStoreOptions {
   /** The gateway's connection (its own `keyPrefix` applies on top of {@link namespace}). */
-  redis: Redis;
+  redis: RedisClient;
   /** Prepended to every key of this store, e.g. `fallback:`. */
   namespace: string;
 }

@@ -139,6 +139,20 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly breakerTransitions = new Counter({
+    name: 'gateway_circuit_breaker_transitions_total',
+    help: 'Circuit breaker state changes, by breaker, new state and cause: local (its own calls and timers) or remote (another gateway instance reported it through Redis).',
+    labelNames: ['breaker', 'state', 'cause'] as const,
+    registers: [this.registry],
+  });
+
+  readonly breakerSync = new Counter({
+    name: 'gateway_breaker_sync_total',
+    help: 'Shared breaker state through Redis: published, publish_failed, applied (a remote change taken), ignored (already in that state, out of order or unknown breaker), stale (older than maxMessageAgeMs), read_failed.',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   readonly fallbackRequests = new Counter({
     name: 'gateway_fallback_requests_total',
     help: 'Failed subgraph calls answered by a fallback, by subgraph and source (cache or static).',

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -9,7 +9,7 @@ export interface ApqStoreOptions {
   /** How long a registration lives, in memory and in Redis. */
   ttlSeconds: number;
   /** The gateway's Redis connection; undefined: memory only. */
-  redis?: Redis | undefined;
+  redis?: RedisClient | undefined;
   /** Prefix of this store's keys, after the connection's own `keyPrefix`. @default 'apq:' */
   keyPrefix?: string;
   /** Longest a Redis lookup may take before it counts as a miss. @default 200 */
@@ -31,7 +31,7 @@ export type ApqLookup = { query: string; from: 'memory' | 'redis' } | { query: u
  */
 export class ApqStore {
   private readonly memory: LRUCache<string, string>;
-  private readonly redis: Redis | undefined;
+  private readonly redis: RedisClient | undefined;
   private readonly keyPrefix: string;
   private readonly timeoutMs: number;
   private readonly ttlSeconds: number;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -100,7 +100,7 @@ export class BudgetService {
  */
 export function createBudgetStore(
   config: GatewayConfig['rateLimit'],
-  redis: Redis | undefined,
+  redis: RedisClient | undefined,
   logger: Logger,
   metrics?: GatewayMetrics,
 ): { store: BudgetStore; kind: 'memory' | 'redis' } {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import { limitKey, type BudgetStore, type ChargeResult, type LimitSpec, type LimitState } from './budget.js';
 
 const SCRIPT = readFileSync(new URL('./scripts/budget.lua', import.meta.url), 'utf8');
@@ -15,11 +15,11 @@ interface BudgetCommand {
  * client as a hash tag and expire when the limit is full again, so idle clients cost nothing.
  */
 export class RedisBudgetStore implements BudgetStore {
-  private readonly redis: Redis & BudgetCommand;
+  private readonly redis: RedisClient & BudgetCommand;
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     if (!('gatewayBudget' in redis)) redis.defineCommand('gatewayBudget', { lua: SCRIPT });
-    this.redis = redis as Redis & BudgetCommand;
+    this.redis = redis as RedisClient & BudgetCommand;
   }
 
   async charge(client: string, cost: number, limits: readonly LimitSpec[]): Promise<ChargeResult> {

@@ -2,6 +2,12 @@ import CircuitBreaker from 'opossum';
 
 export type BreakerState = 'closed' | 'half_open' | 'open';
 
+/**
+ * Why a breaker changed state: `own` by its own statistics and timers, `forced` by {@link Breaker.force}
+ * (the state another gateway instance reported, see resilience/shared-breakers.ts).
+ */
+export type BreakerChangeCause = 'own' | 'forced';
+
 export interface BreakerSettings {
   /** false: calls pass straight through and the state stays `closed`. @default true */
   enabled: boolean;
@@ -38,16 +44,26 @@ export class BreakerOpenError extends Error {
 export interface Breaker {
   readonly name: string;
   readonly state: BreakerState;
+  /** The settings it was created with. */
+  readonly settings: BreakerSettings;
   /** Runs `call` unless the breaker is open; its rejection counts as a failure when `isFailure` says so. */
   run<T>(call: () => Promise<T>): Promise<T>;
   snapshot(): BreakerSnapshot;
+  /**
+   * Moves the breaker to `open` (it then half-opens after `resetTimeoutMs`, as if it had opened
+   * itself) or `closed`, reporting the change with cause `forced`. Nothing happens when the breaker
+   * is disabled or already in that state.
+   */
+  force(state: 'open' | 'closed'): void;
 }
 
 export interface BreakerRegistryOptions {
   /** Which rejections of a call count against the breaker; the others count as successes (the upstream answered). */
   isFailure: (error: unknown) => boolean;
   /** Called on every state change (after the registry's own bookkeeping); logging and metrics hook in here. */
-  onStateChange?: (name: string, state: BreakerState) => void;
+  onStateChange?: (name: string, state: BreakerState, cause: BreakerChangeCause) => void;
+  /** Called once per breaker, right after it is created (shared state is read in here). */
+  onCreate?: (breaker: Breaker) => void;
 }
 
 /**
@@ -56,7 +72,8 @@ export interface BreakerRegistryOptions {
  * Timeouts are not opossum's: callers abort their own attempts and the abort counts as a failure.
  *
  * Events (via `onStateChange`): `open` when the failure rate in the window passes the threshold
- * (or the half-open probe fails), `half_open` after `resetTimeoutMs`, `closed` when the probe succeeds.
+ * (or the half-open probe fails), `half_open` after `resetTimeoutMs`, `closed` when the probe succeeds;
+ * each with the cause `own`, or `forced` when {@link Breaker.force} made it.
  */
 export class BreakerRegistry {
   private readonly breakers = new Map<string, OpossumBreaker>();
@@ -69,6 +86,7 @@ export class BreakerRegistry {
     if (!breaker) {
       breaker = new OpossumBreaker(name, settings, this.options);
       this.breakers.set(name, breaker);
+      this.options.onCreate?.(breaker);
     }
     return breaker;
   }
@@ -88,10 +106,12 @@ type Call = () => Promise<unknown>;
 class OpossumBreaker implements Breaker {
   private readonly circuit: CircuitBreaker<[Call], unknown>;
   private current: BreakerState = 'closed';
+  /** True while {@link force} runs, so the change it causes is reported as `forced`. */
+  private forcing = false;
 
   constructor(
     readonly name: string,
-    private readonly settings: BreakerSettings,
+    readonly settings: BreakerSettings,
     options: BreakerRegistryOptions,
   ) {
     this.circuit = new CircuitBreaker<[Call], unknown>((call: Call) => call(), {
@@ -108,7 +128,7 @@ class OpossumBreaker implements Breaker {
     });
     const change = (state: BreakerState) => () => {
       this.current = state;
-      options.onStateChange?.(name, state);
+      options.onStateChange?.(name, state, this.forcing ? 'forced' : 'own');
     };
     this.circuit.on('open', change('open'));
     this.circuit.on('halfOpen', change('half_open'));
@@ -141,6 +161,18 @@ class OpossumBreaker implements Breaker {
       rejected: stats.rejects,
       windowMs: this.settings.rollingWindowMs,
     };
+  }
+
+  force(state: 'open' | 'closed'): void {
+    if (!this.settings.enabled || this.current === state) return;
+    this.forcing = true;
+    try {
+      // opossum's open() starts its reset timer (half-open later); close() clears it.
+      if (state === 'open') this.circuit.open();
+      else this.circuit.close();
+    } finally {
+      this.forcing = false;
+    }
   }
 
   shutdown(): void {

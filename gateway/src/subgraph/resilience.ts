@@ -1,6 +1,6 @@
 import { principalHeaderNames } from '../auth/principal.js';
 import { resolve } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import type { Logger } from 'pino';
 import { createMemoryStore } from '../cache/memory-store.js';
 import { createRedisStore } from '../cache/redis-store.js';
@@ -8,6 +8,7 @@ import type { CacheStore } from '../cache/store.js';
 import { ConfigError, subgraphReplicas, subgraphSettings, type GatewayConfig } from '../config.js';
 import { BREAKER_STATE_VALUE, type GatewayMetrics } from '../observability/metrics.js';
 import { BreakerRegistry, type BreakerSnapshot, type BreakerState } from '../resilience/breaker.js';
+import { createSharedBreakers, type SharedBreakers } from '../resilience/shared-breakers.js';
 import { createBulkhead } from '../resilience/bulkhead.js';
 import { InFlight } from '../resilience/dedupe.js';
 import { startHealthChecks, type HealthChecker } from '../upstream/health-check.js';
@@ -21,9 +22,11 @@ import type { UpstreamResponse } from './upstream.js';
 export interface SubgraphResilienceOptions {
   config: GatewayConfig;
   /** The gateway's Redis connection: the fallback cache lives there when present, else in memory. */
-  redis?: Redis | undefined;
+  redis?: RedisClient | undefined;
   metrics: GatewayMetrics;
   logger: Logger;
+  /** This process's id: shared breaker messages carry it (`resilience.sharedBreakers`). */
+  instanceId?: string | undefined;
   /** The static fallback files, already read ({@link loadStaticFallbackFiles}); read here when absent. */
   statics?: ReadonlyMap<string, StaticFallbacks> | undefined;
 }
@@ -76,18 +79,35 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
   // Whatever headers carry the principal (auth.propagation, renamable) are always part of the
   // identity, or renaming one would let one caller's copies serve another.
   const identityHeaders = [...new Set([...config.resilience.identityHeaders, ...principalHeaderNames(config.auth.propagation)])];
+  let shared: SharedBreakers | undefined;
   const breakers = new BreakerRegistry({
     isFailure: isBreakerFailure,
-    onStateChange: (name, state) => {
+    onStateChange: (name, state, cause) => {
       metrics.breakerState.set({ subgraph: name }, BREAKER_STATE_VALUE[state]);
       // A replica's breaker: the subgraph's own series shows the replicas' breakers combined.
       const at = name.indexOf('@');
       const pool = at > 0 ? replicaPools.get(name.slice(0, at)) : undefined;
       if (pool) metrics.breakerState.set({ subgraph: pool.name }, BREAKER_STATE_VALUE[combinedState(pool)]);
+      metrics.breakerTransitions.inc({ breaker: name, state, cause: cause === 'forced' ? 'remote' : 'local' });
       const log = state === 'closed' ? logger.info.bind(logger) : logger.warn.bind(logger);
-      log({ subgraph: name, breaker: state }, `circuit breaker ${state.replace('_', '-')}`);
+      log({ subgraph: name, breaker: state, cause: cause === 'forced' ? 'remote' : 'local' }, `circuit breaker ${state.replace('_', '-')}`);
+      const breaker = breakers.find(name);
+      if (breaker) shared?.onStateChange(breaker, state, cause);
     },
+    onCreate: (breaker) => shared?.track(breaker),
   });
+  if (config.resilience.sharedBreakers.enabled && options.redis) {
+    shared = createSharedBreakers({
+      redis: options.redis,
+      keyPrefix: config.redis.keyPrefix,
+      instanceId: options.instanceId ?? 'unnamed',
+      resyncIntervalMs: config.resilience.sharedBreakers.resyncIntervalMs,
+      maxMessageAgeMs: config.resilience.sharedBreakers.maxMessageAgeMs,
+      find: (name) => breakers.find(name),
+      metrics,
+      logger: logger.child({ component: 'shared-breakers' }),
+    });
+  }
   const cache: CacheStore = options.redis
     ? createRedisStore({ redis: options.redis, namespace: 'fallback:' })
     : createMemoryStore({ maxBytes: config.resilience.cacheMaxBytes });
@@ -165,6 +185,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
     async close() {
       for (const checker of checkers) checker.stop();
       metrics.beforeReplicaStateCollect.delete(refreshStates);
+      await shared?.close();
       breakers.shutdown();
       await Promise.all(pools.map((pool) => pool.close().catch(() => undefined)));
     },

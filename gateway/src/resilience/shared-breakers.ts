@@ -1,0 +1,184 @@
+import type { Logger } from 'pino';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { RedisClient } from '../redis.js';
+import type { Breaker, BreakerChangeCause, BreakerState } from './breaker.js';
+
+export interface SharedBreakersOptions {
+  /** The gateway's connection (GET, SET, DEL, PUBLISH); a duplicate of it subscribes. */
+  redis: RedisClient;
+  /** `redis.keyPrefix`: ioredis prefixes keys, not channels, so the channel name carries it here. */
+  keyPrefix: string;
+  /** This process; its own messages are ignored when they come back. */
+  instanceId: string;
+  /** How often every tracked breaker's shared key is read (bounds the delay when a message is lost). @default 5000 */
+  resyncIntervalMs: number;
+  /** Messages older than this (sender's clock) are ignored. @default 5000 */
+  maxMessageAgeMs: number;
+  /** The local breaker of a name, if this instance has one. */
+  find: (name: string) => Breaker | undefined;
+  metrics: GatewayMetrics;
+  logger: Logger;
+}
+
+/** What instances tell each other, on the channel and in the shared key. */
+interface BreakerMessage {
+  v: 1;
+  breaker: string;
+  state: 'open' | 'closed';
+  instance: string;
+  /** Sender's clock, ms since the epoch. */
+  at: number;
+}
+
+export interface SharedBreakers {
+  /** Feed every state change of a local breaker here; changes of its own (not forced) are shared. */
+  onStateChange(breaker: Breaker, state: BreakerState, cause: BreakerChangeCause): void;
+  /** A breaker was created: follow it, and take the shared state it may already have. */
+  track(breaker: Breaker): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Circuit breaker state shared across gateway instances through Redis, so that when one instance's
+ * breaker for a subgraph opens, the others open theirs too instead of each paying its own
+ * `volumeThreshold` failures; and when one closes it after a successful probe, the others close.
+ *
+ * Two channels, both best effort:
+ * - pub/sub on `<keyPrefix>breakers` (classic PUBLISH, which a Redis Cluster forwards to every
+ *   node): the fast path, typically milliseconds;
+ * - a key `breaker:{<name>}` holding the last `open`, with a TTL of the breaker's `resetTimeoutMs`
+ *   (it says nothing once the open period is over), read when a breaker is created, when the
+ *   subscription or the main connection (re)connects and every `resyncIntervalMs`: a new instance, or one that missed a
+ *   message, learns the state within that interval.
+ *
+ * No storms: only changes a breaker made itself (`own`) are published; a change forced by a message
+ * is not sent on. Each instance's forced-open breaker still half-opens on its own timer and lets one
+ * probe through, so N instances make N probes per reset period (instead of N × volumeThreshold
+ * failures). Messages carry the sender and a timestamp: an instance ignores its own, stale ones
+ * (older than `maxMessageAgeMs`) and any older than the last change it saw for that breaker.
+ *
+ * If Redis is down, publishing and reading fail (counted, logged once per outage) and every
+ * instance keeps working on its own breakers.
+ */
+export function createSharedBreakers(options: SharedBreakersOptions): SharedBreakers {
+  const { redis, instanceId, metrics, logger } = options;
+  const channel = `${options.keyPrefix}breakers`;
+  const keyOf = (name: string) => `breaker:{${name.replaceAll('{', '%7B').replaceAll('}', '%7D')}}`;
+  const tracked = new Map<string, Breaker>();
+  /** Per breaker, the time of the latest change taken or made here: older news is ignored. */
+  const latest = new Map<string, number>();
+  let failing = false;
+  let closed = false;
+
+  const failed = (what: string, error: unknown) => {
+    metrics.breakerSync.inc({ result: what === 'publish' ? 'publish_failed' : 'read_failed' });
+    if (!failing) logger.warn({ err: error instanceof Error ? error.message : String(error) }, `shared breaker state: ${what} failed; breakers stay per instance until Redis answers`);
+    failing = true;
+  };
+  const succeeded = () => {
+    if (failing) logger.info('shared breaker state: Redis answers again');
+    failing = false;
+  };
+
+  /** Takes a change another instance reported. */
+  const apply = (message: BreakerMessage, source: 'message' | 'key') => {
+    if (message.instance === instanceId) return;
+    if (source === 'message' && Date.now() - message.at > options.maxMessageAgeMs) {
+      metrics.breakerSync.inc({ result: 'stale' });
+      return;
+    }
+    const breaker = options.find(message.breaker);
+    if (!breaker || message.at <= (latest.get(message.breaker) ?? 0) || breaker.state === message.state) {
+      metrics.breakerSync.inc({ result: 'ignored' });
+      return;
+    }
+    latest.set(message.breaker, message.at);
+    metrics.breakerSync.inc({ result: 'applied' });
+    logger.info({ breaker: message.breaker, state: message.state, from: message.instance }, 'circuit breaker state taken from another instance');
+    breaker.force(message.state);
+  };
+
+  const readShared = async (breaker: Breaker) => {
+    try {
+      const raw = await redis.get(keyOf(breaker.name));
+      succeeded();
+      const message = raw ? parseMessage(raw) : undefined;
+      if (message?.state === 'open') apply(message, 'key');
+    } catch (error) {
+      failed('read', error);
+    }
+  };
+  const resync = () => Promise.all([...tracked.values()].map(readShared));
+
+  const publish = async (message: BreakerMessage, ttlMs: number) => {
+    const payload = JSON.stringify(message);
+    try {
+      if (message.state === 'open') await redis.set(keyOf(message.breaker), payload, 'PX', Math.max(1, ttlMs));
+      else await redis.del(keyOf(message.breaker));
+      await redis.publish(channel, payload);
+      succeeded();
+      metrics.breakerSync.inc({ result: 'published' });
+    } catch (error) {
+      failed('publish', error);
+    }
+  };
+
+  // A connection of its own: a subscribed connection can run nothing else.
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => undefined); // the main connection logs Redis trouble
+  subscriber.on('message', (from: string, raw: string) => {
+    if (from !== channel) return;
+    const message = parseMessage(raw);
+    if (message) apply(message, 'message');
+  });
+  // On every (re)connect: subscribe (again) and read what may have been missed meanwhile.
+  subscriber.on('ready', () => {
+    if (closed) return;
+    subscriber.subscribe(channel).then(() => resync(), (error: unknown) => failed('subscribe', error));
+  });
+  subscriber.connect().catch(() => undefined); // retried in the background by ioredis
+  // The keys are read on the main connection, which may become ready after the subscriber: read
+  // them then too, or a breaker created in between would wait for the periodic read.
+  const onMainReady = () => void resync();
+  redis.on('ready', onMainReady);
+  const timer = setInterval(() => void resync(), options.resyncIntervalMs);
+  timer.unref();
+
+  return {
+    onStateChange(breaker, state, cause) {
+      if (cause !== 'own' || state === 'half_open' || closed) return;
+      const at = Date.now();
+      latest.set(breaker.name, at);
+      void publish({ v: 1, breaker: breaker.name, state, instance: instanceId, at }, breaker.settings.resetTimeoutMs);
+    },
+    track(breaker) {
+      tracked.set(breaker.name, breaker);
+      if (redis.status === 'ready') void readShared(breaker);
+    },
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      redis.off('ready', onMainReady);
+      subscriber.disconnect();
+    },
+  };
+}
+
+function parseMessage(raw: string): BreakerMessage | undefined {
+  try {
+    const value = JSON.parse(raw) as Partial<BreakerMessage>;
+    if (
+      value.v === 1 &&
+      typeof value.breaker === 'string' &&
+      (value.state === 'open' || value.state === 'closed') &&
+      typeof value.instance === 'string' &&
+      typeof value.at === 'number' &&
+      Number.isFinite(value.at)
+    ) {
+      return value as BreakerMessage;
+    }
+  } catch {
+    // not ours, or garbled: ignored
+  }
+  return undefined;
+}

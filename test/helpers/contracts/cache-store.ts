@@ -1,0 +1,47 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import type { CacheStore } from '../../../gateway/src/cache/store.js';
+
+/**
+ * The {@link CacheStore} contract (the fallback cache of subgraph and REST answers): memory, one
+ * Redis server and a Redis Cluster run these same cases. `make` is called inside each test, so it
+ * may use a connection that a `beforeAll` of the calling file opened.
+ */
+export function describeCacheStoreContract(kind: string, make: () => CacheStore): void {
+  describe(`CacheStore contract: ${kind}`, () => {
+    it('returns what was stored, with the time it was stored', async () => {
+      const store = make();
+      const before = Date.now();
+      await store.set('a', '{"data":{"x":1}}', 10_000);
+      const entry = await store.get('a');
+      expect(entry?.value).toBe('{"data":{"x":1}}');
+      expect(entry?.storedAt).toBeGreaterThanOrEqual(before);
+      expect(entry?.storedAt).toBeLessThanOrEqual(Date.now());
+    });
+
+    it('answers undefined for a key never stored', async () => {
+      expect(await make().get('never')).toBeUndefined();
+    });
+
+    it('overwrites an entry and keeps values with newlines and unicode intact', async () => {
+      const store = make();
+      await store.set('b', 'first', 10_000);
+      await store.set('b', 'line one\nline two — ✓', 10_000);
+      expect((await store.get('b'))?.value).toBe('line one\nline two — ✓');
+    });
+
+    it('forgets an entry after its TTL', async () => {
+      const store = make();
+      await store.set('short', 'v', 50);
+      await store.set('long', 'v', 60_000);
+      // Bounded wait: poll until the short entry is gone (at most ~2 s), never a fixed sleep assertion.
+      let gone = false;
+      for (let i = 0; i < 40 && !gone; i++) {
+        await sleep(50);
+        gone = (await store.get('short')) === undefined;
+      }
+      expect(gone).toBe(true);
+      expect((await store.get('long'))?.value).toBe('v');
+    });
+  });
+}
