@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { Principal } from './auth/principal.js';
+import type { RequestTrace } from './observability/tracing.js';
 import type { FallbackUse } from './subgraph/resilient-call.js';
 
 /** What the gateway learned about one request while handling it; read by logging and metrics. */
@@ -20,6 +21,10 @@ export interface RequestState {
   fallbacks: FallbackUse[];
   /** Set by the REST passthrough: the route (its prefix), the upstream's status and how it was answered. */
   rest?: RestRequestInfo | undefined;
+  /** The budget's answer to this request's charge (GraphQL or REST); absent when nothing was charged. */
+  rateLimit?: { result: 'allowed' | 'limited' | 'unavailable'; remaining?: number | undefined } | undefined;
+  /** The request's span and trace context; absent when tracing is off (or for probes). */
+  trace?: RequestTrace | undefined;
 }
 
 export interface RestRequestInfo {

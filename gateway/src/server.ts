@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { ApolloGateway } from '@apollo/gateway';
+import { context as otelContext, type Attributes } from '@opentelemetry/api';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
@@ -11,7 +12,7 @@ import type { Redis } from 'ioredis';
 import type { DestinationStream, Logger } from 'pino';
 import { createAuthenticator } from './auth/authenticate.js';
 import { productionSettings, type GatewayConfig } from './config.js';
-import { buildContext, requestState, type GatewayContext } from './context.js';
+import { buildContext, requestState, type GatewayContext, type RequestState } from './context.js';
 import { ERRORS, GatewayError, graphqlErrorBody, restErrorBody, type ErrorCode } from './errors.js';
 import { formatGatewayError } from './graphql/format-error.js';
 import { useAuthorization } from './graphql/authorization-plugin.js';
@@ -24,8 +25,10 @@ import { useIntrospectionPolicy } from './graphql/introspection-plugin.js';
 import { maxDirectivesRule } from './graphql/request-limits.js';
 import { useSubgraphErrorMasking } from './graphql/subgraph-error-masking-plugin.js';
 import { checkGraphqlRequest } from './http/graphql-request.js';
+import { useTracing } from './graphql/tracing-plugin.js';
 import { createLogger } from './observability/logging.js';
 import { GatewayMetrics, type RequestOutcome } from './observability/metrics.js';
+import { GatewayTracing } from './observability/tracing.js';
 import type { BudgetService } from './rate-limit/budget-service.js';
 import { closeRedis, createRedis } from './redis.js';
 import { createRestPassthrough } from './rest/passthrough.js';
@@ -78,6 +81,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     defaultMetrics: config.metrics.defaultMetrics,
   });
   const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  // Tracing on: the process-wide provider is registered (once) and this gateway's exporter started.
+  const tracing = config.tracing.enabled
+    ? new GatewayTracing({ config: config.tracing, trustedProxies: config.server.trustedProxies, instanceId, logger: logger.child({ component: 'tracing' }) })
+    : undefined;
   const health = new SubgraphHealthBook();
   const subgraphFetch = createSubgraphFetch();
   const redis: Redis | undefined = config.redis.url
@@ -162,6 +169,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       useRequestInfo(),
       useOperationResolution(),
       useFallbackReport(),
+      ...(tracing ? [useTracing({ traceIdInExtensions: config.tracing.traceIdInExtensions })] : []),
       ...(config.graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()]),
     ],
   });
@@ -208,10 +216,14 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const graphqlPath = config.graphql.path;
   const isGraphqlRequest = (request: FastifyRequest) => request.routeOptions.url === graphqlPath;
 
+  const isProbe = (request: FastifyRequest) => Boolean(request.routeOptions.config && (request.routeOptions.config as { probe?: boolean }).probe);
+
   app.addHook('onRequest', async (request, reply) => {
     reply.header(requestIdHeader, request.id);
     // Creates the request's state now, so the request deadline counts from here.
-    requestState(request);
+    const state = requestState(request);
+    // Probes are polled every few seconds and tell nothing about a request path: no spans.
+    if (tracing && !isProbe(request)) state.trace = tracing.startRequest(request);
     if (phase === 'draining' || phase === 'stopped') throw new GatewayError('SHUTTING_DOWN');
   });
 
@@ -222,8 +234,13 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     return payload;
   });
 
+  // A client that hangs up before the answer: its span ends here (onResponse does not run).
+  app.addHook('onRequestAbort', async (request) => {
+    requestState(request).trace?.end({ 'gateway.aborted': true }, 'client closed the connection');
+  });
+
   app.addHook('onResponse', async (request, reply) => {
-    const probe = request.routeOptions.config && (request.routeOptions.config as { probe?: boolean }).probe;
+    const probe = isProbe(request);
     const seconds = reply.elapsedTime / 1000;
     const line: Record<string, unknown> = {
       method: request.method,
@@ -255,6 +272,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         errorCodes: state.errorCodes.length ? state.errorCodes : undefined,
         cost: state.cost,
       });
+    }
+    const trace = requestState(request).trace;
+    if (trace) {
+      line.traceId = trace.traceId;
+      trace.end(requestSpanAttributes(requestState(request), line), reply.statusCode >= 500 ? `HTTP ${reply.statusCode}` : undefined);
     }
     request.log[probe ? PROBE_LOG_LEVEL : 'info'](line, 'request completed');
   });
@@ -333,7 +355,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     },
     handler: async (request, reply) => {
       if (!apolloHandler) throw new GatewayError('SUPERGRAPH_NOT_LOADED');
-      return apolloHandler.call(app as never, request as never, reply as never);
+      const handle = apolloHandler;
+      const trace = requestState(request).trace;
+      // Apollo runs with the request span active: @apollo/gateway's own spans become its children.
+      if (trace) return otelContext.with(trace.context, () => handle.call(app as never, request as never, reply as never));
+      return handle.call(app as never, request as never, reply as never);
     },
   });
   app.route({
@@ -355,6 +381,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     authenticator.close();
     await resilience?.close();
     if (redis) await closeRedis(redis);
+    // Last: the spans of the requests that just finished are exported before the gateway says it stopped.
+    await tracing?.close();
   });
 
   const gateway: Gateway = {
@@ -406,6 +434,29 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     },
   };
   return gateway;
+}
+
+/** The request span's attributes at the end, from the request's state and its log line (never a credential). */
+function requestSpanAttributes(state: RequestState, line: Record<string, unknown>): Attributes {
+  const attributes: Attributes = { 'http.response.status_code': line.status as number };
+  const principal = state.principal;
+  if (principal) Object.assign(attributes, { 'gateway.client.id': principal.clientKey, 'gateway.client.kind': principal.kind, 'gateway.client.tier': principal.tier });
+  if (state.cost) attributes['gateway.cost.estimated'] = state.cost.estimated;
+  if (state.cost?.actual !== undefined) attributes['gateway.cost.actual'] = state.cost.actual;
+  if (state.rateLimit) attributes['gateway.rate_limit.result'] = state.rateLimit.result;
+  if (state.rateLimit?.remaining !== undefined) attributes['gateway.rate_limit.remaining'] = state.rateLimit.remaining;
+  if (state.errorCodes.length) attributes['gateway.error_codes'] = [...state.errorCodes];
+  if (typeof line.outcome === 'string') attributes['gateway.outcome'] = line.outcome;
+  if (typeof line.operationName === 'string') attributes['graphql.operation.name'] = line.operationName;
+  if (state.operationType) attributes['graphql.operation.type'] = state.operationType;
+  if (state.fallbacks.length) attributes['gateway.fallback.sources'] = [...new Set(state.fallbacks.map((use) => use.source))];
+  const rest = state.rest;
+  if (rest) {
+    Object.assign(attributes, { 'gateway.rest.route': rest.route, 'gateway.rest.attempts': rest.attempts });
+    if (rest.upstreamStatus !== undefined) attributes['gateway.rest.upstream_status'] = rest.upstreamStatus;
+    if (rest.fallback) attributes['gateway.fallback.sources'] = [rest.fallback];
+  }
+  return attributes;
 }
 
 function requestOutcome(status: number, errorCodes: string[], hasData: boolean): RequestOutcome {

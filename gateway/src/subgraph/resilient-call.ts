@@ -10,6 +10,7 @@ import type { InFlight } from '../resilience/dedupe.js';
 import { withRetries } from '../resilience/retry.js';
 import { withTimeout } from '../resilience/timeout.js';
 import { callFailureOf, describeError, isRetryable, SubgraphCallError, type CallFailure } from './call-error.js';
+import type { AttemptTracer } from './call-trace.js';
 import { analyseOperation } from './operation.js';
 import { staticResponse, type StaticFallbacks } from './static-fallbacks.js';
 import { fetchOnce, type RequestInitLike, type UpstreamFetch, type UpstreamResponse } from './upstream.js';
@@ -36,6 +37,8 @@ export interface CallInfo {
   requestId?: string | undefined;
   /** Called when the answer is a fallback, with the failure it stands in for. */
   onFallback(use: FallbackUse, failure: CallFailure): void;
+  /** Spans of the attempts, with their `traceparent` sent along; absent when tracing is off. */
+  trace?: AttemptTracer | undefined;
 }
 
 export interface ResilientCallerOptions {
@@ -117,11 +120,15 @@ export class ResilientCaller {
   private network(url: string, init: RequestInitLike, info: CallInfo, maxRetries: number): Promise<UpstreamResponse> {
     const { name, settings, breaker, bulkhead, fetch, metrics } = this.options;
     return withRetries(
-      () => {
+      (n) => {
         const remaining = info.deadline - Date.now();
         if (remaining <= 0) return Promise.reject(new SubgraphCallError('timeout', 'request deadline passed before the call'));
         const timeoutMs = Math.min(settings.timeoutMs, remaining);
-        return bulkhead.run(() => breaker.run(() => fetchOnce(fetch, url, init, timeoutMs)));
+        if (!info.trace) return bulkhead.run(() => breaker.run(() => fetchOnce(fetch, url, init, timeoutMs)));
+        // Traced: each attempt is a span, and the subgraph gets that attempt's traceparent.
+        return info.trace.attempt(n + 1, breaker.state, (traceHeaders) =>
+          bulkhead.run(() => breaker.run(() => fetchOnce(fetch, url, { ...init, headers: { ...init.headers, ...traceHeaders } }, timeoutMs))),
+        );
       },
       {
         maxRetries,

@@ -1,0 +1,154 @@
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import type { FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config.js';
+import { addressMatcher } from './address-ranges.js';
+import { processTracer, withRoute, type TraceRoute } from './tracer-provider.js';
+
+export interface GatewayTracingOptions {
+  /** The `tracing` section of the config. */
+  config: GatewayConfig['tracing'];
+  /** `server.trustedProxies`: the peers trusted when `tracing.trustIncoming` is `trustedProxies`. */
+  trustedProxies: readonly string[];
+  /** Becomes `service.instance.id`. */
+  instanceId: string;
+  logger: Logger;
+  /** Where finished spans go. @default an OTLP/HTTP (JSON) exporter to `config.endpoint` */
+  exporter?: SpanExporter | undefined;
+}
+
+/** Headers as Fastify, undici and Apollo's fetcher hold them. */
+type HeaderRecord = Record<string, string | string[] | undefined>;
+
+/** The tracing of one request: its span and the context every span of the request descends from. */
+export interface RequestTrace {
+  readonly traceId: string;
+  /** Whether this trace is recorded and exported (the sampler's decision). */
+  readonly sampled: boolean;
+  /** The request span's context: parent of the request's own spans, active while Apollo runs. */
+  readonly context: Context;
+  /** The request (server) span. */
+  readonly span: Span;
+  /** A span of this request, a child of `parent` (the request span by default); end it yourself. */
+  startSpan(name: string, attributes?: Attributes, kind?: SpanKind, parent?: Context): Span;
+  /** Writes `traceparent` (and `tracestate`) naming `span` as the parent into outgoing `headers`. */
+  inject(span: Span, headers: HeaderRecord): void;
+  /** Ends the request span once (later calls do nothing). */
+  end(attributes: Attributes, error?: string): void;
+}
+
+const propagator = new W3CTraceContextPropagator();
+
+/**
+ * OpenTelemetry tracing of one gateway (issue 11): starts the span of each request, honouring an
+ * incoming `traceparent` only from trusted peers, and owns the batch exporter its spans go to.
+ * Created only when `tracing.enabled` is true: with tracing off nothing is registered and the
+ * request state has no `trace`, so no instrumented code path does any tracing work.
+ */
+export class GatewayTracing {
+  private readonly tracer: Tracer;
+  private readonly route: TraceRoute;
+  private readonly processor: BatchSpanProcessor;
+  private readonly trusts: (request: FastifyRequest) => boolean;
+
+  constructor(options: GatewayTracingOptions) {
+    const { config } = options;
+    const exporter = options.exporter ?? new OTLPTraceExporter({ url: config.endpoint });
+    this.processor = new BatchSpanProcessor(exporter, {
+      scheduledDelayMillis: config.exportDelayMs,
+      maxQueueSize: config.maxQueueSize,
+      maxExportBatchSize: Math.min(512, config.maxQueueSize),
+    });
+    const resource = defaultResource().merge(
+      resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, 'service.instance.id': options.instanceId }),
+    );
+    this.route = {
+      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sampleRatio) }),
+      processor: this.processor,
+      resource,
+    };
+    const { tracer, global } = processTracer(resource);
+    this.tracer = tracer;
+    if (!global) options.logger.warn('another OpenTelemetry tracer provider was registered first: @apollo/gateway\'s spans go to it, not to tracing.endpoint');
+    this.trusts = trustPolicy(config.trustIncoming, options.trustedProxies);
+    options.logger.info(
+      { endpoint: config.endpoint, serviceName: config.serviceName, sampleRatio: config.sampleRatio, trustIncoming: config.trustIncoming },
+      'tracing on',
+    );
+  }
+
+  /** Starts the span of `request` (kind server), as a child of its `traceparent` when the peer is trusted. */
+  startRequest(request: FastifyRequest): RequestTrace {
+    const parent = this.trusts(request) ? propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter) : ROOT_CONTEXT;
+    const routed = withRoute(parent, this.route);
+    const route = request.routeOptions.url;
+    const span = this.tracer.startSpan(
+      route ? `${request.method} ${route}` : request.method,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'http.request.method': request.method,
+          ...(route ? { 'http.route': route } : {}),
+          'url.path': request.url.split('?')[0],
+          'url.scheme': request.protocol,
+          'client.address': request.ip,
+          'gateway.request_id': request.id,
+        },
+      },
+      routed,
+    );
+    return requestTrace(this.tracer, span, trace.setSpan(routed, span));
+  }
+
+  /** Exports what is queued and stops this gateway's exporter (spans still open are not exported). */
+  async close(): Promise<void> {
+    await this.processor.forceFlush().catch(() => undefined);
+    await this.processor.shutdown().catch(() => undefined);
+  }
+}
+
+function requestTrace(tracer: Tracer, span: Span, context: Context): RequestTrace {
+  let ended = false;
+  const spanContext = span.spanContext();
+  return {
+    traceId: spanContext.traceId,
+    sampled: span.isRecording(),
+    context,
+    span,
+    startSpan: (name, attributes, kind = SpanKind.INTERNAL, parent = context) => tracer.startSpan(name, { kind, attributes }, parent),
+    inject: (child, headers) => propagator.inject(trace.setSpan(context, child), headers, defaultTextMapSetter),
+    end(attributes, error) {
+      if (ended) return;
+      ended = true;
+      span.setAttributes(attributes);
+      if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+      span.end();
+    },
+  };
+}
+
+/**
+ * Whose trace context is continued. Not everyone's by default: a client that picks its trace id can
+ * join or pollute someone else's trace, and one that sets the sampled flag on every request
+ * bypasses `sampleRatio` and makes the gateway export all of its traffic.
+ */
+function trustPolicy(trust: GatewayConfig['tracing']['trustIncoming'], trustedProxies: readonly string[]): (request: FastifyRequest) => boolean {
+  if (trust === 'always') return () => true;
+  if (trust === 'never') return () => false;
+  const entries = trust === 'trustedProxies' ? trustedProxies : trust;
+  if (entries.length === 0) return () => false;
+  const matches = addressMatcher(entries);
+  // The direct peer, not X-Forwarded-For: trust is about who handed us the header.
+  return (request) => matches(request.socket.remoteAddress);
+}
+
+/** Records a failure on `span`: status error with `message`, and `error.type`. */
+export function failSpan(span: Span, type: string, message: string = type): void {
+  span.setAttribute('error.type', type);
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
+}
