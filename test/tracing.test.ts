@@ -1,3 +1,4 @@
+import { trace, type ProxyTracerProvider } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import { loadConfig } from '../gateway/src/config.js';
@@ -6,6 +7,7 @@ import { startProductsSubgraph } from '../subgraphs/products/index.js';
 import type { SubgraphServer } from '../subgraphs/shared/server.js';
 import { startUsersSubgraph } from '../subgraphs/users/index.js';
 import { devBearer } from './helpers/auth.js';
+import { freePort } from './helpers/ports.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver.js';
@@ -52,6 +54,26 @@ function only(spans: ReceivedSpan[], predicate: (span: ReceivedSpan) => boolean,
 }
 
 const childrenOf = (spans: ReceivedSpan[], parent: ReceivedSpan) => spans.filter((span) => span.parentSpanId === parent.spanId);
+
+// First in the file, before any gateway with tracing on has registered the process's provider.
+describe('with tracing off', () => {
+  it('registers no tracer provider: @apollo/gateway\'s spans go to the API\'s no-op tracer', async () => {
+    const tiny = await startTinySubgraph();
+    const gw = await startTestGateway({ supergraph: { path: writeTinySupergraph(tiny.url), watch: false }, tracing: { enabled: false, endpoint: receiver.url } });
+    try {
+      const result = await postGraphql(gw.graphqlUrl, { query: '{ warehouses { code } }' }, { 'x-request-id': 'never-traced' });
+      expect(result.status).toBe(200);
+      const provider = trace.getTracerProvider() as ProxyTracerProvider;
+      expect(provider.getDelegate().constructor.name).toBe('NoopTracerProvider');
+      expect(gw.logs.completed('never-traced')[0]?.traceId).toBeUndefined();
+      expect(tiny.receivedHeaders.at(-1)?.traceparent).toBeUndefined();
+    } finally {
+      await gw.close();
+      await tiny.close();
+    }
+    expect(receiver.exports).toBe(0);
+  });
+});
 
 describe('a cross-subgraph query, traced end to end, with products failing and a static fallback', () => {
   let subgraphs: SubgraphServer[] = [];
@@ -291,6 +313,31 @@ describe('REST passthrough calls', () => {
     expect(attempt.kind).toBe(SPAN_CLIENT);
     expect(attempt.attributes).toMatchObject({ 'gateway.attempt': 1, 'http.response.status_code': 200, 'url.path': '/legacy/echo/a' });
     expect(upstream.hits.at(-1)?.headers.traceparent).toBe(`00-${traceId}-${attempt.spanId}-01`);
+  });
+});
+
+describe('a collector that is down', () => {
+  it('costs dropped spans and a warning in the log, never a failed request', async () => {
+    const tiny = await startTinySubgraph();
+    const gw = await startTestGateway({
+      supergraph: { path: writeTinySupergraph(tiny.url), watch: false },
+      tracing: { enabled: true, endpoint: `http://127.0.0.1:${await freePort()}/v1/traces`, exportTimeoutMs: 1_000, ...FAST_EXPORT },
+    });
+    let closed = false;
+    try {
+      for (let i = 0; i < 3; i++) expect((await postGraphql(gw.graphqlUrl, { query: '{ warehouses { code } }' })).status).toBe(200);
+      const warned = () => gw.logs.find((line) => line.msg === 'tracing export failed; spans dropped').length > 0;
+      expect(await eventually(warned, 10_000)).toBe(true);
+      const line = gw.logs.find((l) => l.msg === 'tracing export failed; spans dropped')[0];
+      expect(line?.droppedSpans).toBeGreaterThan(0);
+      // Logged once, not once per failed export.
+      expect(gw.logs.find((l) => l.msg === 'tracing export failed; spans dropped')).toHaveLength(1);
+      await gw.close();
+      closed = true;
+    } finally {
+      if (!closed) await gw.close();
+      await tiny.close();
+    }
   });
 });
 

@@ -429,6 +429,9 @@ const TracingSchema = z
     exportDelayMs: positiveInt
       .default(5_000)
       .describe('Longest a finished span waits in memory before it is exported (batch delay); batches of 512 go sooner.'),
+    exportTimeoutMs: positiveInt
+      .default(10_000)
+      .describe('Longest one export may take, retries included; also the longest a shutdown waits for the last spans to go out.'),
     maxQueueSize: positiveInt
       .default(2_048)
       .describe('Finished spans kept while the collector is slow or down; more are dropped, never waited for.'),

@@ -1,8 +1,8 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -55,10 +55,12 @@ export class GatewayTracing {
   private readonly route: TraceRoute;
   private readonly processor: BatchSpanProcessor;
   private readonly trusts: (request: FastifyRequest) => boolean;
+  private readonly closeTimeoutMs: number;
 
   constructor(options: GatewayTracingOptions) {
     const { config } = options;
-    const exporter = options.exporter ?? new OTLPTraceExporter({ url: config.endpoint });
+    this.closeTimeoutMs = config.exportTimeoutMs;
+    const exporter = new LoggedExporter(options.exporter ?? new OTLPTraceExporter({ url: config.endpoint, timeoutMillis: config.exportTimeoutMs }), options.logger);
     this.processor = new BatchSpanProcessor(exporter, {
       scheduledDelayMillis: config.exportDelayMs,
       maxQueueSize: config.maxQueueSize,
@@ -105,10 +107,68 @@ export class GatewayTracing {
     return requestTrace(this.tracer, span, trace.setSpan(routed, span));
   }
 
-  /** Exports what is queued and stops this gateway's exporter (spans still open are not exported). */
+  /**
+   * Exports what is queued and stops this gateway's exporter (spans still open are not exported),
+   * waiting at most `exportTimeoutMs`: a collector that is down must not hold up a shutdown.
+   */
   async close(): Promise<void> {
-    await this.processor.forceFlush().catch(() => undefined);
-    await this.processor.shutdown().catch(() => undefined);
+    const done = (async () => {
+      await this.processor.forceFlush().catch(() => undefined);
+      await this.processor.shutdown().catch(() => undefined);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.closeTimeoutMs);
+      timer.unref();
+    });
+    await Promise.race([done, deadline]);
+    clearTimeout(timer);
+  }
+}
+
+/** How often a collector that keeps failing is logged about. */
+const EXPORT_FAILURE_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * Says in the gateway's log when exports fail (the SDK would only tell its own diagnostic logger,
+ * which is off): the first failure, then at most once a minute while they go on, with the spans
+ * dropped meanwhile, and once when exports work again.
+ */
+class LoggedExporter implements SpanExporter {
+  private failingSince: number | undefined;
+  private lastLogged = 0;
+  private dropped = 0;
+
+  constructor(
+    private readonly inner: SpanExporter,
+    private readonly logger: Logger,
+  ) {}
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    this.inner.export(spans, (result) => {
+      if (result.code === ExportResultCode.SUCCESS) {
+        if (this.failingSince !== undefined) this.logger.info({ droppedSpans: this.dropped }, 'tracing export recovered');
+        this.failingSince = undefined;
+        this.dropped = 0;
+      } else {
+        const now = Date.now();
+        this.failingSince ??= now;
+        this.dropped += spans.length;
+        if (now - this.lastLogged >= EXPORT_FAILURE_LOG_INTERVAL_MS) {
+          this.lastLogged = now;
+          this.logger.warn({ err: result.error?.message, droppedSpans: this.dropped }, 'tracing export failed; spans dropped');
+        }
+      }
+      done(result);
+    });
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush?.() ?? Promise.resolve();
   }
 }
 
