@@ -283,6 +283,37 @@ describe('incoming trace context: honoured from trusted peers only, and passed o
   });
 });
 
+describe('deduplicated subgraph calls', () => {
+  it('mark the fetch span of the call that joined one in flight; the attempts are in the first request\'s trace', async () => {
+    const tiny = await startTinySubgraph();
+    const gw = await startTestGateway({
+      supergraph: { path: writeTinySupergraph(tiny.url), watch: false },
+      tracing: { enabled: true, endpoint: receiver.url, ...FAST_EXPORT },
+    });
+    try {
+      const ask = (id: string) => postGraphql(gw.graphqlUrl, { query: '{ slow(ms: 400) }' }, { 'x-request-id': id });
+      const answers = await Promise.all([ask('dedupe-1'), ask('dedupe-2')]);
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
+      expect(tiny.receivedHeaders.filter((headers) => headers['x-request-id'] === 'dedupe-1' || headers['x-request-id'] === 'dedupe-2')).toHaveLength(1);
+      const traces = ['dedupe-1', 'dedupe-2'].map((id) => gw.logs.completed(id)[0]?.traceId as string);
+      const fetchOf = async (traceId: string) => {
+        const spans = await traceWith(traceId, 'POST /graphql', 'gateway.fetch');
+        const fetch = only(spans, (span) => span.name === 'gateway.fetch', 'fetch span');
+        return { fetch, attempts: childrenOf(spans, fetch) };
+      };
+      const [first, second] = await Promise.all(traces.map(fetchOf));
+      const [leader, follower] = first?.fetch.attributes['gateway.subgraph.deduplicated'] ? [second, first] : [first, second];
+      expect(follower?.fetch.attributes['gateway.subgraph.deduplicated']).toBe(true);
+      expect(follower?.attempts).toEqual([]);
+      expect(leader?.fetch.attributes['gateway.subgraph.deduplicated']).toBeUndefined();
+      expect(leader?.attempts.map((span) => span.name)).toEqual(['gateway.subgraph.attempt']);
+    } finally {
+      await gw.close();
+      await tiny.close();
+    }
+  });
+});
+
 describe('REST passthrough calls', () => {
   let upstream: RestUpstream;
   let gw: TestGateway;

@@ -1,4 +1,4 @@
-import { SpanKind, type Context } from '@opentelemetry/api';
+import { SpanKind, trace as otelTrace, type Context } from '@opentelemetry/api';
 import { failSpan, type RequestTrace } from '../observability/tracing.js';
 import { callFailureOf } from './call-error.js';
 
@@ -13,6 +13,8 @@ export interface AttemptTracer {
    * request. `breaker` is the breaker's state when the attempt started (undefined: no breaker).
    */
   attempt<T extends { status: number }>(number: number, breaker: string | undefined, run: (traceHeaders: Record<string, string>) => Promise<T>): Promise<T>;
+  /** The call joined an identical one already in flight (dedupe): its attempts are that call's, in that request's trace. */
+  joined(): void;
 }
 
 export function subgraphAttemptTracer(trace: RequestTrace, parent: Context, subgraph: string, url: string): AttemptTracer {
@@ -42,6 +44,9 @@ export function subgraphAttemptTracer(trace: RequestTrace, parent: Context, subg
       } finally {
         span.end();
       }
+    },
+    joined() {
+      otelTrace.getSpan(parent)?.setAttribute('gateway.subgraph.deduplicated', true);
     },
   };
 }

@@ -88,7 +88,10 @@ export class ResilientCaller {
     try {
       if (!settings.dedupe) return await this.fetchAndKeep(url, init, info, key);
       const { promise, shared } = inFlight.run(key, () => this.fetchAndKeep(url, init, info, key));
-      if (shared) metrics.subgraphDeduplicated.inc({ subgraph: name });
+      if (shared) {
+        metrics.subgraphDeduplicated.inc({ subgraph: name });
+        info.trace?.joined();
+      }
       return await promise;
     } catch (error) {
       const fallback = await this.fallback(key, operation, info);
