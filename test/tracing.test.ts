@@ -262,6 +262,23 @@ describe('incoming trace context: honoured from trusted peers only, and passed o
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
   });
 
+  it('traces plain subgraph calls too (resilience.enabled: false): one attempt span, its traceparent sent', async () => {
+    const gw = await startTestGateway({
+      supergraph: { path: supergraphPath, watch: false },
+      resilience: { enabled: false },
+      tracing: { enabled: true, endpoint: receiver.url, ...FAST_EXPORT },
+    });
+    gateways.push(gw);
+    const { traceId, subgraphTraceparent } = await ask(gw, 'plain-1');
+    const spans = await traceWith(traceId as string, 'POST /graphql', 'gateway.subgraph.attempt');
+    const fetch = only(spans, (span) => span.name === 'gateway.fetch', 'fetch span');
+    const attempt = only(spans, (span) => span.name === 'gateway.subgraph.attempt', 'attempt span');
+    expect(attempt.parentSpanId).toBe(fetch.spanId);
+    expect(attempt.attributes).toMatchObject({ 'gateway.attempt': 1, 'http.response.status_code': 200 });
+    expect(attempt.attributes['gateway.breaker.state']).toBeUndefined();
+    expect(subgraphTraceparent).toBe(`00-${traceId}-${attempt.spanId}-01`);
+  });
+
   it('with tracing off: no span exported, no traceparent sent on, no trace id in the log', async () => {
     // In the same process as the traced gateways above: the provider stays registered, yet spans
     // started under no gateway's route are not recorded.
