@@ -5,6 +5,7 @@ import { loadConfig } from '../gateway/src/config.js';
 import { startOrdersSubgraph } from '../subgraphs/orders/index.js';
 import { startProductsSubgraph } from '../subgraphs/products/index.js';
 import type { SubgraphServer } from '../subgraphs/shared/server.js';
+import { tracingFromEnv } from '../subgraphs/shared/tracing-options.js';
 import { startUsersSubgraph } from '../subgraphs/users/index.js';
 import { devBearer } from './helpers/auth.js';
 import { freePort } from './helpers/ports.js';
@@ -395,6 +396,12 @@ describe('tracing config', () => {
       env: { TRACING_ENABLED: 'true', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://jaeger:4318/v1/traces', OTEL_SERVICE_NAME: 'edge' },
     });
     expect(config.tracing).toMatchObject({ enabled: true, endpoint: 'http://jaeger:4318/v1/traces', serviceName: 'edge', trustIncoming: 'trustedProxies', traceIdInExtensions: false });
+  });
+
+  it('turns the demo subgraphs\' tracing on from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, named <name>-subgraph unless OTEL_SERVICE_NAME says', () => {
+    expect(tracingFromEnv('users', {})).toBeUndefined();
+    expect(tracingFromEnv('users', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://jaeger:4318/v1/traces' })).toEqual({ endpoint: 'http://jaeger:4318/v1/traces', serviceName: 'users-subgraph' });
+    expect(tracingFromEnv('users', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://j:4318/v1/traces', OTEL_SERVICE_NAME: 'accounts' })?.serviceName).toBe('accounts');
   });
 
   it('refuses a bad trust list, ratio or endpoint with the key named', () => {

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { Principal } from './auth/principal.js';
-import type { RequestTrace } from './observability/tracing.js';
+import type { RequestTrace } from './observability/request-trace.js';
 import type { FallbackUse } from './subgraph/resilient-call.js';
 
 /** What the gateway learned about one request while handling it; read by logging and metrics. */

@@ -28,7 +28,7 @@ import { checkGraphqlRequest } from './http/graphql-request.js';
 import { useTracing } from './graphql/tracing-plugin.js';
 import { createLogger } from './observability/logging.js';
 import { GatewayMetrics, type RequestOutcome } from './observability/metrics.js';
-import { GatewayTracing } from './observability/tracing.js';
+import type { GatewayTracing } from './observability/tracing.js';
 import type { BudgetService } from './rate-limit/budget-service.js';
 import { closeRedis, createRedis } from './redis.js';
 import { createRestPassthrough } from './rest/passthrough.js';
@@ -81,10 +81,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     defaultMetrics: config.metrics.defaultMetrics,
   });
   const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  // Tracing on: the process-wide provider is registered (once) and this gateway's exporter started.
-  const tracing = config.tracing.enabled
-    ? new GatewayTracing({ config: config.tracing, trustedProxies: config.server.trustedProxies, instanceId, logger: logger.child({ component: 'tracing' }) })
-    : undefined;
+  // Tracing on: set up by listen(), before the first request (the SDK is loaded only then).
+  let tracing: GatewayTracing | undefined;
   const health = new SubgraphHealthBook();
   const subgraphFetch = createSubgraphFetch();
   const redis: Redis | undefined = config.redis.url
@@ -169,7 +167,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       useRequestInfo(),
       useOperationResolution(),
       useFallbackReport(),
-      ...(tracing ? [useTracing({ traceIdInExtensions: config.tracing.traceIdInExtensions })] : []),
+      ...(config.tracing.enabled ? [useTracing({ traceIdInExtensions: config.tracing.traceIdInExtensions })] : []),
       ...(config.graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()]),
     ],
   });
@@ -403,6 +401,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       await gateway.load();
     },
     async listen() {
+      if (config.tracing.enabled && !tracing) {
+        // The process-wide provider is registered (once) and this gateway's exporter started.
+        const { GatewayTracing } = await import('./observability/tracing.js');
+        tracing = new GatewayTracing({ config: config.tracing, trustedProxies: config.server.trustedProxies, instanceId, logger: logger.child({ component: 'tracing' }) });
+      }
       await app.listen({ host: config.server.host, port: config.server.port });
       const address = app.server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

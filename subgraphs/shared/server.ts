@@ -8,7 +8,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/ind
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { parse } from 'graphql';
 import { subgraphSchemaPath } from './paths.js';
-import { createSubgraphTracing, tracingFromEnv, type SubgraphTracingOptions } from './tracing.js';
+import { tracingFromEnv, type SubgraphTracingOptions } from './tracing-options.js';
 import type { DataAccessStats } from './stats.js';
 import { DEFAULT_SUBGRAPH_PORTS, portEnvVariable, type SubgraphName } from './subgraph-names.js';
 
@@ -76,7 +76,8 @@ export async function startSubgraphServer<TContext extends BaseContext>(
   const typeDefs = parse(readFileSync(subgraphSchemaPath(definition.name), 'utf8'));
   const app = Fastify({ logger: options.logger ?? false });
   const tracingOptions = options.tracing === undefined ? tracingFromEnv(definition.name) : options.tracing || undefined;
-  const tracing = tracingOptions ? createSubgraphTracing<TContext>(definition.name, tracingOptions) : undefined;
+  // The SDK is loaded only when tracing is on.
+  const tracing = tracingOptions ? (await import('./tracing.js')).createSubgraphTracing<TContext>(definition.name, tracingOptions) : undefined;
   const apollo = new ApolloServer<TContext>({
     schema: buildSubgraphSchema([{ typeDefs, resolvers: definition.resolvers }]),
     // Inline tracing (ftv1) is what Apollo adds to subgraphs anyway; naming it silences the notice.

@@ -5,27 +5,12 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-
-export interface SubgraphTracingOptions {
-  /** OTLP/HTTP traces URL, e.g. `http://jaeger:4318/v1/traces`. */
-  endpoint: string;
-  /** `service.name` of the spans. */
-  serviceName: string;
-  /** Batch delay before export. @default 1000 */
-  exportDelayMs?: number;
-}
+import type { SubgraphTracingOptions } from './tracing-options.js';
 
 export interface SubgraphTracing<TContext extends BaseContext> {
   plugin: ApolloServerPlugin<TContext>;
   /** Exports what is queued and stops the exporter. */
   shutdown(): Promise<void>;
-}
-
-/** The tracing a demo subgraph gets from its environment: on when `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set. */
-export function tracingFromEnv(name: string, env: NodeJS.ProcessEnv = process.env): SubgraphTracingOptions | undefined {
-  const endpoint = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
-  if (!endpoint) return undefined;
-  return { endpoint, serviceName: env['OTEL_SERVICE_NAME'] || `${name}-subgraph` };
 }
 
 const propagator = new W3CTraceContextPropagator();

@@ -7,7 +7,7 @@ import { estimateCost, type CostEstimate } from '../cost/estimate.js';
 import type { CostAnalyzer, CostModelSource } from '../cost/model-source.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import { failSpan } from '../observability/tracing.js';
+import { failSpan } from '../observability/request-trace.js';
 import { leastRemaining, type ChargedBy, type LimitState } from '../rate-limit/budget.js';
 import type { BudgetClient, BudgetService } from '../rate-limit/budget-service.js';
 import { throttleStatus } from '../rate-limit/headers.js';

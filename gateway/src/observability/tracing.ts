@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
@@ -8,6 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import { addressMatcher } from './address-ranges.js';
+import type { RequestTrace } from './request-trace.js';
 import { processTracer, withRoute, type TraceRoute } from './tracer-provider.js';
 
 export interface GatewayTracingOptions {
@@ -22,33 +23,14 @@ export interface GatewayTracingOptions {
   exporter?: SpanExporter | undefined;
 }
 
-/** Headers as Fastify, undici and Apollo's fetcher hold them. */
-type HeaderRecord = Record<string, string | string[] | undefined>;
-
-/** The tracing of one request: its span and the context every span of the request descends from. */
-export interface RequestTrace {
-  readonly traceId: string;
-  /** Whether this trace is recorded and exported (the sampler's decision). */
-  readonly sampled: boolean;
-  /** The request span's context: parent of the request's own spans, active while Apollo runs. */
-  readonly context: Context;
-  /** The request (server) span. */
-  readonly span: Span;
-  /** A span of this request, a child of `parent` (the request span by default); end it yourself. */
-  startSpan(name: string, attributes?: Attributes, kind?: SpanKind, parent?: Context): Span;
-  /** Writes `traceparent` (and `tracestate`) naming `span` as the parent into outgoing `headers`. */
-  inject(span: Span, headers: HeaderRecord): void;
-  /** Ends the request span once (later calls do nothing). */
-  end(attributes: Attributes, error?: string): void;
-}
-
 const propagator = new W3CTraceContextPropagator();
 
 /**
  * OpenTelemetry tracing of one gateway (issue 11): starts the span of each request, honouring an
  * incoming `traceparent` only from trusted peers, and owns the batch exporter its spans go to.
- * Created only when `tracing.enabled` is true: with tracing off nothing is registered and the
- * request state has no `trace`, so no instrumented code path does any tracing work.
+ * Created only when `tracing.enabled` is true, and this module (with the SDK it imports) is only
+ * loaded then (server.ts imports it dynamically): with tracing off nothing is loaded or registered,
+ * and the request state has no `trace`, so no instrumented code path does any tracing work.
  */
 export class GatewayTracing {
   private readonly tracer: Tracer;
@@ -205,10 +187,4 @@ function trustPolicy(trust: GatewayConfig['tracing']['trustIncoming'], trustedPr
   const matches = addressMatcher(entries);
   // The direct peer, not X-Forwarded-For: trust is about who handed us the header.
   return (request) => matches(request.socket.remoteAddress);
-}
-
-/** Records a failure on `span`: status error with `message`, and `error.type`. */
-export function failSpan(span: Span, type: string, message: string = type): void {
-  span.setAttribute('error.type', type);
-  span.setStatus({ code: SpanStatusCode.ERROR, message });
 }

@@ -11,7 +11,7 @@ import { subgraphSettings, type GatewayConfig, type RestRouteConfig } from '../c
 import { requestState, type RestRequestInfo } from '../context.js';
 import { GatewayError } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import { failSpan } from '../observability/tracing.js';
+import { failSpan } from '../observability/request-trace.js';
 import type { BudgetService } from '../rate-limit/budget-service.js';
 import { leastRemaining } from '../rate-limit/budget.js';
 import { resolvePolicy } from '../rate-limit/policy.js';
@@ -137,8 +137,8 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
             readTimeoutMs: config.resilience.cacheReadTimeoutMs,
           })
         : undefined;
-    const origin = new URL(route.upstream).origin;
     const upstreamUrl = new URL(route.upstream);
+    const origin = upstreamUrl.origin;
     const upstreamHost = { hostname: upstreamUrl.hostname, port: Number(upstreamUrl.port || (upstreamUrl.protocol === 'https:' ? 443 : 80)) };
     const allowed = new Set<string>(route.methods);
     const headerOptions: ForwardHeaderOptions = {

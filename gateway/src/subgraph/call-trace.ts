@@ -1,5 +1,5 @@
 import { SpanKind, trace as otelTrace, type Context } from '@opentelemetry/api';
-import { failSpan, type RequestTrace } from '../observability/tracing.js';
+import { failSpan, type RequestTrace } from '../observability/request-trace.js';
 import { callFailureOf } from './call-error.js';
 
 /**

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { principalHeaderNames, principalHeaders, type PrincipalHeaderNames } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics, SubgraphResult } from '../observability/metrics.js';
-import { failSpan } from '../observability/tracing.js';
+import { failSpan } from '../observability/request-trace.js';
 import { callFailureOf, describeError, type CallFailure } from './call-error.js';
 import { bufferedResponse, type Fetcher } from './fetch.js';
 import type { SubgraphHealthBook } from './health.js';
