@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +62,18 @@ const GATEWAYS: GatewayUnderTest[] = [
       tsx('bench/gateway-process.ts', ['ours'], { BENCH_PORT: String(port), BENCH_SUPERGRAPH: supergraph, BENCH_CONFIG: join(ROOT, 'bench/configs/ours-full.yaml') }),
   },
   {
+    name: 'ours-traced',
+    rest: true,
+    description: 'ours-full with OpenTelemetry tracing on, every request sampled, exported (OTLP/HTTP JSON) to a receiver in the bench process',
+    start: (port, supergraph) =>
+      tsx('bench/gateway-process.ts', ['ours'], {
+        BENCH_PORT: String(port),
+        BENCH_SUPERGRAPH: supergraph,
+        BENCH_CONFIG: join(ROOT, 'bench/configs/ours-full.yaml'),
+        BENCH_TRACES_ENDPOINT: sink?.url ?? '',
+      }),
+  },
+  {
     name: 'ours-off',
     rest: true,
     description: 'this gateway, optional capabilities off (bench/configs/ours-off.yaml)',
@@ -67,6 +81,27 @@ const GATEWAYS: GatewayUnderTest[] = [
       tsx('bench/gateway-process.ts', ['ours'], { BENCH_PORT: String(port), BENCH_SUPERGRAPH: supergraph, BENCH_CONFIG: join(ROOT, 'bench/configs/ours-off.yaml') }),
   },
 ];
+
+/**
+ * An OTLP/HTTP traces receiver for `ours-traced`, in this process: it reads each export and answers
+ * 200, as a collector on the same host would (no parsing: the gateway's export cost is measured,
+ * not a collector's).
+ */
+let sink: { url: string; exports: number; bytes: number } | undefined;
+async function startTraceSink(): Promise<void> {
+  const state = { url: '', exports: 0, bytes: 0 };
+  const server = createServer((request, response) => {
+    request.on('data', (chunk: Buffer) => (state.bytes += chunk.length));
+    request.on('end', () => {
+      state.exports++;
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.unref();
+  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
+  sink = state;
+}
 
 interface Row {
   scenario: string;
@@ -98,6 +133,7 @@ async function benchmark(): Promise<void> {
   const duration = Number(args.duration);
   const warmup = Number(args.warmup);
 
+  if (gateways.some((g) => g.name === 'ours-traced')) await startTraceSink();
   const subgraphs = await startSubgraphs();
   const supergraph = writeSupergraph(subgraphs.urls);
   const rows: Row[] = [];
@@ -139,6 +175,7 @@ async function benchmark(): Promise<void> {
   } finally {
     await stop(subgraphs.child);
   }
+  if (sink) process.stderr.write(`trace receiver: ${sink.exports} exports, ${(sink.bytes / 2 ** 20).toFixed(1)} MB\n`);
   report(rows, gateways, scenarios, { duration, warmup });
 }
 

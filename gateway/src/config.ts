@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isAddressOrRange } from './observability/address-ranges.js';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -666,6 +667,52 @@ const MetricsSchema = z
   .strict()
   .prefault({});
 
+/** An IPv4/IPv6 address or CIDR range (`10.0.0.0/8`, `::1`), or one of proxy-addr's names. */
+const addressOrRange = z
+  .string()
+  .min(1)
+  .refine((value) => isAddressOrRange(value), 'an IP address, a CIDR range (`10.0.0.0/8`) or one of `loopback`, `linklocal`, `uniquelocal`');
+
+const TracingSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe('Export OpenTelemetry traces (OTLP/HTTP). Off: no tracer provider is registered and no span is made.'),
+    endpoint: z
+      .url({ protocol: /^https?$/ })
+      .default('http://localhost:4318/v1/traces')
+      .describe('OTLP/HTTP traces URL, e.g. `http://jaeger:4318/v1/traces` (`OTEL_EXPORTER_OTLP_HEADERS` adds headers, e.g. a collector token).'),
+    serviceName: z.string().min(1).default('federation-gateway').describe('`service.name` of the gateway\'s spans.'),
+    sampleRatio: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(1)
+      .describe('Share of new traces recorded (0..1). A trusted incoming `traceparent` keeps its own sampled flag (parent-based).'),
+    trustIncoming: z
+      .union([z.enum(['always', 'never', 'trustedProxies']), z.array(addressOrRange).min(1)])
+      .default('trustedProxies')
+      .describe(
+        'Whose `traceparent`/`tracestate` continue their trace: `always`, `never`, `trustedProxies` (only from a peer listed in `server.trustedProxies`; none by default), or a list of addresses / CIDR ranges of peers. Others start a new trace, so a client cannot choose trace ids or force sampling.',
+      ),
+    traceIdInExtensions: z
+      .boolean()
+      .default(false)
+      .describe('Put the trace id in `extensions.traceId` of every GraphQL response (it is always in the request\'s log line).'),
+    exportDelayMs: positiveInt
+      .default(5_000)
+      .describe('Longest a finished span waits in memory before it is exported (batch delay); batches of 512 go sooner.'),
+    exportTimeoutMs: positiveInt
+      .default(10_000)
+      .describe('Longest one export may take, retries included; also the longest a shutdown waits for the last spans to go out.'),
+    maxQueueSize: positiveInt
+      .default(2_048)
+      .describe('Finished spans kept while the collector is slow or down; more are dropped, never waited for.'),
+  })
+  .strict()
+  .prefault({});
+
 const CostSchema = z
   .object({
     enabled: z.boolean().default(true).describe('Estimate the cost of every operation before it runs (needed by the tier limits and the budget).'),
@@ -965,6 +1012,7 @@ export const ConfigSchema = z
     cost: CostSchema,
     rateLimit: RateLimitSchema,
     rest: RestSchema,
+    tracing: TracingSchema.describe('OpenTelemetry tracing (see "Observability" → "Tracing").'),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -1066,6 +1114,9 @@ export const ENV_OVERRIDES: Readonly<Record<string, { key: string; type: EnvType
   REDIS_CLUSTER_NODES: { key: 'redis.cluster.nodes', type: 'list' },
   AUTH_REQUIRED: { key: 'auth.required', type: 'boolean' },
   LOG_LEVEL: { key: 'logging.level', type: 'string' },
+  TRACING_ENABLED: { key: 'tracing.enabled', type: 'boolean' },
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: { key: 'tracing.endpoint', type: 'string' },
+  OTEL_SERVICE_NAME: { key: 'tracing.serviceName', type: 'string' },
 };
 
 /** `SUBGRAPH_USERS_URL=http://...` sets `subgraphs.users.url` (the name is lower-cased); `http://a,http://b` sets `subgraphs.users.upstreams`. */

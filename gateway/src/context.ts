@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { Principal } from './auth/principal.js';
+import type { RequestTrace } from './observability/request-trace.js';
 import type { FallbackUse } from './subgraph/resilient-call.js';
 
 /** What the gateway learned about one request while handling it; read by logging and metrics. */
@@ -20,6 +21,10 @@ export interface RequestState {
   fallbacks: FallbackUse[];
   /** Set by the REST passthrough: the route (its prefix), the upstream's status and how it was answered. */
   rest?: RestRequestInfo | undefined;
+  /** The budget's answer to this request's charge (GraphQL or REST); absent when nothing was charged. */
+  rateLimit?: { result: 'allowed' | 'limited' | 'unavailable'; remaining?: number | undefined } | undefined;
+  /** The request's span and trace context; absent when tracing is off (or for probes). */
+  trace?: RequestTrace | undefined;
   /**
    * Set on the HTTP request's state when it carried a batch: one entry per operation, in order,
    * each with a state of its own (the state the plugins of that operation wrote).
@@ -80,6 +85,7 @@ export function buildContext(request: FastifyRequest): GatewayContext {
  */
 export function buildOperationContext(request: FastifyRequest): GatewayContext {
   const parent = requestState(request);
-  const state: RequestState = { principal: parent.principal, errorCodes: [], hasData: false, receivedAt: parent.receivedAt, fallbacks: [] };
+  // The trace is the HTTP request's: each operation's spans are children of the request span.
+  const state: RequestState = { principal: parent.principal, errorCodes: [], hasData: false, receivedAt: parent.receivedAt, fallbacks: [], trace: parent.trace };
   return { requestId: request.id, logger: request.log, state };
 }

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { ApolloGateway } from '@apollo/gateway';
+import { context as otelContext, type Attributes } from '@opentelemetry/api';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyCors from '@fastify/cors';
@@ -9,7 +10,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { DestinationStream, Logger } from 'pino';
 import { createAuthenticator } from './auth/authenticate.js';
 import { configuredSubgraphUrl, productionSettings, type GatewayConfig } from './config.js';
-import { requestState, type GatewayContext } from './context.js';
+import { requestState, type GatewayContext, type RequestState } from './context.js';
 import { ERRORS, GatewayError, graphqlErrorBody, restErrorBody, type ErrorCode } from './errors.js';
 import { formatGatewayError } from './graphql/format-error.js';
 import { useAuthorization } from './graphql/authorization-plugin.js';
@@ -27,8 +28,10 @@ import { createGraphqlHandler } from './http/graphql-handler.js';
 import { createClientErrorHandler, createConnectHandler } from './http/client-errors.js';
 import { checkGraphqlRequest } from './http/graphql-request.js';
 import { useInFlightLimit } from './http/in-flight-limit.js';
+import { useTracing } from './graphql/tracing-plugin.js';
 import { createLogger } from './observability/logging.js';
 import { GatewayMetrics, type RequestOutcome } from './observability/metrics.js';
+import type { GatewayTracing } from './observability/tracing.js';
 import { ApqStore } from './persisted/apq-store.js';
 import { DocumentResolver } from './persisted/documents.js';
 import { readManifest } from './persisted/manifest.js';
@@ -88,6 +91,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     defaultMetrics: config.metrics.defaultMetrics,
   });
   const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  // Tracing on: set up by listen(), before the first request (the SDK is loaded only then).
+  let tracing: GatewayTracing | undefined;
   const health = new SubgraphHealthBook();
   const subgraphFetch = createSubgraphFetch();
   const redis: RedisClient | undefined = redisConfigured(config.redis)
@@ -212,6 +217,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       useRequestInfo(),
       useOperationResolution(),
       useFallbackReport(),
+      ...(config.tracing.enabled ? [useTracing({ traceIdInExtensions: config.tracing.traceIdInExtensions })] : []),
       ...(config.graphql.landingPage ? [] : [ApolloServerPluginLandingPageDisabled()]),
     ],
   });
@@ -264,7 +270,9 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   app.addHook('onRequest', async (request, reply) => {
     reply.header(requestIdHeader, request.id);
     // Creates the request's state now, so the request deadline counts from here.
-    requestState(request);
+    const state = requestState(request);
+    // Probes are polled every few seconds and tell nothing about a request path: no spans.
+    if (tracing && !isProbe(request)) state.trace = tracing.startRequest(request);
     if (phase === 'draining' || phase === 'stopped') throw new GatewayError('SHUTTING_DOWN');
   });
 
@@ -302,6 +310,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   app.addHook('onSend', async (_request, reply, payload) => {
     if (phase === 'draining') reply.header('connection', 'close');
     return payload;
+  });
+
+  // A client that hangs up before the answer: its span ends here (onResponse does not run).
+  app.addHook('onRequestAbort', async (request) => {
+    requestState(request).trace?.end({ 'gateway.aborted': true }, 'client closed the connection');
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -359,6 +372,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         cost: state.cost,
         trustedDocumentId: state.trustedDocumentId,
       });
+    }
+    const trace = requestState(request).trace;
+    if (trace) {
+      line.traceId = trace.traceId;
+      trace.end(requestSpanAttributes(requestState(request), line), reply.statusCode >= 500 ? `HTTP ${reply.statusCode}` : undefined);
     }
     request.log[probe ? PROBE_LOG_LEVEL : 'info'](line, 'request completed');
   });
@@ -448,7 +466,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     },
     handler: async (request, reply) => {
       if (!apolloHandler) throw new GatewayError('SUPERGRAPH_NOT_LOADED');
-      return apolloHandler(request, reply);
+      const handle = apolloHandler;
+      const trace = requestState(request).trace;
+      // Apollo runs with the request span active: @apollo/gateway's own spans become its children.
+      if (trace) return otelContext.with(trace.context, () => handle(request, reply));
+      return handle(request, reply);
     },
   });
   app.route({
@@ -471,6 +493,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     authenticator.close();
     await resilience?.close();
     if (redis) await closeRedis(redis);
+    // Last: the spans of the requests that just finished are exported before the gateway says it stopped.
+    await tracing?.close();
   });
 
   const gateway: Gateway = {
@@ -491,6 +515,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       await gateway.load();
     },
     async listen() {
+      if (config.tracing.enabled && !tracing) {
+        // The process-wide provider is registered (once) and this gateway's exporter started.
+        const { GatewayTracing } = await import('./observability/tracing.js');
+        tracing = new GatewayTracing({ config: config.tracing, trustedProxies: config.server.trustedProxies, instanceId, logger: logger.child({ component: 'tracing' }) });
+      }
       await app.listen({ host: config.server.host, port: config.server.port });
       const address = app.server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -527,6 +556,29 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 /** How often Node checks the header and request timeouts: a quarter of the header timeout, within 50 ms .. 1 s. */
 function connectionsCheckingInterval(headersTimeoutMs: number): number {
   return Math.max(50, Math.min(1_000, Math.floor(headersTimeoutMs / 4)));
+}
+
+/** The request span's attributes at the end, from the request's state and its log line (never a credential). */
+function requestSpanAttributes(state: RequestState, line: Record<string, unknown>): Attributes {
+  const attributes: Attributes = { 'http.response.status_code': line.status as number };
+  const principal = state.principal;
+  if (principal) Object.assign(attributes, { 'gateway.client.id': principal.clientKey, 'gateway.client.kind': principal.kind, 'gateway.client.tier': principal.tier });
+  if (state.cost) attributes['gateway.cost.estimated'] = state.cost.estimated;
+  if (state.cost?.actual !== undefined) attributes['gateway.cost.actual'] = state.cost.actual;
+  if (state.rateLimit) attributes['gateway.rate_limit.result'] = state.rateLimit.result;
+  if (state.rateLimit?.remaining !== undefined) attributes['gateway.rate_limit.remaining'] = state.rateLimit.remaining;
+  if (state.errorCodes.length) attributes['gateway.error_codes'] = [...state.errorCodes];
+  if (typeof line.outcome === 'string') attributes['gateway.outcome'] = line.outcome;
+  if (typeof line.operationName === 'string') attributes['graphql.operation.name'] = line.operationName;
+  if (state.operationType) attributes['graphql.operation.type'] = state.operationType;
+  if (state.fallbacks.length) attributes['gateway.fallback.sources'] = [...new Set(state.fallbacks.map((use) => use.source))];
+  const rest = state.rest;
+  if (rest) {
+    Object.assign(attributes, { 'gateway.rest.route': rest.route, 'gateway.rest.attempts': rest.attempts });
+    if (rest.upstreamStatus !== undefined) attributes['gateway.rest.upstream_status'] = rest.upstreamStatus;
+    if (rest.fallback) attributes['gateway.fallback.sources'] = [rest.fallback];
+  }
+  return attributes;
 }
 
 function requestOutcome(status: number, errorCodes: string[], hasData: boolean): RequestOutcome {

@@ -8,6 +8,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/ind
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { parse } from 'graphql';
 import { subgraphSchemaPath } from './paths.js';
+import { tracingFromEnv, type SubgraphTracingOptions } from './tracing-options.js';
 import type { DataAccessStats } from './stats.js';
 import { DEFAULT_SUBGRAPH_PORTS, portEnvVariable, type SubgraphName } from './subgraph-names.js';
 
@@ -33,6 +34,12 @@ export interface StartSubgraphOptions {
   port?: number;
   /** Fastify request logging. @default false */
   logger?: boolean;
+  /**
+   * Join the gateway's traces (OpenTelemetry, OTLP/HTTP): a server span per request under the
+   * incoming `traceparent`, its root fields' resolvers as children. `false`: off.
+   * @default on when `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set ({@link tracingFromEnv})
+   */
+  tracing?: SubgraphTracingOptions | false;
 }
 
 export interface SubgraphDefinition<TContext extends BaseContext> {
@@ -68,10 +75,13 @@ export async function startSubgraphServer<TContext extends BaseContext>(
 ): Promise<SubgraphServer> {
   const typeDefs = parse(readFileSync(subgraphSchemaPath(definition.name), 'utf8'));
   const app = Fastify({ logger: options.logger ?? false });
+  const tracingOptions = options.tracing === undefined ? tracingFromEnv(definition.name) : options.tracing || undefined;
+  // The SDK is loaded only when tracing is on.
+  const tracing = tracingOptions ? (await import('./tracing.js')).createSubgraphTracing<TContext>(definition.name, tracingOptions) : undefined;
   const apollo = new ApolloServer<TContext>({
     schema: buildSubgraphSchema([{ typeDefs, resolvers: definition.resolvers }]),
     // Inline tracing (ftv1) is what Apollo adds to subgraphs anyway; naming it silences the notice.
-    plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginInlineTrace()],
+    plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginInlineTrace(), ...(tracing ? [tracing.plugin] : [])],
     includeStacktraceInErrorResponses: false,
     introspection: true,
   });
@@ -94,6 +104,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(
     });
   } catch (error) {
     await apollo.stop();
+    await tracing?.shutdown();
     throw error;
   }
 
@@ -105,6 +116,6 @@ export async function startSubgraphServer<TContext extends BaseContext>(
     origin,
     stats: definition.stats,
     // apollo.stop() runs the drain plugin, which closes Fastify.
-    close: () => (closing ??= apollo.stop()),
+    close: () => (closing ??= apollo.stop().then(() => tracing?.shutdown())),
   };
 }

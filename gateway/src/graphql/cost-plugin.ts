@@ -1,4 +1,4 @@
-import { HeaderMap, type ApolloServerPlugin, type GraphQLResponse } from '@apollo/server';
+import { HeaderMap, type ApolloServerPlugin, type GraphQLRequestContextResponseForOperation, type GraphQLResponse } from '@apollo/server';
 import type { DocumentNode, GraphQLFormattedError } from 'graphql';
 import type { TierConfig } from '../config.js';
 import type { GatewayContext } from '../context.js';
@@ -7,7 +7,8 @@ import { estimateCost, type CostEstimate } from '../cost/estimate.js';
 import type { CostAnalyzer, CostModelSource } from '../cost/model-source.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import type { ChargedBy, LimitState } from '../rate-limit/budget.js';
+import { failSpan } from '../observability/request-trace.js';
+import { leastRemaining, type ChargedBy, type LimitState } from '../rate-limit/budget.js';
 import type { BudgetClient, BudgetService } from '../rate-limit/budget-service.js';
 import { scaleRefill, type AdaptiveRefill, type RefillAdjustment } from '../rate-limit/adaptive.js';
 import { throttleStatus } from '../rate-limit/headers.js';
@@ -98,66 +99,86 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
     },
     async requestDidStart() {
       let admitted: Admitted | undefined;
+      const admit = async (requestContext: GraphQLRequestContextResponseForOperation<GatewayContext>): Promise<GraphQLResponse | null> => {
+        const { schema, document, operation, request, queryHash, contextValue } = requestContext;
+        if (!operation) return null;
+        const analyzer = costs.analyzer(schema);
+        if (!analyzer) return errorResponse('INTERNAL_SERVER_ERROR', [error('INTERNAL_SERVER_ERROR', 'The cost model is not loaded for this schema.')]);
+        let estimate: CostEstimate;
+        try {
+          estimate = analyzer.cache.get(queryHash ?? request.query ?? '', document, request.operationName, request.variables, () =>
+            estimateCost(analyzer.schema, analyzer.model, document, { operationName: request.operationName, variables: request.variables, defaultListSize }),
+          );
+        } catch (cause) {
+          return errorResponse('BAD_REQUEST', [error('BAD_REQUEST', `The operation cannot be costed: ${(cause as Error).message}`)]);
+        }
+        metrics?.operationCost.observe({ kind: 'estimated' }, estimate.cost);
+        contextValue.state.cost = { estimated: estimate.cost };
+
+        const principal = contextValue.state.principal;
+        let policy = resolvePolicy(options.tiers, options.defaultTier, principal?.tier ?? 'anonymous', {
+          operationName: request.operationName ?? operation.name?.value,
+          rootFields: estimate.fields.filter((field) => !field.path.includes('.')).map((field) => field.coordinate),
+        });
+
+        const adjustment = adaptive?.forSubgraphs(subgraphsOf(estimate));
+        if (adjustment && adjustment.factor < 1) policy = { ...policy, limits: scaleRefill(policy.limits, adjustment.factor) };
+
+        if (explainHeader && wantsExplain(request.http?.headers.get(explainHeader))) {
+          return {
+            http: { status: 200, headers: new HeaderMap() },
+            body: { kind: 'single', singleResult: { extensions: { cost: explain(estimate, policy, adjustment) } } },
+          };
+        }
+
+        const refusal = checkLimits(estimate, policy);
+        if (refusal) {
+          metrics?.rateLimitDecisions.inc({ tier: policy.tier, result: 'rejected' });
+          return refusal;
+        }
+
+        const client: BudgetClient = { clientKey: principal?.clientKey ?? 'ip:unknown', tier: policy.tier };
+        if (!budget) {
+          admitted = { analyzer, document, estimate, client, policy, limits: undefined, adjustment };
+          return null;
+        }
+        const outcome = await budget.charge(client, estimate.cost, policy.limits, { settleLater: true });
+        contextValue.state.rateLimit = { result: outcome.result, remaining: outcome.result === 'unavailable' ? undefined : leastRemaining(outcome.limits) };
+        if (outcome.result === 'unavailable') {
+          return errorResponse('RATE_LIMIT_UNAVAILABLE', [error('RATE_LIMIT_UNAVAILABLE')]);
+        }
+        if (outcome.result === 'limited') {
+          const cost = { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: adaptiveThrottleStatus(outcome.limits, adjustment) };
+          const retryAfterSeconds = Number(outcome.headers['retry-after']);
+          return errorResponse(
+            'RATE_LIMITED',
+            [error('RATE_LIMITED', `${ERRORS.RATE_LIMITED.message.split(':')[0]}: this operation costs ${estimate.cost} points; retry in ${retryAfterSeconds} s.`, { retryAfterSeconds, cost })],
+            outcome.headers,
+            withExtensions ? { cost } : undefined,
+          );
+        }
+        admitted = { analyzer, document, estimate, client, policy, limits: outcome.limits, chargedBy: outcome.chargedBy, adjustment };
+        return null;
+      };
       return {
         async responseForOperation(requestContext) {
-          const { schema, document, operation, request, queryHash, contextValue } = requestContext;
-          if (!operation) return null;
-          const analyzer = costs.analyzer(schema);
-          if (!analyzer) return errorResponse('INTERNAL_SERVER_ERROR', [error('INTERNAL_SERVER_ERROR', 'The cost model is not loaded for this schema.')]);
-          let estimate: CostEstimate;
+          const state = requestContext.contextValue.state;
+          const span = state.trace?.startSpan('gateway.cost');
+          if (!span) return admit(requestContext);
           try {
-            estimate = analyzer.cache.get(queryHash ?? request.query ?? '', document, request.operationName, request.variables, () =>
-              estimateCost(analyzer.schema, analyzer.model, document, { operationName: request.operationName, variables: request.variables, defaultListSize }),
-            );
-          } catch (cause) {
-            return errorResponse('BAD_REQUEST', [error('BAD_REQUEST', `The operation cannot be costed: ${(cause as Error).message}`)]);
+            const response = await admit(requestContext);
+            if (state.cost) span.setAttribute('gateway.cost.estimated', state.cost.estimated);
+            if (state.rateLimit) span.setAttribute('gateway.rate_limit.result', state.rateLimit.result);
+            if (state.rateLimit?.remaining !== undefined) span.setAttribute('gateway.rate_limit.remaining', state.rateLimit.remaining);
+            const refused = response?.body.kind === 'single' ? response.body.singleResult.errors?.[0]?.extensions?.code : undefined;
+            if (refused) span.setAttribute('gateway.cost.refused', String(refused));
+            return response;
+          } catch (error) {
+            failSpan(span, 'exception', error instanceof Error ? error.message : String(error));
+            throw error;
+          } finally {
+            span.end();
           }
-          metrics?.operationCost.observe({ kind: 'estimated' }, estimate.cost);
-          contextValue.state.cost = { estimated: estimate.cost };
-
-          const principal = contextValue.state.principal;
-          let policy = resolvePolicy(options.tiers, options.defaultTier, principal?.tier ?? 'anonymous', {
-            operationName: request.operationName ?? operation.name?.value,
-            rootFields: estimate.fields.filter((field) => !field.path.includes('.')).map((field) => field.coordinate),
-          });
-
-          const adjustment = adaptive?.forSubgraphs(subgraphsOf(estimate));
-          if (adjustment && adjustment.factor < 1) policy = { ...policy, limits: scaleRefill(policy.limits, adjustment.factor) };
-
-          if (explainHeader && wantsExplain(request.http?.headers.get(explainHeader))) {
-            return {
-              http: { status: 200, headers: new HeaderMap() },
-              body: { kind: 'single', singleResult: { extensions: { cost: explain(estimate, policy, adjustment) } } },
-            };
-          }
-
-          const refusal = checkLimits(estimate, policy);
-          if (refusal) {
-            metrics?.rateLimitDecisions.inc({ tier: policy.tier, result: 'rejected' });
-            return refusal;
-          }
-
-          const client: BudgetClient = { clientKey: principal?.clientKey ?? 'ip:unknown', tier: policy.tier };
-          if (!budget) {
-            admitted = { analyzer, document, estimate, client, policy, limits: undefined, adjustment };
-            return null;
-          }
-          const outcome = await budget.charge(client, estimate.cost, policy.limits, { settleLater: true });
-          if (outcome.result === 'unavailable') {
-            return errorResponse('RATE_LIMIT_UNAVAILABLE', [error('RATE_LIMIT_UNAVAILABLE')]);
-          }
-          if (outcome.result === 'limited') {
-            const cost = { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: adaptiveThrottleStatus(outcome.limits, adjustment) };
-            const retryAfterSeconds = Number(outcome.headers['retry-after']);
-            return errorResponse(
-              'RATE_LIMITED',
-              [error('RATE_LIMITED', `${ERRORS.RATE_LIMITED.message.split(':')[0]}: this operation costs ${estimate.cost} points; retry in ${retryAfterSeconds} s.`, { retryAfterSeconds, cost })],
-              outcome.headers,
-              withExtensions ? { cost } : undefined,
-            );
-          }
-          admitted = { analyzer, document, estimate, client, policy, limits: outcome.limits, chargedBy: outcome.chargedBy, adjustment };
-          return null;
         },
 
         async willSendResponse(requestContext) {

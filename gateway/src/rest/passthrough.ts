@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline, Transform, type Readable } from 'node:stream';
 import replyFrom from '@fastify/reply-from';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import { SpanKind, type Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { Agent } from 'undici';
 import { hasScopes } from '../auth/principal.js';
@@ -10,7 +11,9 @@ import { routeLoadBalancing, subgraphSettings, type GatewayConfig, type RestRout
 import { requestState, type RestRequestInfo } from '../context.js';
 import { GatewayError } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import { failSpan } from '../observability/request-trace.js';
 import type { BudgetService } from '../rate-limit/budget-service.js';
+import { leastRemaining } from '../rate-limit/budget.js';
 import { resolvePolicy } from '../rate-limit/policy.js';
 import type { BreakerRegistry, BreakerSnapshot } from '../resilience/breaker.js';
 import { createBulkhead, type Bulkhead } from '../resilience/bulkhead.js';
@@ -224,6 +227,7 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
       if (!options.budget || route.cost === 0 || !principal) return;
       const policy = resolvePolicy(config.rateLimit.tiers, config.rateLimit.defaultTier, principal.tier, { rootFields: [] });
       const outcome = await options.budget.charge({ clientKey: principal.clientKey, tier: policy.tier }, route.cost, policy.limits);
+      requestState(request).rateLimit = { result: outcome.result, remaining: outcome.result === 'unavailable' ? undefined : leastRemaining(outcome.limits) };
       if (outcome.result === 'limited') throw new GatewayError('RATE_LIMITED', undefined, outcome.headers);
       if (outcome.result === 'unavailable') throw new GatewayError('RATE_LIMIT_UNAVAILABLE', undefined, { 'retry-after': '1' });
       reply.headers(outcome.headers);
@@ -239,7 +243,8 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
           ? fallback.key(route.fallback.public ? '' : (principal?.clientKey ?? ''), target, request.headers.accept)
           : undefined;
 
-      const attempt = (upstreamOrigin: string) =>
+      /** One upstream call to `upstreamOrigin` (a replica's, when the route has several); `span`: the attempt's span, whose traceparent goes out with it. */
+      const callUpstream = (upstreamOrigin: string, span: Span | undefined) =>
         new Promise<UpstreamAnswer>((resolve, reject) => {
           info.attempts++;
           let abandoned = false;
@@ -253,8 +258,12 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
           reply.from(upstreamOrigin + target, {
             timeout: route.timeoutMs,
             retryDelay: () => null,
-            rewriteRequestHeaders: (req, headers) =>
-              upstreamRequestHeaders(req as FastifyRequest, headers as IncomingHttpHeaders, principal, headerOptions) as IncomingHttpHeaders,
+            rewriteRequestHeaders: (req, headers) => {
+              const forwarded = upstreamRequestHeaders(req as FastifyRequest, headers as IncomingHttpHeaders, principal, headerOptions);
+              // Traced: the upstream continues from this attempt's span, whatever the client sent.
+              if (span && state.trace) state.trace.inject(span, forwarded);
+              return forwarded as IncomingHttpHeaders;
+            },
             // Headers are copied when the answer is sent (a retry or a fallback must not inherit them).
             rewriteHeaders: () => ({}),
             onResponse: (_req, _reply, raw) => {
@@ -273,6 +282,38 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
             },
           });
         });
+
+      // Traced: each attempt is a client span `gateway.rest.attempt` (until the upstream's response
+      // headers, or its failure), and the upstream gets that span's traceparent.
+      const attempt = async (upstreamOrigin: string): Promise<UpstreamAnswer> => {
+        const trace = state.trace;
+        if (!trace) return callUpstream(upstreamOrigin, undefined);
+        const upstreamUrl = new URL(upstreamOrigin);
+        const span = trace.startSpan(
+          'gateway.rest.attempt',
+          {
+            'gateway.rest.route': route.prefix,
+            'gateway.attempt': info.attempts + 1,
+            ...(breaker ? { 'gateway.breaker.state': breaker.state } : {}),
+            'http.request.method': request.method,
+            'server.address': upstreamUrl.hostname,
+            'server.port': Number(upstreamUrl.port || (upstreamUrl.protocol === 'https:' ? 443 : 80)),
+            'url.path': target.split('?')[0] ?? target,
+          },
+          SpanKind.CLIENT,
+        );
+        try {
+          const answer = await callUpstream(upstreamOrigin, span);
+          span.setAttribute('http.response.status_code', answer.status);
+          return answer;
+        } catch (error) {
+          if (error instanceof UpstreamErrorAnswer) span.setAttribute('http.response.status_code', error.answer.status);
+          failSpan(span, error instanceof ClientGoneError ? 'client_gone' : callFailureOf(error), error instanceof Error ? error.message : String(error));
+          throw error;
+        } finally {
+          span.end();
+        }
+      };
 
       const maxRetries = RETRIED_METHODS.has(request.method) ? route.retries.maxRetries : 0;
       let answer: UpstreamAnswer;

@@ -1,13 +1,16 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { context as otelContext, trace as otelTrace, type Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { principalHeaderNames, principalHeaders, type PrincipalHeaderNames } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics, SubgraphResult } from '../observability/metrics.js';
+import { failSpan } from '../observability/request-trace.js';
 import { callFailureOf, describeError, type CallFailure } from './call-error.js';
 import { bufferedResponse, type Fetcher } from './fetch.js';
 import type { SubgraphHealthBook } from './health.js';
 import type { SubgraphLatencies } from './latency.js';
-import type { CallInfo, ResilientCaller } from './resilient-call.js';
+import { subgraphAttemptTracer, type AttemptTracer } from './call-trace.js';
+import type { CallInfo, FallbackUse, ResilientCaller } from './resilient-call.js';
 import type { RequestInitLike } from './upstream.js';
 
 type GatewayGraphQLResponse = Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
@@ -63,21 +66,27 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
     const context = options.context as Partial<GatewayContext> | undefined;
-    let servedBy: CallFailure | undefined;
+    const traced = this.traced(context);
+    let servedBy: { failure: CallFailure; use: FallbackUse } | undefined;
     try {
-      const response = await this.processCall(options, context, (failure) => (servedBy = failure));
+      const response = await this.processCall(options, context, traced?.attempts, (failure, use) => (servedBy = { failure, use }));
       if (servedBy) {
         // A fallback answered: the call itself failed.
-        metrics.observeSubgraphCall(name, servedBy, elapsed());
+        metrics.observeSubgraphCall(name, servedBy.failure, elapsed());
         // A timeout is latency the subgraph showed; a refusal (breaker, bulkhead) or a reset is not.
-        if (servedBy === 'timeout') this.subgraph.latencies?.record(name, elapsed() * 1000);
-        health.recordFailure(name, servedBy);
+        if (servedBy.failure === 'timeout') this.subgraph.latencies?.record(name, elapsed() * 1000);
+        health.recordFailure(name, servedBy.failure);
+        if (traced?.fetchSpan) {
+          traced.fetchSpan.setAttributes({ 'gateway.subgraph.result': servedBy.failure, 'gateway.fallback.source': servedBy.use.source });
+          failSpan(traced.fetchSpan, servedBy.failure, `${servedBy.failure}; answered from the ${servedBy.use.source} fallback`);
+        }
         return response;
       }
       const result: SubgraphResult = response.errors?.length ? 'graphql_error' : 'success';
       metrics.observeSubgraphCall(name, result, elapsed());
       this.subgraph.latencies?.record(name, elapsed() * 1000);
       health.recordSuccess(name);
+      traced?.fetchSpan?.setAttribute('gateway.subgraph.result', result);
       return response;
     } catch (error) {
       const result = classifyFailure(error);
@@ -85,6 +94,10 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       if (result === 'timeout') this.subgraph.latencies?.record(name, elapsed() * 1000);
       const reason = describeError(error);
       health.recordFailure(name, reason);
+      if (traced?.fetchSpan) {
+        traced.fetchSpan.setAttribute('gateway.subgraph.result', result);
+        failSpan(traced.fetchSpan, result, reason);
+      }
       this.subgraph.logger.warn({ subgraph: name, reqId: context?.requestId, result, reason }, 'subgraph call failed');
       // Answer instead of throwing: the gateway then nulls only this subgraph's part of the
       // response, adds the path, and returns the rest. The client learns which subgraph failed,
@@ -93,13 +106,34 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     }
   }
 
+  /**
+   * With tracing on: Apollo's `gateway.fetch` span (active while Apollo calls `process()`), which
+   * gets the call's result and fallback as attributes, and the tracer of the attempts below it.
+   */
+  private traced(context: Partial<GatewayContext> | undefined): { fetchSpan: Span | undefined; attempts: AttemptTracer } | undefined {
+    const requestTrace = context?.state?.trace;
+    if (!requestTrace) return undefined;
+    const active = otelContext.active();
+    const fetchSpan = otelTrace.getSpan(active);
+    const parent = fetchSpan ? active : requestTrace.context;
+    return { fetchSpan, attempts: subgraphAttemptTracer(requestTrace, parent, this.subgraph.name, this.url) };
+  }
+
   private processCall(
     options: GraphQLDataSourceProcessOptions<GatewayContext>,
     context: Partial<GatewayContext> | undefined,
-    onFallbackServed: (failure: CallFailure) => void,
+    attempts: AttemptTracer | undefined,
+    onFallbackServed: (failure: CallFailure, use: FallbackUse) => void,
   ): Promise<GatewayGraphQLResponse> {
     const resilience = this.subgraph.resilience;
-    if (!resilience) return super.process(options);
+    if (!resilience) {
+      if (!attempts) return super.process(options);
+      // Plain calls, traced: one attempt span around the fetcher, its traceparent sent along.
+      const plain = this.fetcher;
+      const fetcher = ((url: string, init: RequestInitLike) =>
+        attempts.attempt(1, undefined, (traceHeaders) => plain(url, { ...init, headers: { ...init.headers, ...traceHeaders } }))) as unknown as Fetcher;
+      return super.process.call(Object.create(this, { fetcher: { value: fetcher } }) as this, options);
+    }
     const state = context?.state;
     const info: CallInfo = {
       query: options.request.query ?? '',
@@ -112,8 +146,9 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
         options.kind === 'incoming operation' ? (header) => options.incomingRequestContext.request.http?.headers.get(header) ?? undefined : undefined,
       onFallback: (use, failure) => {
         state?.fallbacks.push(use);
-        onFallbackServed(failure);
+        onFallbackServed(failure, use);
       },
+      trace: attempts,
     };
     const fetcher = (async (url: string, init: RequestInitLike) => {
       const answer = await resilience.caller.call(url, init, info);

@@ -11,6 +11,7 @@ import { withRetries } from '../resilience/retry.js';
 import { withTimeout } from '../resilience/timeout.js';
 import type { Replica, ReplicaPool } from '../upstream/replica-pool.js';
 import { callFailureOf, describeError, isRetryable, isRetryableOnReplicas, SubgraphCallError, type CallFailure } from './call-error.js';
+import type { AttemptTracer } from './call-trace.js';
 import { analyseOperation } from './operation.js';
 import { staticResponse, type StaticFallbacks } from './static-fallbacks.js';
 import { fetchOnce, type RequestInitLike, type UpstreamFetch, type UpstreamResponse } from './upstream.js';
@@ -39,6 +40,8 @@ export interface CallInfo {
   incomingHeader?: ((name: string) => string | undefined) | undefined;
   /** Called when the answer is a fallback, with the failure it stands in for. */
   onFallback(use: FallbackUse, failure: CallFailure): void;
+  /** Spans of the attempts, with their `traceparent` sent along; absent when tracing is off. */
+  trace?: AttemptTracer | undefined;
 }
 
 export interface ResilientCallerOptions {
@@ -94,7 +97,10 @@ export class ResilientCaller {
     try {
       if (!settings.dedupe) return await this.fetchAndKeep(url, init, info, key);
       const { promise, shared } = inFlight.run(key, () => this.fetchAndKeep(url, init, info, key));
-      if (shared) metrics.subgraphDeduplicated.inc({ subgraph: name });
+      if (shared) {
+        metrics.subgraphDeduplicated.inc({ subgraph: name });
+        info.trace?.joined();
+      }
       return await promise;
     } catch (error) {
       const fallback = await this.fallback(key, operation, info);
@@ -129,13 +135,20 @@ export class ResilientCaller {
     const tried = new Set<Replica>();
     const key = replicas?.hashHeader ? balanceKey(replicas.hashHeader, init, info) : undefined;
     return withRetries(
-      () => {
+      (n) => {
         const remaining = info.deadline - Date.now();
         if (remaining <= 0) return Promise.reject(new SubgraphCallError('timeout', 'request deadline passed before the call'));
         const timeoutMs = Math.min(settings.timeoutMs, remaining);
-        if (replicas) return bulkhead.run(() => replicas.pool.run(tried, key, (replicaUrl) => fetchOnce(fetch, replicaUrl, init, timeoutMs)));
-        if (!breaker) return bulkhead.run(() => fetchOnce(fetch, url, init, timeoutMs));
-        return bulkhead.run(() => breaker.run(() => fetchOnce(fetch, url, init, timeoutMs)));
+        const send = (extraHeaders?: Record<string, string>) => {
+          const sent = extraHeaders ? { ...init, headers: { ...init.headers, ...extraHeaders } } : init;
+          if (replicas) return bulkhead.run(() => replicas.pool.run(tried, key, (replicaUrl) => fetchOnce(fetch, replicaUrl, sent, timeoutMs)));
+          if (!breaker) return bulkhead.run(() => fetchOnce(fetch, url, sent, timeoutMs));
+          return bulkhead.run(() => breaker.run(() => fetchOnce(fetch, url, sent, timeoutMs)));
+        };
+        if (!info.trace) return send();
+        // Traced: each attempt is a span, and the subgraph gets that attempt's traceparent. With
+        // replicas, the breaker is the chosen replica's, known only inside the pool: not recorded.
+        return info.trace.attempt(n + 1, breaker?.state, (traceHeaders) => send(traceHeaders));
       },
       {
         maxRetries,
