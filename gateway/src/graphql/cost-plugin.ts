@@ -1,5 +1,5 @@
 import { HeaderMap, type ApolloServerPlugin, type GraphQLRequestContextResponseForOperation, type GraphQLResponse } from '@apollo/server';
-import type { DocumentNode, GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type DocumentNode, type GraphQLFormattedError } from 'graphql';
 import type { TierConfig } from '../config.js';
 import type { GatewayContext } from '../context.js';
 import { actualCost } from '../cost/actual.js';
@@ -110,7 +110,11 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
             estimateCost(analyzer.schema, analyzer.model, document, { operationName: request.operationName, variables: request.variables, defaultListSize }),
           );
         } catch (cause) {
-          return errorResponse('BAD_REQUEST', [error('BAD_REQUEST', `The operation cannot be costed: ${(cause as Error).message}`)]);
+          // The estimator's own refusals (GraphQLError) explain themselves; anything else is an
+          // internal failure whose message is for the log, not for the client.
+          if (cause instanceof GraphQLError) return errorResponse('BAD_REQUEST', [error('BAD_REQUEST', `The operation cannot be costed: ${cause.message}`)]);
+          contextValue.logger.error({ reqId: contextValue.requestId, err: cause instanceof Error ? cause.message : String(cause) }, 'cost estimate failed');
+          return errorResponse('BAD_REQUEST', [error('BAD_REQUEST', 'The operation cannot be costed.')]);
         }
         metrics?.operationCost.observe({ kind: 'estimated' }, estimate.cost);
         contextValue.state.cost = { estimated: estimate.cost };
