@@ -234,19 +234,6 @@ describe('connection and in-flight caps', () => {
 });
 
 describe('config', () => {
-  it('has safe defaults', () => {
-    expect(loadConfig({ env: {} }).server).toMatchObject({
-      headersTimeoutMs: 10_000,
-      requestTimeoutMs: 30_000,
-      keepAliveTimeoutMs: 72_000,
-      maxRequestsPerSocket: 1_000,
-      maxConnections: 10_000,
-      maxInFlightRequests: 1_000,
-      overloadRetryAfterSeconds: 1,
-      maxHeaderBytes: 16_384,
-    });
-  });
-
   it('refuses a header timeout longer than the request timeout, naming the key', () => {
     expect(() => loadConfig({ env: {}, overrides: { server: { headersTimeoutMs: 5_000, requestTimeoutMs: 1_000 } } })).toThrow(
       /server\.headersTimeoutMs: must not be longer than server\.requestTimeoutMs/,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis } from 'ioredis';
 import { freePort } from './ports.js';
+import { scanKeys } from './redis.js';
 
 /**
  * A private Redis Cluster of three masters (no replicas) on free loopback ports, in a temporary
@@ -119,19 +120,7 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
 
   const nodes = admins.map((admin) => `redis://127.0.0.1:${admin.options.port}`);
   const seeds = admins.map((admin) => ({ host: '127.0.0.1', port: admin.options.port as number }));
-  const keys = async (prefix: string) => {
-    const found: string[] = [];
-    for (const admin of admins) {
-      let cursor = '0';
-      for (let round = 0; round < 1_000; round++) {
-        const [next, batch] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-        found.push(...batch);
-        cursor = next;
-        if (cursor === '0') break;
-      }
-    }
-    return found;
-  };
+  const keys = async (prefix: string) => (await Promise.all(admins.map((admin) => scanKeys(admin, prefix)))).flat();
   return {
     nodes,
     async connect(prefix) {

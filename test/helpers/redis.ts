@@ -21,17 +21,7 @@ export async function connectTestRedis(label: string): Promise<TestRedis> {
   await client.connect();
   const admin = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await admin.connect();
-  const keys = async () => {
-    const found: string[] = [];
-    let cursor = '0';
-    for (let round = 0; round < 1_000; round++) {
-      const [next, batch] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      found.push(...batch);
-      cursor = next;
-      if (cursor === '0') break;
-    }
-    return found;
-  };
+  const keys = () => scanKeys(admin, prefix);
   return {
     client,
     prefix,
@@ -43,4 +33,17 @@ export async function connectTestRedis(label: string): Promise<TestRedis> {
       admin.disconnect();
     },
   };
+}
+
+/** Every key of one Redis server under `prefix` (SCAN, bounded). On a cluster, call it per master. */
+export async function scanKeys(admin: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  for (let round = 0; round < 1_000; round++) {
+    const [next, batch] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    found.push(...batch);
+    cursor = next;
+    if (cursor === '0') break;
+  }
+  return found;
 }
