@@ -5,7 +5,10 @@ import { RedisApiKeyStore } from '../gateway/src/auth/api-key-store.js';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import { createRedisStore } from '../gateway/src/cache/redis-store.js';
 import { ConfigError, loadConfig } from '../gateway/src/config.js';
+import { ApqStore } from '../gateway/src/persisted/apq-store.js';
 import { RedisBudgetStore } from '../gateway/src/rate-limit/redis-store.js';
+import { createHash } from 'node:crypto';
+import { pino } from 'pino';
 import { describeApiKeyStoreContract } from './helpers/contracts/api-key-store.js';
 import { bucket, describeBudgetStoreContract, newClient, window } from './helpers/contracts/budget-store.js';
 import { describeCacheStoreContract } from './helpers/contracts/cache-store.js';
@@ -98,6 +101,28 @@ async function clusterNodeKeys(index: number): Promise<string[]> {
   const [, keys] = await node.scan('0', 'MATCH', `${PREFIX}spread:rl:*`, 'COUNT', 10_000);
   return keys;
 }
+
+describe('automatic persisted queries on a cluster', () => {
+  it('finds on a second instance what the first registered, from whichever master holds it, with its TTL', async () => {
+    const logger = pino({ level: 'silent' });
+    const options = { cacheMaxBytes: 1_000_000, ttlSeconds: 600, redis: client, logger };
+    const first = new ApqStore(options);
+    const second = new ApqStore(options);
+    const documents = Array.from({ length: 12 }, (_, i) => `{ product(upc: "upc-${i}") { upc } }`);
+    const hash = (query: string) => createHash('sha256').update(query).digest('hex');
+    for (const query of documents) await first.set(hash(query), query);
+    for (const query of documents) expect(await second.get(hash(query))).toEqual({ query, from: 'redis' });
+    // Spread over the masters (single-key commands need no tag), each with the registration's TTL.
+    const holders = await Promise.all(
+      client.nodes('master').map(async (node) => (await node.scan('0', 'MATCH', `${PREFIX}apq:*`, 'COUNT', 10_000))[1].length),
+    );
+    expect(holders.reduce((a, b) => a + b, 0)).toBe(documents.length);
+    expect(holders.filter((count) => count > 0).length).toBeGreaterThan(1);
+    const ttl = await client.ttl(`apq:${hash(documents[0] as string)}`);
+    expect(ttl).toBeGreaterThan(500);
+    expect(ttl).toBeLessThanOrEqual(600);
+  });
+});
 
 describe('two gateway instances on one Redis Cluster', () => {
   let counted: CountedSubgraphs;
