@@ -1,5 +1,6 @@
 import { Kind, parse, type ConstDirectiveNode, type DocumentNode } from 'graphql';
 import { linkedDirectiveName } from './links.js';
+import { declaredGraphs } from './subgraph-list.js';
 
 const JOIN_SPEC = 'https://specs.apollo.dev/join';
 
@@ -28,15 +29,7 @@ export class FieldOwners {
 function readOwners(document: DocumentNode): Map<string, string[]> {
   const fieldDirective = linkedDirectiveName(document, JOIN_SPEC, 'field') ?? 'join__field';
   const typeDirective = linkedDirectiveName(document, JOIN_SPEC, 'type') ?? 'join__type';
-  const graphDirective = linkedDirectiveName(document, JOIN_SPEC, 'graph') ?? 'join__graph';
-  const graphNames = new Map<string, string>();
-  for (const definition of document.definitions) {
-    if (definition.kind !== Kind.ENUM_TYPE_DEFINITION) continue;
-    for (const value of definition.values ?? []) {
-      const name = stringArgument(value.directives?.find((d) => d.name.value === graphDirective), 'name');
-      if (name !== undefined) graphNames.set(value.name.value, name);
-    }
-  }
+  const graphNames = new Map(declaredGraphs(document).map((graph) => [graph.enumValue, graph.name]));
   const graphOf = (directive: ConstDirectiveNode): string | undefined => {
     const graph = directive.arguments?.find((a) => a.name.value === 'graph')?.value;
     return graph?.kind === Kind.ENUM ? graphNames.get(graph.value) : undefined;
@@ -55,11 +48,6 @@ function readOwners(document: DocumentNode): Map<string, string[]> {
     }
   }
   return owners;
-}
-
-function stringArgument(directive: ConstDirectiveNode | undefined, name: string): string | undefined {
-  const value = directive?.arguments?.find((a) => a.name.value === name)?.value;
-  return value?.kind === Kind.STRING ? value.value : undefined;
 }
 
 function booleanArgument(directive: ConstDirectiveNode, name: string): boolean {
