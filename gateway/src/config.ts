@@ -1090,6 +1090,11 @@ export function subgraphReplicas(config: GatewayConfig, name: string): { url: st
   return upstreams && upstreams.length >= 2 ? upstreams : undefined;
 }
 
+/** A REST route's replicas when it lists two or more `upstreams`; undefined: one upstream, the plain path. */
+export function routeReplicas(route: RestRouteConfig): { url: string; weight: number }[] | undefined {
+  return route.upstreams && route.upstreams.length >= 2 ? route.upstreams : undefined;
+}
+
 /** The one URL of a subgraph that the config sets (`url`, or the first of `upstreams`); undefined: the supergraph's. */
 export function configuredSubgraphUrl(config: GatewayConfig, name: string): string | undefined {
   const subgraph = config.subgraphs[name];

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { Agent } from 'undici';
 import { hasScopes } from '../auth/principal.js';
 import type { CacheStore } from '../cache/store.js';
-import { routeLoadBalancing, subgraphSettings, type GatewayConfig, type RestRouteConfig } from '../config.js';
+import { routeLoadBalancing, routeReplicas, subgraphSettings, type GatewayConfig, type RestRouteConfig } from '../config.js';
 import { requestState, type RestRequestInfo } from '../context.js';
 import { GatewayError } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -21,7 +21,7 @@ import { withRetries } from '../resilience/retry.js';
 import { callFailureOf, describeError, isBreakerFailure, isRetryable, isRetryableOnReplicas, SubgraphCallError } from '../subgraph/call-error.js';
 import { createSubgraphFetch, type SubgraphFetch } from '../subgraph/fetch.js';
 import { startHealthChecks, type HealthChecker } from '../upstream/health-check.js';
-import { ReplicaPool, replicaLabel, type Replica, type ReplicaSnapshot } from '../upstream/replica-pool.js';
+import { ReplicaPool, replicaBreakerName, type Replica, type ReplicaSnapshot } from '../upstream/replica-pool.js';
 import { RestFallbackCache } from './fallback-cache.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type ForwardHeaderOptions } from './headers.js';
 import { splitTarget, upstreamPath } from './path.js';
@@ -90,10 +90,12 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
   const { config, metrics, logger } = options;
   const routes = config.rest.routes;
   const breakerNameOf = (route: RestRouteConfig) => route.breaker ?? `rest:${route.prefix}`;
+  // A subgraph's name takes that subgraph's breaker settings (used if the breaker is created here first).
+  const breakerSettingsOf = (name: string) =>
+    config.subgraphs[name] ? subgraphSettings(config, name).breaker : config.resilience.subgraphDefaults.breaker;
   const breakerOf = (route: RestRouteConfig) => {
     const name = breakerNameOf(route);
-    // A subgraph's name takes that subgraph's breaker (and its settings, if it is created here first).
-    return options.breakers?.get(name, config.subgraphs[name] ? subgraphSettings(config, name).breaker : config.resilience.subgraphDefaults.breaker);
+    return options.breakers?.get(name, breakerSettingsOf(name));
   };
 
   /**
@@ -106,18 +108,18 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
   const checkers: HealthChecker[] = [];
   let probeFetch: SubgraphFetch | undefined;
   for (const route of routes) {
-    const upstreams = route.upstreams && route.upstreams.length >= 2 ? route.upstreams : undefined;
+    const upstreams = routeReplicas(route);
     const breakers = options.breakers;
     if (!upstreams || !breakers) continue;
     const balancing = routeLoadBalancing(config, route);
     const name = breakerNameOf(route);
-    const settings = config.subgraphs[name] ? subgraphSettings(config, name).breaker : config.resilience.subgraphDefaults.breaker;
+    const settings = breakerSettingsOf(name);
     const pool = new ReplicaPool({
       name: `rest:${route.prefix}`,
       upstreams: upstreams.map(({ url, weight }) => ({ url: new URL(url).origin, weight })),
       strategy: balancing.strategy,
       ejection: balancing.ejection,
-      breakerFor: (url) => breakers.get(`${name}@${replicaLabel(url)}`, settings),
+      breakerFor: (url) => breakers.get(replicaBreakerName(name, url), settings),
       isFailure: isBreakerFailure,
       metrics,
       logger,

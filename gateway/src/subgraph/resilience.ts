@@ -12,7 +12,7 @@ import { createSharedBreakers, type SharedBreakers } from '../resilience/shared-
 import { createBulkhead } from '../resilience/bulkhead.js';
 import { InFlight } from '../resilience/dedupe.js';
 import { startHealthChecks, type HealthChecker } from '../upstream/health-check.js';
-import { ReplicaPool, replicaLabel, type ReplicaSnapshot } from '../upstream/replica-pool.js';
+import { ReplicaPool, replicaBreakerName, type ReplicaSnapshot } from '../upstream/replica-pool.js';
 import { isBreakerFailure } from './call-error.js';
 import { createSubgraphFetch, type SubgraphFetch } from './fetch.js';
 import { ResilientCaller } from './resilient-call.js';
@@ -190,11 +190,6 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
       await Promise.all(pools.map((pool) => pool.close().catch(() => undefined)));
     },
   };
-}
-
-/** The breaker of one replica: `<subgraph>@<url>` (also its `gateway_circuit_breaker_state` label). */
-export function replicaBreakerName(subgraph: string, url: string): string {
-  return `${subgraph}@${replicaLabel(url)}`;
 }
 
 /** `closed` while any replica's breaker is closed, `half_open` while any is half-open, `open` only when all are. */

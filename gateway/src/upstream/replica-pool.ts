@@ -97,6 +97,11 @@ export class Replica implements Candidate {
   }
 }
 
+/** The breaker of one replica of `owner` (a subgraph, or a REST route's breaker name): `<owner>@<url without credentials>` (also its `gateway_circuit_breaker_state` label). */
+export function replicaBreakerName(owner: string, url: string): string {
+  return `${owner}@${replicaLabel(url)}`;
+}
+
 /** A replica's URL without credentials: how logs, metrics, `/ready` and breaker names show it. */
 export function replicaLabel(url: string): string {
   const parsed = new URL(url);
