@@ -58,6 +58,7 @@ export function createGraphqlHandler(options: GraphqlHandlerOptions): Handler {
     metrics?.batchSize.observe(items.length);
     const headers = new HeaderMap();
     const slots: string[] = [];
+    const requestHeaders = headerMap(request);
     for (const item of items) {
       const context = buildOperationContext(request);
       const started = performance.now();
@@ -70,7 +71,7 @@ export function createGraphqlHandler(options: GraphqlHandlerOptions): Handler {
       } else {
         context.state.trustedDocumentId = resolution.trustedId;
         const response = await apollo.executeHTTPGraphQLRequest({
-          httpGraphQLRequest: { method: 'POST', headers: headerMap(request), search: '', body: resolution.params },
+          httpGraphQLRequest: { method: 'POST', headers: requestHeaders, search: '', body: resolution.params },
           context: async () => context,
         });
         await register(resolution, context.state.operationType !== undefined);

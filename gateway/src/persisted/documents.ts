@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import type { Principal } from '../auth/principal.js';
+import { hasTierOrScope, type Principal } from '../auth/principal.js';
 import type { ErrorCode } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { ApqStore } from './apq-store.js';
@@ -97,7 +97,8 @@ export class DocumentResolver {
 
     // Trusted documents: a listed id serves the manifest's body, whatever the mode.
     const manifest = this.options.manifest;
-    const id = hash ?? (query !== undefined ? sha256Hex(query) : undefined);
+    // Only a manifest reads the id: without one, a full query is not hashed on every request.
+    const id = hash ?? (query !== undefined && manifest !== undefined ? sha256Hex(query) : undefined);
     const listed = id !== undefined ? manifest?.documents.get(id) : undefined;
     if (listed) {
       if (this.mode === 'allow-list' && this.options.requireId && query !== undefined) return { ok: false, code: 'PERSISTED_QUERY_ID_REQUIRED' };
@@ -161,8 +162,7 @@ export class DocumentResolver {
 
   private exempt(principal: Principal | undefined): boolean {
     const bypass = this.options.bypass;
-    if (!bypass || !principal) return false;
-    return bypass.tiers.includes(principal.tier) || principal.scopes.some((scope) => bypass.scopes.includes(scope));
+    return bypass !== undefined && hasTierOrScope(principal, bypass);
   }
 }
 
