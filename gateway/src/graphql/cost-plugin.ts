@@ -8,10 +8,10 @@ import type { CostAnalyzer, CostModelSource } from '../cost/model-source.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { failSpan } from '../observability/request-trace.js';
-import { leastRemaining, type ChargedBy, type LimitState } from '../rate-limit/budget.js';
+import type { ChargedBy, LimitState } from '../rate-limit/budget.js';
 import type { BudgetClient, BudgetService } from '../rate-limit/budget-service.js';
 import { scaleRefill, type AdaptiveRefill, type RefillAdjustment } from '../rate-limit/adaptive.js';
-import { throttleStatus } from '../rate-limit/headers.js';
+import { bindingLimit, throttleStatus } from '../rate-limit/headers.js';
 import { resolvePolicy, type OperationPolicy } from '../rate-limit/policy.js';
 import { FieldOwners } from '../supergraph/field-owners.js';
 
@@ -147,7 +147,7 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
           return null;
         }
         const outcome = await budget.charge(client, estimate.cost, policy.limits, { settleLater: true });
-        contextValue.state.rateLimit = { result: outcome.result, remaining: outcome.result === 'unavailable' ? undefined : leastRemaining(outcome.limits) };
+        contextValue.state.rateLimit = { result: outcome.result, remaining: outcome.result === 'unavailable' ? undefined : bindingLimit(outcome.limits)?.remaining };
         if (outcome.result === 'unavailable') {
           return errorResponse('RATE_LIMIT_UNAVAILABLE', [error('RATE_LIMIT_UNAVAILABLE')]);
         }

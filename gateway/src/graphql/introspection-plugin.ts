@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { BREAK, GraphQLError, visit, type DocumentNode } from 'graphql';
-import type { Principal } from '../auth/principal.js';
+import { hasTierOrScope, type Principal } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
 import { ERRORS } from '../errors.js';
 
@@ -14,8 +14,7 @@ export interface UseIntrospectionPolicyOptions {
 
 export function introspectionAllowed(policy: IntrospectionPolicy, principal: Principal | undefined): boolean {
   if (typeof policy === 'boolean') return policy;
-  if (!principal) return false;
-  return policy.tiers.includes(principal.tier) || principal.scopes.some((scope) => policy.scopes.includes(scope));
+  return hasTierOrScope(principal, policy);
 }
 
 /** Whether any field of the document (fragments included) is `__schema` or `__type`. */

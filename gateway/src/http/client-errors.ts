@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import { ERRORS, restErrorBody, type ErrorCode } from '../errors.js';
@@ -61,19 +62,12 @@ export function createConnectHandler(options: ClientErrorHandlerOptions): (reque
   };
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  405: 'Method Not Allowed',
-  408: 'Request Timeout',
-  431: 'Request Header Fields Too Large',
-};
-
 /** A whole HTTP/1.1 error answer in the gateway's REST error format, written straight to the socket. */
 function writeRawError(socket: Socket, code: ErrorCode, requestId: string, requestIdHeader: string): void {
   const status = ERRORS[code].status;
   const body = JSON.stringify(restErrorBody(code, requestId));
   socket.write(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
       'connection: close\r\n' +
       'content-type: application/json; charset=utf-8\r\n' +
       `content-length: ${Buffer.byteLength(body)}\r\n` +

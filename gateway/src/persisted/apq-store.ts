@@ -2,6 +2,7 @@ import type { RedisClient } from '../redis.js';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import { withTimeout } from '../resilience/timeout.js';
 
 export interface ApqStoreOptions {
   /** Byte limit of the in-memory level (documents counted as UTF-16). */
@@ -81,19 +82,5 @@ export class ApqStore {
       this.options.metrics?.persistedQueries.inc({ kind: 'apq', result: 'store_error' });
       this.options.logger.warn({ err: (error as Error).message }, 'APQ registration in Redis failed; kept in this instance only');
     }
-  }
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-    // A late rejection of the losing command must not become an unhandled rejection.
-    promise.catch(() => undefined);
   }
 }

@@ -66,8 +66,3 @@ export function limitKey(client: string, limit: LimitSpec): string {
   const tag = client.replaceAll('%', '%25').replaceAll('{', '%7B').replaceAll('}', '%7D');
   return `rl:{${tag}}:${limit.kind === 'token_bucket' ? 'tb' : 'sw'}:${limit.name}`;
 }
-
-/** The fewest points left across `limits` (what the tightest limit allows next); undefined when there are none. */
-export function leastRemaining(limits: readonly LimitState[]): number | undefined {
-  return limits.length === 0 ? undefined : Math.min(...limits.map((limit) => limit.remaining));
-}

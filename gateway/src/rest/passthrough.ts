@@ -13,8 +13,8 @@ import { GatewayError } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { failSpan } from '../observability/request-trace.js';
 import type { BudgetService } from '../rate-limit/budget-service.js';
-import { leastRemaining } from '../rate-limit/budget.js';
 import { resolvePolicy } from '../rate-limit/policy.js';
+import { bindingLimit } from '../rate-limit/headers.js';
 import type { BreakerRegistry, BreakerSnapshot } from '../resilience/breaker.js';
 import { createBulkhead, type Bulkhead } from '../resilience/bulkhead.js';
 import { withRetries } from '../resilience/retry.js';
@@ -229,7 +229,7 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
       if (!options.budget || route.cost === 0 || !principal) return;
       const policy = resolvePolicy(config.rateLimit.tiers, config.rateLimit.defaultTier, principal.tier, { rootFields: [] });
       const outcome = await options.budget.charge({ clientKey: principal.clientKey, tier: policy.tier }, route.cost, policy.limits);
-      requestState(request).rateLimit = { result: outcome.result, remaining: outcome.result === 'unavailable' ? undefined : leastRemaining(outcome.limits) };
+      requestState(request).rateLimit = { result: outcome.result, remaining: outcome.result === 'unavailable' ? undefined : bindingLimit(outcome.limits)?.remaining };
       if (outcome.result === 'limited') throw new GatewayError('RATE_LIMITED', undefined, outcome.headers);
       if (outcome.result === 'unavailable') throw new GatewayError('RATE_LIMIT_UNAVAILABLE', undefined, { 'retry-after': '1' });
       reply.headers(outcome.headers);
