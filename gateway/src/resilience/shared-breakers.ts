@@ -134,7 +134,12 @@ export function createSharedBreakers(options: SharedBreakersOptions): SharedBrea
   // On every (re)connect: subscribe (again) and read what may have been missed meanwhile.
   subscriber.on('ready', () => {
     if (closed) return;
-    subscriber.subscribe(channel).then(() => resync(), (error: unknown) => failed('subscribe', error));
+    // The keys are read on the main connection: if it is not ready yet, its own 'ready' reads them
+    // (reading now would only fail, with no offline queue, and count a store failure that is not one).
+    subscriber.subscribe(channel).then(
+      () => (redis.status === 'ready' ? resync() : undefined),
+      (error: unknown) => failed('subscribe', error),
+    );
   });
   subscriber.connect().catch(() => undefined); // retried in the background by ioredis
   // The keys are read on the main connection, which may become ready after the subscriber: read
