@@ -25,9 +25,6 @@ export const formatGatewayError: FormatError = (formatted: GraphQLFormattedError
     extensions = Object.fromEntries(Object.entries(extensions).filter(([key]) => !INTERNAL_EXTENSIONS.includes(key)));
   }
   if (status === 405) extensions = { ...extensions, code: 'METHOD_NOT_ALLOWED' };
-  // Apollo raises some request errors (persisted-query version or hash problems) with a 400 and no
-  // code, which its formatter fills in as INTERNAL_SERVER_ERROR: a client error must not say that.
-  if (status === 400 && extensions?.code === 'INTERNAL_SERVER_ERROR') extensions = { ...extensions, code: 'BAD_REQUEST' };
   if (extensions?.code === 'GRAPHQL_PARSE_FAILED' && TOO_MANY_TOKENS_MESSAGE.test(formatted.message)) {
     return { ...formatted, message: ERRORS.TOO_MANY_TOKENS.message, extensions: { ...extensions, code: 'TOO_MANY_TOKENS' } };
   }
