@@ -417,7 +417,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
   const replicasOf = (name: string) => {
     const replicas = resilience?.replicas(name);
-    return replicas ? { replicas, replicasAvailable: replicas.filter((r) => r.state === 'healthy' && r.breaker !== 'open').length } : {};
+    return replicas ? { replicas, replicasAvailable: resilience?.replicasAvailable(name) } : {};
   };
 
   app.get('/ready', { config: { probe: true } }, async (_request, reply) => {

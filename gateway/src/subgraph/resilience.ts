@@ -47,6 +47,8 @@ export interface SubgraphResilience {
   breakerState(name: string): BreakerState | undefined;
   /** Each replica's state, for a subgraph with two or more `upstreams` (once its caller is built). */
   replicas(name: string): ReplicaSnapshot[] | undefined;
+  /** How many of those replicas take calls now (healthy, breaker not open). */
+  replicasAvailable(name: string): number | undefined;
   /** Closes every subgraph's connection pool and stops the breakers. */
   close(): Promise<void>;
 }
@@ -182,6 +184,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
       return pool ? combinedState(pool) : breakers.find(name)?.state;
     },
     replicas: (name) => replicaPools.get(name)?.snapshot(),
+    replicasAvailable: (name) => replicaPools.get(name)?.availableCount(),
     async close() {
       for (const checker of checkers) checker.stop();
       metrics.beforeReplicaStateCollect.delete(refreshStates);

@@ -158,6 +158,11 @@ export class ReplicaPool {
     return this.state(replica) === 'healthy' && replica.breaker.state !== 'open';
   }
 
+  /** How many replicas take calls now (see {@link available}). */
+  availableCount(): number {
+    return this.replicas.filter((replica) => this.available(replica)).length;
+  }
+
   /** The replica for the next attempt of a call that has already tried `tried`; undefined when none may take it. */
   pick(tried: ReadonlySet<Replica>, key?: string): Replica | undefined {
     return (
