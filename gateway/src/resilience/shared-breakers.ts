@@ -14,8 +14,6 @@ export interface SharedBreakersOptions {
   resyncIntervalMs: number;
   /** Messages older than this (sender's clock) are ignored. @default 5000 */
   maxMessageAgeMs: number;
-  /** The local breaker of a name, if this instance has one. */
-  find: (name: string) => Breaker | undefined;
   metrics: GatewayMetrics;
   logger: Logger;
 }
@@ -87,7 +85,8 @@ export function createSharedBreakers(options: SharedBreakersOptions): SharedBrea
       metrics.breakerSync.inc({ result: 'stale' });
       return;
     }
-    const breaker = options.find(message.breaker);
+    // Every breaker of the registry is tracked (it calls track() as it creates one).
+    const breaker = tracked.get(message.breaker);
     if (!breaker || message.at <= (latest.get(message.breaker) ?? 0) || breaker.state === message.state) {
       metrics.breakerSync.inc({ result: 'ignored' });
       return;

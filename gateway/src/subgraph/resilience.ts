@@ -105,7 +105,6 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
       instanceId: options.instanceId ?? 'unnamed',
       resyncIntervalMs: config.resilience.sharedBreakers.resyncIntervalMs,
       maxMessageAgeMs: config.resilience.sharedBreakers.maxMessageAgeMs,
-      find: (name) => breakers.find(name),
       metrics,
       logger: logger.child({ component: 'shared-breakers' }),
     });
