@@ -317,6 +317,20 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     requestState(request).trace?.end({ 'gateway.aborted': true }, 'client closed the connection');
   });
 
+  /** Counts one GraphQL operation in the metrics and describes it for the request's log line. */
+  const recordOperation = (state: RequestState, status: number, seconds: number) => {
+    const outcome = requestOutcome(status, state.errorCodes, state.hasData);
+    metrics.observeRequest(state.operationName, state.operationType ?? 'unknown', outcome, seconds);
+    return {
+      operationName: state.operationName,
+      operationType: state.operationType,
+      outcome,
+      errorCodes: state.errorCodes.length ? state.errorCodes : undefined,
+      cost: state.cost,
+      trustedDocumentId: state.trustedDocumentId,
+    };
+  };
+
   app.addHook('onResponse', async (request, reply) => {
     const probe = isProbe(request);
     const seconds = reply.elapsedTime / 1000;
@@ -339,39 +353,19 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
         failure: restInfo.failure,
       });
     }
-    const batch = requestState(request).batch;
-    if (isGraphqlRequest(request) && batch) {
-      // One line for the HTTP request: the batch size, each operation's outcome, and the total cost;
-      // metrics count each operation on its own.
-      let estimated = 0;
-      let actual = 0;
-      const operations = batch.map(({ state, status, durationMs }) => {
-        const outcome = requestOutcome(status, state.errorCodes, state.hasData);
-        metrics.observeRequest(state.operationName, state.operationType ?? 'unknown', outcome, durationMs / 1000);
-        estimated += state.cost?.estimated ?? 0;
-        actual += state.cost?.actual ?? 0;
-        return {
-          operationName: state.operationName,
-          operationType: state.operationType,
-          outcome,
-          errorCodes: state.errorCodes.length ? state.errorCodes : undefined,
-          cost: state.cost,
-          trustedDocumentId: state.trustedDocumentId,
-        };
-      });
-      Object.assign(line, { batchSize: batch.length, operations, cost: { estimated, actual } });
-    } else if (isGraphqlRequest(request)) {
+    if (isGraphqlRequest(request)) {
       const state = requestState(request);
-      const outcome = requestOutcome(reply.statusCode, state.errorCodes, state.hasData);
-      metrics.observeRequest(state.operationName, state.operationType ?? 'unknown', outcome, seconds);
-      Object.assign(line, {
-        operationName: state.operationName ?? requestedOperationName(request),
-        operationType: state.operationType,
-        outcome,
-        errorCodes: state.errorCodes.length ? state.errorCodes : undefined,
-        cost: state.cost,
-        trustedDocumentId: state.trustedDocumentId,
-      });
+      if (state.batch) {
+        // One line for the HTTP request: the batch size, each operation's outcome, and the total cost;
+        // metrics count each operation on its own.
+        const operations = state.batch.map((op) => recordOperation(op.state, op.status, op.durationMs / 1000));
+        const estimated = state.batch.reduce((sum, op) => sum + (op.state.cost?.estimated ?? 0), 0);
+        const actual = state.batch.reduce((sum, op) => sum + (op.state.cost?.actual ?? 0), 0);
+        Object.assign(line, { batchSize: state.batch.length, operations, cost: { estimated, actual } });
+      } else {
+        const operation = recordOperation(state, reply.statusCode, seconds);
+        Object.assign(line, operation, { operationName: state.operationName ?? requestedOperationName(request) });
+      }
     }
     const trace = requestState(request).trace;
     if (trace) {
