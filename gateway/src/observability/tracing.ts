@@ -7,9 +7,9 @@ import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
-import { addressMatcher } from './address-ranges.js';
 import type { RequestTrace } from './request-trace.js';
 import { processTracer, withRoute, type TraceRoute } from './tracer-provider.js';
+import { compile } from '@fastify/proxy-addr';
 
 export interface GatewayTracingOptions {
   /** The `tracing` section of the config. */
@@ -184,7 +184,11 @@ function trustPolicy(trust: GatewayConfig['tracing']['trustIncoming'], trustedPr
   if (trust === 'never') return () => false;
   const entries = trust === 'trustedProxies' ? trustedProxies : trust;
   if (entries.length === 0) return () => false;
-  const matches = addressMatcher(entries);
+  // The matcher Fastify's trustProxy compiles server.trustedProxies with (IPv4-mapped peers included).
+  const matches = compile([...entries]);
   // The direct peer, not X-Forwarded-For: trust is about who handed us the header.
-  return (request) => matches(request.socket.remoteAddress);
+  return (request) => {
+    const peer = request.socket.remoteAddress;
+    return peer !== undefined && matches(peer, 0);
+  };
 }
