@@ -15,7 +15,7 @@ import { startHealthChecks, type HealthChecker } from '../upstream/health-check.
 import { ReplicaPool, replicaBreakerName, type ReplicaSnapshot } from '../upstream/replica-pool.js';
 import { isBreakerFailure } from './call-error.js';
 import { createSubgraphFetch, type SubgraphFetch } from './fetch.js';
-import { ResilientCaller } from './resilient-call.js';
+import { ResilientCaller, type SubgraphRoute } from './resilient-call.js';
 import { loadStaticFallbacks, type StaticFallbacks } from './static-fallbacks.js';
 import type { UpstreamResponse } from './upstream.js';
 
@@ -134,9 +134,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
       pools.push(subgraphPool);
       const upstreams = subgraphReplicas(config, name);
       // A subgraph with replicas has a breaker per replica and none of its own.
-      const breaker = upstreams ? undefined : breakers.get(name, settings.breaker);
-      metrics.breakerState.set({ subgraph: name }, BREAKER_STATE_VALUE[breaker?.state ?? 'closed']);
-      let replicas: ConstructorParameters<typeof ResilientCaller>[0]['replicas'];
+      let route: SubgraphRoute;
       if (upstreams) {
         const balancing = settings.loadBalancing;
         const pool = new ReplicaPool({
@@ -154,14 +152,16 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
         if (balancing.healthCheck.enabled) {
           checkers.push(startHealthChecks({ pool, fetch: subgraphPool.fetch, settings: balancing.healthCheck, logger }));
         }
-        replicas = { pool, hashHeader: balancing.strategy === 'consistent_hash' ? balancing.hashHeader : undefined };
+        route = { replicas: { pool, hashHeader: balancing.strategy === 'consistent_hash' ? balancing.hashHeader : undefined } };
+      } else {
+        route = { breaker: breakers.get(name, settings.breaker) };
       }
+      metrics.breakerState.set({ subgraph: name }, BREAKER_STATE_VALUE[route.breaker?.state ?? 'closed']);
       caller = new ResilientCaller({
+        ...route,
         name,
         settings,
         fetch: subgraphPool.fetch,
-        breaker,
-        replicas,
         bulkhead: createBulkhead({ name, maxConcurrent: settings.bulkhead.maxConcurrent }),
         inFlight: new InFlight<UpstreamResponse>(),
         cache,

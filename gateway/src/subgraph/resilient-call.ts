@@ -44,19 +44,23 @@ export interface CallInfo {
   trace?: AttemptTracer | undefined;
 }
 
-export interface ResilientCallerOptions {
+/**
+ * How attempts reach the subgraph: its one URL behind its breaker, or (a subgraph configured with
+ * several `upstreams`) the replica the pool picks, each replica behind its own breaker, a retry to
+ * another one; the URL Apollo passes is not used then.
+ */
+export type SubgraphRoute =
+  | { breaker: Breaker; replicas?: undefined }
+  | { breaker?: undefined; replicas: { pool: ReplicaPool; hashHeader?: string | undefined } };
+
+export type ResilientCallerOptions = SubgraphRoute & ResilientCallerSettings;
+
+export interface ResilientCallerSettings {
   /** Subgraph name: metrics label, breaker name, cache key namespace. */
   name: string;
   settings: SubgraphSettings;
   /** The subgraph's own pooled fetch. */
   fetch: UpstreamFetch;
-  /** The subgraph's breaker; a subgraph with replicas has none, each replica has its own (in `replicas`). */
-  breaker?: Breaker | undefined;
-  /**
-   * Replicas of a subgraph configured with several `upstreams`: each attempt goes to the one the
-   * pool picks (a retry to another one), and the URL Apollo passes is not used. Absent: one URL.
-   */
-  replicas?: { pool: ReplicaPool; hashHeader?: string | undefined } | undefined;
   bulkhead: Bulkhead;
   inFlight: InFlight<UpstreamResponse>;
   /** Where successful query responses are kept for stale-if-error; none: no cached fallback. */
@@ -134,6 +138,8 @@ export class ResilientCaller {
     // Replicas this call has tried: each retry goes to another one while there is one.
     const tried = new Set<Replica>();
     const key = replicas?.hashHeader ? balanceKey(replicas.hashHeader, init, info) : undefined;
+    const through = (attempt: (target: string) => Promise<UpstreamResponse>): Promise<UpstreamResponse> =>
+      replicas ? replicas.pool.run(tried, key, attempt) : breaker.run(() => attempt(url));
     return withRetries(
       (n) => {
         const remaining = info.deadline - Date.now();
@@ -141,9 +147,7 @@ export class ResilientCaller {
         const timeoutMs = Math.min(settings.timeoutMs, remaining);
         const send = (extraHeaders?: Record<string, string>) => {
           const sent = extraHeaders ? { ...init, headers: { ...init.headers, ...extraHeaders } } : init;
-          if (replicas) return bulkhead.run(() => replicas.pool.run(tried, key, (replicaUrl) => fetchOnce(fetch, replicaUrl, sent, timeoutMs)));
-          if (!breaker) return bulkhead.run(() => fetchOnce(fetch, url, sent, timeoutMs));
-          return bulkhead.run(() => breaker.run(() => fetchOnce(fetch, url, sent, timeoutMs)));
+          return bulkhead.run(() => through((target) => fetchOnce(fetch, target, sent, timeoutMs)));
         };
         if (!info.trace) return send();
         // Traced: each attempt is a span, and the subgraph gets that attempt's traceparent. With
