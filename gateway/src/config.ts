@@ -1023,25 +1023,23 @@ export const ConfigSchema = z
     if (config.resilience.sharedBreakers.enabled && !hasRedis) {
       ctx.addIssue({ code: 'custom', path: ['resilience', 'sharedBreakers', 'enabled'], message: 'sharing breaker state needs redis.url or redis.cluster' });
     }
+    // Replicas (two or more upstreams), of REST routes and of subgraphs alike.
+    const checkReplicas = (path: (string | number)[], balancing: { strategy: string; hashHeader?: string | undefined }) => {
+      if (!config.resilience.enabled) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'upstreams'], message: 'several replicas need resilience.enabled: true (the balancer is part of the resilience layer)' });
+      }
+      if (balancing.strategy === 'consistent_hash' && !balancing.hashHeader) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'loadBalancing', 'hashHeader'], message: 'consistent_hash needs a hashHeader' });
+      }
+    };
     config.rest.routes.forEach((route, index) => {
       if ((route.upstreams?.length ?? 0) < 2) return;
-      if (!config.resilience.enabled) {
-        ctx.addIssue({ code: 'custom', path: ['rest', 'routes', index, 'upstreams'], message: 'several replicas need resilience.enabled: true (the balancer is part of the resilience layer)' });
-      }
-      const balancing = routeLoadBalancing(config as GatewayConfig, route);
-      if (balancing.strategy === 'consistent_hash' && !balancing.hashHeader) {
-        ctx.addIssue({ code: 'custom', path: ['rest', 'routes', index, 'loadBalancing', 'hashHeader'], message: 'consistent_hash needs a hashHeader' });
-      }
+      checkReplicas(['rest', 'routes', index], routeLoadBalancing(config as GatewayConfig, route));
     });
     for (const name of Object.keys(config.subgraphs)) {
       if ((config.subgraphs[name]?.upstreams?.length ?? 0) < 2) continue;
-      if (!config.resilience.enabled) {
-        ctx.addIssue({ code: 'custom', path: ['subgraphs', name, 'upstreams'], message: 'several replicas need resilience.enabled: true (the balancer is part of the resilience layer)' });
-      }
       const balancing = subgraphSettings(config as GatewayConfig, name).loadBalancing;
-      if (balancing.strategy === 'consistent_hash' && !balancing.hashHeader) {
-        ctx.addIssue({ code: 'custom', path: ['subgraphs', name, 'loadBalancing', 'hashHeader'], message: 'consistent_hash needs a hashHeader' });
-      }
+      checkReplicas(['subgraphs', name], balancing);
       if (balancing.ejection.maxEjectionMs < balancing.ejection.baseEjectionMs) {
         ctx.addIssue({ code: 'custom', path: ['subgraphs', name, 'loadBalancing', 'ejection', 'maxEjectionMs'], message: 'must be at least baseEjectionMs' });
       }
