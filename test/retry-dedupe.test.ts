@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withRetries } from '../gateway/src/resilience/retry.js';
+import { withRetries } from '../gateway/src/upstream/retry.js';
 import { postGraphql } from './helpers/gateway.js';
 import { devBearer } from './helpers/auth.js';
 import { metricValue, postAsOperator, useFaultyDemo } from './helpers/resilience.js';

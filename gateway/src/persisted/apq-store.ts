@@ -2,7 +2,7 @@ import type { RedisClient } from '../redis.js';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import { withTimeout } from '../resilience/timeout.js';
+import { withTimeout } from '../cache/timeout.js';
 
 export interface ApqStoreOptions {
   /** Byte limit of the in-memory level (documents counted as UTF-16). */

@@ -1,5 +1,5 @@
 import type { GatewayConfig } from '../config.js';
-import type { BreakerState } from '../resilience/breaker.js';
+import type { BreakerState } from '../upstream/breaker.js';
 import type { LimitSpec } from './budget.js';
 
 export type AdaptiveBudgetSettings = GatewayConfig['rateLimit']['adaptive'];

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { CacheStore } from '../cache/store.js';
-import { withTimeout } from '../resilience/timeout.js';
+import { withTimeout } from '../cache/timeout.js';
 
 /** A kept REST answer: status, the headers worth replaying, the body (base64, bodies may be binary). */
 export interface KeptAnswer {

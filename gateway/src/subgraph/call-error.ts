@@ -1,5 +1,5 @@
-import { BreakerOpenError } from '../resilience/breaker.js';
-import { BulkheadRejectedError } from '../resilience/bulkhead.js';
+import { BreakerOpenError } from '../upstream/breaker.js';
+import { BulkheadRejectedError } from '../upstream/bulkhead.js';
 import { NoReplicaAvailableError } from '../upstream/replica-pool.js';
 
 /** How a subgraph call failed, as counted in `gateway_subgraph_requests_total{result}`. */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import { BreakerOpenError, type Breaker, type BreakerState } from '../resilience/breaker.js';
+import { BreakerOpenError, type Breaker, type BreakerState } from './breaker.js';
 import { createStrategy, type BalancingStrategy, type Candidate, type Strategy } from './strategies.js';
 
 /**

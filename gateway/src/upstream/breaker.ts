@@ -4,7 +4,7 @@ export type BreakerState = 'closed' | 'half_open' | 'open';
 
 /**
  * Why a breaker changed state: `own` by its own statistics and timers, `forced` by {@link Breaker.force}
- * (the state another gateway instance reported, see resilience/shared-breakers.ts).
+ * (the state another gateway instance reported, see shared-breakers.ts).
  */
 export type BreakerChangeCause = 'own' | 'forced';
 
