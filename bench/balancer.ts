@@ -8,7 +8,7 @@
 import { pino } from 'pino';
 import { GatewayMetrics } from '../gateway/src/observability/metrics.js';
 import { BreakerRegistry } from '../gateway/src/upstream/breaker.js';
-import { isBreakerFailure } from '../gateway/src/subgraph/call-error.js';
+import { isBreakerFailure } from '../gateway/src/upstream/call-error.js';
 import { ReplicaPool, type Replica } from '../gateway/src/upstream/replica-pool.js';
 import { BALANCING_STRATEGIES } from '../gateway/src/upstream/strategies.js';
 

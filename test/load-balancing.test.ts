@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, type GatewayConfigInput } from '../gateway/src/config.js';
 import { GatewayMetrics } from '../gateway/src/observability/metrics.js';
 import { BreakerRegistry } from '../gateway/src/upstream/breaker.js';
-import { isBreakerFailure, SubgraphCallError } from '../gateway/src/subgraph/call-error.js';
+import { isBreakerFailure, UpstreamCallError as SubgraphCallError } from '../gateway/src/upstream/call-error.js';
 import { NoReplicaAvailableError, ReplicaPool } from '../gateway/src/upstream/replica-pool.js';
 import { buildRing, createStrategy, hash32, ringLookup, type Candidate } from '../gateway/src/upstream/strategies.js';
 import { LogCapture } from './helpers/logs.js';

@@ -1,7 +1,16 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { Principal } from './auth/principal.js';
 import type { RequestTrace } from './observability/request-trace.js';
-import type { FallbackUse } from './subgraph/resilient-call.js';
+
+export type FallbackSource = 'cache' | 'static';
+
+/** One fallback a response used (a subgraph call answered from a kept or static copy), as reported in `extensions.fallbacks`. */
+export interface FallbackUse {
+  subgraph: string;
+  source: FallbackSource;
+  /** Seconds since the cached copy was stored; null for static fallbacks. */
+  age: number | null;
+}
 
 /** What the gateway learned about one request while handling it; read by logging and metrics. */
 export interface RequestState {

@@ -1,6 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { GatewayContext } from '../context.js';
-import type { FallbackUse } from '../subgraph/resilient-call.js';
+import type { FallbackUse, GatewayContext } from '../context.js';
 
 /** Response header naming the fallback sources a response used, e.g. `cache` or `cache, static`. */
 export const FALLBACK_SOURCE_HEADER = 'x-fallback-source';

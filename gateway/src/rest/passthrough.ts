@@ -18,8 +18,8 @@ import { bindingLimit } from '../rate-limit/headers.js';
 import type { BreakerRegistry, BreakerSnapshot } from '../upstream/breaker.js';
 import { createBulkhead, type Bulkhead } from '../upstream/bulkhead.js';
 import { withRetries } from '../upstream/retry.js';
-import { callFailureOf, describeError, isBreakerFailure, isRetryable, isRetryableOnReplicas, SubgraphCallError } from '../subgraph/call-error.js';
-import { createSubgraphFetch, type SubgraphFetch } from '../subgraph/fetch.js';
+import { callFailureOf, describeError, isBreakerFailure, isRetryable, isRetryableOnReplicas, UpstreamCallError } from '../upstream/call-error.js';
+import { createUpstreamFetch, type UpstreamPool } from '../upstream/pool.js';
 import { startHealthChecks, type HealthChecker } from '../upstream/health-check.js';
 import { ReplicaPool, replicaBreakerName, type Replica, type ReplicaSnapshot } from '../upstream/replica-pool.js';
 import { RestFallbackCache } from './fallback-cache.js';
@@ -62,7 +62,7 @@ interface UpstreamAnswer {
 }
 
 /** A 5xx from the upstream: a failure for breaker and retries, yet an answer that can be passed on. */
-class UpstreamErrorAnswer extends SubgraphCallError {
+class UpstreamErrorAnswer extends UpstreamCallError {
   constructor(readonly answer: UpstreamAnswer) {
     super('http_error', `HTTP ${answer.status}`, answer.status);
   }
@@ -106,7 +106,7 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
    */
   const pools = new Map<string, { pool: ReplicaPool; hashHeader?: string | undefined }>();
   const checkers: HealthChecker[] = [];
-  let probeFetch: SubgraphFetch | undefined;
+  let probeFetch: UpstreamPool | undefined;
   for (const route of routes) {
     const upstreams = routeReplicas(route);
     const breakers = options.breakers;
@@ -126,7 +126,7 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
     });
     pools.set(route.prefix, { pool, hashHeader: balancing.strategy === 'consistent_hash' ? balancing.hashHeader : undefined });
     if (balancing.healthCheck.enabled && balancing.healthCheck.path) {
-      probeFetch ??= createSubgraphFetch({ connectionsPerOrigin: 4 });
+      probeFetch ??= createUpstreamFetch({ connectionsPerOrigin: 4 });
       checkers.push(startHealthChecks({ pool, fetch: probeFetch.fetch, settings: balancing.healthCheck, logger }));
     }
   }
@@ -419,12 +419,12 @@ function discardStream(stream: Readable): void {
 }
 
 /** reply-from's error, as the failure kinds the breaker and retries know. */
-function callErrorOf(error: Error): SubgraphCallError {
+function callErrorOf(error: Error): UpstreamCallError {
   const code = (error as { code?: string }).code;
   const cause = (error as { cause?: unknown }).cause ?? error;
   if (code === 'FST_REPLY_FROM_GATEWAY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'FST_REPLY_FROM_TIMEOUT') {
-    return new SubgraphCallError('timeout', error.message, undefined, { cause });
+    return new UpstreamCallError('timeout', error.message, undefined, { cause });
   }
   const message = cause instanceof Error ? cause.message : error.message;
-  return new SubgraphCallError('network_error', message, undefined, { cause });
+  return new UpstreamCallError('network_error', message, undefined, { cause });
 }

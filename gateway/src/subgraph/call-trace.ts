@@ -1,6 +1,6 @@
 import { SpanKind, trace as otelTrace, type Context } from '@opentelemetry/api';
 import { failSpan, type RequestTrace } from '../observability/request-trace.js';
-import { callFailureOf } from './call-error.js';
+import { callFailureOf } from '../upstream/call-error.js';
 
 /**
  * The spans of one subgraph call's attempts (tracing on only): each attempt, retries included, is a

@@ -2,16 +2,16 @@ import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@
 import { context as otelContext, trace as otelTrace, type Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { principalHeaderNames, principalHeaders, type PrincipalHeaderNames } from '../auth/principal.js';
-import type { GatewayContext } from '../context.js';
+import type { FallbackUse, GatewayContext } from '../context.js';
 import type { GatewayMetrics, SubgraphResult } from '../observability/metrics.js';
 import { failSpan } from '../observability/request-trace.js';
-import { callFailureOf, describeError, type CallFailure } from './call-error.js';
+import { callFailureOf, describeError, type CallFailure } from '../upstream/call-error.js';
 import { bufferedResponse, type Fetcher } from './fetch.js';
 import type { SubgraphHealthBook } from './health.js';
 import type { SubgraphLatencies } from './latency.js';
 import { subgraphAttemptTracer, type AttemptTracer } from './call-trace.js';
-import type { CallInfo, FallbackUse, ResilientCaller } from './resilient-call.js';
-import type { RequestInitLike } from './upstream.js';
+import type { CallInfo, ResilientCaller } from './resilient-call.js';
+import type { RequestInitLike } from '../upstream/pool.js';
 
 type GatewayGraphQLResponse = Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
 

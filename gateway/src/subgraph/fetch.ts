@@ -1,7 +1,5 @@
-import type { EventEmitter } from 'node:events';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
-import { Agent } from 'undici';
-import type { UpstreamFetch } from './upstream.js';
+import { createUpstreamFetch, type RequestInitLike, type UpstreamFetch, type UpstreamPoolOptions } from '../upstream/pool.js';
 
 export type Fetcher = RemoteGraphQLDataSource['fetcher'];
 
@@ -13,59 +11,21 @@ export interface SubgraphFetch {
   close(): Promise<void>;
 }
 
-export interface SubgraphFetchOptions {
-  /** Keep-alive connections per origin (the pool size). @default 128 */
-  connectionsPerOrigin?: number;
-}
-
 /**
- * A keep-alive undici Agent used through its `request()` API, behind both the fetch-shaped
- * `fetcher` Apollo calls and the resilience layer's `fetch`. The Agent served 20–30% more requests
- * per second than Apollo's default fetcher (make-fetch-happen); `request()` skips undici's WHATWG
- * `fetch` (Request objects, web streams, a transferable AbortSignal per call), which showed as a
- * large share of a subgraph call's CPU in the resilience benchmark. Both paths share this
- * transport, so the benchmark compares the resilience layer and nothing else.
+ * A subgraph's connection pool ({@link createUpstreamFetch}) behind both the fetch-shaped `fetcher`
+ * Apollo calls and the resilience layer's `fetch`. Both paths share this transport, so the
+ * resilience benchmark compares the resilience layer and nothing else.
  */
-export function createSubgraphFetch(options: SubgraphFetchOptions = {}): SubgraphFetch {
-  const agent = new Agent({
-    keepAliveTimeout: 10_000,
-    connections: options.connectionsPerOrigin ?? 128,
-  });
-  const targets = new Map<string, { origin: string; path: string }>();
-  const target = (url: string) => {
-    let known = targets.get(url);
-    if (!known) {
-      const parsed = new URL(url);
-      known = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
-      targets.set(url, known);
-    }
-    return known;
-  };
-
-  const fetch: UpstreamFetch = async (url, init) => {
-    const { origin, path } = target(url);
-    const response = await agent.request({
-      origin,
-      path,
-      method: (init.method ?? 'POST') as 'POST',
-      headers: init.headers,
-      body: init.body,
-      signal: init.signal as EventEmitter | undefined,
-    });
-    return {
-      status: response.statusCode,
-      headers: { get: (name: string) => headerValue(response.headers[name.toLowerCase()]) },
-      text: () => response.body.text(),
-    };
-  };
-
+export function createSubgraphFetch(options: UpstreamPoolOptions = {}): SubgraphFetch {
+  const pool = createUpstreamFetch(options);
+  const { fetch } = pool;
   // Apollo's fetcher contract, on the same transport: the body is read at once, then served from memory.
-  const fetcher = (async (url: string, init: { method?: string; headers?: Record<string, string>; body?: string }) => {
+  const fetcher = (async (url: string, init: RequestInitLike) => {
     const response = await fetch(url, init);
     return bufferedResponse(url, response.status, response.headers.get('content-type'), await response.text());
   }) as unknown as Fetcher;
 
-  return { fetcher, fetch, close: () => agent.close() };
+  return { fetcher, fetch, close: () => pool.close() };
 }
 
 /**
@@ -83,9 +43,4 @@ export function bufferedResponse(url: string, status: number, contentType: strin
     json: async () => JSON.parse(body) as unknown,
     text: async () => body,
   };
-}
-
-function headerValue(value: string | string[] | undefined): string | null {
-  if (value === undefined) return null;
-  return Array.isArray(value) ? value.join(', ') : value;
 }

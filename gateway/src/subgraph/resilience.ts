@@ -13,11 +13,11 @@ import { createBulkhead } from '../upstream/bulkhead.js';
 import { InFlight } from './dedupe.js';
 import { startHealthChecks, type HealthChecker } from '../upstream/health-check.js';
 import { ReplicaPool, replicaBreakerName, type ReplicaSnapshot } from '../upstream/replica-pool.js';
-import { isBreakerFailure } from './call-error.js';
+import { isBreakerFailure } from '../upstream/call-error.js';
 import { createSubgraphFetch, type SubgraphFetch } from './fetch.js';
 import { ResilientCaller, type SubgraphRoute } from './resilient-call.js';
 import { loadStaticFallbacks, type StaticFallbacks } from './static-fallbacks.js';
-import type { UpstreamResponse } from './upstream.js';
+import type { UpstreamResponse } from '../upstream/attempt.js';
 
 export interface SubgraphResilienceOptions {
   config: GatewayConfig;

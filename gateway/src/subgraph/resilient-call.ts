@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { CacheStore } from '../cache/store.js';
+import type { FallbackUse } from '../context.js';
 import type { SubgraphSettings } from '../config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { Breaker } from '../upstream/breaker.js';
@@ -10,21 +11,12 @@ import type { InFlight } from './dedupe.js';
 import { withRetries } from '../upstream/retry.js';
 import { withTimeout } from '../cache/timeout.js';
 import type { Replica, ReplicaPool } from '../upstream/replica-pool.js';
-import { callFailureOf, describeError, isRetryable, isRetryableOnReplicas, SubgraphCallError, type CallFailure } from './call-error.js';
+import { callFailureOf, describeError, isRetryable, isRetryableOnReplicas, UpstreamCallError, type CallFailure } from '../upstream/call-error.js';
 import type { AttemptTracer } from './call-trace.js';
 import { analyseOperation } from './operation.js';
 import { staticResponse, type StaticFallbacks } from './static-fallbacks.js';
-import { fetchOnce, type RequestInitLike, type UpstreamFetch, type UpstreamResponse } from './upstream.js';
-
-export type FallbackSource = 'cache' | 'static';
-
-/** One fallback a response used, as reported in `extensions.fallbacks`. */
-export interface FallbackUse {
-  subgraph: string;
-  source: FallbackSource;
-  /** Seconds since the cached copy was stored; null for static fallbacks. */
-  age: number | null;
-}
+import { fetchOnce, type UpstreamResponse } from '../upstream/attempt.js';
+import type { RequestInitLike, UpstreamFetch } from '../upstream/pool.js';
 
 /** What one call needs to know about the request it serves. */
 export interface CallInfo {
@@ -143,7 +135,7 @@ export class ResilientCaller {
     return withRetries(
       (n) => {
         const remaining = info.deadline - Date.now();
-        if (remaining <= 0) return Promise.reject(new SubgraphCallError('timeout', 'request deadline passed before the call'));
+        if (remaining <= 0) return Promise.reject(new UpstreamCallError('timeout', 'request deadline passed before the call'));
         const timeoutMs = Math.min(settings.timeoutMs, remaining);
         const send = (extraHeaders?: Record<string, string>) => {
           const sent = extraHeaders ? { ...init, headers: { ...init.headers, ...extraHeaders } } : init;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import { describeError } from '../subgraph/call-error.js';
-import { fetchOnce, type UpstreamFetch } from '../subgraph/upstream.js';
+import { fetchOnce } from './attempt.js';
+import { describeError } from './call-error.js';
+import type { UpstreamFetch } from './pool.js';
 import type { Replica, ReplicaPool } from './replica-pool.js';
 
 export interface HealthCheckSettings {

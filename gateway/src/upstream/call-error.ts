@@ -1,13 +1,13 @@
-import { BreakerOpenError } from '../upstream/breaker.js';
-import { BulkheadRejectedError } from '../upstream/bulkhead.js';
-import { NoReplicaAvailableError } from '../upstream/replica-pool.js';
+import { BreakerOpenError } from './breaker.js';
+import { BulkheadRejectedError } from './bulkhead.js';
+import { NoReplicaAvailableError } from './replica-pool.js';
 
-/** How a subgraph call failed, as counted in `gateway_subgraph_requests_total{result}`. */
+/** How a call to an upstream failed, as counted in `gateway_subgraph_requests_total{result}` and logged for REST routes. */
 export type CallFailure = 'network_error' | 'timeout' | 'http_error' | 'breaker_open' | 'bulkhead_rejected' | 'no_replica';
 
-/** A failed attempt at a subgraph: the network, the timeout, or a 5xx (4xx answers are not failures). */
-export class SubgraphCallError extends Error {
-  override readonly name = 'SubgraphCallError';
+/** A failed attempt at an upstream: the network, the timeout, or a 5xx (4xx answers are not failures). */
+export class UpstreamCallError extends Error {
+  override readonly name = 'UpstreamCallError';
   constructor(
     readonly result: 'network_error' | 'timeout' | 'http_error',
     message: string,
@@ -18,9 +18,9 @@ export class SubgraphCallError extends Error {
   }
 }
 
-/** The failure kind of anything a subgraph call rejected with. */
+/** The failure kind of anything an upstream call rejected with. */
 export function callFailureOf(error: unknown): CallFailure {
-  if (error instanceof SubgraphCallError) return error.result;
+  if (error instanceof UpstreamCallError) return error.result;
   if (error instanceof BreakerOpenError) return 'breaker_open';
   if (error instanceof BulkheadRejectedError) return 'bulkhead_rejected';
   if (error instanceof NoReplicaAvailableError) return 'no_replica';
@@ -29,18 +29,18 @@ export function callFailureOf(error: unknown): CallFailure {
 
 /** Failures that count against a breaker: the network, timeouts and 5xx. */
 export function isBreakerFailure(error: unknown): boolean {
-  return error instanceof SubgraphCallError;
+  return error instanceof UpstreamCallError;
 }
 
-/** Failures a query may be retried after: connection errors and 502/503/504 (not timeouts, not 500). */
+/** Failures a call may be retried after: connection errors and 502/503/504 (not timeouts, not 500). */
 export function isRetryable(error: unknown): boolean {
-  if (!(error instanceof SubgraphCallError)) return false;
+  if (!(error instanceof UpstreamCallError)) return false;
   if (error.result === 'network_error') return true;
   return error.result === 'http_error' && (error.status === 502 || error.status === 503 || error.status === 504);
 }
 
 /**
- * For a subgraph with replicas: also a replica's open breaker (a half-open one whose probe is out),
+ * For an upstream with replicas: also a replica's open breaker (a half-open one whose probe is out),
  * since nothing ran and the retry goes to another replica.
  */
 export function isRetryableOnReplicas(error: unknown): boolean {

@@ -1,28 +1,17 @@
 import { EventEmitter } from 'node:events';
-import { SubgraphCallError } from './call-error.js';
+import { UpstreamCallError } from './call-error.js';
+import type { RequestInitLike, UpstreamFetch } from './pool.js';
 
-/** A subgraph's answer, read to the end: what the cache keeps and dedupe shares. */
+/** An upstream's answer, read to the end: what a cache keeps and dedupe shares. */
 export interface UpstreamResponse {
   status: number;
   contentType: string | null;
   body: string;
 }
 
-export interface RequestInitLike {
-  method?: string;
-  headers?: Record<string, string>;
-  body?: string;
-}
-
-/** One call on a subgraph's pool; `signal` aborts it when it emits `abort`. */
-export type UpstreamFetch = (
-  url: string,
-  init: RequestInitLike & { signal?: EventEmitter | undefined },
-) => Promise<{ status: number; headers: { get(name: string): string | null }; text(): Promise<string> }>;
-
 /**
  * One attempt: sends the request, reads the whole body, and aborts both after `timeoutMs`.
- * Rejects with a {@link SubgraphCallError} on a network error, the timeout, or a 5xx; a 4xx is an
+ * Rejects with an {@link UpstreamCallError} on a network error, the timeout, or a 5xx; a 4xx is an
  * answer and resolves (Apollo turns it into an error without counting it against the breaker).
  */
 export async function fetchOnce(fetch: UpstreamFetch, url: string, init: RequestInitLike, timeoutMs: number): Promise<UpstreamResponse> {
@@ -40,11 +29,11 @@ export async function fetchOnce(fetch: UpstreamFetch, url: string, init: Request
     response = await fetch(url, { ...init, signal: abort });
     body = await response.text();
   } catch (error) {
-    if (timedOut) throw new SubgraphCallError('timeout', `timed out after ${timeoutMs}ms`, undefined, { cause: error });
-    throw new SubgraphCallError('network_error', error instanceof Error ? error.message : String(error), undefined, { cause: (error as { cause?: unknown }).cause ?? error });
+    if (timedOut) throw new UpstreamCallError('timeout', `timed out after ${timeoutMs}ms`, undefined, { cause: error });
+    throw new UpstreamCallError('network_error', error instanceof Error ? error.message : String(error), undefined, { cause: (error as { cause?: unknown }).cause ?? error });
   } finally {
     clearTimeout(timer);
   }
-  if (response.status >= 500) throw new SubgraphCallError('http_error', `HTTP ${response.status}`, response.status);
+  if (response.status >= 500) throw new UpstreamCallError('http_error', `HTTP ${response.status}`, response.status);
   return { status: response.status, contentType: response.headers.get('content-type'), body };
 }
