@@ -18,10 +18,11 @@ import { bindingLimit } from '../rate-limit/headers.js';
 import type { BreakerRegistry, BreakerSnapshot } from '../upstream/breaker.js';
 import { createBulkhead, type Bulkhead } from '../upstream/bulkhead.js';
 import { withRetries } from '../upstream/retry.js';
-import { callFailureOf, describeError, isBreakerFailure, isRetryable, isRetryableOnReplicas, UpstreamCallError } from '../upstream/call-error.js';
+import { callFailureOf, describeError, UpstreamCallError } from '../upstream/call-error.js';
 import { createUpstreamFetch, type UpstreamPool } from '../upstream/pool.js';
-import { startHealthChecks, type HealthChecker } from '../upstream/health-check.js';
-import { ReplicaPool, replicaBreakerName, type Replica, type ReplicaSnapshot } from '../upstream/replica-pool.js';
+import type { ReplicaSnapshot } from '../upstream/replica-pool.js';
+import { ReplicaPools } from '../upstream/replica-pools.js';
+import { routeCall, type ReplicaRoute } from '../upstream/route.js';
 import { RestFallbackCache } from './fallback-cache.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type ForwardHeaderOptions } from './headers.js';
 import { splitTarget, upstreamPath } from './path.js';
@@ -104,36 +105,27 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
    * breaker is not used then. Active checks run only when the route names a `healthCheck.path`:
    * a REST service has no probe that fits every service, as `{__typename}` fits every GraphQL one.
    */
-  const pools = new Map<string, { pool: ReplicaPool; hashHeader?: string | undefined }>();
-  const checkers: HealthChecker[] = [];
-  let probeFetch: UpstreamPool | undefined;
+  let probePool: UpstreamPool | undefined;
+  const probe = () => (probePool ??= createUpstreamFetch({ connectionsPerOrigin: 4 })).fetch;
+  const replicaPools = options.breakers && new ReplicaPools({ breakers: options.breakers, metrics, logger });
+  const pools = new Map<string, ReplicaRoute>();
   for (const route of routes) {
     const upstreams = routeReplicas(route);
-    const breakers = options.breakers;
-    if (!upstreams || !breakers) continue;
+    if (!upstreams || !replicaPools) continue;
     const balancing = routeLoadBalancing(config, route);
     const name = breakerNameOf(route);
-    const settings = breakerSettingsOf(name);
-    const pool = new ReplicaPool({
-      name: `rest:${route.prefix}`,
-      upstreams: upstreams.map(({ url, weight }) => ({ url: new URL(url).origin, weight })),
-      strategy: balancing.strategy,
-      ejection: balancing.ejection,
-      breakerFor: (url) => breakers.get(replicaBreakerName(name, url), settings),
-      isFailure: isBreakerFailure,
-      metrics,
-      logger,
-    });
-    pools.set(route.prefix, { pool, hashHeader: balancing.strategy === 'consistent_hash' ? balancing.hashHeader : undefined });
-    if (balancing.healthCheck.enabled && balancing.healthCheck.path) {
-      probeFetch ??= createUpstreamFetch({ connectionsPerOrigin: 4 });
-      checkers.push(startHealthChecks({ pool, fetch: probeFetch.fetch, settings: balancing.healthCheck, logger }));
-    }
+    pools.set(
+      route.prefix,
+      replicaPools.create({
+        name: `rest:${route.prefix}`,
+        breakerOwner: name,
+        breakerSettings: breakerSettingsOf(name),
+        upstreams: upstreams.map(({ url, weight }) => ({ url: new URL(url).origin, weight })),
+        balancing,
+        probe: balancing.healthCheck.path ? probe : undefined,
+      }),
+    );
   }
-  const refreshStates = () => {
-    for (const { pool } of pools.values()) pool.publishStates();
-  };
-  if (pools.size > 0) metrics.beforeReplicaStateCollect.add(refreshStates);
 
   /** Per request: the route's body limit (set by its first hook, read by the body parser). */
   const bodyLimits = new WeakMap<FastifyRequest, number>();
@@ -166,7 +158,7 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
     await app.register(replyFrom, { undici: agent, disableRequestLogging: true, disableCache: true, retryMethods: [] });
     app.addHook('onClose', async () => {
       await agent.close().catch(() => undefined);
-      await probeFetch?.close().catch(() => undefined);
+      await probePool?.close().catch(() => undefined);
     });
     for (const route of routes) registerRoute(app, route);
   };
@@ -319,20 +311,17 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
 
       const maxRetries = RETRIED_METHODS.has(request.method) ? route.retries.maxRetries : 0;
       let answer: UpstreamAnswer;
-      // Replicas this request has tried: a retry goes to another one while there is one.
-      const tried = new Set<Replica>();
+      // With replicas, a retry goes to another one while there is one.
       const hashKey = replicas?.hashHeader ? request.headers[replicas.hashHeader] : undefined;
-      const once = () => {
-        if (replicas) return replicas.pool.run(tried, typeof hashKey === 'string' && hashKey !== '' ? hashKey : undefined, attempt);
-        return breaker ? breaker.run(() => attempt(origin)) : attempt(origin);
-      };
+      const routed = routeCall(replicas ? { replicas } : breaker && { breaker }, origin, typeof hashKey === 'string' && hashKey !== '' ? hashKey : undefined);
+      const once = () => routed.attempt(attempt);
       try {
         answer = await withRetries(() => bulkhead.run(once), {
           maxRetries,
           baseDelayMs: route.retries.baseDelayMs,
           maxDelayMs: route.retries.maxDelayMs,
           deadline: state.receivedAt + route.timeoutMs * (maxRetries + 1),
-          isRetryable: replicas ? isRetryableOnReplicas : isRetryable,
+          isRetryable: routed.isRetryable,
           onRetry: (retry, error, delayMs) => {
             discard(error);
             request.log.debug({ route: route.prefix, retry, delayMs, reason: describeError(error) }, 'retrying upstream call');
@@ -398,8 +387,7 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
         return replicas ? { prefix: route.prefix, upstream, breaker: name, state, replicas } : { prefix: route.prefix, upstream, breaker: name, state };
       }),
     close() {
-      for (const checker of checkers) checker.stop();
-      metrics.beforeReplicaStateCollect.delete(refreshStates);
+      replicaPools?.close();
     },
   };
 }

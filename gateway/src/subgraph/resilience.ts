@@ -7,17 +7,17 @@ import { createRedisStore } from '../cache/redis-store.js';
 import type { CacheStore } from '../cache/store.js';
 import { ConfigError, subgraphReplicas, subgraphSettings, type GatewayConfig } from '../config.js';
 import { BREAKER_STATE_VALUE, type GatewayMetrics } from '../observability/metrics.js';
-import { BreakerRegistry, type BreakerSnapshot, type BreakerState } from '../upstream/breaker.js';
-import { createSharedBreakers, type SharedBreakers } from '../upstream/shared-breakers.js';
-import { createBulkhead } from '../upstream/bulkhead.js';
-import { InFlight } from './dedupe.js';
-import { startHealthChecks, type HealthChecker } from '../upstream/health-check.js';
-import { ReplicaPool, replicaBreakerName, type ReplicaSnapshot } from '../upstream/replica-pool.js';
-import { isBreakerFailure } from '../upstream/call-error.js';
-import { createSubgraphFetch, type SubgraphFetch } from './fetch.js';
-import { ResilientCaller, type SubgraphRoute } from './resilient-call.js';
-import { loadStaticFallbacks, type StaticFallbacks } from './static-fallbacks.js';
 import type { UpstreamResponse } from '../upstream/attempt.js';
+import type { BreakerRegistry, BreakerSnapshot, BreakerState } from '../upstream/breaker.js';
+import { createBulkhead } from '../upstream/bulkhead.js';
+import { createObservedBreakers } from '../upstream/observed-breakers.js';
+import type { ReplicaSnapshot } from '../upstream/replica-pool.js';
+import { combinedSnapshot, combinedState, ReplicaPools } from '../upstream/replica-pools.js';
+import type { UpstreamRoute } from '../upstream/route.js';
+import { InFlight } from './dedupe.js';
+import { createSubgraphFetch, type SubgraphFetch } from './fetch.js';
+import { ResilientCaller } from './resilient-call.js';
+import { loadStaticFallbacks, type StaticFallbacks } from './static-fallbacks.js';
 
 export interface SubgraphResilienceOptions {
   config: GatewayConfig;
@@ -73,145 +73,96 @@ export function loadStaticFallbackFiles(config: GatewayConfig): Map<string, Stat
 }
 
 /**
- * Builds the per-subgraph resilience resources from the config: a connection pool, a breaker, a
- * bulkhead and a dedupe table per subgraph, one fallback cache, and the static fallbacks.
+ * Builds the per-subgraph resilience resources from the config: a connection pool, a breaker (or a
+ * replica pool), a bulkhead and a dedupe table per subgraph, one fallback cache, and the static fallbacks.
  */
 export function createSubgraphResilience(options: SubgraphResilienceOptions): SubgraphResilience {
   const { config, metrics, logger } = options;
   // Whatever headers carry the principal (auth.propagation, renamable) are always part of the
   // identity, or renaming one would let one caller's copies serve another.
   const identityHeaders = [...new Set([...config.resilience.identityHeaders, ...principalHeaderNames(config.auth.propagation)])];
-  let shared: SharedBreakers | undefined;
-  const breakers = new BreakerRegistry({
-    isFailure: isBreakerFailure,
-    onStateChange: (name, state, cause) => {
-      metrics.breakerState.set({ subgraph: name }, BREAKER_STATE_VALUE[state]);
-      // A replica's breaker: the subgraph's own series shows the replicas' breakers combined.
-      const at = name.indexOf('@');
-      const pool = at > 0 ? replicaPools.get(name.slice(0, at)) : undefined;
+  const { enabled: shareBreakers, resyncIntervalMs, maxMessageAgeMs } = config.resilience.sharedBreakers;
+  const { breakers, close: closeBreakers } = createObservedBreakers({
+    metrics,
+    logger,
+    shared:
+      shareBreakers && options.redis
+        ? { redis: options.redis, keyPrefix: config.redis.keyPrefix, instanceId: options.instanceId ?? 'unnamed', resyncIntervalMs, maxMessageAgeMs }
+        : undefined,
+    // A replica's breaker: the subgraph's own series shows the replicas' breakers combined.
+    onStateChange: (name) => {
+      const pool = replicaPools.ofBreaker(name);
       if (pool) metrics.breakerState.set({ subgraph: pool.name }, BREAKER_STATE_VALUE[combinedState(pool)]);
-      metrics.breakerTransitions.inc({ breaker: name, state, cause: cause === 'forced' ? 'remote' : 'local' });
-      const log = state === 'closed' ? logger.info.bind(logger) : logger.warn.bind(logger);
-      log({ subgraph: name, breaker: state, cause: cause === 'forced' ? 'remote' : 'local' }, `circuit breaker ${state.replace('_', '-')}`);
-      const breaker = breakers.find(name);
-      if (breaker) shared?.onStateChange(breaker, state, cause);
     },
-    onCreate: (breaker) => shared?.track(breaker),
   });
-  if (config.resilience.sharedBreakers.enabled && options.redis) {
-    shared = createSharedBreakers({
-      redis: options.redis,
-      keyPrefix: config.redis.keyPrefix,
-      instanceId: options.instanceId ?? 'unnamed',
-      resyncIntervalMs: config.resilience.sharedBreakers.resyncIntervalMs,
-      maxMessageAgeMs: config.resilience.sharedBreakers.maxMessageAgeMs,
-      metrics,
-      logger: logger.child({ component: 'shared-breakers' }),
-    });
-  }
+  const replicaPools = new ReplicaPools({ breakers, metrics, logger });
   const cache: CacheStore = options.redis
     ? createRedisStore({ redis: options.redis, namespace: 'fallback:' })
     : createMemoryStore({ maxBytes: config.resilience.cacheMaxBytes });
-
   const statics = options.statics ?? loadStaticFallbackFiles(config);
 
-  const pools: SubgraphFetch[] = [];
+  const connections: SubgraphFetch[] = [];
   const callers = new Map<string, ResilientCaller>();
-  const replicaPools = new Map<string, ReplicaPool>();
-  const checkers: HealthChecker[] = [];
-  const refreshStates = () => {
-    for (const pool of replicaPools.values()) pool.publishStates();
+  const createCaller = (name: string): ResilientCaller => {
+    const settings = subgraphSettings(config, name);
+    const connection = createSubgraphFetch({ connectionsPerOrigin: settings.connections });
+    connections.push(connection);
+    const upstreams = subgraphReplicas(config, name);
+    // A subgraph with replicas has a breaker per replica and none of its own.
+    const route: UpstreamRoute = upstreams
+      ? {
+          replicas: replicaPools.create({
+            name,
+            breakerOwner: name,
+            breakerSettings: settings.breaker,
+            upstreams,
+            balancing: settings.loadBalancing,
+            probe: () => connection.fetch,
+          }),
+        }
+      : { breaker: breakers.get(name, settings.breaker) };
+    metrics.breakerState.set({ subgraph: name }, BREAKER_STATE_VALUE[route.breaker?.state ?? 'closed']);
+    return new ResilientCaller({
+      ...route,
+      name,
+      settings,
+      fetch: connection.fetch,
+      bulkhead: createBulkhead({ name, maxConcurrent: settings.bulkhead.maxConcurrent }),
+      inFlight: new InFlight<UpstreamResponse>(),
+      cache,
+      statics: statics.get(name),
+      identityHeaders,
+      cacheReadTimeoutMs: config.resilience.cacheReadTimeoutMs,
+      metrics,
+      logger,
+    });
   };
-  metrics.beforeReplicaStateCollect.add(refreshStates);
+  const poolOf = (name: string) => replicaPools.get(name)?.pool;
   return {
     breakers,
     cache,
     caller(name) {
       let caller = callers.get(name);
-      if (caller) return caller;
-      const settings = subgraphSettings(config, name);
-      const subgraphPool = createSubgraphFetch({ connectionsPerOrigin: settings.connections });
-      pools.push(subgraphPool);
-      const upstreams = subgraphReplicas(config, name);
-      // A subgraph with replicas has a breaker per replica and none of its own.
-      let route: SubgraphRoute;
-      if (upstreams) {
-        const balancing = settings.loadBalancing;
-        const pool = new ReplicaPool({
-          name,
-          upstreams,
-          strategy: balancing.strategy,
-          ejection: balancing.ejection,
-          // Named by URL, so every gateway instance (and a shared breaker store) means the same replica by the same name.
-          breakerFor: (url) => breakers.get(replicaBreakerName(name, url), settings.breaker),
-          isFailure: isBreakerFailure,
-          metrics,
-          logger,
-        });
-        replicaPools.set(name, pool);
-        if (balancing.healthCheck.enabled) {
-          checkers.push(startHealthChecks({ pool, fetch: subgraphPool.fetch, settings: balancing.healthCheck, logger }));
-        }
-        route = { replicas: { pool, hashHeader: balancing.strategy === 'consistent_hash' ? balancing.hashHeader : undefined } };
-      } else {
-        route = { breaker: breakers.get(name, settings.breaker) };
+      if (!caller) {
+        caller = createCaller(name);
+        callers.set(name, caller);
       }
-      metrics.breakerState.set({ subgraph: name }, BREAKER_STATE_VALUE[route.breaker?.state ?? 'closed']);
-      caller = new ResilientCaller({
-        ...route,
-        name,
-        settings,
-        fetch: subgraphPool.fetch,
-        bulkhead: createBulkhead({ name, maxConcurrent: settings.bulkhead.maxConcurrent }),
-        inFlight: new InFlight<UpstreamResponse>(),
-        cache,
-        statics: statics.get(name),
-        identityHeaders: identityHeaders,
-        cacheReadTimeoutMs: config.resilience.cacheReadTimeoutMs,
-        metrics,
-        logger,
-      });
-      callers.set(name, caller);
       return caller;
     },
     snapshot: (name) => {
-      const pool = replicaPools.get(name);
+      const pool = poolOf(name);
       return pool ? combinedSnapshot(pool) : breakers.find(name)?.snapshot();
     },
     breakerState: (name) => {
-      const pool = replicaPools.get(name);
+      const pool = poolOf(name);
       return pool ? combinedState(pool) : breakers.find(name)?.state;
     },
-    replicas: (name) => replicaPools.get(name)?.snapshot(),
-    replicasAvailable: (name) => replicaPools.get(name)?.availableCount(),
+    replicas: (name) => poolOf(name)?.snapshot(),
+    replicasAvailable: (name) => poolOf(name)?.availableCount(),
     async close() {
-      for (const checker of checkers) checker.stop();
-      metrics.beforeReplicaStateCollect.delete(refreshStates);
-      await shared?.close();
-      breakers.shutdown();
-      await Promise.all(pools.map((pool) => pool.close().catch(() => undefined)));
+      replicaPools.close();
+      await closeBreakers();
+      await Promise.all(connections.map((connection) => connection.close().catch(() => undefined)));
     },
-  };
-}
-
-/** `closed` while any replica's breaker is closed, `half_open` while any is half-open, `open` only when all are. */
-function combinedState(pool: ReplicaPool): BreakerState {
-  const states = pool.replicas.map((replica) => replica.breaker.state);
-  return states.includes('closed') ? 'closed' : states.includes('half_open') ? 'half_open' : 'open';
-}
-
-function combinedSnapshot(pool: ReplicaPool): BreakerSnapshot | undefined {
-  const snapshots = pool.replicas.map((replica) => replica.breaker.snapshot());
-  const first = snapshots[0];
-  if (!first) return undefined;
-  const calls = snapshots.reduce((sum, s) => sum + s.calls, 0);
-  const failures = snapshots.reduce((sum, s) => sum + s.failures, 0);
-  return {
-    state: combinedState(pool),
-    errorRate: calls === 0 ? 0 : Math.round((failures / calls) * 1000) / 1000,
-    calls,
-    failures,
-    rejected: snapshots.reduce((sum, s) => sum + s.rejected, 0),
-    windowMs: first.windowMs,
   };
 }

@@ -2,21 +2,20 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { CacheStore } from '../cache/store.js';
-import type { FallbackUse } from '../context.js';
-import type { SubgraphSettings } from '../config.js';
-import type { GatewayMetrics } from '../observability/metrics.js';
-import type { Breaker } from '../upstream/breaker.js';
-import type { Bulkhead } from '../upstream/bulkhead.js';
-import type { InFlight } from './dedupe.js';
-import { withRetries } from '../upstream/retry.js';
 import { withTimeout } from '../cache/timeout.js';
-import type { Replica, ReplicaPool } from '../upstream/replica-pool.js';
-import { callFailureOf, describeError, isRetryable, isRetryableOnReplicas, UpstreamCallError, type CallFailure } from '../upstream/call-error.js';
+import type { SubgraphSettings } from '../config.js';
+import type { FallbackUse } from '../context.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import { fetchOnce, type UpstreamResponse } from '../upstream/attempt.js';
+import type { Bulkhead } from '../upstream/bulkhead.js';
+import { callFailureOf, describeError, UpstreamCallError, type CallFailure } from '../upstream/call-error.js';
+import type { RequestInitLike, UpstreamFetch } from '../upstream/pool.js';
+import { withRetries } from '../upstream/retry.js';
+import { routeCall, type UpstreamRoute } from '../upstream/route.js';
 import type { AttemptTracer } from './call-trace.js';
+import type { InFlight } from './dedupe.js';
 import { analyseOperation } from './operation.js';
 import { staticResponse, type StaticFallbacks } from './static-fallbacks.js';
-import { fetchOnce, type UpstreamResponse } from '../upstream/attempt.js';
-import type { RequestInitLike, UpstreamFetch } from '../upstream/pool.js';
 
 /** What one call needs to know about the request it serves. */
 export interface CallInfo {
@@ -36,16 +35,8 @@ export interface CallInfo {
   trace?: AttemptTracer | undefined;
 }
 
-/**
- * How attempts reach the subgraph: its one URL behind its breaker, or (a subgraph configured with
- * several `upstreams`) the replica the pool picks, each replica behind its own breaker, a retry to
- * another one; the URL Apollo passes is not used then.
- */
-export type SubgraphRoute =
-  | { breaker: Breaker; replicas?: undefined }
-  | { breaker?: undefined; replicas: { pool: ReplicaPool; hashHeader?: string | undefined } };
-
-export type ResilientCallerOptions = SubgraphRoute & ResilientCallerSettings;
+/** The subgraph's route: its breaker, or its replica pool (a subgraph with several `upstreams`). */
+export type ResilientCallerOptions = UpstreamRoute & ResilientCallerSettings;
 
 export interface ResilientCallerSettings {
   /** Subgraph name: metrics label, breaker name, cache key namespace. */
@@ -127,11 +118,8 @@ export class ResilientCaller {
 
   private network(url: string, init: RequestInitLike, info: CallInfo, maxRetries: number): Promise<UpstreamResponse> {
     const { name, settings, breaker, bulkhead, fetch, metrics, replicas } = this.options;
-    // Replicas this call has tried: each retry goes to another one while there is one.
-    const tried = new Set<Replica>();
     const key = replicas?.hashHeader ? balanceKey(replicas.hashHeader, init, info) : undefined;
-    const through = (attempt: (target: string) => Promise<UpstreamResponse>): Promise<UpstreamResponse> =>
-      replicas ? replicas.pool.run(tried, key, attempt) : breaker.run(() => attempt(url));
+    const routed = routeCall(this.options, url, key);
     return withRetries(
       (n) => {
         const remaining = info.deadline - Date.now();
@@ -139,7 +127,7 @@ export class ResilientCaller {
         const timeoutMs = Math.min(settings.timeoutMs, remaining);
         const send = (extraHeaders?: Record<string, string>) => {
           const sent = extraHeaders ? { ...init, headers: { ...init.headers, ...extraHeaders } } : init;
-          return bulkhead.run(() => through((target) => fetchOnce(fetch, target, sent, timeoutMs)));
+          return bulkhead.run(() => routed.attempt((target) => fetchOnce(fetch, target, sent, timeoutMs)));
         };
         if (!info.trace) return send();
         // Traced: each attempt is a span, and the subgraph gets that attempt's traceparent. With
@@ -151,7 +139,7 @@ export class ResilientCaller {
         baseDelayMs: settings.retry.baseDelayMs,
         maxDelayMs: settings.retry.maxDelayMs,
         deadline: info.deadline,
-        isRetryable: replicas ? isRetryableOnReplicas : isRetryable,
+        isRetryable: routed.isRetryable,
         onRetry: (retry, error, delayMs) => {
           metrics.subgraphRetries.inc({ subgraph: name });
           this.options.logger.debug({ subgraph: name, reqId: info.requestId, retry, delayMs, reason: describeError(error) }, 'retrying subgraph call');

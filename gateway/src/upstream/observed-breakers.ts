@@ -1,0 +1,57 @@
+import type { Logger } from 'pino';
+import { BREAKER_STATE_VALUE, type GatewayMetrics } from '../observability/metrics.js';
+import type { RedisClient } from '../redis.js';
+import { BreakerRegistry } from './breaker.js';
+import { isBreakerFailure } from './call-error.js';
+import { createSharedBreakers, type SharedBreakers } from './shared-breakers.js';
+
+export interface ObservedBreakersOptions {
+  metrics: GatewayMetrics;
+  logger: Logger;
+  /** Breaker state shared with the other gateway instances through this Redis (`resilience.sharedBreakers`); absent: per instance. */
+  shared?:
+    | { redis: RedisClient; keyPrefix: string; instanceId: string; resyncIntervalMs: number; maxMessageAgeMs: number }
+    | undefined;
+  /** Called on every state change, after its gauge is set (a replica pool's combined gauge hooks in here). */
+  onStateChange?: ((name: string) => void) | undefined;
+}
+
+export interface ObservedBreakers {
+  /** The registry every upstream's breakers live in: subgraphs and REST routes share it. */
+  readonly breakers: BreakerRegistry;
+  /** Stops sharing state and every breaker's timers. */
+  close(): Promise<void>;
+}
+
+/**
+ * The breaker registry with what watches it: each change sets `gateway_circuit_breaker_state`,
+ * counts a transition (`local`, or `remote` when another instance's state was taken), is logged,
+ * and (shared breakers on) is told to the other instances.
+ */
+export function createObservedBreakers(options: ObservedBreakersOptions): ObservedBreakers {
+  const { metrics, logger } = options;
+  let shared: SharedBreakers | undefined;
+  const breakers = new BreakerRegistry({
+    isFailure: isBreakerFailure,
+    onStateChange: (name, state, cause) => {
+      metrics.breakerState.set({ subgraph: name }, BREAKER_STATE_VALUE[state]);
+      options.onStateChange?.(name);
+      metrics.breakerTransitions.inc({ breaker: name, state, cause: cause === 'forced' ? 'remote' : 'local' });
+      const log = state === 'closed' ? logger.info.bind(logger) : logger.warn.bind(logger);
+      log({ subgraph: name, breaker: state, cause: cause === 'forced' ? 'remote' : 'local' }, `circuit breaker ${state.replace('_', '-')}`);
+      const breaker = breakers.find(name);
+      if (breaker) shared?.onStateChange(breaker, state, cause);
+    },
+    onCreate: (breaker) => shared?.track(breaker),
+  });
+  if (options.shared) {
+    shared = createSharedBreakers({ ...options.shared, metrics, logger: logger.child({ component: 'shared-breakers' }) });
+  }
+  return {
+    breakers,
+    async close() {
+      await shared?.close();
+      breakers.shutdown();
+    },
+  };
+}
