@@ -82,12 +82,13 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
   // identity, or renaming one would let one caller's copies serve another.
   const identityHeaders = [...new Set([...config.resilience.identityHeaders, ...principalHeaderNames(config.auth.propagation)])];
   const { enabled: shareBreakers, resyncIntervalMs, maxMessageAgeMs } = config.resilience.sharedBreakers;
+  const instanceId = options.instanceId ?? 'unnamed';
   const { breakers, close: closeBreakers } = createObservedBreakers({
     metrics,
     logger,
     shared:
       shareBreakers && options.redis
-        ? { redis: options.redis, keyPrefix: config.redis.keyPrefix, instanceId: options.instanceId ?? 'unnamed', resyncIntervalMs, maxMessageAgeMs }
+        ? { redis: options.redis, keyPrefix: config.redis.keyPrefix, instanceId, resyncIntervalMs, maxMessageAgeMs }
         : undefined,
     // A replica's breaker: the subgraph's own series shows the replicas' breakers combined.
     onStateChange: (name) => {

@@ -30,7 +30,8 @@ export async function fetchOnce(fetch: UpstreamFetch, url: string, init: Request
     body = await response.text();
   } catch (error) {
     if (timedOut) throw new UpstreamCallError('timeout', `timed out after ${timeoutMs}ms`, undefined, { cause: error });
-    throw new UpstreamCallError('network_error', error instanceof Error ? error.message : String(error), undefined, { cause: (error as { cause?: unknown }).cause ?? error });
+    const message = error instanceof Error ? error.message : String(error);
+    throw new UpstreamCallError('network_error', message, undefined, { cause: (error as { cause?: unknown }).cause ?? error });
   } finally {
     clearTimeout(timer);
   }

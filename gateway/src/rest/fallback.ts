@@ -1,0 +1,67 @@
+import { pipeline } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '../auth/principal.js';
+import type { RestRequestInfo } from '../context.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { RestFallbackCache } from './fallback-cache.js';
+import { discardAnswer, sendAnswer, type UpstreamAnswer } from './proxy.js';
+
+/**
+ * How a route uses its fallback cache: a GET's answer is kept when it is a 200, and a kept copy
+ * answers a GET whose upstream call failed (`X-Fallback-Source: cache`, `Age`).
+ */
+export interface RouteFallback {
+  cache: RestFallbackCache;
+  /** Copies are shared by every caller (the route is public): the caller is left out of the key. */
+  public: boolean;
+}
+
+/** The key of this request's kept copy: only GETs have one; undefined otherwise. */
+export function keptCopyKey(
+  fallback: RouteFallback,
+  request: FastifyRequest,
+  principal: Principal | undefined,
+  target: string,
+): string | undefined {
+  if (request.method !== 'GET') return undefined;
+  return fallback.cache.key(fallback.public ? '' : (principal?.clientKey ?? ''), target, request.headers.accept);
+}
+
+export interface KeptCopyUse {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  info: RestRequestInfo;
+  /** The route's prefix (metric label, log field). */
+  prefix: string;
+  metrics: GatewayMetrics;
+}
+
+/** Answers a failed GET with its kept copy, when there is one; undefined: none (or the store did not answer in time). */
+export async function serveKeptCopy(
+  cache: RestFallbackCache,
+  key: string,
+  use: KeptCopyUse,
+  error: unknown,
+): Promise<FastifyReply | undefined> {
+  const kept = await cache.get(key);
+  if (!kept) return undefined;
+  const { request, reply, info, prefix } = use;
+  discardAnswer(error);
+  info.fallback = 'cache';
+  use.metrics.restFallbacks.inc({ route: prefix });
+  request.log.warn({ route: prefix, reason: info.failure }, 'upstream call failed; serving a kept copy');
+  return reply.code(kept.status).headers(kept.headers).header('x-fallback-source', 'cache').header('age', String(kept.age)).send(kept.body);
+}
+
+/** Streams a 200 to the client and keeps a copy of it on the way (stored once the body ends complete). */
+export function sendKeepingCopy(
+  reply: FastifyReply,
+  answer: UpstreamAnswer,
+  cache: RestFallbackCache,
+  key: string,
+  onWriteError: (error: unknown) => void,
+): FastifyReply {
+  const recorder = cache.recorder(key, answer.headers, onWriteError);
+  pipeline(answer.stream, recorder, () => undefined);
+  return sendAnswer(reply, { ...answer, stream: recorder });
+}

@@ -1,0 +1,102 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { RestRouteConfig } from '../config.js';
+import { requestState, type RestRequestInfo } from '../context.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { Bulkhead } from '../upstream/bulkhead.js';
+import { describeError } from '../upstream/call-error.js';
+import { withRetries } from '../upstream/retry.js';
+import { routeCall, type UpstreamRoute } from '../upstream/route.js';
+import type { BodyLimits } from './body-limit.js';
+import { answerFailure } from './error-answers.js';
+import { keptCopyKey, sendKeepingCopy, type RouteFallback } from './fallback.js';
+import type { ForwardHeaderOptions } from './headers.js';
+import { discardAnswer, proxyAttempt, sendAnswer, type ProxiedRequest, type UpstreamAnswer } from './proxy.js';
+
+/** Methods retried after a connection error or 502/503/504: idempotent and without a (streamed, unreplayable) body. */
+const RETRIED_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** One route as its handler serves it, built once when the route is registered. */
+export interface RouteRuntime {
+  route: RestRouteConfig;
+  /** Its breaker, or its replica pool; undefined without breakers (`resilience.enabled: false`). */
+  upstream: UpstreamRoute | undefined;
+  bulkhead: Bulkhead;
+  /** The route's fallback cache (GET answers), when it keeps copies. */
+  fallback: RouteFallback | undefined;
+  /** The upstream's origin (the first replica's, unused then: the pool picks). */
+  origin: string;
+  headerOptions: ForwardHeaderOptions;
+  /** Per request: the upstream path and query, set by the route's checks. */
+  targets: WeakMap<FastifyRequest, string>;
+}
+
+export interface HandlerServices {
+  bodyLimits: BodyLimits;
+  metrics: GatewayMetrics;
+  logger: Logger;
+}
+
+/**
+ * The handler of one route, once the checks, authentication and the budget have let the request
+ * through: retries (GET/HEAD/OPTIONS) → bulkhead → breaker or replica → one attempt with the route's
+ * timeout → the answer streamed back (a 200 to a GET also kept, when the route keeps copies); on
+ * failure, see {@link answerFailure}.
+ */
+export function createRouteHandler(runtime: RouteRuntime, services: HandlerServices) {
+  const { route, fallback } = runtime;
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const state = requestState(request);
+    const info = state.rest as RestRequestInfo;
+    const target = runtime.targets.get(request) as string;
+    const key = fallback ? keptCopyKey(fallback, request, state.principal, target) : undefined;
+    const call: ProxiedRequest = {
+      request,
+      reply,
+      prefix: route.prefix,
+      timeoutMs: route.timeoutMs,
+      target,
+      state,
+      info,
+      headerOptions: runtime.headerOptions,
+      bodyCut: () => services.bodyLimits.wasCut(request),
+      breakerState: () => runtime.upstream?.breaker?.state,
+    };
+    let answer: UpstreamAnswer;
+    try {
+      answer = await callUpstream(runtime, call);
+    } catch (error) {
+      const kept = fallback && key ? { fallback, key } : undefined;
+      return answerFailure(error, { request, reply, info, prefix: route.prefix, metrics: services.metrics, kept });
+    }
+    info.upstreamStatus = answer.status;
+    if (key && fallback && answer.status === 200) {
+      return sendKeepingCopy(reply, answer, fallback.cache, key, (error) =>
+        services.logger.debug({ route: route.prefix, err: describeError(error) }, 'REST fallback cache write failed'),
+      );
+    }
+    return sendAnswer(reply, answer);
+  };
+}
+
+/** The upstream call of one request, retried as the route allows; rejects with the last attempt's failure. */
+function callUpstream(runtime: RouteRuntime, call: ProxiedRequest): Promise<UpstreamAnswer> {
+  const { route, upstream, bulkhead } = runtime;
+  const { request } = call;
+  const maxRetries = RETRIED_METHODS.has(request.method) ? route.retries.maxRetries : 0;
+  const hashHeader = upstream?.replicas?.hashHeader;
+  const hashKey = hashHeader ? request.headers[hashHeader] : undefined;
+  // With replicas, a retry goes to another one while there is one.
+  const routed = routeCall(upstream, runtime.origin, typeof hashKey === 'string' && hashKey !== '' ? hashKey : undefined);
+  return withRetries(() => bulkhead.run(() => routed.attempt((origin) => proxyAttempt(call, origin))), {
+    maxRetries,
+    baseDelayMs: route.retries.baseDelayMs,
+    maxDelayMs: route.retries.maxDelayMs,
+    deadline: call.state.receivedAt + route.timeoutMs * (maxRetries + 1),
+    isRetryable: routed.isRetryable,
+    onRetry: (retry, error, delayMs) => {
+      discardAnswer(error);
+      request.log.debug({ route: route.prefix, retry, delayMs, reason: describeError(error) }, 'retrying upstream call');
+    },
+  });
+}

@@ -1,0 +1,73 @@
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import { hasScopes } from '../auth/principal.js';
+import type { GatewayConfig, RestRouteConfig } from '../config.js';
+import { requestState, type RestRequestInfo } from '../context.js';
+import { GatewayError } from '../errors.js';
+import type { BudgetService } from '../rate-limit/budget-service.js';
+import { bindingLimit } from '../rate-limit/headers.js';
+import { resolvePolicy } from '../rate-limit/policy.js';
+import type { BodyLimits } from './body-limit.js';
+import { splitTarget, upstreamPath } from './path.js';
+
+/**
+ * The route's first hook: method (405 with `Allow`), path safety (400, see path.ts), declared body
+ * size (413). Records the upstream target for the handler and the body limit for the body parser.
+ */
+export function checkRequest(
+  route: RestRouteConfig,
+  targets: WeakMap<FastifyRequest, string>,
+  bodyLimits: BodyLimits,
+): onRequestAsyncHookHandler {
+  const allowed = new Set<string>(route.methods);
+  return async (request) => {
+    const info: RestRequestInfo = { route: route.prefix, attempts: 0 };
+    requestState(request).rest = info;
+    if (!allowed.has(request.method)) throw new GatewayError('METHOD_NOT_ALLOWED', undefined, { allow: route.methods.join(', ') });
+    const { path, query } = splitTarget(request.raw.url ?? request.url);
+    const mapped = upstreamPath(path, route.prefix, route.rewrite);
+    if (!mapped.ok) {
+      info.failure = `path refused: ${mapped.reason}`;
+      throw new GatewayError('INVALID_PATH');
+    }
+    targets.set(request, mapped.path + query);
+    if (route.maxBodyBytes !== undefined) {
+      // The body is left unread: the connection cannot serve another request, so it is closed.
+      if (Number(request.headers['content-length'] ?? 0) > route.maxBodyBytes) throw new GatewayError('PAYLOAD_TOO_LARGE', undefined, { connection: 'close' });
+      bodyLimits.set(request, route.maxBodyBytes);
+    }
+  };
+}
+
+/** After the gateway's authentication: the route's own rule (401 without a caller when required, 403 without its scopes). */
+export function authorize(route: RestRouteConfig, realm: string): onRequestAsyncHookHandler {
+  return async (request) => {
+    const principal = requestState(request).principal;
+    if (route.auth.mode === 'required' && (!principal || principal.kind === 'anonymous')) {
+      throw new GatewayError('UNAUTHENTICATED', undefined, { 'www-authenticate': `Bearer realm="${realm}"` });
+    }
+    const scopes = route.auth.scopes;
+    if (scopes.length > 0 && !hasScopes(principal, [scopes])) {
+      throw new GatewayError('FORBIDDEN', `This route needs the scope${scopes.length > 1 ? 's' : ''} ${scopes.join(' ')}.`, {
+        'www-authenticate': `Bearer realm="${realm}", error="insufficient_scope", scope="${scopes.join(' ')}"`,
+      });
+    }
+  };
+}
+
+/** Charges the route's cost to the caller's budget, shared with GraphQL (429 when spent, 503 when the budget store is down). */
+export function charge(
+  route: RestRouteConfig,
+  rateLimit: GatewayConfig['rateLimit'],
+  budget: BudgetService | undefined,
+): onRequestAsyncHookHandler {
+  return async (request, reply) => {
+    const principal = requestState(request).principal;
+    if (!budget || route.cost === 0 || !principal) return;
+    const policy = resolvePolicy(rateLimit.tiers, rateLimit.defaultTier, principal.tier, { rootFields: [] });
+    const outcome = await budget.charge({ clientKey: principal.clientKey, tier: policy.tier }, route.cost, policy.limits);
+    requestState(request).rateLimit = { result: outcome.result, remaining: outcome.result === 'unavailable' ? undefined : bindingLimit(outcome.limits)?.remaining };
+    if (outcome.result === 'limited') throw new GatewayError('RATE_LIMITED', undefined, outcome.headers);
+    if (outcome.result === 'unavailable') throw new GatewayError('RATE_LIMIT_UNAVAILABLE', undefined, { 'retry-after': '1' });
+    reply.headers(outcome.headers);
+  };
+}
