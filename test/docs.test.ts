@@ -1,15 +1,18 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import { ConfigSchema } from '../gateway/src/config.js';
 import { ERRORS } from '../gateway/src/errors.js';
-import { configTable, errorTable, withGeneratedTables } from '../scripts/reference-tables.js';
+import { configTable, errorTable, GENERATED_PAGES } from '../scripts/reference-tables.js';
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
-describe('README reference tables', () => {
+describe('generated reference pages (docs/configuration.md, docs/errors.md)', () => {
   it('match the config schema and the error registry (run `npm run docs` to regenerate)', () => {
-    expect(withGeneratedTables(readme)).toBe(readme);
+    for (const [path, page] of Object.entries(GENERATED_PAGES)) expect(read(path), path).toBe(page());
   });
 
   it('list every config key and every error code', () => {
@@ -58,6 +61,7 @@ function formatDefault(value: unknown): string {
 
 describe('README Security table', () => {
   // The first table of the section: from its header row to the first line that is not a table row.
+  const readme = read('README.md');
   const lines = readme.slice(readme.indexOf('## Security')).split('\n');
   const header = lines.findIndex((line) => line.startsWith('| Protection | Default | Config key |'));
   const after = lines.findIndex((line, i) => i > header && !line.startsWith('|'));
