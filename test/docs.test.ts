@@ -59,10 +59,9 @@ function formatDefault(value: unknown): string {
   return `\`${String(value)}\``;
 }
 
-describe('README Security table', () => {
-  // The first table of the section: from its header row to the first line that is not a table row.
-  const readme = read('README.md');
-  const lines = readme.slice(readme.indexOf('## Security')).split('\n');
+describe('docs/security.md protection table', () => {
+  // The first table of the page: from its header row to the first line that is not a table row.
+  const lines = read('docs/security.md').split('\n');
   const header = lines.findIndex((line) => line.startsWith('| Protection | Default | Config key |'));
   const after = lines.findIndex((line, i) => i > header && !line.startsWith('|'));
   const table = lines
