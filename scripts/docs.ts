@@ -1,14 +1,15 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { withGeneratedTables } from './reference-tables.js';
+import { GENERATED_PAGES } from './reference-tables.js';
 
-/** Regenerates the README's config and error-code tables from the code. */
-const readmePath = fileURLToPath(new URL('../README.md', import.meta.url));
-const before = readFileSync(readmePath, 'utf8');
-const after = withGeneratedTables(before);
-if (after === before) {
-  console.log('README tables are up to date');
-} else {
-  writeFileSync(readmePath, after);
-  console.log('README tables regenerated');
+/** Regenerates docs/configuration.md and docs/errors.md from the config schema and the error registry. */
+for (const [path, page] of Object.entries(GENERATED_PAGES)) {
+  const file = fileURLToPath(new URL(`../${path}`, import.meta.url));
+  const after = page();
+  if (existsSync(file) && readFileSync(file, 'utf8') === after) {
+    console.log(`${path} is up to date`);
+  } else {
+    writeFileSync(file, after);
+    console.log(`${path} regenerated`);
+  }
 }

@@ -31,7 +31,7 @@ const BODY_LIMIT = 1_048_576;
 /** An attack answered slower than this held the event loop (or a worker) long enough to be a DoS of its own. */
 const SLOW_ANSWER_MS = 10_000;
 
-/** The one deliberate 200: Apollo's APQ protocol answers an unknown hash with 200 PERSISTED_QUERY_NOT_FOUND (README "Security"). */
+/** The one deliberate 200: Apollo's APQ protocol answers an unknown hash with 200 PERSISTED_QUERY_NOT_FOUND (docs/security.md). */
 const ALLOWED_200_CODES = new Set<ErrorCode>(['PERSISTED_QUERY_NOT_FOUND']);
 
 interface Answer {
@@ -77,7 +77,7 @@ function codesOf(body: string): string[] {
 /**
  * A GraphQL execution result: `data` present and every error a field error (with a `path`). A
  * value valid for its type that a resolver refuses (`topProducts(first: -1)`) ends up here: GraphQL
- * over HTTP makes that a 200, with `data` null and the subgraph's code (README "Security").
+ * over HTTP makes that a 200, with `data` null and the subgraph's code (docs/security.md).
  */
 function isExecutionResult(body: string): boolean {
   const parsed = JSON.parse(body) as { data?: unknown; errors?: { path?: unknown }[] };

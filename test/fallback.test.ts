@@ -222,10 +222,9 @@ describe('with Redis configured', () => {
   });
 });
 
-describe("README's 'When a subgraph fails' example", () => {
-  it('gives exactly the answer the README shows', async () => {
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const section = readme.slice(readme.indexOf('## When a subgraph fails'));
+describe("the example of docs/resilience.md ('When a subgraph fails')", () => {
+  it('gives exactly the answer the page shows', async () => {
+    const section = readFileSync(new URL('../docs/resilience.md', import.meta.url), 'utf8');
     const [warmUp, query] = [...section.matchAll(/-d '(.+)'/g)].map((m) => JSON.parse(m[1] as string) as { query: string });
     const shown = /```json\n([\s\S]+?)\n```/.exec(section)?.[1];
     const header = /x-fallback-source: (.+)/.exec(section)?.[1];
@@ -236,7 +235,7 @@ describe("README's 'When a subgraph fails' example", () => {
     expect((await postAsOperator(gw.graphqlUrl, warmUp!)).body.errors).toBeUndefined();
     await suite.demo.proxies.products.kill();
     const result = await postAsOperator(gw.graphqlUrl, query!);
-    // Ages are seconds since the copy was stored: 0 in the README's run, maybe 1 on a slow machine.
+    // Ages are seconds since the copy was stored: 0 in the page's run, maybe 1 on a slow machine.
     const ageless = (body: unknown) => JSON.parse(JSON.stringify(body), (key, value: unknown) => (key === 'age' && typeof value === 'number' ? 'N' : value)) as unknown;
     expect(ageless(result.body)).toEqual(ageless(JSON.parse(shown!)));
     expect(result.headers.get('x-fallback-source')).toBe(header);

@@ -73,14 +73,16 @@ describe('federation through the gateway', () => {
     }
   });
 
-  it("gives the README's example query exactly the answer the README shows", async () => {
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const section = readme.slice(readme.indexOf('### A query across all three subgraphs'));
+  it('gives the example query of docs/getting-started.md exactly the answer the page shows', async () => {
+    const page = readFileSync(new URL('../docs/getting-started.md', import.meta.url), 'utf8');
+    const start = page.indexOf('## A query across all three subgraphs');
+    expect(start, 'docs/getting-started.md has "A query across all three subgraphs"').toBeGreaterThan(-1);
+    const section = page.slice(start);
     const payload = /-d '(.+)'/.exec(section)?.[1];
     const shown = /```json\n([\s\S]+?)\n```/.exec(section)?.[1];
     expect(payload).toBeDefined();
     expect(shown).toBeDefined();
-    // The README signs in as user-1 with `npm run token -- --sub user-1` first.
+    // The page signs in as user-1 with `npm run token -- --sub user-1` first.
     expect(section).toContain('npm run -s token -- --sub user-1');
     const result = await postGraphql(stack.gw.graphqlUrl, JSON.parse(payload as string) as { query: string }, await signedIn('user-1'));
     expect(result.body).toEqual(JSON.parse(shown as string));

@@ -323,7 +323,7 @@ describe('a subgraph with three replicas', () => {
     expect(result.body.data).toEqual({ replica: 'c' });
     expect(result.body.extensions).toEqual({ fallbacks: [{ subgraph: 'inventory', source: 'cache', age: expect.any(Number) }] });
     expect(await metricValue(gateway, 'gateway_subgraph_requests_total', { subgraph: 'inventory', result: 'no_replica' })).toBe(1);
-    // Readiness does not follow one subgraph's replicas (see the README).
+    // Readiness does not follow one subgraph's replicas (see docs/load-balancing.md).
     expect((await readyReplicas(gateway)).status).toBe(200);
   });
 });

@@ -392,12 +392,11 @@ describe('the metrics the dashboard and the alert rules read, on a running gatew
 });
 
 // ---------------------------------------------------------------------------------------------------
-// README
+// docs/observability.md
 
-describe('README "Observability" metric table', () => {
+describe('docs/observability.md metric table', () => {
   it('lists exactly the gateway\'s metrics, with their type and labels', () => {
-    const readme = read('README.md');
-    const section = readme.slice(readme.indexOf('## Observability'));
+    const section = read('docs/observability.md');
     const rows = [...section.matchAll(/^\| `(gateway_\w+)` \| (\w+) \| ([^|]*) \|/gm)].map(([, name, type, labels]) => ({
       name,
       type,

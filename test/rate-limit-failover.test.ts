@@ -107,7 +107,7 @@ describe('rate-limit store failover', () => {
       const after = await store.refund('erin', 30, LIMITS, inMemory.chargedBy);
       expect(Math.floor(after[0]?.remaining ?? 0)).toBe(90);
       // Redis shows erin at 60, not 90: the charge that timed out against the frozen Redis ran when
-      // it thawed (a known effect of failing over, see README), and the refund did not go there.
+      // it thawed (a known effect of failing over, see docs/cost-and-rate-limits.md), and the refund did not go there.
       expect(Math.floor((await primary.peek('erin', LIMITS))[0]?.remaining ?? 0)).toBe(60);
     } finally {
       server.thaw();

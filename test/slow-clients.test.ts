@@ -6,7 +6,7 @@ import { openRaw, rawRequest } from './helpers/raw-http.js';
 import { sleep, useTinySubgraph } from './helpers/tiny-subgraph.js';
 
 /**
- * Slow-client protection (README "Security"): header and request timeouts, keep-alive limits, the
+ * Slow-client protection (docs/security.md): header and request timeouts, keep-alive limits, the
  * connection cap and the in-flight cap, driven with raw sockets against a real gateway. Bounds are
  * generous (a loaded 2-core machine); each one is far below what the default would take.
  */

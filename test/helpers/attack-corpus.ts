@@ -4,8 +4,8 @@ import { unsignedToken } from './auth.js';
 
 /**
  * The attack corpus of test/attack.test.ts: a deterministic, seeded generator of hostile requests.
- * Every request here must be refused with a 4xx and a registered error code (see the README's
- * "Security" section for the one deliberate 200). A request is either sent with fetch (`http`) or,
+ * Every request here must be refused with a 4xx and a registered error code (see docs/security.md,
+ * "The attack test", for the one deliberate 200). A request is either sent with fetch (`http`) or,
  * where undici refuses to send it (NUL bytes, non-latin1 header values, unknown methods, oversized
  * header blocks), as raw bytes over a socket (`raw`).
  */
