@@ -145,7 +145,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       incomingHeader:
         options.kind === 'incoming operation' ? (header) => options.incomingRequestContext.request.http?.headers.get(header) ?? undefined : undefined,
       onFallback: (use, failure) => {
-        state?.fallbacks.push(use);
+        if (state) (state.fallbacks ??= []).push(use);
         onFallbackServed(failure, use);
       },
       trace: attempts,

@@ -2,9 +2,9 @@ import { HeaderMap, type ApolloServerPlugin, type GraphQLRequestContextResponseF
 import { GraphQLError, type DocumentNode, type GraphQLFormattedError } from 'graphql';
 import type { TierConfig } from '../config.js';
 import type { GatewayContext } from '../context.js';
-import { actualCost } from '../cost/actual.js';
-import { estimateCost, type CostEstimate } from '../cost/estimate.js';
-import type { CostAnalyzer, CostModelSource } from '../cost/model-source.js';
+import { actualCost } from './actual.js';
+import { estimateCost, type CostEstimate } from './estimate.js';
+import type { CostAnalyzer, CostModelSource } from './model-source.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { failSpan } from '../observability/request-trace.js';
