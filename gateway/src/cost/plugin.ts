@@ -1,7 +1,13 @@
-import { HeaderMap, type ApolloServerPlugin, type GraphQLRequestContextResponseForOperation, type GraphQLResponse } from '@apollo/server';
+import {
+  HeaderMap,
+  type ApolloServerPlugin,
+  type GraphQLRequestContextResponseForOperation,
+  type GraphQLRequestContextWillSendResponse,
+  type GraphQLResponse,
+} from '@apollo/server';
 import { GraphQLError, type DocumentNode, type GraphQLFormattedError } from 'graphql';
 import type { TierConfig } from '../config.js';
-import type { GatewayContext } from '../context.js';
+import type { GatewayContext, RequestState } from '../context.js';
 import { actualCost } from './actual.js';
 import { estimateCost, type CostEstimate } from './estimate.js';
 import type { CostAnalyzer, CostModelSource } from './model-source.js';
@@ -51,7 +57,7 @@ interface Admitted {
 }
 
 /**
- * Cost analysis and the per-client budget (issue 5). Runs after authorization, on the operation it
+ * Cost analysis and the per-client budget. Runs after authorization, on the operation it
  * filtered, and before execution (`responseForOperation`, so that a refusal sends nothing to any
  * subgraph):
  *
@@ -64,21 +70,23 @@ interface Admitted {
  *    `extensions.cost` and the rate-limit headers on the response.
  */
 export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlugin<GatewayContext> {
-  const { costs, budget, metrics } = options;
-  const defaultListSize = options.defaultListSize ?? 10;
-  const withExtensions = options.extensions ?? true;
-  const explainHeader = options.explainHeader?.toLowerCase();
-  const adaptive = options.adaptive;
+  const { costs, adaptive } = options;
   // Which subgraphs each (cached, so shared) estimate touches; rebuilt when the supergraph changes.
   let owners: FieldOwners | undefined;
   let subgraphsByEstimate = new WeakMap<CostEstimate, string[]>();
-  const subgraphsOf = (estimate: CostEstimate): string[] => {
-    let subgraphs = subgraphsByEstimate.get(estimate);
-    if (!subgraphs) {
-      subgraphs = owners?.subgraphsOf(estimate.fields.map((field) => field.coordinate)) ?? [];
-      subgraphsByEstimate.set(estimate, subgraphs);
-    }
-    return subgraphs;
+  const run: CostRun = {
+    options,
+    defaultListSize: options.defaultListSize ?? 10,
+    withExtensions: options.extensions ?? true,
+    explainHeader: options.explainHeader?.toLowerCase(),
+    subgraphsOf(estimate) {
+      let subgraphs = subgraphsByEstimate.get(estimate);
+      if (!subgraphs) {
+        subgraphs = owners?.subgraphsOf(estimate.fields.map((field) => field.coordinate)) ?? [];
+        subgraphsByEstimate.set(estimate, subgraphs);
+      }
+      return subgraphs;
+    },
   };
 
   return {
@@ -99,119 +107,151 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
     },
     async requestDidStart() {
       let admitted: Admitted | undefined;
-      const admit = async (requestContext: GraphQLRequestContextResponseForOperation<GatewayContext>): Promise<GraphQLResponse | null> => {
-        const { schema, document, operation, request, queryHash, contextValue } = requestContext;
-        if (!operation) return null;
-        const analyzer = costs.analyzer(schema);
-        if (!analyzer) return errorResponse('INTERNAL_SERVER_ERROR', [error('INTERNAL_SERVER_ERROR', 'The cost model is not loaded for this schema.')]);
-        let estimate: CostEstimate;
-        try {
-          estimate = analyzer.cache.get(queryHash ?? request.query ?? '', document, request.operationName, request.variables, () =>
-            estimateCost(analyzer.schema, analyzer.model, document, { operationName: request.operationName, variables: request.variables, defaultListSize }),
-          );
-        } catch (cause) {
-          // The estimator's own refusals (GraphQLError) explain themselves; anything else is an
-          // internal failure whose message is for the log, not for the client.
-          if (cause instanceof GraphQLError) return errorResponse('BAD_REQUEST', [error('BAD_REQUEST', `The operation cannot be costed: ${cause.message}`)]);
-          contextValue.logger.error({ reqId: contextValue.requestId, err: cause instanceof Error ? cause.message : String(cause) }, 'cost estimate failed');
-          return errorResponse('BAD_REQUEST', [error('BAD_REQUEST', 'The operation cannot be costed.')]);
-        }
-        metrics?.operationCost.observe({ kind: 'estimated' }, estimate.cost);
-        contextValue.state.cost = { estimated: estimate.cost };
-
-        const principal = contextValue.state.principal;
-        let policy = resolvePolicy(options.tiers, options.defaultTier, principal?.tier ?? 'anonymous', {
-          operationName: request.operationName ?? operation.name?.value,
-          rootFields: estimate.fields.filter((field) => !field.path.includes('.')).map((field) => field.coordinate),
-        });
-
-        const adjustment = adaptive?.forSubgraphs(subgraphsOf(estimate));
-        if (adjustment && adjustment.factor < 1) policy = { ...policy, limits: scaleRefill(policy.limits, adjustment.factor) };
-
-        if (explainHeader && wantsExplain(request.http?.headers.get(explainHeader))) {
-          return {
-            http: { status: 200, headers: new HeaderMap() },
-            body: { kind: 'single', singleResult: { extensions: { cost: explain(estimate, policy, adjustment) } } },
-          };
-        }
-
-        const refusal = checkLimits(estimate, policy);
-        if (refusal) {
-          metrics?.rateLimitDecisions.inc({ tier: policy.tier, result: 'rejected' });
-          return refusal;
-        }
-
-        const client: BudgetClient = { clientKey: principal?.clientKey ?? 'ip:unknown', tier: policy.tier };
-        if (!budget) {
-          admitted = { analyzer, document, estimate, client, policy, limits: undefined, adjustment };
-          return null;
-        }
-        const outcome = await budget.charge(client, estimate.cost, policy.limits, { settleLater: true });
-        contextValue.state.rateLimit = { result: outcome.result, remaining: outcome.result === 'unavailable' ? undefined : bindingLimit(outcome.limits)?.remaining };
-        if (outcome.result === 'unavailable') {
-          return errorResponse('RATE_LIMIT_UNAVAILABLE', [error('RATE_LIMIT_UNAVAILABLE')]);
-        }
-        if (outcome.result === 'limited') {
-          const cost = { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: adaptiveThrottleStatus(outcome.limits, adjustment) };
-          const retryAfterSeconds = Number(outcome.headers['retry-after']);
-          return errorResponse(
-            'RATE_LIMITED',
-            [error('RATE_LIMITED', `${ERRORS.RATE_LIMITED.message.split(':')[0]}: this operation costs ${estimate.cost} points; retry in ${retryAfterSeconds} s.`, { retryAfterSeconds, cost })],
-            outcome.headers,
-            withExtensions ? { cost } : undefined,
-          );
-        }
-        admitted = { analyzer, document, estimate, client, policy, limits: outcome.limits, chargedBy: outcome.chargedBy, adjustment };
-        return null;
-      };
       return {
         async responseForOperation(requestContext) {
-          const state = requestContext.contextValue.state;
-          const span = state.trace?.startSpan('gateway.cost');
-          if (!span) return admit(requestContext);
-          try {
-            const response = await admit(requestContext);
-            if (state.cost) span.setAttribute('gateway.cost.estimated', state.cost.estimated);
-            if (state.rateLimit) span.setAttribute('gateway.rate_limit.result', state.rateLimit.result);
-            if (state.rateLimit?.remaining !== undefined) span.setAttribute('gateway.rate_limit.remaining', state.rateLimit.remaining);
-            const refused = response?.body.kind === 'single' ? response.body.singleResult.errors?.[0]?.extensions?.code : undefined;
-            if (refused) span.setAttribute('gateway.cost.refused', String(refused));
-            return response;
-          } catch (error) {
-            failSpan(span, 'exception', error instanceof Error ? error.message : String(error));
-            throw error;
-          } finally {
-            span.end();
-          }
+          return withCostSpan(requestContext.contextValue.state, async () => {
+            const decision = await admit(run, requestContext);
+            admitted = decision.admitted;
+            return decision.response;
+          });
         },
-
         async willSendResponse(requestContext) {
-          if (!admitted || requestContext.response.body.kind !== 'single') return;
-          const { analyzer, document, estimate, client, policy } = admitted;
-          const result = requestContext.response.body.singleResult;
-          const { request } = requestContext;
-          let actual = estimate.cost;
-          try {
-            actual = actualCost(analyzer.schema, analyzer.model, document, { operationName: request.operationName, variables: request.variables }, result.data);
-          } catch {
-            // A response the model cannot walk is charged its estimate (nothing refunded).
-          }
-          metrics?.operationCost.observe({ kind: 'actual' }, actual);
-          requestContext.contextValue.state.cost = { estimated: estimate.cost, actual };
-          let limits = admitted.limits;
-          // Refunds the unused part and counts what was spent (gateway_client_cost_total).
-          if (budget && limits) limits = (await budget.settle(client, estimate.cost, actual, policy.limits, admitted.chargedBy)) ?? limits;
-          if (withExtensions) {
-            result.extensions = {
-              ...result.extensions,
-              cost: { requestedQueryCost: estimate.cost, actualQueryCost: actual, ...(limits ? { throttleStatus: adaptiveThrottleStatus(limits, admitted.adjustment) } : {}) },
-            };
-          }
-          if (budget && limits) for (const [name, value] of Object.entries(budget.headers(limits))) requestContext.response.http.headers.set(name, value);
+          if (admitted && requestContext.response.body.kind === 'single') await settle(run, admitted, requestContext);
         },
       };
     },
   };
+}
+
+/** What the plugin's request hooks share: the options, with their defaults, and the subgraphs an estimate touches. */
+interface CostRun {
+  options: CostAndBudgetOptions;
+  defaultListSize: number;
+  withExtensions: boolean;
+  explainHeader: string | undefined;
+  subgraphsOf(estimate: CostEstimate): string[];
+}
+
+/** The operation's answer when it is refused (or explained), and what to settle when it runs. */
+interface Admission {
+  response: GraphQLResponse | null;
+  admitted?: Admitted | undefined;
+}
+
+/** The `gateway.cost` span around the admission, when the request is traced. */
+async function withCostSpan(state: RequestState, admitOnce: () => Promise<GraphQLResponse | null>): Promise<GraphQLResponse | null> {
+  const span = state.trace?.startSpan('gateway.cost');
+  if (!span) return admitOnce();
+  try {
+    const response = await admitOnce();
+    if (state.cost) span.setAttribute('gateway.cost.estimated', state.cost.estimated);
+    if (state.rateLimit) span.setAttribute('gateway.rate_limit.result', state.rateLimit.result);
+    if (state.rateLimit?.remaining !== undefined) span.setAttribute('gateway.rate_limit.remaining', state.rateLimit.remaining);
+    const refused = response?.body.kind === 'single' ? response.body.singleResult.errors?.[0]?.extensions?.code : undefined;
+    if (refused) span.setAttribute('gateway.cost.refused', String(refused));
+    return response;
+  } catch (error) {
+    failSpan(span, 'exception', error instanceof Error ? error.message : String(error));
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/** Steps 1 to 4: estimate, explain, check the limits, charge. */
+async function admit(run: CostRun, requestContext: GraphQLRequestContextResponseForOperation<GatewayContext>): Promise<Admission> {
+  const { options } = run;
+  const { schema, document, operation, request, queryHash, contextValue } = requestContext;
+  if (!operation) return { response: null };
+  const analyzer = options.costs.analyzer(schema);
+  if (!analyzer) return { response: errorResponse('INTERNAL_SERVER_ERROR', [error('INTERNAL_SERVER_ERROR', 'The cost model is not loaded for this schema.')]) };
+  let estimate: CostEstimate;
+  try {
+    estimate = analyzer.cache.get(queryHash ?? request.query ?? '', document, request.operationName, request.variables, () =>
+      estimateCost(analyzer.schema, analyzer.model, document, {
+        operationName: request.operationName,
+        variables: request.variables,
+        defaultListSize: run.defaultListSize,
+      }),
+    );
+  } catch (cause) {
+    // The estimator's own refusals (GraphQLError) explain themselves; anything else is an
+    // internal failure whose message is for the log, not for the client.
+    if (cause instanceof GraphQLError) return { response: errorResponse('BAD_REQUEST', [error('BAD_REQUEST', `The operation cannot be costed: ${cause.message}`)]) };
+    contextValue.logger.error({ reqId: contextValue.requestId, err: cause instanceof Error ? cause.message : String(cause) }, 'cost estimate failed');
+    return { response: errorResponse('BAD_REQUEST', [error('BAD_REQUEST', 'The operation cannot be costed.')]) };
+  }
+  options.metrics?.operationCost.observe({ kind: 'estimated' }, estimate.cost);
+  contextValue.state.cost = { estimated: estimate.cost };
+
+  const principal = contextValue.state.principal;
+  let policy = resolvePolicy(options.tiers, options.defaultTier, principal?.tier ?? 'anonymous', {
+    operationName: request.operationName ?? operation.name?.value,
+    rootFields: estimate.fields.filter((field) => !field.path.includes('.')).map((field) => field.coordinate),
+  });
+  const adjustment = options.adaptive?.forSubgraphs(run.subgraphsOf(estimate));
+  if (adjustment && adjustment.factor < 1) policy = { ...policy, limits: scaleRefill(policy.limits, adjustment.factor) };
+
+  if (run.explainHeader && wantsExplain(request.http?.headers.get(run.explainHeader))) {
+    return {
+      response: {
+        http: { status: 200, headers: new HeaderMap() },
+        body: { kind: 'single', singleResult: { extensions: { cost: explain(estimate, policy, adjustment) } } },
+      },
+    };
+  }
+  const refusal = checkLimits(estimate, policy);
+  if (refusal) {
+    options.metrics?.rateLimitDecisions.inc({ tier: policy.tier, result: 'rejected' });
+    return { response: refusal };
+  }
+  const client: BudgetClient = { clientKey: principal?.clientKey ?? 'ip:unknown', tier: policy.tier };
+  const admitted: Admitted = { analyzer, document, estimate, client, policy, limits: undefined, adjustment };
+  return options.budget ? charge(run, options.budget, admitted, contextValue.state) : { response: null, admitted };
+}
+
+/** Step 4: the estimate charged to every limit of the client (429, or 503 when the store is down and failing closed). */
+async function charge(run: CostRun, budget: BudgetService, admitted: Admitted, state: RequestState): Promise<Admission> {
+  const { estimate, client, policy, adjustment } = admitted;
+  const outcome = await budget.charge(client, estimate.cost, policy.limits, { settleLater: true });
+  state.rateLimit = { result: outcome.result, remaining: outcome.result === 'unavailable' ? undefined : bindingLimit(outcome.limits)?.remaining };
+  if (outcome.result === 'unavailable') return { response: errorResponse('RATE_LIMIT_UNAVAILABLE', [error('RATE_LIMIT_UNAVAILABLE')]) };
+  if (outcome.result === 'limited') {
+    const cost = { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: adaptiveThrottleStatus(outcome.limits, adjustment) };
+    const retryAfterSeconds = Number(outcome.headers['retry-after']);
+    const message = `${ERRORS.RATE_LIMITED.message.split(':')[0]}: this operation costs ${estimate.cost} points; retry in ${retryAfterSeconds} s.`;
+    return {
+      response: errorResponse('RATE_LIMITED', [error('RATE_LIMITED', message, { retryAfterSeconds, cost })], outcome.headers, run.withExtensions ? { cost } : undefined),
+    };
+  }
+  return { response: null, admitted: { ...admitted, limits: outcome.limits, chargedBy: outcome.chargedBy } };
+}
+
+/** Step 5: the actual cost of the data, the difference refunded, `extensions.cost` and the rate-limit headers. */
+async function settle(run: CostRun, admitted: Admitted, requestContext: GraphQLRequestContextWillSendResponse<GatewayContext>): Promise<void> {
+  const { budget, metrics } = run.options;
+  const { analyzer, document, estimate, client, policy } = admitted;
+  if (requestContext.response.body.kind !== 'single') return;
+  const result = requestContext.response.body.singleResult;
+  const { request } = requestContext;
+  let actual = estimate.cost;
+  try {
+    actual = actualCost(analyzer.schema, analyzer.model, document, { operationName: request.operationName, variables: request.variables }, result.data);
+  } catch {
+    // A response the model cannot walk is charged its estimate (nothing refunded).
+  }
+  metrics?.operationCost.observe({ kind: 'actual' }, actual);
+  requestContext.contextValue.state.cost = { estimated: estimate.cost, actual };
+  let limits = admitted.limits;
+  // Refunds the unused part and counts what was spent (gateway_client_cost_total).
+  if (budget && limits) limits = (await budget.settle(client, estimate.cost, actual, policy.limits, admitted.chargedBy)) ?? limits;
+  if (run.withExtensions) {
+    result.extensions = {
+      ...result.extensions,
+      cost: { requestedQueryCost: estimate.cost, actualQueryCost: actual, ...(limits ? { throttleStatus: adaptiveThrottleStatus(limits, admitted.adjustment) } : {}) },
+    };
+  }
+  if (budget && limits) for (const [name, value] of Object.entries(budget.headers(limits))) requestContext.response.http.headers.set(name, value);
 }
 
 function wantsExplain(value: string | undefined): boolean {

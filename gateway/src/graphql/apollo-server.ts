@@ -22,7 +22,7 @@ export interface ApolloServerOptions {
 /** Apollo Server on `@apollo/gateway`, serving the supergraph file (polled for hot reload). */
 export function createApolloServer(options: ApolloServerOptions): ApolloServer<GatewayContext> {
   const { config, logger, metrics } = options;
-  const gateway = new ApolloGateway({
+  const gateway = withoutApolloTelemetry(() => new ApolloGateway({
     logger: logger.child({ component: 'apollo-gateway' }),
     supergraphSdl: fileSupergraphSource({
       ...config.supergraph,
@@ -31,7 +31,7 @@ export function createApolloServer(options: ApolloServerOptions): ApolloServer<G
       onLoaded: (loaded) => options.supergraph.update(loaded),
     }),
     buildService: options.buildService,
-  });
+  }));
   return new ApolloServer<GatewayContext>({
     gateway,
     logger: logger.child({ component: 'apollo-server' }),
@@ -51,4 +51,21 @@ export function createApolloServer(options: ApolloServerOptions): ApolloServer<G
     formatError: formatGatewayError,
     plugins: options.plugins,
   });
+}
+
+/**
+ * `@apollo/gateway` reports anonymous usage metrics to Apollo's servers unless
+ * `APOLLO_TELEMETRY_DISABLED` is set, and first probes the cloud metadata addresses (169.254.169.254)
+ * to describe the host. A gateway at a company's front door makes no outbound call its operators did
+ * not configure, so the switch is set while the gateway is built (it is read only then) and put back.
+ */
+function withoutApolloTelemetry<T>(build: () => T): T {
+  const before = process.env.APOLLO_TELEMETRY_DISABLED;
+  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
+  try {
+    return build();
+  } finally {
+    if (before === undefined) delete process.env.APOLLO_TELEMETRY_DISABLED;
+    else process.env.APOLLO_TELEMETRY_DISABLED = before;
+  }
 }
