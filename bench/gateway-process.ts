@@ -18,6 +18,8 @@ const port = Number(process.env.BENCH_PORT);
 const supergraphPath = process.env.BENCH_SUPERGRAPH ?? '';
 
 if (kind === 'apollo') {
+  // No usage reporting or cloud metadata probes, as in our gateway (a measured gateway calls its subgraphs only).
+  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const server = new ApolloServer({ gateway: new ApolloGateway({ supergraphSdl: readFileSync(supergraphPath, 'utf8') }) });
   await startStandaloneServer(server, { listen: { host: '127.0.0.1', port } });
 } else if (kind === 'ours') {

@@ -11,7 +11,7 @@ import { DEV_ISSUER, signDevToken } from '../gateway/src/auth/dev-secret.js';
 import type { GatewayConfigInput } from '../gateway/src/config.js';
 import { readManifest, type TrustedDocument } from '../gateway/src/persisted/manifest.js';
 import { manifestOf } from '../gateway/src/persisted/write-manifest.js';
-import { checkDocuments } from '../gateway/src/graphql/trusted-documents-plugin.js';
+import { checkDocuments } from '../gateway/src/persisted/trusted-documents-plugin.js';
 import { apiSchemaFromSupergraph } from '../gateway/src/supergraph/api-schema.js';
 import { TEST_REDIS_URL, deleteKeys, startCostGateway, startCountedSubgraphs, testKeyPrefix, type CountedSubgraphs } from './helpers/cost-stack.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';

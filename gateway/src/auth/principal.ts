@@ -72,3 +72,10 @@ export function hasScopes(principal: Principal | undefined, anyOf: readonly (rea
   const granted = new Set(principal?.scopes ?? []);
   return anyOf.some((all) => all.every((scope) => granted.has(scope)));
 }
+
+declare module '../context.js' {
+  interface RequestState {
+    /** Who is calling; set by the auth hook before any GraphQL or REST work, read by every later plugin. */
+    principal?: Principal | undefined;
+  }
+}

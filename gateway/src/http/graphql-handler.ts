@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { buildContext, buildOperationContext, requestState, type BatchOperation, type GatewayContext } from '../context.js';
+import { buildContext, buildOperationContext, requestState, type GatewayContext, type RequestState } from '../context.js';
 import { ERRORS, GatewayError, graphqlErrorBody } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { DocumentResolver, OperationParams, Resolution } from '../persisted/documents.js';
@@ -11,6 +11,24 @@ export interface GraphqlHandlerOptions {
   /** Resolves persisted-query hashes, document ids and the trusted-documents list before Apollo sees a request. */
   documents: DocumentResolver;
   metrics?: GatewayMetrics | undefined;
+}
+
+/** One operation of a batched request. */
+export interface BatchOperation {
+  state: RequestState;
+  /** The HTTP status Apollo chose for this operation alone (the batch itself answers 200). */
+  status: number;
+  durationMs: number;
+}
+
+declare module '../context.js' {
+  interface RequestState {
+    /**
+     * Set on the HTTP request's state when it carried a batch: one entry per operation, in order,
+     * each with a state of its own (the state the plugins of that operation wrote).
+     */
+    batch?: BatchOperation[] | undefined;
+  }
 }
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;

@@ -30,3 +30,10 @@ export function failSpan(span: Span, type: string, message: string = type): void
   span.setAttribute('error.type', type);
   span.setStatus({ code: SpanStatusCode.ERROR, message });
 }
+
+declare module '../context.js' {
+  interface RequestState {
+    /** The request's span and trace context; absent when tracing is off (or for probes). */
+    trace?: RequestTrace | undefined;
+  }
+}

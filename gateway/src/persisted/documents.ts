@@ -179,3 +179,10 @@ function cleanParams(rest: OperationParams, extensions: Record<string, unknown> 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+declare module '../context.js' {
+  interface RequestState {
+    /** Id of the trusted document (manifest entry) that served this operation. */
+    trustedDocumentId?: string | undefined;
+  }
+}

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RestRequestInfo } from '../context.js';
+import type { RestRequestInfo } from './state.js';
 import { GatewayError, type ErrorCode } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { callFailureOf, describeError, type CallFailure } from '../upstream/call-error.js';

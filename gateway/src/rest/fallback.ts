@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.js';
-import type { RestRequestInfo } from '../context.js';
+import type { RestRequestInfo } from './state.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { RestFallbackCache } from './fallback-cache.js';
 import { discardAnswer, sendAnswer, type UpstreamAnswer } from './proxy.js';

@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { RestRouteConfig } from '../config.js';
-import { requestState, type RestRequestInfo } from '../context.js';
+import { requestState } from '../context.js';
+import type { RestRequestInfo } from './state.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { Bulkhead } from '../upstream/bulkhead.js';
 import { describeError } from '../upstream/call-error.js';

@@ -1,7 +1,8 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { hasScopes } from '../auth/principal.js';
 import type { GatewayConfig, RestRouteConfig } from '../config.js';
-import { requestState, type RestRequestInfo } from '../context.js';
+import { requestState } from '../context.js';
+import type { RestRequestInfo } from './state.js';
 import { GatewayError } from '../errors.js';
 import type { BudgetService } from '../rate-limit/budget-service.js';
 import { bindingLimit } from '../rate-limit/headers.js';

@@ -2,7 +2,8 @@ import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@
 import { context as otelContext, trace as otelTrace, type Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { principalHeaderNames, principalHeaders, type PrincipalHeaderNames } from '../auth/principal.js';
-import type { FallbackUse, GatewayContext } from '../context.js';
+import type { GatewayContext } from '../context.js';
+import type { FallbackUse } from './state.js';
 import type { GatewayMetrics, SubgraphResult } from '../observability/metrics.js';
 import { failSpan } from '../observability/request-trace.js';
 import { callFailureOf, describeError, type CallFailure } from '../upstream/call-error.js';
@@ -145,7 +146,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       incomingHeader:
         options.kind === 'incoming operation' ? (header) => options.incomingRequestContext.request.http?.headers.get(header) ?? undefined : undefined,
       onFallback: (use, failure) => {
-        state?.fallbacks.push(use);
+        if (state) (state.fallbacks ??= []).push(use);
         onFallbackServed(failure, use);
       },
       trace: attempts,

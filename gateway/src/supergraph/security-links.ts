@@ -1,7 +1,7 @@
 import { Kind, parse, type ConstDirectiveNode } from 'graphql';
 
 /**
- * The security specs the gateway enforces itself (gateway/src/graphql/authorization-plugin.ts).
+ * The security specs the gateway enforces itself (gateway/src/auth/authorization-plugin.ts).
  * Only these exact versions: a newer version may mean something else, so it stays `for: SECURITY`
  * and @apollo/gateway refuses to load it, which is the safe failure.
  */

@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { FallbackUse, GatewayContext } from '../context.js';
+import type { GatewayContext } from '../context.js';
+import type { FallbackUse } from './state.js';
 
 /** Response header naming the fallback sources a response used, e.g. `cache` or `cache, static`. */
 export const FALLBACK_SOURCE_HEADER = 'x-fallback-source';
@@ -14,7 +15,7 @@ export function useFallbackReport(): ApolloServerPlugin<GatewayContext> {
     async requestDidStart() {
       return {
         async willSendResponse({ contextValue, response }) {
-          const used = contextValue.state.fallbacks;
+          const used = contextValue.state.fallbacks ?? [];
           if (used.length === 0 || response.body.kind !== 'single') return;
           const fallbacks = summarise(used);
           const result = response.body.singleResult;

@@ -5,7 +5,7 @@ import type { GatewayContext } from '../context.js';
 import { estimateCost } from '../cost/estimate.js';
 import type { CostModelSource } from '../cost/model-source.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import type { TrustedManifest } from '../persisted/manifest.js';
+import type { TrustedManifest } from './manifest.js';
 
 export interface TrustedDocumentsOptions {
   manifest: TrustedManifest;

@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { GatewayContext } from '../context.js';
-import { failSpan } from '../observability/request-trace.js';
+import { failSpan } from './request-trace.js';
 
 export interface TracingPluginOptions {
   /** Put the trace id in `extensions.traceId` of every response. @default false */

@@ -1,0 +1,158 @@
+import type { ApolloServer, ApolloServerPlugin } from '@apollo/server';
+import type { Attributes } from '@opentelemetry/api';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { GatewayContext } from './context.js';
+
+/**
+ * The contract between the composition root (server.ts) and a feature. It imports no feature, so
+ * every feature may import it: a feature states the config slices and shared services it needs as
+ * structural types of its own, and the root hands it the whole config and the shared services.
+ */
+
+export type GatewayPhase = 'starting' | 'ready' | 'draining' | 'stopped';
+
+/**
+ * Services a feature hands to the features after it, by name. Each feature declares its own by
+ * declaration merging (`declare module '../feature.js' { interface FeatureServices { ... } }`).
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by declaration merging
+export interface FeatureServices {}
+
+/** What a feature adds to one request's log line and to its span, once the answer is sent. */
+export interface RequestDescription {
+  log?: Record<string, unknown> | undefined;
+  span?: Attributes | undefined;
+}
+
+export type RequestDescriber = (request: FastifyRequest, reply: FastifyReply) => RequestDescription | undefined;
+
+/** What a feature contributes; every part is optional. */
+export interface FeatureContribution {
+  /** Registers the feature's hooks and routes; called in the list's order, so hooks run in that order. */
+  register?(app: FastifyInstance): void;
+  /** Apollo Server plugins; Apollo runs them in the list's order. */
+  apolloPlugins?: ApolloServerPlugin<GatewayContext>[];
+  /** The feature's part of the readiness detail. */
+  readiness?(): Record<string, unknown>;
+  /** The feature's part of the liveness answer (information, never a verdict). */
+  health?(): Record<string, unknown>;
+  /** Fields for the request's log line and span. */
+  describe?: RequestDescriber;
+  /** Runs before the server listens (e.g. loads an SDK that must be in place before the first request). */
+  beforeListen?(): Promise<void>;
+  /** Runs once Apollo Server has started with the first supergraph. */
+  afterLoad?(apollo: ApolloServer<GatewayContext>): void;
+  /** Runs on shutdown after in-flight requests finished, in the reverse of the list's order. */
+  close?(): Promise<void> | void;
+}
+
+/** What a feature reads at request time from every other feature's contribution. */
+export interface FeatureContributions {
+  readonly describers: readonly RequestDescriber[];
+  readonly readiness: readonly (() => Record<string, unknown>)[];
+  readonly health: readonly (() => Record<string, unknown>)[];
+}
+
+export interface FeatureSetup<Config, Shared> {
+  config: Config;
+  shared: Shared;
+  /** The services earlier features provided. */
+  services: ServiceRegistry;
+  /** Filled while the features are set up; complete before the first request. */
+  contributions: FeatureContributions;
+}
+
+export interface Feature<Config = never, Shared = never> {
+  /** Unique; named by other features' `after`. */
+  readonly name: string;
+  /** Features that must come before this one in the list (their services, hooks or plugins run first). */
+  readonly after?: readonly string[];
+  setup(setup: FeatureSetup<Config, Shared>): FeatureContribution & { provides?: Partial<FeatureServices> };
+}
+
+/** The services provided so far; asking for one that no earlier feature provided is a clear error. */
+export class ServiceRegistry {
+  private readonly services = new Map<string, { value: unknown; by: string }>();
+
+  provide(by: string, services: Partial<FeatureServices>): void {
+    for (const [name, value] of Object.entries(services)) {
+      const earlier = this.services.get(name);
+      if (earlier) throw new Error(`features "${earlier.by}" and "${by}" both provide the service "${name}"`);
+      this.services.set(name, { value, by });
+    }
+  }
+
+  get<K extends keyof FeatureServices>(name: K): FeatureServices[K] {
+    const entry = this.services.get(name as string);
+    if (!entry) throw new Error(`no feature before this one provides the service "${String(name)}": check the order in features.ts`);
+    return entry.value as FeatureServices[K];
+  }
+}
+
+/** Throws when a feature is listed twice, or before a feature it must run after (or one that is not listed). */
+export function checkFeatureOrder(features: readonly Pick<Feature, 'name' | 'after'>[]): void {
+  const seen = new Set<string>();
+  const listed = new Set(features.map((feature) => feature.name));
+  for (const feature of features) {
+    if (seen.has(feature.name)) throw new Error(`feature "${feature.name}" is listed twice in features.ts`);
+    for (const before of feature.after ?? []) {
+      if (!listed.has(before)) throw new Error(`feature "${feature.name}" must run after "${before}", which is not in features.ts`);
+      if (!seen.has(before)) throw new Error(`feature "${feature.name}" must run after "${before}", but features.ts lists it before`);
+    }
+    seen.add(feature.name);
+  }
+}
+
+/** The features, set up in the list's order, with what each contributed. */
+export interface SetUpFeatures {
+  readonly services: ServiceRegistry;
+  /** Each feature's contribution, in the list's order. */
+  readonly contributions: readonly (FeatureContribution & { name: string })[];
+  readonly apolloPlugins: ApolloServerPlugin<GatewayContext>[];
+  /** Closes every feature set up so far, in the reverse of the list's order; a failure is logged by `onError`, not thrown. */
+  close(onError: (feature: string, error: unknown) => void): Promise<void>;
+}
+
+/**
+ * Checks the order, then sets every feature up in turn. When one throws, those already set up are
+ * closed (without waiting) before the error is passed on, so a broken file or config leaves nothing running.
+ */
+export function setupFeatures<Config, Shared>(features: readonly Feature<Config, Shared>[], config: Config, shared: Shared): SetUpFeatures {
+  checkFeatureOrder(features);
+  const services = new ServiceRegistry();
+  const describers: RequestDescriber[] = [];
+  const readiness: (() => Record<string, unknown>)[] = [];
+  const health: (() => Record<string, unknown>)[] = [];
+  const contributions: (FeatureContribution & { name: string })[] = [];
+  const set: SetUpFeatures = {
+    services,
+    contributions,
+    get apolloPlugins() {
+      return contributions.flatMap((contribution) => contribution.apolloPlugins ?? []);
+    },
+    async close(onError) {
+      for (const contribution of [...contributions].reverse()) {
+        try {
+          await contribution.close?.();
+        } catch (error) {
+          onError(contribution.name, error);
+        }
+      }
+    },
+  };
+  for (const feature of features) {
+    let contribution: ReturnType<Feature<Config, Shared>['setup']>;
+    try {
+      contribution = feature.setup({ config, shared, services, contributions: { describers, readiness, health } });
+    } catch (error) {
+      void set.close(() => undefined);
+      throw error;
+    }
+    if (contribution.provides) services.provide(feature.name, contribution.provides);
+    contributions.push({ ...contribution, name: feature.name });
+    if (contribution.describe) describers.push(contribution.describe);
+    if (contribution.readiness) readiness.push(contribution.readiness.bind(contribution));
+    if (contribution.health) health.push(contribution.health.bind(contribution));
+  }
+  return set;
+}

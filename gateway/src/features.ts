@@ -1,0 +1,36 @@
+import { authFeature } from './auth/feature.js';
+import { costFeature } from './cost/feature.js';
+import type { Feature } from './feature.js';
+import { graphqlFeature } from './graphql/feature.js';
+import { edgeFeature } from './http/feature.js';
+import { probesFeature } from './http/probes.js';
+import { observabilityFeature } from './observability/feature.js';
+import { persistedFeature } from './persisted/feature.js';
+import { restFeature } from './rest/feature.js';
+import { subgraphsFeature } from './subgraph/feature.js';
+import type { GatewayShared } from './shared.js';
+import type { GatewayConfig } from './config.js';
+
+/**
+ * THE ordered list of features: the only place that knows their order. Their Fastify hooks run in
+ * this order, their Apollo plugins too, and a feature's `after` is checked against it at start-up.
+ *
+ * - observability first: the request span starts before any other hook, and its exporter closes last;
+ * - the edge (request id, draining, load shedding, CORS) before anything reads the request;
+ * - auth before everything that asks who is calling; its Apollo plugins filter the operation first;
+ * - subgraphs before cost (adaptive budgets watch their breakers) and REST (shared breakers and cache);
+ * - cost before persisted (trusted documents are costed with the new cost model on each load);
+ * - graphql after the services its route uses; REST after auth, cost and subgraphs;
+ * - probes last, so that every feature's readiness and health fragment is known.
+ */
+export const FEATURES: readonly Feature<GatewayConfig, GatewayShared>[] = [
+  observabilityFeature,
+  edgeFeature,
+  authFeature,
+  subgraphsFeature,
+  costFeature,
+  persistedFeature,
+  graphqlFeature,
+  restFeature,
+  probesFeature,
+];

@@ -1,0 +1,58 @@
+import fastifyCors from '@fastify/cors';
+import type { GatewayConfig } from '../config.js';
+import { isProbe } from '../context.js';
+import { GatewayError } from '../errors.js';
+import type { Feature, GatewayPhase } from '../feature.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import { useInFlightLimit } from './in-flight-limit.js';
+
+/**
+ * The edge every request passes first: its request id on the answer, refusal while draining, load
+ * shedding over the in-flight cap, and CORS.
+ */
+export const edgeFeature: Feature<Pick<GatewayConfig, 'server'>, { metrics: GatewayMetrics; phase: () => GatewayPhase }> = {
+  name: 'edge',
+  after: ['observability'],
+  setup({ config, shared }) {
+    const { server } = config;
+    const requestIdHeader = server.requestIdHeader.toLowerCase();
+    const draining = () => shared.phase() === 'draining' || shared.phase() === 'stopped';
+    return {
+      register(app) {
+        app.addHook('onRequest', async (request, reply) => {
+          reply.header(requestIdHeader, request.id);
+          if (draining()) throw new GatewayError('SHUTTING_DOWN');
+        });
+        // Load shedding: after the request id (the 503 carries it) and before CORS, auth and body parsing.
+        // Probes are exempt, so an overloaded gateway still reports itself live and ready.
+        const inFlightLimit = useInFlightLimit({
+          max: server.maxInFlightRequests,
+          retryAfterSeconds: server.overloadRetryAfterSeconds,
+          exempt: isProbe,
+          metrics: shared.metrics,
+        });
+        app.addHook('onRequest', inFlightLimit.hook);
+        // CORS: its onRequest hook is global and answers a preflight (OPTIONS with Origin and
+        // Access-Control-Request-Method) itself, before the routes' auth hooks and CSRF checks run.
+        const cors = server.cors;
+        if (cors.origins.length > 0) {
+          app.register(fastifyCors, {
+            origin: cors.origins.includes('*') ? '*' : cors.origins,
+            credentials: cors.credentials,
+            methods: cors.methods,
+            maxAge: cors.maxAgeSeconds,
+            // Browsers may read the request id from a cross-origin answer.
+            exposedHeaders: [server.requestIdHeader],
+            logLevel: 'silent',
+          });
+        }
+        // While draining, every response closes its connection: keep-alive sockets would otherwise hold
+        // the server open until the client's idle timeout and make shutdown wait for the deadline.
+        app.addHook('onSend', async (_request, reply, payload) => {
+          if (shared.phase() === 'draining') reply.header('connection', 'close');
+          return payload;
+        });
+      },
+    };
+  },
+};

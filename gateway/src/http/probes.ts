@@ -1,0 +1,47 @@
+import type { GatewayConfig } from '../config.js';
+import type { Feature, GatewayPhase } from '../feature.js';
+import type { RedisClient } from '../redis.js';
+import type { SupergraphState } from '../supergraph/state.js';
+
+interface ProbesShared {
+  phase: () => GatewayPhase;
+  instanceId: string;
+  redis: RedisClient | undefined;
+  supergraph: SupergraphState;
+}
+
+/**
+ * Liveness (`/health`: 200 while the process runs) and readiness (`/ready`: 200 once the supergraph
+ * is loaded and until draining starts), each with what the other features report. Last in the list,
+ * so that every feature's fragment is known.
+ */
+export const probesFeature: Feature<Pick<GatewayConfig, 'supergraph'>, ProbesShared> = {
+  name: 'probes',
+  setup({ config, shared, contributions }) {
+    return {
+      register(app) {
+        app.get('/health', { config: { probe: true } }, async () => {
+          const body: Record<string, unknown> = { status: 'ok' };
+          for (const fragment of contributions.health) Object.assign(body, fragment());
+          return body;
+        });
+        app.get('/ready', { config: { probe: true } }, async (_request, reply) => {
+          const phase = shared.phase();
+          const ready = phase === 'ready';
+          const loaded = shared.supergraph.loaded;
+          const body: Record<string, unknown> = {
+            status: ready ? 'ready' : 'not_ready',
+            phase,
+            instance: shared.instanceId,
+            supergraph: loaded
+              ? { id: loaded.id.slice(0, 12), loadedAt: loaded.loadedAt.toISOString(), path: config.supergraph.path }
+              : null,
+          };
+          for (const fragment of contributions.readiness) Object.assign(body, fragment());
+          body.redis = shared.redis ? { status: shared.redis.status } : { status: 'not_configured' };
+          return reply.code(ready ? 200 : 503).send(body);
+        });
+      },
+    };
+  },
+};

@@ -1,0 +1,49 @@
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config.js';
+import { requestState } from '../context.js';
+import type { Feature } from '../feature.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import { createRestPassthrough } from './passthrough.js';
+
+/**
+ * Legacy REST routes: an encapsulated Fastify plugin with its own (non-parsing) content-type
+ * handling, behind the same auth hook, budget, breakers and fallback cache as GraphQL.
+ */
+export const restFeature: Feature<GatewayConfig, { logger: Logger; metrics: GatewayMetrics }> = {
+  name: 'rest',
+  after: ['auth', 'subgraphs', 'cost'],
+  setup({ config, shared, services }) {
+    if (config.rest.routes.length === 0) return { readiness: () => ({ rest: [] }) };
+    const { metrics } = shared;
+    const resilience = services.get('subgraphResilience');
+    const rest = createRestPassthrough({
+      config,
+      authenticate: services.get('authenticator').hook(),
+      budget: services.get('budget'),
+      breakers: resilience?.breakers,
+      cache: resilience?.cache,
+      metrics,
+      logger: shared.logger.child({ component: 'rest' }),
+    });
+    return {
+      register(app) {
+        app.register(rest.plugin);
+        app.addHook('onResponse', async (request, reply) => {
+          const info = requestState(request).rest;
+          if (info) metrics.observeRest(info.route, request.method, reply.statusCode, reply.elapsedTime / 1000);
+        });
+      },
+      readiness: () => ({ rest: rest.snapshot() }),
+      describe(request) {
+        const info = requestState(request).rest;
+        if (!info) return undefined;
+        const span: Record<string, string | number | string[]> = { 'gateway.rest.route': info.route, 'gateway.rest.attempts': info.attempts };
+        if (info.upstreamStatus !== undefined) span['gateway.rest.upstream_status'] = info.upstreamStatus;
+        if (info.fallback) span['gateway.fallback.sources'] = [info.fallback];
+        const { route, upstreamStatus, attempts, fallback, failure } = info;
+        return { log: { route, upstreamStatus, attempts, fallback, failure }, span };
+      },
+      close: () => rest.close(),
+    };
+  },
+};
