@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { ConfigSchema } from '../gateway/src/config.js';
+import { ConfigSchema } from '../gateway/src/config/index.js';
 import { ERRORS } from '../gateway/src/errors.js';
 import { configTable, errorTable, withGeneratedTables } from '../scripts/reference-tables.js';
 

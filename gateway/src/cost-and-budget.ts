@@ -1,6 +1,6 @@
 import type { RedisClient } from './redis.js';
 import type { Logger } from 'pino';
-import type { GatewayConfig } from './config.js';
+import type { GatewayConfig } from './config/index.js';
 import { CostModelSource } from './cost/model-source.js';
 import type { CostAndBudgetOptions } from './graphql/cost-plugin.js';
 import type { GatewayMetrics } from './observability/metrics.js';

@@ -9,7 +9,7 @@ import fastifyCors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import { createAuthenticator } from './auth/authenticate.js';
-import { configuredSubgraphUrl, productionSettings, type GatewayConfig } from './config.js';
+import { configuredSubgraphUrl, productionSettings, type GatewayConfig } from './config/index.js';
 import { requestState, type GatewayContext, type RequestState } from './context.js';
 import { ERRORS, GatewayError, graphqlErrorBody, restErrorBody, type ErrorCode } from './errors.js';
 import { formatGatewayError } from './graphql/format-error.js';

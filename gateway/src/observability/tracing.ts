@@ -6,7 +6,7 @@ import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type 
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { GatewayConfig } from '../config.js';
+import type { GatewayConfig } from '../config/index.js';
 import type { RequestTrace } from './request-trace.js';
 import { processTracer, withRoute, type TraceRoute } from './tracer-provider.js';
 import { compile } from '@fastify/proxy-addr';

@@ -1,4 +1,4 @@
-import type { GatewayConfig } from '../config.js';
+import type { GatewayConfig } from '../config/index.js';
 import type { BreakerState } from '../resilience/breaker.js';
 import type { LimitSpec } from './budget.js';
 

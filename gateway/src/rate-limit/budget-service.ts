@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis.js';
 import type { Logger } from 'pino';
-import type { GatewayConfig } from '../config.js';
+import type { GatewayConfig } from '../config/index.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { BudgetStore, ChargedBy, LimitSpec, LimitState } from './budget.js';
 import { BudgetStoreUnavailableError, FailoverBudgetStore } from './failover-store.js';

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { Agent } from 'undici';
 import { hasScopes } from '../auth/principal.js';
 import type { CacheStore } from '../cache/store.js';
-import { routeLoadBalancing, routeReplicas, subgraphSettings, type GatewayConfig, type RestRouteConfig } from '../config.js';
+import { routeLoadBalancing, routeReplicas, subgraphSettings, type GatewayConfig, type RestRouteConfig } from '../config/index.js';
 import { requestState, type RestRequestInfo } from '../context.js';
 import { GatewayError } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { createMemoryStore } from '../cache/memory-store.js';
 import { createRedisStore } from '../cache/redis-store.js';
 import type { CacheStore } from '../cache/store.js';
-import { ConfigError, subgraphReplicas, subgraphSettings, type GatewayConfig } from '../config.js';
+import { ConfigError, subgraphReplicas, subgraphSettings, type GatewayConfig } from '../config/index.js';
 import { BREAKER_STATE_VALUE, type GatewayMetrics } from '../observability/metrics.js';
 import { BreakerRegistry, type BreakerSnapshot, type BreakerState } from '../resilience/breaker.js';
 import { createSharedBreakers, type SharedBreakers } from '../resilience/shared-breakers.js';
