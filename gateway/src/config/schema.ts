@@ -1,6 +1,9 @@
 import { z } from 'zod';
-import { defaultedGroup, definedOnly, port, positiveInt, withDefaults } from '../config-kit.js';
-import { isAddressOrRange } from '../observability/address-ranges.js';
+import { defaultedGroup, definedOnly, positiveInt, withDefaults } from '../config-kit.js';
+import { CostConfigSchema } from '../cost/config.js';
+import { ServerConfigSchema } from '../http/config.js';
+import { LoggingConfigSchema, MetricsConfigSchema, TracingConfigSchema } from '../observability/config.js';
+import { SupergraphConfigSchema } from '../supergraph/config.js';
 
 /**
  * The whole gateway configuration: one zod schema, every default in it.
@@ -8,104 +11,6 @@ import { isAddressOrRange } from '../observability/address-ranges.js';
  * Unknown keys are errors, so a typo is reported instead of silently ignored. The README's config
  * table is generated from this schema (`npm run docs`) and a test keeps it in sync.
  */
-
-const CorsSchema = z
-  .object({
-    origins: z
-      .array(z.string().min(1))
-      .default([])
-      .describe(
-        'Origins allowed to call the gateway from a browser (exact `scheme://host[:port]`, or `*` for any). Empty: no CORS headers are sent, so browsers refuse cross-origin calls.',
-      ),
-    credentials: z
-      .boolean()
-      .default(false)
-      .describe('Send `Access-Control-Allow-Credentials: true` (cookies and HTTP auth from browsers). Refused together with a `*` origin.'),
-    methods: z
-      .array(z.string().min(1))
-      .default(['GET', 'POST'])
-      .describe('Methods announced in `Access-Control-Allow-Methods`.'),
-    maxAgeSeconds: z
-      .number()
-      .int()
-      .nonnegative()
-      .default(600)
-      .describe('How long a browser may cache a preflight answer (`Access-Control-Max-Age`).'),
-  })
-  .strict()
-  .refine((cors) => !(cors.credentials && cors.origins.includes('*')), {
-    path: ['credentials'],
-    message: 'cannot be true with a `*` origin in server.cors.origins: list the origins allowed to send credentials',
-  })
-  .prefault({});
-
-const ServerSchema = z
-  .object({
-    host: z.string().min(1).default('0.0.0.0').describe('Listen address.'),
-    port: port.default(4000).describe('Listen port (0 picks a free port).'),
-    bodyLimitBytes: positiveInt
-      .default(1_048_576)
-      .describe('Largest request body accepted; larger bodies get 413 PAYLOAD_TOO_LARGE.'),
-    shutdownTimeoutMs: positiveInt
-      .default(15_000)
-      .describe('On SIGTERM/SIGINT, how long in-flight requests may take before connections are cut (longer than resilience.requestDeadlineMs, so an admitted request can finish).'),
-    requestIdHeader: z
-      .string()
-      .min(1)
-      .default('x-request-id')
-      .describe('Header that carries the request id in, out, and on to subgraphs.'),
-    cors: CorsSchema.describe('Cross-origin (CORS) access for browsers; preflights are answered before auth and CSRF checks.'),
-    trustedProxies: z
-      .array(z.string().min(1))
-      .default([])
-      .describe(
-        'Addresses or CIDR ranges of proxies in front of the gateway. Only when the peer is one of them is `X-Forwarded-For` used for the client IP (the rightmost address that is not a trusted proxy). Empty: the peer address is the client IP.',
-      ),
-    // Slow-client protection (see the README's "Security" section for the defaults of peers).
-    headersTimeoutMs: positiveInt
-      .default(10_000)
-      .describe('Longest time a client may take to send the request line and headers (slowloris); then 408 REQUEST_TIMEOUT and the connection is closed.'),
-    requestTimeoutMs: positiveInt
-      .default(30_000)
-      .describe(
-        'Longest time a client may take to send a whole request, body included (slow POST); then 408 REQUEST_TIMEOUT and the connection is closed. Counts only the upload: the answer may take longer (resilience.requestDeadlineMs).',
-      ),
-    keepAliveTimeoutMs: positiveInt
-      .default(72_000)
-      .describe('An idle keep-alive connection is closed after this long (longer than the usual 60 s idle timeout of load balancers, so they close first).'),
-    maxRequestsPerSocket: z
-      .number()
-      .int()
-      .min(0)
-      .default(1_000)
-      .describe('Requests served on one connection; the last answer carries `Connection: close`, so clients reconnect and spread over instances (0: no limit).'),
-    maxConnections: z
-      .number()
-      .int()
-      .min(0)
-      .default(10_000)
-      .describe('Open client connections at once; a connection over the cap is closed as soon as it is accepted (0: no cap). Keep it under the file-descriptor limit.'),
-    maxInFlightRequests: z
-      .number()
-      .int()
-      .min(0)
-      .default(1_000)
-      .describe(
-        'Requests being handled at once (probes not counted); more get 503 OVERLOADED with `Retry-After` before any auth or parsing work (0: no cap). `/health`, `/ready` and the metrics path are always answered.',
-      ),
-    overloadRetryAfterSeconds: positiveInt
-      .default(1)
-      .describe('`Retry-After` of a 503 OVERLOADED answer.'),
-    maxHeaderBytes: positiveInt
-      .default(16_384)
-      .describe('Largest request line plus headers accepted; larger get 431 HEADERS_TOO_LARGE and the connection is closed.'),
-  })
-  .strict()
-  .refine((server) => server.headersTimeoutMs <= server.requestTimeoutMs, {
-    path: ['headersTimeoutMs'],
-    message: 'must not be longer than server.requestTimeoutMs (the headers are part of the request)',
-  })
-  .prefault({});
 
 const BatchingSchema = z
   .object({
@@ -227,21 +132,6 @@ const GraphqlSchema = z
     batching: BatchingSchema.describe('Batched operations: a JSON array of operations in one POST.'),
     apq: ApqSchema.describe('Automatic persisted queries (document registered by hash, shared through Redis when configured).'),
     trustedDocuments: TrustedDocumentsSchema.describe('Trusted documents (persisted-query allow-list) from a manifest file.'),
-  })
-  .strict()
-  .prefault({});
-
-const SupergraphSchema = z
-  .object({
-    path: z
-      .string()
-      .min(1)
-      .default('schema/supergraph.graphql')
-      .describe('Supergraph SDL file to serve (relative to the working directory).'),
-    watch: z.boolean().default(true).describe('Reload the supergraph when the file changes.'),
-    pollIntervalMs: positiveInt
-      .default(1_000)
-      .describe('How often the file is checked for changes (polling survives atomic renames and symlink swaps).'),
   })
   .strict()
   .prefault({});
@@ -621,109 +511,6 @@ const RedisSchema = z
   })
   .prefault({});
 
-const LoggingSchema = z
-  .object({
-    level: z
-      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-      .default('info')
-      .describe('pino log level. Health, readiness and metrics requests log at debug.'),
-  })
-  .strict()
-  .prefault({});
-
-const MetricsSchema = z
-  .object({
-    enabled: z.boolean().default(true).describe('Serve Prometheus metrics.'),
-    path: z.string().startsWith('/').default('/metrics').describe('Path of the metrics endpoint.'),
-    maxOperationLabels: positiveInt
-      .default(200)
-      .describe(
-        'Distinct operation names kept as metric labels; later names are counted as `__other__` so clients cannot explode label cardinality.',
-      ),
-    maxClientLabels: positiveInt
-      .default(100)
-      .describe(
-        'Distinct clients (principal `clientKey`) kept as the `client` label of `gateway_client_cost_total`; later clients are counted as `__other__` (sums by tier stay exact).',
-      ),
-    defaultMetrics: z.boolean().default(true).describe('Export Node.js process metrics (CPU, memory, event loop, GC).'),
-  })
-  .strict()
-  .prefault({});
-
-/** An IPv4/IPv6 address or CIDR range (`10.0.0.0/8`, `::1`), or one of proxy-addr's names. */
-const addressOrRange = z
-  .string()
-  .min(1)
-  .refine((value) => isAddressOrRange(value), 'an IP address, a CIDR range (`10.0.0.0/8`) or one of `loopback`, `linklocal`, `uniquelocal`');
-
-const TracingSchema = z
-  .object({
-    enabled: z
-      .boolean()
-      .default(false)
-      .describe('Export OpenTelemetry traces (OTLP/HTTP). Off: no tracer provider is registered and no span is made.'),
-    endpoint: z
-      .url({ protocol: /^https?$/ })
-      .default('http://localhost:4318/v1/traces')
-      .describe('OTLP/HTTP traces URL, e.g. `http://jaeger:4318/v1/traces` (`OTEL_EXPORTER_OTLP_HEADERS` adds headers, e.g. a collector token).'),
-    serviceName: z.string().min(1).default('federation-gateway').describe('`service.name` of the gateway\'s spans.'),
-    sampleRatio: z
-      .number()
-      .min(0)
-      .max(1)
-      .default(1)
-      .describe('Share of new traces recorded (0..1). A trusted incoming `traceparent` keeps its own sampled flag (parent-based).'),
-    trustIncoming: z
-      .union([z.enum(['always', 'never', 'trustedProxies']), z.array(addressOrRange).min(1)])
-      .default('trustedProxies')
-      .describe(
-        'Whose `traceparent`/`tracestate` continue their trace: `always`, `never`, `trustedProxies` (only from a peer listed in `server.trustedProxies`; none by default), or a list of addresses / CIDR ranges of peers. Others start a new trace, so a client cannot choose trace ids or force sampling.',
-      ),
-    traceIdInExtensions: z
-      .boolean()
-      .default(false)
-      .describe('Put the trace id in `extensions.traceId` of every GraphQL response (it is always in the request\'s log line).'),
-    exportDelayMs: positiveInt
-      .default(5_000)
-      .describe('Longest a finished span waits in memory before it is exported (batch delay); batches of 512 go sooner.'),
-    exportTimeoutMs: positiveInt
-      .default(10_000)
-      .describe('Longest one export may take, retries included; also the longest a shutdown waits for the last spans to go out.'),
-    maxQueueSize: positiveInt
-      .default(2_048)
-      .describe('Finished spans kept while the collector is slow or down; more are dropped, never waited for.'),
-  })
-  .strict()
-  .prefault({});
-
-const CostSchema = z
-  .object({
-    enabled: z.boolean().default(true).describe('Estimate the cost of every operation before it runs (needed by the tier limits and the budget).'),
-    defaultListSize: z
-      .number()
-      .int()
-      .nonnegative()
-      .default(10)
-      .describe('Size assumed for a list field with no slicing argument and no `@listSize(assumedSize:)`.'),
-    overridesPath: z
-      .string()
-      .min(1)
-      .default('schema/costs.yaml')
-      .describe('Per-field weights, list sizes and argument limits that win over the directives. A missing file means no overrides.'),
-    watch: z.boolean().default(true).describe('Reload the overrides file when it changes (an invalid file is logged and the previous model kept).'),
-    pollIntervalMs: positiveInt.default(1_000).describe('How often the overrides file is checked for changes.'),
-    cacheSize: positiveInt.default(5_000).describe('Estimates kept in memory (by document, operation and the variables that change the cost).'),
-    explain: z
-      .object({
-        enabled: z.boolean().default(true).describe('Let clients ask for a dry run: the cost breakdown, without executing or charging anything.'),
-        header: z.string().min(1).default('x-cost-explain').describe('Request header that asks for the dry run (any value but `0` or `false`).'),
-      })
-      .strict()
-      .prefault({}),
-  })
-  .strict()
-  .prefault({});
-
 const LimitSpecSchema = z.discriminatedUnion('kind', [
   z
     .object({
@@ -980,22 +767,22 @@ const AuthSchema = z
 
 export const ConfigSchema = z
   .object({
-    server: ServerSchema,
+    server: ServerConfigSchema,
     auth: AuthSchema,
     graphql: GraphqlSchema,
-    supergraph: SupergraphSchema,
+    supergraph: SupergraphConfigSchema,
     subgraphs: z
       .record(z.string().min(1), SubgraphSchema)
       .default({})
       .describe('Per-subgraph settings keyed by subgraph name, e.g. `subgraphs.users.url`.'),
     resilience: ResilienceSchema,
     redis: RedisSchema,
-    logging: LoggingSchema,
-    metrics: MetricsSchema,
-    cost: CostSchema,
+    logging: LoggingConfigSchema,
+    metrics: MetricsConfigSchema,
+    cost: CostConfigSchema,
     rateLimit: RateLimitSchema,
     rest: RestSchema,
-    tracing: TracingSchema.describe('OpenTelemetry tracing (see "Observability" → "Tracing").'),
+    tracing: TracingConfigSchema,
   })
   .strict()
   .superRefine((config, ctx) => {
