@@ -3,10 +3,11 @@
  * schemas (schema.ts) and its loading from YAML and the environment (load.ts).
  */
 export { ConfigError } from '../config-kit.js';
+export { JWT_ALGORITHMS, type AuthConfig, type IssuerConfig } from '../auth/config.js';
+export type { RateLimitConfig, TierConfig } from '../rate-limit/config.js';
 export { ENV_OVERRIDES, loadConfig, type LoadConfigOptions } from './load.js';
 export {
   ConfigSchema,
-  JWT_ALGORITHMS,
   configuredSubgraphUrl,
   productionSettings,
   routeLoadBalancing,
@@ -15,10 +16,8 @@ export {
   subgraphSettings,
   type GatewayConfig,
   type GatewayConfigInput,
-  type IssuerConfig,
   type ProductionSettings,
   type RestMethod,
   type RestRouteConfig,
   type SubgraphSettings,
-  type TierConfig,
 } from './schema.js';

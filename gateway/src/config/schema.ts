@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { defaultedGroup, definedOnly, positiveInt, withDefaults } from '../config-kit.js';
+import { AuthConfigSchema } from '../auth/config.js';
 import { CostConfigSchema } from '../cost/config.js';
 import { ServerConfigSchema } from '../http/config.js';
 import { LoggingConfigSchema, MetricsConfigSchema, TracingConfigSchema } from '../observability/config.js';
+import { RateLimitConfigSchema } from '../rate-limit/config.js';
 import { SupergraphConfigSchema } from '../supergraph/config.js';
 
 /**
@@ -511,264 +513,10 @@ const RedisSchema = z
   })
   .prefault({});
 
-const LimitSpecSchema = z.discriminatedUnion('kind', [
-  z
-    .object({
-      name: z.string().regex(/^[\w.-]+$/),
-      kind: z.literal('token_bucket'),
-      capacity: positiveInt,
-      refillPerSecond: z.number().positive(),
-    })
-    .strict(),
-  z
-    .object({
-      name: z.string().regex(/^[\w.-]+$/),
-      kind: z.literal('sliding_window'),
-      limit: positiveInt,
-      windowSeconds: positiveInt,
-    })
-    .strict(),
-]);
-
-const TierOverrideSchema = z
-  .object({
-    match: z.union([
-      z.object({ operationName: z.string().min(1) }).strict(),
-      z.object({ rootField: z.string().regex(/^\w+\.\w+$/, 'must be Type.field, e.g. Query.users') }).strict(),
-    ]),
-    maxCost: positiveInt.optional(),
-    limits: z.array(LimitSpecSchema).default([]),
-  })
-  .strict();
-
-const TierSchema = z
-  .object({
-    maxCost: positiveInt.describe('Largest estimated cost of one operation; above it: 400 COST_ESTIMATED_TOO_EXPENSIVE.'),
-    maxDepth: positiveInt.describe('Deepest field nesting (a root field is depth 1).'),
-    maxAliases: z.number().int().nonnegative().describe('Most aliased fields in one operation.'),
-    maxRootFields: positiveInt.describe('Most fields selected on the root type.'),
-    limits: z.array(LimitSpecSchema).describe('Budgets charged with the estimate; all must pass.'),
-    overrides: z
-      .array(TierOverrideSchema)
-      .default([])
-      .describe('Per operation name or root field: a lower `maxCost` and/or extra limits (added to the tier\'s: all must pass).'),
-  })
-  .strict()
-  .superRefine((tier, ctx) => {
-    // An operation under maxCost but over a limit's maximum would pass the check and never fit the budget.
-    tier.limits.forEach((limit, index) => {
-      const most = limit.kind === 'token_bucket' ? limit.capacity : limit.limit;
-      if (most < tier.maxCost) {
-        ctx.addIssue({ code: 'custom', path: ['limits', index], message: `holds at most ${most} points, less than maxCost ${tier.maxCost}` });
-      }
-    });
-    const names = tier.limits.map((limit) => limit.name);
-    for (const override of tier.overrides) names.push(...override.limits.map((limit) => limit.name));
-    const repeated = names.filter((name, i) => names.indexOf(name) !== i);
-    if (repeated.length) ctx.addIssue({ code: 'custom', path: ['limits'], message: `limit names must be unique in a tier (they name the stored budget): ${repeated.join(', ')}` });
-  });
-
-export type TierConfig = z.output<typeof TierSchema>;
-
-const burst = (capacity: number, refillPerSecond: number) => ({ name: 'burst', kind: 'token_bucket' as const, capacity, refillPerSecond });
-
-const RateLimitSchema = z
-  .object({
-    enabled: z.boolean().default(true).describe('Charge each operation\'s estimated cost to the client\'s budget (429 when spent).'),
-    store: z
-      .enum(['auto', 'memory', 'redis'])
-      .default('auto')
-      .describe('Where budgets live: `auto` is Redis when `redis.url` or `redis.cluster` is set, else this process\'s memory.'),
-    onStoreFailure: z
-      .enum(['open', 'closed'])
-      .default('open')
-      .describe('Redis slow or down: `open` falls back to a per-instance in-memory limiter, `closed` answers 503 RATE_LIMIT_UNAVAILABLE.'),
-    storeTimeoutMs: positiveInt.default(100).describe('Longest a budget call to Redis may take before the failure policy applies.'),
-    retryStoreAfterMs: positiveInt.default(1_000).describe('After a Redis failure, how long to stay on the failure policy before trying Redis again.'),
-    headers: z
-      .object({
-        ietf: z.boolean().default(true).describe('Send `RateLimit-Policy` and `RateLimit` (IETF httpapi draft).'),
-        legacy: z.boolean().default(true).describe('Send `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`.'),
-      })
-      .strict()
-      .prefault({}),
-    extensions: z.boolean().default(true).describe('Put `extensions.cost` (requested and actual cost, throttle status) in every response.'),
-    adaptive: z
-      .object({
-        enabled: z
-          .boolean()
-          .default(false)
-          .describe('Scale the refill rate of token-bucket limits down while a subgraph the operation uses is degraded, so clients slow down before the backend falls over.'),
-        openFactor: z.number().gt(0).max(1).default(0.25).describe('Refill factor while a subgraph\'s breaker is open.'),
-        halfOpenFactor: z.number().gt(0).max(1).default(0.5).describe('Refill factor while a subgraph\'s breaker is half-open.'),
-        latencyThresholdMs: positiveInt
-          .optional()
-          .describe('A subgraph whose p95 latency over `latencyWindowMs` is above this counts as degraded. Unset: latency is not considered.'),
-        latencyFactor: z.number().gt(0).max(1).default(0.5).describe('Refill factor while a subgraph\'s p95 latency is over the threshold.'),
-        latencyWindowMs: positiveInt.default(30_000).describe('Window of recent subgraph calls the p95 latency is taken over.'),
-        latencyMinSamples: positiveInt.default(20).describe('Fewest calls in the window before the p95 counts (a few slow calls are not a trend).'),
-        recoveryMs: z
-          .number()
-          .int()
-          .min(0)
-          .default(30_000)
-          .describe('Once a subgraph is healthy again, its factor climbs back to 1 linearly over this time (0: at once).'),
-      })
-      .strict()
-      .prefault({})
-      .describe('Adaptive budgets: see "Cost and rate limits".'),
-    defaultTier: z.string().min(1).default('free').describe('Tier applied to a principal whose tier has no entry in `tiers`.'),
-    tiers: z
-      .record(z.string().min(1), TierSchema)
-      .default({
-        anonymous: { maxCost: 500, maxDepth: 8, maxAliases: 10, maxRootFields: 5, limits: [burst(1_000, 10)], overrides: [] },
-        free: {
-          maxCost: 1_000,
-          maxDepth: 10,
-          maxAliases: 20,
-          maxRootFields: 10,
-          limits: [burst(2_000, 20), { name: 'daily', kind: 'sliding_window', limit: 200_000, windowSeconds: 86_400 }],
-          overrides: [],
-        },
-        pro: { maxCost: 5_000, maxDepth: 15, maxAliases: 50, maxRootFields: 20, limits: [burst(10_000, 100)], overrides: [] },
-        enterprise: { maxCost: 20_000, maxDepth: 20, maxAliases: 100, maxRootFields: 50, limits: [burst(50_000, 500)], overrides: [] },
-      })
-      .describe('Limits per tier (see "Cost and rate limits" for the defaults).'),
-  })
-  .strict()
-  .superRefine((rateLimit, ctx) => {
-    if (!rateLimit.tiers[rateLimit.defaultTier]) {
-      ctx.addIssue({ code: 'custom', path: ['defaultTier'], message: `no tier named ${rateLimit.defaultTier} in rateLimit.tiers` });
-    }
-  })
-  .prefault({});
-
-/** JWS algorithms an issuer may allow. `none` is not one of them, whatever the config says. */
-export const JWT_ALGORITHMS = [
-  'HS256', 'HS384', 'HS512',
-  'RS256', 'RS384', 'RS512',
-  'PS256', 'PS384', 'PS512',
-  'ES256', 'ES384', 'ES512',
-  'EdDSA', 'Ed25519',
-] as const;
-
-const IssuerSchema = z
-  .object({
-    issuer: z.string().min(1).describe('Expected `iss` claim; a token is matched to its issuer entry by this value.'),
-    audience: z
-      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
-      .optional()
-      .describe('Expected `aud` (one of). Unset: `aud` is not checked.'),
-    algorithms: z
-      .array(z.enum(JWT_ALGORITHMS))
-      .min(1)
-      .describe('Allow-list of `alg` values for this issuer; anything else is refused (no `none`, no HS/RS confusion).'),
-    secret: z.string().min(32, 'an HMAC secret must be at least 32 characters').optional().describe('HMAC secret (HS*).'),
-    secretEnv: z.string().min(1).optional().describe('Name of an environment variable holding the HMAC secret.'),
-    publicKey: z.string().min(1).optional().describe('Public key in PEM (SPKI) form.'),
-    jwk: z.record(z.string(), z.unknown()).optional().describe('Public key as a JWK object.'),
-    jwksUrl: z.url().optional().describe('JWKS URL; keys are cached, refreshed in the background and refetched on an unknown `kid`.'),
-    jwks: z
-      .object({
-        cacheMaxAgeMs: positiveInt.default(600_000).describe('Keys older than this are refetched before use.'),
-        cooldownMs: z.number().int().min(0).default(30_000).describe('At most one refetch per this interval, however many unknown `kid`s arrive.'),
-        timeoutMs: positiveInt.default(5_000).describe('Timeout of one JWKS request.'),
-        refreshIntervalMs: positiveInt.default(300_000).describe('Background refresh interval.'),
-      })
-      .strict()
-      .prefault({}),
-    clockToleranceSec: z.number().int().min(0).max(600).default(30).describe('Clock skew allowed on `exp` and `nbf`.'),
-    requireExp: z.boolean().default(true).describe('Refuse tokens without `exp`.'),
-    claims: z
-      .object({
-        id: z.string().min(1).default('sub').describe('Claim holding the principal id.'),
-        tier: z.string().min(1).default('tier').describe('Claim holding the tier.'),
-        scopes: z
-          .array(z.string().min(1))
-          .min(1)
-          .default(['scope', 'scp', 'permissions'])
-          .describe('Claims holding scopes, first present wins: a space-separated string or an array of strings.'),
-      })
-      .strict()
-      .prefault({}),
-    defaultTier: z.string().min(1).default('free').describe('Tier of a token without the tier claim.'),
-  })
-  .strict()
-  .superRefine((issuer, ctx) => {
-    const sources = (['secret', 'secretEnv', 'publicKey', 'jwk', 'jwksUrl'] as const).filter((k) => issuer[k] !== undefined);
-    if (sources.length !== 1) {
-      ctx.addIssue({ code: 'custom', message: `give exactly one key source (secret, secretEnv, publicKey, jwk or jwksUrl), got ${sources.length}` });
-      return;
-    }
-    const hmac = issuer.secret !== undefined || issuer.secretEnv !== undefined;
-    const bad = issuer.algorithms.filter((alg) => alg.startsWith('HS') !== hmac);
-    if (bad.length) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['algorithms'],
-        message: `${bad.join(', ')} cannot be used with ${hmac ? 'an HMAC secret' : 'a public key'} (HS* needs a secret, the others a public key)`,
-      });
-    }
-  });
-
-export type IssuerConfig = z.output<typeof IssuerSchema>;
-
-const AuthSchema = z
-  .object({
-    required: z.boolean().default(false).describe('Refuse requests without a credential (401). Off: they are anonymous.'),
-    maxTokenBytes: positiveInt.default(8_192).describe('Longer bearer tokens are refused before any parsing.'),
-    realm: z.string().min(1).default('gateway').describe('Realm in `WWW-Authenticate` challenges.'),
-    jwt: z
-      .object({
-        issuers: z.array(IssuerSchema).default([]).describe('Accepted token issuers (see the Authentication section).'),
-        cacheMaxEntries: z
-          .number()
-          .int()
-          .nonnegative()
-          .default(10_000)
-          .describe('Verified tokens remembered (by SHA-256), so a repeated token skips the signature check; 0 turns it off.'),
-        cacheMaxAgeSec: z
-          .number()
-          .int()
-          .nonnegative()
-          .default(60)
-          .describe('Longest a verification is trusted before the signature is checked again (also bounds how long a retired key works).'),
-      })
-      .strict()
-      .prefault({}),
-    apiKeys: z
-      .object({
-        enabled: z.boolean().default(true).describe('Accept API keys.'),
-        header: z.string().min(1).default('x-api-key').describe('Header that carries an API key.'),
-        file: z
-          .string()
-          .min(1)
-          .default('.data/api-keys.json')
-          .describe('Key store file when no Redis is configured (hashes only).'),
-      })
-      .strict()
-      .prefault({}),
-    propagation: z
-      .object({
-        idHeader: z.string().min(1).default('x-user-id').describe('Header carrying the principal id to subgraphs.'),
-        tierHeader: z.string().min(1).default('x-user-tier').describe('Header carrying the tier to subgraphs.'),
-        scopesHeader: z.string().min(1).default('x-user-scopes').describe('Header carrying the space-separated scopes to subgraphs.'),
-        kindHeader: z
-          .string()
-          .min(1)
-          .default('x-auth-kind')
-          .describe('Header carrying how the caller authenticated: `user`, `api_key` or `anonymous`.'),
-      })
-      .strict()
-      .prefault({}),
-  })
-  .strict()
-  .prefault({});
-
 export const ConfigSchema = z
   .object({
     server: ServerConfigSchema,
-    auth: AuthSchema,
+    auth: AuthConfigSchema,
     graphql: GraphqlSchema,
     supergraph: SupergraphConfigSchema,
     subgraphs: z
@@ -780,7 +528,7 @@ export const ConfigSchema = z
     logging: LoggingConfigSchema,
     metrics: MetricsConfigSchema,
     cost: CostConfigSchema,
-    rateLimit: RateLimitSchema,
+    rateLimit: RateLimitConfigSchema,
     rest: RestSchema,
     tracing: TracingConfigSchema,
   })

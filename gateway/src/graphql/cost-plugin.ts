@@ -1,6 +1,6 @@
 import { HeaderMap, type ApolloServerPlugin, type GraphQLRequestContextResponseForOperation, type GraphQLResponse } from '@apollo/server';
 import { GraphQLError, type DocumentNode, type GraphQLFormattedError } from 'graphql';
-import type { TierConfig } from '../config/index.js';
+import type { TierConfig } from '../rate-limit/config.js';
 import type { GatewayContext } from '../context.js';
 import { actualCost } from '../cost/actual.js';
 import { estimateCost, type CostEstimate } from '../cost/estimate.js';
