@@ -4,19 +4,18 @@
  */
 export { ConfigError } from '../config-kit.js';
 export { JWT_ALGORITHMS, type AuthConfig, type IssuerConfig } from '../auth/config.js';
+export { productionSettings, type GraphqlConfig, type ProductionSettings } from '../graphql/config.js';
 export type { RateLimitConfig, TierConfig } from '../rate-limit/config.js';
 export { ENV_OVERRIDES, loadConfig, type LoadConfigOptions } from './load.js';
 export {
   ConfigSchema,
   configuredSubgraphUrl,
-  productionSettings,
   routeLoadBalancing,
   routeReplicas,
   subgraphReplicas,
   subgraphSettings,
   type GatewayConfig,
   type GatewayConfigInput,
-  type ProductionSettings,
   type RestMethod,
   type RestRouteConfig,
   type SubgraphSettings,

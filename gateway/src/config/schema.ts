@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defaultedGroup, definedOnly, positiveInt, withDefaults } from '../config-kit.js';
 import { AuthConfigSchema } from '../auth/config.js';
 import { CostConfigSchema } from '../cost/config.js';
+import { GraphqlConfigSchema } from '../graphql/config.js';
 import { ServerConfigSchema } from '../http/config.js';
 import { LoggingConfigSchema, MetricsConfigSchema, TracingConfigSchema } from '../observability/config.js';
 import { RateLimitConfigSchema } from '../rate-limit/config.js';
@@ -13,130 +14,6 @@ import { SupergraphConfigSchema } from '../supergraph/config.js';
  * Unknown keys are errors, so a typo is reported instead of silently ignored. The README's config
  * table is generated from this schema (`npm run docs`) and a test keeps it in sync.
  */
-
-const BatchingSchema = z
-  .object({
-    enabled: z
-      .boolean()
-      .default(false)
-      .describe('Accept a JSON array of operations in one POST. Off: an array body is 400 BATCHING_NOT_ENABLED. Each operation is authorized, costed and charged on its own, in order.'),
-    maxOperations: positiveInt
-      .default(10)
-      .describe('Most operations in one batch; a longer array is 400 BATCH_TOO_LARGE before any operation is parsed or charged.'),
-  })
-  .strict()
-  .prefault({});
-
-const ApqSchema = z
-  .object({
-    enabled: z
-      .boolean()
-      .default(true)
-      .describe('Automatic persisted queries (Apollo\'s protocol): a client may send `extensions.persistedQuery.sha256Hash` instead of the document once it has registered it. Off: such requests get 400 PERSISTED_QUERY_NOT_SUPPORTED.'),
-    ttlSeconds: positiveInt
-      .default(86_400)
-      .describe('How long a registered document is kept (in Redis, and in memory).'),
-    cacheMaxBytes: positiveInt
-      .default(8 * 1024 * 1024)
-      .describe('Byte limit of the in-memory store of registered documents (in front of Redis when Redis is configured, least recently used first out).'),
-    keyPrefix: z
-      .string()
-      .default('apq:')
-      .describe('Prefix of registered documents in Redis, after `redis.keyPrefix`; instances with the same prefixes share registrations.'),
-    storeTimeoutMs: positiveInt
-      .default(200)
-      .describe('Longest a Redis lookup may take; a slow or failed lookup is a miss (PERSISTED_QUERY_NOT_FOUND: the client sends the document again), never a failed request.'),
-  })
-  .strict()
-  .prefault({});
-
-const TrustedDocumentsSchema = z
-  .object({
-    mode: z
-      .enum(['off', 'allow-list', 'log-unknown'])
-      .default('off')
-      .describe('`allow-list`: only documents in the manifest run (by `documentId`, persisted-query hash, or a full `query` whose hash is listed), others are 400 PERSISTED_QUERY_NOT_IN_LIST before parsing; `log-unknown`: everything runs, unlisted documents are logged and counted; `off`: a manifest, if given, serves its documents by id and nothing is refused or logged.'),
-    manifest: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('Persisted-query manifest file (Apollo format `apollo-persisted-query-manifest` v1; each `id` the SHA-256 of its `body`). Read at start: a malformed file or a wrong id stops start-up.'),
-    requireId: z
-      .boolean()
-      .default(false)
-      .describe('In `allow-list` mode, refuse full `query` strings even when listed (400 PERSISTED_QUERY_ID_REQUIRED): clients must send the id.'),
-    bypass: z
-      .object({
-        tiers: z.array(z.string().min(1)).default([]).describe('Tiers whose callers may send any document in `allow-list` mode.'),
-        scopes: z.array(z.string().min(1)).default([]).describe('Holders of any of these scopes may send any document in `allow-list` mode.'),
-      })
-      .strict()
-      .prefault({})
-      .describe('Callers exempt from the allow-list (e.g. internal tools); their unlisted documents are counted as `bypass`.'),
-  })
-  .strict()
-  .prefault({})
-  .superRefine((trusted, ctx) => {
-    if (trusted.mode !== 'off' && !trusted.manifest) {
-      ctx.addIssue({ code: 'custom', path: ['manifest'], message: `mode ${trusted.mode} needs a manifest file` });
-    }
-  });
-
-const GraphqlSchema = z
-  .object({
-    path: z.string().startsWith('/').default('/graphql').describe('Path of the GraphQL endpoint.'),
-    production: z
-      .boolean()
-      .optional()
-      .describe(
-        'Production mode: the default of `graphql.introspection`, `graphql.hideSuggestions` and `graphql.maskSubgraphErrors`. Unset: on when `NODE_ENV=production`.',
-      ),
-    introspection: z
-      .union([
-        z.boolean(),
-        z
-          .object({
-            tiers: z.array(z.string().min(1)).default([]).describe('Tiers allowed to introspect.'),
-            scopes: z.array(z.string().min(1)).default([]).describe('Holders of any of these scopes may introspect.'),
-          })
-          .strict(),
-      ])
-      .optional()
-      .describe(
-        'Who may run introspection (`__schema`, `__type`; `__typename` is always allowed): `true` everyone, `false` no one, or `{tiers, scopes}` callers whose tier is listed or who hold one of the scopes. Others get INTROSPECTION_DISABLED before anything runs. Unset: `false` in production mode, else `true`.',
-      ),
-    hideSuggestions: z
-      .boolean()
-      .optional()
-      .describe('Drop "Did you mean ...?" field suggestions from validation errors (they reveal the schema). Unset: on in production mode.'),
-    maskSubgraphErrors: z
-      .boolean()
-      .optional()
-      .describe(
-        'Replace the message of every error that comes from a subgraph with a generic one (keeping `extensions.code` and `extensions.serviceName`); the original is logged with the request id. Unset: on in production mode.',
-      ),
-    maxTokens: positiveInt
-      .default(1_000)
-      .describe('Most lexical tokens in a GraphQL document: parsing stops there with TOO_MANY_TOKENS (400).'),
-    maxDirectives: positiveInt
-      .default(50)
-      .describe('Most directives in a GraphQL document (all fields and fragments together): more is TOO_MANY_DIRECTIVES (400).'),
-    landingPage: z
-      .boolean()
-      .default(false)
-      .describe('Serve Apollo Sandbox to browsers on GET (loads assets from Apollo\'s CDN).'),
-    csrfRequiredHeaders: z
-      .array(z.string().min(1))
-      .default(['x-apollo-operation-name', 'apollo-require-preflight', 'graphql-preflight'])
-      .describe(
-        'A GET request must carry one of these headers (or a non-simple content type), so a browser cannot send it cross-site without a CORS preflight.',
-      ),
-    batching: BatchingSchema.describe('Batched operations: a JSON array of operations in one POST.'),
-    apq: ApqSchema.describe('Automatic persisted queries (document registered by hash, shared through Redis when configured).'),
-    trustedDocuments: TrustedDocumentsSchema.describe('Trusted documents (persisted-query allow-list) from a manifest file.'),
-  })
-  .strict()
-  .prefault({});
 
 /**
  * Resilience settings of one subgraph. Each group is declared once, without defaults; the defaults
@@ -517,7 +394,7 @@ export const ConfigSchema = z
   .object({
     server: ServerConfigSchema,
     auth: AuthConfigSchema,
-    graphql: GraphqlSchema,
+    graphql: GraphqlConfigSchema,
     supergraph: SupergraphConfigSchema,
     subgraphs: z
       .record(z.string().min(1), SubgraphSchema)
@@ -619,19 +496,3 @@ export function configuredSubgraphUrl(config: GatewayConfig, name: string): stri
 
 /** What a caller may pass: any subset, defaults fill the rest. */
 export type GatewayConfigInput = z.input<typeof ConfigSchema>;
-
-/** The production-mode switches of `graphql` with their unset values resolved from `graphql.production`. */
-export interface ProductionSettings {
-  introspection: boolean | { tiers: string[]; scopes: string[] };
-  hideSuggestions: boolean;
-  maskSubgraphErrors: boolean;
-}
-
-export function productionSettings(graphql: GatewayConfig['graphql']): ProductionSettings {
-  const production = graphql.production ?? false;
-  return {
-    introspection: graphql.introspection ?? !production,
-    hideSuggestions: graphql.hideSuggestions ?? production,
-    maskSubgraphErrors: graphql.maskSubgraphErrors ?? production,
-  };
-}
