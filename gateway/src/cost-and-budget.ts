@@ -1,4 +1,4 @@
-import type { RedisClient } from './redis.js';
+import type { RedisClient } from './redis/client.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/index.js';
 import { CostModelSource } from './cost/model-source.js';

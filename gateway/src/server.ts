@@ -36,7 +36,7 @@ import { ApqStore } from './persisted/apq-store.js';
 import { DocumentResolver } from './persisted/documents.js';
 import { readManifest } from './persisted/manifest.js';
 import type { BudgetService } from './rate-limit/budget-service.js';
-import { closeRedis, createRedis, redisConfigured, type RedisClient } from './redis.js';
+import { closeRedis, createRedis, redisConfigured, type RedisClient } from './redis/client.js';
 import { createRestPassthrough } from './rest/passthrough.js';
 import { SubgraphDataSource } from './subgraph/data-source.js';
 import { createSubgraphFetch } from './subgraph/fetch.js';

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/client.js';
 import type { ApiKeyRecord } from './api-keys.js';
 
 /** Where API key records (hashes, never keys) live. One contract, two implementations. */

@@ -1,4 +1,4 @@
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import type { RateLimitConfig } from './config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';

@@ -1,6 +1,6 @@
 import { principalHeaderNames } from '../auth/principal.js';
 import { resolve } from 'node:path';
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import { createMemoryStore } from '../cache/memory-store.js';
 import { createRedisStore } from '../cache/redis-store.js';
