@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { CacheStore } from '../cache/store.js';
-import type { SubgraphSettings } from '../config/index.js';
+import type { SubgraphSettings } from './config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { Breaker } from '../resilience/breaker.js';
 import type { Bulkhead } from '../resilience/bulkhead.js';
