@@ -3,7 +3,7 @@ import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
-import { loadConfig } from '../gateway/src/config.js';
+import { loadConfig } from '../gateway/src/config/index.js';
 import { createGateway } from '../gateway/src/server.js';
 import { listSubgraphs } from '../gateway/src/supergraph/subgraph-list.js';
 

@@ -4,7 +4,7 @@
  * Over IPC, any message is answered with this process's `process.cpuUsage()` (CPU per request is
  * far less disturbed by other load on the machine than requests per second).
  */
-import { loadConfig, type GatewayConfigInput } from '../gateway/src/config.js';
+import { loadConfig, type GatewayConfigInput } from '../gateway/src/config/index.js';
 import { createGateway } from '../gateway/src/server.js';
 
 const overrides = JSON.parse(process.argv[2] ?? '{}') as GatewayConfigInput;

@@ -18,7 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import type { GatewayConfigInput } from '../gateway/src/config.js';
+import type { GatewayConfigInput } from '../gateway/src/config/index.js';
 import { JWT_SECRET, REQUEST_HEADERS } from './harness.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 10_000);

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { FileApiKeyStore, RedisApiKeyStore, type ApiKeyStore } from '../gateway/src/auth/api-key-store.js';
 import { createApiKey, publicInfo, revokeApiKey, rotateApiKey, type ApiKeyInfo } from '../gateway/src/auth/api-keys.js';
-import { loadConfig } from '../gateway/src/config.js';
+import { loadConfig } from '../gateway/src/config/index.js';
 
 const USAGE = `usage:
   npm run apikey -- create --owner OWNER [--tier TIER] [--scopes "A B"] [--expires 30d|ISO-DATE]

@@ -11,8 +11,8 @@
  * signal exits at once.
  */
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
-import { ConfigError, loadConfig, type GatewayConfig } from '../gateway/src/config.js';
-import { describeRedis, redisConfigured } from '../gateway/src/redis.js';
+import { ConfigError, loadConfig, type GatewayConfig } from '../gateway/src/config/index.js';
+import { describeRedis, redisConfigured } from '../gateway/src/redis/client.js';
 import { createGateway, type Gateway } from '../gateway/src/server.js';
 import { onShutdownSignals, signalExitCode } from '../gateway/src/shutdown-signals.js';
 import { startOrdersSubgraph } from '../subgraphs/orders/index.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigSchema, ENV_OVERRIDES } from '../gateway/src/config.js';
+import { ConfigSchema, ENV_OVERRIDES } from '../gateway/src/config/index.js';
 import { ERRORS } from '../gateway/src/errors.js';
 
 /** The generated reference pages, docs/configuration.md and docs/errors.md (`npm run docs`; test/docs.test.ts checks them). */

@@ -1,6 +1,6 @@
 import { exportSPKI, generateKeyPair, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IssuerConfig } from '../gateway/src/config.js';
+import type { IssuerConfig } from '../gateway/src/config/index.js';
 import { ERRORS } from '../gateway/src/errors.js';
 import { secretBytes, sign, signingKey, startJwksServer, unsignedToken, type JwksServer, type SigningKey } from './helpers/auth.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';

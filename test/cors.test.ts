@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
-import { ConfigError, loadConfig } from '../gateway/src/config.js';
+import { ConfigError, loadConfig } from '../gateway/src/config/index.js';
 import { devBearer } from './helpers/auth.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { startTinySubgraph, writeTinySupergraph, type TinySubgraph } from './helpers/tiny-subgraph.js';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { ENV_OVERRIDES, loadConfig } from '../gateway/src/config.js';
+import { ENV_OVERRIDES, loadConfig } from '../gateway/src/config/index.js';
 import { listSubgraphs } from '../gateway/src/supergraph/subgraph-list.js';
 
 /**

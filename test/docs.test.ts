@@ -3,7 +3,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { ConfigSchema } from '../gateway/src/config.js';
+import { ConfigSchema } from '../gateway/src/config/index.js';
 import { ERRORS } from '../gateway/src/errors.js';
 import { configTable, errorTable, GENERATED_PAGES } from '../scripts/reference-tables.js';
 

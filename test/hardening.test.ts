@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
-import { loadConfig, productionSettings } from '../gateway/src/config.js';
+import { loadConfig, productionSettings } from '../gateway/src/config/index.js';
 import { ERRORS } from '../gateway/src/errors.js';
 import { MASKED_SUBGRAPH_MESSAGE } from '../gateway/src/graphql/subgraph-error-masking-plugin.js';
 import { devBearer } from './helpers/auth.js';

@@ -9,7 +9,7 @@ import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { ENV_OVERRIDES, loadConfig, type GatewayConfig } from '../gateway/src/config.js';
+import { ENV_OVERRIDES, loadConfig, type GatewayConfig } from '../gateway/src/config/index.js';
 import { freePort } from './helpers/ports.js';
 import { spawnGateway, type GatewayProcess } from './helpers/process.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type GatewayConfigInput } from '../gateway/src/config.js';
+import { ConfigError, loadConfig, type GatewayConfigInput } from '../gateway/src/config/index.js';
 import { GatewayMetrics } from '../gateway/src/observability/metrics.js';
 import { BreakerRegistry } from '../gateway/src/upstream/breaker.js';
 import { isBreakerFailure, UpstreamCallError as SubgraphCallError } from '../gateway/src/upstream/call-error.js';

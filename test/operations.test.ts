@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../gateway/src/config.js';
+import { loadConfig } from '../gateway/src/config/index.js';
 import { ERRORS } from '../gateway/src/errors.js';
 import { createGateway } from '../gateway/src/server.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';

@@ -1,7 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../gateway/src/config.js';
+import { loadConfig } from '../gateway/src/config/index.js';
 import { createGateway, type Gateway } from '../gateway/src/server.js';
 import { LogCapture } from './helpers/logs.js';
 import { sleep, useTinySubgraph } from './helpers/tiny-subgraph.js';

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CostModelSource } from '../gateway/src/cost/model-source.js';
 import { DEV_ISSUER, signDevToken } from '../gateway/src/auth/dev-secret.js';
-import type { GatewayConfigInput } from '../gateway/src/config.js';
+import type { GatewayConfigInput } from '../gateway/src/config/index.js';
 import { readManifest, type TrustedDocument } from '../gateway/src/persisted/manifest.js';
 import { manifestOf } from '../gateway/src/persisted/write-manifest.js';
 import { checkDocuments } from '../gateway/src/persisted/trusted-documents-plugin.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../gateway/src/config.js';
+import { ConfigError, loadConfig } from '../gateway/src/config/index.js';
 import { resolvePolicy } from '../gateway/src/rate-limit/policy.js';
 
 const tiers = loadConfig({

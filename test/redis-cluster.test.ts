@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisApiKeyStore } from '../gateway/src/auth/api-key-store.js';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import { createRedisStore } from '../gateway/src/cache/redis-store.js';
-import { ConfigError, loadConfig } from '../gateway/src/config.js';
+import { ConfigError, loadConfig } from '../gateway/src/config/index.js';
 import { ApqStore } from '../gateway/src/persisted/apq-store.js';
 import { RedisBudgetStore } from '../gateway/src/rate-limit/redis-store.js';
 import { createHash } from 'node:crypto';

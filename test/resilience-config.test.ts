@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, subgraphSettings } from '../gateway/src/config.js';
+import { ConfigError, loadConfig, subgraphSettings } from '../gateway/src/config/index.js';
 import { createGateway } from '../gateway/src/server.js';
 import { spawnGateway } from './helpers/process.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../gateway/src/config.js';
+import { loadConfig } from '../gateway/src/config/index.js';
 import { upstreamPath } from '../gateway/src/rest/path.js';
 
 const load = (route: Record<string, unknown>, more: Record<string, unknown>[] = []) => () =>

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { FileApiKeyStore } from '../gateway/src/auth/api-key-store.js';
 import { createApiKey } from '../gateway/src/auth/api-keys.js';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
-import type { RestRouteConfig } from '../gateway/src/config.js';
+import type { RestRouteConfig } from '../gateway/src/config/index.js';
 import { devBearer } from './helpers/auth.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { rawRequest, startRestUpstream, type RestUpstream } from './helpers/rest-upstream.js';

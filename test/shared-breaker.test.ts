@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../gateway/src/config.js';
+import { loadConfig } from '../gateway/src/config/index.js';
 import { waitForRedis } from './helpers/cost-stack.js';
 import type { TestGateway } from './helpers/gateway.js';
 import { TEST_REDIS_URL } from './helpers/redis.js';

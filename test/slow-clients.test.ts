@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../gateway/src/config.js';
+import { loadConfig } from '../gateway/src/config/index.js';
 import { ERRORS } from '../gateway/src/errors.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { openRaw, rawRequest } from './helpers/raw-http.js';

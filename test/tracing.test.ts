@@ -1,7 +1,7 @@
 import { trace, type ProxyTracerProvider } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
-import { loadConfig } from '../gateway/src/config.js';
+import { loadConfig } from '../gateway/src/config/index.js';
 import { startOrdersSubgraph } from '../subgraphs/orders/index.js';
 import { startProductsSubgraph } from '../subgraphs/products/index.js';
 import type { SubgraphServer } from '../subgraphs/shared/server.js';

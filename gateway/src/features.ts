@@ -2,6 +2,7 @@ import { authFeature } from './auth/feature.js';
 import { costFeature } from './cost/feature.js';
 import type { Feature } from './feature.js';
 import { graphqlFeature } from './graphql/feature.js';
+import { introspectionFeature } from './graphql/introspection-feature.js';
 import { edgeFeature } from './http/feature.js';
 import { probesFeature } from './http/probes.js';
 import { observabilityFeature } from './observability/feature.js';
@@ -9,7 +10,7 @@ import { persistedFeature } from './persisted/feature.js';
 import { restFeature } from './rest/feature.js';
 import { subgraphsFeature } from './subgraph/feature.js';
 import type { GatewayShared } from './shared.js';
-import type { GatewayConfig } from './config.js';
+import type { GatewayConfig } from './config/index.js';
 
 /**
  * THE ordered list of features: the only place that knows their order. Their Fastify hooks run in
@@ -17,7 +18,8 @@ import type { GatewayConfig } from './config.js';
  *
  * - observability first: the request span starts before any other hook, and its exporter closes last;
  * - the edge (request id, draining, load shedding, CORS) before anything reads the request;
- * - auth before everything that asks who is calling; its Apollo plugins filter the operation first;
+ * - the introspection policy, then auth: their Apollo plugins see the operation first (auth filters it);
+ * - auth before everything that asks who is calling;
  * - subgraphs before cost (adaptive budgets watch their breakers) and REST (shared breakers and cache);
  * - cost before persisted (trusted documents are costed with the new cost model on each load);
  * - graphql after the services its route uses; REST after auth, cost and subgraphs;
@@ -26,6 +28,7 @@ import type { GatewayConfig } from './config.js';
 export const FEATURES: readonly Feature<GatewayConfig, GatewayShared>[] = [
   observabilityFeature,
   edgeFeature,
+  introspectionFeature,
   authFeature,
   subgraphsFeature,
   costFeature,

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type GatewayConfig } from './config.js';
+import { ConfigError, loadConfig, type GatewayConfig } from './config/index.js';
 import { createGateway, type Gateway } from './server.js';
 import { onShutdownSignals, signalExitCode } from './shutdown-signals.js';
 

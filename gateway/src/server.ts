@@ -1,14 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
-import type { GatewayConfig } from './config.js';
+import type { GatewayConfig } from './config/index.js';
 import { setupFeatures, type GatewayPhase } from './feature.js';
 import { FEATURES } from './features.js';
 import { createApolloServer } from './graphql/apollo-server.js';
 import { createHttpApp } from './http/app.js';
 import type { GatewayMetrics } from './observability/metrics.js';
 import type { BudgetService } from './rate-limit/budget-service.js';
-import { closeRedis } from './redis.js';
+import { closeRedis } from './redis/client.js';
 import { createShared } from './shared.js';
 
 export type { GatewayPhase } from './feature.js';

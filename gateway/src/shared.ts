@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { DestinationStream, Logger } from 'pino';
-import type { GatewayConfig } from './config.js';
+import type { GatewayConfig } from './config/index.js';
 import type { GatewayPhase } from './feature.js';
 import { createLogger } from './observability/logging.js';
 import { GatewayMetrics } from './observability/metrics.js';
-import { createRedis, redisConfigured, type RedisClient } from './redis.js';
+import { createRedis, redisConfigured, type RedisClient } from './redis/client.js';
 import { SupergraphState } from './supergraph/state.js';
 
 /** The services every feature may use, built once by the composition root before any feature. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { DEV_ISSUER, signDevToken } from '../../gateway/src/auth/dev-secret.js';
-import type { GatewayConfigInput } from '../../gateway/src/config.js';
+import type { GatewayConfigInput } from '../../gateway/src/config/index.js';
 import { startCountingProxy, type CountingProxy } from './counting-proxy.js';
 import { startDemoSubgraphs, DEMO_SUPERGRAPH, type DemoSubgraphs } from './subgraphs.js';
 import { startTestGateway, type TestGateway } from './gateway.js';

@@ -1,4 +1,4 @@
-import { loadConfig, type GatewayConfigInput } from '../../gateway/src/config.js';
+import { loadConfig, type GatewayConfigInput } from '../../gateway/src/config/index.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../gateway/src/server.js';
 import { LogCapture } from './logs.js';
 

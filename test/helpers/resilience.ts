@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import type { GatewayConfigInput } from '../../gateway/src/config.js';
+import type { GatewayConfigInput } from '../../gateway/src/config/index.js';
 import type { GatewayOptions } from '../../gateway/src/server.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { DEV_ISSUER } from '../../gateway/src/auth/dev-secret.js';

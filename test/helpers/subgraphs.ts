@@ -1,4 +1,4 @@
-import type { GatewayConfigInput } from '../../gateway/src/config.js';
+import type { GatewayConfigInput } from '../../gateway/src/config/index.js';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
 import { DEV_ISSUER } from '../../gateway/src/auth/dev-secret.js';

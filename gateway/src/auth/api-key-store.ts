@@ -1,7 +1,24 @@
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { RedisClient } from '../redis.js';
-import type { ApiKeyRecord } from './api-keys.js';
+import type { RedisClient } from '../redis/client.js';
+
+/** One API key as stored: its hash, never the key. */
+export interface ApiKeyRecord {
+  id: string;
+  /** SHA-256 of the whole key, hex. */
+  hash: string;
+  owner: string;
+  tier: string;
+  scopes: string[];
+  /** ISO 8601. */
+  createdAt: string;
+  /** ISO 8601; the key stops working then. */
+  expiresAt?: string | undefined;
+  /** ISO 8601; set by revoke. */
+  revokedAt?: string | undefined;
+  /** The id of the key that replaced this one (rotate). */
+  rotatedTo?: string | undefined;
+}
 
 /** Where API key records (hashes, never keys) live. One contract, two implementations. */
 export interface ApiKeyStore {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ApiKeyStore } from './api-key-store.js';
+import type { ApiKeyRecord, ApiKeyStore } from './api-key-store.js';
 import { AuthFailure } from './failure.js';
 import type { Principal } from './principal.js';
 
@@ -8,22 +8,7 @@ import type { Principal } from './principal.js';
  * finds the record, the whole key is checked against the stored SHA-256 hash in constant time.
  * Only hashes are stored; the key itself is shown once, when it is created.
  */
-export interface ApiKeyRecord {
-  id: string;
-  /** SHA-256 of the whole key, hex. */
-  hash: string;
-  owner: string;
-  tier: string;
-  scopes: string[];
-  /** ISO 8601. */
-  createdAt: string;
-  /** ISO 8601; the key stops working then. */
-  expiresAt?: string | undefined;
-  /** ISO 8601; set by revoke. */
-  revokedAt?: string | undefined;
-  /** The id of the key that replaced this one (rotate). */
-  rotatedTo?: string | undefined;
-}
+export type { ApiKeyRecord };
 
 /** A record as `list` shows it: everything but the hash. */
 export type ApiKeyInfo = Omit<ApiKeyRecord, 'hash'>;

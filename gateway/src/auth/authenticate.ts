@@ -1,7 +1,7 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
-import type { GatewayConfig } from '../config.js';
+import type { AuthConfig } from './config.js';
 import { requestState } from '../context.js';
 import { GatewayError } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -13,7 +13,7 @@ import { anonymousPrincipal, type Principal } from './principal.js';
 
 export interface AuthenticatorOptions {
   /** The config's `auth` section. */
-  config: GatewayConfig['auth'];
+  config: AuthConfig;
   /** API keys are kept here when given, else in `auth.apiKeys.file`. */
   redis?: RedisClient | undefined;
   logger: Logger;

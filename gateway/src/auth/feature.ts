@@ -1,12 +1,11 @@
 import type { Logger } from 'pino';
 import { inheritedByOperations, requestState } from '../context.js';
-import { productionSettings, type GatewayConfig } from '../config.js';
+import type { AuthConfig } from './config.js';
 import type { Feature } from '../feature.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/client.js';
 import { createAuthenticator, type Authenticator } from './authenticate.js';
 import { useAuthorization } from './authorization-plugin.js';
-import { useIntrospectionPolicy } from './introspection-plugin.js';
 
 declare module '../feature.js' {
   interface FeatureServices {
@@ -16,11 +15,10 @@ declare module '../feature.js' {
 }
 
 /**
- * Authentication (JWT and API keys, anonymous callers by client IP) and authorization: the
- * introspection policy and `@authenticated` / `@requiresScopes`, enforced on the operation before
- * it is costed or planned.
+ * Authentication (JWT and API keys, anonymous callers by client IP) and authorization:
+ * `@authenticated` / `@requiresScopes`, enforced on the operation before it is costed or planned.
  */
-export const authFeature: Feature<Pick<GatewayConfig, 'auth' | 'graphql'>, { logger: Logger; metrics: GatewayMetrics; redis: RedisClient | undefined }> = {
+export const authFeature: Feature<{ auth: AuthConfig }, { logger: Logger; metrics: GatewayMetrics; redis: RedisClient | undefined }> = {
   name: 'auth',
   setup({ config, shared }) {
     // Each operation of a batch is the same caller's.
@@ -33,10 +31,7 @@ export const authFeature: Feature<Pick<GatewayConfig, 'auth' | 'graphql'>, { log
     });
     return {
       provides: { authenticator },
-      apolloPlugins: [
-        useIntrospectionPolicy({ policy: productionSettings(config.graphql).introspection }),
-        useAuthorization({ realm: config.auth.realm }),
-      ],
+      apolloPlugins: [useAuthorization({ realm: config.auth.realm })],
       describe(request) {
         const principal = requestState(request).principal;
         if (!principal) return undefined;

@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
-import type { IssuerConfig } from '../config.js';
+import type { IssuerConfig } from './config.js';
 import { assertNotDevSecretInProduction } from './dev-secret.js';
 import { AuthFailure, type AuthFailureReason } from './failure.js';
 import { remoteKeySet, type RemoteKeySet } from './jwks.js';

@@ -1,4 +1,4 @@
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/client.js';
 import type { CacheStore } from './store.js';
 
 export interface RedisStoreOptions {

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
-import type { GatewayConfig } from '../config.js';
+import type { RateLimitConfig } from '../rate-limit/config.js';
+import type { CostConfig as CostSection } from './config.js';
 import type { Feature, RequestDescription } from '../feature.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { AdaptiveRefill } from '../rate-limit/adaptive.js';
 import { BudgetService, createBudgetStore } from '../rate-limit/budget-service.js';
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/client.js';
 import { requestState } from '../context.js';
 import { CostModelSource } from './model-source.js';
 import { useCostAndBudget } from './plugin.js';
@@ -25,7 +26,7 @@ declare module '../context.js' {
   }
 }
 
-type CostConfig = Pick<GatewayConfig, 'cost' | 'rateLimit'>;
+type CostConfig = { cost: CostSection; rateLimit: RateLimitConfig };
 
 /**
  * Cost analysis and budgets: the cost model source (the overrides file is read now, so an invalid

@@ -6,7 +6,7 @@ import {
   type GraphQLResponse,
 } from '@apollo/server';
 import { GraphQLError, type DocumentNode, type GraphQLFormattedError } from 'graphql';
-import type { TierConfig } from '../config.js';
+import type { TierConfig } from '../rate-limit/config.js';
 import type { GatewayContext, RequestState } from '../context.js';
 import { actualCost } from './actual.js';
 import { estimateCost, type CostEstimate } from './estimate.js';

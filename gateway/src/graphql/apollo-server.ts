@@ -1,7 +1,8 @@
 import { ApolloGateway, type GraphQLDataSource, type ServiceEndpointDefinition } from '@apollo/gateway';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import type { Logger } from 'pino';
-import { productionSettings, type GatewayConfig } from '../config.js';
+import type { SupergraphConfig } from '../supergraph/config.js';
+import { productionSettings, type GraphqlConfig } from './config.js';
 import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { fileSupergraphSource } from '../supergraph/file-source.js';
@@ -10,7 +11,7 @@ import { formatGatewayError } from './format-error.js';
 import { maxDirectivesRule } from './request-limits.js';
 
 export interface ApolloServerOptions {
-  config: Pick<GatewayConfig, 'graphql' | 'supergraph'>;
+  config: { graphql: GraphqlConfig; supergraph: SupergraphConfig };
   logger: Logger;
   metrics: GatewayMetrics;
   supergraph: SupergraphState;

@@ -1,7 +1,8 @@
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { context as otelContext } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { productionSettings, type GatewayConfig } from '../config.js';
+import type { ServerConfig } from '../http/config.js';
+import { productionSettings, type GraphqlConfig } from './config.js';
 import { requestState, type RequestState } from '../context.js';
 import { GatewayError } from '../errors.js';
 import type { Feature, GatewayPhase, RequestDescription } from '../feature.js';
@@ -19,7 +20,7 @@ import { useSubgraphErrorMasking } from './subgraph-error-masking-plugin.js';
  * operation at a time), 405 for other methods, the response plugins (error masking, operation
  * resolution, what the log line reads), and the per-operation metrics and log fields.
  */
-export const graphqlFeature: Feature<Pick<GatewayConfig, 'graphql' | 'server'>, { metrics: GatewayMetrics; phase: () => GatewayPhase }> = {
+export const graphqlFeature: Feature<{ graphql: GraphqlConfig; server: Pick<ServerConfig, 'bodyLimitBytes'> }, { metrics: GatewayMetrics; phase: () => GatewayPhase }> = {
   name: 'graphql',
   after: ['auth', 'persisted'],
   setup({ config, shared, services }) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { GatewayConfig } from '../config.js';
+import type { ServerConfig } from './config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { createClientErrorHandler, createConnectHandler } from './client-errors.js';
 import { installErrorAnswers, sendError } from './error-answers.js';
@@ -13,7 +13,7 @@ const REQUEST_ID_PATTERN = /^[\w.:@-]{1,128}$/;
  * request ids, slow-client protection (README "Security"), connection caps, and errors answered in
  * the gateway's format, including those Node raises before a request exists.
  */
-export function createHttpApp(config: Pick<GatewayConfig, 'server' | 'graphql'>, shared: { logger: Logger; metrics: GatewayMetrics }) {
+export function createHttpApp(config: { server: ServerConfig; graphql: { path: string } }, shared: { logger: Logger; metrics: GatewayMetrics }) {
   const { server } = config;
   const { logger, metrics } = shared;
   const requestIdHeader = server.requestIdHeader.toLowerCase();

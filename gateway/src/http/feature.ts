@@ -1,5 +1,5 @@
 import fastifyCors from '@fastify/cors';
-import type { GatewayConfig } from '../config.js';
+import type { ServerConfig } from './config.js';
 import { isProbe } from '../context.js';
 import { GatewayError } from '../errors.js';
 import type { Feature, GatewayPhase } from '../feature.js';
@@ -10,7 +10,7 @@ import { useInFlightLimit } from './in-flight-limit.js';
  * The edge every request passes first: its request id on the answer, refusal while draining, load
  * shedding over the in-flight cap, and CORS.
  */
-export const edgeFeature: Feature<Pick<GatewayConfig, 'server'>, { metrics: GatewayMetrics; phase: () => GatewayPhase }> = {
+export const edgeFeature: Feature<{ server: ServerConfig }, { metrics: GatewayMetrics; phase: () => GatewayPhase }> = {
   name: 'edge',
   after: ['observability'],
   setup({ config, shared }) {

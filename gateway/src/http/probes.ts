@@ -1,6 +1,6 @@
-import type { GatewayConfig } from '../config.js';
+import type { SupergraphConfig } from '../supergraph/config.js';
 import type { Feature, GatewayPhase } from '../feature.js';
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/client.js';
 import type { SupergraphState } from '../supergraph/state.js';
 
 interface ProbesShared {
@@ -15,7 +15,7 @@ interface ProbesShared {
  * is loaded and until draining starts), each with what the other features report. Last in the list,
  * so that every feature's fragment is known.
  */
-export const probesFeature: Feature<Pick<GatewayConfig, 'supergraph'>, ProbesShared> = {
+export const probesFeature: Feature<{ supergraph: Pick<SupergraphConfig, 'path'> }, ProbesShared> = {
   name: 'probes',
   setup({ config, shared, contributions }) {
     return {

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { GatewayConfig } from '../config.js';
+import type { MetricsConfig, TracingConfig } from './config.js';
 import { inheritedByOperations, isProbe, requestState } from '../context.js';
 import type { Feature, FeatureContributions } from '../feature.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -15,7 +15,7 @@ const PROBE_LOG_LEVEL = 'debug';
  * list: the request span starts before any other feature's hook runs.
  */
 export const observabilityFeature: Feature<
-  Pick<GatewayConfig, 'tracing' | 'metrics' | 'server'>,
+  { tracing: TracingConfig; metrics: MetricsConfig; server: { trustedProxies: string[] } },
   { logger: Logger; metrics: GatewayMetrics; instanceId: string }
 > = {
   name: 'observability',

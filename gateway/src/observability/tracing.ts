@@ -6,14 +6,14 @@ import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type 
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { GatewayConfig } from '../config.js';
+import type { TracingConfig } from './config.js';
 import type { RequestTrace } from './request-trace.js';
 import { processTracer, withRoute, type TraceRoute } from './tracer-provider.js';
 import { compile } from '@fastify/proxy-addr';
 
 export interface GatewayTracingOptions {
   /** The `tracing` section of the config. */
-  config: GatewayConfig['tracing'];
+  config: TracingConfig;
   /** `server.trustedProxies`: the peers trusted when `tracing.trustIncoming` is `trustedProxies`. */
   trustedProxies: readonly string[];
   /** Becomes `service.instance.id`. */
@@ -179,7 +179,7 @@ function requestTrace(tracer: Tracer, span: Span, context: Context): RequestTrac
  * join or pollute someone else's trace, and one that sets the sampled flag on every request
  * bypasses `sampleRatio` and makes the gateway export all of its traffic.
  */
-function trustPolicy(trust: GatewayConfig['tracing']['trustIncoming'], trustedProxies: readonly string[]): (request: FastifyRequest) => boolean {
+function trustPolicy(trust: TracingConfig['trustIncoming'], trustedProxies: readonly string[]): (request: FastifyRequest) => boolean {
   if (trust === 'always') return () => true;
   if (trust === 'never') return () => false;
   const entries = trust === 'trustedProxies' ? trustedProxies : trust;

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
-import type { GatewayConfig } from '../config.js';
+import type { CostConfig } from '../cost/config.js';
 import type { Feature } from '../feature.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/client.js';
 import { ApqStore } from './apq-store.js';
+import type { ApqConfig, TrustedDocumentsConfig } from './config.js';
 import { DocumentResolver } from './documents.js';
 import { readManifest } from './manifest.js';
 import { useTrustedDocuments } from './trusted-documents-plugin.js';
@@ -20,7 +21,7 @@ declare module '../feature.js' {
  * Apollo persisted-query manifest, read now: a bad file stops start-up), each listed document
  * checked and costed on every supergraph load.
  */
-export const persistedFeature: Feature<Pick<GatewayConfig, 'graphql' | 'cost'>, { logger: Logger; metrics: GatewayMetrics; redis: RedisClient | undefined }> = {
+export const persistedFeature: Feature<{ graphql: { apq: ApqConfig; trustedDocuments: TrustedDocumentsConfig }; cost: Pick<CostConfig, 'defaultListSize'> }, { logger: Logger; metrics: GatewayMetrics; redis: RedisClient | undefined }> = {
   name: 'persisted',
   // Precomputes listed documents' costs with the cost model of each new schema.
   after: ['cost'],

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config-kit.js';
 
 /** One trusted document of a manifest. */
 export interface TrustedDocument {

@@ -1,8 +1,8 @@
-import type { GatewayConfig } from '../config.js';
+import type { RateLimitConfig } from './config.js';
 import type { BreakerState } from '../upstream/breaker.js';
 import type { LimitSpec } from './budget.js';
 
-export type AdaptiveBudgetSettings = GatewayConfig['rateLimit']['adaptive'];
+export type AdaptiveBudgetSettings = RateLimitConfig['adaptive'];
 
 /** What the adaptive budget watches; both come from the subgraph resilience layer. */
 export interface DegradationSignals {

@@ -1,6 +1,6 @@
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
-import type { GatewayConfig } from '../config.js';
+import type { RateLimitConfig } from './config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { BudgetStore, ChargedBy, LimitSpec, LimitState } from './budget.js';
 import { BudgetStoreUnavailableError, FailoverBudgetStore } from './failover-store.js';
@@ -99,7 +99,7 @@ export class BudgetService {
  * fails open to a per-instance in-memory limiter or fails closed.
  */
 export function createBudgetStore(
-  config: GatewayConfig['rateLimit'],
+  config: RateLimitConfig,
   redis: RedisClient | undefined,
   logger: Logger,
   metrics?: GatewayMetrics,

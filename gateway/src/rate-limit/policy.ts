@@ -1,4 +1,4 @@
-import type { TierConfig } from '../config.js';
+import type { TierConfig } from './config.js';
 import type { LimitSpec } from './budget.js';
 
 /** What applies to one operation of one client: its tier's limits with the matching overrides. */

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/client.js';
 import { limitKey, type BudgetStore, type ChargeResult, type LimitSpec, type LimitState } from './budget.js';
 
 const SCRIPT = readFileSync(new URL('./scripts/budget.lua', import.meta.url), 'utf8');

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { GatewayConfig } from '../config.js';
+import type { RestSections } from './config.js';
 import { requestState } from '../context.js';
 import type { Feature } from '../feature.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -9,7 +9,7 @@ import { createRestPassthrough } from './passthrough.js';
  * Legacy REST routes: an encapsulated Fastify plugin with its own (non-parsing) content-type
  * handling, behind the same auth hook, budget, breakers and fallback cache as GraphQL.
  */
-export const restFeature: Feature<GatewayConfig, { logger: Logger; metrics: GatewayMetrics }> = {
+export const restFeature: Feature<RestSections, { logger: Logger; metrics: GatewayMetrics }> = {
   name: 'rest',
   after: ['auth', 'subgraphs', 'cost'],
   setup({ config, shared, services }) {

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { RestRouteConfig } from '../config.js';
+import type { RestRouteConfig } from './config.js';
 import { requestState } from '../context.js';
 import type { RestRequestInfo } from './state.js';
 import type { GatewayMetrics } from '../observability/metrics.js';

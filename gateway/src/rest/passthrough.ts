@@ -3,7 +3,7 @@ import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import { Agent } from 'undici';
 import type { CacheStore } from '../cache/store.js';
-import type { GatewayConfig } from '../config.js';
+import type { RestSections } from './config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { BudgetService } from '../rate-limit/budget-service.js';
 import type { BreakerRegistry } from '../upstream/breaker.js';
@@ -11,7 +11,7 @@ import { BodyLimits } from './body-limit.js';
 import { createRouteTable, type RouteSnapshot } from './routes.js';
 
 export interface RestPassthroughOptions {
-  config: GatewayConfig;
+  config: RestSections;
   /** The gateway's authentication hook (sets the principal or refuses with 401/503). */
   authenticate: onRequestAsyncHookHandler;
   /** The client budget shared with GraphQL; undefined: REST requests are not charged. */

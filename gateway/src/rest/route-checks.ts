@@ -1,6 +1,7 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { hasScopes } from '../auth/principal.js';
-import type { GatewayConfig, RestRouteConfig } from '../config.js';
+import type { RateLimitConfig } from '../rate-limit/config.js';
+import type { RestRouteConfig } from './config.js';
 import { requestState } from '../context.js';
 import type { RestRequestInfo } from './state.js';
 import { GatewayError } from '../errors.js';
@@ -58,7 +59,7 @@ export function authorize(route: RestRouteConfig, realm: string): onRequestAsync
 /** Charges the route's cost to the caller's budget, shared with GraphQL (429 when spent, 503 when the budget store is down). */
 export function charge(
   route: RestRouteConfig,
-  rateLimit: GatewayConfig['rateLimit'],
+  rateLimit: RateLimitConfig,
   budget: BudgetService | undefined,
 ): onRequestAsyncHookHandler {
   return async (request, reply) => {

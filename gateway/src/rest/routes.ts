@@ -1,7 +1,8 @@
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import type { CacheStore } from '../cache/store.js';
-import { routeLoadBalancing, routeReplicas, subgraphSettings, type GatewayConfig, type RestRouteConfig } from '../config.js';
+import { subgraphSettings } from '../subgraph/config.js';
+import { routeLoadBalancing, routeReplicas, type RestRouteConfig, type RestSections } from './config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { BudgetService } from '../rate-limit/budget-service.js';
 import type { BreakerRegistry, BreakerSnapshot } from '../upstream/breaker.js';
@@ -19,7 +20,7 @@ import { authorize, charge, checkRequest } from './route-checks.js';
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 export interface RouteTableOptions {
-  config: GatewayConfig;
+  config: RestSections;
   /** The gateway's authentication hook (sets the principal or refuses with 401/503). */
   authenticate: onRequestAsyncHookHandler;
   /** The client budget shared with GraphQL; undefined: REST requests are not charged. */

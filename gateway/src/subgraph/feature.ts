@@ -1,11 +1,13 @@
 import type { GraphQLDataSource, ServiceEndpointDefinition } from '@apollo/gateway';
 import type { Logger } from 'pino';
-import { configuredSubgraphUrl, type GatewayConfig } from '../config.js';
+import type { ServerConfig } from '../http/config.js';
+import type { RateLimitConfig } from '../rate-limit/config.js';
+import { configuredSubgraphUrl, type SubgraphCallSections } from './config.js';
 import { requestState } from '../context.js';
 import type { Feature } from '../feature.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { DegradationSignals } from '../rate-limit/adaptive.js';
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/client.js';
 import type { SupergraphState } from '../supergraph/state.js';
 import { SubgraphDataSource } from './data-source.js';
 import { useFallbackReport } from './fallback-report-plugin.js';
@@ -26,7 +28,10 @@ declare module '../feature.js' {
   }
 }
 
-type SubgraphsConfig = GatewayConfig;
+type SubgraphsConfig = SubgraphCallSections & {
+  rateLimit: Pick<RateLimitConfig, 'adaptive'>;
+  server: Pick<ServerConfig, 'requestIdHeader'>;
+};
 
 interface SubgraphsShared {
   logger: Logger;

@@ -1,11 +1,12 @@
 import { principalHeaderNames } from '../auth/principal.js';
 import { resolve } from 'node:path';
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import { createMemoryStore } from '../cache/memory-store.js';
 import { createRedisStore } from '../cache/redis-store.js';
 import type { CacheStore } from '../cache/store.js';
-import { ConfigError, subgraphReplicas, subgraphSettings, type GatewayConfig } from '../config.js';
+import { ConfigError } from '../config-kit.js';
+import { subgraphReplicas, subgraphSettings, type SubgraphCallSections, type SubgraphSections } from './config.js';
 import { BREAKER_STATE_VALUE, type GatewayMetrics } from '../observability/metrics.js';
 import type { UpstreamResponse } from '../upstream/attempt.js';
 import type { BreakerRegistry, BreakerSnapshot, BreakerState } from '../upstream/breaker.js';
@@ -20,7 +21,7 @@ import { ResilientCaller } from './resilient-call.js';
 import { loadStaticFallbacks, type StaticFallbacks } from './static-fallbacks.js';
 
 export interface SubgraphResilienceOptions {
-  config: GatewayConfig;
+  config: SubgraphCallSections;
   /** The gateway's Redis connection: the fallback cache lives there when present, else in memory. */
   redis?: RedisClient | undefined;
   metrics: GatewayMetrics;
@@ -58,7 +59,7 @@ export interface SubgraphResilience {
  * directory). Throws a {@link ConfigError} naming the key, so a broken file stops start-up instead
  * of failing during an outage.
  */
-export function loadStaticFallbackFiles(config: GatewayConfig): Map<string, StaticFallbacks> {
+export function loadStaticFallbackFiles(config: SubgraphSections): Map<string, StaticFallbacks> {
   const statics = new Map<string, StaticFallbacks>();
   for (const name of Object.keys(config.subgraphs)) {
     const file = subgraphSettings(config, name).fallback.static;

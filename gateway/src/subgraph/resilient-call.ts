@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { CacheStore } from '../cache/store.js';
 import { withTimeout } from '../cache/timeout.js';
-import type { SubgraphSettings } from '../config.js';
+import type { SubgraphSettings } from './config.js';
 import type { FallbackUse } from './state.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { fetchOnce, type UpstreamResponse } from '../upstream/attempt.js';

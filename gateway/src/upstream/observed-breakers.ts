@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { BREAKER_STATE_VALUE, type GatewayMetrics } from '../observability/metrics.js';
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/client.js';
 import { BreakerRegistry } from './breaker.js';
 import { isBreakerFailure } from './call-error.js';
 import { createSharedBreakers, type SharedBreakers } from './shared-breakers.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import type { RedisClient } from '../redis.js';
+import type { RedisClient } from '../redis/client.js';
 import type { Breaker, BreakerChangeCause, BreakerState } from './breaker.js';
 
 export interface SharedBreakersOptions {

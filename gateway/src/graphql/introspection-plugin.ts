@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { BREAK, GraphQLError, visit, type DocumentNode } from 'graphql';
-import { hasTierOrScope, type Principal } from './principal.js';
+import { hasTierOrScope, type Principal } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
 import { ERRORS } from '../errors.js';
 

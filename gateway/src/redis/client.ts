@@ -1,5 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisConfig } from './config.js';
 
 /**
  * The gateway's Redis connection: one server (`Redis`) or a Redis Cluster (`Cluster`). Every store
@@ -22,7 +23,7 @@ export interface RedisOptions {
 }
 
 /** What the gateway's config says about Redis, reduced to "is there one". */
-export function redisConfigured(redis: { url?: string | undefined; cluster?: { nodes: readonly string[] } | undefined }): boolean {
+export function redisConfigured(redis: Pick<RedisConfig, 'url' | 'cluster'>): boolean {
   return redis.url !== undefined || (redis.cluster?.nodes.length ?? 0) > 0;
 }
 

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+
+/**
+ * Building blocks of the features' config schemas, and the error a bad config raises.
+ *
+ * This file sits at the root of `gateway/src`, not in `config/`, on purpose: `config/` imports every
+ * feature's `config.ts` to compose the root schema, so a feature that imported a helper from
+ * `config/` would close a loop between the two folders. This module imports nothing of ours, so
+ * any feature (and `config/`) may use it.
+ */
+
+export const port = z.number().int().min(0).max(65_535);
+export const positiveInt = z.number().int().positive();
+
+/** `fields` with each default of `defaults` applied. */
+export function withDefaults<S extends Record<string, z.ZodType>>(fields: S, defaults: { [K in keyof S]: z.output<S[K]> }) {
+  return Object.fromEntries(
+    Object.entries(fields).map(([key, schema]) => [key, (schema as z.ZodType).default(defaults[key as keyof S] as never)]),
+  ) as { [K in keyof S]: z.ZodDefault<S[K]> };
+}
+
+/** A strict group of `fields` with their `defaults`, itself defaulted when absent. */
+export function defaultedGroup<S extends Record<string, z.ZodType>>(fields: S, defaults: { [K in keyof S]: z.output<S[K]> }) {
+  return z.object(withDefaults(fields, defaults)).strict().prefault({} as never);
+}
+
+/** The entries of `value` that are set: what an override of optional fields puts over its defaults. */
+export function definedOnly<T extends object>(value: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A config that cannot be read or does not validate; start-up stops with its message. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
