@@ -83,7 +83,7 @@ describe('supergraph composition', () => {
 
   it('lists every composition error for a conflicting set of subgraphs', () => {
     const dir = copySubgraphs({
-      products: (sdl) => sdl.replace(/^  upc: String!$/m, '  upc: Int!'),
+      products: (sdl) => sdl.replace(/^ {2}upc: String!$/m, '  upc: Int!'),
       orders: (sdl) => sdl.replace('type PageInfo @shareable', 'type PageInfo'),
     });
     let thrown: unknown;
@@ -106,7 +106,7 @@ describe('supergraph composition', () => {
   });
 
   it('npm run compose exits non-zero and prints each error for conflicting subgraphs', async () => {
-    const dir = copySubgraphs({ products: (sdl) => sdl.replace(/^  upc: String!$/m, '  upc: Int!') });
+    const dir = copySubgraphs({ products: (sdl) => sdl.replace(/^ {2}upc: String!$/m, '  upc: Int!') });
     const out = join(dir, 'supergraph.graphql');
     const result = await runComposeScript('--subgraphs-dir', dir, '--out', out);
     expect(result.code).not.toBe(0);
