@@ -140,7 +140,7 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(new Set(names).size).toBe(names.length);
   });
 
-  it('covers what issue 11 asks for: breaker open, fallback rate, 5xx rate, rate-limit store failing open', () => {
+  it('covers the alerts an operator needs: breaker open, fallback rate, 5xx rate, rate-limit store failing open', () => {
     const reads = (metric: string) => all.filter((rule) => metricNamesOf(rule.expr).includes(metric)).map((rule) => rule.alert);
     expect(reads('gateway_circuit_breaker_state').length).toBeGreaterThan(0);
     expect(reads('gateway_fallback_requests_total').length).toBeGreaterThan(0);
@@ -205,7 +205,7 @@ describe('deploy/grafana/dashboards/gateway.json', () => {
     for (const name of ['instance', 'tier', 'subgraph']) expect(used(name), `$${name} is used`).toBe(true);
   });
 
-  it('shows what issue 11 asks for: traffic and latency by operation, cost and 429s by tier, top clients, breakers, fallbacks, Redis store errors', () => {
+  it('shows what an operator needs: traffic and latency by operation, cost and 429s by tier, top clients, breakers, fallbacks, Redis store errors', () => {
     const exprs = dataPanels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr));
     const has = (pattern: RegExp) => expect(exprs.some((expr) => pattern.test(expr)), String(pattern)).toBe(true);
     has(/sum by \(operation\) \(rate\(gateway_requests_total/);

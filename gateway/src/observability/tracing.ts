@@ -26,7 +26,7 @@ export interface GatewayTracingOptions {
 const propagator = new W3CTraceContextPropagator();
 
 /**
- * OpenTelemetry tracing of one gateway (issue 11): starts the span of each request, honouring an
+ * OpenTelemetry tracing of one gateway: starts the span of each request, honouring an
  * incoming `traceparent` only from trusted peers, and owns the batch exporter its spans go to.
  * Created only when `tracing.enabled` is true, and this module (with the SDK it imports) is only
  * loaded then (server.ts imports it dynamically): with tracing off nothing is loaded or registered,
