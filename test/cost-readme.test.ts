@@ -44,14 +44,21 @@ describe('the worked example of docs/cost-and-rate-limits.md', () => {
     const shownBody = block('json', 'curl -si');
     expect(shownHeaders).toBeDefined();
     const query = readFileSync('examples/user-orders.graphql', 'utf8');
-    const result = await postGraphql(gw.graphqlUrl, { query }, await bearer('user-1', 'free'));
+    const token = await bearer('user-1', 'free');
+    const started = performance.now();
+    const result = await postGraphql(gw.graphqlUrl, { query }, token);
+    const elapsedSeconds = (performance.now() - started) / 1000;
     const lines = [`HTTP/1.1 ${result.status} OK`];
     for (const name of ['ratelimit-policy', 'ratelimit', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) {
       lines.push(`${name}: ${result.headers.get(name)}`);
     }
     const received = lines.join('\n');
     expect(timeless(received)).toBe(timeless(shownHeaders as string));
-    expect(Math.abs(burstLeft(received) - burstLeft(shownHeaders as string))).toBeLessThanOrEqual(3);
+    // The burst bucket refills 20 points a second between the charge and the refund: a slow request
+    // (a loaded machine) ends with more left, never with fewer.
+    const drift = burstLeft(received) - burstLeft(shownHeaders as string);
+    expect(drift).toBeGreaterThanOrEqual(-3);
+    expect(drift).toBeLessThanOrEqual(3 + Math.ceil(20 * elapsedSeconds));
     expect(result.headers.get('x-ratelimit-remaining')).toBe(String(burstLeft(received)));
     const shown = JSON.parse(shownBody as string) as { extensions: { cost: { throttleStatus: { currentlyAvailable: number } } } };
     shown.extensions.cost.throttleStatus.currentlyAvailable = burstLeft(received);
