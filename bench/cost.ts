@@ -57,7 +57,9 @@ function estimatorBench(): { name: string; opsPerSecond: number }[] {
   return [
     measure('estimate, uncached (full analysis)', (i) => estimate({ after: `c${i}` })),
     // A different cursor on every call: cursors cannot change the cost, so every call is a hit.
-    measure('estimate, cached (by document + cost-relevant variables)', (i) => cache.get('q', document, undefined, { after: `c${i}` }, () => estimate({ after: `c${i}` }))),
+    measure('estimate, cached (by document + cost-relevant variables)', (i) =>
+      cache.get('q', document, undefined, { after: `c${i}` }, () => estimate({ after: `c${i}` })),
+    ),
   ];
 }
 
@@ -80,10 +82,16 @@ const BENCH_TIER = {
 
 const CONFIGS: { name: string; config: Record<string, unknown> }[] = [
   { name: 'cost and rate limiting off', config: { cost: { enabled: false }, rateLimit: { enabled: false } } },
-  { name: 'cost analysis, budget in memory', config: { rateLimit: { store: 'memory', defaultTier: 'bench', tiers: { bench: BENCH_TIER } } } },
+  {
+    name: 'cost analysis, budget in memory',
+    config: { rateLimit: { store: 'memory', defaultTier: 'bench', tiers: { bench: BENCH_TIER } } },
+  },
   {
     name: 'cost analysis, budget in Redis',
-    config: { redis: { url: REDIS_URL, keyPrefix: 'bench-cost:' }, rateLimit: { store: 'redis', defaultTier: 'bench', tiers: { bench: BENCH_TIER } } },
+    config: {
+      redis: { url: REDIS_URL, keyPrefix: 'bench-cost:' },
+      rateLimit: { store: 'redis', defaultTier: 'bench', tiers: { bench: BENCH_TIER } },
+    },
   },
 ];
 
@@ -106,7 +114,11 @@ async function gatewayBench(): Promise<GatewayRow[]> {
       const file = join(dir, `${index}.yaml`);
       writeFileSync(file, stringify({ ...base, ...config }));
       const port = await freePort();
-      const child = tsx('bench/gateway-process.ts', ['ours'], { BENCH_PORT: String(port), BENCH_SUPERGRAPH: supergraph, BENCH_CONFIG: file });
+      const child = tsx('bench/gateway-process.ts', ['ours'], {
+        BENCH_PORT: String(port),
+        BENCH_SUPERGRAPH: supergraph,
+        BENCH_CONFIG: file,
+      });
       gateways.push({ name, url: `http://127.0.0.1:${port}/graphql`, child, samples: [] });
     }
     for (const gateway of gateways) {
@@ -138,7 +150,6 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
-
 const estimator = estimatorBench();
 const gateways = await gatewayBench();
 const off = gateways[0];
@@ -153,7 +164,10 @@ const lines = [
   '',
   '| gateway | rps | vs off | p50 ms | p99 ms | errors |',
   '| --- | ---: | ---: | ---: | ---: | ---: |',
-  ...gateways.map((row) => `| ${row.name} | ${row.rps.toFixed(0)} | ${off ? (row.rps / off.rps).toFixed(2) : 'n/a'}× | ${row.p50} | ${row.p99} | ${row.errors} |`),
+  ...gateways.map(
+    (row) =>
+      `| ${row.name} | ${row.rps.toFixed(0)} | ${off ? (row.rps / off.rps).toFixed(2) : 'n/a'}× | ${row.p50} | ${row.p99} | ${row.errors} |`,
+  ),
 ];
 process.stdout.write(`\n${lines.join('\n')}\n`);
 if (gateways.some((row) => row.errors > 0)) {

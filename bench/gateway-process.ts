@@ -31,13 +31,17 @@ if (kind === 'apollo') {
     overrides: {
       server: { host: '127.0.0.1', port },
       supergraph: { path: supergraphPath, watch: false },
-      rest: { routes: [{ prefix: '/legacy/users', upstream: new URL(users?.url ?? 'http://127.0.0.1:1').origin, rewrite: '/api/v1/users' }] },
+      rest: {
+        routes: [{ prefix: '/legacy/users', upstream: new URL(users?.url ?? 'http://127.0.0.1:1').origin, rewrite: '/api/v1/users' }],
+      },
       // `ours-traced`: the same gateway with tracing on, exporting to the bench's receiver.
       ...(process.env.BENCH_TRACES_ENDPOINT ? { tracing: { enabled: true, endpoint: process.env.BENCH_TRACES_ENDPOINT } } : {}),
     },
   });
   // Logs are written as in production (JSON lines, synchronously), to a file nobody reads.
-  const gateway = createGateway(config, { logDestination: pino.destination({ dest: process.env.BENCH_LOG_FILE ?? '/dev/null', sync: true }) });
+  const gateway = createGateway(config, {
+    logDestination: pino.destination({ dest: process.env.BENCH_LOG_FILE ?? '/dev/null', sync: true }),
+  });
   await gateway.start();
 } else {
   process.stderr.write(`unknown gateway kind: ${kind}\n`);

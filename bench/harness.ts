@@ -90,7 +90,13 @@ export async function stop(child: ChildProcess): Promise<void> {
 }
 
 /** autocannon load on one gateway: the scenario's i-th body on the i-th request, with the bench token. */
-export function load(url: string, scenario: Scenario, seconds: number, connections: number, extra: Partial<autocannon.Options> = {}): Promise<autocannon.Result> {
+export function load(
+  url: string,
+  scenario: Scenario,
+  seconds: number,
+  connections: number,
+  extra: Partial<autocannon.Options> = {},
+): Promise<autocannon.Result> {
   let i = 0;
   const rest = scenario.rest;
   if (rest) {

@@ -36,7 +36,11 @@ const fiveProducts = (response: unknown) => (response as { data?: { topProducts?
 
 const CASES: { name: string; operations: number; scenario: Scenario }[] = [
   { name: 'full query', operations: 1, scenario: scenario('full', JSON.stringify({ query: QUERY })) },
-  { name: 'APQ hash (memory store)', operations: 1, scenario: scenario('apq', JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: listed.id } } })) },
+  {
+    name: 'APQ hash (memory store)',
+    operations: 1,
+    scenario: scenario('apq', JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: listed.id } } })),
+  },
   { name: 'trusted documentId', operations: 1, scenario: scenario('id', JSON.stringify({ documentId: `sha256:${listed.id}` })) },
   {
     name: `batch of ${batchSize} full queries`,
@@ -61,21 +65,33 @@ writeFileSync(
     metrics: { enabled: true, defaultMetrics: false },
     auth: { jwt: { issuers: [{ issuer: 'bench', audience: 'bench', algorithms: ['HS256'], secretEnv: 'BENCH_JWT_SECRET' }] } },
     rateLimit: { enabled: false },
-    graphql: { batching: { enabled: true, maxOperations: Math.max(10, batchSize) }, trustedDocuments: { mode: 'off', manifest: manifestPath } },
+    graphql: {
+      batching: { enabled: true, maxOperations: Math.max(10, batchSize) },
+      trustedDocuments: { mode: 'off', manifest: manifestPath },
+    },
   }),
 );
 const port = await freePort();
 const url = `http://127.0.0.1:${port}/graphql`;
-const child = tsx('bench/gateway-process.ts', ['ours'], { BENCH_PORT: String(port), BENCH_SUPERGRAPH: writeSupergraph(subgraphs.urls), BENCH_CONFIG: configPath });
+const child = tsx('bench/gateway-process.ts', ['ours'], {
+  BENCH_PORT: String(port),
+  BENCH_SUPERGRAPH: writeSupergraph(subgraphs.urls),
+  BENCH_CONFIG: configPath,
+});
 const samples = new Map<string, autocannon.Result[]>(CASES.map((c) => [c.name, []]));
 try {
   await waitForGraphql(url, child);
   // Register the APQ document, and check every case answers correctly before measuring.
-  await fetch(url, { method: 'POST', headers: REQUEST_HEADERS, body: JSON.stringify({ query: QUERY, extensions: { persistedQuery: { version: 1, sha256Hash: listed.id } } }) });
+  await fetch(url, {
+    method: 'POST',
+    headers: REQUEST_HEADERS,
+    body: JSON.stringify({ query: QUERY, extensions: { persistedQuery: { version: 1, sha256Hash: listed.id } } }),
+  });
   for (const c of CASES) {
     const answer = (await (await fetch(url, { method: 'POST', headers: REQUEST_HEADERS, body: c.scenario.body(0) })).json()) as unknown;
     const answers = Array.isArray(answer) ? answer : [answer];
-    if (answers.length !== c.operations || !answers.every(fiveProducts)) throw new Error(`${c.name}: wrong answer ${JSON.stringify(answer).slice(0, 300)}`);
+    if (answers.length !== c.operations || !answers.every(fiveProducts))
+      throw new Error(`${c.name}: wrong answer ${JSON.stringify(answer).slice(0, 300)}`);
     await load(url, c.scenario, Number(args.warmup), Number(args.connections));
   }
   for (let round = 0; round < Number(args.rounds); round++) {
@@ -94,7 +110,14 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const rows = CASES.map((c) => {
   const results = samples.get(c.name) ?? [];
   const rps = median(results.map((r) => r.requests.average));
-  return { name: c.name, rps, ops: rps * c.operations, p50: median(results.map((r) => r.latency.p50)), p99: median(results.map((r) => r.latency.p99)), errors: results.reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx, 0) };
+  return {
+    name: c.name,
+    rps,
+    ops: rps * c.operations,
+    p50: median(results.map((r) => r.latency.p50)),
+    p99: median(results.map((r) => r.latency.p99)),
+    errors: results.reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx, 0),
+  };
 });
 const lines = [
   `One-subgraph operation, ${args.connections} connections, median of ${args.rounds} alternating rounds of ${args.duration} s (${process.version}):`,

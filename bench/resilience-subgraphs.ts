@@ -32,7 +32,9 @@ interface Thin<TContext> {
 }
 
 async function serve<TContext>(thin: Thin<TContext>): Promise<string> {
-  const schema = buildSubgraphSchema([{ typeDefs: parse(readFileSync(subgraphSchemaPath(thin.name), 'utf8')), resolvers: thin.resolvers as GraphQLResolverMap<unknown> }]);
+  const schema = buildSubgraphSchema([
+    { typeDefs: parse(readFileSync(subgraphSchemaPath(thin.name), 'utf8')), resolvers: thin.resolvers as GraphQLResolverMap<unknown> },
+  ]);
   const documents = new Map<string, DocumentNode>();
   let served = 0;
   const server = createServer((request, response) => {
@@ -69,7 +71,11 @@ const users = createUserStore(stats);
 const orders = createOrderStore(stats);
 const products = createProductStore(stats);
 const urls = {
-  users: await serve({ name: 'users', resolvers: usersResolvers, context: (r) => createUsersContext(users, r as unknown as FastifyRequest) }),
+  users: await serve({
+    name: 'users',
+    resolvers: usersResolvers,
+    context: (r) => createUsersContext(users, r as unknown as FastifyRequest),
+  }),
   orders: await serve({ name: 'orders', resolvers: ordersResolvers, context: () => createOrdersContext(orders) }),
   products: await serve({ name: 'products', resolvers: productsResolvers, context: () => createProductsContext(products) }),
 };

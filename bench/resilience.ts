@@ -204,7 +204,9 @@ const median = (values: number[]) => {
 console.log(
   `\n${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; ${CONCURRENCY} in flight, ${DURATION_MS / 1000} s measured after ${WARMUP_MS / 1000} s warm-up, ${ROUNDS} round(s), medians over rounds\n`,
 );
-console.log('| workload | variant | rps | rps range | vs off | gateway CPU ms / request | vs off | p50 ms | p99 ms | errors | subgraph calls / request |');
+console.log(
+  '| workload | variant | rps | rps range | vs off | gateway CPU ms / request | vs off | p50 ms | p99 ms | errors | subgraph calls / request |',
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const workload of WORKLOADS) {
   const baseline = median((results.get(key(workload, VARIANTS[0]!)) ?? []).map((m) => m.rps));

@@ -59,12 +59,17 @@ const GATEWAYS: GatewayUnderTest[] = [
     rest: true,
     description: 'this gateway, every capability on (bench/configs/ours-full.yaml)',
     start: (port, supergraph) =>
-      tsx('bench/gateway-process.ts', ['ours'], { BENCH_PORT: String(port), BENCH_SUPERGRAPH: supergraph, BENCH_CONFIG: join(ROOT, 'bench/configs/ours-full.yaml') }),
+      tsx('bench/gateway-process.ts', ['ours'], {
+        BENCH_PORT: String(port),
+        BENCH_SUPERGRAPH: supergraph,
+        BENCH_CONFIG: join(ROOT, 'bench/configs/ours-full.yaml'),
+      }),
   },
   {
     name: 'ours-traced',
     rest: true,
-    description: 'ours-full with OpenTelemetry tracing on, every request sampled, exported (OTLP/HTTP JSON) to a receiver in the bench process',
+    description:
+      'ours-full with OpenTelemetry tracing on, every request sampled, exported (OTLP/HTTP JSON) to a receiver in the bench process',
     start: (port, supergraph) =>
       tsx('bench/gateway-process.ts', ['ours'], {
         BENCH_PORT: String(port),
@@ -78,7 +83,11 @@ const GATEWAYS: GatewayUnderTest[] = [
     rest: true,
     description: 'this gateway, optional capabilities off (bench/configs/ours-off.yaml)',
     start: (port, supergraph) =>
-      tsx('bench/gateway-process.ts', ['ours'], { BENCH_PORT: String(port), BENCH_SUPERGRAPH: supergraph, BENCH_CONFIG: join(ROOT, 'bench/configs/ours-off.yaml') }),
+      tsx('bench/gateway-process.ts', ['ours'], {
+        BENCH_PORT: String(port),
+        BENCH_SUPERGRAPH: supergraph,
+        BENCH_CONFIG: join(ROOT, 'bench/configs/ours-off.yaml'),
+      }),
   },
 ];
 
@@ -113,7 +122,6 @@ interface Row {
   cpuPercent: number;
   peakRssMb: number;
 }
-
 
 async function verify(url: string, scenario: Scenario, gateway: string): Promise<void> {
   const response = scenario.rest
@@ -166,7 +174,9 @@ async function benchmark(): Promise<void> {
             peakRssMb: rss.stop() / 2 ** 20,
           };
           rows.push(row);
-          process.stderr.write(`${row.scenario.padEnd(22)} ${row.gateway.padEnd(10)} ${row.rps.toFixed(0).padStart(6)} rps  p50 ${row.p50} ms  p99 ${row.p99} ms  errors ${row.errors}\n`);
+          process.stderr.write(
+            `${row.scenario.padEnd(22)} ${row.gateway.padEnd(10)} ${row.rps.toFixed(0).padStart(6)} rps  p50 ${row.p50} ms  p99 ${row.p99} ms  errors ${row.errors}\n`,
+          );
         }
       } finally {
         await stop(child);
@@ -186,7 +196,7 @@ function report(rows: Row[], gateways: GatewayUnderTest[], scenarios: Scenario[]
     `# Benchmark ${date}`,
     '',
     `Machine: ${machine}. Load: autocannon, ${args.connections} connections, ${timing.warmup} s warm-up discarded, ${timing.duration} s measured, loopback. ` +
-      'CPU is the gateway process tree\'s user+system time over the measured window (100% = one core); RSS is its peak during the window.',
+      "CPU is the gateway process tree's user+system time over the measured window (100% = one core); RSS is its peak during the window.",
     '',
     ...gateways.map((g) => `- **${g.name}**: ${g.description}`),
     '',
@@ -195,7 +205,10 @@ function report(rows: Row[], gateways: GatewayUnderTest[], scenarios: Scenario[]
     const base = rows.find((r) => r.scenario === scenario.name && r.gateway === 'apollo');
     lines.push(`## ${scenario.name}: ${scenario.description}`, '');
     if (scenario.rest) lines.push('Only this gateway has a REST passthrough: compare ours with every plugin on to ours with them off.', '');
-    lines.push('| gateway | rps | vs bare Apollo | p50 ms | p99 ms | errors | CPU % | peak RSS MB |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    lines.push(
+      '| gateway | rps | vs bare Apollo | p50 ms | p99 ms | errors | CPU % | peak RSS MB |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
     for (const row of rows.filter((r) => r.scenario === scenario.name)) {
       const ratio = base ? `${(row.rps / base.rps).toFixed(2)}×` : 'n/a';
       lines.push(

@@ -88,7 +88,9 @@ async function throughput(urls: string[]): Promise<{ rps: number; p99: number; e
   };
 }
 
-async function exactness(urls: string[]): Promise<{ cost: number; requests: number; storeErrors: number; admitted: number; limited: number; other: number }> {
+async function exactness(
+  urls: string[],
+): Promise<{ cost: number; requests: number; storeErrors: number; admitted: number; limited: number; other: number }> {
   const token = await new SignJWT({ tier: 'exact' })
     .setProtectedHeader({ alg: 'HS256' })
     .setIssuer('bench')
@@ -100,7 +102,9 @@ async function exactness(urls: string[]): Promise<{ cost: number; requests: numb
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
   const body = scenario?.body(0) ?? '';
   // The cost of one request, from a dry run (nothing charged).
-  const explained = (await (await fetch(urls[0] as string, { method: 'POST', headers: { ...headers, 'x-cost-explain': '1' }, body })).json()) as {
+  const explained = (await (
+    await fetch(urls[0] as string, { method: 'POST', headers: { ...headers, 'x-cost-explain': '1' }, body })
+  ).json()) as {
     extensions?: { cost?: { requestedQueryCost?: number } };
   };
   const cost = explained.extensions?.cost?.requestedQueryCost;

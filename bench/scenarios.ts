@@ -21,7 +21,9 @@ function cursor(offset: number): string {
 }
 
 const hasTenUsersWithProducts = (response: { data?: unknown; errors?: unknown }) => {
-  const edges = (response.data as { users?: { edges?: { node: { orders: { edges: { node: { items: { product: unknown }[] } }[] } } }[] } } | undefined)?.users?.edges;
+  const edges = (
+    response.data as { users?: { edges?: { node: { orders: { edges: { node: { items: { product: unknown }[] } }[] } } }[] } } | undefined
+  )?.users?.edges;
   return (
     response.errors === undefined &&
     edges?.length === 10 &&

@@ -57,7 +57,11 @@ function definitions(): ThinDefinition[] {
     },
     // Every gateway must get the same answer, but only ours forwards identity: the benchmark's
     // orders subgraph lets every caller read every user's orders.
-    { name: 'orders', resolvers: ordersResolvers as GraphQLResolverMap<unknown>, createContext: () => createOrdersContext(orders, BENCH_VIEWER) },
+    {
+      name: 'orders',
+      resolvers: ordersResolvers as GraphQLResolverMap<unknown>,
+      createContext: () => createOrdersContext(orders, BENCH_VIEWER),
+    },
     { name: 'products', resolvers: productsResolvers as GraphQLResolverMap<unknown>, createContext: () => createProductsContext(products) },
   ];
 }
@@ -73,7 +77,10 @@ function serveThin(definition: ThinDefinition): Promise<{ name: SubgraphName; ur
       if (req.method === 'GET' && definition.rest) {
         const answer = await definition.rest(req.url ?? '');
         const payload = answer === undefined ? JSON.stringify({ error: 'NOT_FOUND' }) : JSON.stringify(answer);
-        res.writeHead(answer === undefined ? 404 : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+        res.writeHead(answer === undefined ? 404 : 200, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+        });
         res.end(payload);
         return;
       }
@@ -131,7 +138,15 @@ export async function startThinSubgraphs(): Promise<{ urls: Record<SubgraphName,
   return {
     urls,
     close: async () => {
-      await Promise.all(started.map((s) => new Promise<void>((resolve) => { s.server.closeAllConnections(); s.server.close(() => resolve()); })));
+      await Promise.all(
+        started.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.server.closeAllConnections();
+              s.server.close(() => resolve());
+            }),
+        ),
+      );
     },
   };
 }

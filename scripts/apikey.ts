@@ -49,7 +49,15 @@ async function main(): Promise<number> {
   const redis = nodes
     ? new Cluster(
         nodes.map((url) => ({ host: url.hostname, port: Number(url.port) })),
-        { keyPrefix: options.keyPrefix, redisOptions: { ...options, password: nodes[0]?.password ? decodeURIComponent(nodes[0].password) : undefined, username: nodes[0]?.username || undefined, tls: nodes[0]?.protocol === 'rediss:' ? {} : undefined } },
+        {
+          keyPrefix: options.keyPrefix,
+          redisOptions: {
+            ...options,
+            password: nodes[0]?.password ? decodeURIComponent(nodes[0].password) : undefined,
+            username: nodes[0]?.username || undefined,
+            tls: nodes[0]?.protocol === 'rediss:' ? {} : undefined,
+          },
+        },
       )
     : config.redis.url
       ? new Redis(config.redis.url, options)
@@ -66,7 +74,9 @@ async function main(): Promise<number> {
           scopes: values.scopes.split(/\s+/).filter(Boolean),
           expiresAt: values.expires ? parseExpiry(values.expires) : undefined,
         });
-        process.stderr.write(`created API key ${record.id} for ${record.owner} (tier ${record.tier}) in ${where}. It is shown once: store it now.\n`);
+        process.stderr.write(
+          `created API key ${record.id} for ${record.owner} (tier ${record.tier}) in ${where}. It is shown once: store it now.\n`,
+        );
         process.stdout.write(`${key}\n`);
         return 0;
       }
@@ -114,14 +124,20 @@ function parseExpiry(value: string): Date {
 
 function table(keys: ApiKeyInfo[]): string {
   const now = new Date();
-  const state = (key: ApiKeyInfo) =>
-    key.revokedAt ? 'revoked' : key.expiresAt && new Date(key.expiresAt) <= now ? 'expired' : 'active';
+  const state = (key: ApiKeyInfo) => (key.revokedAt ? 'revoked' : key.expiresAt && new Date(key.expiresAt) <= now ? 'expired' : 'active');
   const rows = [
     ['ID', 'OWNER', 'TIER', 'SCOPES', 'STATE', 'CREATED', 'EXPIRES'],
     ...keys.map((key) => [key.id, key.owner, key.tier, key.scopes.join(' ') || '-', state(key), key.createdAt, key.expiresAt ?? '-']),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return `${rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n')}\n`;
+  return `${rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 }
 
 main().then(

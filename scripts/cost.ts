@@ -73,12 +73,23 @@ try {
 if (values.json) {
   process.stdout.write(`${JSON.stringify(estimate, null, 2)}\n`);
 } else {
-  const rows = estimate.fields.map((f) => [f.path, f.coordinate, String(f.count), String(f.weight), String(f.argumentsCost), String(f.childrenCost), String(f.total)]);
+  const rows = estimate.fields.map((f) => [
+    f.path,
+    f.coordinate,
+    String(f.count),
+    String(f.weight),
+    String(f.argumentsCost),
+    String(f.childrenCost),
+    String(f.total),
+  ]);
   const header = ['path', 'coordinate', 'count', 'weight', 'args', 'children (each)', 'total'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i >= 2 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ');
   process.stdout.write(`${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}\n${rows.map(line).join('\n')}\n\n`);
-  process.stdout.write(`estimated cost: ${estimate.cost}   depth: ${estimate.depth}   aliases: ${estimate.aliases}   root fields: ${estimate.rootFields}\n`);
+  process.stdout.write(
+    `estimated cost: ${estimate.cost}   depth: ${estimate.depth}   aliases: ${estimate.aliases}   root fields: ${estimate.rootFields}\n`,
+  );
   for (const violation of estimate.violations) process.stdout.write(`violation: ${JSON.stringify(violation)}\n`);
 }
 if (estimate.violations.length) process.exit(1);

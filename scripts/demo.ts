@@ -192,7 +192,7 @@ async function main(): Promise<void> {
     '  try (orders are private: sign in as user-1 with a DEV-ONLY demo token):',
     '    TOKEN=$(npm run -s token -- --sub user-1 --scopes "read:email orders:write")',
     `    curl -s ${graphqlUrl} \\`,
-    "      -H 'content-type: application/json' -H \"authorization: Bearer $TOKEN\" \\",
+    '      -H \'content-type: application/json\' -H "authorization: Bearer $TOKEN" \\',
     `      -d '${body}'`,
     ...(config.rest.routes.some((route) => route.prefix === '/legacy/users')
       ? [`    curl -s ${origin}/legacy/users/user-1 -H "authorization: Bearer $TOKEN"`]

@@ -17,7 +17,9 @@ if (!dir) {
   process.exit(1);
 }
 try {
-  const files = readdirSync(dir).filter((file) => file.endsWith('.graphql')).sort();
+  const files = readdirSync(dir)
+    .filter((file) => file.endsWith('.graphql'))
+    .sort();
   const manifest = manifestOf(files.map((file) => ({ name: join(dir, file), text: readFileSync(join(dir, file), 'utf8') })));
   const text = `${JSON.stringify(manifest, null, 2)}\n`;
   if (values.out) {

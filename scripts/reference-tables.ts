@@ -33,7 +33,11 @@ export function configTable(): string {
         const dotted = key.join('.');
         const env =
           envByKey.get(dotted) ??
-          (dotted === 'subgraphs.<name>.url' ? 'SUBGRAPH_<NAME>_URL' : dotted === 'subgraphs.<name>.upstreams' ? 'SUBGRAPH_<NAME>_URL (comma-separated)' : '');
+          (dotted === 'subgraphs.<name>.url'
+            ? 'SUBGRAPH_<NAME>_URL'
+            : dotted === 'subgraphs.<name>.upstreams'
+              ? 'SUBGRAPH_<NAME>_URL (comma-separated)'
+              : '');
         rows.push(
           `| \`${dotted}\` | ${typeOf(child)} | ${defaultOf(child)} | ${env ? `\`${env}\`` : ''} | ${escape(child.description ?? '')} |`,
         );
@@ -46,7 +50,8 @@ export function configTable(): string {
 
 export function errorTable(): string {
   const rows = Object.entries(ERRORS).map(
-    ([code, spec]) => `| \`${code}\` | ${spec.status} | ${spec.source === 'apollo' ? 'Apollo Server' : 'gateway'} | ${escape(spec.message)} |`,
+    ([code, spec]) =>
+      `| \`${code}\` | ${spec.status} | ${spec.source === 'apollo' ? 'Apollo Server' : 'gateway'} | ${escape(spec.message)} |`,
   );
   return ['| Code | HTTP status | Raised by | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }

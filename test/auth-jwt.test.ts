@@ -88,7 +88,12 @@ describe('valid tokens', () => {
   });
 
   it('accepts an RS256 token verified with a PEM key, with a configured tier claim and scopes array', async () => {
-    const jwt = await token(rsKey, { alg: 'RS256', issuer: RS, audience: AUDIENCE, claims: { plan: 'enterprise', permissions: ['a:b', 'c'] } });
+    const jwt = await token(rsKey, {
+      alg: 'RS256',
+      issuer: RS,
+      audience: AUDIENCE,
+      claims: { plan: 'enterprise', permissions: ['a:b', 'c'] },
+    });
     const result = await postGraphql(gw.graphqlUrl, QUERY, bearer(jwt));
     expect(result.status).toBe(200);
     expect(subgraph.receivedHeaders.at(-1)).toMatchObject({ 'x-user-tier': 'enterprise', 'x-user-scopes': 'a:b c' });
@@ -111,24 +116,48 @@ describe('valid tokens', () => {
 
 describe('rejected tokens: 401 UNAUTHENTICATED with a WWW-Authenticate challenge', () => {
   const cases: { why: string; reason: string; make: () => Promise<string> | string }[] = [
-    { why: 'alg none', reason: 'algorithm', make: () => unsignedToken({ iss: HS, aud: AUDIENCE, sub: 'admin', exp: Math.floor(Date.now() / 1000) + 300 }) },
+    {
+      why: 'alg none',
+      reason: 'algorithm',
+      make: () => unsignedToken({ iss: HS, aud: AUDIENCE, sub: 'admin', exp: Math.floor(Date.now() / 1000) + 300 }),
+    },
     {
       why: 'HS/RS key confusion (HS256 signed with the RSA public key as the secret)',
       reason: 'algorithm',
       make: () => token(secretBytes(rsPem), { alg: 'HS256', issuer: RS, audience: AUDIENCE }),
     },
-    { why: 'an algorithm outside the allow-list', reason: 'algorithm', make: () => token(secretBytes(HS_SECRET), { alg: 'HS512', issuer: HS, audience: AUDIENCE }) },
-    { why: 'an unknown issuer', reason: 'unknown_issuer', make: () => token(secretBytes(HS_SECRET), { issuer: 'https://evil.test', audience: AUDIENCE }) },
+    {
+      why: 'an algorithm outside the allow-list',
+      reason: 'algorithm',
+      make: () => token(secretBytes(HS_SECRET), { alg: 'HS512', issuer: HS, audience: AUDIENCE }),
+    },
+    {
+      why: 'an unknown issuer',
+      reason: 'unknown_issuer',
+      make: () => token(secretBytes(HS_SECRET), { issuer: 'https://evil.test', audience: AUDIENCE }),
+    },
     { why: 'no issuer', reason: 'unknown_issuer', make: () => token(secretBytes(HS_SECRET), { audience: AUDIENCE }) },
     { why: 'a wrong audience', reason: 'audience', make: () => token(secretBytes(HS_SECRET), { issuer: HS, audience: 'someone-else' }) },
-    { why: 'an expired token (beyond the skew)', reason: 'expired', make: () => token(secretBytes(HS_SECRET), { issuer: HS, audience: AUDIENCE, expiresIn: -120 }) },
-    { why: 'a token not valid yet (beyond the skew)', reason: 'not_yet_valid', make: () => token(secretBytes(HS_SECRET), { issuer: HS, audience: AUDIENCE, notBefore: 120 }) },
+    {
+      why: 'an expired token (beyond the skew)',
+      reason: 'expired',
+      make: () => token(secretBytes(HS_SECRET), { issuer: HS, audience: AUDIENCE, expiresIn: -120 }),
+    },
+    {
+      why: 'a token not valid yet (beyond the skew)',
+      reason: 'not_yet_valid',
+      make: () => token(secretBytes(HS_SECRET), { issuer: HS, audience: AUDIENCE, notBefore: 120 }),
+    },
     {
       why: 'a token expired by 10 s where the issuer allows no clock skew',
       reason: 'expired',
       make: async () => token(esKey.privateKey, { alg: 'ES256', issuer: ES, expiresIn: -10 }),
     },
-    { why: 'a token without exp', reason: 'claims', make: () => token(secretBytes(HS_SECRET), { issuer: HS, audience: AUDIENCE, expiresIn: null }) },
+    {
+      why: 'a token without exp',
+      reason: 'claims',
+      make: () => token(secretBytes(HS_SECRET), { issuer: HS, audience: AUDIENCE, expiresIn: null }),
+    },
     {
       why: 'a bad signature (signed with another secret)',
       reason: 'signature',
@@ -150,8 +179,17 @@ describe('rejected tokens: 401 UNAUTHENTICATED with a WWW-Authenticate challenge
       reason: 'too_large',
       make: () => token(secretBytes(HS_SECRET), { issuer: HS, audience: AUDIENCE, claims: { pad: 'x'.repeat(9_000) } }),
     },
-    { why: 'a bad scope claim', reason: 'claims', make: () => token(secretBytes(HS_SECRET), { issuer: HS, audience: AUDIENCE, claims: { scope: 42 } }) },
-    { why: 'a JWKS token signed by a key the set does not hold', reason: 'unknown_key', make: async () => token((await signingKey('jwks-rogue')).privateKey, { alg: 'RS256', kid: 'jwks-rogue', issuer: JWKS, audience: AUDIENCE }) },
+    {
+      why: 'a bad scope claim',
+      reason: 'claims',
+      make: () => token(secretBytes(HS_SECRET), { issuer: HS, audience: AUDIENCE, claims: { scope: 42 } }),
+    },
+    {
+      why: 'a JWKS token signed by a key the set does not hold',
+      reason: 'unknown_key',
+      make: async () =>
+        token((await signingKey('jwks-rogue')).privateKey, { alg: 'RS256', kid: 'jwks-rogue', issuer: JWKS, audience: AUDIENCE }),
+    },
   ];
 
   it.each(cases)('refuses $why', async ({ reason, make }) => {
@@ -215,7 +253,11 @@ describe('JWKS', () => {
     const before = jwks.hits;
     const results = await Promise.all(
       Array.from({ length: 20 }, async (_, i) =>
-        postGraphql(gw.graphqlUrl, QUERY, bearer(await token(rogue.privateKey, { alg: 'RS256', kid: `random-${i}`, issuer: JWKS, audience: AUDIENCE }))),
+        postGraphql(
+          gw.graphqlUrl,
+          QUERY,
+          bearer(await token(rogue.privateKey, { alg: 'RS256', kid: `random-${i}`, issuer: JWKS, audience: AUDIENCE })),
+        ),
       ),
     );
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(401));
@@ -286,7 +328,10 @@ describe('JWKS', () => {
     const server = await startJwksServer([jwksKey.publicJwk]);
     const url = server.url;
     await server.close();
-    const orphan = await startTestGateway({ supergraph: { path: supergraphPath, watch: false }, auth: { jwt: { issuers: issuers(url, { timeoutMs: 2_000 }) } } });
+    const orphan = await startTestGateway({
+      supergraph: { path: supergraphPath, watch: false },
+      auth: { jwt: { issuers: issuers(url, { timeoutMs: 2_000 }) } },
+    });
     try {
       const jwt = await token(jwksKey.privateKey, { alg: 'RS256', kid: 'jwks-1', issuer: JWKS, audience: AUDIENCE });
       const result = await postGraphql(orphan.graphqlUrl, QUERY, bearer(jwt));
@@ -301,7 +346,10 @@ describe('JWKS', () => {
 
 describe('auth.required', () => {
   it('refuses a request without a credential with 401 and a bare challenge', async () => {
-    const strict = await startTestGateway({ supergraph: { path: supergraphPath, watch: false }, auth: { required: true, jwt: { issuers: issuers(jwks.url) } } });
+    const strict = await startTestGateway({
+      supergraph: { path: supergraphPath, watch: false },
+      auth: { required: true, jwt: { issuers: issuers(jwks.url) } },
+    });
     try {
       const result = await postGraphql(strict.graphqlUrl, QUERY);
       expect(result.status).toBe(401);

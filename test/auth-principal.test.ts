@@ -23,7 +23,10 @@ describe('client IP of anonymous callers', () => {
   });
 
   it('takes the client from X-Forwarded-For when the peer is a trusted proxy (the rightmost untrusted hop)', async () => {
-    const gw = await startTestGateway({ supergraph: { path: tiny.supergraphPath, watch: false }, server: { trustedProxies: ['127.0.0.1', '10.0.0.0/8'] } });
+    const gw = await startTestGateway({
+      supergraph: { path: tiny.supergraphPath, watch: false },
+      server: { trustedProxies: ['127.0.0.1', '10.0.0.0/8'] },
+    });
     try {
       await postGraphql(gw.graphqlUrl, QUERY, { 'x-forwarded-for': '198.51.100.1, 203.0.113.7, 10.1.2.3', 'x-request-id': 'trusted-xff' });
       expect(gw.logs.completed('trusted-xff')[0]).toMatchObject({ principal: 'ip:203.0.113.7' });
@@ -35,18 +38,29 @@ describe('client IP of anonymous callers', () => {
 
 describe('the demo token', () => {
   it('npm run token prints a token the demo issuer accepts, with the tier and scopes asked for', async () => {
-    const printed = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/token.ts', '--sub', 'user-1', '--tier', 'pro', '--scopes', 'read:email orders:write'], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '' },
-      encoding: 'utf8',
-    });
+    const printed = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/token.ts', '--sub', 'user-1', '--tier', 'pro', '--scopes', 'read:email orders:write'],
+      {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? '' },
+        encoding: 'utf8',
+      },
+    );
     expect(printed.status).toBe(0);
     const token = printed.stdout.trim();
-    const gw = await startTestGateway({ supergraph: { path: tiny.supergraphPath, watch: false }, auth: { jwt: { issuers: [DEV_ISSUER] } } });
+    const gw = await startTestGateway({
+      supergraph: { path: tiny.supergraphPath, watch: false },
+      auth: { jwt: { issuers: [DEV_ISSUER] } },
+    });
     try {
       const result = await postGraphql(gw.graphqlUrl, QUERY, { authorization: `Bearer ${token}` });
       expect(result.status).toBe(200);
-      expect(tiny.subgraph.receivedHeaders.at(-1)).toMatchObject({ 'x-user-id': 'user-1', 'x-user-tier': 'pro', 'x-user-scopes': 'read:email orders:write' });
+      expect(tiny.subgraph.receivedHeaders.at(-1)).toMatchObject({
+        'x-user-id': 'user-1',
+        'x-user-tier': 'pro',
+        'x-user-scopes': 'read:email orders:write',
+      });
     } finally {
       await gw.close();
     }
@@ -63,7 +77,10 @@ describe('the demo token', () => {
     expect(printed.stderr).toContain('dev-only');
 
     const config = join(mkdtempSync(join(tmpdir(), 'gw-devsecret-')), 'gateway.yaml');
-    writeFileSync(config, `auth:\n  jwt:\n    issuers:\n      - issuer: gateway-demo\n        algorithms: [HS256]\n        secret: ${DEV_JWT_SECRET}\n`);
+    writeFileSync(
+      config,
+      `auth:\n  jwt:\n    issuers:\n      - issuer: gateway-demo\n        algorithms: [HS256]\n        secret: ${DEV_JWT_SECRET}\n`,
+    );
     const gateway = spawnGateway({ SUPERGRAPH_PATH: tiny.supergraphPath, NODE_ENV: 'production' }, ['--config', config]);
     const exit = await gateway.exited;
     expect(exit.code).toBe(1);

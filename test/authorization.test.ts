@@ -24,7 +24,10 @@ describe('@authenticated and @requiresScopes on the demo supergraph', () => {
     });
     // User.orders is resolved by the orders subgraph inside a User from users: it was never asked.
     expect(stack.subgraphs.orders.stats.batch('ordersByUserId').calls).toBe(0);
-    expect(stack.gw.logs.completed('authz-anon')[0]).toMatchObject({ outcome: 'partial', errorCodes: ['UNAUTHORIZED_FIELD_OR_TYPE', 'UNAUTHORIZED_FIELD_OR_TYPE'] });
+    expect(stack.gw.logs.completed('authz-anon')[0]).toMatchObject({
+      outcome: 'partial',
+      errorCodes: ['UNAUTHORIZED_FIELD_OR_TYPE', 'UNAUTHORIZED_FIELD_OR_TYPE'],
+    });
   });
 
   it('lets a signed-in user see their own orders but not the email without read:email', async () => {
@@ -94,21 +97,34 @@ describe('@authenticated and @requiresScopes on the demo supergraph', () => {
   });
 
   async function ordersOf(userId: string): Promise<number> {
-    const result = await postGraphql(stack.gw.graphqlUrl, { query: `{ user(id: "${userId}") { orders(first: 0) { totalCount } } }` }, await signedIn(userId));
+    const result = await postGraphql(
+      stack.gw.graphqlUrl,
+      { query: `{ user(id: "${userId}") { orders(first: 0) { totalCount } } }` },
+      await signedIn(userId),
+    );
     return (result.body.data as { user: { orders: { totalCount: number } } }).user.orders.totalCount;
   }
 
   it('answers me from the token, whatever identity headers the client sends', async () => {
-    const spoofed = { 'x-user-id': 'user-2', 'x-user-scopes': 'read:email orders:read:all', 'x-user-tier': 'enterprise', 'x-auth-kind': 'user' };
+    const spoofed = {
+      'x-user-id': 'user-2',
+      'x-user-scopes': 'read:email orders:read:all',
+      'x-user-tier': 'enterprise',
+      'x-auth-kind': 'user',
+    };
     const asUser1 = await postGraphql(stack.gw.graphqlUrl, { query: '{ me { id } }' }, { ...(await signedIn('user-1')), ...spoofed });
     expect(asUser1.body).toEqual({ data: { me: { id: 'user-1' } } });
     const anonymous = await postGraphql(stack.gw.graphqlUrl, { query: '{ me { id } }' }, spoofed);
     expect(anonymous.body).toEqual({ data: { me: null } });
     // The spoofed orders:read:all scope did not reach the orders subgraph either.
-    const theirs = await postGraphql(stack.gw.graphqlUrl, { query: '{ user(id: "user-2") { orders(first: 1) { totalCount } } }' }, {
-      ...(await signedIn('user-1')),
-      ...spoofed,
-    });
+    const theirs = await postGraphql(
+      stack.gw.graphqlUrl,
+      { query: '{ user(id: "user-2") { orders(first: 1) { totalCount } } }' },
+      {
+        ...(await signedIn('user-1')),
+        ...spoofed,
+      },
+    );
     expect(theirs.body).toEqual({ data: { user: { orders: null } } });
   });
 });
@@ -137,9 +153,18 @@ describe('enforcement on any supergraph, including after a hot reload', () => {
   `;
   const resolvers = {
     Query: {
-      places: () => [{ kind: 'Depot', label: 'north' }, { kind: 'Shop', label: 'corner' }],
-      findings: () => [{ kind: 'Audit', lastCheck: '2026-01-01' }, { kind: 'Note', text: 'hi' }],
-      entries: () => [{ kind: 'Plain', id: 'p1' }, { kind: 'Secret', id: 's1', value: 'classified' }],
+      places: () => [
+        { kind: 'Depot', label: 'north' },
+        { kind: 'Shop', label: 'corner' },
+      ],
+      findings: () => [
+        { kind: 'Audit', lastCheck: '2026-01-01' },
+        { kind: 'Note', text: 'hi' },
+      ],
+      entries: () => [
+        { kind: 'Plain', id: 'p1' },
+        { kind: 'Secret', id: 's1', value: 'classified' },
+      ],
     },
     Place: { __resolveType: (place: { kind: string }) => place.kind },
     Finding: { __resolveType: (finding: { kind: string }) => finding.kind },
@@ -177,7 +202,10 @@ describe('enforcement on any supergraph, including after a hot reload', () => {
     expect(unmarked).not.toContain('for: SECURITY');
     expect(unmarked).toContain('@scopes(scopes: [["read:staff"], ["admin"]])');
     // A security link the gateway does not enforce keeps its purpose, so the gateway still refuses it.
-    const policy = sdl.replace('@link(url: "https://specs.apollo.dev/link/v1.0")', '@link(url: "https://specs.apollo.dev/link/v1.0")\n  @link(url: "https://specs.apollo.dev/policy/v0.1", for: SECURITY)');
+    const policy = sdl.replace(
+      '@link(url: "https://specs.apollo.dev/link/v1.0")',
+      '@link(url: "https://specs.apollo.dev/link/v1.0")\n  @link(url: "https://specs.apollo.dev/policy/v0.1", for: SECURITY)',
+    );
     expect(withEnforcedSecurityLinksUnmarked(policy)).toContain('policy/v0.1", for: SECURITY');
   });
 
@@ -185,7 +213,12 @@ describe('enforcement on any supergraph, including after a hot reload', () => {
     const query = { query: '{ warehouses { code manager audit { lastCheck } } }' };
     const anonymous = await postGraphql(gw.graphqlUrl, query);
     expect(anonymous.body).toEqual({
-      data: { warehouses: [{ code: 'AMS', manager: null, audit: null }, { code: 'LIS', manager: null, audit: null }] },
+      data: {
+        warehouses: [
+          { code: 'AMS', manager: null, audit: null },
+          { code: 'LIS', manager: null, audit: null },
+        ],
+      },
       errors: [unauthorized(['warehouses', 'manager']), unauthorized(['warehouses', 'audit'])],
     });
     const admin = await postGraphql(gw.graphqlUrl, query, await signedIn('u', ['admin']));
@@ -206,7 +239,14 @@ describe('enforcement on any supergraph, including after a hot reload', () => {
     expect(named.status).toBe(401);
     expect(JSON.stringify(named.body)).not.toContain('2026-01-01');
     const signed = await postGraphql(gw.graphqlUrl, query, await signedIn('u'));
-    expect(signed.body).toEqual({ data: { findings: [{ __typename: 'Audit', lastCheck: '2026-01-01' }, { __typename: 'Note', text: 'hi' }] } });
+    expect(signed.body).toEqual({
+      data: {
+        findings: [
+          { __typename: 'Audit', lastCheck: '2026-01-01' },
+          { __typename: 'Note', text: 'hi' },
+        ],
+      },
+    });
   });
 
   it('protects an interface field when an implementing type is protected as a whole', async () => {
@@ -221,11 +261,23 @@ describe('enforcement on any supergraph, including after a hot reload', () => {
     const query = { query: '{ places { __typename label } }' };
     const anonymous = await postGraphql(gw.graphqlUrl, query);
     expect(anonymous.body).toEqual({
-      data: { places: [{ __typename: 'Depot', label: null }, { __typename: 'Shop', label: null }] },
+      data: {
+        places: [
+          { __typename: 'Depot', label: null },
+          { __typename: 'Shop', label: null },
+        ],
+      },
       errors: [unauthorized(['places', 'label'])],
     });
     const signed = await postGraphql(gw.graphqlUrl, query, await signedIn('u'));
-    expect(signed.body).toEqual({ data: { places: [{ __typename: 'Depot', label: 'north' }, { __typename: 'Shop', label: 'corner' }] } });
+    expect(signed.body).toEqual({
+      data: {
+        places: [
+          { __typename: 'Depot', label: 'north' },
+          { __typename: 'Shop', label: 'corner' },
+        ],
+      },
+    });
   });
 
   it('propagates a removed non-null field to its nearest nullable ancestor (here: the whole data, so it is refused)', async () => {
@@ -248,7 +300,14 @@ describe('enforcement on any supergraph, including after a hot reload', () => {
     expect(result.status).toBe(403);
     expect(result.body.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN', 'UNAUTHORIZED_FIELD_OR_TYPE']);
     const allowed = await postGraphql(gw.graphqlUrl, query, await signedIn('u', ['read:capacity']));
-    expect(allowed.body).toEqual({ data: { warehouses: [{ code: 'AMS', capacity: 10 }, { code: 'LIS', capacity: 10 }] } });
+    expect(allowed.body).toEqual({
+      data: {
+        warehouses: [
+          { code: 'AMS', capacity: 10 },
+          { code: 'LIS', capacity: 10 },
+        ],
+      },
+    });
   });
 
   it('refuses to reload a supergraph with a security link it does not enforce (@policy), and keeps enforcing the old one', async () => {
@@ -261,7 +320,9 @@ describe('enforcement on any supergraph, including after a hot reload', () => {
     );
     writeFileSync(path, withPolicy);
     while ((await failures()) === before) await new Promise((resolve) => setTimeout(resolve, 25));
-    expect(gw.logs.find((l) => l.msg === 'supergraph reload failed; the previous supergraph keeps serving').at(-1)?.err).toContain('policy');
+    expect(gw.logs.find((l) => l.msg === 'supergraph reload failed; the previous supergraph keeps serving').at(-1)?.err).toContain(
+      'policy',
+    );
     const result = await postGraphql(gw.graphqlUrl, { query: '{ warehouses { code capacity } }' });
     expect(result.status).toBe(401);
   });

@@ -36,7 +36,11 @@ interface Slot {
 }
 
 async function postBatch(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, headers: response.headers, body: (await response.json()) as unknown };
 }
 
@@ -151,7 +155,11 @@ describe('batched operations', () => {
   it('refuses a batch over maxOperations, an empty one or a malformed entry as a whole, before any work or charge', async () => {
     const headers = await bearer('batch-limits', 'batch');
     const before = counted.total();
-    const tooMany = await postBatch(gw.graphqlUrl, Array.from({ length: 4 }, () => ({ query: ONE_POINT })), headers);
+    const tooMany = await postBatch(
+      gw.graphqlUrl,
+      Array.from({ length: 4 }, () => ({ query: ONE_POINT })),
+      headers,
+    );
     expect(tooMany.status).toBe(400);
     expect((tooMany.body as Slot).errors?.[0]).toMatchObject({ extensions: { code: 'BATCH_TOO_LARGE' } });
     expect((tooMany.body as Slot).errors?.[0]?.message).toContain('at most 3');
@@ -160,7 +168,10 @@ describe('batched operations', () => {
     expect((empty.body as Slot).errors?.[0]?.extensions?.code).toBe('BATCH_EMPTY');
     const malformed = await postBatch(gw.graphqlUrl, [{ query: ONE_POINT }, 'not an operation'], headers);
     expect(malformed.status).toBe(400);
-    expect((malformed.body as Slot).errors?.[0]).toMatchObject({ message: 'Operation 1 of the batch must be a JSON object.', extensions: { code: 'BAD_REQUEST' } });
+    expect((malformed.body as Slot).errors?.[0]).toMatchObject({
+      message: 'Operation 1 of the batch must be a JSON object.',
+      extensions: { code: 'BAD_REQUEST' },
+    });
     const noQuery = await postBatch(gw.graphqlUrl, [{ query: ONE_POINT }, { variables: {} }], headers);
     expect(noQuery.status).toBe(400);
     expect((noQuery.body as Slot).errors?.[0]?.extensions?.code).toBe('MISSING_QUERY');

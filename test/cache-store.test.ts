@@ -55,7 +55,12 @@ describe('redis store', () => {
 
   it('rejects (instead of hanging) when Redis is unreachable', async () => {
     const { Redis } = await import('ioredis');
-    const dead = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const dead = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     dead.on('error', () => undefined);
     const store = createRedisStore({ redis: dead, namespace: 'fallback:' });
     await expect(store.get('x')).rejects.toThrow();

@@ -55,9 +55,7 @@ function directiveNames(node: FieldDefinitionNode | undefined): string[] {
 describe('supergraph composition', () => {
   it('the committed schema/supergraph.graphql matches the subgraph schemas', () => {
     const committed = readFileSync(DEFAULT_SUPERGRAPH_PATH, 'utf8');
-    expect(committed, 'schema/supergraph.graphql is out of date: run `npm run compose` and commit it').toBe(
-      composeDemoSupergraph(),
-    );
+    expect(committed, 'schema/supergraph.graphql is out of date: run `npm run compose` and commit it').toBe(composeDemoSupergraph());
   });
 
   it('keeps @cost and @listSize in the supergraph', () => {

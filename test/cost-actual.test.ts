@@ -12,13 +12,35 @@ function actual(query: string, data: unknown, variables?: Record<string, unknown
 
 describe('actual cost of a response', () => {
   const cases: { name: string; query: string; data: unknown; variables?: Record<string, unknown>; cost: number; why: string }[] = [
-    { name: 'a shorter list than estimated', query: '{ books(first: 3) { title pages } }', data: { books: [{ title: 'a', pages: 1 }, { title: 'b', pages: 2 }] }, cost: 12, why: '2 × (Book 1 + pages 5); estimate 18' },
-    { name: 'a null object costs nothing below it', query: '{ book(id: 1) { author { name } } }', data: { book: { author: null } }, cost: 1, why: 'Book 1; estimate 4' },
+    {
+      name: 'a shorter list than estimated',
+      query: '{ books(first: 3) { title pages } }',
+      data: {
+        books: [
+          { title: 'a', pages: 1 },
+          { title: 'b', pages: 2 },
+        ],
+      },
+      cost: 12,
+      why: '2 × (Book 1 + pages 5); estimate 18',
+    },
+    {
+      name: 'a null object costs nothing below it',
+      query: '{ book(id: 1) { author { name } } }',
+      data: { book: { author: null } },
+      cost: 1,
+      why: 'Book 1; estimate 4',
+    },
     { name: 'a null root field', query: '{ book(id: 1) { pages } }', data: { book: null }, cost: 0, why: 'nothing returned' },
     {
       name: 'union items by __typename',
       query: '{ search(term: "x") { __typename ... on Book { pages } ... on Author { name } } }',
-      data: { search: [{ __typename: 'Book', pages: 1 }, { __typename: 'Author', name: 'a' }] },
+      data: {
+        search: [
+          { __typename: 'Book', pages: 1 },
+          { __typename: 'Author', name: 'a' },
+        ],
+      },
       cost: 11,
       why: 'term 4 + (1 + pages 5) + (1 + 0)',
     },
@@ -29,8 +51,21 @@ describe('actual cost of a response', () => {
       cost: 10,
       why: 'term 4 + 1 + pages 5',
     },
-    { name: 'a field selected twice counts once', query: '{ book(id: 1) { author { name } author { name } } }', data: { book: { author: { name: 'n' } } }, cost: 4, why: 'Book 1 + Author 3' },
-    { name: 'skipped fields are not counted even if present', query: 'query($s: Boolean!) { book(id: 1) { pages @skip(if: $s) } }', data: { book: { pages: 3 } }, variables: { s: true }, cost: 1, why: 'Book 1' },
+    {
+      name: 'a field selected twice counts once',
+      query: '{ book(id: 1) { author { name } author { name } } }',
+      data: { book: { author: { name: 'n' } } },
+      cost: 4,
+      why: 'Book 1 + Author 3',
+    },
+    {
+      name: 'skipped fields are not counted even if present',
+      query: 'query($s: Boolean!) { book(id: 1) { pages @skip(if: $s) } }',
+      data: { book: { pages: 3 } },
+      variables: { s: true },
+      cost: 1,
+      why: 'Book 1',
+    },
     {
       name: 'a mutation with its input',
       query: 'mutation($input: BookInput!) { addBook(input: $input) { id } }',

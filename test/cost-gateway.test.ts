@@ -75,7 +75,11 @@ describe('cost limits before execution', () => {
   });
 
   it('applies a per-operation-name override (a lower maxCost)', async () => {
-    const result = await postGraphql(gw.graphqlUrl, { query: 'query Capped { topProducts(first: 3) { upc name inStock } }' }, await bearer('capped', 'pro'));
+    const result = await postGraphql(
+      gw.graphqlUrl,
+      { query: 'query Capped { topProducts(first: 3) { upc name inStock } }' },
+      await bearer('capped', 'pro'),
+    );
     expect(result.status).toBe(400);
     expect(result.body.errors?.[0]?.extensions).toEqual({ code: 'COST_ESTIMATED_TOO_EXPENSIVE', cost: { estimated: 9, max: 5 } });
   });
@@ -84,7 +88,13 @@ describe('cost limits before execution', () => {
     const before = counted.total();
     const literal = await postGraphql(gw.graphqlUrl, { query: '{ topProducts(first: 101) { upc } }' }, await bearer('lists', 'pro'));
     expect(literal.status).toBe(400);
-    expect(literal.body.errors?.[0]?.extensions).toEqual({ code: 'LIST_SIZE_TOO_LARGE', path: 'topProducts', argument: 'first', value: 101, max: 100 });
+    expect(literal.body.errors?.[0]?.extensions).toEqual({
+      code: 'LIST_SIZE_TOO_LARGE',
+      path: 'topProducts',
+      argument: 'first',
+      value: 101,
+      max: 100,
+    });
     const variable = await postGraphql(
       gw.graphqlUrl,
       { query: 'query($n: Int) { topProducts(first: $n) { upc } }', variables: { n: 150 } },
@@ -102,10 +112,18 @@ describe('cost limits before execution', () => {
     expect(deep.body.errors?.[0]?.extensions).toEqual({ code: 'MAX_DEPTH_EXCEEDED', value: 4, max: 3 });
     const aliases = await postGraphql(gw.graphqlUrl, { query: '{ a: product(upc: "1") { upc } b: product(upc: "2") { upc } }' }, anonymous);
     expect(aliases.status).toBe(200);
-    const threeAliases = await postGraphql(gw.graphqlUrl, { query: '{ a: product(upc: "1") { u: upc } b: product(upc: "2") { upc } }' }, anonymous);
+    const threeAliases = await postGraphql(
+      gw.graphqlUrl,
+      { query: '{ a: product(upc: "1") { u: upc } b: product(upc: "2") { upc } }' },
+      anonymous,
+    );
     expect(threeAliases.status).toBe(400);
     expect(threeAliases.body.errors?.[0]?.extensions).toEqual({ code: 'MAX_ALIASES_EXCEEDED', value: 3, max: 2 });
-    const roots = await postGraphql(gw.graphqlUrl, { query: '{ me { id } product(upc: "1") { upc } topProducts(first: 1) { upc } }' }, anonymous);
+    const roots = await postGraphql(
+      gw.graphqlUrl,
+      { query: '{ me { id } product(upc: "1") { upc } topProducts(first: 1) { upc } }' },
+      anonymous,
+    );
     expect(roots.status).toBe(400);
     expect(roots.body.errors?.[0]?.extensions).toEqual({ code: 'MAX_ROOT_FIELDS_EXCEEDED', value: 3, max: 2 });
   });
@@ -119,7 +137,16 @@ describe('explain (dry run)', () => {
     expect(result.status).toBe(200);
     expect(result.body.data).toBeUndefined();
     const cost = (result.body.extensions as { cost: Record<string, unknown> }).cost;
-    expect(cost).toMatchObject({ dryRun: true, requestedQueryCost: 9, maximumCost: 500, tier: 'pro', depth: 2, aliases: 0, rootFields: 1, violations: [] });
+    expect(cost).toMatchObject({
+      dryRun: true,
+      requestedQueryCost: 9,
+      maximumCost: 500,
+      tier: 'pro',
+      depth: 2,
+      aliases: 0,
+      rootFields: 1,
+      violations: [],
+    });
     expect(cost.explain).toEqual([
       { path: 'topProducts', coordinate: 'Query.topProducts', count: 3, weight: 1, argumentsCost: 0, childrenCost: 2, total: 9 },
       { path: 'topProducts.upc', coordinate: 'Product.upc', count: 1, weight: 0, argumentsCost: 0, childrenCost: 0, total: 0 },
@@ -139,7 +166,11 @@ describe('charging, refunds and what the client is told', () => {
     const result = await postGraphql(gw.graphqlUrl, { query: NINE_POINTS }, await bearer('headers', 'pro'));
     expect(result.status).toBe(200);
     expect(result.body.extensions).toEqual({
-      cost: { requestedQueryCost: 9, actualQueryCost: 9, throttleStatus: { maximumAvailable: 1_000, currentlyAvailable: 991, restoreRate: 0.001 } },
+      cost: {
+        requestedQueryCost: 9,
+        actualQueryCost: 9,
+        throttleStatus: { maximumAvailable: 1_000, currentlyAvailable: 991, restoreRate: 0.001 },
+      },
     });
     expect(result.headers.get('ratelimit-policy')).toBe('"burst";q=1000;w=1000000, "daily";q=5000;w=86400');
     expect(result.headers.get('ratelimit')).toMatch(/^"burst";r=991;t=\d+, "daily";r=4991;t=\d+$/);
@@ -227,10 +258,16 @@ describe('schema/costs.yaml hot reload', () => {
     expect(result.body.errors?.[0]?.extensions).toMatchObject({ code: 'LIST_SIZE_TOO_LARGE', value: 3, max: 2 });
 
     writeFileSync(costsFile, 'arguments:\n  "Query.nope(first:)": { max: 2 }\n');
-    for (let i = 0; i < 100 && !gw.logs.find((l) => l.msg === 'cost overrides reload failed; the previous cost model keeps serving').length; i++) {
+    for (
+      let i = 0;
+      i < 100 && !gw.logs.find((l) => l.msg === 'cost overrides reload failed; the previous cost model keeps serving').length;
+      i++
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    expect(gw.logs.find((l) => l.msg === 'cost overrides reload failed; the previous cost model keeps serving')[0]?.err).toMatch(/Query\.nope/);
+    expect(gw.logs.find((l) => l.msg === 'cost overrides reload failed; the previous cost model keeps serving')[0]?.err).toMatch(
+      /Query\.nope/,
+    );
     expect((await postGraphql(gw.graphqlUrl, { query: NINE_POINTS }, headers)).status).toBe(400);
     copyFileSync('schema/costs.yaml', costsFile);
   });

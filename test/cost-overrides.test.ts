@@ -47,14 +47,20 @@ arguments:
   });
 
   it('rejects coordinates the schema does not have, naming them', () => {
-    const overrides = readCostOverrides(yamlFile('fields:\n  Product.inStok: { weight: 2 }\narguments:\n  "Query.users(frist:)": { max: 5 }\n'));
+    const overrides = readCostOverrides(
+      yamlFile('fields:\n  Product.inStok: { weight: 2 }\narguments:\n  "Query.users(frist:)": { max: 5 }\n'),
+    );
     expect(() => applyCostOverrides(directives, overrides, schema)).toThrow(CostOverridesError);
     expect(() => applyCostOverrides(directives, overrides, schema)).toThrow(/Product\.inStok, Query\.users\(frist:\)/);
   });
 
   it('rejects malformed files, naming the bad key', () => {
-    expect(() => readCostOverrides(yamlFile('fields:\n  Product.inStock: { wieght: 2 }\n'))).toThrow(/fields\.Product\.inStock: Unrecognized key/);
-    expect(() => readCostOverrides(yamlFile('arguments:\n  Query.users.first: { max: 5 }\n'))).toThrow(/arguments\.Query\.users\.first: not a coordinate; arguments are keyed Type\.field\(argument:\)/);
+    expect(() => readCostOverrides(yamlFile('fields:\n  Product.inStock: { wieght: 2 }\n'))).toThrow(
+      /fields\.Product\.inStock: Unrecognized key/,
+    );
+    expect(() => readCostOverrides(yamlFile('arguments:\n  Query.users.first: { max: 5 }\n'))).toThrow(
+      /arguments\.Query\.users\.first: not a coordinate; arguments are keyed Type\.field\(argument:\)/,
+    );
     expect(() => readCostOverrides(yamlFile('types:\n  Product: { weight: -1 }\n'))).toThrow(/types\.Product\.weight/);
   });
 

@@ -6,7 +6,8 @@ import { postGraphql, type TestGateway } from './helpers/gateway.js';
 
 /** The cost page of the manual: its worked example is what these tests keep true. */
 const section = readFileSync(new URL('../docs/cost-and-rate-limits.md', import.meta.url), 'utf8');
-const block = (lang: string, after: string) => new RegExp('```' + lang + '\\n([\\s\\S]+?)\\n```').exec(section.slice(section.indexOf(after)))?.[1];
+const block = (lang: string, after: string) =>
+  new RegExp('```' + lang + '\\n([\\s\\S]+?)\\n```').exec(section.slice(section.indexOf(after)))?.[1];
 /**
  * What depends on when the test runs: seconds until a limit is full or a window moves on, and the
  * burst bucket's points left (it refills by 20/s between the charge and the refund, so ±a few).

@@ -3,13 +3,20 @@ import { describe, expect, it } from 'vitest';
 import { freePort } from './helpers/ports.js';
 import { REPO_ROOT } from './helpers/process.js';
 
-
 describe('npm start (the README quick start)', () => {
   it('serves the demo, and stops it, subgraphs included, when npm itself gets SIGTERM', async () => {
     const [gateway, users, orders, products] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const npm = spawn('npm', ['start'], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: String(gateway), USERS_PORT: String(users), ORDERS_PORT: String(orders), PRODUCTS_PORT: String(products) },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        HOST: '127.0.0.1',
+        PORT: String(gateway),
+        USERS_PORT: String(users),
+        ORDERS_PORT: String(orders),
+        PRODUCTS_PORT: String(products),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so that whatever happens the test can take every process down after.
       detached: true,

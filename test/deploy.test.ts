@@ -175,7 +175,12 @@ describe('docker-compose.yml', () => {
     expect(gateway.ports).toHaveLength(1);
     const mapping = gateway.ports?.[0];
     const containerPort =
-      typeof mapping === 'object' ? String(mapping.target) : String(mapping).split(':').at(-1)?.replace(/\/(tcp|udp)$/, '');
+      typeof mapping === 'object'
+        ? String(mapping.target)
+        : String(mapping)
+            .split(':')
+            .at(-1)
+            ?.replace(/\/(tcp|udp)$/, '');
     expect(containerPort).toBe(gatewayEnv.PORT);
     expect(gatewayEnv.PORT).toBe('4000');
   });
@@ -256,7 +261,9 @@ describe('docker-compose.yml observability profile', () => {
 
   it('Prometheus scrapes the gateway on the port and path it serves /metrics on, and loads the mounted alert rules', () => {
     const prometheus = serviceNamed('prometheus');
-    const configArg = commandOf(prometheus).find((arg) => arg.startsWith('--config.file='))?.slice('--config.file='.length);
+    const configArg = commandOf(prometheus)
+      .find((arg) => arg.startsWith('--config.file='))
+      ?.slice('--config.file='.length);
     expect(configArg).toBeDefined();
     const configFile = hostPathOf(prometheus, configArg as string);
     expect(configFile && existsSync(configFile)).toBe(true);
@@ -382,7 +389,10 @@ function compiledPathOf(source: string): string {
   expect(noEmit).not.toBe(true);
   if (!outDir || !rootDir) throw new Error('tsconfig.build.json must set outDir and rootDir');
   const absolute = resolve(root, source);
-  expect(parsed.fileNames.map((file) => resolve(file)), `${source} is compiled by tsconfig.build.json`).toContain(absolute);
+  expect(
+    parsed.fileNames.map((file) => resolve(file)),
+    `${source} is compiled by tsconfig.build.json`,
+  ).toContain(absolute);
   return relative(root, join(outDir, relative(rootDir, absolute))).replace(/\.ts$/, '.js');
 }
 

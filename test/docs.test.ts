@@ -10,7 +10,13 @@ import { configTable, errorTable, GENERATED_PAGES } from '../scripts/reference-t
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 /** README.md and every page of docs/, by path from the repository root. */
-const MANUAL = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).sort().map((name) => `docs/${name}`)];
+const MANUAL = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .sort()
+    .map((name) => `docs/${name}`),
+];
 
 describe('generated reference pages (docs/configuration.md, docs/errors.md)', () => {
   it('match the config schema and the error registry (run `npm run docs` to regenerate)', () => {
@@ -66,9 +72,12 @@ describe('docs/security.md protection table', () => {
   const lines = read('docs/security.md').split('\n');
   const header = lines.findIndex((line) => line.startsWith('| Protection | Default | Config key |'));
   const after = lines.findIndex((line, i) => i > header && !line.startsWith('|'));
-  const table = lines
-    .slice(header + 2, after)
-    .map((line) => line.split(/(?<!\\)\|/).slice(1, -1).map((cell) => cell.trim()));
+  const table = lines.slice(header + 2, after).map((line) =>
+    line
+      .split(/(?<!\\)\|/)
+      .slice(1, -1)
+      .map((cell) => cell.trim()),
+  );
 
   it('has rows, each with a key of the config schema or none', () => {
     expect(table.length).toBeGreaterThanOrEqual(20);
@@ -80,11 +89,14 @@ describe('docs/security.md protection table', () => {
     }
   });
 
-  it('states each key\'s schema default', () => {
+  it("states each key's schema default", () => {
     for (const [protection, defaultCell, keyCell] of table) {
       if (keyCell === '—') continue;
       const key = (keyCell as string).slice(1, -1);
-      expect(defaultCell?.startsWith(formatDefault(schemaDefault(key))), `${protection} (${key}): "${defaultCell}" should start with ${formatDefault(schemaDefault(key))}`).toBe(true);
+      expect(
+        defaultCell?.startsWith(formatDefault(schemaDefault(key))),
+        `${protection} (${key}): "${defaultCell}" should start with ${formatDefault(schemaDefault(key))}`,
+      ).toBe(true);
     }
   });
 });
@@ -111,7 +123,10 @@ function anchorsOf(markdown: string): Set<string> {
     const heading = fenced ? null : /^#{1,6}\s+(.+?)\s*#*\s*$/.exec(line);
     if (!heading) continue;
     const text = (heading[1] as string).replace(/\[([^\]]*)\]\([^)]*\)/g, '$1');
-    const slug = text.toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '').replace(/ /g, '-');
+    const slug = text
+      .toLowerCase()
+      .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '')
+      .replace(/ /g, '-');
     const count = seen.get(slug) ?? 0;
     seen.set(slug, count + 1);
     anchors.add(count === 0 ? slug : `${slug}-${count}`);
@@ -121,7 +136,16 @@ function anchorsOf(markdown: string): Set<string> {
 
 describe('the manual (README.md and docs/)', () => {
   it('has a page per capability and the two generated pages', () => {
-    for (const page of ['getting-started', 'graphql-over-http', 'security', 'cost-and-rate-limits', 'resilience', 'observability', 'configuration', 'errors']) {
+    for (const page of [
+      'getting-started',
+      'graphql-over-http',
+      'security',
+      'cost-and-rate-limits',
+      'resilience',
+      'observability',
+      'configuration',
+      'errors',
+    ]) {
       expect(MANUAL).toContain(`docs/${page}.md`);
     }
   });
@@ -148,7 +172,8 @@ describe('the manual (README.md and docs/)', () => {
           const where = `${path}:${n + 1}: ${target}`;
           checked.push(where);
           if (!existsSync(linked)) broken.push(`${where}: no file ${relative(ROOT, linked)}`);
-          else if (anchor !== undefined && !anchorsOf(readFileSync(linked, 'utf8')).has(anchor)) broken.push(`${where}: no heading #${anchor}`);
+          else if (anchor !== undefined && !anchorsOf(readFileSync(linked, 'utf8')).has(anchor))
+            broken.push(`${where}: no heading #${anchor}`);
         }
       }
     }

@@ -19,7 +19,9 @@ describe('the ordered list of features', () => {
   });
 
   it('refuses a feature that must run after one that is not listed, and a feature listed twice', () => {
-    expect(() => checkFeatureOrder([feature('rest', ['auth'])])).toThrow('feature "rest" must run after "auth", which is not in features.ts');
+    expect(() => checkFeatureOrder([feature('rest', ['auth'])])).toThrow(
+      'feature "rest" must run after "auth", which is not in features.ts',
+    );
     expect(() => checkFeatureOrder([feature('auth'), feature('auth')])).toThrow('feature "auth" is listed twice in features.ts');
   });
 

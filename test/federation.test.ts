@@ -27,7 +27,15 @@ const CROSS_SUBGRAPH = /* GraphQL */ `
           node {
             id
             total
-            items { quantity unitPrice product { upc name price } }
+            items {
+              quantity
+              unitPrice
+              product {
+                upc
+                name
+                price
+              }
+            }
           }
         }
       }
@@ -67,7 +75,9 @@ describe('federation through the gateway', () => {
       const sum = edge.node.items.reduce((acc: number, it: any) => acc + it.quantity * it.unitPrice, 0);
       expect(edge.node.total).toBeCloseTo(Math.round(sum * 100) / 100, 2);
       for (const item of edge.node.items) {
-        const product = await direct(stack.subgraphs.urls.products, 'query($upc: String!) { product(upc: $upc) { upc name price } }', { upc: item.product.upc });
+        const product = await direct(stack.subgraphs.urls.products, 'query($upc: String!) { product(upc: $upc) { upc name price } }', {
+          upc: item.product.upc,
+        });
         expect(item.product).toEqual(product.product);
       }
     }
@@ -92,7 +102,8 @@ describe('federation through the gateway', () => {
     const result = await postGraphql(
       stack.gw.graphqlUrl,
       {
-        query: '{ topProducts(first: 3) { upc name price inStock } users(first: 2) { edges { node { id orders(first: 1) { edges { node { id user { id email } } } } } } } }',
+        query:
+          '{ topProducts(first: 3) { upc name price inStock } users(first: 2) { edges { node { id orders(first: 1) { edges { node { id user { id email } } } } } } } }',
       },
       await signedIn('ops-console', ['orders:read:all', 'read:email']),
     );
@@ -106,10 +117,13 @@ describe('federation through the gateway', () => {
 
   it('pages through a connection with cursors, without overlap or gap', async () => {
     const page = async (after?: string) =>
-      (await postGraphql(stack.gw.graphqlUrl, {
-        query: 'query($after: String) { users(first: 25, after: $after) { totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }',
-        variables: after ? { after } : {},
-      })).body.data as Record<string, any>;
+      (
+        await postGraphql(stack.gw.graphqlUrl, {
+          query:
+            'query($after: String) { users(first: 25, after: $after) { totalCount edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }',
+          variables: after ? { after } : {},
+        })
+      ).body.data as Record<string, any>;
     const first = await page();
     const second = await page(first.users.pageInfo.endCursor);
     const ids = [...first.users.edges, ...second.users.edges].map((e: any) => e.node.id);
@@ -126,7 +140,8 @@ describe('federation through the gateway', () => {
     const created = await postGraphql(
       stack.gw.graphqlUrl,
       {
-        query: 'mutation($input: CreateOrderInput!) { createOrder(input: $input) { id status total user { id name } items { quantity product { upc name } } } }',
+        query:
+          'mutation($input: CreateOrderInput!) { createOrder(input: $input) { id status total user { id name } items { quantity product { upc name } } } }',
         variables: { input: { items: [{ upc: 'upc-0001', quantity: 2 }] } },
       },
       asUser3,
@@ -136,7 +151,11 @@ describe('federation through the gateway', () => {
     expect(order.user.id).toBe('user-3');
     expect(order.items).toEqual([{ quantity: 2, product: { upc: 'upc-0001', name: expect.any(String) } }]);
 
-    const invalid = await postGraphql(stack.gw.graphqlUrl, { query: 'mutation { createOrder(input: { items: [{ upc: "upc-0001", quantity: 0 }] }) { id } }' }, asUser3);
+    const invalid = await postGraphql(
+      stack.gw.graphqlUrl,
+      { query: 'mutation { createOrder(input: { items: [{ upc: "upc-0001", quantity: 0 }] }) { id } }' },
+      asUser3,
+    );
     expect(invalid.status).toBe(200);
     expect(invalid.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
@@ -145,7 +164,11 @@ describe('federation through the gateway', () => {
     // The last test of the file: products stays down (afterAll closes it again, which is a no-op).
     await stack.subgraphs.products.close();
     {
-      const result = await postGraphql(stack.gw.graphqlUrl, { query: CROSS_SUBGRAPH, variables: { id: 'user-7' } }, await signedIn('user-7'));
+      const result = await postGraphql(
+        stack.gw.graphqlUrl,
+        { query: CROSS_SUBGRAPH, variables: { id: 'user-7' } },
+        await signedIn('user-7'),
+      );
       expect(result.status).toBe(200);
       const user = (result.body.data as any).user;
       expect(user.id).toBe('user-7');

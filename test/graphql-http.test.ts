@@ -37,12 +37,21 @@ describe('GraphQL over HTTP', () => {
     const result = await postGraphql(gw.graphqlUrl, { query: '{ warehouses { code city } }' });
     expect(result.status).toBe(200);
     expect(result.body).toEqual({
-      data: { warehouses: [{ code: 'AMS', city: 'Amsterdam' }, { code: 'LIS', city: 'Lisbon' }] },
+      data: {
+        warehouses: [
+          { code: 'AMS', city: 'Amsterdam' },
+          { code: 'LIS', city: 'Lisbon' },
+        ],
+      },
     });
   });
 
   it('answers POST with application/json by default and negotiates application/graphql-response+json', async () => {
-    const plain = await raw({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ warehouses { code } }"}' });
+    const plain = await raw({
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"{ warehouses { code } }"}',
+    });
     expect(plain.headers.get('content-type')).toMatch(/^application\/json/);
 
     const negotiated = await raw({
@@ -88,25 +97,144 @@ describe('GraphQL over HTTP', () => {
 
 describe('bad requests get a registered 4xx code and never crash the gateway', () => {
   const cases: { name: string; init: RequestInit & { search?: string; path?: string }; status: number; code: string }[] = [
-    { name: 'malformed JSON', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' }, status: 400, code: 'MALFORMED_JSON' },
-    { name: 'empty JSON body', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '' }, status: 400, code: 'MALFORMED_JSON' },
-    { name: 'missing query', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"variables":{}}' }, status: 400, code: 'MISSING_QUERY' },
-    { name: 'empty query', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":""}' }, status: 400, code: 'MISSING_QUERY' },
-    { name: 'GET without query', init: { method: 'GET', headers: { 'apollo-require-preflight': '1' } }, status: 400, code: 'MISSING_QUERY' },
-    { name: 'query that is not a string', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":42}' }, status: 400, code: 'BAD_REQUEST' },
-    { name: 'variables that are not an object', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ warehouses { code } }","variables":[1]}' }, status: 400, code: 'BAD_REQUEST' },
-    { name: 'body that is a JSON string', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '"{ warehouses { code } }"' }, status: 400, code: 'BAD_REQUEST' },
-    { name: 'batched array body', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[{"query":"{ warehouses { code } }"}]' }, status: 400, code: 'BATCHING_NOT_ENABLED' },
-    { name: 'text/plain body (wrong content type, also a CSRF vector)', init: { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"query":"{ warehouses { code } }"}' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
-    { name: 'form-encoded body', init: { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=%7B%7D' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
-    { name: 'unparseable document', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ warehouses { "}' }, status: 400, code: 'GRAPHQL_PARSE_FAILED' },
-    { name: 'document invalid against the schema', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ nope }"}' }, status: 400, code: 'GRAPHQL_VALIDATION_FAILED' },
-    { name: 'unknown operation name', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"query A { warehouses { code } }","operationName":"B"}' }, status: 400, code: 'OPERATION_RESOLUTION_FAILURE' },
-    { name: 'several operations and no name', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"query A { warehouses { code } } query B { warehouses { city } }"}' }, status: 400, code: 'OPERATION_RESOLUTION_FAILURE' },
-    { name: 'variable of the wrong type', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"query W($ms: Int!) { slow(ms: $ms) }","variables":{"ms":"soon"}}' }, status: 400, code: 'BAD_USER_INPUT' },
-    { name: 'Accept that allows no JSON type', init: { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/csv' }, body: '{"query":"{ warehouses { code } }"}' }, status: 406, code: 'NOT_ACCEPTABLE' },
-    { name: 'body over the size limit', init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ warehouses { code } } #${'x'.repeat(20_000)}` }) }, status: 413, code: 'PAYLOAD_TOO_LARGE' },
-    { name: 'PUT on the GraphQL path', init: { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' }, status: 405, code: 'METHOD_NOT_ALLOWED' },
+    {
+      name: 'malformed JSON',
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' },
+      status: 400,
+      code: 'MALFORMED_JSON',
+    },
+    {
+      name: 'empty JSON body',
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '' },
+      status: 400,
+      code: 'MALFORMED_JSON',
+    },
+    {
+      name: 'missing query',
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"variables":{}}' },
+      status: 400,
+      code: 'MISSING_QUERY',
+    },
+    {
+      name: 'empty query',
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":""}' },
+      status: 400,
+      code: 'MISSING_QUERY',
+    },
+    {
+      name: 'GET without query',
+      init: { method: 'GET', headers: { 'apollo-require-preflight': '1' } },
+      status: 400,
+      code: 'MISSING_QUERY',
+    },
+    {
+      name: 'query that is not a string',
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":42}' },
+      status: 400,
+      code: 'BAD_REQUEST',
+    },
+    {
+      name: 'variables that are not an object',
+      init: {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"query":"{ warehouses { code } }","variables":[1]}',
+      },
+      status: 400,
+      code: 'BAD_REQUEST',
+    },
+    {
+      name: 'body that is a JSON string',
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '"{ warehouses { code } }"' },
+      status: 400,
+      code: 'BAD_REQUEST',
+    },
+    {
+      name: 'batched array body',
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[{"query":"{ warehouses { code } }"}]' },
+      status: 400,
+      code: 'BATCHING_NOT_ENABLED',
+    },
+    {
+      name: 'text/plain body (wrong content type, also a CSRF vector)',
+      init: { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"query":"{ warehouses { code } }"}' },
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      name: 'form-encoded body',
+      init: { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=%7B%7D' },
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      name: 'unparseable document',
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ warehouses { "}' },
+      status: 400,
+      code: 'GRAPHQL_PARSE_FAILED',
+    },
+    {
+      name: 'document invalid against the schema',
+      init: { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ nope }"}' },
+      status: 400,
+      code: 'GRAPHQL_VALIDATION_FAILED',
+    },
+    {
+      name: 'unknown operation name',
+      init: {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"query":"query A { warehouses { code } }","operationName":"B"}',
+      },
+      status: 400,
+      code: 'OPERATION_RESOLUTION_FAILURE',
+    },
+    {
+      name: 'several operations and no name',
+      init: {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"query":"query A { warehouses { code } } query B { warehouses { city } }"}',
+      },
+      status: 400,
+      code: 'OPERATION_RESOLUTION_FAILURE',
+    },
+    {
+      name: 'variable of the wrong type',
+      init: {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"query":"query W($ms: Int!) { slow(ms: $ms) }","variables":{"ms":"soon"}}',
+      },
+      status: 400,
+      code: 'BAD_USER_INPUT',
+    },
+    {
+      name: 'Accept that allows no JSON type',
+      init: {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/csv' },
+        body: '{"query":"{ warehouses { code } }"}',
+      },
+      status: 406,
+      code: 'NOT_ACCEPTABLE',
+    },
+    {
+      name: 'body over the size limit',
+      init: {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: `{ warehouses { code } } #${'x'.repeat(20_000)}` }),
+      },
+      status: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+    },
+    {
+      name: 'PUT on the GraphQL path',
+      init: { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' },
+      status: 405,
+      code: 'METHOD_NOT_ALLOWED',
+    },
   ];
 
   for (const { name, init, status, code } of cases) {
@@ -145,7 +273,13 @@ describe('errors from subgraphs', () => {
     const failing = await startTinySubgraph({
       sdl,
       stacktraces: true,
-      resolvers: { Query: { boom: () => { throw new Error('database password rejected'); } } },
+      resolvers: {
+        Query: {
+          boom: () => {
+            throw new Error('database password rejected');
+          },
+        },
+      },
     });
     const direct = await postGraphql(failing.url, { query: '{ boom }' });
     expect(direct.body.errors?.[0]?.extensions?.stacktrace).toBeDefined(); // the subgraph does send one
@@ -187,7 +321,11 @@ describe('request ids and logs', () => {
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(subgraph.receivedHeaders.at(-1)?.['x-request-id']).toBe(id);
 
-    const unsafe = await postGraphql(gw.graphqlUrl, { query: '{ warehouses { code } }' }, { 'x-request-id': `evil id "}{${'x'.repeat(200)}` });
+    const unsafe = await postGraphql(
+      gw.graphqlUrl,
+      { query: '{ warehouses { code } }' },
+      { 'x-request-id': `evil id "}{${'x'.repeat(200)}` },
+    );
     expect(unsafe.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 

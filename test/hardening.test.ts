@@ -62,10 +62,15 @@ describe('request limits: tokens and directives', () => {
       query: '{ warehouses { code @include(if: true) @skip(if: false) city @include(if: true) } }',
     });
     expect(atLimit.status).toBe(200);
-    expect(atLimit.body.data).toEqual({ warehouses: [{ code: 'AMS', city: 'Amsterdam' }, { code: 'LIS', city: 'Lisbon' }] });
+    expect(atLimit.body.data).toEqual({
+      warehouses: [
+        { code: 'AMS', city: 'Amsterdam' },
+        { code: 'LIS', city: 'Lisbon' },
+      ],
+    });
   });
 
-  it('uses GraphQL Armor\'s defaults: 1000 tokens and 50 directives', () => {
+  it("uses GraphQL Armor's defaults: 1000 tokens and 50 directives", () => {
     const config = loadConfig({ env: {} });
     expect(config.graphql.maxTokens).toBe(1000);
     expect(config.graphql.maxDirectives).toBe(50);
@@ -169,8 +174,9 @@ describe('production mode', () => {
     }
   });
 
-  it('masks a subgraph\'s error message (code and subgraph name kept) and logs the original with the request id', async () => {
-    const sdl = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key"])\ntype Query { boom: String, fine: String }';
+  it("masks a subgraph's error message (code and subgraph name kept) and logs the original with the request id", async () => {
+    const sdl =
+      'extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key"])\ntype Query { boom: String, fine: String }';
     const failing = await startTinySubgraph({
       sdl,
       stacktraces: true,
@@ -199,7 +205,11 @@ describe('production mode', () => {
 
       const logged = gw.logs.find((l) => l.msg === 'subgraph error masked' && l.reqId === 'mask-req-1');
       expect(logged).toHaveLength(1);
-      expect(logged[0]).toMatchObject({ subgraph: 'inventory', code: 'DB_DOWN', subgraphMessage: 'database password rejected by db-7.internal' });
+      expect(logged[0]).toMatchObject({
+        subgraph: 'inventory',
+        code: 'DB_DOWN',
+        subgraphMessage: 'database password rejected by db-7.internal',
+      });
       expect(gw.logs.completed('mask-req-1')[0]).toMatchObject({ status: 200 });
     } finally {
       await gw.close();

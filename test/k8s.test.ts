@@ -81,7 +81,12 @@ interface Container {
   readinessProbe?: { httpGet?: { path: string; port: string | number } };
   lifecycle?: { preStop?: { exec?: { command: string[] }; sleep?: { seconds: number } } };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-  securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; runAsNonRoot?: boolean; capabilities?: { drop?: string[] } };
+  securityContext?: {
+    allowPrivilegeEscalation?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    runAsNonRoot?: boolean;
+    capabilities?: { drop?: string[] };
+  };
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 interface DeploymentObject extends K8sObject {
@@ -134,8 +139,16 @@ const MODELS: Record<string, { model: new (data: never) => { validate(): void };
   'v1/Service': { model: Service as never, type: 'IService', module: 'kubernetes-models/v1' },
   'v1/ConfigMap': { model: ConfigMap as never, type: 'IConfigMap', module: 'kubernetes-models/v1' },
   'v1/Secret': { model: Secret as never, type: 'ISecret', module: 'kubernetes-models/v1' },
-  'autoscaling/v2/HorizontalPodAutoscaler': { model: HorizontalPodAutoscaler as never, type: 'IHorizontalPodAutoscaler', module: 'kubernetes-models/autoscaling/v2' },
-  'policy/v1/PodDisruptionBudget': { model: PodDisruptionBudget as never, type: 'IPodDisruptionBudget', module: 'kubernetes-models/policy/v1' },
+  'autoscaling/v2/HorizontalPodAutoscaler': {
+    model: HorizontalPodAutoscaler as never,
+    type: 'IHorizontalPodAutoscaler',
+    module: 'kubernetes-models/autoscaling/v2',
+  },
+  'policy/v1/PodDisruptionBudget': {
+    model: PodDisruptionBudget as never,
+    type: 'IPodDisruptionBudget',
+    module: 'kubernetes-models/policy/v1',
+  },
 };
 const modelOf = (object: K8sObject) => MODELS[`${object.apiVersion}/${object.kind}`];
 
@@ -166,12 +179,14 @@ function typeErrors(objects: K8sObject[]): string[] {
   const getSourceFile = host.getSourceFile.bind(host);
   const fileExists = host.fileExists.bind(host);
   const readFile = host.readFile.bind(host);
-  host.getSourceFile = (name, language, ...rest) => (name === file ? ts.createSourceFile(name, source, language) : getSourceFile(name, language, ...rest));
+  host.getSourceFile = (name, language, ...rest) =>
+    name === file ? ts.createSourceFile(name, source, language) : getSourceFile(name, language, ...rest);
   host.fileExists = (name) => name === file || fileExists(name);
   host.readFile = (name) => (name === file ? source : readFile(name));
   const program = ts.createProgram([file], options, host);
   return ts.getPreEmitDiagnostics(program).map((diagnostic) => {
-    const where = diagnostic.file && diagnostic.start !== undefined ? diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start) : undefined;
+    const where =
+      diagnostic.file && diagnostic.start !== undefined ? diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start) : undefined;
     const line = where ? source.split('\n')[where.line]?.trim() : '';
     return `${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')} (at ${line})`;
   });
@@ -183,7 +198,12 @@ describe('deploy/k8s: every object is valid Kubernetes', () => {
   it('holds a Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget, plus the generated ConfigMap', () => {
     expect(kustomization.kind).toBe('Kustomization');
     for (const file of [...kustomization.resources, ...(generator?.files ?? [])]) expect(existsSync(join(dir, file)), file).toBe(true);
-    expect(resources.map(({ object }) => object.kind).sort()).toEqual(['Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Service']);
+    expect(resources.map(({ object }) => object.kind).sort()).toEqual([
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'PodDisruptionBudget',
+      'Service',
+    ]);
     expect(kustomization.configMapGenerator).toHaveLength(1);
   });
 
@@ -191,7 +211,10 @@ describe('deploy/k8s: every object is valid Kubernetes', () => {
     for (const object of all) {
       const model = modelOf(object);
       expect(model, `${object.apiVersion} ${object.kind} has a model`).toBeDefined();
-      expect(() => new (model as NonNullable<typeof model>).model(object as never).validate(), `${object.kind} ${object.metadata.name}`).not.toThrow();
+      expect(
+        () => new (model as NonNullable<typeof model>).model(object as never).validate(),
+        `${object.kind} ${object.metadata.name}`,
+      ).not.toThrow();
     }
   });
 
@@ -252,7 +275,9 @@ describe('deploy/k8s: consistent with the gateway it runs', () => {
     const config = podConfig();
     const port = container.ports[0];
     expect(port?.containerPort).toBe(config.server.port);
-    const service = only<K8sObject & { spec: { selector: Record<string, string>; ports: { port: number; targetPort: string | number }[] } }>('Service');
+    const service = only<
+      K8sObject & { spec: { selector: Record<string, string>; ports: { port: number; targetPort: string | number }[] } }
+    >('Service');
     expect(matches(service.spec.selector)).toBe(true);
     expect(service.spec.ports.map((entry) => entry.targetPort)).toEqual([port?.name]);
     const annotations = deployment.spec.template.metadata.annotations ?? {};
@@ -277,7 +302,8 @@ describe('deploy/k8s: consistent with the gateway it runs', () => {
     expect(read('gateway/src/main.ts')).toContain('process.env.GATEWAY_CONFIG');
     const readByGateway = (name: string) => name in ENV_OVERRIDES || /^SUBGRAPH_[A-Z0-9_]+_URL$/.test(name) || name === 'GATEWAY_CONFIG';
     for (const name of Object.keys(containerEnv)) expect(readByGateway(name), `env ${name}`).toBe(true);
-    for (const name of Object.keys(secretTemplate.stringData)) expect(readByGateway(name) || secretEnvNames.includes(name), `secret key ${name}`).toBe(true);
+    for (const name of Object.keys(secretTemplate.stringData))
+      expect(readByGateway(name) || secretEnvNames.includes(name), `secret key ${name}`).toBe(true);
     expect(container.envFrom?.map((entry) => entry.secretRef?.name)).toEqual([secretTemplate.metadata.name]);
   });
 
@@ -291,7 +317,12 @@ describe('deploy/k8s: consistent with the gateway it runs', () => {
   it('runs non-root on a read-only root filesystem with no capabilities, with requests and limits', () => {
     expect(pod.securityContext?.runAsNonRoot).toBe(true);
     expect(pod.securityContext?.runAsUser).not.toBe(0);
-    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    });
     for (const resource of ['cpu', 'memory']) {
       expect(container.resources?.requests?.[resource], `requests.${resource}`).toBeDefined();
       expect(container.resources?.limits?.[resource], `limits.${resource}`).toBeDefined();
@@ -301,20 +332,31 @@ describe('deploy/k8s: consistent with the gateway it runs', () => {
     expect(podConfig().redis.url).toBeDefined();
   });
 
-  it('scales on CPU from the Deployment\'s replicas, and the disruption budget keeps one serving', () => {
-    const hpa = only<K8sObject & { spec: { scaleTargetRef: { apiVersion: string; kind: string; name: string }; minReplicas: number; maxReplicas: number; metrics: { type: string; resource?: { name: string } }[] } }>('HorizontalPodAutoscaler');
+  it("scales on CPU from the Deployment's replicas, and the disruption budget keeps one serving", () => {
+    const hpa = only<
+      K8sObject & {
+        spec: {
+          scaleTargetRef: { apiVersion: string; kind: string; name: string };
+          minReplicas: number;
+          maxReplicas: number;
+          metrics: { type: string; resource?: { name: string } }[];
+        };
+      }
+    >('HorizontalPodAutoscaler');
     expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: deployment.apiVersion, kind: 'Deployment', name: deployment.metadata.name });
     expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(deployment.spec.replicas);
     expect(hpa.spec.maxReplicas).toBeGreaterThan(hpa.spec.minReplicas);
     expect(hpa.spec.metrics.some((metric) => metric.type === 'Resource' && metric.resource?.name === 'cpu')).toBe(true);
-    const pdb = only<K8sObject & { spec: { maxUnavailable?: number; minAvailable?: number; selector: { matchLabels: Record<string, string> } } }>('PodDisruptionBudget');
+    const pdb = only<
+      K8sObject & { spec: { maxUnavailable?: number; minAvailable?: number; selector: { matchLabels: Record<string, string> } } }
+    >('PodDisruptionBudget');
     expect(matches(pdb.spec.selector.matchLabels)).toBe(true);
     const available = pdb.spec.minAvailable ?? hpa.spec.minReplicas - (pdb.spec.maxUnavailable ?? hpa.spec.minReplicas);
     expect(available).toBeGreaterThanOrEqual(1);
     expect(available).toBeLessThan(hpa.spec.minReplicas); // a drain can always make progress
   });
 
-  it('runs the image the Dockerfile builds (compose\'s federation-gateway) at the package version', () => {
+  it("runs the image the Dockerfile builds (compose's federation-gateway) at the package version", () => {
     const compose = parseYaml(read('docker-compose.yml'), { merge: true }) as { services: { gateway: { image: string } } };
     const repository = compose.services.gateway.image.split(':')[0];
     expect(container.image).toBe(repository);

@@ -32,7 +32,11 @@ describe('outbound calls', () => {
     recorder = recordOutgoingHosts();
     const config = loadConfig({
       env: {},
-      overrides: { server: { host: '127.0.0.1', port: 0 }, supergraph: { path: tiny.supergraphPath, watch: false }, metrics: { defaultMetrics: false } },
+      overrides: {
+        server: { host: '127.0.0.1', port: 0 },
+        supergraph: { path: tiny.supergraphPath, watch: false },
+        metrics: { defaultMetrics: false },
+      },
     });
     gateway = createGateway(config, { logDestination: new LogCapture() });
     await gateway.start();

@@ -13,7 +13,14 @@ import { readManifest, type TrustedDocument } from '../gateway/src/persisted/man
 import { manifestOf } from '../gateway/src/persisted/write-manifest.js';
 import { checkDocuments } from '../gateway/src/persisted/trusted-documents-plugin.js';
 import { apiSchemaFromSupergraph } from '../gateway/src/supergraph/api-schema.js';
-import { TEST_REDIS_URL, deleteKeys, startCostGateway, startCountedSubgraphs, testKeyPrefix, type CountedSubgraphs } from './helpers/cost-stack.js';
+import {
+  TEST_REDIS_URL,
+  deleteKeys,
+  startCostGateway,
+  startCountedSubgraphs,
+  testKeyPrefix,
+  type CountedSubgraphs,
+} from './helpers/cost-stack.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { freePort } from './helpers/ports.js';
 import { DEMO_SUPERGRAPH } from './helpers/subgraphs.js';
@@ -28,7 +35,11 @@ interface Answer {
 }
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, body: (await response.json()) as Answer & Answer[] };
 }
 
@@ -121,7 +132,9 @@ describe('automatic persisted queries, in memory', () => {
     expect(code(badId.body)).toBe('BAD_REQUEST');
     const unknownId = await post(gw.graphqlUrl, { documentId: `sha256:${sha256(query)}` });
     expect(code(unknownId.body)).toBe('PERSISTED_QUERY_NOT_FOUND');
-    const badJson = await fetch(`${gw.graphqlUrl}?extensions=${encodeURIComponent('{"persistedQuery": {')}`, { headers: { 'apollo-require-preflight': 'true' } });
+    const badJson = await fetch(`${gw.graphqlUrl}?extensions=${encodeURIComponent('{"persistedQuery": {')}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
     expect(badJson.status).toBe(400);
     expect(((await badJson.json()) as Answer).errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
 
@@ -269,7 +282,11 @@ describe('trusted documents', () => {
       const result = await post(gw.graphqlUrl, { query: UNLISTED }, { authorization: `Bearer ${token}` });
       expect(result.status).toBe(200);
       expect(topProducts(result.body)).toBe(1);
-      const other = await post(gw.graphqlUrl, { query: UNLISTED }, { authorization: `Bearer ${await signDevToken({ sub: 'u', tier: 'pro' })}` });
+      const other = await post(
+        gw.graphqlUrl,
+        { query: UNLISTED },
+        { authorization: `Bearer ${await signDevToken({ sub: 'u', tier: 'pro' })}` },
+      );
       expect(code(other.body)).toBe('PERSISTED_QUERY_NOT_IN_LIST');
     });
 
@@ -325,7 +342,9 @@ describe('trusted documents', () => {
     it('stops start-up when the file is not JSON or an id is not the SHA-256 of its body', async () => {
       const badJson = join(tmp, 'bad.json');
       writeFileSync(badJson, '{ "format": ');
-      await expect(startGateway({ graphql: { trustedDocuments: { mode: 'allow-list', manifest: badJson } } })).rejects.toThrow(/not valid JSON/);
+      await expect(startGateway({ graphql: { trustedDocuments: { mode: 'allow-list', manifest: badJson } } })).rejects.toThrow(
+        /not valid JSON/,
+      );
       const wrongId = writeManifest('wrong-id.json', { ...manifest, operations: [{ ...TOP, id: sha256('something else') }] });
       await expect(startGateway({ graphql: { trustedDocuments: { mode: 'allow-list', manifest: wrongId } } })).rejects.toThrow(
         /operations\[0\] \(TopProducts\): id [0-9a-f]{64} is not the SHA-256 of its body/,
@@ -334,7 +353,10 @@ describe('trusted documents', () => {
 
     it('starts, with a warning and a metric, when a listed document does not validate against the schema', async () => {
       const body = 'query Gone { noSuchField }';
-      const path = writeManifest('stale.json', { ...manifest, operations: [...manifest.operations, { id: sha256(body), name: 'Gone', type: 'query', body }] });
+      const path = writeManifest('stale.json', {
+        ...manifest,
+        operations: [...manifest.operations, { id: sha256(body), name: 'Gone', type: 'query', body }],
+      });
       const gw = await startGateway({ graphql: { trustedDocuments: { mode: 'allow-list', manifest: path } } });
       try {
         const warning = gw.logs.find((l) => l.msg === 'trusted document is not valid against the loaded schema');
@@ -353,10 +375,16 @@ describe('trusted documents', () => {
 });
 
 describe('precomputed costs', () => {
-  it('puts each listed document\'s estimate in the cost cache under the key the cost plugin asks for (query hash, with or without the operation name)', () => {
+  it("puts each listed document's estimate in the cost cache under the key the cost plugin asks for (query hash, with or without the operation name)", () => {
     const sdl = readFileSync(DEMO_SUPERGRAPH, 'utf8');
     const schema = apiSchemaFromSupergraph(sdl);
-    const costs = new CostModelSource({ overridesPath: join(tmp, 'none.yaml'), watch: false, pollIntervalMs: 1_000, cacheSize: 100, logger: pino({ level: 'silent' }) });
+    const costs = new CostModelSource({
+      overridesPath: join(tmp, 'none.yaml'),
+      watch: false,
+      pollIntervalMs: 1_000,
+      cacheSize: 100,
+      logger: pino({ level: 'silent' }),
+    });
     costs.load(schema, sdl);
     const listed = manifestOf([{ name: 'top.graphql', text: 'query Top($first: Int = 5) { topProducts(first: $first) { upc inStock } }' }]);
     const report = checkDocuments({ path: 'top.json', documents: new Map(listed.operations.map((op) => [op.id, op])) }, schema, costs, 10);
@@ -377,8 +405,13 @@ describe('precomputed costs', () => {
 
 describe('npm run manifest and the example manifest', () => {
   it('writes one entry per operation with the fragments it uses, each id the SHA-256 of its body', () => {
-    const written = manifestOf([{ name: 'a.graphql', text: 'query A { ...F }\nquery B { __typename }\nfragment F on Query { __typename }' }]);
-    expect(written.operations.map((op) => [op.name, op.type])).toEqual([['A', 'query'], ['B', 'query']]);
+    const written = manifestOf([
+      { name: 'a.graphql', text: 'query A { ...F }\nquery B { __typename }\nfragment F on Query { __typename }' },
+    ]);
+    expect(written.operations.map((op) => [op.name, op.type])).toEqual([
+      ['A', 'query'],
+      ['B', 'query'],
+    ]);
     expect(written.operations[0]?.body).toContain('fragment F on Query');
     expect(written.operations[1]?.body).not.toContain('fragment');
     for (const op of written.operations) expect(op.id).toBe(sha256(op.body));
@@ -387,7 +420,9 @@ describe('npm run manifest and the example manifest', () => {
 
   it('keeps examples/trusted-documents.json in step with examples/trusted-documents/*.graphql, every entry valid against the demo supergraph', () => {
     const dir = 'examples/trusted-documents';
-    const files = readdirSync(dir).filter((file) => file.endsWith('.graphql')).sort();
+    const files = readdirSync(dir)
+      .filter((file) => file.endsWith('.graphql'))
+      .sort();
     const expected = manifestOf(files.map((file) => ({ name: join(dir, file), text: readFileSync(join(dir, file), 'utf8') })));
     const committed = readManifest('examples/trusted-documents.json');
     expect([...committed.documents.values()]).toEqual(expected.operations);
@@ -401,7 +436,11 @@ describe('trusted documents on a supergraph hot reload', () => {
     const subgraph = await startTinySubgraph();
     const supergraphPath = writeTinySupergraph(subgraph.url, TINY_SDL);
     const body = 'query Stock { warehouses { code capacity } }';
-    const path = writeManifest('reload.json', { format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id: sha256(body), name: 'Stock', type: 'query', body }] });
+    const path = writeManifest('reload.json', {
+      format: 'apollo-persisted-query-manifest',
+      version: 1,
+      operations: [{ id: sha256(body), name: 'Stock', type: 'query', body }],
+    });
     const gw = await startTestGateway({
       supergraph: { path: supergraphPath, watch: true, pollIntervalMs: 50 },
       cost: { overridesPath: join(dirname(supergraphPath), 'no-costs.yaml') },

@@ -89,7 +89,12 @@ describe('rate-limit store failover', () => {
   it('refunds to the store that took the charge, never to the other one', async () => {
     const memory = new MemoryBudgetStore();
     const primary = new RedisBudgetStore(redis);
-    const store = new FailoverBudgetStore(primary, { timeoutMs: 250, retryPrimaryAfterMs: 300, fallback: memory, logger: pino(new LogCapture()) });
+    const store = new FailoverBudgetStore(primary, {
+      timeoutMs: 250,
+      retryPrimaryAfterMs: 300,
+      fallback: memory,
+      logger: pino(new LogCapture()),
+    });
 
     // Charged in Redis; Redis hangs before the refund: the refund is lost, not credited in memory.
     const inRedis = await store.charge('dave', 40, LIMITS);
@@ -115,7 +120,12 @@ describe('rate-limit store failover', () => {
   });
 
   it('fails over at once when Redis is gone (connection refused)', async () => {
-    const gone = new Redis('redis://127.0.0.1:1', { enableOfflineQueue: false, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const gone = new Redis('redis://127.0.0.1:1', {
+      enableOfflineQueue: false,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     gone.on('error', () => undefined);
     const store = new FailoverBudgetStore(new RedisBudgetStore(gone), {
       timeoutMs: 250,

@@ -49,7 +49,9 @@ describe('two gateway instances sharing one Redis', () => {
       clients.map(async (headers, client) => {
         for (let wave = 0; wave < 4; wave++) {
           const results = await Promise.all(
-            Array.from({ length: 6 }, (_, i) => postGraphql((gateways[(wave + i) % 2] as TestGateway).graphqlUrl, { query: NINE_POINTS }, headers)),
+            Array.from({ length: 6 }, (_, i) =>
+              postGraphql((gateways[(wave + i) % 2] as TestGateway).graphqlUrl, { query: NINE_POINTS }, headers),
+            ),
           );
           for (const result of results) {
             if (result.status === 200) admitted.set(client, (admitted.get(client) ?? 0) + 9);
@@ -111,10 +113,14 @@ describe('Redis frozen or stopped mid-run', () => {
     } finally {
       redis.thaw();
     }
-    expect(open.logs.find((l) => l.msg === 'rate-limit store unavailable: failing open to a per-instance in-memory limiter')).toHaveLength(1);
+    expect(open.logs.find((l) => l.msg === 'rate-limit store unavailable: failing open to a per-instance in-memory limiter')).toHaveLength(
+      1,
+    );
     expect(closed.logs.find((l) => l.msg === 'rate-limit store unavailable: failing closed')).toHaveLength(1);
     expect(await (await fetch(`${open.url}/metrics`)).text()).toMatch(/gateway_rate_limit_store_errors_total [1-9]/);
-    expect(await (await fetch(`${closed.url}/metrics`)).text()).toMatch(/gateway_rate_limit_total\{tier="shared",result="unavailable"\} [1-9]/);
+    expect(await (await fetch(`${closed.url}/metrics`)).text()).toMatch(
+      /gateway_rate_limit_total\{tier="shared",result="unavailable"\} [1-9]/,
+    );
 
     // Back on Redis: a fresh client's charge lands there again.
     const fresh = await bearer('after-thaw', 'shared');

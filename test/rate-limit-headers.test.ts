@@ -3,7 +3,14 @@ import type { LimitState } from '../gateway/src/rate-limit/budget.js';
 import { bindingLimit, rateLimitHeaders, retryAfterHeader, throttleStatus } from '../gateway/src/rate-limit/headers.js';
 
 const burst: LimitState = { name: 'burst', kind: 'token_bucket', max: 1000, remaining: 640.7, resetSeconds: 7.18, restoreRate: 50 };
-const daily: LimitState = { name: 'daily', kind: 'sliding_window', max: 100_000, remaining: 99_000, resetSeconds: 3600.2, restoreRate: 100_000 / 86_400 };
+const daily: LimitState = {
+  name: 'daily',
+  kind: 'sliding_window',
+  max: 100_000,
+  remaining: 99_000,
+  resetSeconds: 3600.2,
+  restoreRate: 100_000 / 86_400,
+};
 
 describe('rate-limit headers', () => {
   it('writes the IETF RateLimit-Policy and RateLimit fields, one item per limit', () => {

@@ -15,12 +15,22 @@ const tiers = loadConfig({
           maxRootFields: 10,
           limits: [{ name: 'burst', kind: 'token_bucket', capacity: 2_000, refillPerSecond: 20 }],
           overrides: [
-            { match: { rootField: 'Query.users' }, maxCost: 300, limits: [{ name: 'users-hourly', kind: 'sliding_window', limit: 5_000, windowSeconds: 3_600 }] },
+            {
+              match: { rootField: 'Query.users' },
+              maxCost: 300,
+              limits: [{ name: 'users-hourly', kind: 'sliding_window', limit: 5_000, windowSeconds: 3_600 }],
+            },
             { match: { operationName: 'Export' }, maxCost: 800 },
             { match: { operationName: 'Export' }, maxCost: 200 },
           ],
         },
-        pro: { maxCost: 5_000, maxDepth: 15, maxAliases: 50, maxRootFields: 20, limits: [{ name: 'burst', kind: 'token_bucket', capacity: 10_000, refillPerSecond: 100 }] },
+        pro: {
+          maxCost: 5_000,
+          maxDepth: 15,
+          maxAliases: 50,
+          maxRootFields: 20,
+          limits: [{ name: 'burst', kind: 'token_bucket', capacity: 10_000, refillPerSecond: 100 }],
+        },
       },
     },
   },
@@ -28,7 +38,11 @@ const tiers = loadConfig({
 
 describe('tier policy', () => {
   it('takes the principal tier, or the default tier when the config has no such tier', () => {
-    expect(resolvePolicy(tiers, 'free', 'pro', { rootFields: ['Query.me'] })).toMatchObject({ tier: 'pro', maxCost: 5_000, limits: [{ capacity: 10_000 }] });
+    expect(resolvePolicy(tiers, 'free', 'pro', { rootFields: ['Query.me'] })).toMatchObject({
+      tier: 'pro',
+      maxCost: 5_000,
+      limits: [{ capacity: 10_000 }],
+    });
     expect(resolvePolicy(tiers, 'free', 'platinum', { rootFields: ['Query.me'] })).toMatchObject({ tier: 'free', maxCost: 1_000 });
     // A tier claim naming an Object.prototype member is just an unknown tier.
     for (const claim of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
@@ -59,7 +73,9 @@ describe('rate-limit config', () => {
   });
 
   it('refuses a default tier that is not configured, and a Redis store without redis.url', () => {
-    expect(() => loadConfig({ env: {}, overrides: { rateLimit: { defaultTier: 'gold' } } })).toThrow(/rateLimit\.defaultTier: no tier named gold/);
+    expect(() => loadConfig({ env: {}, overrides: { rateLimit: { defaultTier: 'gold' } } })).toThrow(
+      /rateLimit\.defaultTier: no tier named gold/,
+    );
     expect(() => loadConfig({ env: {}, overrides: { rateLimit: { store: 'redis' } } })).toThrow(ConfigError);
     expect(() => loadConfig({ env: {}, overrides: { rateLimit: { store: 'redis' } } })).toThrow(/rateLimit\.store: redis needs redis\.url/);
   });
@@ -68,9 +84,9 @@ describe('rate-limit config', () => {
     const tier = (limits: { name: string; kind: 'token_bucket'; capacity: number; refillPerSecond: number }[]) => ({
       rateLimit: { defaultTier: 't', tiers: { t: { maxCost: 100, maxDepth: 5, maxAliases: 5, maxRootFields: 5, limits } } },
     });
-    expect(() => loadConfig({ env: {}, overrides: tier([{ name: 'burst', kind: 'token_bucket', capacity: 50, refillPerSecond: 1 }]) })).toThrow(
-      /rateLimit\.tiers\.t\.limits\.0: holds at most 50 points, less than maxCost 100/,
-    );
+    expect(() =>
+      loadConfig({ env: {}, overrides: tier([{ name: 'burst', kind: 'token_bucket', capacity: 50, refillPerSecond: 1 }]) }),
+    ).toThrow(/rateLimit\.tiers\.t\.limits\.0: holds at most 50 points, less than maxCost 100/);
     const twice = { name: 'burst', kind: 'token_bucket' as const, capacity: 500, refillPerSecond: 1 };
     expect(() => loadConfig({ env: {}, overrides: tier([twice, twice]) })).toThrow(/limit names must be unique in a tier/);
   });

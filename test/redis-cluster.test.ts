@@ -12,7 +12,14 @@ import { pino } from 'pino';
 import { describeApiKeyStoreContract } from './helpers/contracts/api-key-store.js';
 import { bucket, describeBudgetStoreContract, newClient, window } from './helpers/contracts/budget-store.js';
 import { describeCacheStoreContract } from './helpers/contracts/cache-store.js';
-import { NINE_POINTS, bearer, bucket as tierBucket, startCostGateway, startCountedSubgraphs, type CountedSubgraphs } from './helpers/cost-stack.js';
+import {
+  NINE_POINTS,
+  bearer,
+  bucket as tierBucket,
+  startCostGateway,
+  startCountedSubgraphs,
+  type CountedSubgraphs,
+} from './helpers/cost-stack.js';
 import { postGraphql, type TestGateway } from './helpers/gateway.js';
 import { startRedisCluster, type TestRedisCluster } from './helpers/redis-cluster.js';
 import { eventually, metricValue, postAsOperator, startFaultyDemo, startGatewayOn, type FaultyDemo } from './helpers/resilience.js';
@@ -62,7 +69,7 @@ function lazyApiKeyStore(connecting: Promise<Cluster>): RedisApiKeyStore {
 }
 
 describe('keys on a cluster', () => {
-  it('keeps all of a client\'s limits in one slot, and spreads clients over the masters', async () => {
+  it("keeps all of a client's limits in one slot, and spreads clients over the masters", async () => {
     const limits = [bucket(100, 1, 'burst'), window(1_000, 3_600, 'daily')];
     const own = await cluster.connect(`${PREFIX}spread:`);
     extraClients.push(own);
@@ -137,13 +144,18 @@ describe('two gateway instances on one Redis Cluster', () => {
     await cluster?.deleteKeys(gatewayPrefix);
   });
 
-  it('admit exactly one budget\'s worth of each client\'s concurrent requests split across both, on every master; the rest get 429', async () => {
+  it("admit exactly one budget's worth of each client's concurrent requests split across both, on every master; the rest get 429", async () => {
     // 45 points, refilled at 0.01 point/s: during the test the budget is five 9-point queries, no more.
     const config = {
       // Generous timeouts (commands and budget calls): this test is about sharing, and a loaded
       // machine must not turn slow answers into failures (which would fail closed: 503).
       redis: { cluster: { nodes: cluster.nodes }, keyPrefix: gatewayPrefix, commandTimeoutMs: 5_000 },
-      rateLimit: { storeTimeoutMs: 5_000, onStoreFailure: 'closed' as const, defaultTier: 'shared', tiers: { shared: { maxCost: 45, maxDepth: 10, maxAliases: 5, maxRootFields: 5, limits: [tierBucket('burst', 45, 0.01)] } } },
+      rateLimit: {
+        storeTimeoutMs: 5_000,
+        onStoreFailure: 'closed' as const,
+        defaultTier: 'shared',
+        tiers: { shared: { maxCost: 45, maxDepth: 10, maxAliases: 5, maxRootFields: 5, limits: [tierBucket('burst', 45, 0.01)] } },
+      },
     };
     gateways.push(...(await Promise.all([startCostGateway(counted, config), startCostGateway(counted, config)])));
     const [a, b] = gateways as [TestGateway, TestGateway];
@@ -155,14 +167,24 @@ describe('two gateway instances on one Redis Cluster', () => {
     const results = await Promise.all(
       subs.map(async (sub) => {
         const headers = await bearer(sub, 'shared');
-        return Promise.all(Array.from({ length: 20 }, (_, i) => postGraphql((i % 2 === 0 ? a : b).graphqlUrl, { query: NINE_POINTS }, headers)));
+        return Promise.all(
+          Array.from({ length: 20 }, (_, i) => postGraphql((i % 2 === 0 ? a : b).graphqlUrl, { query: NINE_POINTS }, headers)),
+        );
       }),
     );
     for (const perClient of results) {
       const statuses = perClient.map((result) => result.status);
-      const seen = JSON.stringify(perClient.filter((result) => result.status !== 200 && result.status !== 429).map((result) => result.body));
-      expect(statuses.filter((status) => status === 200), seen).toHaveLength(5);
-      expect(statuses.filter((status) => status === 429), seen).toHaveLength(15);
+      const seen = JSON.stringify(
+        perClient.filter((result) => result.status !== 200 && result.status !== 429).map((result) => result.body),
+      );
+      expect(
+        statuses.filter((status) => status === 200),
+        seen,
+      ).toHaveLength(5);
+      expect(
+        statuses.filter((status) => status === 429),
+        seen,
+      ).toHaveLength(15);
       for (const refused of perClient.filter((result) => result.status === 429)) {
         expect(refused.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
       }
@@ -213,10 +235,13 @@ describe('shared breaker state on a Redis Cluster', () => {
     await cluster?.deleteKeys(breakerPrefix);
   });
 
-  it('opens B\'s breaker when A\'s opens (pub/sub across the cluster), and B makes no call', async () => {
+  it("opens B's breaker when A's opens (pub/sub across the cluster), and B makes no call", async () => {
     const config = {
       redis: { cluster: { nodes: cluster.nodes }, keyPrefix: breakerPrefix },
-      resilience: { subgraphDefaults: { retry: { maxRetries: 0 }, fallback: { cache: false } }, sharedBreakers: { enabled: true, resyncIntervalMs: 60_000 } },
+      resilience: {
+        subgraphDefaults: { retry: { maxRetries: 0 }, fallback: { cache: false } },
+        sharedBreakers: { enabled: true, resyncIntervalMs: 60_000 },
+      },
       subgraphs: { products: { breaker: { volumeThreshold: 4, resetTimeoutMs: 60_000 } } },
     };
     // A and B seeded with different nodes: their subscriptions may sit on different masters.
@@ -228,21 +253,26 @@ describe('shared breaker state on a Redis Cluster', () => {
     // Both subscribed (counted on every master: classic pub/sub is cluster-wide).
     const subscribed = await eventually(async () => {
       const counts = await Promise.all(
-        client.nodes('master').map(async (node) => Number(((await node.call('PUBSUB', 'NUMSUB', `${breakerPrefix}breakers`)) as [string, number])[1])),
+        client
+          .nodes('master')
+          .map(async (node) => Number(((await node.call('PUBSUB', 'NUMSUB', `${breakerPrefix}breakers`)) as [string, number])[1])),
       );
       return counts.reduce((sum, count) => sum + count, 0) >= 2;
     }, 10_000);
     expect(subscribed).toBe(true);
 
     demo.proxies.products.mode = { kind: 'reset' };
-    for (let i = 0; i < 20 && (await state(a)) !== 2; i++) await postAsOperator(a.graphqlUrl, { query: `{ product(upc: "upc-000${i % 9}") { upc } }` });
+    for (let i = 0; i < 20 && (await state(a)) !== 2; i++)
+      await postAsOperator(a.graphqlUrl, { query: `{ product(upc: "upc-000${i % 9}") { upc } }` });
     expect(await state(a)).toBe(2);
     expect(await eventually(async () => (await state(b)) === 2, 5_000)).toBe(true);
     const hits = demo.proxies.products.hits;
     const refused = await postAsOperator(b.graphqlUrl, { query: '{ product(upc: "upc-0001") { upc } }' });
     expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', subgraph: 'products' });
     expect(demo.proxies.products.hits).toBe(hits);
-    expect(await metricValue(b, 'gateway_circuit_breaker_transitions_total', { breaker: 'products', state: 'open', cause: 'remote' })).toBe(1);
+    expect(await metricValue(b, 'gateway_circuit_breaker_transitions_total', { breaker: 'products', state: 'open', cause: 'remote' })).toBe(
+      1,
+    );
     expect(await client.exists('breakers:breaker:{products}')).toBe(1);
   });
 });
@@ -258,7 +288,9 @@ describe('cluster configuration', () => {
   });
 
   it('refuses both a url and a cluster, a node without a port, an empty list and braces in the key prefix', () => {
-    expect(() => load({ url: 'redis://a:6379', cluster: { nodes: ['redis://b:7000'] } })).toThrow(/redis\.cluster: give redis\.url \(one server\) or redis\.cluster/);
+    expect(() => load({ url: 'redis://a:6379', cluster: { nodes: ['redis://b:7000'] } })).toThrow(
+      /redis\.cluster: give redis\.url \(one server\) or redis\.cluster/,
+    );
     expect(() => load({ cluster: { nodes: ['redis://b'] } })).toThrow(/redis\.cluster\.nodes\.0: a node is `redis:\/\/host:port`/);
     expect(() => load({ cluster: { nodes: ['http://b:7000'] } })).toThrow(ConfigError);
     expect(() => load({ cluster: { nodes: [] } })).toThrow(/redis\.cluster\.nodes/);
@@ -290,7 +322,8 @@ describe('a master of the cluster dies', () => {
     const closed = await startCostGateway(counted, config('closed'));
     gateways.push(closed);
     const subs = await subsOnEveryMaster();
-    for (const sub of subs) expect((await postGraphql(closed.graphqlUrl, { query: NINE_POINTS }, await bearer(sub, 'shared'))).status).toBe(200);
+    for (const sub of subs)
+      expect((await postGraphql(closed.graphqlUrl, { query: NINE_POINTS }, await bearer(sub, 'shared'))).status).toBe(200);
 
     await cluster.killNode(1);
     // Every client, whichever master held its budget: the cluster without full slot coverage

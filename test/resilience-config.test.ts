@@ -24,7 +24,13 @@ describe('per-subgraph resilience settings', () => {
     const products = subgraphSettings(config, 'products');
     expect(products.timeoutMs).toBe(500);
     expect(products.public).toBe(true);
-    expect(products.breaker).toEqual({ enabled: true, errorThresholdPercentage: 50, rollingWindowMs: 10_000, volumeThreshold: 3, resetTimeoutMs: 5_000 });
+    expect(products.breaker).toEqual({
+      enabled: true,
+      errorThresholdPercentage: 50,
+      rollingWindowMs: 10_000,
+      volumeThreshold: 3,
+      resetTimeoutMs: 5_000,
+    });
     const users = subgraphSettings(config, 'users'); // not in `subgraphs` at all
     expect(users.timeoutMs).toBe(2_000);
     expect(users.breaker.volumeThreshold).toBe(10);
@@ -45,7 +51,10 @@ describe('per-subgraph resilience settings', () => {
     expect(() => createGateway(config)).toThrow(ConfigError);
     expect(() => createGateway(config)).toThrow(/subgraphs\.products\.fallback\.static: .*entitys/);
 
-    const missing = spawnGateway({}, ['--config', tempFile('gateway.yaml', 'subgraphs:\n  products:\n    fallback:\n      static: /nonexistent/products.json\n')]);
+    const missing = spawnGateway({}, [
+      '--config',
+      tempFile('gateway.yaml', 'subgraphs:\n  products:\n    fallback:\n      static: /nonexistent/products.json\n'),
+    ]);
     expect((await missing.exited).code).toBe(1);
     expect(missing.stderr).toContain('subgraphs.products.fallback.static');
     expect(missing.stderr).toContain('ENOENT');

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../gateway/src/config/index.js';
 import { upstreamPath } from '../gateway/src/rest/path.js';
 
-const load = (route: Record<string, unknown>, more: Record<string, unknown>[] = []) => () =>
-  loadConfig({ env: {}, overrides: { rest: { routes: [route, ...more] as never } } });
+const load =
+  (route: Record<string, unknown>, more: Record<string, unknown>[] = []) =>
+  () =>
+    loadConfig({ env: {}, overrides: { rest: { routes: [route, ...more] as never } } });
 
 describe('rest config', () => {
   it('defaults a route to GET/HEAD, sign-in required, cost 1, one retry, no fallback', () => {
@@ -45,7 +47,19 @@ describe('upstreamPath', () => {
   });
 
   it('refuses what is outside the prefix or could become so', () => {
-    for (const path of ['/legacy/usersX', '/legacy/users/..', '/legacy/users/%2E%2e', '/legacy/users/a%2Fb', '/legacy/users/a\\b', '/legacy/users/%5C', '/legacy/users/%252e', '/legacy/users//a', '/legacy/users/%2', '/legacy/users/a b', '/legacy/users/..%00']) {
+    for (const path of [
+      '/legacy/usersX',
+      '/legacy/users/..',
+      '/legacy/users/%2E%2e',
+      '/legacy/users/a%2Fb',
+      '/legacy/users/a\\b',
+      '/legacy/users/%5C',
+      '/legacy/users/%252e',
+      '/legacy/users//a',
+      '/legacy/users/%2',
+      '/legacy/users/a b',
+      '/legacy/users/..%00',
+    ]) {
       expect(upstreamPath(path, '/legacy/users', '/api'), path).toMatchObject({ ok: false });
     }
   });

@@ -123,13 +123,16 @@ describe('REST passthrough streams bodies both ways with bounded memory (gateway
         (async function* () {
           for (let sent = 0; sent < SIZE; sent += chunk.length) {
             // Before the last 8 MB leave the client, the upstream has already received some: nothing waits for the whole body.
-            if (sent >= SIZE - 8 * 1024 * 1024 && upstream.progress.uploadReceived > receivedBefore + 1024 * 1024) upstreamHadBytesBeforeTheEnd = true;
+            if (sent >= SIZE - 8 * 1024 * 1024 && upstream.progress.uploadReceived > receivedBefore + 1024 * 1024)
+              upstreamHadBytesBeforeTheEnd = true;
             if (sent % (1024 * 1024) === 0) await sleep(2);
             yield chunk;
           }
         })(),
       );
-    await (await request(`${url}/big/upload`, { method: 'POST', body: 'warm-up', headers: { 'content-type': 'application/octet-stream' } })).body.text();
+    await (
+      await request(`${url}/big/upload`, { method: 'POST', body: 'warm-up', headers: { 'content-type': 'application/octet-stream' } })
+    ).body.text();
     const receivedBefore = upstream.progress.uploadReceived;
     let answer: { bytes: number } = { bytes: 0 };
     const { baseline, peak } = await measured(pid, async () => {
@@ -141,7 +144,9 @@ describe('REST passthrough streams bodies both ways with bounded memory (gateway
       expect(response.statusCode).toBe(200);
       answer = (await response.body.json()) as { bytes: number };
     });
-    console.log(`upload: gateway RSS ${mb(baseline)} MB before, ${mb(peak)} MB peak (+${mb(peak - baseline)} MB) for ${mb(answer.bytes)} MB`);
+    console.log(
+      `upload: gateway RSS ${mb(baseline)} MB before, ${mb(peak)} MB peak (+${mb(peak - baseline)} MB) for ${mb(answer.bytes)} MB`,
+    );
     expect(answer.bytes).toBe(SIZE);
     expect(upstreamHadBytesBeforeTheEnd).toBe(true);
     expect(peak - baseline).toBeLessThan(MAX_GROWTH);

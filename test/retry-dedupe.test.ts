@@ -8,7 +8,11 @@ const suite = useFaultyDemo();
 
 const PRODUCT = '{ product(upc: "upc-0001") { upc name price } }';
 const CREATE_ORDER = 'mutation { createOrder(input: { items: [{ upc: "upc-0001", quantity: 1 }] }) { id } }';
-const RETRYING = { resilience: { subgraphDefaults: { retry: { maxRetries: 2, baseDelayMs: 5, maxDelayMs: 20 }, breaker: { enabled: false }, fallback: { cache: false } } } };
+const RETRYING = {
+  resilience: {
+    subgraphDefaults: { retry: { maxRetries: 2, baseDelayMs: 5, maxDelayMs: 20 }, breaker: { enabled: false }, fallback: { cache: false } },
+  },
+};
 
 describe('retries', () => {
   it.each([502, 503, 504])('retry a query after HTTP %i, at most maxRetries times', async (status) => {
@@ -61,14 +65,29 @@ describe('retries', () => {
       return Promise.reject(new Error('down'));
     };
     await expect(
-      withRetries(failing, { maxRetries: 4, baseDelayMs: 10, maxDelayMs: 25, deadline: Date.now() + 5_000, isRetryable: () => true, random: () => 0.999, onRetry: (_n, _e, d) => delays.push(d) }),
+      withRetries(failing, {
+        maxRetries: 4,
+        baseDelayMs: 10,
+        maxDelayMs: 25,
+        deadline: Date.now() + 5_000,
+        isRetryable: () => true,
+        random: () => 0.999,
+        onRetry: (_n, _e, d) => delays.push(d),
+      }),
     ).rejects.toThrow('down');
     expect(attempts).toBe(5);
     expect(delays).toEqual([10, 20, 25, 25]);
 
     attempts = 0;
     await expect(
-      withRetries(failing, { maxRetries: 4, baseDelayMs: 1_000, maxDelayMs: 1_000, deadline: Date.now() + 100, isRetryable: () => true, random: () => 0.5 }),
+      withRetries(failing, {
+        maxRetries: 4,
+        baseDelayMs: 1_000,
+        maxDelayMs: 1_000,
+        deadline: Date.now() + 100,
+        isRetryable: () => true,
+        random: () => 0.5,
+      }),
     ).rejects.toThrow('down');
     expect(attempts).toBe(1);
   });

@@ -28,7 +28,10 @@ describe('graceful shutdown', () => {
 
     const response = await inFlight;
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ data: { slow: 'waited 800ms' }, extensions: { cost: expect.objectContaining({ actualQueryCost: 0 }) } });
+    expect(await response.json()).toEqual({
+      data: { slow: 'waited 800ms' },
+      extensions: { cost: expect.objectContaining({ actualQueryCost: 0 }) },
+    });
 
     const { code } = await gateway.exited;
     expect(code).toBe(0);
@@ -65,7 +68,10 @@ describe('graceful shutdown', () => {
   });
 
   it('cuts requests that outlive the shutdown deadline and exits 1', async () => {
-    const gateway = spawnGateway({ SUPERGRAPH_PATH: tiny.supergraphPath }, ['--config', writeConfig('server:\n  shutdownTimeoutMs: 300\n')]);
+    const gateway = spawnGateway({ SUPERGRAPH_PATH: tiny.supergraphPath }, [
+      '--config',
+      writeConfig('server:\n  shutdownTimeoutMs: 300\n'),
+    ]);
     const url = await gateway.ready;
     const inFlight = slowQuery(url, 5_000).then(
       (r) => r.status,

@@ -256,11 +256,7 @@ describe('users legacy REST routes', () => {
 
     const page = await get('/api/v1/users?limit=3&offset=10');
     expect(page.body).toMatchObject({ total: 5_000, limit: 3, offset: 10 });
-    expect((page.body as { users: { id: string }[] }).users.map((user) => user.id)).toEqual([
-      'user-11',
-      'user-12',
-      'user-13',
-    ]);
+    expect((page.body as { users: { id: string }[] }).users.map((user) => user.id)).toEqual(['user-11', 'user-12', 'user-13']);
   });
 
   it.each(['limit=0', 'limit=101', 'limit=abc', 'limit=2.5', 'offset=-1'])('returns 400 BAD_REQUEST for %s', async (query) => {
@@ -313,7 +309,11 @@ describe('orders subgraph', () => {
   const as = (userId: string) => ({ 'x-user-id': userId, 'x-user-scopes': 'orders:write' });
   const OPERATOR = { 'x-user-id': 'ops-console', 'x-user-scopes': 'orders:read:all' };
 
-  async function ordersOf(userId: string, first: number, after: string | null = null): Promise<Connection<{ id: string; createdAt: string }>> {
+  async function ordersOf(
+    userId: string,
+    first: number,
+    after: string | null = null,
+  ): Promise<Connection<{ id: string; createdAt: string }>> {
     const data = await graphqlData<{ _entities: { orders: Connection<{ id: string; createdAt: string }> }[] }>(
       subgraphs.urls.orders,
       USER_ORDERS_ENTITIES,
@@ -324,7 +324,12 @@ describe('orders subgraph', () => {
   }
 
   it('resolves an order with references to its user and products', async () => {
-    const { order } = await graphqlData<{ order: OrderView }>(subgraphs.urls.orders, `{ order(id: "order-1") { ${ORDER_FIELDS} } }`, {}, OPERATOR);
+    const { order } = await graphqlData<{ order: OrderView }>(
+      subgraphs.urls.orders,
+      `{ order(id: "order-1") { ${ORDER_FIELDS} } }`,
+      {},
+      OPERATOR,
+    );
     expect(order.id).toBe('order-1');
     expect(order.user?.id).toMatch(/^user-\d+$/);
     expect(order.items.length).toBeGreaterThanOrEqual(1);
@@ -335,7 +340,12 @@ describe('orders subgraph', () => {
   });
 
   it('snapshots unit prices from the same price book the products subgraph serves', async () => {
-    const { order } = await graphqlData<{ order: OrderView }>(subgraphs.urls.orders, `{ order(id: "order-77") { ${ORDER_FIELDS} } }`, {}, OPERATOR);
+    const { order } = await graphqlData<{ order: OrderView }>(
+      subgraphs.urls.orders,
+      `{ order(id: "order-77") { ${ORDER_FIELDS} } }`,
+      {},
+      OPERATOR,
+    );
     const products = await graphqlData<{ _entities: { upc: string; price: number }[] }>(subgraphs.urls.products, PRODUCT_ENTITIES, {
       representations: order.items.map((item) => ({ __typename: 'Product', upc: item.product?.upc })),
     });
@@ -395,11 +405,21 @@ describe('orders subgraph', () => {
     const { createOrder: order } = await graphqlData<{ createOrder: OrderView }>(
       subgraphs.urls.orders,
       createOrder,
-      { input: { items: [{ upc: 'upc-0010', quantity: 3 }, { upc: 'upc-0020', quantity: 1 }] } },
+      {
+        input: {
+          items: [
+            { upc: 'upc-0010', quantity: 3 },
+            { upc: 'upc-0020', quantity: 1 },
+          ],
+        },
+      },
       as('user-2'),
     );
     expect(order).toMatchObject({ status: 'PENDING', user: { id: 'user-2' } });
-    expect(order.items.map((item) => [item.product?.upc, item.quantity])).toEqual([['upc-0010', 3], ['upc-0020', 1]]);
+    expect(order.items.map((item) => [item.product?.upc, item.quantity])).toEqual([
+      ['upc-0010', 3],
+      ['upc-0020', 1],
+    ]);
     const [first, second] = order.items;
     expect(order.total).toBe(Math.round((3 * first!.unitPrice + second!.unitPrice) * 100) / 100);
     expect(Date.now() - Date.parse(order.createdAt)).toBeLessThan(60_000);
@@ -407,7 +427,12 @@ describe('orders subgraph', () => {
     const after = await ordersOf('user-2', 100);
     expect(after.totalCount).toBe(before.totalCount + 1);
     expect(after.edges.at(-1)?.node.id).toBe(order.id);
-    const fetched = await graphqlData<{ order: OrderView }>(subgraphs.urls.orders, `{ order(id: "${order.id}") { ${ORDER_FIELDS} } }`, {}, as('user-2'));
+    const fetched = await graphqlData<{ order: OrderView }>(
+      subgraphs.urls.orders,
+      `{ order(id: "${order.id}") { ${ORDER_FIELDS} } }`,
+      {},
+      as('user-2'),
+    );
     expect(fetched.order).toEqual(order);
   });
 
@@ -420,7 +445,12 @@ describe('orders subgraph', () => {
     },
     {
       why: 'quantity 0',
-      input: { items: [{ upc: 'upc-0001', quantity: 1 }, { upc: 'upc-0002', quantity: 0 }] },
+      input: {
+        items: [
+          { upc: 'upc-0001', quantity: 1 },
+          { upc: 'upc-0002', quantity: 0 },
+        ],
+      },
       field: 'input.items[1].quantity',
     },
     { why: 'quantity 101', input: { items: [{ upc: 'upc-0001', quantity: 101 }] }, field: 'input.items[0].quantity' },
@@ -441,12 +471,22 @@ describe('orders subgraph', () => {
     );
     const someoneElse = await graphqlError(subgraphs.urls.orders, cancelOrder, { id: order.id }, as('user-5'));
     expect(someoneElse.extensions).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
-    const cancelled = await graphqlData<{ cancelOrder: { id: string; status: string } }>(subgraphs.urls.orders, cancelOrder, { id: order.id }, as('user-4'));
+    const cancelled = await graphqlData<{ cancelOrder: { id: string; status: string } }>(
+      subgraphs.urls.orders,
+      cancelOrder,
+      { id: order.id },
+      as('user-4'),
+    );
     expect(cancelled.cancelOrder).toEqual({ id: order.id, status: 'CANCELLED' });
 
     const again = await graphqlError(subgraphs.urls.orders, cancelOrder, { id: order.id }, as('user-4'));
     expect(again.extensions).toMatchObject({ code: 'ORDER_ALREADY_CANCELLED', field: 'id' });
-    const fetched = await graphqlData<{ order: { status: string } }>(subgraphs.urls.orders, `{ order(id: "${order.id}") { status } }`, {}, as('user-4'));
+    const fetched = await graphqlData<{ order: { status: string } }>(
+      subgraphs.urls.orders,
+      `{ order(id: "${order.id}") { status } }`,
+      {},
+      as('user-4'),
+    );
     expect(fetched.order.status).toBe('CANCELLED');
   });
 
@@ -455,11 +495,21 @@ describe('orders subgraph', () => {
     expect(error.extensions).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
   });
 
-  it('shows a user only their own orders; orders:read:all sees everyone\'s', async () => {
-    const { order } = await graphqlData<{ order: OrderView }>(subgraphs.urls.orders, `{ order(id: "order-1") { ${ORDER_FIELDS} } }`, {}, OPERATOR);
+  it("shows a user only their own orders; orders:read:all sees everyone's", async () => {
+    const { order } = await graphqlData<{ order: OrderView }>(
+      subgraphs.urls.orders,
+      `{ order(id: "order-1") { ${ORDER_FIELDS} } }`,
+      {},
+      OPERATOR,
+    );
     const owner = order.user!.id;
     const other = owner === 'user-1' ? 'user-2' : 'user-1';
-    const mine = await graphqlData<{ order: { id: string } | null }>(subgraphs.urls.orders, '{ order(id: "order-1") { id } }', {}, as(owner));
+    const mine = await graphqlData<{ order: { id: string } | null }>(
+      subgraphs.urls.orders,
+      '{ order(id: "order-1") { id } }',
+      {},
+      as(owner),
+    );
     expect(mine.order).toEqual({ id: 'order-1' });
     const theirs = await graphqlData<{ order: unknown }>(subgraphs.urls.orders, '{ order(id: "order-1") { id } }', {}, as(other));
     expect(theirs.order).toBeNull();
@@ -469,7 +519,13 @@ describe('orders subgraph', () => {
     const entities = await graphqlData<{ _entities: { id: string; orders: unknown }[] }>(
       subgraphs.urls.orders,
       USER_ORDERS_ENTITIES,
-      { representations: [{ __typename: 'User', id: owner }, { __typename: 'User', id: other }], first: 1 },
+      {
+        representations: [
+          { __typename: 'User', id: owner },
+          { __typename: 'User', id: other },
+        ],
+        first: 1,
+      },
       as(owner),
     );
     expect(entities._entities[0]?.orders).not.toBeNull();

@@ -19,7 +19,26 @@ import { startTinySubgraph, writeTinySupergraph, type TinySubgraph } from './hel
 /** users → orders → products in one query. */
 const CROSS = /* GraphQL */ `
   query UserOrders($id: ID!) {
-    user(id: $id) { id name orders(first: 2) { edges { node { id total items { quantity product { upc name price } } } } } }
+    user(id: $id) {
+      id
+      name
+      orders(first: 2) {
+        edges {
+          node {
+            id
+            total
+            items {
+              quantity
+              product {
+                upc
+                name
+                price
+              }
+            }
+          }
+        }
+      }
+    }
   }
 `;
 
@@ -44,7 +63,12 @@ function spansOf(traceId: string): ReceivedSpan[] {
 /** Waits until the trace has a span named `last` (spans arrive in batches, children before parents). */
 async function traceWith(traceId: string, ...names: string[]): Promise<ReceivedSpan[]> {
   const complete = () => names.every((name) => spansOf(traceId).some((span) => span.name === name));
-  expect(await eventually(complete, 10_000), `spans ${names.join(', ')} of trace ${traceId}: got ${spansOf(traceId).map((s) => s.name).join(', ')}`).toBe(true);
+  expect(
+    await eventually(complete, 10_000),
+    `spans ${names.join(', ')} of trace ${traceId}: got ${spansOf(traceId)
+      .map((s) => s.name)
+      .join(', ')}`,
+  ).toBe(true);
   return spansOf(traceId);
 }
 
@@ -58,9 +82,12 @@ const childrenOf = (spans: ReceivedSpan[], parent: ReceivedSpan) => spans.filter
 
 // First in the file, before any gateway with tracing on has registered the process's provider.
 describe('with tracing off', () => {
-  it('registers no tracer provider: @apollo/gateway\'s spans go to the API\'s no-op tracer', async () => {
+  it("registers no tracer provider: @apollo/gateway's spans go to the API's no-op tracer", async () => {
     const tiny = await startTinySubgraph();
-    const gw = await startTestGateway({ supergraph: { path: writeTinySupergraph(tiny.url), watch: false }, tracing: { enabled: false, endpoint: receiver.url } });
+    const gw = await startTestGateway({
+      supergraph: { path: writeTinySupergraph(tiny.url), watch: false },
+      tracing: { enabled: false, endpoint: receiver.url },
+    });
     try {
       const result = await postGraphql(gw.graphqlUrl, { query: '{ warehouses { code } }' }, { 'x-request-id': 'never-traced' });
       expect(result.status).toBe(200);
@@ -85,7 +112,11 @@ describe('a cross-subgraph query, traced end to end, with products failing and a
     // The demo subgraphs join the trace, exporting to the same receiver.
     const tracing = { endpoint: receiver.url, serviceName: '', exportDelayMs: 50 };
     const options = (name: string) => ({ host: '127.0.0.1', port: 0, tracing: { ...tracing, serviceName: `${name}-subgraph` } });
-    subgraphs = await Promise.all([startUsersSubgraph(options('users')), startOrdersSubgraph(options('orders')), startProductsSubgraph(options('products'))]);
+    subgraphs = await Promise.all([
+      startUsersSubgraph(options('users')),
+      startOrdersSubgraph(options('orders')),
+      startProductsSubgraph(options('products')),
+    ]);
     const [users, orders, products] = subgraphs as [SubgraphServer, SubgraphServer, SubgraphServer];
     proxies = {
       users: await startFaultProxy(users.url),
@@ -110,16 +141,27 @@ describe('a cross-subgraph query, traced end to end, with products failing and a
     await Promise.all(subgraphs.map((subgraph) => subgraph.close()));
   });
 
-  it('exports the span tree: request → parse, validate, cost, Apollo\'s request → plan, execute → fetch per subgraph → attempts → subgraph spans', async () => {
+  it("exports the span tree: request → parse, validate, cost, Apollo's request → plan, execute → fetch per subgraph → attempts → subgraph spans", async () => {
     await proxies.products.kill();
     const auth = await devBearer('user-3', ['orders:read:all']);
-    const result = await postGraphql(gw.graphqlUrl, { query: CROSS, variables: { id: 'user-7' }, operationName: 'UserOrders' }, { ...auth, 'x-request-id': 'traced-cross-1' });
+    const result = await postGraphql(
+      gw.graphqlUrl,
+      { query: CROSS, variables: { id: 'user-7' }, operationName: 'UserOrders' },
+      { ...auth, 'x-request-id': 'traced-cross-1' },
+    );
     expect(result.status).toBe(200);
     expect(result.headers.get('x-fallback-source')).toBe('static');
     const traceId = (result.body.extensions as { traceId?: string }).traceId as string;
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
 
-    const spans = await traceWith(traceId, 'POST /graphql', 'gateway.request', 'gateway.execute', 'resolve Query.user', 'resolve Query._entities');
+    const spans = await traceWith(
+      traceId,
+      'POST /graphql',
+      'gateway.request',
+      'gateway.execute',
+      'resolve Query.user',
+      'resolve Query._entities',
+    );
     const gatewaySpans = spans.filter((span) => span.service === 'gateway-under-test');
 
     // The request span: the root, a server span with what the gateway learned about the request.
@@ -144,9 +186,16 @@ describe('a cross-subgraph query, traced end to end, with products failing and a
     expect(root.attributes['gateway.cost.actual']).toBeGreaterThan(0);
 
     // Its children: parse, validate, cost (ours) and Apollo's gateway.request.
-    expect(childrenOf(spans, root).map((span) => span.name).sort()).toEqual(['gateway.cost', 'gateway.request', 'graphql.parse', 'graphql.validate']);
+    expect(
+      childrenOf(spans, root)
+        .map((span) => span.name)
+        .sort(),
+    ).toEqual(['gateway.cost', 'gateway.request', 'graphql.parse', 'graphql.validate']);
     const cost = only(spans, (span) => span.name === 'gateway.cost', 'cost span');
-    expect(cost.attributes).toMatchObject({ 'gateway.rate_limit.result': 'allowed', 'gateway.cost.estimated': root.attributes['gateway.cost.estimated'] });
+    expect(cost.attributes).toMatchObject({
+      'gateway.rate_limit.result': 'allowed',
+      'gateway.cost.estimated': root.attributes['gateway.cost.estimated'],
+    });
 
     const apolloRequest = only(spans, (span) => span.name === 'gateway.request', 'Apollo request span');
     expect(childrenOf(spans, apolloRequest).map((span) => span.name)).toEqual(expect.arrayContaining(['gateway.plan', 'gateway.execute']));
@@ -164,13 +213,22 @@ describe('a cross-subgraph query, traced end to end, with products failing and a
       expect(attempt).toMatchObject({
         name: 'gateway.subgraph.attempt',
         kind: SPAN_CLIENT,
-        attributes: expect.objectContaining({ 'gateway.subgraph.name': name, 'gateway.attempt': 1, 'gateway.breaker.state': 'closed', 'http.response.status_code': 200 }),
+        attributes: expect.objectContaining({
+          'gateway.subgraph.name': name,
+          'gateway.attempt': 1,
+          'gateway.breaker.state': 'closed',
+          'http.response.status_code': 200,
+        }),
       });
       // The subgraph received this attempt's traceparent...
       const sent = proxies[name as 'users' | 'orders'].requests.map((request) => request.headers.traceparent);
       expect(sent).toContain(`00-${traceId}-${attempt?.spanId}-01`);
       // ...and its own span is that attempt's child, with its resolvers below.
-      const server = only(spans, (span) => span.service === `${name}-subgraph` && span.parentSpanId === attempt?.spanId, `${name} subgraph span`);
+      const server = only(
+        spans,
+        (span) => span.service === `${name}-subgraph` && span.parentSpanId === attempt?.spanId,
+        `${name} subgraph span`,
+      );
       expect(server.kind).toBe(SPAN_SERVER);
       expect(childrenOf(spans, server).map((span) => span.name).length).toBeGreaterThan(0);
     }
@@ -179,8 +237,12 @@ describe('a cross-subgraph query, traced end to end, with products failing and a
     const products = only(fetches, (span) => span.attributes.service === 'products', 'products fetch');
     expect(products.status.code).toBe(STATUS_ERROR);
     expect(products.attributes).toMatchObject({ 'gateway.subgraph.result': 'network_error', 'gateway.fallback.source': 'static' });
-    const attempts = childrenOf(spans, products).sort((a, b) => Number(a.attributes['gateway.attempt']) - Number(b.attributes['gateway.attempt']));
-    expect(attempts.map((span) => [span.name, span.attributes['gateway.attempt'], span.attributes['error.type'], span.status.code])).toEqual([
+    const attempts = childrenOf(spans, products).sort(
+      (a, b) => Number(a.attributes['gateway.attempt']) - Number(b.attributes['gateway.attempt']),
+    );
+    expect(
+      attempts.map((span) => [span.name, span.attributes['gateway.attempt'], span.attributes['error.type'], span.status.code]),
+    ).toEqual([
       ['gateway.subgraph.attempt', 1, 'network_error', STATUS_ERROR],
       ['gateway.subgraph.attempt', 2, 'network_error', STATUS_ERROR],
     ]);
@@ -220,14 +282,18 @@ describe('incoming trace context: honoured from trusted peers only, and passed o
   });
 
   async function ask(gw: TestGateway, requestId: string, headers: Record<string, string> = {}, operationName = 'Warehouses') {
-    const result = await postGraphql(gw.graphqlUrl, { query: `query ${operationName} { warehouses { code } }` }, { 'x-request-id': requestId, ...headers });
+    const result = await postGraphql(
+      gw.graphqlUrl,
+      { query: `query ${operationName} { warehouses { code } }` },
+      { 'x-request-id': requestId, ...headers },
+    );
     expect(result.status).toBe(200);
     const line = gw.logs.completed(requestId)[0];
     const received = tiny.receivedHeaders.at(-1);
     return { result, traceId: line?.traceId as string | undefined, subgraphTraceparent: received?.traceparent };
   }
 
-  it('continues a trusted client\'s trace: same trace id, its span as the parent, the subgraph gets the same trace', async () => {
+  it("continues a trusted client's trace: same trace id, its span as the parent, the subgraph gets the same trace", async () => {
     const gw = await start({ enabled: true, trustIncoming: ['127.0.0.0/8', '::1'] });
     const { traceId, subgraphTraceparent } = await ask(gw, 'trust-1', { traceparent, tracestate: 'vendor=abc' });
     expect(traceId).toBe(CLIENT_TRACE);
@@ -297,12 +363,14 @@ describe('incoming trace context: honoured from trusted peers only, and passed o
     );
     expect(untraced).toEqual([]);
     // Apollo's spans carry the operation name when recorded: the traced request's are there.
-    expect(receiver.spans.some((span) => span.name === 'gateway.request' && span.attributes['graphql.operation.name'] === 'Warehouses')).toBe(true);
+    expect(
+      receiver.spans.some((span) => span.name === 'gateway.request' && span.attributes['graphql.operation.name'] === 'Warehouses'),
+    ).toBe(true);
   });
 });
 
 describe('deduplicated subgraph calls', () => {
-  it('mark the fetch span of the call that joined one in flight; the attempts are in the first request\'s trace', async () => {
+  it("mark the fetch span of the call that joined one in flight; the attempts are in the first request's trace", async () => {
     const tiny = await startTinySubgraph();
     const gw = await startTestGateway({
       supergraph: { path: writeTinySupergraph(tiny.url), watch: false },
@@ -312,7 +380,9 @@ describe('deduplicated subgraph calls', () => {
       const ask = (id: string) => postGraphql(gw.graphqlUrl, { query: '{ slow(ms: 400) }' }, { 'x-request-id': id });
       const answers = await Promise.all([ask('dedupe-1'), ask('dedupe-2')]);
       expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
-      expect(tiny.receivedHeaders.filter((headers) => headers['x-request-id'] === 'dedupe-1' || headers['x-request-id'] === 'dedupe-2')).toHaveLength(1);
+      expect(
+        tiny.receivedHeaders.filter((headers) => headers['x-request-id'] === 'dedupe-1' || headers['x-request-id'] === 'dedupe-2'),
+      ).toHaveLength(1);
       const traces = ['dedupe-1', 'dedupe-2'].map((id) => gw.logs.completed(id)[0]?.traceId as string);
       const fetchOf = async (traceId: string) => {
         const spans = await traceWith(traceId, 'POST /graphql', 'gateway.fetch');
@@ -350,13 +420,19 @@ describe('REST passthrough calls', () => {
     await upstream?.close();
   });
 
-  it('get a client span per attempt, whose traceparent the upstream receives (the client\'s own is replaced)', async () => {
-    const response = await fetch(`${gw.url}/legacy/echo/a?x=1`, { headers: { 'x-request-id': 'rest-traced-1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } });
+  it("get a client span per attempt, whose traceparent the upstream receives (the client's own is replaced)", async () => {
+    const response = await fetch(`${gw.url}/legacy/echo/a?x=1`, {
+      headers: { 'x-request-id': 'rest-traced-1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+    });
     expect(response.status).toBe(200);
     const traceId = gw.logs.completed('rest-traced-1')[0]?.traceId as string;
     const spans = await traceWith(traceId, 'GET /legacy/echo/*', 'gateway.rest.attempt');
     const root = only(spans, (span) => span.name === 'GET /legacy/echo/*', 'request span');
-    expect(root.attributes).toMatchObject({ 'gateway.rest.route': '/legacy/echo', 'gateway.rest.attempts': 1, 'http.response.status_code': 200 });
+    expect(root.attributes).toMatchObject({
+      'gateway.rest.route': '/legacy/echo',
+      'gateway.rest.attempts': 1,
+      'http.response.status_code': 200,
+    });
     const attempt = only(spans, (span) => span.name === 'gateway.rest.attempt', 'attempt span');
     expect(attempt.parentSpanId).toBe(root.spanId);
     expect(attempt.kind).toBe(SPAN_CLIENT);
@@ -395,18 +471,32 @@ describe('tracing config', () => {
     const config = loadConfig({
       env: { TRACING_ENABLED: 'true', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://jaeger:4318/v1/traces', OTEL_SERVICE_NAME: 'edge' },
     });
-    expect(config.tracing).toMatchObject({ enabled: true, endpoint: 'http://jaeger:4318/v1/traces', serviceName: 'edge', trustIncoming: 'trustedProxies', traceIdInExtensions: false });
+    expect(config.tracing).toMatchObject({
+      enabled: true,
+      endpoint: 'http://jaeger:4318/v1/traces',
+      serviceName: 'edge',
+      trustIncoming: 'trustedProxies',
+      traceIdInExtensions: false,
+    });
   });
 
-  it('turns the demo subgraphs\' tracing on from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, named <name>-subgraph unless OTEL_SERVICE_NAME says', () => {
+  it("turns the demo subgraphs' tracing on from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, named <name>-subgraph unless OTEL_SERVICE_NAME says", () => {
     expect(tracingFromEnv('users', {})).toBeUndefined();
-    expect(tracingFromEnv('users', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://jaeger:4318/v1/traces' })).toEqual({ endpoint: 'http://jaeger:4318/v1/traces', serviceName: 'users-subgraph' });
-    expect(tracingFromEnv('users', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://j:4318/v1/traces', OTEL_SERVICE_NAME: 'accounts' })?.serviceName).toBe('accounts');
+    expect(tracingFromEnv('users', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://jaeger:4318/v1/traces' })).toEqual({
+      endpoint: 'http://jaeger:4318/v1/traces',
+      serviceName: 'users-subgraph',
+    });
+    expect(
+      tracingFromEnv('users', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://j:4318/v1/traces', OTEL_SERVICE_NAME: 'accounts' })
+        ?.serviceName,
+    ).toBe('accounts');
   });
 
   it('refuses a bad trust list, ratio or endpoint with the key named', () => {
     expect(() => loadConfig({ env: {}, overrides: { tracing: { trustIncoming: ['10.0.0.0/33'] } } })).toThrow(/tracing\.trustIncoming/);
     expect(() => loadConfig({ env: {}, overrides: { tracing: { sampleRatio: 2 } } })).toThrow(/tracing\.sampleRatio/);
-    expect(() => loadConfig({ env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'jaeger:4318' } })).toThrow(/tracing\.endpoint \(from env OTEL_EXPORTER_OTLP_TRACES_ENDPOINT\)/);
+    expect(() => loadConfig({ env: { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'jaeger:4318' } })).toThrow(
+      /tracing\.endpoint \(from env OTEL_EXPORTER_OTLP_TRACES_ENDPOINT\)/,
+    );
   });
 });

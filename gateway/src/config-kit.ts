@@ -21,7 +21,10 @@ export function withDefaults<S extends Record<string, z.ZodType>>(fields: S, def
 
 /** A strict group of `fields` with their `defaults`, itself defaulted when absent. */
 export function defaultedGroup<S extends Record<string, z.ZodType>>(fields: S, defaults: { [K in keyof S]: z.output<S[K]> }) {
-  return z.object(withDefaults(fields, defaults)).strict().prefault({} as never);
+  return z
+    .object(withDefaults(fields, defaults))
+    .strict()
+    .prefault({} as never);
 }
 
 /** The entries of `value` that are set: what an override of optional fields puts over its defaults. */

@@ -71,7 +71,9 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     // Runs after the HTTP server has stopped and in-flight requests have finished.
     await apollo.stop().catch((error: Error) => logger.warn({ err: error.message }, 'apollo stop failed'));
     // In the reverse of the list's order: observability, first in the list, exports the last spans last.
-    await features.close((feature, error) => logger.warn({ feature, err: error instanceof Error ? error.message : String(error) }, 'feature close failed'));
+    await features.close((feature, error) =>
+      logger.warn({ feature, err: error instanceof Error ? error.message : String(error) }, 'feature close failed'),
+    );
     if (redis) await closeRedis(redis);
   });
 

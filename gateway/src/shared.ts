@@ -22,7 +22,11 @@ export interface GatewayShared {
   supergraph: SupergraphState;
 }
 
-export function createShared(config: GatewayConfig, logDestination: DestinationStream | undefined, phase: () => GatewayPhase): GatewayShared {
+export function createShared(
+  config: GatewayConfig,
+  logDestination: DestinationStream | undefined,
+  phase: () => GatewayPhase,
+): GatewayShared {
   const logger = createLogger({ level: config.logging.level, destination: logDestination });
   const metrics = new GatewayMetrics({
     maxOperationLabels: config.metrics.maxOperationLabels,

@@ -25,9 +25,7 @@ export interface Order {
 }
 
 export type CancelOrderResult =
-  | { outcome: 'CANCELLED'; order: Order }
-  | { outcome: 'NOT_FOUND' }
-  | { outcome: 'ALREADY_CANCELLED'; order: Order };
+  { outcome: 'CANCELLED'; order: Order } | { outcome: 'NOT_FOUND' } | { outcome: 'ALREADY_CANCELLED'; order: Order };
 
 /** The orders data layer: the seeded orders of one server process, plus any placed since. */
 export interface OrderStore {

@@ -9,11 +9,9 @@ export const productsResolvers: GraphQLResolverMap<ProductsContext> = {
   Query: {
     topProducts: (_root: unknown, args: { first?: number | null }, context: ProductsContext) =>
       context.store.topProducts(validatePageSize(args.first, DEFAULT_TOP_PRODUCTS)),
-    product: (_root: unknown, args: { upc: string }, context: ProductsContext) =>
-      context.loaders.productByUpc.load(args.upc),
+    product: (_root: unknown, args: { upc: string }, context: ProductsContext) => context.loaders.productByUpc.load(args.upc),
   },
   Product: {
-    __resolveReference: (reference: Pick<Product, 'upc'>, context: ProductsContext) =>
-      context.loaders.productByUpc.load(reference.upc),
+    __resolveReference: (reference: Pick<Product, 'upc'>, context: ProductsContext) => context.loaders.productByUpc.load(reference.upc),
   },
 };

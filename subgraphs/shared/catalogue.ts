@@ -16,15 +16,42 @@ export interface CatalogueProduct {
 }
 
 const ADJECTIVES = [
-  'Classic', 'Compact', 'Deluxe', 'Ergonomic', 'Portable', 'Rugged', 'Sleek', 'Smart', 'Vintage',
-  'Wireless', 'Organic', 'Heavy-Duty', 'Minimal', 'Premium', 'Foldable', 'Solar',
+  'Classic',
+  'Compact',
+  'Deluxe',
+  'Ergonomic',
+  'Portable',
+  'Rugged',
+  'Sleek',
+  'Smart',
+  'Vintage',
+  'Wireless',
+  'Organic',
+  'Heavy-Duty',
+  'Minimal',
+  'Premium',
+  'Foldable',
+  'Solar',
 ] as const;
-const MATERIALS = [
-  'Bamboo', 'Steel', 'Cotton', 'Ceramic', 'Oak', 'Aluminium', 'Leather', 'Glass', 'Carbon', 'Wool',
-] as const;
+const MATERIALS = ['Bamboo', 'Steel', 'Cotton', 'Ceramic', 'Oak', 'Aluminium', 'Leather', 'Glass', 'Carbon', 'Wool'] as const;
 const NOUNS = [
-  'Backpack', 'Kettle', 'Lamp', 'Headphones', 'Chair', 'Notebook', 'Water Bottle', 'Keyboard',
-  'Blanket', 'Mug', 'Tent', 'Speaker', 'Watch', 'Desk', 'Jacket', 'Bicycle Bell', 'Frying Pan',
+  'Backpack',
+  'Kettle',
+  'Lamp',
+  'Headphones',
+  'Chair',
+  'Notebook',
+  'Water Bottle',
+  'Keyboard',
+  'Blanket',
+  'Mug',
+  'Tent',
+  'Speaker',
+  'Watch',
+  'Desk',
+  'Jacket',
+  'Bicycle Bell',
+  'Frying Pan',
 ] as const;
 
 function generateCatalogue(): readonly CatalogueProduct[] {

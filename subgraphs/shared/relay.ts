@@ -32,11 +32,7 @@ export interface ForwardPageArgs {
  * Validates a page size argument (0..MAX_PAGE_SIZE). An explicit `null` means the default, as if
  * the argument had been left out.
  */
-export function validatePageSize(
-  value: number | null | undefined,
-  defaultSize: number,
-  argumentName = 'first',
-): number {
+export function validatePageSize(value: number | null | undefined, defaultSize: number, argumentName = 'first'): number {
   const size = value ?? defaultSize;
   if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE_SIZE) {
     throw badUserInput(`"${argumentName}" must be between 0 and ${MAX_PAGE_SIZE}, got ${size}.`, argumentName);

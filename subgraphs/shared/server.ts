@@ -77,7 +77,9 @@ export async function startSubgraphServer<TContext extends BaseContext>(
   const app = Fastify({ logger: options.logger ?? false });
   const tracingOptions = options.tracing === undefined ? tracingFromEnv(definition.name) : options.tracing || undefined;
   // The SDK is loaded only when tracing is on.
-  const tracing = tracingOptions ? (await import('./tracing.js')).createSubgraphTracing<TContext>(definition.name, tracingOptions) : undefined;
+  const tracing = tracingOptions
+    ? (await import('./tracing.js')).createSubgraphTracing<TContext>(definition.name, tracingOptions)
+    : undefined;
   const apollo = new ApolloServer<TContext>({
     schema: buildSubgraphSchema([{ typeDefs, resolvers: definition.resolvers }]),
     // Inline tracing (ftv1) is what Apollo adds to subgraphs anyway; naming it silences the notice.

@@ -28,10 +28,15 @@ const headerMapGetter: TextMapGetter<Map<string, string>> = {
  * Its own provider, not registered globally: the subgraphs share a process with the gateway in
  * tests, and the gateway owns the global one.
  */
-export function createSubgraphTracing<TContext extends BaseContext>(name: string, options: SubgraphTracingOptions): SubgraphTracing<TContext> {
+export function createSubgraphTracing<TContext extends BaseContext>(
+  name: string,
+  options: SubgraphTracingOptions,
+): SubgraphTracing<TContext> {
   const provider = new BasicTracerProvider({
     resource: defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName })),
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: options.endpoint }), { scheduledDelayMillis: options.exportDelayMs ?? 1_000 })],
+    spanProcessors: [
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: options.endpoint }), { scheduledDelayMillis: options.exportDelayMs ?? 1_000 }),
+    ],
   });
   const tracer = provider.getTracer('demo-subgraph');
   const plugin: ApolloServerPlugin<TContext> = {
@@ -49,7 +54,11 @@ export function createSubgraphTracing<TContext extends BaseContext>(name: string
           return {
             willResolveField({ info }) {
               if (info.path.prev !== undefined) return;
-              const field = tracer.startSpan(`resolve ${info.parentType.name}.${info.fieldName}`, { attributes: { 'graphql.field.path': String(info.path.key) } }, context);
+              const field = tracer.startSpan(
+                `resolve ${info.parentType.name}.${info.fieldName}`,
+                { attributes: { 'graphql.field.path': String(info.path.key) } },
+                context,
+              );
               return (error) => {
                 if (error) field.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
                 field.end();

@@ -7,13 +7,10 @@ export const usersResolvers: GraphQLResolverMap<UsersContext> = {
   Query: {
     me: (_root: unknown, _args: unknown, context: UsersContext) =>
       context.viewerId === undefined ? null : context.loaders.userById.load(context.viewerId),
-    user: (_root: unknown, args: { id: string }, context: UsersContext) =>
-      context.loaders.userById.load(args.id),
-    users: (_root: unknown, args: ForwardPageArgs, context: UsersContext) =>
-      paginate(context.store.listUsers(), args),
+    user: (_root: unknown, args: { id: string }, context: UsersContext) => context.loaders.userById.load(args.id),
+    users: (_root: unknown, args: ForwardPageArgs, context: UsersContext) => paginate(context.store.listUsers(), args),
   },
   User: {
-    __resolveReference: (reference: Pick<User, 'id'>, context: UsersContext) =>
-      context.loaders.userById.load(reference.id),
+    __resolveReference: (reference: Pick<User, 'id'>, context: UsersContext) => context.loaders.userById.load(reference.id),
   },
 };

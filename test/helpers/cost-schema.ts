@@ -9,10 +9,18 @@ import { argumentCoordinate, costModelFromSdl, type CostModel } from '../../gate
  */
 export const COST_TEST_SDL = /* GraphQL */ `
   directive @cost(weight: Int!) on ARGUMENT_DEFINITION | ENUM | FIELD_DEFINITION | INPUT_FIELD_DEFINITION | OBJECT | SCALAR
-  directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
+  directive @listSize(
+    assumedSize: Int
+    slicingArguments: [String!]
+    sizedFields: [String!]
+    requireOneSlicingArgument: Boolean = true
+  ) on FIELD_DEFINITION
 
   scalar Money @cost(weight: 3)
-  enum Color @cost(weight: 2) { RED BLUE }
+  enum Color @cost(weight: 2) {
+    RED
+    BLUE
+  }
 
   type Query {
     book(id: ID!): Book
@@ -25,17 +33,50 @@ export const COST_TEST_SDL = /* GraphQL */ `
     strict(first: Int, last: Int): [Book!]! @listSize(slicingArguments: ["first", "last"])
     expensive: Int @cost(weight: 7)
   }
-  type Mutation { addBook(input: BookInput!): Book }
-  input BookInput { title: String!, tags: [TagInput!], price: Money }
-  input TagInput { name: String! @cost(weight: 2) }
-  interface Media { id: ID!, title: String }
-  type Book implements Media { id: ID!, title: String, pages: Int @cost(weight: 5), price: Money, color: Color, author: Author }
-  type Movie implements Media { id: ID!, title: String, minutes: Int, cast: [Author!]! @listSize(assumedSize: 20) }
-  type Author @cost(weight: 3) { name: String }
+  type Mutation {
+    addBook(input: BookInput!): Book
+  }
+  input BookInput {
+    title: String!
+    tags: [TagInput!]
+    price: Money
+  }
+  input TagInput {
+    name: String! @cost(weight: 2)
+  }
+  interface Media {
+    id: ID!
+    title: String
+  }
+  type Book implements Media {
+    id: ID!
+    title: String
+    pages: Int @cost(weight: 5)
+    price: Money
+    color: Color
+    author: Author
+  }
+  type Movie implements Media {
+    id: ID!
+    title: String
+    minutes: Int
+    cast: [Author!]! @listSize(assumedSize: 20)
+  }
+  type Author @cost(weight: 3) {
+    name: String
+  }
   union SearchResult = Book | Author
-  type Shelf { books: [Book!]! @listSize(assumedSize: 4), nested: [[Book]] }
-  type AuthorConnection { edges: [AuthorEdge!]!, total: Int }
-  type AuthorEdge { node: Author }
+  type Shelf {
+    books: [Book!]! @listSize(assumedSize: 4)
+    nested: [[Book]]
+  }
+  type AuthorConnection {
+    edges: [AuthorEdge!]!
+    total: Int
+  }
+  type AuthorEdge {
+    node: Author
+  }
 `;
 
 export function costTestSchema(): { schema: GraphQLSchema; model: CostModel } {

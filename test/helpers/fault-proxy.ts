@@ -78,7 +78,21 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       }
       const forwarded = await request(targetUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...pick(req.headers, ['x-request-id', 'x-user-id', 'x-user-tier', 'x-user-scopes', 'x-auth-kind', 'x-principal-id', 'x-principal-scopes', 'authorization', 'traceparent', 'tracestate']) },
+        headers: {
+          'content-type': 'application/json',
+          ...pick(req.headers, [
+            'x-request-id',
+            'x-user-id',
+            'x-user-tier',
+            'x-user-scopes',
+            'x-auth-kind',
+            'x-principal-id',
+            'x-principal-scopes',
+            'authorization',
+            'traceparent',
+            'tracestate',
+          ]),
+        },
         body,
         dispatcher: upstream,
       });

@@ -41,7 +41,10 @@ export async function startTestGateway(
 export interface GraphqlResult {
   status: number;
   headers: Headers;
-  body: { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] } & Record<string, unknown>;
+  body: { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] } & Record<
+    string,
+    unknown
+  >;
 }
 
 export async function postGraphql(

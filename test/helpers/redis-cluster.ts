@@ -66,15 +66,24 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
       const child = spawn(
         'redis-server',
         [
-          '--port', String(port),
-          '--bind', '127.0.0.1',
-          '--cluster-enabled', 'yes',
-          '--cluster-port', String(bus),
-          '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-          '--cluster-node-timeout', '2000',
-          '--dir', dir,
-          '--save', '',
-          '--appendonly', 'no',
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-port',
+          String(bus),
+          '--cluster-config-file',
+          join(dir, `nodes-${port}.conf`),
+          '--cluster-node-timeout',
+          '2000',
+          '--dir',
+          dir,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
         ],
         { stdio: ['ignore', 'ignore', 'pipe'] },
       );
@@ -90,8 +99,10 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
           await admin.ping();
           break;
         } catch (error) {
-          if (child.exitCode !== null) throw new Error(`redis-server --cluster-enabled on port ${port} exited: ${Buffer.concat(stderr).toString() || String(error)}`);
-          if (Date.now() > deadline) throw new Error(`redis-server --cluster-enabled on port ${port} did not answer within 10 s: ${String(error)}`);
+          if (child.exitCode !== null)
+            throw new Error(`redis-server --cluster-enabled on port ${port} exited: ${Buffer.concat(stderr).toString() || String(error)}`);
+          if (Date.now() > deadline)
+            throw new Error(`redis-server --cluster-enabled on port ${port} did not answer within 10 s: ${String(error)}`);
           admin.disconnect();
           await sleep(50);
         }
@@ -104,7 +115,8 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
       await (admins[i] as Redis).call('CLUSTER', 'ADDSLOTSRANGE', String(from), String(to));
     }
     const first = ports[0] as { port: number; bus: number };
-    for (let i = 1; i < MASTERS; i++) await (admins[i] as Redis).call('CLUSTER', 'MEET', '127.0.0.1', String(first.port), String(first.bus));
+    for (let i = 1; i < MASTERS; i++)
+      await (admins[i] as Redis).call('CLUSTER', 'MEET', '127.0.0.1', String(first.port), String(first.bus));
     const deadline = Date.now() + 20_000;
     for (;;) {
       const infos = await Promise.all(admins.map((admin) => admin.call('CLUSTER', 'INFO') as Promise<string>));

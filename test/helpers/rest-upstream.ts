@@ -96,7 +96,12 @@ export async function startRestUpstream(): Promise<RestUpstream> {
     }
     for await (const _chunk of req) void _chunk;
     res
-      .writeHead(200, { 'content-type': 'application/json', 'x-upstream-hop': 'yes', 'keep-alive': 'timeout=5', 'proxy-authenticate': 'Basic' })
+      .writeHead(200, {
+        'content-type': 'application/json',
+        'x-upstream-hop': 'yes',
+        'keep-alive': 'timeout=5',
+        'proxy-authenticate': 'Basic',
+      })
       .end(JSON.stringify({ method: req.method, url, headers: req.headers }));
   });
   const { port, kill, revive } = await listenKillable(server);
@@ -125,12 +130,15 @@ export async function rawRequest(
   const { request } = await import('node:http');
   const url = new URL(origin);
   return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, method: options.method ?? 'GET', path: target, headers: options.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = request(
+      { host: url.hostname, port: url.port, method: options.method ?? 'GET', path: target, headers: options.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end();
   });

@@ -22,11 +22,7 @@ export interface DemoSubgraphs {
 /** Starts the three demo subgraphs on 127.0.0.1, each on a free port. */
 export async function startDemoSubgraphs(): Promise<DemoSubgraphs> {
   const options = { host: '127.0.0.1', port: 0 };
-  const started = await Promise.allSettled([
-    startUsersSubgraph(options),
-    startOrdersSubgraph(options),
-    startProductsSubgraph(options),
-  ]);
+  const started = await Promise.allSettled([startUsersSubgraph(options), startOrdersSubgraph(options), startProductsSubgraph(options)]);
   const servers = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const failure = started.find((result) => result.status === 'rejected');
   if (failure) {

@@ -92,7 +92,8 @@ export class FileApiKeyStore implements ApiKeyStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, keys: {} };
       throw error;
     }
-    if (this.cached && this.cached.ino === info.ino && this.cached.mtimeMs === info.mtimeMs && this.cached.size === info.size) return this.cached.data;
+    if (this.cached && this.cached.ino === info.ino && this.cached.mtimeMs === info.mtimeMs && this.cached.size === info.size)
+      return this.cached.data;
     const data = JSON.parse(await readFile(this.path, 'utf8')) as KeyFile;
     if (data.version !== 1 || typeof data.keys !== 'object') throw new Error(`${this.path} is not an API key file`);
     this.cached = { ino: info.ino, mtimeMs: info.mtimeMs, size: info.size, data };

@@ -87,7 +87,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         return principal;
       } catch (error) {
         if (!(error instanceof AuthFailure)) throw error;
-        const method = request.headers.authorization !== undefined ? 'jwt' : request.headers[apiKeyHeader] !== undefined ? 'api_key' : 'none';
+        const method =
+          request.headers.authorization !== undefined ? 'jwt' : request.headers[apiKeyHeader] !== undefined ? 'api_key' : 'none';
         metrics.authAttempts.inc({ method, result: error.reason });
         request.log.info({ authMethod: method, reason: error.reason, detail: error.detail }, 'authentication failed');
         if (error.reason === 'unavailable') throw new GatewayError('AUTH_UNAVAILABLE', error.message, { 'retry-after': '1' });

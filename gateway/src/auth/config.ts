@@ -5,11 +5,20 @@ import { positiveInt } from '../config-kit.js';
 
 /** JWS algorithms an issuer may allow. `none` is not one of them, whatever the config says. */
 export const JWT_ALGORITHMS = [
-  'HS256', 'HS384', 'HS512',
-  'RS256', 'RS384', 'RS512',
-  'PS256', 'PS384', 'PS512',
-  'ES256', 'ES384', 'ES512',
-  'EdDSA', 'Ed25519',
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
 ] as const;
 
 export const IssuerConfigSchema = z
@@ -31,7 +40,12 @@ export const IssuerConfigSchema = z
     jwks: z
       .object({
         cacheMaxAgeMs: positiveInt.default(600_000).describe('Keys older than this are refetched before use.'),
-        cooldownMs: z.number().int().min(0).default(30_000).describe('At most one refetch per this interval, however many unknown `kid`s arrive.'),
+        cooldownMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(30_000)
+          .describe('At most one refetch per this interval, however many unknown `kid`s arrive.'),
         timeoutMs: positiveInt.default(5_000).describe('Timeout of one JWKS request.'),
         refreshIntervalMs: positiveInt.default(300_000).describe('Background refresh interval.'),
       })
@@ -57,7 +71,10 @@ export const IssuerConfigSchema = z
   .superRefine((issuer, ctx) => {
     const sources = (['secret', 'secretEnv', 'publicKey', 'jwk', 'jwksUrl'] as const).filter((k) => issuer[k] !== undefined);
     if (sources.length !== 1) {
-      ctx.addIssue({ code: 'custom', message: `give exactly one key source (secret, secretEnv, publicKey, jwk or jwksUrl), got ${sources.length}` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `give exactly one key source (secret, secretEnv, publicKey, jwk or jwksUrl), got ${sources.length}`,
+      });
       return;
     }
     const hmac = issuer.secret !== undefined || issuer.secretEnv !== undefined;
@@ -100,11 +117,7 @@ export const AuthConfigSchema = z
       .object({
         enabled: z.boolean().default(true).describe('Accept API keys.'),
         header: z.string().min(1).default('x-api-key').describe('Header that carries an API key.'),
-        file: z
-          .string()
-          .min(1)
-          .default('.data/api-keys.json')
-          .describe('Key store file when no Redis is configured (hashes only).'),
+        file: z.string().min(1).default('.data/api-keys.json').describe('Key store file when no Redis is configured (hashes only).'),
       })
       .strict()
       .prefault({}),

@@ -34,7 +34,10 @@ export function remoteKeySet(url: string, options: JwksOptions, logger: Logger):
   });
   const timer = setInterval(() => {
     jwks.reload().catch((error: unknown) => {
-      logger.warn({ jwks: url, err: error instanceof Error ? error.message : String(error) }, 'JWKS refresh failed; keeping the cached keys');
+      logger.warn(
+        { jwks: url, err: error instanceof Error ? error.message : String(error) },
+        'JWKS refresh failed; keeping the cached keys',
+      );
     });
   }, options.refreshIntervalMs);
   timer.unref();

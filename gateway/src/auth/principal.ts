@@ -33,7 +33,10 @@ export function anonymousPrincipal(clientIp: string): Principal {
 
 /** Names of the headers that carry the principal to subgraphs (and upstream REST services). */
 /** Whether the principal's tier is one of `allowed.tiers` or it holds one of `allowed.scopes` (an anonymous caller: never). */
-export function hasTierOrScope(principal: Principal | undefined, allowed: { readonly tiers: readonly string[]; readonly scopes: readonly string[] }): boolean {
+export function hasTierOrScope(
+  principal: Principal | undefined,
+  allowed: { readonly tiers: readonly string[]; readonly scopes: readonly string[] },
+): boolean {
   if (!principal) return false;
   return allowed.tiers.includes(principal.tier) || principal.scopes.some((scope) => allowed.scopes.includes(scope));
 }

@@ -101,7 +101,11 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
     if (value.includes(',')) {
       const entry = (raw.subgraphs as Record<string, Record<string, unknown>> | undefined)?.[subgraph];
       if (entry) delete entry.url;
-      setPath(raw, ['subgraphs', subgraph, 'upstreams'], value.split(',').map((url) => ({ url: url.trim() })));
+      setPath(
+        raw,
+        ['subgraphs', subgraph, 'upstreams'],
+        value.split(',').map((url) => ({ url: url.trim() })),
+      );
       value.split(',').forEach((_url, index) => sources.set(`subgraphs.${subgraph}.upstreams.${index}.url`, name));
       continue;
     }
@@ -114,7 +118,11 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
 }
 
 function envValue(type: EnvType, value: string): unknown {
-  if (type === 'list') return value.split(',').map((item) => item.trim()).filter(Boolean);
+  if (type === 'list')
+    return value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
   if (type === 'number' && /^\s*-?\d+(\.\d+)?\s*$/.test(value)) return Number(value);
   if (type === 'boolean' && /^(true|1)$/i.test(value.trim())) return true;
   if (type === 'boolean' && /^(false|0)$/i.test(value.trim())) return false;

@@ -46,12 +46,20 @@ function checkAcrossSections(config: Sections, ctx: z.RefinementCtx): void {
     ctx.addIssue({ code: 'custom', path: ['rateLimit', 'store'], message: 'redis needs redis.url or redis.cluster' });
   }
   if (config.resilience.sharedBreakers.enabled && !hasRedis) {
-    ctx.addIssue({ code: 'custom', path: ['resilience', 'sharedBreakers', 'enabled'], message: 'sharing breaker state needs redis.url or redis.cluster' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['resilience', 'sharedBreakers', 'enabled'],
+      message: 'sharing breaker state needs redis.url or redis.cluster',
+    });
   }
   // Replicas (two or more upstreams), of REST routes and of subgraphs alike.
   const checkReplicas = (path: (string | number)[], balancing: { strategy: string; hashHeader?: string | undefined }) => {
     if (!config.resilience.enabled) {
-      ctx.addIssue({ code: 'custom', path: [...path, 'upstreams'], message: 'several replicas need resilience.enabled: true (the balancer is part of the resilience layer)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: [...path, 'upstreams'],
+        message: 'several replicas need resilience.enabled: true (the balancer is part of the resilience layer)',
+      });
     }
     if (balancing.strategy === 'consistent_hash' && !balancing.hashHeader) {
       ctx.addIssue({ code: 'custom', path: [...path, 'loadBalancing', 'hashHeader'], message: 'consistent_hash needs a hashHeader' });
@@ -66,7 +74,11 @@ function checkAcrossSections(config: Sections, ctx: z.RefinementCtx): void {
     const balancing = subgraphSettings(config, name).loadBalancing;
     checkReplicas(['subgraphs', name], balancing);
     if (balancing.ejection.maxEjectionMs < balancing.ejection.baseEjectionMs) {
-      ctx.addIssue({ code: 'custom', path: ['subgraphs', name, 'loadBalancing', 'ejection', 'maxEjectionMs'], message: 'must be at least baseEjectionMs' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['subgraphs', name, 'loadBalancing', 'ejection', 'maxEjectionMs'],
+        message: 'must be at least baseEjectionMs',
+      });
     }
   }
 }

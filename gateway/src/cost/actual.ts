@@ -166,7 +166,6 @@ class ResponseWalker {
     const type = typeof typename === 'string' ? this.schema.getType(typename) : undefined;
     return type && isObjectType(type) ? type : undefined;
   }
-
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

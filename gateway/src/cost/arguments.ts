@@ -33,7 +33,13 @@ export function argumentsCost(
   return cost;
 }
 
-function literalCost(value: ValueNode, type: GraphQLInputType, coordinate: string, model: CostModel, variables: Readonly<Record<string, unknown>>): number {
+function literalCost(
+  value: ValueNode,
+  type: GraphQLInputType,
+  coordinate: string,
+  model: CostModel,
+  variables: Readonly<Record<string, unknown>>,
+): number {
   if (value.kind === Kind.VARIABLE) return jsonCost(variables[value.name.value], type, coordinate, model);
   if (value.kind === Kind.NULL) return 0;
   const named = getNamedType(type);

@@ -108,8 +108,15 @@ export function estimateCost(schema: GraphQLSchema, model: CostModel, document: 
 
 export function findOperation(document: DocumentNode, operationName: string | null | undefined): OperationDefinitionNode {
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-  const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations.length === 1 ? operations[0] : undefined;
-  if (!operation) throw new GraphQLError(operationName ? `Unknown operation named "${operationName}".` : 'The operation to cost is ambiguous or missing.');
+  const operation = operationName
+    ? operations.find((o) => o.name?.value === operationName)
+    : operations.length === 1
+      ? operations[0]
+      : undefined;
+  if (!operation)
+    throw new GraphQLError(
+      operationName ? `Unknown operation named "${operationName}".` : 'The operation to cost is ambiguous or missing.',
+    );
   return operation;
 }
 
@@ -196,8 +203,7 @@ class Estimator {
     const listSize = this.model.listSizes.get(coordinate);
     const resolved = this.resolveListSize(node, definition, parent.name, coordinate, path, listSize);
     const count = !isList ? 1 : (sized?.sizeOf(name) ?? resolved?.expected ?? this.defaultListSize);
-    const weight =
-      this.model.weights.get(coordinate) ?? this.model.weights.get(namedType.name) ?? (isCompositeType(namedType) ? 1 : 0);
+    const weight = this.model.weights.get(coordinate) ?? this.model.weights.get(namedType.name) ?? (isCompositeType(namedType) ? 1 : 0);
     const children =
       node.selectionSet && isCompositeType(namedType) ? this.selectionSet(node.selectionSet, namedType, path, resolved) : ZERO;
     const argumentsCost = costOfArguments(node, definition, parent.name, this.model, this.variables);
@@ -272,7 +278,11 @@ function numericValue(value: ValueNode, variables: Readonly<Record<string, unkno
 }
 
 /** A field of a type, the introspection root fields (`__schema`, `__type`) on the query type included. */
-export function fieldDefinition(schema: GraphQLSchema, parent: GraphQLCompositeType, name: string): GraphQLField<unknown, unknown> | undefined {
+export function fieldDefinition(
+  schema: GraphQLSchema,
+  parent: GraphQLCompositeType,
+  name: string,
+): GraphQLField<unknown, unknown> | undefined {
   if (parent === schema.getQueryType()) {
     if (name === SchemaMetaFieldDef.name) return SchemaMetaFieldDef;
     if (name === TypeMetaFieldDef.name) return TypeMetaFieldDef;

@@ -62,7 +62,8 @@ export function readCostOverrides(path: string): CostOverrides {
     const lines = result.error.issues.map((issue) => {
       const where = issue.path.join('.') || '(root)';
       const section = String(issue.path[0]);
-      const message = issue.code === 'invalid_key' ? `not a coordinate; ${section} are keyed ${KEY_FORMS[section] ?? 'by name'}` : issue.message;
+      const message =
+        issue.code === 'invalid_key' ? `not a coordinate; ${section} are keyed ${KEY_FORMS[section] ?? 'by name'}` : issue.message;
       return `  ${where}: ${message}`;
     });
     throw new CostOverridesError(`invalid cost overrides in ${path}:\n${lines.join('\n')}`);

@@ -164,7 +164,10 @@ async function admit(run: CostRun, requestContext: GraphQLRequestContextResponse
   const { schema, document, operation, request, queryHash, contextValue } = requestContext;
   if (!operation) return { response: null };
   const analyzer = options.costs.analyzer(schema);
-  if (!analyzer) return { response: errorResponse('INTERNAL_SERVER_ERROR', [error('INTERNAL_SERVER_ERROR', 'The cost model is not loaded for this schema.')]) };
+  if (!analyzer)
+    return {
+      response: errorResponse('INTERNAL_SERVER_ERROR', [error('INTERNAL_SERVER_ERROR', 'The cost model is not loaded for this schema.')]),
+    };
   let estimate: CostEstimate;
   try {
     estimate = analyzer.cache.get(queryHash ?? request.query ?? '', document, request.operationName, request.variables, () =>
@@ -177,8 +180,12 @@ async function admit(run: CostRun, requestContext: GraphQLRequestContextResponse
   } catch (cause) {
     // The estimator's own refusals (GraphQLError) explain themselves; anything else is an
     // internal failure whose message is for the log, not for the client.
-    if (cause instanceof GraphQLError) return { response: errorResponse('BAD_REQUEST', [error('BAD_REQUEST', `The operation cannot be costed: ${cause.message}`)]) };
-    contextValue.logger.error({ reqId: contextValue.requestId, err: cause instanceof Error ? cause.message : String(cause) }, 'cost estimate failed');
+    if (cause instanceof GraphQLError)
+      return { response: errorResponse('BAD_REQUEST', [error('BAD_REQUEST', `The operation cannot be costed: ${cause.message}`)]) };
+    contextValue.logger.error(
+      { reqId: contextValue.requestId, err: cause instanceof Error ? cause.message : String(cause) },
+      'cost estimate failed',
+    );
     return { response: errorResponse('BAD_REQUEST', [error('BAD_REQUEST', 'The operation cannot be costed.')]) };
   }
   options.metrics?.operationCost.observe({ kind: 'estimated' }, estimate.cost);
@@ -214,21 +221,37 @@ async function admit(run: CostRun, requestContext: GraphQLRequestContextResponse
 async function charge(run: CostRun, budget: BudgetService, admitted: Admitted, state: RequestState): Promise<Admission> {
   const { estimate, client, policy, adjustment } = admitted;
   const outcome = await budget.charge(client, estimate.cost, policy.limits, { settleLater: true });
-  state.rateLimit = { result: outcome.result, remaining: outcome.result === 'unavailable' ? undefined : bindingLimit(outcome.limits)?.remaining };
+  state.rateLimit = {
+    result: outcome.result,
+    remaining: outcome.result === 'unavailable' ? undefined : bindingLimit(outcome.limits)?.remaining,
+  };
   if (outcome.result === 'unavailable') return { response: errorResponse('RATE_LIMIT_UNAVAILABLE', [error('RATE_LIMIT_UNAVAILABLE')]) };
   if (outcome.result === 'limited') {
-    const cost = { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: adaptiveThrottleStatus(outcome.limits, adjustment) };
+    const cost = {
+      requestedQueryCost: estimate.cost,
+      actualQueryCost: 0,
+      throttleStatus: adaptiveThrottleStatus(outcome.limits, adjustment),
+    };
     const retryAfterSeconds = Number(outcome.headers['retry-after']);
     const message = `${ERRORS.RATE_LIMITED.message.split(':')[0]}: this operation costs ${estimate.cost} points; retry in ${retryAfterSeconds} s.`;
     return {
-      response: errorResponse('RATE_LIMITED', [error('RATE_LIMITED', message, { retryAfterSeconds, cost })], outcome.headers, run.withExtensions ? { cost } : undefined),
+      response: errorResponse(
+        'RATE_LIMITED',
+        [error('RATE_LIMITED', message, { retryAfterSeconds, cost })],
+        outcome.headers,
+        run.withExtensions ? { cost } : undefined,
+      ),
     };
   }
   return { response: null, admitted: { ...admitted, limits: outcome.limits, chargedBy: outcome.chargedBy } };
 }
 
 /** Step 5: the actual cost of the data, the difference refunded, `extensions.cost` and the rate-limit headers. */
-async function settle(run: CostRun, admitted: Admitted, requestContext: GraphQLRequestContextWillSendResponse<GatewayContext>): Promise<void> {
+async function settle(
+  run: CostRun,
+  admitted: Admitted,
+  requestContext: GraphQLRequestContextWillSendResponse<GatewayContext>,
+): Promise<void> {
   const { budget, metrics } = run.options;
   const { analyzer, document, estimate, client, policy } = admitted;
   if (requestContext.response.body.kind !== 'single') return;
@@ -236,7 +259,13 @@ async function settle(run: CostRun, admitted: Admitted, requestContext: GraphQLR
   const { request } = requestContext;
   let actual = estimate.cost;
   try {
-    actual = actualCost(analyzer.schema, analyzer.model, document, { operationName: request.operationName, variables: request.variables }, result.data);
+    actual = actualCost(
+      analyzer.schema,
+      analyzer.model,
+      document,
+      { operationName: request.operationName, variables: request.variables },
+      result.data,
+    );
   } catch {
     // A response the model cannot walk is charged its estimate (nothing refunded).
   }
@@ -248,10 +277,15 @@ async function settle(run: CostRun, admitted: Admitted, requestContext: GraphQLR
   if (run.withExtensions) {
     result.extensions = {
       ...result.extensions,
-      cost: { requestedQueryCost: estimate.cost, actualQueryCost: actual, ...(limits ? { throttleStatus: adaptiveThrottleStatus(limits, admitted.adjustment) } : {}) },
+      cost: {
+        requestedQueryCost: estimate.cost,
+        actualQueryCost: actual,
+        ...(limits ? { throttleStatus: adaptiveThrottleStatus(limits, admitted.adjustment) } : {}),
+      },
     };
   }
-  if (budget && limits) for (const [name, value] of Object.entries(budget.headers(limits))) requestContext.response.http.headers.set(name, value);
+  if (budget && limits)
+    for (const [name, value] of Object.entries(budget.headers(limits))) requestContext.response.http.headers.set(name, value);
 }
 
 function wantsExplain(value: string | undefined): boolean {
@@ -302,13 +336,20 @@ function checkLimits(estimate: CostEstimate, policy: OperationPolicy): GraphQLRe
     ['MAX_ROOT_FIELDS_EXCEEDED', 'root fields', estimate.rootFields, policy.maxRootFields],
   ];
   for (const [code, what, value, max] of shape) {
-    if (value > max) return errorResponse(code, [error(code, `The operation has ${value} ${what}; tier ${policy.tier} allows at most ${max}.`, { value, max })]);
+    if (value > max)
+      return errorResponse(code, [
+        error(code, `The operation has ${value} ${what}; tier ${policy.tier} allows at most ${max}.`, { value, max }),
+      ]);
   }
   if (estimate.cost > policy.maxCost) {
     return errorResponse('COST_ESTIMATED_TOO_EXPENSIVE', [
-      error('COST_ESTIMATED_TOO_EXPENSIVE', `The operation's estimated cost is ${estimate.cost}; tier ${policy.tier} allows at most ${policy.maxCost} per operation.`, {
-        cost: { estimated: estimate.cost, max: policy.maxCost },
-      }),
+      error(
+        'COST_ESTIMATED_TOO_EXPENSIVE',
+        `The operation's estimated cost is ${estimate.cost}; tier ${policy.tier} allows at most ${policy.maxCost} per operation.`,
+        {
+          cost: { estimated: estimate.cost, max: policy.maxCost },
+        },
+      ),
     ]);
   }
   return undefined;

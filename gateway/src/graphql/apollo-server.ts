@@ -23,16 +23,19 @@ export interface ApolloServerOptions {
 /** Apollo Server on `@apollo/gateway`, serving the supergraph file (polled for hot reload). */
 export function createApolloServer(options: ApolloServerOptions): ApolloServer<GatewayContext> {
   const { config, logger, metrics } = options;
-  const gateway = withoutApolloTelemetry(() => new ApolloGateway({
-    logger: logger.child({ component: 'apollo-gateway' }),
-    supergraphSdl: fileSupergraphSource({
-      ...config.supergraph,
-      logger: logger.child({ component: 'supergraph' }),
-      metrics,
-      onLoaded: (loaded) => options.supergraph.update(loaded),
-    }),
-    buildService: options.buildService,
-  }));
+  const gateway = withoutApolloTelemetry(
+    () =>
+      new ApolloGateway({
+        logger: logger.child({ component: 'apollo-gateway' }),
+        supergraphSdl: fileSupergraphSource({
+          ...config.supergraph,
+          logger: logger.child({ component: 'supergraph' }),
+          metrics,
+          onLoaded: (loaded) => options.supergraph.update(loaded),
+        }),
+        buildService: options.buildService,
+      }),
+  );
   return new ApolloServer<GatewayContext>({
     gateway,
     logger: logger.child({ component: 'apollo-server' }),

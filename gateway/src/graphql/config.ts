@@ -12,7 +12,9 @@ const BatchingSchema = z
     enabled: z
       .boolean()
       .default(false)
-      .describe('Accept a JSON array of operations in one POST. Off: an array body is 400 BATCHING_NOT_ENABLED. Each operation is authorized, costed and charged on its own, in order.'),
+      .describe(
+        'Accept a JSON array of operations in one POST. Off: an array body is 400 BATCHING_NOT_ENABLED. Each operation is authorized, costed and charged on its own, in order.',
+      ),
     maxOperations: positiveInt
       .default(10)
       .describe('Most operations in one batch; a longer array is 400 BATCH_TOO_LARGE before any operation is parsed or charged.'),
@@ -46,7 +48,9 @@ export const GraphqlConfigSchema = z
     hideSuggestions: z
       .boolean()
       .optional()
-      .describe('Drop "Did you mean ...?" field suggestions from validation errors (they reveal the schema). Unset: on in production mode.'),
+      .describe(
+        'Drop "Did you mean ...?" field suggestions from validation errors (they reveal the schema). Unset: on in production mode.',
+      ),
     maskSubgraphErrors: z
       .boolean()
       .optional()
@@ -59,10 +63,7 @@ export const GraphqlConfigSchema = z
     maxDirectives: positiveInt
       .default(50)
       .describe('Most directives in a GraphQL document (all fields and fragments together): more is TOO_MANY_DIRECTIVES (400).'),
-    landingPage: z
-      .boolean()
-      .default(false)
-      .describe('Serve Apollo Sandbox to browsers on GET (loads assets from Apollo\'s CDN).'),
+    landingPage: z.boolean().default(false).describe("Serve Apollo Sandbox to browsers on GET (loads assets from Apollo's CDN)."),
     csrfRequiredHeaders: z
       .array(z.string().min(1))
       .default(['x-apollo-operation-name', 'apollo-require-preflight', 'graphql-preflight'])

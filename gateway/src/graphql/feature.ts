@@ -20,7 +20,10 @@ import { useSubgraphErrorMasking } from './subgraph-error-masking-plugin.js';
  * operation at a time), 405 for other methods, the response plugins (error masking, operation
  * resolution, what the log line reads), and the per-operation metrics and log fields.
  */
-export const graphqlFeature: Feature<{ graphql: GraphqlConfig; server: Pick<ServerConfig, 'bodyLimitBytes'> }, { metrics: GatewayMetrics; phase: () => GatewayPhase }> = {
+export const graphqlFeature: Feature<
+  { graphql: GraphqlConfig; server: Pick<ServerConfig, 'bodyLimitBytes'> },
+  { metrics: GatewayMetrics; phase: () => GatewayPhase }
+> = {
   name: 'graphql',
   after: ['auth', 'persisted'],
   setup({ config, shared, services }) {

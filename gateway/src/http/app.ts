@@ -13,7 +13,10 @@ const REQUEST_ID_PATTERN = /^[\w.:@-]{1,128}$/;
  * request ids, slow-client protection (README "Security"), connection caps, and errors answered in
  * the gateway's format, including those Node raises before a request exists.
  */
-export function createHttpApp(config: { server: ServerConfig; graphql: { path: string } }, shared: { logger: Logger; metrics: GatewayMetrics }) {
+export function createHttpApp(
+  config: { server: ServerConfig; graphql: { path: string } },
+  shared: { logger: Logger; metrics: GatewayMetrics },
+) {
   const { server } = config;
   const { logger, metrics } = shared;
   const requestIdHeader = server.requestIdHeader.toLowerCase();

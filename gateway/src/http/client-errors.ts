@@ -40,7 +40,11 @@ export function createClientErrorHandler(options: ClientErrorHandlerOptions): (e
   return (error, socket) => {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const code: ErrorCode =
-      error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : error.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST';
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'REQUEST_TIMEOUT'
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? 'HEADERS_TOO_LARGE'
+          : 'BAD_REQUEST';
     const requestId = randomUUID();
     options.metrics?.httpRejections.inc({ reason: REASONS[code as keyof typeof REASONS] });
     options.logger.debug({ reqId: requestId, code, cause: error.code, remoteAddress: socket.remoteAddress }, 'client error');

@@ -15,10 +15,7 @@ const CorsSchema = z
       .boolean()
       .default(false)
       .describe('Send `Access-Control-Allow-Credentials: true` (cookies and HTTP auth from browsers). Refused together with a `*` origin.'),
-    methods: z
-      .array(z.string().min(1))
-      .default(['GET', 'POST'])
-      .describe('Methods announced in `Access-Control-Allow-Methods`.'),
+    methods: z.array(z.string().min(1)).default(['GET', 'POST']).describe('Methods announced in `Access-Control-Allow-Methods`.'),
     maxAgeSeconds: z
       .number()
       .int()
@@ -37,17 +34,13 @@ export const ServerConfigSchema = z
   .object({
     host: z.string().min(1).default('0.0.0.0').describe('Listen address.'),
     port: port.default(4000).describe('Listen port (0 picks a free port).'),
-    bodyLimitBytes: positiveInt
-      .default(1_048_576)
-      .describe('Largest request body accepted; larger bodies get 413 PAYLOAD_TOO_LARGE.'),
+    bodyLimitBytes: positiveInt.default(1_048_576).describe('Largest request body accepted; larger bodies get 413 PAYLOAD_TOO_LARGE.'),
     shutdownTimeoutMs: positiveInt
       .default(15_000)
-      .describe('On SIGTERM/SIGINT, how long in-flight requests may take before connections are cut (longer than resilience.requestDeadlineMs, so an admitted request can finish).'),
-    requestIdHeader: z
-      .string()
-      .min(1)
-      .default('x-request-id')
-      .describe('Header that carries the request id in, out, and on to subgraphs.'),
+      .describe(
+        'On SIGTERM/SIGINT, how long in-flight requests may take before connections are cut (longer than resilience.requestDeadlineMs, so an admitted request can finish).',
+      ),
+    requestIdHeader: z.string().min(1).default('x-request-id').describe('Header that carries the request id in, out, and on to subgraphs.'),
     cors: CorsSchema.describe('Cross-origin (CORS) access for browsers; preflights are answered before auth and CSRF checks.'),
     trustedProxies: z
       .array(z.string().min(1))
@@ -58,7 +51,9 @@ export const ServerConfigSchema = z
     // Slow-client protection (see the README's "Security" section for the defaults of peers).
     headersTimeoutMs: positiveInt
       .default(10_000)
-      .describe('Longest time a client may take to send the request line and headers (slowloris); then 408 REQUEST_TIMEOUT and the connection is closed.'),
+      .describe(
+        'Longest time a client may take to send the request line and headers (slowloris); then 408 REQUEST_TIMEOUT and the connection is closed.',
+      ),
     requestTimeoutMs: positiveInt
       .default(30_000)
       .describe(
@@ -66,19 +61,25 @@ export const ServerConfigSchema = z
       ),
     keepAliveTimeoutMs: positiveInt
       .default(72_000)
-      .describe('An idle keep-alive connection is closed after this long (longer than the usual 60 s idle timeout of load balancers, so they close first).'),
+      .describe(
+        'An idle keep-alive connection is closed after this long (longer than the usual 60 s idle timeout of load balancers, so they close first).',
+      ),
     maxRequestsPerSocket: z
       .number()
       .int()
       .min(0)
       .default(1_000)
-      .describe('Requests served on one connection; the last answer carries `Connection: close`, so clients reconnect and spread over instances (0: no limit).'),
+      .describe(
+        'Requests served on one connection; the last answer carries `Connection: close`, so clients reconnect and spread over instances (0: no limit).',
+      ),
     maxConnections: z
       .number()
       .int()
       .min(0)
       .default(10_000)
-      .describe('Open client connections at once; a connection over the cap is closed as soon as it is accepted (0: no cap). Keep it under the file-descriptor limit.'),
+      .describe(
+        'Open client connections at once; a connection over the cap is closed as soon as it is accepted (0: no cap). Keep it under the file-descriptor limit.',
+      ),
     maxInFlightRequests: z
       .number()
       .int()
@@ -87,9 +88,7 @@ export const ServerConfigSchema = z
       .describe(
         'Requests being handled at once (probes not counted); more get 503 OVERLOADED with `Retry-After` before any auth or parsing work (0: no cap). `/health`, `/ready` and the metrics path are always answered.',
       ),
-    overloadRetryAfterSeconds: positiveInt
-      .default(1)
-      .describe('`Retry-After` of a 503 OVERLOADED answer.'),
+    overloadRetryAfterSeconds: positiveInt.default(1).describe('`Retry-After` of a 503 OVERLOADED answer.'),
     maxHeaderBytes: positiveInt
       .default(16_384)
       .describe('Largest request line plus headers accepted; larger get 431 HEADERS_TOO_LARGE and the connection is closed.'),

@@ -56,7 +56,10 @@ function checkBatch(body: unknown[], batching: GraphqlRequestRules['batching']):
   if (!batching.enabled) throw new GatewayError('BATCHING_NOT_ENABLED');
   if (body.length === 0) throw new GatewayError('BATCH_EMPTY');
   if (body.length > batching.maxOperations) {
-    throw new GatewayError('BATCH_TOO_LARGE', `The batch holds ${body.length} operations; this gateway accepts at most ${batching.maxOperations} in one request.`);
+    throw new GatewayError(
+      'BATCH_TOO_LARGE',
+      `The batch holds ${body.length} operations; this gateway accepts at most ${batching.maxOperations} in one request.`,
+    );
   }
   body.forEach((entry, index) => {
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {

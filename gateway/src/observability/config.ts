@@ -37,7 +37,10 @@ export const MetricsConfigSchema = z
 const addressOrRange = z
   .string()
   .min(1)
-  .refine((value) => isAddressOrRange(value), 'an IP address, a CIDR range (`10.0.0.0/8`) or one of `loopback`, `linklocal`, `uniquelocal`');
+  .refine(
+    (value) => isAddressOrRange(value),
+    'an IP address, a CIDR range (`10.0.0.0/8`) or one of `loopback`, `linklocal`, `uniquelocal`',
+  );
 
 export const TracingConfigSchema = z
   .object({
@@ -48,8 +51,10 @@ export const TracingConfigSchema = z
     endpoint: z
       .url({ protocol: /^https?$/ })
       .default('http://localhost:4318/v1/traces')
-      .describe('OTLP/HTTP traces URL, e.g. `http://jaeger:4318/v1/traces` (`OTEL_EXPORTER_OTLP_HEADERS` adds headers, e.g. a collector token).'),
-    serviceName: z.string().min(1).default('federation-gateway').describe('`service.name` of the gateway\'s spans.'),
+      .describe(
+        'OTLP/HTTP traces URL, e.g. `http://jaeger:4318/v1/traces` (`OTEL_EXPORTER_OTLP_HEADERS` adds headers, e.g. a collector token).',
+      ),
+    serviceName: z.string().min(1).default('federation-gateway').describe("`service.name` of the gateway's spans."),
     sampleRatio: z
       .number()
       .min(0)
@@ -65,7 +70,7 @@ export const TracingConfigSchema = z
     traceIdInExtensions: z
       .boolean()
       .default(false)
-      .describe('Put the trace id in `extensions.traceId` of every GraphQL response (it is always in the request\'s log line).'),
+      .describe("Put the trace id in `extensions.traceId` of every GraphQL response (it is always in the request's log line)."),
     exportDelayMs: positiveInt
       .default(5_000)
       .describe('Longest a finished span waits in memory before it is exported (batch delay); batches of 512 go sooner.'),

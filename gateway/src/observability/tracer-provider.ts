@@ -1,6 +1,13 @@
 import { createContextKey, trace, type Attributes, type Context, type Link, type SpanKind, type Tracer } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import { SamplingDecision, type ReadableSpan, type Sampler, type SamplingResult, type Span, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  SamplingDecision,
+  type ReadableSpan,
+  type Sampler,
+  type SamplingResult,
+  type Span,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 
 /**
@@ -64,7 +71,9 @@ class RoutingProcessor implements SpanProcessor {
     const route = this.routes.get(span);
     if (!route) return;
     // The provider's resource is the first gateway's; each gateway's spans carry its own.
-    route.processor.onEnd(span.resource === route.resource ? span : (Object.create(span, { resource: { value: route.resource } }) as ReadableSpan));
+    route.processor.onEnd(
+      span.resource === route.resource ? span : (Object.create(span, { resource: { value: route.resource } }) as ReadableSpan),
+    );
   }
 
   // Each gateway flushes and shuts down its own route when it closes.
@@ -82,7 +91,11 @@ let registered: { tracer: Tracer; global: boolean } | undefined;
  */
 export function processTracer(firstResource: Resource): { tracer: Tracer; global: boolean } {
   if (!registered) {
-    const provider = new NodeTracerProvider({ resource: firstResource, sampler: new RoutingSampler(), spanProcessors: [new RoutingProcessor()] });
+    const provider = new NodeTracerProvider({
+      resource: firstResource,
+      sampler: new RoutingSampler(),
+      spanProcessors: [new RoutingProcessor()],
+    });
     provider.register();
     const current = trace.getTracerProvider() as { getDelegate?: () => unknown };
     registered = { tracer: provider.getTracer('federation-gateway'), global: current.getDelegate?.() === provider };

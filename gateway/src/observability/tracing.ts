@@ -1,8 +1,24 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, defaultTextMapGetter, defaultTextMapSetter, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  trace,
+  type Context,
+  type Span,
+  type Tracer,
+} from '@opentelemetry/api';
 import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import {
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type ReadableSpan,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -42,7 +58,10 @@ export class GatewayTracing {
   constructor(options: GatewayTracingOptions) {
     const { config } = options;
     this.closeTimeoutMs = config.exportTimeoutMs;
-    const exporter = new LoggedExporter(options.exporter ?? new OTLPTraceExporter({ url: config.endpoint, timeoutMillis: config.exportTimeoutMs }), options.logger);
+    const exporter = new LoggedExporter(
+      options.exporter ?? new OTLPTraceExporter({ url: config.endpoint, timeoutMillis: config.exportTimeoutMs }),
+      options.logger,
+    );
     this.processor = new BatchSpanProcessor(exporter, {
       scheduledDelayMillis: config.exportDelayMs,
       maxQueueSize: config.maxQueueSize,
@@ -58,7 +77,10 @@ export class GatewayTracing {
     };
     const { tracer, global } = processTracer(resource);
     this.tracer = tracer;
-    if (!global) options.logger.warn('another OpenTelemetry tracer provider was registered first: @apollo/gateway\'s spans go to it, not to tracing.endpoint');
+    if (!global)
+      options.logger.warn(
+        "another OpenTelemetry tracer provider was registered first: @apollo/gateway's spans go to it, not to tracing.endpoint",
+      );
     this.trusts = trustPolicy(config.trustIncoming, options.trustedProxies);
     options.logger.info(
       { endpoint: config.endpoint, serviceName: config.serviceName, sampleRatio: config.sampleRatio, trustIncoming: config.trustIncoming },

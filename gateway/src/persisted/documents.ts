@@ -74,19 +74,28 @@ export class DocumentResolver {
     if (documentId !== undefined && documentId !== null) {
       if (typeof documentId !== 'string') return { ok: false, code: 'BAD_REQUEST', message: '`documentId` must be a string.' };
       const id = documentId.startsWith('sha256:') ? documentId.slice('sha256:'.length) : documentId;
-      if (!SHA256_HEX.test(id)) return { ok: false, code: 'BAD_REQUEST', message: '`documentId` must be `sha256:` followed by 64 hex digits.' };
+      if (!SHA256_HEX.test(id))
+        return { ok: false, code: 'BAD_REQUEST', message: '`documentId` must be `sha256:` followed by 64 hex digits.' };
       hash = id.toLowerCase();
     }
     if (persisted !== undefined) {
       if (!isRecord(persisted) || persisted.version !== 1) {
-        return { ok: false, code: 'BAD_REQUEST', message: 'Unsupported persisted query version: `extensions.persistedQuery.version` must be 1.' };
+        return {
+          ok: false,
+          code: 'BAD_REQUEST',
+          message: 'Unsupported persisted query version: `extensions.persistedQuery.version` must be 1.',
+        };
       }
       const sha = persisted.sha256Hash;
       if (typeof sha !== 'string' || !SHA256_HEX.test(sha)) {
         return { ok: false, code: 'BAD_REQUEST', message: '`extensions.persistedQuery.sha256Hash` must be 64 hex digits.' };
       }
       if (hash !== undefined && hash !== sha.toLowerCase()) {
-        return { ok: false, code: 'BAD_REQUEST', message: '`documentId` and `extensions.persistedQuery.sha256Hash` name different documents.' };
+        return {
+          ok: false,
+          code: 'BAD_REQUEST',
+          message: '`documentId` and `extensions.persistedQuery.sha256Hash` name different documents.',
+        };
       }
       hash = sha.toLowerCase();
     }
@@ -101,7 +110,8 @@ export class DocumentResolver {
     const id = hash ?? (query !== undefined && manifest !== undefined ? sha256Hex(query) : undefined);
     const listed = id !== undefined ? manifest?.documents.get(id) : undefined;
     if (listed) {
-      if (this.mode === 'allow-list' && this.options.requireId && query !== undefined) return { ok: false, code: 'PERSISTED_QUERY_ID_REQUIRED' };
+      if (this.mode === 'allow-list' && this.options.requireId && query !== undefined)
+        return { ok: false, code: 'PERSISTED_QUERY_ID_REQUIRED' };
       this.options.metrics?.persistedQueries.inc({ kind: 'trusted', result: 'hit' });
       return { ok: true, params: { ...clean, query: listed.body }, trustedId: listed.id };
     }
@@ -116,7 +126,10 @@ export class DocumentResolver {
       if (!this.loggedUnknown.has(id)) {
         this.loggedUnknown.set(id, true);
         const operationName = typeof params.operationName === 'string' ? params.operationName.slice(0, 100) : undefined;
-        this.options.logger.warn({ documentId: id, operationName, principal: principal?.clientKey }, 'document not in the trusted documents list (logged once per document)');
+        this.options.logger.warn(
+          { documentId: id, operationName, principal: principal?.clientKey },
+          'document not in the trusted documents list (logged once per document)',
+        );
       }
     }
 

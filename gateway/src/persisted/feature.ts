@@ -21,7 +21,10 @@ declare module '../feature.js' {
  * Apollo persisted-query manifest, read now: a bad file stops start-up), each listed document
  * checked and costed on every supergraph load.
  */
-export const persistedFeature: Feature<{ graphql: { apq: ApqConfig; trustedDocuments: TrustedDocumentsConfig }; cost: Pick<CostConfig, 'defaultListSize'> }, { logger: Logger; metrics: GatewayMetrics; redis: RedisClient | undefined }> = {
+export const persistedFeature: Feature<
+  { graphql: { apq: ApqConfig; trustedDocuments: TrustedDocumentsConfig }; cost: Pick<CostConfig, 'defaultListSize'> },
+  { logger: Logger; metrics: GatewayMetrics; redis: RedisClient | undefined }
+> = {
   name: 'persisted',
   // Precomputes listed documents' costs with the cost model of each new schema.
   after: ['cost'],

@@ -79,7 +79,9 @@ export function checkManifest(parsed: unknown, path: string): Map<string, Truste
     }
     const expected = sha256Hex(body);
     if (id.toLowerCase() !== expected) {
-      problems.push(`${where} (${typeof name === 'string' ? name : 'unnamed'}): id ${id.slice(0, 80)} is not the SHA-256 of its body (${expected})`);
+      problems.push(
+        `${where} (${typeof name === 'string' ? name : 'unnamed'}): id ${id.slice(0, 80)} is not the SHA-256 of its body (${expected})`,
+      );
       return;
     }
     if (type !== 'query' && type !== 'mutation' && type !== 'subscription') {

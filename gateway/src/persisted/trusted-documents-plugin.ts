@@ -52,10 +52,18 @@ export function useTrustedDocuments(options: TrustedDocumentsOptions): ApolloSer
           metrics?.trustedDocuments.set({ state: 'valid' }, report.valid);
           metrics?.trustedDocuments.set({ state: 'invalid' }, report.invalid.length);
           for (const entry of report.invalid) {
-            logger.warn({ documentId: entry.id, name: entry.name, err: entry.error }, 'trusted document is not valid against the loaded schema');
+            logger.warn(
+              { documentId: entry.id, name: entry.name, err: entry.error },
+              'trusted document is not valid against the loaded schema',
+            );
           }
           logger.info(
-            { manifest: manifest.path, documents: manifest.documents.size, invalid: report.invalid.length, precomputed: report.precomputed },
+            {
+              manifest: manifest.path,
+              documents: manifest.documents.size,
+              invalid: report.invalid.length,
+              precomputed: report.precomputed,
+            },
             'trusted documents checked against the schema',
           );
         },

@@ -1,4 +1,13 @@
-import { Kind, parse, print, visit, type DefinitionNode, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
+import {
+  Kind,
+  parse,
+  print,
+  visit,
+  type DefinitionNode,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { MANIFEST_FORMAT, sha256Hex, type TrustedDocument } from './manifest.js';
 
 export interface ManifestFile {
@@ -35,7 +44,10 @@ export function manifestOf(sources: { name: string; text: string }[]): ManifestF
       if (names.has(name)) throw new Error(`${source.name}: operation ${name} is defined twice`);
       names.add(name);
       const used = usedFragments(definition, fragments, source.name);
-      const definitions: DefinitionNode[] = [definition, ...document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION && used.has(d.name.value))];
+      const definitions: DefinitionNode[] = [
+        definition,
+        ...document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION && used.has(d.name.value)),
+      ];
       const body = print({ kind: Kind.DOCUMENT, definitions });
       operations.push({ id: sha256Hex(body), name, type: definition.operation, body });
     }

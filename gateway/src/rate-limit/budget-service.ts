@@ -44,7 +44,12 @@ export class BudgetService {
    * `gateway_client_cost_total` now, unless `settleLater` is set: then the caller reports what was
    * really used with {@link settle} (the GraphQL plugin, which refunds the unused part).
    */
-  async charge(client: BudgetClient, cost: number, limits: readonly LimitSpec[], options: { settleLater?: boolean } = {}): Promise<ChargeOutcome> {
+  async charge(
+    client: BudgetClient,
+    cost: number,
+    limits: readonly LimitSpec[],
+    options: { settleLater?: boolean } = {},
+  ): Promise<ChargeOutcome> {
     let outcome: ChargeOutcome;
     try {
       const charged = await this.options.store.charge(client.clientKey, cost, limits);
@@ -55,7 +60,12 @@ export class BudgetService {
       } else {
         // null: the cost is larger than a limit's maximum and will never fit; a day is the honest hint.
         const retry = charged.retryAfterSeconds ?? 86_400;
-        outcome = { result: 'limited', retryAfterSeconds: charged.retryAfterSeconds, limits: charged.limits, headers: { ...headers, 'retry-after': retryAfterHeader(retry) } };
+        outcome = {
+          result: 'limited',
+          retryAfterSeconds: charged.retryAfterSeconds,
+          limits: charged.limits,
+          headers: { ...headers, 'retry-after': retryAfterHeader(retry) },
+        };
       }
     } catch (error) {
       if (!(error instanceof BudgetStoreUnavailableError)) throw error;
@@ -69,7 +79,12 @@ export class BudgetService {
    * Gives back `points` (never above a limit's maximum) to the store that took the charge
    * (`chargedBy` from the allowed outcome); the state after, or undefined if that store failed.
    */
-  async refund(client: BudgetClient, points: number, limits: readonly LimitSpec[], chargedBy?: ChargedBy): Promise<LimitState[] | undefined> {
+  async refund(
+    client: BudgetClient,
+    points: number,
+    limits: readonly LimitSpec[],
+    chargedBy?: ChargedBy,
+  ): Promise<LimitState[] | undefined> {
     try {
       return await this.options.store.refund(client.clientKey, points, limits, chargedBy);
     } catch {
@@ -82,7 +97,13 @@ export class BudgetService {
    * the client finally spent (`used`, or all of `charged` if the refund failed). The state after the
    * refund, or undefined when nothing was refunded.
    */
-  async settle(client: BudgetClient, charged: number, used: number, limits: readonly LimitSpec[], chargedBy?: ChargedBy): Promise<LimitState[] | undefined> {
+  async settle(
+    client: BudgetClient,
+    charged: number,
+    used: number,
+    limits: readonly LimitSpec[],
+    chargedBy?: ChargedBy,
+  ): Promise<LimitState[] | undefined> {
     const unused = charged - used;
     const after = unused > 0 ? await this.refund(client, unused, limits, chargedBy) : undefined;
     this.options.metrics?.observeClientCost(client.clientKey, client.tier, after ? used : charged);

@@ -43,7 +43,7 @@ const TierSchema = z
     overrides: z
       .array(TierOverrideSchema)
       .default([])
-      .describe('Per operation name or root field: a lower `maxCost` and/or extra limits (added to the tier\'s: all must pass).'),
+      .describe("Per operation name or root field: a lower `maxCost` and/or extra limits (added to the tier's: all must pass)."),
   })
   .strict()
   .superRefine((tier, ctx) => {
@@ -51,13 +51,22 @@ const TierSchema = z
     tier.limits.forEach((limit, index) => {
       const most = limit.kind === 'token_bucket' ? limit.capacity : limit.limit;
       if (most < tier.maxCost) {
-        ctx.addIssue({ code: 'custom', path: ['limits', index], message: `holds at most ${most} points, less than maxCost ${tier.maxCost}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['limits', index],
+          message: `holds at most ${most} points, less than maxCost ${tier.maxCost}`,
+        });
       }
     });
     const names = tier.limits.map((limit) => limit.name);
     for (const override of tier.overrides) names.push(...override.limits.map((limit) => limit.name));
     const repeated = names.filter((name, i) => names.indexOf(name) !== i);
-    if (repeated.length) ctx.addIssue({ code: 'custom', path: ['limits'], message: `limit names must be unique in a tier (they name the stored budget): ${repeated.join(', ')}` });
+    if (repeated.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['limits'],
+        message: `limit names must be unique in a tier (they name the stored budget): ${repeated.join(', ')}`,
+      });
   });
 
 export type TierConfig = z.output<typeof TierSchema>;
@@ -66,17 +75,19 @@ const burst = (capacity: number, refillPerSecond: number) => ({ name: 'burst', k
 
 export const RateLimitConfigSchema = z
   .object({
-    enabled: z.boolean().default(true).describe('Charge each operation\'s estimated cost to the client\'s budget (429 when spent).'),
+    enabled: z.boolean().default(true).describe("Charge each operation's estimated cost to the client's budget (429 when spent)."),
     store: z
       .enum(['auto', 'memory', 'redis'])
       .default('auto')
-      .describe('Where budgets live: `auto` is Redis when `redis.url` or `redis.cluster` is set, else this process\'s memory.'),
+      .describe("Where budgets live: `auto` is Redis when `redis.url` or `redis.cluster` is set, else this process's memory."),
     onStoreFailure: z
       .enum(['open', 'closed'])
       .default('open')
       .describe('Redis slow or down: `open` falls back to a per-instance in-memory limiter, `closed` answers 503 RATE_LIMIT_UNAVAILABLE.'),
     storeTimeoutMs: positiveInt.default(100).describe('Longest a budget call to Redis may take before the failure policy applies.'),
-    retryStoreAfterMs: positiveInt.default(1_000).describe('After a Redis failure, how long to stay on the failure policy before trying Redis again.'),
+    retryStoreAfterMs: positiveInt
+      .default(1_000)
+      .describe('After a Redis failure, how long to stay on the failure policy before trying Redis again.'),
     headers: z
       .object({
         ietf: z.boolean().default(true).describe('Send `RateLimit-Policy` and `RateLimit` (IETF httpapi draft).'),
@@ -90,15 +101,21 @@ export const RateLimitConfigSchema = z
         enabled: z
           .boolean()
           .default(false)
-          .describe('Scale the refill rate of token-bucket limits down while a subgraph the operation uses is degraded, so clients slow down before the backend falls over.'),
-        openFactor: z.number().gt(0).max(1).default(0.25).describe('Refill factor while a subgraph\'s breaker is open.'),
-        halfOpenFactor: z.number().gt(0).max(1).default(0.5).describe('Refill factor while a subgraph\'s breaker is half-open.'),
+          .describe(
+            'Scale the refill rate of token-bucket limits down while a subgraph the operation uses is degraded, so clients slow down before the backend falls over.',
+          ),
+        openFactor: z.number().gt(0).max(1).default(0.25).describe("Refill factor while a subgraph's breaker is open."),
+        halfOpenFactor: z.number().gt(0).max(1).default(0.5).describe("Refill factor while a subgraph's breaker is half-open."),
         latencyThresholdMs: positiveInt
           .optional()
-          .describe('A subgraph whose p95 latency over `latencyWindowMs` is above this counts as degraded. Unset: latency is not considered.'),
-        latencyFactor: z.number().gt(0).max(1).default(0.5).describe('Refill factor while a subgraph\'s p95 latency is over the threshold.'),
+          .describe(
+            'A subgraph whose p95 latency over `latencyWindowMs` is above this counts as degraded. Unset: latency is not considered.',
+          ),
+        latencyFactor: z.number().gt(0).max(1).default(0.5).describe("Refill factor while a subgraph's p95 latency is over the threshold."),
         latencyWindowMs: positiveInt.default(30_000).describe('Window of recent subgraph calls the p95 latency is taken over.'),
-        latencyMinSamples: positiveInt.default(20).describe('Fewest calls in the window before the p95 counts (a few slow calls are not a trend).'),
+        latencyMinSamples: positiveInt
+          .default(20)
+          .describe('Fewest calls in the window before the p95 counts (a few slow calls are not a trend).'),
         recoveryMs: z
           .number()
           .int()

@@ -30,7 +30,9 @@ export function rateLimitHeaders(states: readonly LimitState[], options: RateLim
     headers['ratelimit-policy'] = states
       .map((s) => `${sfString(s.name)};q=${Math.floor(s.max)};w=${wholeSeconds(s.max / s.restoreRate)}`)
       .join(', ');
-    headers.ratelimit = states.map((s) => `${sfString(s.name)};r=${Math.max(0, Math.floor(s.remaining))};t=${Math.ceil(s.resetSeconds)}`).join(', ');
+    headers.ratelimit = states
+      .map((s) => `${sfString(s.name)};r=${Math.max(0, Math.floor(s.remaining))};t=${Math.ceil(s.resetSeconds)}`)
+      .join(', ');
   }
   const binding = bindingLimit(states);
   if (options.legacy && binding) {

@@ -98,7 +98,14 @@ class BucketView implements LimitView {
 
   state(): LimitState {
     const { name, kind, capacity, refillPerSecond } = this.limit;
-    return { name, kind, max: capacity, remaining: this.tokens, resetSeconds: (capacity - this.tokens) / refillPerSecond, restoreRate: refillPerSecond };
+    return {
+      name,
+      kind,
+      max: capacity,
+      remaining: this.tokens,
+      resetSeconds: (capacity - this.tokens) / refillPerSecond,
+      restoreRate: refillPerSecond,
+    };
   }
 
   save(): LimitState {
@@ -154,7 +161,14 @@ class WindowView implements LimitView {
 
   state(): LimitState {
     const { name, kind, limit, windowSeconds } = this.limit;
-    return { name, kind, max: limit, remaining: limit - this.used(), resetSeconds: (1 - this.elapsed) * windowSeconds, restoreRate: limit / windowSeconds };
+    return {
+      name,
+      kind,
+      max: limit,
+      remaining: limit - this.used(),
+      resetSeconds: (1 - this.elapsed) * windowSeconds,
+      restoreRate: limit / windowSeconds,
+    };
   }
 
   save(): LimitState {

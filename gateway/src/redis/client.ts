@@ -113,7 +113,13 @@ export async function closeRedis(client: RedisClient, timeoutMs = 1_000): Promis
       resolve();
     }, timeoutMs);
   });
-  const quit = client.status === 'ready' ? client.quit().then(() => undefined, () => client.disconnect()) : Promise.resolve(client.disconnect());
+  const quit =
+    client.status === 'ready'
+      ? client.quit().then(
+          () => undefined,
+          () => client.disconnect(),
+        )
+      : Promise.resolve(client.disconnect());
   await Promise.race([quit, cut]);
   clearTimeout(timer);
 }

@@ -7,14 +7,15 @@ const redisUrl = z.string().regex(/^rediss?:\/\//, 'must start with redis:// or 
 
 export const RedisConfigSchema = z
   .object({
-    url: redisUrl
-      .optional()
-      .describe('Redis URL of one server. Unset (and no `redis.cluster`): the gateway runs on its in-memory store.'),
+    url: redisUrl.optional().describe('Redis URL of one server. Unset (and no `redis.cluster`): the gateway runs on its in-memory store.'),
     cluster: z
       .object({
         nodes: z
           .array(
-            redisUrl.refine((value) => URL.canParse(value) && new URL(value).port !== '', 'a node is `redis://host:port` (the port is required)'),
+            redisUrl.refine(
+              (value) => URL.canParse(value) && new URL(value).port !== '',
+              'a node is `redis://host:port` (the port is required)',
+            ),
           )
           .min(1)
           .describe(
@@ -27,10 +28,15 @@ export const RedisConfigSchema = z
     connectTimeoutMs: positiveInt.default(2_000).describe('Timeout of one connection attempt.'),
     commandTimeoutMs: positiveInt
       .default(1_000)
-      .describe('Longest any Redis command may take before it fails (a hung Redis must not hang requests); budgets and cache reads have shorter deadlines of their own.'),
+      .describe(
+        'Longest any Redis command may take before it fails (a hung Redis must not hang requests); budgets and cache reads have shorter deadlines of their own.',
+      ),
     keyPrefix: z
       .string()
-      .regex(/^[^{}]*$/, 'must not contain `{` or `}`: hash tags belong to the keys (a brace here would move every key into one cluster slot or split a client\'s keys)')
+      .regex(
+        /^[^{}]*$/,
+        "must not contain `{` or `}`: hash tags belong to the keys (a brace here would move every key into one cluster slot or split a client's keys)",
+      )
       .default('gw:')
       .describe('Prefix of every key (and pub/sub channel) the gateway writes.'),
   })

@@ -38,42 +38,68 @@ const RestRouteSchema = z
       )
       .min(1)
       .optional()
-      .describe('Replicas of the service, instead of `upstream`; with two or more, requests are balanced as for subgraphs (active checks only with `loadBalancing.healthCheck.path`).'),
-    loadBalancing: LoadBalancingOverrideSchema.optional().describe('Overrides of `resilience.subgraphDefaults.loadBalancing` for this route\'s replicas.'),
+      .describe(
+        'Replicas of the service, instead of `upstream`; with two or more, requests are balanced as for subgraphs (active checks only with `loadBalancing.healthCheck.path`).',
+      ),
+    loadBalancing: LoadBalancingOverrideSchema.optional().describe(
+      "Overrides of `resilience.subgraphDefaults.loadBalancing` for this route's replicas.",
+    ),
     rewrite: pathPrefix
       .optional()
       .describe('Upstream path that replaces `prefix` (`/legacy/users/7` → `/api/v1/users/7`); unset: the path is forwarded as is.'),
     methods: z.array(z.enum(HTTP_METHODS)).min(1).default(['GET', 'HEAD']).describe('Methods allowed; others get 405 with `Allow`.'),
     auth: z
       .object({
-        mode: z.enum(['required', 'optional']).default('required').describe('`required`: anonymous callers get 401; `optional`: anonymous callers pass (as far as `auth.required` allows).'),
+        mode: z
+          .enum(['required', 'optional'])
+          .default('required')
+          .describe('`required`: anonymous callers get 401; `optional`: anonymous callers pass (as far as `auth.required` allows).'),
         scopes: z.array(z.string().min(1)).default([]).describe('Scopes the caller must all hold (403 otherwise).'),
-        forwardAuthorization: z.boolean().default(false).describe('Send the client\'s `Authorization` header on to the upstream (API keys never are).'),
+        forwardAuthorization: z
+          .boolean()
+          .default(false)
+          .describe("Send the client's `Authorization` header on to the upstream (API keys never are)."),
       })
       .strict()
       .prefault({}),
-    cost: z.number().int().min(0).default(1).describe('Budget points charged per request, to the same budget as the client\'s GraphQL operations (0: not charged).'),
+    cost: z
+      .number()
+      .int()
+      .min(0)
+      .default(1)
+      .describe("Budget points charged per request, to the same budget as the client's GraphQL operations (0: not charged)."),
     timeoutMs: positiveInt
       .default(30_000)
-      .describe('Longest wait for the upstream\'s response headers, and for each chunk of a body after that (a long download is not cut while bytes flow).'),
+      .describe(
+        "Longest wait for the upstream's response headers, and for each chunk of a body after that (a long download is not cut while bytes flow).",
+      ),
     retries: z
       .object(withDefaults(RetryFields, { maxRetries: 1, baseDelayMs: 25, maxDelayMs: 250 }))
       .strict()
       .prefault({})
-      .describe('Retries after a connection error or a 502/503/504, for GET, HEAD and OPTIONS only (requests with bodies are streamed and never replayed).'),
+      .describe(
+        'Retries after a connection error or a 502/503/504, for GET, HEAD and OPTIONS only (requests with bodies are streamed and never replayed).',
+      ),
     breaker: z
       .string()
       .min(1)
       .optional()
-      .describe('Circuit breaker name: a subgraph\'s name shares that subgraph\'s breaker; unset: the route\'s own (`rest:<prefix>`, with `resilience.subgraphDefaults.breaker` settings).'),
+      .describe(
+        "Circuit breaker name: a subgraph's name shares that subgraph's breaker; unset: the route's own (`rest:<prefix>`, with `resilience.subgraphDefaults.breaker` settings).",
+      ),
     maxConcurrent: positiveInt.default(100).describe('Requests in flight to this route at once; more fail fast with 503 (bulkhead).'),
     maxBodyBytes: positiveInt
       .optional()
-      .describe('Largest request body forwarded: a larger `Content-Length` is 413 before any upstream call, a longer chunked body is cut and answered 413. Unset: no limit (the upstream decides).'),
+      .describe(
+        'Largest request body forwarded: a larger `Content-Length` is 413 before any upstream call, a longer chunked body is cut and answered 413. Unset: no limit (the upstream decides).',
+      ),
     fallback: z
       .object({
         cache: z.boolean().default(false).describe('Keep 200 answers to GET and serve them (stale-if-error) when the upstream fails.'),
-        public: z.boolean().default(false).describe('Answers are the same for every caller: one cached copy for all; otherwise copies are kept per principal.'),
+        public: z
+          .boolean()
+          .default(false)
+          .describe('Answers are the same for every caller: one cached copy for all; otherwise copies are kept per principal.'),
         ttlMs: positiveInt.default(300_000).describe('How long a kept answer may be served.'),
         maxBodyBytes: positiveInt.default(1_048_576).describe('Larger answers are streamed but not kept.'),
       })
@@ -84,21 +110,26 @@ const RestRouteSchema = z
 
 export const RestConfigSchema = z
   .object({
-    routes: z.array(RestRouteSchema).default([]).describe('REST passthrough routes; a path under no route is 404 without any upstream call.'),
+    routes: z
+      .array(RestRouteSchema)
+      .default([])
+      .describe('REST passthrough routes; a path under no route is 404 without any upstream call.'),
   })
   .strict()
   .prefault({})
   .superRefine((rest, ctx) => {
     const seen = new Set<string>();
     rest.routes.forEach((route, index) => {
-      if (seen.has(route.prefix)) ctx.addIssue({ code: 'custom', path: ['routes', index, 'prefix'], message: `duplicate prefix ${route.prefix}` });
+      if (seen.has(route.prefix))
+        ctx.addIssue({ code: 'custom', path: ['routes', index, 'prefix'], message: `duplicate prefix ${route.prefix}` });
       seen.add(route.prefix);
       if ((route.upstream === undefined) === (route.upstreams === undefined)) {
         ctx.addIssue({ code: 'custom', path: ['routes', index, 'upstream'], message: 'give exactly one of upstream or upstreams' });
       }
       const origins = new Set<string>();
       route.upstreams?.forEach(({ url }, replica) => {
-        if (origins.has(url)) ctx.addIssue({ code: 'custom', path: ['routes', index, 'upstreams', replica, 'url'], message: `duplicate replica ${url}` });
+        if (origins.has(url))
+          ctx.addIssue({ code: 'custom', path: ['routes', index, 'upstreams', replica, 'url'], message: `duplicate replica ${url}` });
         origins.add(url);
       });
     });

@@ -29,7 +29,13 @@ export class RestFallbackCache {
   ) {}
 
   key(identity: string, target: string, accept: string | undefined): string {
-    const hash = createHash('sha256').update(identity).update('\0').update(target).update('\0').update(accept ?? '').digest('base64url');
+    const hash = createHash('sha256')
+      .update(identity)
+      .update('\0')
+      .update(target)
+      .update('\0')
+      .update(accept ?? '')
+      .digest('base64url');
     return `rest:${this.route}:${hash}`;
   }
 
@@ -39,7 +45,12 @@ export class RestFallbackCache {
     if (!entry) return undefined;
     try {
       const parsed = JSON.parse(entry.value) as { status: number; headers: Record<string, string>; body: string };
-      return { status: parsed.status, headers: parsed.headers, body: Buffer.from(parsed.body, 'base64'), age: Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000)) };
+      return {
+        status: parsed.status,
+        headers: parsed.headers,
+        body: Buffer.from(parsed.body, 'base64'),
+        age: Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000)),
+      };
     } catch {
       return undefined;
     }

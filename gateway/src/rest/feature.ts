@@ -37,7 +37,10 @@ export const restFeature: Feature<RestSections, { logger: Logger; metrics: Gatew
       describe(request) {
         const info = requestState(request).rest;
         if (!info) return undefined;
-        const span: Record<string, string | number | string[]> = { 'gateway.rest.route': info.route, 'gateway.rest.attempts': info.attempts };
+        const span: Record<string, string | number | string[]> = {
+          'gateway.rest.route': info.route,
+          'gateway.rest.attempts': info.attempts,
+        };
         if (info.upstreamStatus !== undefined) span['gateway.rest.upstream_status'] = info.upstreamStatus;
         if (info.fallback) span['gateway.fallback.sources'] = [info.fallback];
         const { route, upstreamStatus, attempts, fallback, failure } = info;

@@ -75,7 +75,11 @@ export async function proxyAttempt(call: ProxiedRequest, upstreamOrigin: string)
     return answer;
   } catch (error) {
     if (error instanceof UpstreamErrorAnswer) span.setAttribute('http.response.status_code', error.answer.status);
-    failSpan(span, error instanceof ClientGoneError ? 'client_gone' : callFailureOf(error), error instanceof Error ? error.message : String(error));
+    failSpan(
+      span,
+      error instanceof ClientGoneError ? 'client_gone' : callFailureOf(error),
+      error instanceof Error ? error.message : String(error),
+    );
     throw error;
   } finally {
     span.end();

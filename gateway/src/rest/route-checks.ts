@@ -34,7 +34,8 @@ export function checkRequest(
     targets.set(request, mapped.path + query);
     if (route.maxBodyBytes !== undefined) {
       // The body is left unread: the connection cannot serve another request, so it is closed.
-      if (Number(request.headers['content-length'] ?? 0) > route.maxBodyBytes) throw new GatewayError('PAYLOAD_TOO_LARGE', undefined, { connection: 'close' });
+      if (Number(request.headers['content-length'] ?? 0) > route.maxBodyBytes)
+        throw new GatewayError('PAYLOAD_TOO_LARGE', undefined, { connection: 'close' });
       bodyLimits.set(request, route.maxBodyBytes);
     }
   };
@@ -57,17 +58,16 @@ export function authorize(route: RestRouteConfig, realm: string): onRequestAsync
 }
 
 /** Charges the route's cost to the caller's budget, shared with GraphQL (429 when spent, 503 when the budget store is down). */
-export function charge(
-  route: RestRouteConfig,
-  rateLimit: RateLimitConfig,
-  budget: BudgetService | undefined,
-): onRequestAsyncHookHandler {
+export function charge(route: RestRouteConfig, rateLimit: RateLimitConfig, budget: BudgetService | undefined): onRequestAsyncHookHandler {
   return async (request, reply) => {
     const principal = requestState(request).principal;
     if (!budget || route.cost === 0 || !principal) return;
     const policy = resolvePolicy(rateLimit.tiers, rateLimit.defaultTier, principal.tier, { rootFields: [] });
     const outcome = await budget.charge({ clientKey: principal.clientKey, tier: policy.tier }, route.cost, policy.limits);
-    requestState(request).rateLimit = { result: outcome.result, remaining: outcome.result === 'unavailable' ? undefined : bindingLimit(outcome.limits)?.remaining };
+    requestState(request).rateLimit = {
+      result: outcome.result,
+      remaining: outcome.result === 'unavailable' ? undefined : bindingLimit(outcome.limits)?.remaining,
+    };
     if (outcome.result === 'limited') throw new GatewayError('RATE_LIMITED', undefined, outcome.headers);
     if (outcome.result === 'unavailable') throw new GatewayError('RATE_LIMIT_UNAVAILABLE', undefined, { 'retry-after': '1' });
     reply.headers(outcome.headers);

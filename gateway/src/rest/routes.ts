@@ -147,7 +147,9 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
         const upstream = route.upstream ?? (route.upstreams ?? []).map(({ url }) => new URL(url).origin).join(', ');
         const name = breakers && !replicas ? breakerNameOf(route) : null;
         const state = (name && breakers?.find(name)?.snapshot()) || null;
-        return replicas ? { prefix: route.prefix, upstream, breaker: name, state, replicas } : { prefix: route.prefix, upstream, breaker: name, state };
+        return replicas
+          ? { prefix: route.prefix, upstream, breaker: name, state, replicas }
+          : { prefix: route.prefix, upstream, breaker: name, state };
       }),
     stopChecks: () => pools?.close(),
     closeConnections: async () => {

@@ -12,7 +12,11 @@ export interface AttemptTracer {
    * Runs attempt `number` (1-based) in its own span; `run` gets the trace headers to add to the
    * request. `breaker` is the breaker's state when the attempt started (undefined: no breaker).
    */
-  attempt<T extends { status: number }>(number: number, breaker: string | undefined, run: (traceHeaders: Record<string, string>) => Promise<T>): Promise<T>;
+  attempt<T extends { status: number }>(
+    number: number,
+    breaker: string | undefined,
+    run: (traceHeaders: Record<string, string>) => Promise<T>,
+  ): Promise<T>;
   /** The call joined an identical one already in flight (dedupe): its attempts are that call's, in that request's trace. */
   joined(): void;
 }
@@ -28,7 +32,12 @@ export function subgraphAttemptTracer(trace: RequestTrace, parent: Context, subg
   };
   return {
     async attempt(number, breaker, run) {
-      const span = trace.startSpan('gateway.subgraph.attempt', { ...base, 'gateway.attempt': number, ...(breaker ? { 'gateway.breaker.state': breaker } : {}) }, SpanKind.CLIENT, parent);
+      const span = trace.startSpan(
+        'gateway.subgraph.attempt',
+        { ...base, 'gateway.attempt': number, ...(breaker ? { 'gateway.breaker.state': breaker } : {}) },
+        SpanKind.CLIENT,
+        parent,
+      );
       const headers: Record<string, string> = {};
       trace.inject(span, headers);
       try {

@@ -18,28 +18,26 @@ import {
  * subgraph's own. Defaults live in {@link SUBGRAPH_DEFAULTS} (balancing: upstream/config.ts).
  */
 const FallbackFields = {
-  cache: z
-    .boolean()
-    .describe('Keep successful query responses and serve them (stale-if-error) when this subgraph fails.'),
+  cache: z.boolean().describe('Keep successful query responses and serve them (stale-if-error) when this subgraph fails.'),
   cacheTtlMs: positiveInt.describe('How long a kept response may be served after it was stored.'),
   refreshAfterMs: z
     .number()
     .int()
     .min(0)
-    .describe('A kept copy younger than this is not rewritten by this instance (bounds cache writes for hot queries; 0: write every answer).'),
+    .describe(
+      'A kept copy younger than this is not rewritten by this instance (bounds cache writes for hot queries; 0: write every answer).',
+    ),
 };
 const SubgraphResilienceFields = {
   timeoutMs: positiveInt.describe('Timeout of one call (one attempt) to the subgraph.'),
   connections: positiveInt.describe('Size of the keep-alive connection pool to this subgraph.'),
-  dedupe: z
-    .boolean()
-    .describe('Identical concurrent queries (same document, variables and forwarded identity) share one call.'),
-  public: z
-    .boolean()
-    .describe('Responses are the same for every caller: cache and dedupe keys leave the identity out.'),
+  dedupe: z.boolean().describe('Identical concurrent queries (same document, variables and forwarded identity) share one call.'),
+  public: z.boolean().describe('Responses are the same for every caller: cache and dedupe keys leave the identity out.'),
   publicRootFields: z
     .array(z.string().min(1))
-    .describe('Root fields (e.g. `topProducts`) whose responses are the same for every caller; a call is public when all its root fields are.'),
+    .describe(
+      'Root fields (e.g. `topProducts`) whose responses are the same for every caller; a call is public when all its root fields are.',
+    ),
 };
 
 const SUBGRAPH_DEFAULTS = {
@@ -69,7 +67,12 @@ const SubgraphDefaultsSchema = z
 const UpstreamSchema = z
   .object({
     url: z.url({ protocol: /^https?$/ }).describe('URL of one replica of the subgraph.'),
-    weight: positiveInt.max(1_000).default(1).describe('Its share under `weighted_round_robin`, of hash-ring points under `consistent_hash`, its capacity under `least_outstanding`.'),
+    weight: positiveInt
+      .max(1_000)
+      .default(1)
+      .describe(
+        'Its share under `weighted_round_robin`, of hash-ring points under `consistent_hash`, its capacity under `least_outstanding`.',
+      ),
   })
   .strict();
 
@@ -95,7 +98,9 @@ const SubgraphConfigSchema = z
           .string()
           .min(1)
           .optional()
-          .describe('JSON file of static fallbacks for this subgraph (see `schema/fallbacks/`), served when it fails and no cached copy exists.'),
+          .describe(
+            'JSON file of static fallbacks for this subgraph (see `schema/fallbacks/`), served when it fails and no cached copy exists.',
+          ),
       })
       .strict()
       .optional(),
@@ -124,7 +129,9 @@ export const ResilienceConfigSchema = z
     enabled: z
       .boolean()
       .default(true)
-      .describe('Timeouts, breakers, bulkheads, retries, dedupe and fallbacks around subgraph calls; false calls subgraphs plainly (used by the benchmark).'),
+      .describe(
+        'Timeouts, breakers, bulkheads, retries, dedupe and fallbacks around subgraph calls; false calls subgraphs plainly (used by the benchmark).',
+      ),
     requestDeadlineMs: positiveInt
       .default(10_000)
       .describe('Deadline of one GraphQL request: no subgraph attempt or retry starts after it, and attempts are cut at it.'),
@@ -149,10 +156,14 @@ export const ResilienceConfigSchema = z
           ),
         resyncIntervalMs: positiveInt
           .default(5_000)
-          .describe('How often each instance also reads the shared state (one GET per breaker), which bounds the delay when a pub/sub message is lost (e.g. during a reconnect).'),
+          .describe(
+            'How often each instance also reads the shared state (one GET per breaker), which bounds the delay when a pub/sub message is lost (e.g. during a reconnect).',
+          ),
         maxMessageAgeMs: positiveInt
           .default(5_000)
-          .describe('A breaker message older than this (by the sender\'s clock) is ignored as stale: it arrived too late to describe the present.'),
+          .describe(
+            "A breaker message older than this (by the sender's clock) is ignored as stale: it arrived too late to describe the present.",
+          ),
       })
       .strict()
       .prefault({})
@@ -183,7 +194,16 @@ export type SubgraphSettings = z.output<typeof SubgraphDefaultsSchema> & { fallb
 /** `resilience.subgraphDefaults` with `subgraphs.<name>`'s overrides applied, group by group. */
 export function subgraphSettings(config: SubgraphSections, name: string): SubgraphSettings {
   const defaults = config.resilience.subgraphDefaults;
-  const { url: _url, upstreams: _upstreams, breaker, bulkhead, retry, fallback, loadBalancing, ...own } = config.subgraphs[name] ?? { url: undefined };
+  const {
+    url: _url,
+    upstreams: _upstreams,
+    breaker,
+    bulkhead,
+    retry,
+    fallback,
+    loadBalancing,
+    ...own
+  } = config.subgraphs[name] ?? { url: undefined };
   return {
     ...defaults,
     ...definedOnly(own),

@@ -132,7 +132,9 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       // Plain calls, traced: one attempt span around the fetcher, its traceparent sent along.
       const plain = this.fetcher;
       const fetcher = ((url: string, init: RequestInitLike) =>
-        attempts.attempt(1, undefined, (traceHeaders) => plain(url, { ...init, headers: { ...init.headers, ...traceHeaders } }))) as unknown as Fetcher;
+        attempts.attempt(1, undefined, (traceHeaders) =>
+          plain(url, { ...init, headers: { ...init.headers, ...traceHeaders } }),
+        )) as unknown as Fetcher;
       return super.process.call(Object.create(this, { fetcher: { value: fetcher } }) as this, options);
     }
     const state = context?.state;
@@ -144,7 +146,9 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       deadline: (state?.receivedAt ?? Date.now()) + resilience.requestDeadlineMs,
       requestId: context?.requestId,
       incomingHeader:
-        options.kind === 'incoming operation' ? (header) => options.incomingRequestContext.request.http?.headers.get(header) ?? undefined : undefined,
+        options.kind === 'incoming operation'
+          ? (header) => options.incomingRequestContext.request.http?.headers.get(header) ?? undefined
+          : undefined,
       onFallback: (use, failure) => {
         if (state) (state.fallbacks ??= []).push(use);
         onFallbackServed(failure, use);

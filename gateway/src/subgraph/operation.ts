@@ -33,9 +33,7 @@ function analyse(document: DocumentNode, operationName: string | undefined): Sub
   const operation = operations.find((o) => operationName === undefined || o.name?.value === operationName) ?? operations[0];
   if (!operation) return { type: 'query', rootFields: [] };
   const fragments = new Map(
-    document.definitions
-      .filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION)
-      .map((d) => [d.name.value, d]),
+    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
   );
   const rootFields: RootField[] = [];
   const walk = (set: SelectionSetNode, depth: number) => {

@@ -107,7 +107,13 @@ export class ResilientCaller {
     const response = await this.network(url, init, info, this.options.settings.retry.maxRetries);
     const { cache, settings } = this.options;
     // Only complete answers are kept: a 200 without errors (`"errors":` can only appear as a key).
-    if (cache && settings.fallback.cache && response.status === 200 && !response.body.includes('"errors":') && !this.recentlyKept?.has(key)) {
+    if (
+      cache &&
+      settings.fallback.cache &&
+      response.status === 200 &&
+      !response.body.includes('"errors":') &&
+      !this.recentlyKept?.has(key)
+    ) {
       this.recentlyKept?.set(key, true);
       cache.set(key, response.body, settings.fallback.cacheTtlMs).catch((error: unknown) => {
         this.options.logger.debug({ subgraph: this.options.name, err: describeError(error) }, 'fallback cache write failed');
@@ -142,7 +148,10 @@ export class ResilientCaller {
         isRetryable: routed.isRetryable,
         onRetry: (retry, error, delayMs) => {
           metrics.subgraphRetries.inc({ subgraph: name });
-          this.options.logger.debug({ subgraph: name, reqId: info.requestId, retry, delayMs, reason: describeError(error) }, 'retrying subgraph call');
+          this.options.logger.debug(
+            { subgraph: name, reqId: info.requestId, retry, delayMs, reason: describeError(error) },
+            'retrying subgraph call',
+          );
         },
       },
     );

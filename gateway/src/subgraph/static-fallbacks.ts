@@ -39,7 +39,9 @@ export function loadStaticFallbacks(path: string): StaticFallbacks {
   }
   const result = StaticFallbackFileSchema.safeParse(parsed);
   if (!result.success) {
-    throw new Error(`static fallback file ${path}: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `static fallback file ${path}: ${result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   }
   return result.data;
 }

@@ -41,9 +41,7 @@ function readOwners(document: DocumentNode): Map<string, string[]> {
     const typeGraphs = (definition.directives ?? []).filter((d) => d.name.value === typeDirective).flatMap((d) => graphOf(d) ?? []);
     for (const field of definition.fields ?? []) {
       const joins = (field.directives ?? []).filter((d) => d.name.value === fieldDirective);
-      const graphs = joins.length
-        ? joins.filter((d) => !booleanArgument(d, 'external')).flatMap((d) => graphOf(d) ?? [])
-        : typeGraphs;
+      const graphs = joins.length ? joins.filter((d) => !booleanArgument(d, 'external')).flatMap((d) => graphOf(d) ?? []) : typeGraphs;
       owners.set(`${definition.name.value}.${field.name.value}`, [...new Set(graphs)]);
     }
   }

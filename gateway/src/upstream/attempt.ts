@@ -19,10 +19,13 @@ export async function fetchOnce(fetch: UpstreamFetch, url: string, init: Request
   // object whose creation cost a visible share of each call's CPU on Node 20.
   const abort = new EventEmitter();
   let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    abort.emit('abort');
-  }, Math.max(1, timeoutMs));
+  const timer = setTimeout(
+    () => {
+      timedOut = true;
+      abort.emit('abort');
+    },
+    Math.max(1, timeoutMs),
+  );
   let response: Awaited<ReturnType<UpstreamFetch>>;
   let body: string;
   try {

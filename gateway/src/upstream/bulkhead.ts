@@ -1,7 +1,10 @@
 /** A call refused because the bulkhead was full: nothing ran. */
 export class BulkheadRejectedError extends Error {
   override readonly name = 'BulkheadRejectedError';
-  constructor(readonly bulkhead: string, readonly maxConcurrent: number) {
+  constructor(
+    readonly bulkhead: string,
+    readonly maxConcurrent: number,
+  ) {
     super(`bulkhead "${bulkhead}" is full (${maxConcurrent} calls in flight)`);
   }
 }

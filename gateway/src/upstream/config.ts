@@ -12,11 +12,7 @@ import { defaultedGroup, definedOnly, positiveInt, withDefaults } from '../confi
  */
 export const BreakerFields = {
   enabled: z.boolean().describe('Run calls through a circuit breaker (opossum).'),
-  errorThresholdPercentage: z
-    .number()
-    .min(1)
-    .max(100)
-    .describe('Failure percentage in the rolling window above which the breaker opens.'),
+  errorThresholdPercentage: z.number().min(1).max(100).describe('Failure percentage in the rolling window above which the breaker opens.'),
   rollingWindowMs: positiveInt.describe('Length of the rolling window of call statistics (10 buckets).'),
   volumeThreshold: z
     .number()
@@ -52,7 +48,9 @@ const HealthCheckFields = {
   enabled: z.boolean().describe('Probe each replica of a subgraph with two or more `upstreams` (a single-URL subgraph is never probed).'),
   intervalMs: positiveInt.describe('Time between two probes of one replica.'),
   timeoutMs: positiveInt.describe('A probe with no answer by then fails.'),
-  healthyThreshold: positiveInt.describe('Passing probes in a row that bring an unhealthy replica back into rotation (and end an ejection).'),
+  healthyThreshold: positiveInt.describe(
+    'Passing probes in a row that bring an unhealthy replica back into rotation (and end an ejection).',
+  ),
   unhealthyThreshold: positiveInt.describe('Failing probes in a row that take a replica out of rotation.'),
 };
 const EjectionFields = {
@@ -61,7 +59,9 @@ const EjectionFields = {
     .int()
     .min(0)
     .describe('Failed calls in a row (network error, timeout, 5xx) that eject a replica for a back-off; 0: no passive ejection.'),
-  baseEjectionMs: positiveInt.describe('Length of a first ejection; it doubles with each ejection until the replica serves a call successfully.'),
+  baseEjectionMs: positiveInt.describe(
+    'Length of a first ejection; it doubles with each ejection until the replica serves a call successfully.',
+  ),
   maxEjectionMs: positiveInt.describe('Longest ejection.'),
 };
 const hashHeader = z
@@ -70,20 +70,25 @@ const hashHeader = z
   .toLowerCase()
   .optional()
   .describe(
-    'Header whose value `consistent_hash` hashes: the subgraph request\'s (e.g. `x-user-id`, set from the principal), else the client\'s. Calls without it go round robin.',
+    "Header whose value `consistent_hash` hashes: the subgraph request's (e.g. `x-user-id`, set from the principal), else the client's. Calls without it go round robin.",
   );
 const healthCheckPath = z
   .string()
   .startsWith('/')
   .optional()
-  .describe('Health check: `GET` this path on the replica\'s origin and expect a 2xx. Unset: `POST {__typename}` to the replica\'s URL, expecting `data.__typename`.');
+  .describe(
+    "Health check: `GET` this path on the replica's origin and expect a 2xx. Unset: `POST {__typename}` to the replica's URL, expecting `data.__typename`.",
+  );
 
 /** `loadBalancing` of one subgraph or REST route: any field of `resilience.subgraphDefaults.loadBalancing`, overridden. */
 export const LoadBalancingOverrideSchema = z
   .object({
     ...z.object(LoadBalancingFields).partial().shape,
     hashHeader,
-    healthCheck: z.object({ ...z.object(HealthCheckFields).partial().shape, path: healthCheckPath }).strict().optional(),
+    healthCheck: z
+      .object({ ...z.object(HealthCheckFields).partial().shape, path: healthCheckPath })
+      .strict()
+      .optional(),
     ejection: z.object(EjectionFields).partial().strict().optional(),
   })
   .strict();

@@ -40,7 +40,12 @@ const GRAPHQL_PROBE = JSON.stringify({ query: 'query __GatewayHealthCheck__ { __
  * alive), one probe per replica per tick. After `unhealthyThreshold` failures in a row a replica is
  * out; after `healthyThreshold` passes in a row it is back (and any passive ejection ends with it).
  */
-export function startHealthChecks(options: { pool: ReplicaPool; fetch: UpstreamFetch; settings: HealthCheckSettings; logger: Logger }): HealthChecker {
+export function startHealthChecks(options: {
+  pool: ReplicaPool;
+  fetch: UpstreamFetch;
+  settings: HealthCheckSettings;
+  logger: Logger;
+}): HealthChecker {
   const { pool, fetch, settings, logger } = options;
   const streaks = new Map<Replica, { passes: number; failures: number; running: boolean }>(
     pool.replicas.map((replica) => [replica, { passes: 0, failures: 0, running: false }]),

@@ -9,9 +9,7 @@ export interface ObservedBreakersOptions {
   metrics: GatewayMetrics;
   logger: Logger;
   /** Breaker state shared with the other gateway instances through this Redis (`resilience.sharedBreakers`); absent: per instance. */
-  shared?:
-    | { redis: RedisClient; keyPrefix: string; instanceId: string; resyncIntervalMs: number; maxMessageAgeMs: number }
-    | undefined;
+  shared?: { redis: RedisClient; keyPrefix: string; instanceId: string; resyncIntervalMs: number; maxMessageAgeMs: number } | undefined;
   /** Called on every state change, after its gauge is set (a replica pool's combined gauge hooks in here). */
   onStateChange?: ((name: string) => void) | undefined;
 }

@@ -263,6 +263,9 @@ export class ReplicaPool {
   }
 
   private publishState(replica: Replica): void {
-    this.options.metrics.upstreamReplicaState.set({ subgraph: this.options.name, replica: replica.label }, REPLICA_STATE_VALUE[this.state(replica)]);
+    this.options.metrics.upstreamReplicaState.set(
+      { subgraph: this.options.name, replica: replica.label },
+      REPLICA_STATE_VALUE[this.state(replica)],
+    );
   }
 }

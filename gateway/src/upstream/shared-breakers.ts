@@ -70,7 +70,11 @@ export function createSharedBreakers(options: SharedBreakersOptions): SharedBrea
 
   const failed = (what: string, error: unknown) => {
     metrics.breakerSync.inc({ result: what === 'publish' ? 'publish_failed' : 'read_failed' });
-    if (!failing) logger.warn({ err: error instanceof Error ? error.message : String(error) }, `shared breaker state: ${what} failed; breakers stay per instance until Redis answers`);
+    if (!failing)
+      logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        `shared breaker state: ${what} failed; breakers stay per instance until Redis answers`,
+      );
     failing = true;
   };
   const succeeded = () => {
@@ -93,7 +97,10 @@ export function createSharedBreakers(options: SharedBreakersOptions): SharedBrea
     }
     latest.set(message.breaker, message.at);
     metrics.breakerSync.inc({ result: 'applied' });
-    logger.info({ breaker: message.breaker, state: message.state, from: message.instance }, 'circuit breaker state taken from another instance');
+    logger.info(
+      { breaker: message.breaker, state: message.state, from: message.instance },
+      'circuit breaker state taken from another instance',
+    );
     breaker.force(message.state);
   };
 

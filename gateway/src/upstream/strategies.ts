@@ -1,7 +1,12 @@
 /** How a replica is picked for a call (`subgraphs.<name>.loadBalancing.strategy`). */
 export type BalancingStrategy = 'round_robin' | 'weighted_round_robin' | 'least_outstanding' | 'consistent_hash';
 
-export const BALANCING_STRATEGIES: readonly BalancingStrategy[] = ['round_robin', 'weighted_round_robin', 'least_outstanding', 'consistent_hash'];
+export const BALANCING_STRATEGIES: readonly BalancingStrategy[] = [
+  'round_robin',
+  'weighted_round_robin',
+  'least_outstanding',
+  'consistent_hash',
+];
 
 /** What a strategy reads of a replica. */
 export interface Candidate {

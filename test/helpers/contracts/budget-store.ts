@@ -3,8 +3,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BudgetStore, LimitSpec } from '../../../gateway/src/rate-limit/budget.js';
 
-export const bucket = (capacity: number, refillPerSecond: number, name = 'bucket'): LimitSpec => ({ name, kind: 'token_bucket', capacity, refillPerSecond });
-export const window = (limit: number, windowSeconds: number, name = 'window'): LimitSpec => ({ name, kind: 'sliding_window', limit, windowSeconds });
+export const bucket = (capacity: number, refillPerSecond: number, name = 'bucket'): LimitSpec => ({
+  name,
+  kind: 'token_bucket',
+  capacity,
+  refillPerSecond,
+});
+export const window = (limit: number, windowSeconds: number, name = 'window'): LimitSpec => ({
+  name,
+  kind: 'sliding_window',
+  limit,
+  windowSeconds,
+});
 
 let clientSeq = 0;
 export const newClient = () => `client-${++clientSeq}-${randomBytes(2).toString('hex')}`;
