@@ -12,11 +12,6 @@ async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }
   return { value, ms: performance.now() - started };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
-}
-
 describe('a slow subgraph', () => {
   it('is cut by its timeout, which counts against its breaker', async () => {
     const delay = 3_000;
@@ -70,24 +65,25 @@ describe('a slow subgraph', () => {
   });
 
   it("leaves other subgraphs' latency unaffected", async () => {
-    const delay = 2_000;
+    const delay = 4_000;
     const gw = await suite.start({ subgraphs: { products: { timeoutMs: 10_000, bulkhead: { maxConcurrent: 4 } } } });
-    const baseline: number[] = [];
-    for (let i = 0; i < 10; i++) baseline.push((await timed(() => postAsOperator(gw.graphqlUrl, { query: USERS_ONLY }))).ms);
+    for (let i = 0; i < 3; i++) expect((await postAsOperator(gw.graphqlUrl, { query: USERS_ONLY })).body.errors).toBeUndefined();
 
     suite.demo.proxies.products.mode = { kind: 'slow', ms: delay };
-    // Fill products' bulkhead (and more) with slow calls, then measure users while they hang.
-    const slow = Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((n) => postAsOperator(gw.graphqlUrl, { query: productQuery(n) })));
-    const during: number[] = [];
+    // Fill products' bulkhead (and more) with slow calls, then ask users while they hang.
+    let slowAnswered = 0;
+    const slow = Promise.all(
+      [1, 2, 3, 4, 5, 6, 7, 8].map((n) => postAsOperator(gw.graphqlUrl, { query: productQuery(n) }).finally(() => (slowAnswered += 1))),
+    );
+    while (suite.demo.proxies.products.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     for (let i = 0; i < 10; i++) {
-      const { value, ms } = await timed(() => postAsOperator(gw.graphqlUrl, { query: USERS_ONLY }));
-      expect(value.body.errors).toBeUndefined();
-      during.push(ms);
+      const { body } = await postAsOperator(gw.graphqlUrl, { query: USERS_ONLY });
+      expect(body.errors).toBeUndefined();
+      // Answered while products calls still hang: users did not wait for them (an order, not a stopwatch).
+      expect(suite.demo.proxies.products.inFlight).toBeGreaterThan(0);
     }
-    expect(suite.demo.proxies.products.inFlight).toBeGreaterThan(0); // products calls were still hanging while users answered
+    // The calls over the bulkhead were refused at once; those in it still hang.
+    expect(slowAnswered).toBeLessThanOrEqual(4);
     await slow;
-    // Users answers do not wait for products: a small fraction of the injected delay.
-    expect(median(during) / delay).toBeLessThan(0.1);
-    expect(median(baseline) / delay).toBeLessThan(0.1);
   });
 });
