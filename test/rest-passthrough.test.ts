@@ -10,6 +10,7 @@ import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import type { RestRouteConfig } from '../gateway/src/config.js';
 import { devBearer } from './helpers/auth.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { filler, rawUpload } from './helpers/raw-http.js';
 import { rawRequest, startRestUpstream, type RestUpstream } from './helpers/rest-upstream.js';
 import { DEMO_SUPERGRAPH } from './helpers/subgraphs.js';
 
@@ -412,6 +413,15 @@ describe('REST passthrough: request body limit', () => {
     expect(response.statusCode).toBe(413);
     expect(await response.body.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
     expect(upstream.progress.uploadReceived - before).toBeLessThanOrEqual(1000);
+  });
+
+  it('a client that sends 5 MB past the limit in full reads its 413: the connection is drained, not reset', async () => {
+    const head = 'POST /up/upload HTTP/1.1\r\nhost: gw\r\ncontent-type: application/octet-stream\r\ntransfer-encoding: chunked\r\n\r\n';
+    const result = await rawUpload(limited.url, head, filler(5 * 1_048_576, { chunked: true }));
+    expect(result.response?.status).toBe(413);
+    expect(JSON.parse(result.response?.body ?? '')).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
+    expect(result.error).toBeUndefined();
+    expect(result.written).toBeGreaterThan(5 * 1_048_576);
   });
 });
 

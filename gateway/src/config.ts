@@ -105,6 +105,22 @@ const ServerSchema = z
     maxHeaderBytes: positiveInt
       .default(16_384)
       .describe('Largest request line plus headers accepted; larger get 431 HEADERS_TOO_LARGE and the connection is closed.'),
+    // The HTTP edge (README "Security" → "The HTTP edge").
+    lingeringTimeMs: positiveInt
+      .default(30_000)
+      .describe(
+        'After an answer sent before the request body arrived (413, 431, 401 ...), how long the rest of the body is read and ' +
+          'discarded at most, so the client reads its answer instead of a reset (nginx lingering_time).',
+      ),
+    lingeringTimeoutMs: positiveInt
+      .default(5_000)
+      .describe(
+        'While draining after such an answer, the longest wait for the next bytes before the connection is closed ' +
+          '(nginx lingering_timeout).',
+      ),
+    lingeringMaxBytes: positiveInt
+      .default(134_217_728)
+      .describe('While draining after such an answer, the most bytes read and discarded before the connection is closed.'),
   })
   .strict()
   .refine((server) => server.headersTimeoutMs <= server.requestTimeoutMs, {

@@ -25,7 +25,7 @@ import { useSubgraphErrorMasking } from './graphql/subgraph-error-masking-plugin
 import { useTrustedDocuments } from './graphql/trusted-documents-plugin.js';
 import { declaredBodyLimit } from './http/declared-body-limit.js';
 import { createGraphqlHandler } from './http/graphql-handler.js';
-import { createClientErrorHandler, createConnectHandler } from './http/client-errors.js';
+import { createHttpEdge } from './http/edge.js';
 import { checkGraphqlRequest } from './http/graphql-request.js';
 import { useInFlightLimit } from './http/in-flight-limit.js';
 import { useTracing } from './graphql/tracing-plugin.js';
@@ -223,6 +223,13 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   });
 
   const requestIdHeader = config.server.requestIdHeader.toLowerCase();
+  const edge = createHttpEdge({
+    server: config.server,
+    graphqlPath: config.graphql.path,
+    requestIdHeader,
+    logger,
+    metrics,
+  });
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // One log line per request is written by the onResponse hook below, not by Fastify.
@@ -254,13 +261,12 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       // timeout run to 40 s; the check only walks connections with a request still arriving.
       connectionsCheckingInterval: connectionsCheckingInterval(config.server.headersTimeoutMs),
     },
-    clientErrorHandler: createClientErrorHandler({ logger, metrics, requestIdHeader }),
+    clientErrorHandler: edge.clientErrorHandler,
   });
   // Over the cap Node closes a new connection as soon as it is accepted (no HTTP answer is possible
   // before a request arrives); `drop` is emitted for each one.
   if (config.server.maxConnections > 0) app.server.maxConnections = config.server.maxConnections;
   app.server.on('drop', () => metrics.httpRejections.inc({ reason: 'connection_limit' }));
-  app.server.on('connect', createConnectHandler({ logger, metrics, requestIdHeader }));
   // GraphQL bodies are JSON only: without a text/plain parser, any other type is a 415.
   app.removeContentTypeParser(['text/plain']);
 
@@ -285,6 +291,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     metrics,
   });
   app.addHook('onRequest', inFlightLimit.hook);
+  // The HTTP edge (README "Security"): lingering close, client errors in the format of their path.
+  edge.register(app);
 
   // CORS: its onRequest hook is global and answers a preflight (OPTIONS with Origin and
   // Access-Control-Request-Method) itself, before the routes' auth hooks and CSRF checks run.
@@ -385,12 +393,16 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     sendError(request, reply, code, message);
   });
 
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, 'NOT_FOUND'));
+  // The GraphQL path exists for GET and POST: another method there is 405, not 404.
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, edge.isGraphqlRequest(request) ? 'METHOD_NOT_ALLOWED' : 'NOT_FOUND'),
+  );
 
   function sendError(request: FastifyRequest, reply: FastifyReply, code: ErrorCode, message?: string) {
     const status = ERRORS[code].status;
-    if (code === 'METHOD_NOT_ALLOWED' && isGraphqlRequest(request)) reply.header('allow', 'GET, POST');
-    if (isGraphqlRequest(request)) {
+    // The GraphQL path's errors are GraphQL responses whichever route (or none) refused the request.
+    if (code === 'METHOD_NOT_ALLOWED' && edge.isGraphqlRequest(request)) reply.header('allow', 'GET, POST');
+    if (edge.isGraphqlRequest(request)) {
       requestState(request).errorCodes = [code];
       return reply.code(status).type('application/json; charset=utf-8').send(graphqlErrorBody(code, message));
     }

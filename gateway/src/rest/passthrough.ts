@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { pipeline, Transform, type Readable } from 'node:stream';
+import { finished, pipeline, Transform, type Readable } from 'node:stream';
 import replyFrom from '@fastify/reply-from';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { SpanKind, type Span } from '@opentelemetry/api';
@@ -158,7 +158,17 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
           callback(null, chunk);
         },
       });
-      pipeline(payload, counted, () => undefined);
+      // Not `pipeline`: stopped by the counter, it would destroy the request and its socket, and the
+      // client would get a reset instead of its 413. The rest of the body flows on, to no one
+      // (lingering close bounds it); a request that breaks off still ends the counter.
+      payload.pipe(counted);
+      finished(payload, (error) => {
+        if (error) counted.destroy(error);
+      });
+      counted.once('error', () => {
+        payload.unpipe(counted);
+        payload.resume();
+      });
       done(null, counted);
     });
     // Its own pool; TLS certificates are verified (reply-from's own agents would not verify them).

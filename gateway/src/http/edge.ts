@@ -1,0 +1,58 @@
+import type { Socket } from 'node:net';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import { createClientErrorHandler, createConnectHandler, type ClientError } from './client-errors.js';
+import { createLingeringClose, type LingeringBounds } from './lingering-close.js';
+import { isGraphqlTarget } from './raw-error.js';
+
+export interface HttpEdgeOptions {
+  /** `server.*` keys this layer reads (README "Security" → "The HTTP edge"). */
+  server: {
+    lingeringTimeMs: number;
+    lingeringTimeoutMs: number;
+    lingeringMaxBytes: number;
+  };
+  graphqlPath: string;
+  requestIdHeader: string;
+  logger: FastifyBaseLogger;
+  metrics?: GatewayMetrics | undefined;
+}
+
+export interface HttpEdge {
+  /** Fastify's `clientErrorHandler` option. */
+  readonly clientErrorHandler: (error: ClientError, socket: Socket) => void;
+  /** Registers the hooks and server listeners below; call it after the request-id and in-flight hooks. */
+  register(app: FastifyInstance): void;
+  /** Whether a request's errors take the GraphQL format: it targets the GraphQL path, whichever route (or none) answers it. */
+  isGraphqlRequest(request: FastifyRequest): boolean;
+}
+
+/**
+ * The HTTP edge: how the gateway answers hostile or malformed HTTP, every answer in the error format
+ * of its path. One module per job; this one only puts them together:
+ *
+ * - lingering close after an early answer or a client error (`lingering-close.ts`);
+ * - client errors and `CONNECT` (`client-errors.ts`).
+ */
+export function createHttpEdge(options: HttpEdgeOptions): HttpEdge {
+  const { server, graphqlPath, requestIdHeader, logger, metrics } = options;
+  const bounds: LingeringBounds = {
+    timeMs: server.lingeringTimeMs,
+    timeoutMs: server.lingeringTimeoutMs,
+    maxBytes: server.lingeringMaxBytes,
+  };
+  const lingering = createLingeringClose(bounds);
+  return {
+    clientErrorHandler: createClientErrorHandler({ logger, metrics, requestIdHeader, graphqlPath, lingering }),
+    isGraphqlRequest: (request) => isGraphqlTarget(request.url, graphqlPath),
+    register(app) {
+      app.server.on('connect', createConnectHandler({ logger, metrics, requestIdHeader, graphqlPath }));
+      // An answer that goes out before its request's body arrived: drain the rest instead of a reset.
+      app.addHook('onSend', async (request, reply, payload) => {
+        if (!request.raw.complete) lingering.afterEarlyAnswer(request.raw, reply.raw);
+        return payload;
+      });
+      app.addHook('preClose', async () => lingering.closeAll());
+    },
+  };
+}
