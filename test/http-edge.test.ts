@@ -104,10 +104,29 @@ describe('with the default config', () => {
       expect((await fetch(`${gw.url}/health`)).status).toBe(200);
     });
 
+    it('Expect: 100-continue: a body declared too large gets 413 and no 100 Continue; an ordinary one 100, then its answer', async () => {
+      const refused = await openRaw(gw.url);
+      refused.write(post(10 * MB, 'expect: 100-continue\r\n'));
+      const [answer] = await refused.responses(1);
+      refused.destroy();
+      expect(refused.received.startsWith('HTTP/1.1 413 ')).toBe(true);
+      expectGraphqlError(answer, 'PAYLOAD_TOO_LARGE');
+
+      const served = await openRaw(gw.url);
+      served.write(post(QUERY.length, 'expect: 100-continue\r\n'));
+      for (let i = 0; i < 100 && !served.received.includes('\r\n\r\n'); i++) await sleep(20);
+      expect(served.received).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+      served.write(QUERY);
+      for (let i = 0; i < 100 && !served.received.includes('"data"'); i++) await sleep(20);
+      served.destroy();
+      expect(served.received).toContain('HTTP/1.1 200 OK');
+      expect(served.received).toContain(JSON.stringify(DATA));
+    });
   });
 
   describe('every answer on the GraphQL path is a GraphQL response, whatever refused it', () => {
     const head = (lines: string) => `POST /graphql HTTP/1.1\r\n${lines}`;
+    const withQuery = (lines: string) => `${head(lines)}content-length: ${QUERY.length}\r\n\r\n${QUERY}`;
     const json = 'content-type: application/json\r\n';
     const chunked = 'transfer-encoding: chunked\r\n\r\n';
     const headerLines = Array.from({ length: 1_500 }, (_, i) => `x-h${i}: ${'v'.repeat(20)}\r\n`).join('');
@@ -123,6 +142,11 @@ describe('with the default config', () => {
       ['an unknown method', 'FOO /graphql HTTP/1.1\r\nhost: gw\r\n\r\n', 'BAD_REQUEST'],
       ['TRACE', 'TRACE /graphql HTTP/1.1\r\nhost: gw\r\n\r\n', 'METHOD_NOT_ALLOWED'],
       ['CONNECT', 'CONNECT /graphql HTTP/1.1\r\nhost: gw\r\n\r\n', 'METHOD_NOT_ALLOWED'],
+      ['no Host (HTTP/1.1)', withQuery(json), 'BAD_REQUEST'],
+      ['an Expect other than 100-continue', withQuery(`host: gw\r\n${json}expect: tea\r\n`), 'EXPECTATION_FAILED'],
+      ['two Authorization headers', withQuery(`host: gw\r\n${json}authorization: a\r\nauthorization: b\r\n`), 'DUPLICATE_HEADER'],
+      ['two Host headers', withQuery(`host: gw\r\nhost: other\r\n${json}`), 'DUPLICATE_HEADER'],
+      ['two Content-Types', withQuery(`host: gw\r\n${json}content-type: text/plain\r\n`), 'DUPLICATE_HEADER'],
     ];
     for (const [name, bytes, code] of cases) {
       it(`${name}: ${ERRORS[code].status} ${code}`, async () => {
@@ -133,6 +157,8 @@ describe('with the default config', () => {
     it('the same refusals on another path keep the REST format', async () => {
       expectRestError(await rawRequest(gw.url, `GET /health?q=${'a'.repeat(20_000)} HTTP/1.1\r\nhost: gw\r\n\r\n`), 'HEADERS_TOO_LARGE');
       expectRestError(await rawRequest(gw.url, 'GET /health HTTP/1.1\r\nhost: gw\r\nx name: b\r\n\r\n'), 'BAD_REQUEST');
+      const twoAuthorizations = 'GET /nowhere HTTP/1.1\r\nhost: gw\r\nauthorization: a\r\nauthorization: b\r\n\r\n';
+      expectRestError(await rawRequest(gw.url, twoAuthorizations), 'DUPLICATE_HEADER');
       expectRestError(await rawRequest(gw.url, 'TRACE /nowhere HTTP/1.1\r\nhost: gw\r\n\r\n'), 'NOT_FOUND');
     });
 
@@ -156,6 +182,8 @@ describe('with tight bounds', () => {
         lingeringMaxBytes: MB,
         lingeringTimeoutMs: 300,
         lingeringTimeMs: 1_500,
+        bodyRateGraceMs: 1_000,
+        minBodyRateBytesPerSecond: 500,
       },
     });
   });
@@ -197,7 +225,27 @@ describe('with tight bounds', () => {
     expect(drained).toBeLessThan(4_000);
   });
 
+  it('a body under server.minBodyRateBytesPerSecond: 408 REQUEST_TIMEOUT after the grace period, not at the request timeout', async () => {
+    const result = await rawUpload(gw.url, post(QUERY.length), (async function* () {
+      for (const byte of Buffer.from(QUERY)) {
+        yield Buffer.from([byte]);
+        await sleep(250);
+      }
+    })());
+    expectGraphqlError(result.response, 'REQUEST_TIMEOUT');
+    expect(result.closedAfterMs).toBeLessThan(4_000);
+  });
 
+  it('a body that keeps above the rate is served, pauses included', async () => {
+    const body = JSON.stringify({ query: `# ${'x'.repeat(60_000)}\n{ warehouses { code } }` });
+    const result = await rawUpload(gw.url, post(body.length, 'connection: close\r\n'), (async function* () {
+      yield Buffer.from(body.slice(0, 40_000));
+      await sleep(1_500);
+      yield Buffer.from(body.slice(40_000));
+    })(), { end: false });
+    expect(result.response?.status).toBe(200);
+    expect(JSON.parse(result.response?.body ?? '')).toEqual(DATA);
+  });
 
 });
 
@@ -224,12 +272,14 @@ it('shutdown does not wait for a drain: the draining connection is closed at onc
 });
 
 describe('config', () => {
-  it('defaults: a 30 s / 5 s / 128 MiB drain', () => {
+  it('defaults: a 30 s / 5 s / 128 MiB drain, 500 bytes/s after 5 s', () => {
     const server = ConfigSchema.parse({}).server;
     expect(server).toMatchObject({
       lingeringTimeMs: 30_000,
       lingeringTimeoutMs: 5_000,
       lingeringMaxBytes: 128 * MB,
+      minBodyRateBytesPerSecond: 500,
+      bodyRateGraceMs: 5_000,
     });
   });
 });

@@ -121,6 +121,18 @@ const ServerSchema = z
     lingeringMaxBytes: positiveInt
       .default(134_217_728)
       .describe('While draining after such an answer, the most bytes read and discarded before the connection is closed.'),
+    minBodyRateBytesPerSecond: z
+      .number()
+      .int()
+      .min(0)
+      .default(500)
+      .describe(
+        'Slowest average rate a request body may arrive at once server.bodyRateGraceMs have passed; slower gets 408 REQUEST_TIMEOUT ' +
+          'and the connection is closed (0: no minimum).',
+      ),
+    bodyRateGraceMs: positiveInt
+      .default(5_000)
+      .describe('Time a request body may take before server.minBodyRateBytesPerSecond is enforced.'),
   })
   .strict()
   .refine((server) => server.headersTimeoutMs <= server.requestTimeoutMs, {

@@ -226,6 +226,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const edge = createHttpEdge({
     server: config.server,
     graphqlPath: config.graphql.path,
+    apiKeyHeader: config.auth.apiKeys.header,
     requestIdHeader,
     logger,
     metrics,
@@ -257,6 +258,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     http: {
       headersTimeout: config.server.headersTimeoutMs,
       maxHeaderSize: config.server.maxHeaderBytes,
+      // A missing Host is refused by the HTTP edge (http/single-headers.ts), in the gateway's format.
+      requireHostHeader: false,
       // Node checks both timeouts on this interval (30 s by default), which would let a 10 s header
       // timeout run to 40 s; the check only walks connections with a request still arriving.
       connectionsCheckingInterval: connectionsCheckingInterval(config.server.headersTimeoutMs),
@@ -291,7 +294,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     metrics,
   });
   app.addHook('onRequest', inFlightLimit.hook);
-  // The HTTP edge (README "Security"): lingering close, client errors in the format of their path.
+  // The HTTP edge (README "Security"): headers that must appear once, Expect, upload rate, lingering close.
   edge.register(app);
 
   // CORS: its onRequest hook is global and answers a preflight (OPTIONS with Origin and

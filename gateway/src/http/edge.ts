@@ -1,9 +1,12 @@
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import { minimumBodyRate } from './body-rate.js';
 import { createClientErrorHandler, createConnectHandler, type ClientError } from './client-errors.js';
+import { useExpectHeader } from './expect-header.js';
 import { createLingeringClose, type LingeringBounds } from './lingering-close.js';
 import { isGraphqlTarget } from './raw-error.js';
+import { singleHeaders } from './single-headers.js';
 
 export interface HttpEdgeOptions {
   /** `server.*` keys this layer reads (README "Security" → "The HTTP edge"). */
@@ -11,8 +14,12 @@ export interface HttpEdgeOptions {
     lingeringTimeMs: number;
     lingeringTimeoutMs: number;
     lingeringMaxBytes: number;
+    minBodyRateBytesPerSecond: number;
+    bodyRateGraceMs: number;
   };
   graphqlPath: string;
+  /** The API key header (`auth.apiKeys.header`): one of the headers that must appear once. */
+  apiKeyHeader: string;
   requestIdHeader: string;
   logger: FastifyBaseLogger;
   metrics?: GatewayMetrics | undefined;
@@ -32,7 +39,10 @@ export interface HttpEdge {
  * of its path. One module per job; this one only puts them together:
  *
  * - lingering close after an early answer or a client error (`lingering-close.ts`);
- * - client errors and `CONNECT` (`client-errors.ts`).
+ * - client errors and `CONNECT` (`client-errors.ts`);
+ * - headers that must appear once, and `Host` (`single-headers.ts`);
+ * - `Expect` (`expect-header.ts`);
+ * - a minimum upload rate (`body-rate.ts`).
  */
 export function createHttpEdge(options: HttpEdgeOptions): HttpEdge {
   const { server, graphqlPath, requestIdHeader, logger, metrics } = options;
@@ -47,6 +57,12 @@ export function createHttpEdge(options: HttpEdgeOptions): HttpEdge {
     isGraphqlRequest: (request) => isGraphqlTarget(request.url, graphqlPath),
     register(app) {
       app.server.on('connect', createConnectHandler({ logger, metrics, requestIdHeader, graphqlPath }));
+      const expect = useExpectHeader(app.server);
+      app.addHook('onRequest', singleHeaders(options.apiKeyHeader));
+      app.addHook('onRequest', expect.check);
+      const rate = { bytesPerSecond: server.minBodyRateBytesPerSecond, graceMs: server.bodyRateGraceMs };
+      app.addHook('onRequest', minimumBodyRate({ ...rate, graphqlPath, requestIdHeader, metrics }));
+      app.addHook('preParsing', expect.continueBeforeBody);
       // An answer that goes out before its request's body arrived: drain the rest instead of a reset.
       app.addHook('onSend', async (request, reply, payload) => {
         if (!request.raw.complete) lingering.afterEarlyAnswer(request.raw, reply.raw);
