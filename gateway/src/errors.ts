@@ -20,6 +20,11 @@ export const ERRORS = {
     source: 'gateway',
   },
   MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON.', source: 'gateway' },
+  BODY_DECODING_FAILED: {
+    status: 400,
+    message: 'The request body could not be decompressed with the coding its `Content-Encoding` names.',
+    source: 'gateway',
+  },
   DUPLICATE_HEADER: {
     status: 400,
     message: 'A header that must appear once (`Authorization`, the API key header, `Host`, `Content-Type`) appears more than once.',
@@ -159,7 +164,12 @@ export const ERRORS = {
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than the gateway accepts.', source: 'gateway' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
-    message: 'POST bodies must be `content-type: application/json`.',
+    message: 'POST bodies must be `content-type: application/json` in UTF-8 (no other `charset`).',
+    source: 'gateway',
+  },
+  UNSUPPORTED_CONTENT_ENCODING: {
+    status: 415,
+    message: 'The request body\'s `Content-Encoding` is not one the gateway decompresses: send `gzip`, `deflate`, `br` or none.',
     source: 'gateway',
   },
   EXPECTATION_FAILED: {

@@ -469,6 +469,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     // A body declared too large is refused first; then who is calling is settled before the body is
     // parsed or any GraphQL work is done.
     onRequest: [declaredBodyLimit(config.server.bodyLimitBytes), authenticator.hook()],
+    preParsing: edge.decodeBody,
     preHandler: async (request) => {
       if (phase === 'starting') throw new GatewayError('SUPERGRAPH_NOT_LOADED');
       checkGraphqlRequest(request, config.graphql);

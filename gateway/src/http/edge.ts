@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, preParsingAsyncHookHandler } from 'fastify';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import { decodeRequestBody } from './body-decoding.js';
 import { minimumBodyRate } from './body-rate.js';
 import { createClientErrorHandler, createConnectHandler, type ClientError } from './client-errors.js';
 import { useExpectHeader } from './expect-header.js';
@@ -11,6 +12,7 @@ import { singleHeaders } from './single-headers.js';
 export interface HttpEdgeOptions {
   /** `server.*` keys this layer reads (README "Security" → "The HTTP edge"). */
   server: {
+    bodyLimitBytes: number;
     lingeringTimeMs: number;
     lingeringTimeoutMs: number;
     lingeringMaxBytes: number;
@@ -28,6 +30,8 @@ export interface HttpEdgeOptions {
 export interface HttpEdge {
   /** Fastify's `clientErrorHandler` option. */
   readonly clientErrorHandler: (error: ClientError, socket: Socket) => void;
+  /** The GraphQL route's `preParsing` hook: Content-Encoding and charset of the body. */
+  readonly decodeBody: preParsingAsyncHookHandler;
   /** Registers the hooks and server listeners below; call it after the request-id and in-flight hooks. */
   register(app: FastifyInstance): void;
   /** Whether a request's errors take the GraphQL format: it targets the GraphQL path, whichever route (or none) answers it. */
@@ -42,7 +46,8 @@ export interface HttpEdge {
  * - client errors and `CONNECT` (`client-errors.ts`);
  * - headers that must appear once, and `Host` (`single-headers.ts`);
  * - `Expect` (`expect-header.ts`);
- * - a minimum upload rate (`body-rate.ts`).
+ * - a minimum upload rate (`body-rate.ts`);
+ * - Content-Encoding and charset of GraphQL bodies (`body-decoding.ts`).
  */
 export function createHttpEdge(options: HttpEdgeOptions): HttpEdge {
   const { server, graphqlPath, requestIdHeader, logger, metrics } = options;
@@ -54,6 +59,7 @@ export function createHttpEdge(options: HttpEdgeOptions): HttpEdge {
   const lingering = createLingeringClose(bounds);
   return {
     clientErrorHandler: createClientErrorHandler({ logger, metrics, requestIdHeader, graphqlPath, lingering }),
+    decodeBody: decodeRequestBody(server.bodyLimitBytes),
     isGraphqlRequest: (request) => isGraphqlTarget(request.url, graphqlPath),
     register(app) {
       app.server.on('connect', createConnectHandler({ logger, metrics, requestIdHeader, graphqlPath }));
