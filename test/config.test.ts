@@ -35,6 +35,7 @@ describe('config', () => {
       lingeringMaxBytes: 134_217_728,
       minBodyRateBytesPerSecond: 500,
       bodyRateGraceMs: 5_000,
+      readinessDetail: false,
     });
     expect(config.auth).toMatchObject({ required: false, maxTokenBytes: 8_192, jwt: { issuers: [] } });
     expect(config.auth.apiKeys).toEqual({ enabled: true, header: 'x-api-key', file: '.data/api-keys.json' });

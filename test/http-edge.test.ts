@@ -232,6 +232,13 @@ describe('with the default config', () => {
     });
   });
 
+  it('readiness on the public port tells its status only; /health names no subgraph', async () => {
+    const ready = await rawRequest(gw.url, 'GET /ready HTTP/1.1\r\nhost: gw\r\n\r\n');
+    expect(ready.status).toBe(200);
+    expect(JSON.parse(ready.body)).toEqual({ status: 'ready', phase: 'ready' });
+    const health = await rawRequest(gw.url, 'GET /health HTTP/1.1\r\nhost: gw\r\n\r\n');
+    expect(JSON.parse(health.body)).toEqual({ status: 'ok' });
+  });
 });
 
 describe('with tight bounds', () => {
@@ -245,6 +252,7 @@ describe('with tight bounds', () => {
         lingeringTimeMs: 1_500,
         bodyRateGraceMs: 1_000,
         minBodyRateBytesPerSecond: 500,
+        readinessDetail: true,
       },
     });
   });
@@ -308,6 +316,11 @@ describe('with tight bounds', () => {
     expect(JSON.parse(result.response?.body ?? '')).toEqual(DATA);
   });
 
+  it('server.readinessDetail: /ready and /health tell subgraphs, URLs and breakers', async () => {
+    const ready = (await (await fetch(`${gw.url}/ready`)).json()) as { instance: string; subgraphs: { name: string; url: string }[] };
+    expect(ready.instance).toBeTruthy();
+    expect(ready.subgraphs).toEqual([expect.objectContaining({ name: 'inventory', url: tiny.subgraph.url })]);
+  });
 });
 
 it('shutdown does not wait for a drain: the draining connection is closed at once', async () => {
@@ -333,7 +346,7 @@ it('shutdown does not wait for a drain: the draining connection is closed at onc
 });
 
 describe('config', () => {
-  it('defaults: a 30 s / 5 s / 128 MiB drain, 500 bytes/s after 5 s', () => {
+  it('defaults: a 30 s / 5 s / 128 MiB drain, 500 bytes/s after 5 s, no probe detail', () => {
     const server = ConfigSchema.parse({}).server;
     expect(server).toMatchObject({
       lingeringTimeMs: 30_000,
@@ -341,6 +354,7 @@ describe('config', () => {
       lingeringMaxBytes: 128 * MB,
       minBodyRateBytesPerSecond: 500,
       bodyRateGraceMs: 5_000,
+      readinessDetail: false,
     });
   });
 });

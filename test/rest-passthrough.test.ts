@@ -258,6 +258,8 @@ describe('REST passthrough: breaker, retries', () => {
     breakerGw = await startTestGateway({
       supergraph: { path: DEMO_SUPERGRAPH, watch: false },
       auth: { jwt: { issuers: [DEV_ISSUER] } },
+      // /ready shows the routes' breakers only with the detail switch on.
+      server: { readinessDetail: true },
       // /breaker shares the users subgraph's breaker (opens after 3 failed calls); /retry has its own (10).
       subgraphs: { users: { breaker: { volumeThreshold: 3, resetTimeoutMs: 60_000 } } },
       rest: {

@@ -133,6 +133,13 @@ const ServerSchema = z
     bodyRateGraceMs: positiveInt
       .default(5_000)
       .describe('Time a request body may take before server.minBodyRateBytesPerSecond is enforced.'),
+    readinessDetail: z
+      .boolean()
+      .default(false)
+      .describe(
+        '`/ready` lists subgraphs and replicas with their URLs, breakers, REST routes, the instance, the supergraph and Redis, ' +
+          'and `/health` the breakers; off: both answer their status only.',
+      ),
   })
   .strict()
   .refine((server) => server.headersTimeoutMs <= server.requestTimeoutMs, {

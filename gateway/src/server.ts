@@ -414,7 +414,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
   // Liveness: always 200 while the process runs; the breaker summary is information, not a verdict.
   app.get('/health', { config: { probe: true } }, async () => {
-    if (!resilience || !supergraph) return { status: 'ok' };
+    // Breaker states name the subgraphs: only with server.readinessDetail (an admin's switch).
+    if (!resilience || !supergraph || !config.server.readinessDetail) return { status: 'ok' };
     const subgraphs = Object.fromEntries(
       declaredSubgraphs.flatMap(({ name }) => {
         const snapshot = resilience.snapshot(name);
@@ -431,6 +432,8 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
   app.get('/ready', { config: { probe: true } }, async (_request, reply) => {
     const ready = phase === 'ready';
+    // On the public port, the status only: subgraph URLs, the instance and breakers are for admins.
+    if (!config.server.readinessDetail) return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', phase });
     const subgraphs = declaredSubgraphs.map(({ name, url: declaredUrl }) => ({
       name,
       url: configuredSubgraphUrl(config, name) ?? declaredUrl,
