@@ -232,6 +232,25 @@ describe('with the default config', () => {
     });
   });
 
+  describe('CSRF prevention on GET (Apollo Server\'s rule)', () => {
+    const get = (headers: string) =>
+      rawRequest(gw.url, `GET /graphql?query=${encodeURIComponent(QUERY_TEXT)} HTTP/1.1\r\nhost: gw\r\n${headers}\r\n`);
+
+    it('a GET with a Content-Type no cross-site form or simple request can send is served without a preflight header', async () => {
+      const response = await get('content-type: application/json\r\n');
+      expect(response.status).toBe(200);
+      expect(JSON.parse(response.body)).toEqual(DATA);
+    });
+
+    it('a GET with no Content-Type, or one a browser sends cross-site, still needs a preflight header', async () => {
+      expectGraphqlError(await get(''), 'CSRF_PREVENTED');
+      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+        expectGraphqlError(await get(`content-type: ${type}\r\n`), 'CSRF_PREVENTED');
+      }
+      expect((await get('graphql-preflight: 1\r\n')).status).toBe(200);
+    });
+  });
+
   it('readiness on the public port tells its status only; /health names no subgraph', async () => {
     const ready = await rawRequest(gw.url, 'GET /ready HTTP/1.1\r\nhost: gw\r\n\r\n');
     expect(ready.status).toBe(200);
