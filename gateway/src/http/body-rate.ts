@@ -39,16 +39,24 @@ export function minimumBodyRate(options: BodyRateOptions): onRequestAsyncHookHan
     // The body bytes that came with the headers are already in the request's buffer (no one reads it yet).
     let startBytes = socket.bytesRead - raw.readableLength;
     let startedAt = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const schedule = (ms: number) => {
+      timer = setTimeout(check, ms).unref();
+    };
+    // The timer holds the request: let go of it as soon as the body is in or the answer is done.
+    const stop = () => clearTimeout(timer);
+    raw.once('end', stop);
+    reply.raw.once('close', stop);
     const check = () => {
       if (raw.complete || socket.destroyed || reply.raw.headersSent) return;
       const now = Date.now();
       if (raw.readableLength >= raw.readableHighWaterMark) {
         [startBytes, startedAt] = [socket.bytesRead, now];
-        setTimeout(check, options.graceMs).unref();
+        schedule(options.graceMs);
         return;
       }
       if (socket.bytesRead - startBytes >= ((now - startedAt) / 1_000) * options.bytesPerSecond) {
-        setTimeout(check, 1_000).unref();
+        schedule(1_000);
         return;
       }
       options.metrics?.httpRejections.inc({ reason: 'slow_body' });
@@ -59,7 +67,7 @@ export function minimumBodyRate(options: BodyRateOptions): onRequestAsyncHookHan
       Socket.prototype.destroySoon.call(socket);
       setTimeout(() => socket.destroy(), 1_000).unref();
     };
-    setTimeout(check, options.graceMs).unref();
+    schedule(options.graceMs);
   };
 }
 
