@@ -16,7 +16,13 @@ afterAll(async () => {
 });
 
 const REFILL = 40;
-const PACED = { maxCost: 100, maxDepth: 10, maxAliases: 5, maxRootFields: 5, limits: [{ name: 'burst', kind: 'token_bucket' as const, capacity: 10_000, refillPerSecond: REFILL }] };
+const PACED = {
+  maxCost: 100,
+  maxDepth: 10,
+  maxAliases: 5,
+  maxRootFields: 5,
+  limits: [{ name: 'burst', kind: 'token_bucket' as const, capacity: 10_000, refillPerSecond: REFILL }],
+};
 const PRODUCT = '{ product(upc: "upc-0001") { upc name } }';
 const USERS = '{ users(first: 1) { totalCount } }';
 
@@ -26,7 +32,10 @@ interface Throttle {
   degradedSubgraphs?: { subgraph: string; factor: number; reason: string }[];
 }
 
-async function start(adaptive: Record<string, unknown>, breaker: Record<string, unknown> = { volumeThreshold: 3, resetTimeoutMs: 60_000 }): Promise<TestGateway> {
+async function start(
+  adaptive: Record<string, unknown>,
+  breaker: Record<string, unknown> = { volumeThreshold: 3, resetTimeoutMs: 60_000 },
+): Promise<TestGateway> {
   const prefix = testKeyPrefix('adaptive');
   prefixes.push(prefix);
   const gw = await suite.start({
@@ -94,7 +103,10 @@ describe('adaptive budgets', () => {
   });
 
   it('recovers: half-open is in between, and once closed the factor climbs back to 1 over recoveryMs', async () => {
-    const gw = await start({ enabled: true, openFactor: 0.25, halfOpenFactor: 0.5, recoveryMs: 3_000 }, { volumeThreshold: 3, resetTimeoutMs: 400 });
+    const gw = await start(
+      { enabled: true, openFactor: 0.25, halfOpenFactor: 0.5, recoveryMs: 3_000 },
+      { volumeThreshold: 3, resetTimeoutMs: 400 },
+    );
     await openProductsBreaker(gw);
     suite.demo.proxies.products.mode = { kind: 'pass' };
     expect(await eventually(async () => (await breakerState(gw)) === 1, 5_000)).toBe(true);
@@ -119,7 +131,7 @@ describe('adaptive budgets', () => {
     expect(await metricValue(gw, 'gateway_budget_refill_factor', { subgraph: 'products' })).toBe(1);
   });
 
-  it('slows the refill while a subgraph\'s p95 latency is over the threshold', async () => {
+  it("slows the refill while a subgraph's p95 latency is over the threshold", async () => {
     const gw = await start({ enabled: true, latencyThresholdMs: 100, latencyFactor: 0.5, latencyMinSamples: 3 });
     suite.demo.proxies.products.mode = { kind: 'slow', ms: 200 };
     for (let i = 0; i < 3; i++) {
@@ -127,11 +139,12 @@ describe('adaptive budgets', () => {
       expect(throttle.refillFactor).toBeUndefined(); // fewer than latencyMinSamples calls so far
     }
     // The p95 is reused for a second (recomputeAfterMs), so wait for it to be recomputed.
-    expect(
-      await eventually(async () => (await send(gw, PRODUCT)).throttle.refillFactor === 0.5, 5_000),
-    ).toBe(true);
+    expect(await eventually(async () => (await send(gw, PRODUCT)).throttle.refillFactor === 0.5, 5_000)).toBe(true);
     const { throttle } = await send(gw, PRODUCT);
-    expect(throttle).toMatchObject({ restoreRate: REFILL * 0.5, degradedSubgraphs: [{ subgraph: 'products', factor: 0.5, reason: 'slow' }] });
+    expect(throttle).toMatchObject({
+      restoreRate: REFILL * 0.5,
+      degradedSubgraphs: [{ subgraph: 'products', factor: 0.5, reason: 'slow' }],
+    });
     expect((await send(gw, USERS)).throttle.refillFactor).toBeUndefined();
   });
 });
@@ -149,7 +162,11 @@ describe('adaptive budget parts', () => {
   };
 
   it('takes the lowest factor among the subgraphs an operation uses, and ramps back linearly', () => {
-    const states = new Map<string, 'open' | 'half_open' | 'closed'>([['a', 'open'], ['b', 'half_open'], ['c', 'closed']]);
+    const states = new Map<string, 'open' | 'half_open' | 'closed'>([
+      ['a', 'open'],
+      ['b', 'half_open'],
+      ['c', 'closed'],
+    ]);
     const refill = new AdaptiveRefill(settings, { breakerState: (name) => states.get(name), latencyP95: () => undefined });
     expect(refill.forSubgraphs(['c'], 0)).toEqual({ factor: 1, degraded: [] });
     expect(refill.forSubgraphs(['b', 'c', 'a'], 0)).toEqual({
@@ -162,7 +179,11 @@ describe('adaptive budget parts', () => {
     states.set('a', 'closed');
     expect(refill.forSubgraphs(['a'], 500)).toEqual({ factor: 0.6, degraded: [{ subgraph: 'a', factor: 0.6, reason: 'recovering' }] });
     expect(refill.forSubgraphs(['a'], 1_000)).toEqual({ factor: 1, degraded: [] });
-    expect([...refill.factors(1_000)]).toEqual([['c', 1], ['b', 0.6], ['a', 1]]);
+    expect([...refill.factors(1_000)]).toEqual([
+      ['c', 1],
+      ['b', 0.6],
+      ['a', 1],
+    ]);
   });
 
   it('scales token buckets only: a sliding window bounds totals, not pace', () => {

@@ -101,8 +101,16 @@ describe('API keys in Redis, shared by two gateway instances', () => {
     expect(created.stderr).toContain(`created API key ${id} for billing-service`);
 
     const stored = await redis.get(`${prefix}{apikeys}:key:${id}`);
-    expect(JSON.parse(stored ?? '{}')).toMatchObject({ id, owner: 'billing-service', tier: 'pro', scopes: ['orders:read:all', 'reports'], hash: hashApiKey(key) });
-    const everything = await Promise.all((await redis.keys(`${prefix}*`)).map(async (k) => ((await redis.type(k)) === 'string' ? redis.get(k) : redis.smembers(k))));
+    expect(JSON.parse(stored ?? '{}')).toMatchObject({
+      id,
+      owner: 'billing-service',
+      tier: 'pro',
+      scopes: ['orders:read:all', 'reports'],
+      hash: hashApiKey(key),
+    });
+    const everything = await Promise.all(
+      (await redis.keys(`${prefix}*`)).map(async (k) => ((await redis.type(k)) === 'string' ? redis.get(k) : redis.smembers(k))),
+    );
     expect(JSON.stringify(everything)).not.toContain(secretOf(key));
   });
 
@@ -211,7 +219,11 @@ describe('API keys without Redis (file store)', () => {
       expect(readFileSync(file, 'utf8')).not.toContain(secretOf(key));
       expect(readFileSync(file, 'utf8')).toContain(hashApiKey(key));
       expect((await postGraphql(gw.graphqlUrl, QUERY, withKey(key))).status).toBe(200);
-      expect(tiny.subgraph.receivedHeaders.at(-1)).toMatchObject({ 'x-user-id': 'reports', 'x-user-tier': 'free', 'x-auth-kind': 'api_key' });
+      expect(tiny.subgraph.receivedHeaders.at(-1)).toMatchObject({
+        'x-user-id': 'reports',
+        'x-user-tier': 'free',
+        'x-auth-kind': 'api_key',
+      });
 
       expect(apikeyCli(configFile, 'revoke', key.split('_')[1] as string).status).toBe(0);
       expect((await postGraphql(gw.graphqlUrl, QUERY, withKey(key))).status).toBe(401);
@@ -274,8 +286,14 @@ describe('API keys when they cannot be checked or are not accepted', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'gw-apikeys-header-')), 'keys.json');
     const { key } = await createApiKey(new FileApiKeyStore(file), { owner: 'svc', tier: 'pro', scopes: [] });
     shownKeys.push(key);
-    const disabled = await startTestGateway({ supergraph: { path: tiny.supergraphPath, watch: false }, auth: { apiKeys: { enabled: false, file } } });
-    const custom = await startTestGateway({ supergraph: { path: tiny.supergraphPath, watch: false }, auth: { apiKeys: { header: 'X-Service-Key', file } } });
+    const disabled = await startTestGateway({
+      supergraph: { path: tiny.supergraphPath, watch: false },
+      auth: { apiKeys: { enabled: false, file } },
+    });
+    const custom = await startTestGateway({
+      supergraph: { path: tiny.supergraphPath, watch: false },
+      auth: { apiKeys: { header: 'X-Service-Key', file } },
+    });
     try {
       const refused = await postGraphql(disabled.graphqlUrl, QUERY, withKey(key));
       expect(refused.status).toBe(401);

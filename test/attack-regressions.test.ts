@@ -24,7 +24,7 @@ describe('found by the attack test', () => {
     expect(stack.gw.logs.find((line) => line.msg === 'unhandled error')).toEqual([]);
   });
 
-  it('codes Apollo\'s persisted-query request errors BAD_REQUEST (400), not INTERNAL_SERVER_ERROR', async () => {
+  it("codes Apollo's persisted-query request errors BAD_REQUEST (400), not INTERNAL_SERVER_ERROR", async () => {
     const query = '{ topProducts(first: 1) { upc } }';
     const cases = [
       { query, extensions: { persistedQuery: { version: 2, sha256Hash: 'a'.repeat(64) } } },

@@ -62,7 +62,8 @@ async function send(baseUrl: string, attack: AttackRequest): Promise<Answer> {
 
 /** A short description of an attack for failure messages. */
 function summarize(attack: AttackRequest): string {
-  const text = attack.transport === 'raw' ? attack.bytes.toString('latin1') : `${attack.method} ${attack.path} ${String(attack.body ?? '')}`;
+  const text =
+    attack.transport === 'raw' ? attack.bytes.toString('latin1') : `${attack.method} ${attack.path} ${String(attack.body ?? '')}`;
   return JSON.stringify(text.slice(0, 240));
 }
 
@@ -149,115 +150,126 @@ describe('attack: a seeded corpus of hostile requests against a real gateway pro
     await redis?.close();
   });
 
-  it('answers every attack with a 4xx and a registered code, leaks nothing, keeps serving, stays up and bounded', { timeout: 120_000 }, async () => {
-    console.log(`attack seed ${SEED} (ATTACK_SEED=${SEED}), ${COUNT} requests, every ${LEGIT_EVERY}th legitimate`);
-    const attacks = generateAttacks(SEED, COUNT, tokens, BODY_LIMIT);
-    const product = catalogueProducts()[0];
-    const legitToken = await signDevToken({ sub: 'user-1', tier: 'enterprise' });
-    const pid = gateway.child.pid as number;
-    const rssAtStart = rssBytes(pid);
-    let rssMax = rssAtStart;
+  it(
+    'answers every attack with a 4xx and a registered code, leaks nothing, keeps serving, stays up and bounded',
+    { timeout: 120_000 },
+    async () => {
+      console.log(`attack seed ${SEED} (ATTACK_SEED=${SEED}), ${COUNT} requests, every ${LEGIT_EVERY}th legitimate`);
+      const attacks = generateAttacks(SEED, COUNT, tokens, BODY_LIMIT);
+      const product = catalogueProducts()[0];
+      const legitToken = await signDevToken({ sub: 'user-1', tier: 'enterprise' });
+      const pid = gateway.child.pid as number;
+      const rssAtStart = rssBytes(pid);
+      let rssMax = rssAtStart;
 
-    const failures: string[] = [];
-    const byKind = new Map<string, Map<string, number>>();
-    let legitOk = 0;
-    let legitTotal = 0;
+      const failures: string[] = [];
+      const byKind = new Map<string, Map<string, number>>();
+      let legitOk = 0;
+      let legitTotal = 0;
 
-    const legit = async (n: number) => {
-      legitTotal += 1;
-      const signedIn = n % 2 === 0;
-      const started = Date.now();
-      const response = await fetch(`${url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${legitToken}` },
-        body: JSON.stringify(
-          signedIn ? { query: '{ me { id tier } }' } : { query: 'query($upc: String!) { product(upc: $upc) { upc name price } }', variables: { upc: product?.upc } },
-        ),
-        signal: AbortSignal.timeout(PER_REQUEST_TIMEOUT_MS),
-      }).catch((error: unknown) => error as Error);
-      if (response instanceof Error) {
-        failures.push(`legitimate request #${n}: no answer after ${Date.now() - started} ms (${response.message})`);
-        return;
-      }
-      const body = (await response.json()) as { data?: unknown; errors?: unknown };
-      const expected = signedIn
-        ? { me: { id: 'user-1', tier: expect.any(String) } }
-        : { product: { upc: product?.upc, name: product?.name, price: centsToAmount(product?.priceCents ?? 0) } };
-      try {
-        expect(response.status).toBe(200);
-        expect(body.errors).toBeUndefined();
-        expect(body.data).toEqual(expected);
-        legitOk += 1;
-      } catch {
-        failures.push(`legitimate request #${n} failed: ${response.status} ${JSON.stringify(body).slice(0, 300)}`);
-      }
-    };
-
-    const check = (index: number, attack: AttackRequest, answer: Answer | Error) => {
-      const where = `#${index} ${attack.kind}`;
-      if (answer instanceof Error) {
-        failures.push(`${where}: no answer (${answer.message.slice(0, 200)})`);
-        return;
-      }
-      const counts = byKind.get(attack.kind) ?? new Map<string, number>();
-      byKind.set(attack.kind, counts);
-      let codes: string[];
-      try {
-        codes = codesOf(answer.body);
-      } catch {
-        failures.push(`${where}: ${answer.status} with a body that is not JSON: ${JSON.stringify(answer.body.slice(0, 200))}`);
-        return;
-      }
-      const key = `${answer.status} ${[...new Set(codes)].join(',')}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-      if (codes.length === 0) failures.push(`${where}: ${answer.status} without an error code: ${answer.body.slice(0, 200)}`);
-      if (targetPath(attack) === '/graphql' && !isGraphqlResponse(answer.body)) {
-        failures.push(`${where}: ${answer.status} on the GraphQL path, not a GraphQL response: ${answer.body.slice(0, 200)}`);
-      }
-      for (const code of codes) if (!(code in ERRORS)) failures.push(`${where}: unregistered code ${code} (${answer.status})`);
-      const first = codes[0] as ErrorCode | undefined;
-      const execution = answer.status === 200 && isExecutionResult(answer.body);
-      const allowed200 = execution || (answer.status === 200 && first !== undefined && ALLOWED_200_CODES.has(first) && !answer.body.includes('"data":{'));
-      if (!allowed200 && (answer.status < 400 || answer.status >= 500)) failures.push(`${where}: status ${answer.status} ${answer.body.slice(0, 300)}`);
-      if (!execution && first && first in ERRORS && ERRORS[first].status !== answer.status) {
-        failures.push(`${where}: ${first} answered with ${answer.status}, the registry says ${ERRORS[first].status}`);
-      }
-      for (const [what, pattern] of LEAKS) if (pattern.test(answer.body)) failures.push(`${where}: body leaks a ${what}: ${answer.body.slice(0, 300)}`);
-    };
-
-    let next = 0;
-    const worker = async () => {
-      for (;;) {
-        const index = next++;
-        if (index >= attacks.length) return;
-        if (index % LEGIT_EVERY === 0) await legit(index);
-        const attack = attacks[index] as AttackRequest;
+      const legit = async (n: number) => {
+        legitTotal += 1;
+        const signedIn = n % 2 === 0;
         const started = Date.now();
-        const answer = await send(url, attack).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
-        const took = Date.now() - started;
-        if (took > SLOW_ANSWER_MS) failures.push(`#${index} ${attack.kind}: answered after ${took} ms: ${summarize(attack)}`);
-        check(index, attack, answer);
-        if (index % 50 === 0) rssMax = Math.max(rssMax, rssBytes(pid));
-      }
-    };
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    rssMax = Math.max(rssMax, rssBytes(pid));
+        const response = await fetch(`${url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${legitToken}` },
+          body: JSON.stringify(
+            signedIn
+              ? { query: '{ me { id tier } }' }
+              : { query: 'query($upc: String!) { product(upc: $upc) { upc name price } }', variables: { upc: product?.upc } },
+          ),
+          signal: AbortSignal.timeout(PER_REQUEST_TIMEOUT_MS),
+        }).catch((error: unknown) => error as Error);
+        if (response instanceof Error) {
+          failures.push(`legitimate request #${n}: no answer after ${Date.now() - started} ms (${response.message})`);
+          return;
+        }
+        const body = (await response.json()) as { data?: unknown; errors?: unknown };
+        const expected = signedIn
+          ? { me: { id: 'user-1', tier: expect.any(String) } }
+          : { product: { upc: product?.upc, name: product?.name, price: centsToAmount(product?.priceCents ?? 0) } };
+        try {
+          expect(response.status).toBe(200);
+          expect(body.errors).toBeUndefined();
+          expect(body.data).toEqual(expected);
+          legitOk += 1;
+        } catch {
+          failures.push(`legitimate request #${n} failed: ${response.status} ${JSON.stringify(body).slice(0, 300)}`);
+        }
+      };
 
-    const summary = [...byKind].map(([kind, counts]) => `${kind}: ${[...counts].map(([k, v]) => `${k} ×${v}`).join('; ')}`);
-    console.log(`attack summary (seed ${SEED}):\n  ${summary.join('\n  ')}`);
-    console.log(`legitimate ${legitOk}/${legitTotal}; RSS ${Math.round(rssAtStart / 1e6)} MB at start, ${Math.round(rssMax / 1e6)} MB max`);
+      const check = (index: number, attack: AttackRequest, answer: Answer | Error) => {
+        const where = `#${index} ${attack.kind}`;
+        if (answer instanceof Error) {
+          failures.push(`${where}: no answer (${answer.message.slice(0, 200)})`);
+          return;
+        }
+        const counts = byKind.get(attack.kind) ?? new Map<string, number>();
+        byKind.set(attack.kind, counts);
+        let codes: string[];
+        try {
+          codes = codesOf(answer.body);
+        } catch {
+          failures.push(`${where}: ${answer.status} with a body that is not JSON: ${JSON.stringify(answer.body.slice(0, 200))}`);
+          return;
+        }
+        const key = `${answer.status} ${[...new Set(codes)].join(',')}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+        if (codes.length === 0) failures.push(`${where}: ${answer.status} without an error code: ${answer.body.slice(0, 200)}`);
+        if (targetPath(attack) === '/graphql' && !isGraphqlResponse(answer.body)) {
+          failures.push(`${where}: ${answer.status} on the GraphQL path, not a GraphQL response: ${answer.body.slice(0, 200)}`);
+        }
+        for (const code of codes) if (!(code in ERRORS)) failures.push(`${where}: unregistered code ${code} (${answer.status})`);
+        const first = codes[0] as ErrorCode | undefined;
+        const execution = answer.status === 200 && isExecutionResult(answer.body);
+        const allowed200 =
+          execution || (answer.status === 200 && first !== undefined && ALLOWED_200_CODES.has(first) && !answer.body.includes('"data":{'));
+        if (!allowed200 && (answer.status < 400 || answer.status >= 500))
+          failures.push(`${where}: status ${answer.status} ${answer.body.slice(0, 300)}`);
+        if (!execution && first && first in ERRORS && ERRORS[first].status !== answer.status) {
+          failures.push(`${where}: ${first} answered with ${answer.status}, the registry says ${ERRORS[first].status}`);
+        }
+        for (const [what, pattern] of LEAKS)
+          if (pattern.test(answer.body)) failures.push(`${where}: body leaks a ${what}: ${answer.body.slice(0, 300)}`);
+      };
 
-    expect(failures.slice(0, 30)).toEqual([]);
-    expect(legitTotal).toBeGreaterThanOrEqual(Math.floor(COUNT / LEGIT_EVERY));
-    expect(legitOk).toBe(legitTotal);
-    // Still up and still serving.
-    expect(gateway.child.exitCode).toBeNull();
-    expect((await fetch(`${url}/health`)).status).toBe(200);
-    expect((await fetch(`${url}/ready`)).status).toBe(200);
-    expect(rssMax).toBeLessThan(RSS_LIMIT_BYTES);
-    // Nothing the gateway itself counts as a server error (other error lines, such as a Redis call
-    // slower than its budget on a loaded machine, are not about the attack).
-    const errorLines = gateway.stdout.filter((line) => line.includes('"unhandled error"') || line.includes('"level":60'));
-    expect(errorLines.slice(0, 5)).toEqual([]);
-  });
+      let next = 0;
+      const worker = async () => {
+        for (;;) {
+          const index = next++;
+          if (index >= attacks.length) return;
+          if (index % LEGIT_EVERY === 0) await legit(index);
+          const attack = attacks[index] as AttackRequest;
+          const started = Date.now();
+          const answer = await send(url, attack).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+          const took = Date.now() - started;
+          if (took > SLOW_ANSWER_MS) failures.push(`#${index} ${attack.kind}: answered after ${took} ms: ${summarize(attack)}`);
+          check(index, attack, answer);
+          if (index % 50 === 0) rssMax = Math.max(rssMax, rssBytes(pid));
+        }
+      };
+      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+      rssMax = Math.max(rssMax, rssBytes(pid));
+
+      const summary = [...byKind].map(([kind, counts]) => `${kind}: ${[...counts].map(([k, v]) => `${k} ×${v}`).join('; ')}`);
+      console.log(`attack summary (seed ${SEED}):\n  ${summary.join('\n  ')}`);
+      console.log(
+        `legitimate ${legitOk}/${legitTotal}; RSS ${Math.round(rssAtStart / 1e6)} MB at start, ${Math.round(rssMax / 1e6)} MB max`,
+      );
+
+      expect(failures.slice(0, 30)).toEqual([]);
+      expect(legitTotal).toBeGreaterThanOrEqual(Math.floor(COUNT / LEGIT_EVERY));
+      expect(legitOk).toBe(legitTotal);
+      // Still up and still serving.
+      expect(gateway.child.exitCode).toBeNull();
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      expect((await fetch(`${url}/ready`)).status).toBe(200);
+      expect(rssMax).toBeLessThan(RSS_LIMIT_BYTES);
+      // Nothing the gateway itself counts as a server error (other error lines, such as a Redis call
+      // slower than its budget on a loaded machine, are not about the attack).
+      const errorLines = gateway.stdout.filter((line) => line.includes('"unhandled error"') || line.includes('"level":60'));
+      expect(errorLines.slice(0, 5)).toEqual([]);
+    },
+  );
 });

@@ -41,12 +41,20 @@ describe('circuit breaker per subgraph', () => {
     expect(await metricValue(gw, 'gateway_subgraph_requests_total', { subgraph: 'products', result: 'breaker_open' })).toBe(10);
     expect(gw.logs.find((l) => l.msg === 'circuit breaker open' && l.subgraph === 'products')).toHaveLength(1);
 
-    const health = (await (await fetch(`${gw.url}/health`)).json()) as { status: string; subgraphs: Record<string, { breaker: string; errorRate: number }> };
+    const health = (await (await fetch(`${gw.url}/health`)).json()) as {
+      status: string;
+      subgraphs: Record<string, { breaker: string; errorRate: number }>;
+    };
     expect(health.status).toBe('ok');
     expect(health.subgraphs.products).toEqual({ breaker: 'open', errorRate: 1 });
     expect(health.subgraphs.users).toEqual({ breaker: 'closed', errorRate: 0 });
     const ready = (await (await fetch(`${gw.url}/ready`)).json()) as { subgraphs: { name: string; breaker: Record<string, unknown> }[] };
-    expect(ready.subgraphs.find((s) => s.name === 'products')?.breaker).toMatchObject({ state: 'open', errorRate: 1, failures: 4, rejected: 10 });
+    expect(ready.subgraphs.find((s) => s.name === 'products')?.breaker).toMatchObject({
+      state: 'open',
+      errorRate: 1,
+      failures: 4,
+      rejected: 10,
+    });
   });
 
   it('opens on a killed subgraph, and makes no call while open even once the address answers again', async () => {

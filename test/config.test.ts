@@ -112,7 +112,11 @@ logging:
     { name: 'a bad subgraph URL', file: 'subgraphs:\n  users:\n    url: not a url\n', message: /subgraphs\.users\.url/ },
     { name: 'a bad log level', file: 'logging:\n  level: loud\n', message: /logging\.level/ },
     { name: 'a bad value from the environment', env: { PORT: 'abc' }, message: /server\.port \(from env PORT\)/ },
-    { name: 'a bad Redis URL from the environment', env: { REDIS_URL: 'localhost:6379' }, message: /redis\.url \(from env REDIS_URL\): must start with redis:\/\// },
+    {
+      name: 'a bad Redis URL from the environment',
+      env: { REDIS_URL: 'localhost:6379' },
+      message: /redis\.url \(from env REDIS_URL\): must start with redis:\/\//,
+    },
     { name: 'a file that is not YAML', file: 'server: [unclosed\n', message: /not valid YAML/ },
     { name: 'a file that is a list', file: '- a\n- b\n', message: /must hold a mapping/ },
   ];

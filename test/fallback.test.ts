@@ -9,7 +9,26 @@ import { eventually, metricValue, postAsOperator, PRODUCTS_STATIC, useFaultyDemo
 /** users → orders → products in one query. */
 const CROSS = /* GraphQL */ `
   query UserOrders($id: ID!) {
-    user(id: $id) { id name orders(first: 2) { edges { node { id total items { quantity product { upc name price } } } } } }
+    user(id: $id) {
+      id
+      name
+      orders(first: 2) {
+        edges {
+          node {
+            id
+            total
+            items {
+              quantity
+              product {
+                upc
+                name
+                price
+              }
+            }
+          }
+        }
+      }
+    }
   }
 `;
 
@@ -43,7 +62,9 @@ describe('fallbacks when the products subgraph is killed', () => {
     expect(fallbacks[0]).toMatchObject({ subgraph: 'products', source: 'cache' });
     expect(fallbacks[0]?.age).toBeGreaterThanOrEqual(0);
     expect(await metricValue(gw, 'gateway_fallback_requests_total', { subgraph: 'products', source: 'cache' })).toBeGreaterThanOrEqual(1);
-    expect(await metricValue(gw, 'gateway_subgraph_requests_total', { subgraph: 'products', result: 'network_error' })).toBeGreaterThanOrEqual(1);
+    expect(
+      await metricValue(gw, 'gateway_subgraph_requests_total', { subgraph: 'products', result: 'network_error' }),
+    ).toBeGreaterThanOrEqual(1);
     expect(gw.logs.find((l) => l.msg === 'subgraph call failed; serving a fallback' && l.fallback === 'cache').length).toBeGreaterThan(0);
   });
 
@@ -67,7 +88,10 @@ describe('fallbacks when the products subgraph is killed', () => {
     expect(result.body.extensions).toEqual({ fallbacks: [{ subgraph: 'products', source: 'static', age: null }] });
 
     const top = await postAsOperator(gw.graphqlUrl, { query: '{ topProducts(first: 3) { upc name } }' });
-    expect(top.body).toEqual({ data: { topProducts: [] }, extensions: { fallbacks: [{ subgraph: 'products', source: 'static', age: null }] } });
+    expect(top.body).toEqual({
+      data: { topProducts: [] },
+      extensions: { fallbacks: [{ subgraph: 'products', source: 'static', age: null }] },
+    });
     expect(await metricValue(gw, 'gateway_fallback_requests_total', { subgraph: 'products', source: 'static' })).toBe(2);
   });
 
@@ -137,9 +161,10 @@ describe('cache keys carry the identity the subgraph request carries', () => {
   });
 
   it('shares cached copies across identities for root fields declared public, and only those', async () => {
-    const gw = await suite.start(
-      { resilience: { subgraphDefaults: NO_BREAKER }, subgraphs: { products: { publicRootFields: ['topProducts'] } } },
-    );
+    const gw = await suite.start({
+      resilience: { subgraphDefaults: NO_BREAKER },
+      subgraphs: { products: { publicRootFields: ['topProducts'] } },
+    });
     const top = '{ topProducts(first: 2) { upc name } }';
     const one = '{ product(upc: "upc-0001") { upc name } }';
     await postGraphql(gw.graphqlUrl, { query: top }, await asUser('user-1'));
@@ -191,7 +216,8 @@ describe('with Redis configured', () => {
         },
       );
       // The gateway connects to Redis in the background; copies offered before that are dropped.
-      const redisReady = async () => ((await (await fetch(`${gw!.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';
+      const redisReady = async () =>
+        ((await (await fetch(`${gw!.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';
       expect(await eventually(redisReady, 5_000)).toBe(true);
       const query = '{ product(upc: "upc-0002") { upc name price } }';
       // The identity in the key is the principal's (x-user-id and the other principal headers), hashed.
@@ -236,13 +262,13 @@ describe("README's 'When a subgraph fails' example", () => {
     const header = /x-fallback-source: (.+)/.exec(section)?.[1];
     expect(warmUp && query && shown && header).toBeTruthy();
 
-
     const gw = await suite.start({ subgraphs: { products: { fallback: { static: PRODUCTS_STATIC } } } });
     expect((await postAsOperator(gw.graphqlUrl, warmUp!)).body.errors).toBeUndefined();
     await suite.demo.proxies.products.kill();
     const result = await postAsOperator(gw.graphqlUrl, query!);
     // Ages are seconds since the copy was stored: 0 in the README's run, maybe 1 on a slow machine.
-    const ageless = (body: unknown) => JSON.parse(JSON.stringify(body), (key, value: unknown) => (key === 'age' && typeof value === 'number' ? 'N' : value)) as unknown;
+    const ageless = (body: unknown) =>
+      JSON.parse(JSON.stringify(body), (key, value: unknown) => (key === 'age' && typeof value === 'number' ? 'N' : value)) as unknown;
     expect(ageless(result.body)).toEqual(ageless(JSON.parse(shown!)));
     expect(result.headers.get('x-fallback-source')).toBe(header);
   });

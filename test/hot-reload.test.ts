@@ -61,7 +61,12 @@ describe('supergraph hot reload', () => {
       (r) => r.status === 200,
     );
     expect(after.body).toEqual({
-      data: { warehouses: [{ code: 'AMS', capacity: 1200 }, { code: 'LIS', capacity: 800 }] },
+      data: {
+        warehouses: [
+          { code: 'AMS', capacity: 1200 },
+          { code: 'LIS', capacity: 800 },
+        ],
+      },
     });
 
     const slow = await inFlight;
@@ -77,15 +82,26 @@ describe('supergraph hot reload', () => {
   it('keeps serving the previous supergraph when the new file fails to load, and says so', async () => {
     const failuresBefore = await reloadCount('failure');
     replaceAtomically('this is not a supergraph {');
-    await eventually(() => reloadCount('failure'), (n) => n > failuresBefore);
+    await eventually(
+      () => reloadCount('failure'),
+      (n) => n > failuresBefore,
+    );
 
     // A well-formed SDL that is not a supergraph fails later, in the gateway's own checks.
     replaceAtomically('type Query { hello: String }');
-    await eventually(() => reloadCount('failure'), (n) => n > failuresBefore + 1);
+    await eventually(
+      () => reloadCount('failure'),
+      (n) => n > failuresBefore + 1,
+    );
 
     const still = await postGraphql(gw.graphqlUrl, { query: CAPACITY_QUERY });
     expect(still.status).toBe(200);
-    expect(still.body.data).toEqual({ warehouses: [{ code: 'AMS', capacity: 1200 }, { code: 'LIS', capacity: 800 }] });
+    expect(still.body.data).toEqual({
+      warehouses: [
+        { code: 'AMS', capacity: 1200 },
+        { code: 'LIS', capacity: 800 },
+      ],
+    });
     const errors = gw.logs.find((l) => l.msg === 'supergraph reload failed; the previous supergraph keeps serving');
     expect(errors.length).toBeGreaterThanOrEqual(2);
     expect((await fetch(`${gw.url}/ready`)).status).toBe(200);

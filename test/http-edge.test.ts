@@ -98,7 +98,11 @@ describe('with the default config', () => {
 
     it('a 1 MB header value: 431 HEADERS_TOO_LARGE in the GraphQL format, and the client sends it all and reads the answer', async () => {
       const rest = `\r\ncontent-type: application/json\r\ncontent-length: ${QUERY.length}\r\n\r\n${QUERY}`;
-      const result = await rawUpload(gw.url, 'POST /graphql HTTP/1.1\r\nhost: gw\r\nx-big: ', paced(Buffer.concat([Buffer.alloc(MB, 'a'), Buffer.from(rest)])));
+      const result = await rawUpload(
+        gw.url,
+        'POST /graphql HTTP/1.1\r\nhost: gw\r\nx-big: ',
+        paced(Buffer.concat([Buffer.alloc(MB, 'a'), Buffer.from(rest)])),
+      );
       expectGraphqlError(result.response, 'HEADERS_TOO_LARGE');
       expect(result.error).toBeUndefined();
       expect(result.written).toBeGreaterThan(MB);
@@ -164,10 +168,14 @@ describe('with the default config', () => {
     });
 
     it('a request line sent on its own, then too many header bytes: the target is unknown, the GraphQL format (documented)', async () => {
-      const result = await rawUpload(gw.url, 'GET /health HTTP/1.1\r\n', (async function* () {
-        await sleep(100);
-        yield Buffer.from(`host: gw\r\nx-big: ${'a'.repeat(30_000)}\r\n\r\n`);
-      })());
+      const result = await rawUpload(
+        gw.url,
+        'GET /health HTTP/1.1\r\n',
+        (async function* () {
+          await sleep(100);
+          yield Buffer.from(`host: gw\r\nx-big: ${'a'.repeat(30_000)}\r\n\r\n`);
+        })(),
+      );
       expectGraphqlError(result.response, 'HEADERS_TOO_LARGE');
     });
   });
@@ -232,7 +240,7 @@ describe('with the default config', () => {
     });
   });
 
-  describe('CSRF prevention on GET (Apollo Server\'s rule)', () => {
+  describe("CSRF prevention on GET (Apollo Server's rule)", () => {
     const get = (headers: string) =>
       rawRequest(gw.url, `GET /graphql?query=${encodeURIComponent(QUERY_TEXT)} HTTP/1.1\r\nhost: gw\r\n${headers}\r\n`);
 
@@ -286,27 +294,35 @@ describe('with tight bounds', () => {
     expect(result.written).toBeLessThan(32 * MB);
   });
 
-  it('a drain stops after server.lingeringTimeoutMs without a byte: the client\'s next bytes meet a closed connection', async () => {
-    const result = await rawUpload(gw.url, post(10 * MB, 'connection: close\r\n'), (async function* () {
-      yield* filler(2 * MB);
-      await sleep(1_000);
-      for (let i = 0; i < 40; i++) {
-        yield Buffer.alloc(1_024, 'a');
-        await sleep(50);
-      }
-    })());
+  it("a drain stops after server.lingeringTimeoutMs without a byte: the client's next bytes meet a closed connection", async () => {
+    const result = await rawUpload(
+      gw.url,
+      post(10 * MB, 'connection: close\r\n'),
+      (async function* () {
+        yield* filler(2 * MB);
+        await sleep(1_000);
+        for (let i = 0; i < 40; i++) {
+          yield Buffer.alloc(1_024, 'a');
+          await sleep(50);
+        }
+      })(),
+    );
     expectGraphqlError(result.response, 'PAYLOAD_TOO_LARGE');
     expect(result.error).toMatch(/EPIPE|ECONNRESET/);
     expect(result.written).toBeLessThan(2 * MB + 40 * 1_024);
   });
 
   it('a drain stops after server.lingeringTimeMs in all, however steadily the client sends', async () => {
-    const result = await rawUpload(gw.url, post(100 * MB, 'connection: close\r\n'), (async function* () {
-      for (let i = 0; i < 100; i++) {
-        yield Buffer.alloc(16_384, 'a');
-        await sleep(100);
-      }
-    })());
+    const result = await rawUpload(
+      gw.url,
+      post(100 * MB, 'connection: close\r\n'),
+      (async function* () {
+        for (let i = 0; i < 100; i++) {
+          yield Buffer.alloc(16_384, 'a');
+          await sleep(100);
+        }
+      })(),
+    );
     expectGraphqlError(result.response, 'PAYLOAD_TOO_LARGE');
     const drained = result.closedAfterMs - (result.answeredAfterMs ?? 0);
     expect(drained).toBeGreaterThanOrEqual(1_400);
@@ -314,23 +330,32 @@ describe('with tight bounds', () => {
   });
 
   it('a body under server.minBodyRateBytesPerSecond: 408 REQUEST_TIMEOUT after the grace period, not at the request timeout', async () => {
-    const result = await rawUpload(gw.url, post(QUERY.length), (async function* () {
-      for (const byte of Buffer.from(QUERY)) {
-        yield Buffer.from([byte]);
-        await sleep(250);
-      }
-    })());
+    const result = await rawUpload(
+      gw.url,
+      post(QUERY.length),
+      (async function* () {
+        for (const byte of Buffer.from(QUERY)) {
+          yield Buffer.from([byte]);
+          await sleep(250);
+        }
+      })(),
+    );
     expectGraphqlError(result.response, 'REQUEST_TIMEOUT');
     expect(result.closedAfterMs).toBeLessThan(4_000);
   });
 
   it('a body that keeps above the rate is served, pauses included', async () => {
     const body = JSON.stringify({ query: `# ${'x'.repeat(60_000)}\n{ warehouses { code } }` });
-    const result = await rawUpload(gw.url, post(body.length, 'connection: close\r\n'), (async function* () {
-      yield Buffer.from(body.slice(0, 40_000));
-      await sleep(1_500);
-      yield Buffer.from(body.slice(40_000));
-    })(), { end: false });
+    const result = await rawUpload(
+      gw.url,
+      post(body.length, 'connection: close\r\n'),
+      (async function* () {
+        yield Buffer.from(body.slice(0, 40_000));
+        await sleep(1_500);
+        yield Buffer.from(body.slice(40_000));
+      })(),
+      { end: false },
+    );
     expect(result.response?.status).toBe(200);
     expect(JSON.parse(result.response?.body ?? '')).toEqual(DATA);
   });
@@ -345,12 +370,16 @@ describe('with tight bounds', () => {
 it('shutdown does not wait for a drain: the draining connection is closed at once', async () => {
   const gw = await startTestGateway({ supergraph: { path: tiny.supergraphPath, watch: false } });
   let answered = false;
-  const upload = rawUpload(gw.url, post(10 * MB, 'connection: close\r\n'), (async function* () {
-    for (let i = 0; i < 100; i++) {
-      yield Buffer.alloc(16_384, 'a');
-      await sleep(100);
-    }
-  })());
+  const upload = rawUpload(
+    gw.url,
+    post(10 * MB, 'connection: close\r\n'),
+    (async function* () {
+      for (let i = 0; i < 100; i++) {
+        yield Buffer.alloc(16_384, 'a');
+        await sleep(100);
+      }
+    })(),
+  );
   for (let i = 0; i < 100 && !answered; i++) {
     await sleep(20);
     answered = gw.logs.lines.some((line) => line.msg === 'request completed' && line.status === 413);

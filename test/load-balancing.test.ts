@@ -88,7 +88,11 @@ const [A, B, C] = [0, 1, 2].map((i) => () => replicas[i] as Replica) as [() => R
 type Inventory = NonNullable<NonNullable<GatewayConfigInput['subgraphs']>[string]>;
 
 /** A gateway whose `inventory` subgraph is the three replicas (no dedupe, no budget: every query is one call). */
-async function startGateway(inventory: Partial<Inventory> = {}, weights: number[] = [1, 1, 1], rateLimit: GatewayConfigInput['rateLimit'] = { enabled: false }): Promise<TestGateway> {
+async function startGateway(
+  inventory: Partial<Inventory> = {},
+  weights: number[] = [1, 1, 1],
+  rateLimit: GatewayConfigInput['rateLimit'] = { enabled: false },
+): Promise<TestGateway> {
   gw = await startTestGateway({
     supergraph: { path: supergraphPath, watch: false },
     // /ready and /health list replicas and breakers only with the detail switch on.
@@ -108,7 +112,11 @@ async function startGateway(inventory: Partial<Inventory> = {}, weights: number[
 
 async function ask(gateway: TestGateway, headers: Record<string, string> = {}) {
   const result = await postGraphql(gateway.graphqlUrl, { query: QUERY }, headers);
-  return { status: result.status, replica: (result.body.data as { replica?: string } | null | undefined)?.replica, errors: result.body.errors };
+  return {
+    status: result.status,
+    replica: (result.body.data as { replica?: string } | null | undefined)?.replica,
+    errors: result.body.errors,
+  };
 }
 
 async function askMany(gateway: TestGateway, count: number, concurrency = 1): Promise<{ a: number; b: number; c: number }> {
@@ -148,14 +156,16 @@ describe('a subgraph with three replicas', () => {
   it('round robin spreads calls evenly', async () => {
     const gateway = await startGateway({ loadBalancing: { strategy: 'round_robin' } });
     expect(await askMany(gateway, 30)).toEqual({ a: 10, b: 10, c: 10 });
-    expect(await metricValue(gateway, 'gateway_upstream_requests_total', { subgraph: 'inventory', replica: B().url, result: 'success' })).toBe(10);
+    expect(
+      await metricValue(gateway, 'gateway_upstream_requests_total', { subgraph: 'inventory', replica: B().url, result: 'success' }),
+    ).toBe(10);
     const ready = await readyReplicas(gateway);
     expect(ready.status).toBe(200);
     expect(ready.replicas.map((r) => [r.url, r.state, r.breaker])).toEqual(replicas.map((r) => [r.url, 'healthy', 'closed']));
     expect(ready.available).toBe(3);
   });
 
-  it('a one-entry upstreams list is a single URL, as before: no balancer, no probes, the subgraph\'s own breaker', async () => {
+  it("a one-entry upstreams list is a single URL, as before: no balancer, no probes, the subgraph's own breaker", async () => {
     gw = await startTestGateway({
       supergraph: { path: supergraphPath, watch: false },
       server: { readinessDetail: true },
@@ -163,7 +173,9 @@ describe('a subgraph with three replicas', () => {
       subgraphs: { inventory: { upstreams: [{ url: B().url }], dedupe: false, loadBalancing: { healthCheck: { intervalMs: 50 } } } },
     });
     expect(await askMany(gw, 4)).toEqual({ a: 0, b: 4, c: 0 });
-    const ready = (await (await fetch(`${gw.url}/ready`)).json()) as { subgraphs: { name: string; url: string; replicas?: unknown; breaker: { state: string } }[] };
+    const ready = (await (await fetch(`${gw.url}/ready`)).json()) as {
+      subgraphs: { name: string; url: string; replicas?: unknown; breaker: { state: string } }[];
+    };
     expect(ready.subgraphs[0]).toMatchObject({ name: 'inventory', url: B().url, breaker: { state: 'closed' } });
     expect(ready.subgraphs[0]?.replicas).toBeUndefined();
     expect(await gw.gateway.metrics.registry.getSingleMetric('gateway_upstream_requests_total')?.get()).toMatchObject({ values: [] });
@@ -210,7 +222,9 @@ describe('a subgraph with three replicas', () => {
       else expect(replica).toBe(owner.get(tenant));
     }
     // The first calls to the dead replica failed and were retried on the next one on the ring; then it was ejected.
-    expect(await metricValue(gateway, 'gateway_upstream_ejections_total', { subgraph: 'inventory', replica: B().url })).toBeGreaterThanOrEqual(1);
+    expect(
+      await metricValue(gateway, 'gateway_upstream_ejections_total', { subgraph: 'inventory', replica: B().url }),
+    ).toBeGreaterThanOrEqual(1);
     expect(await stateOf(gateway, B())).toBe('ejected');
   });
 
@@ -264,16 +278,21 @@ describe('a subgraph with three replicas', () => {
     expect(gateway.logs.find((l) => l.msg === 'replica passes its health checks again' && l.replica === B().url)).toHaveLength(1);
   });
 
-  it('has a breaker per replica: the subgraph counts as open only when every replica\'s breaker is', async () => {
-    const gateway = await startGateway({
-      loadBalancing: { healthCheck: { enabled: false }, ejection: { consecutiveFailures: 0 } },
-      breaker: { volumeThreshold: 1, errorThresholdPercentage: 50, resetTimeoutMs: 120_000 },
-      retry: { maxRetries: 0 },
-    }, undefined, { enabled: true, extensions: true, adaptive: { enabled: true, openFactor: 0.25 } });
+  it("has a breaker per replica: the subgraph counts as open only when every replica's breaker is", async () => {
+    const gateway = await startGateway(
+      {
+        loadBalancing: { healthCheck: { enabled: false }, ejection: { consecutiveFailures: 0 } },
+        breaker: { volumeThreshold: 1, errorThresholdPercentage: 50, resetTimeoutMs: 120_000 },
+        retry: { maxRetries: 0 },
+      },
+      undefined,
+      { enabled: true, extensions: true, adaptive: { enabled: true, openFactor: 0.25 } },
+    );
     const breakerOf = (name: string) => metricValue(gateway, 'gateway_circuit_breaker_state', { subgraph: name });
     const refill = async () => {
       const result = await postGraphql(gateway.graphqlUrl, { query: QUERY });
-      return (result.body.extensions as { cost?: { throttleStatus?: { refillFactor?: number; degradedSubgraphs?: unknown } } } | undefined)?.cost?.throttleStatus;
+      return (result.body.extensions as { cost?: { throttleStatus?: { refillFactor?: number; degradedSubgraphs?: unknown } } } | undefined)
+        ?.cost?.throttleStatus;
     };
     await A().kill();
     const first = await ask(gateway);
@@ -459,23 +478,50 @@ describe('replica config', () => {
   const load = (overrides: GatewayConfigInput, env: NodeJS.ProcessEnv = {}) => loadConfig({ env, overrides });
 
   it('reads a comma-separated SUBGRAPH_<NAME>_URL as replicas, a single URL as before', () => {
-    const config = load({}, { SUBGRAPH_INVENTORY_URL: 'http://i1:4000/graphql, http://i2:4000/graphql', SUBGRAPH_USERS_URL: 'http://users:4001/graphql' });
+    const config = load(
+      {},
+      { SUBGRAPH_INVENTORY_URL: 'http://i1:4000/graphql, http://i2:4000/graphql', SUBGRAPH_USERS_URL: 'http://users:4001/graphql' },
+    );
     expect(config.subgraphs).toEqual({
-      inventory: { upstreams: [{ url: 'http://i1:4000/graphql', weight: 1 }, { url: 'http://i2:4000/graphql', weight: 1 }] },
+      inventory: {
+        upstreams: [
+          { url: 'http://i1:4000/graphql', weight: 1 },
+          { url: 'http://i2:4000/graphql', weight: 1 },
+        ],
+      },
       users: { url: 'http://users:4001/graphql' },
     });
   });
 
   it.each([
-    { name: 'url and upstreams together', subgraph: { url: 'http://a:1/graphql', upstreams: [{ url: 'http://b:1/graphql' }] }, message: /subgraphs\.inventory\.upstreams: give either url or upstreams/ },
-    { name: 'the same replica twice', subgraph: { upstreams: [{ url: 'http://a:1/graphql' }, { url: 'http://a:1/graphql' }] }, message: /subgraphs\.inventory\.upstreams\.1\.url: duplicate replica/ },
+    {
+      name: 'url and upstreams together',
+      subgraph: { url: 'http://a:1/graphql', upstreams: [{ url: 'http://b:1/graphql' }] },
+      message: /subgraphs\.inventory\.upstreams: give either url or upstreams/,
+    },
+    {
+      name: 'the same replica twice',
+      subgraph: { upstreams: [{ url: 'http://a:1/graphql' }, { url: 'http://a:1/graphql' }] },
+      message: /subgraphs\.inventory\.upstreams\.1\.url: duplicate replica/,
+    },
     {
       name: 'consistent_hash without a hashHeader',
-      subgraph: { upstreams: [{ url: 'http://a:1/graphql' }, { url: 'http://b:1/graphql' }], loadBalancing: { strategy: 'consistent_hash' as const } },
+      subgraph: {
+        upstreams: [{ url: 'http://a:1/graphql' }, { url: 'http://b:1/graphql' }],
+        loadBalancing: { strategy: 'consistent_hash' as const },
+      },
       message: /subgraphs\.inventory\.loadBalancing\.hashHeader: consistent_hash needs a hashHeader/,
     },
-    { name: 'an unknown strategy', subgraph: { upstreams: [{ url: 'http://a:1/graphql' }], loadBalancing: { strategy: 'random' as never } }, message: /subgraphs\.inventory\.loadBalancing\.strategy/ },
-    { name: 'a zero weight', subgraph: { upstreams: [{ url: 'http://a:1/graphql', weight: 0 }] }, message: /subgraphs\.inventory\.upstreams\.0\.weight/ },
+    {
+      name: 'an unknown strategy',
+      subgraph: { upstreams: [{ url: 'http://a:1/graphql' }], loadBalancing: { strategy: 'random' as never } },
+      message: /subgraphs\.inventory\.loadBalancing\.strategy/,
+    },
+    {
+      name: 'a zero weight',
+      subgraph: { upstreams: [{ url: 'http://a:1/graphql', weight: 0 }] },
+      message: /subgraphs\.inventory\.upstreams\.0\.weight/,
+    },
   ])('rejects $name, naming the key', ({ subgraph, message }) => {
     expect(() => load({ subgraphs: { inventory: subgraph } })).toThrow(ConfigError);
     expect(() => load({ subgraphs: { inventory: subgraph } })).toThrow(message);
@@ -483,27 +529,47 @@ describe('replica config', () => {
 
   it('a REST route takes exactly one of upstream or upstreams, origins only', () => {
     const route = { prefix: '/legacy/svc' };
-    expect(() => load({ rest: { routes: [route as never] } })).toThrow(/rest\.routes\.0\.upstream: give exactly one of upstream or upstreams/);
+    expect(() => load({ rest: { routes: [route as never] } })).toThrow(
+      /rest\.routes\.0\.upstream: give exactly one of upstream or upstreams/,
+    );
     expect(() => load({ rest: { routes: [{ ...route, upstream: 'http://a:1', upstreams: [{ url: 'http://b:1' }] } as never] } })).toThrow(
       /rest\.routes\.0\.upstream: give exactly one of upstream or upstreams/,
     );
-    expect(() => load({ rest: { routes: [{ ...route, upstreams: [{ url: 'http://a:1/api' }, { url: 'http://b:1' }] } as never] } })).toThrow(
-      /rest\.routes\.0\.upstreams\.0\.url: an origin only/,
-    );
     expect(() =>
-      load({ rest: { routes: [{ ...route, upstreams: [{ url: 'http://a:1' }, { url: 'http://b:1' }], loadBalancing: { strategy: 'consistent_hash' } } as never] } }),
+      load({ rest: { routes: [{ ...route, upstreams: [{ url: 'http://a:1/api' }, { url: 'http://b:1' }] } as never] } }),
+    ).toThrow(/rest\.routes\.0\.upstreams\.0\.url: an origin only/);
+    expect(() =>
+      load({
+        rest: {
+          routes: [
+            {
+              ...route,
+              upstreams: [{ url: 'http://a:1' }, { url: 'http://b:1' }],
+              loadBalancing: { strategy: 'consistent_hash' },
+            } as never,
+          ],
+        },
+      }),
     ).toThrow(/rest\.routes\.0\.loadBalancing\.hashHeader: consistent_hash needs a hashHeader/);
-    expect(load({ rest: { routes: [{ ...route, upstreams: [{ url: 'http://a:1' }, { url: 'http://b:1', weight: 2 }] } as never] } }).rest.routes[0]?.upstreams).toEqual([
+    expect(
+      load({ rest: { routes: [{ ...route, upstreams: [{ url: 'http://a:1' }, { url: 'http://b:1', weight: 2 }] } as never] } }).rest
+        .routes[0]?.upstreams,
+    ).toEqual([
       { url: 'http://a:1', weight: 1 },
       { url: 'http://b:1', weight: 2 },
     ]);
   });
 
   it('rejects replicas with the resilience layer off, and a bad replica URL from the environment names the variable', () => {
-    expect(() => load({ resilience: { enabled: false }, subgraphs: { inventory: { upstreams: [{ url: 'http://a:1/graphql' }, { url: 'http://b:1/graphql' }] } } })).toThrow(
-      /several replicas need resilience\.enabled: true/,
+    expect(() =>
+      load({
+        resilience: { enabled: false },
+        subgraphs: { inventory: { upstreams: [{ url: 'http://a:1/graphql' }, { url: 'http://b:1/graphql' }] } },
+      }),
+    ).toThrow(/several replicas need resilience\.enabled: true/);
+    expect(() => load({}, { SUBGRAPH_INVENTORY_URL: 'http://a:1/graphql,nope' })).toThrow(
+      /subgraphs\.inventory\.upstreams\.1\.url \(from env SUBGRAPH_INVENTORY_URL\)/,
     );
-    expect(() => load({}, { SUBGRAPH_INVENTORY_URL: 'http://a:1/graphql,nope' })).toThrow(/subgraphs\.inventory\.upstreams\.1\.url \(from env SUBGRAPH_INVENTORY_URL\)/);
   });
 });
 
@@ -561,9 +627,9 @@ describe('a REST route with three replicas', () => {
     await dead.kill();
     for (let i = 0; i < 9; i++) expect((await fetch(`${gateway.url}/legacy/svc/echo?down=${i}`)).status).toBe(200);
     const ready = async () =>
-      ((await (await fetch(`${gateway.url}/ready`)).json()) as { rest: { prefix: string; replicas?: { url: string; state: string }[] }[] }).rest[0]?.replicas?.find(
-        (r) => r.url === `${dead.origin}/`,
-      )?.state;
+      (
+        (await (await fetch(`${gateway.url}/ready`)).json()) as { rest: { prefix: string; replicas?: { url: string; state: string }[] }[] }
+      ).rest[0]?.replicas?.find((r) => r.url === `${dead.origin}/`)?.state;
     expect(await eventually(async () => (await ready()) === 'unhealthy', 15_000)).toBe(true);
 
     await dead.revive();
@@ -574,7 +640,10 @@ describe('a REST route with three replicas', () => {
   });
 
   it('answers 503 UPSTREAM_UNAVAILABLE when no replica is left, without calling any', async () => {
-    const gateway = await startRest({ loadBalancing: { healthCheck: { enabled: false }, ejection: { consecutiveFailures: 1, baseEjectionMs: 120_000 } }, retries: { maxRetries: 2 } });
+    const gateway = await startRest({
+      loadBalancing: { healthCheck: { enabled: false }, ejection: { consecutiveFailures: 1, baseEjectionMs: 120_000 } },
+      retries: { maxRetries: 2 },
+    });
     for (const service of services) await service.kill();
     const first = await fetch(`${gateway.url}/legacy/svc/echo`);
     expect(first.status).toBe(502);

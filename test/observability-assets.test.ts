@@ -72,7 +72,9 @@ function promqlOf(grafanaExpr: string): string {
 /** Every expression to check, named by where it comes from. */
 const expressions: { where: string; expr: string }[] = [
   ...rules.groups.flatMap((group) => group.rules.map((rule) => ({ where: `alerts.yml ${rule.alert ?? rule.record}`, expr: rule.expr }))),
-  ...dataPanels.flatMap((panel) => (panel.targets ?? []).map((target) => ({ where: `dashboard panel "${panel.title}" ${target.refId}`, expr: promqlOf(target.expr) }))),
+  ...dataPanels.flatMap((panel) =>
+    (panel.targets ?? []).map((target) => ({ where: `dashboard panel "${panel.title}" ${target.refId}`, expr: promqlOf(target.expr) })),
+  ),
 ];
 
 /** Parses with the Prometheus grammar; throws on the first syntax error, with its position. */
@@ -81,7 +83,8 @@ function metricNamesOf(expr: string): string[] {
   const names: string[] = [];
   tree.iterate({
     enter(node) {
-      if (node.type.isError) throw new Error(`syntax error at ${node.from}: ${JSON.stringify(expr.slice(Math.max(0, node.from - 20), node.to + 20))}`);
+      if (node.type.isError)
+        throw new Error(`syntax error at ${node.from}: ${JSON.stringify(expr.slice(Math.max(0, node.from - 20), node.to + 20))}`);
       if (node.type.name === 'VectorSelector') {
         const identifier = node.node.getChild('Identifier');
         if (identifier) names.push(expr.slice(identifier.from, identifier.to));
@@ -165,7 +168,10 @@ describe('deploy/grafana/dashboards/gateway.json', () => {
     for (const [i, a] of dashboard.panels.entries()) {
       for (const b of dashboard.panels.slice(i + 1)) {
         const overlap =
-          a.gridPos.x < b.gridPos.x + b.gridPos.w && b.gridPos.x < a.gridPos.x + a.gridPos.w && a.gridPos.y < b.gridPos.y + b.gridPos.h && b.gridPos.y < a.gridPos.y + a.gridPos.h;
+          a.gridPos.x < b.gridPos.x + b.gridPos.w &&
+          b.gridPos.x < a.gridPos.x + a.gridPos.w &&
+          a.gridPos.y < b.gridPos.y + b.gridPos.h &&
+          b.gridPos.y < a.gridPos.y + a.gridPos.h;
         expect(overlap, `${a.title} overlaps ${b.title}`).toBe(false);
       }
     }
@@ -207,7 +213,11 @@ describe('deploy/grafana/dashboards/gateway.json', () => {
 
   it('shows what issue 11 asks for: traffic and latency by operation, cost and 429s by tier, top clients, breakers, fallbacks, Redis store errors', () => {
     const exprs = dataPanels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr));
-    const has = (pattern: RegExp) => expect(exprs.some((expr) => pattern.test(expr)), String(pattern)).toBe(true);
+    const has = (pattern: RegExp) =>
+      expect(
+        exprs.some((expr) => pattern.test(expr)),
+        String(pattern),
+      ).toBe(true);
     has(/sum by \(operation\) \(rate\(gateway_requests_total/);
     has(/histogram_quantile\(0\.95, sum by \(operation, le\) \(rate\(gateway_request_duration_seconds_bucket/);
     has(/sum by \(tier\) \(rate\(gateway_client_cost_total/);
@@ -288,7 +298,9 @@ describe('the metrics the dashboard and the alert rules read, on a running gatew
           fallback: { cache: false, static: PRODUCTS_STATIC },
         },
       },
-      rest: { routes: [{ prefix: '/legacy', upstream: upstream.origin, rewrite: '/api', auth: { mode: 'optional' }, retries: { maxRetries: 0 } }] },
+      rest: {
+        routes: [{ prefix: '/legacy', upstream: upstream.origin, rewrite: '/api', auth: { mode: 'optional' }, retries: { maxRetries: 0 } }],
+      },
     });
     await waitForRedis(gw);
 
@@ -372,7 +384,8 @@ describe('the metrics the dashboard and the alert rules read, on a running gatew
   });
 
   it('counts cost spent per client and tier, net of refunds, with the client label bounded by metrics.maxClientLabels', async () => {
-    const costOf = (name: string) => (results[name]?.body.extensions as { cost: { requestedQueryCost: number; actualQueryCost: number } }).cost;
+    const costOf = (name: string) =>
+      (results[name]?.body.extensions as { cost: { requestedQueryCost: number; actualQueryCost: number } }).cost;
     // The refund matters here: alice's estimate is larger than what was used, and she is counted for the latter.
     expect(costOf('alice').actualQueryCost).toBeLessThan(costOf('alice').requestedQueryCost);
     expect(spent.graphql.alice).toBe(costOf('alice').actualQueryCost);
@@ -382,7 +395,9 @@ describe('the metrics the dashboard and the alert rules read, on a running gatew
     // carol is the third client with metrics.maxClientLabels 2: counted, under __other__.
     expect(spent.graphql.other).toBe(costOf('carol').actualQueryCost);
     const series = (await gw.gateway.metrics.registry.getSingleMetric('gateway_client_cost_total')?.get())?.values ?? [];
-    expect(new Set(series.map((value) => value.labels.client))).toEqual(new Set(['user:gateway-demo:alice', 'user:gateway-demo:bob', '__other__']));
+    expect(new Set(series.map((value) => value.labels.client))).toEqual(
+      new Set(['user:gateway-demo:alice', 'user:gateway-demo:bob', '__other__']),
+    );
   });
 
   it('counts the route cost of a REST request as spent (charged once, never refunded)', () => {
@@ -397,7 +412,7 @@ describe('the metrics the dashboard and the alert rules read, on a running gatew
 // README
 
 describe('README "Observability" metric table', () => {
-  it('lists exactly the gateway\'s metrics, with their type and labels', () => {
+  it("lists exactly the gateway's metrics, with their type and labels", () => {
     const readme = read('README.md');
     const section = readme.slice(readme.indexOf('## Observability'));
     const rows = [...section.matchAll(/^\| `(gateway_\w+)` \| (\w+) \| ([^|]*) \|/gm)].map(([, name, type, labels]) => ({

@@ -132,9 +132,7 @@ describe('metrics', () => {
       await postGraphql(gw.graphqlUrl, { query: `query ${name} { warehouses { code } }` });
     }
     const text = await (await fetch(`${gw.url}/metrics`)).text();
-    const operations = new Set(
-      [...text.matchAll(/^gateway_requests_total\{[^}]*operation="([^"]+)"/gm)].map((m) => m[1]),
-    );
+    const operations = new Set([...text.matchAll(/^gateway_requests_total\{[^}]*operation="([^"]+)"/gm)].map((m) => m[1]));
     // Three names were allowed (Stock, (none), A1); everything after is __other__.
     expect(operations).toEqual(new Set(['Stock', '(none)', 'A1', '__other__']));
     expect(metricValue(text, 'gateway_requests_total', { operation: '__other__', outcome: 'success' })).toBe(4);

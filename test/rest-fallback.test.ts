@@ -23,8 +23,23 @@ describe.each([
       server: { readinessDetail: true },
       rest: {
         routes: [
-          { prefix: '/private', upstream: upstream.origin, rewrite: '/api', auth: { mode: 'required' }, retries: { maxRetries: 0 }, fallback: { cache: true } },
-          { prefix: '/public', upstream: upstream.origin, rewrite: '/api', methods: ['GET', 'POST'], auth: { mode: 'optional' }, retries: { maxRetries: 0 }, fallback: { cache: true, public: true } },
+          {
+            prefix: '/private',
+            upstream: upstream.origin,
+            rewrite: '/api',
+            auth: { mode: 'required' },
+            retries: { maxRetries: 0 },
+            fallback: { cache: true },
+          },
+          {
+            prefix: '/public',
+            upstream: upstream.origin,
+            rewrite: '/api',
+            methods: ['GET', 'POST'],
+            auth: { mode: 'optional' },
+            retries: { maxRetries: 0 },
+            fallback: { cache: true, public: true },
+          },
           { prefix: '/nofallback', upstream: upstream.origin, rewrite: '/api', auth: { mode: 'optional' }, retries: { maxRetries: 0 } },
         ],
       },
@@ -37,7 +52,7 @@ describe.each([
     if (prefix) await deleteKeys(TEST_REDIS_URL, prefix);
   });
 
-  it('serves the caller its own kept copy when the upstream is down, marked with X-Fallback-Source and Age; never another caller\'s', async () => {
+  it("serves the caller its own kept copy when the upstream is down, marked with X-Fallback-Source and Age; never another caller's", async () => {
     const alice = await devBearer(`alice-${store}`);
     const bob = await devBearer(`bob-${store}`);
     const fresh = await fetch(`${gw.url}/private/echo/item?id=1`, { headers: alice });

@@ -42,7 +42,14 @@ let gw: TestGateway;
 beforeAll(async () => {
   upstream = await startRestUpstream();
   gw = await restGateway([
-    { prefix: '/legacy/echo', upstream: upstream.origin, rewrite: '/api/echo', methods: ['GET', 'HEAD', 'POST'], auth: { mode: 'optional' }, timeoutMs: 400 },
+    {
+      prefix: '/legacy/echo',
+      upstream: upstream.origin,
+      rewrite: '/api/echo',
+      methods: ['GET', 'HEAD', 'POST'],
+      auth: { mode: 'optional' },
+      timeoutMs: 400,
+    },
     { prefix: '/legacy/auth', upstream: upstream.origin, rewrite: '/api/echo', auth: { mode: 'required', forwardAuthorization: true } },
     { prefix: '/legacy/admin', upstream: upstream.origin, rewrite: '/api/echo', auth: { mode: 'required', scopes: ['admin:read'] } },
   ]);
@@ -226,7 +233,9 @@ describe('REST passthrough: upstream failures', () => {
   });
 
   it('writes one log line per request with the route, principal and upstream status, and counts it per route', async () => {
-    const response = await fetch(`${gw.url}/legacy/echo/logged?secret=1`, { headers: { ...(await devBearer('user-10')), 'x-request-id': 'rest-log-1' } });
+    const response = await fetch(`${gw.url}/legacy/echo/logged?secret=1`, {
+      headers: { ...(await devBearer('user-10')), 'x-request-id': 'rest-log-1' },
+    });
     expect(response.status).toBe(200);
     await response.text();
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -264,7 +273,13 @@ describe('REST passthrough: breaker, retries', () => {
       subgraphs: { users: { breaker: { volumeThreshold: 3, resetTimeoutMs: 60_000 } } },
       rest: {
         routes: [
-          { prefix: '/retry', upstream: failing.origin, methods: ['GET', 'POST'], auth: { mode: 'optional' }, retries: { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5 } },
+          {
+            prefix: '/retry',
+            upstream: failing.origin,
+            methods: ['GET', 'POST'],
+            auth: { mode: 'optional' },
+            retries: { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5 },
+          },
           { prefix: '/breaker', upstream: failing.origin, breaker: 'users', auth: { mode: 'optional' }, retries: { maxRetries: 0 } },
         ],
       },
@@ -278,7 +293,11 @@ describe('REST passthrough: breaker, retries', () => {
   it('retries a GET after a 503, never a POST (counted at the upstream)', async () => {
     failing.failWith = 503;
     let before = failing.hits.length;
-    const post = await fetch(`${breakerGw.url}/retry/x`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    const post = await fetch(`${breakerGw.url}/retry/x`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+    });
     expect(post.status).toBe(503);
     expect(await post.text()).toBe('failing with 503');
     expect(failing.hits.length - before).toBe(1);
@@ -304,7 +323,9 @@ describe('REST passthrough: breaker, retries', () => {
     expect(response.status).toBe(503);
     expect(await response.json()).toMatchObject({ error: 'UPSTREAM_UNAVAILABLE', request_id: 'rest-503' });
     expect(failing.hits.length).toBe(before);
-    const ready = (await (await fetch(`${breakerGw.url}/ready`)).json()) as { rest: { prefix: string; breaker: string; state: { state: string } }[] };
+    const ready = (await (await fetch(`${breakerGw.url}/ready`)).json()) as {
+      rest: { prefix: string; breaker: string; state: { state: string } }[];
+    };
     expect(ready.rest.find((route) => route.prefix === '/breaker')).toMatchObject({ breaker: 'users', state: { state: 'open' } });
     expect(ready.rest.find((route) => route.prefix === '/retry')).toMatchObject({ breaker: 'rest:/retry', state: { state: 'closed' } });
     const metrics = await (await fetch(`${breakerGw.url}/metrics`)).text();
@@ -320,7 +341,18 @@ describe('REST passthrough: behind a trusted proxy, HEAD, bulkhead', () => {
       supergraph: { path: DEMO_SUPERGRAPH, watch: false },
       auth: { jwt: { issuers: [DEV_ISSUER] } },
       server: { trustedProxies: ['127.0.0.1'] },
-      rest: { routes: [{ prefix: '/one', upstream: upstream.origin, rewrite: '/api', auth: { mode: 'optional' }, maxConcurrent: 1, retries: { maxRetries: 0 } }] },
+      rest: {
+        routes: [
+          {
+            prefix: '/one',
+            upstream: upstream.origin,
+            rewrite: '/api',
+            auth: { mode: 'optional' },
+            maxConcurrent: 1,
+            retries: { maxRetries: 0 },
+          },
+        ],
+      },
     });
   });
   afterAll(async () => {
@@ -329,7 +361,12 @@ describe('REST passthrough: behind a trusted proxy, HEAD, bulkhead', () => {
 
   it('extends the X-Forwarded-For chain of a trusted proxy and keeps its proto and host; the anonymous caller is the client, not the proxy', async () => {
     const response = await rawRequest(proxied.url, '/one/echo', {
-      headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com', 'x-request-id': 'rest-xff' },
+      headers: {
+        'x-forwarded-for': '203.0.113.9',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'api.example.com',
+        'x-request-id': 'rest-xff',
+      },
     });
     expect(response.status).toBe(200);
     const echo = JSON.parse(response.body) as Echo;
@@ -349,7 +386,8 @@ describe('REST passthrough: behind a trusted proxy, HEAD, bulkhead', () => {
   it('503 UPSTREAM_UNAVAILABLE when the route already has maxConcurrent requests waiting for the upstream', async () => {
     const slow = fetch(`${proxied.url}/one/slow?ms=600`);
     // Bounded wait until the slow request has reached the upstream.
-    for (let i = 0; i < 40 && !upstream.hits.some((hit) => hit.url.startsWith('/api/slow')); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let i = 0; i < 40 && !upstream.hits.some((hit) => hit.url.startsWith('/api/slow')); i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     const before = upstream.hits.length;
     const shed = await fetch(`${proxied.url}/one/echo`);
     expect(shed.status).toBe(503);
@@ -362,7 +400,16 @@ describe('REST passthrough: behind a trusted proxy, HEAD, bulkhead', () => {
 describe('REST passthrough: a client that leaves', () => {
   let leaving: TestGateway;
   beforeAll(async () => {
-    leaving = await restGateway([{ prefix: '/one', upstream: upstream.origin, rewrite: '/api', auth: { mode: 'optional' }, maxConcurrent: 1, retries: { maxRetries: 0 } }]);
+    leaving = await restGateway([
+      {
+        prefix: '/one',
+        upstream: upstream.origin,
+        rewrite: '/api',
+        auth: { mode: 'optional' },
+        maxConcurrent: 1,
+        retries: { maxRetries: 0 },
+      },
+    ]);
   });
   afterAll(async () => {
     await leaving?.close();
@@ -371,7 +418,8 @@ describe('REST passthrough: a client that leaves', () => {
   it('frees its place at once: the next request is served, not shed by the bulkhead', async () => {
     const controller = new AbortController();
     const gone = fetch(`${leaving.url}/one/slow?ms=2000&leaving=1`, { signal: controller.signal }).catch((error: unknown) => error);
-    for (let i = 0; i < 40 && !upstream.hits.some((hit) => hit.url.includes('leaving=1')); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let i = 0; i < 40 && !upstream.hits.some((hit) => hit.url.includes('leaving=1')); i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     controller.abort();
     expect(await gone).toBeInstanceOf(Error);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -390,20 +438,37 @@ describe('REST passthrough: request body limit', () => {
   afterAll(async () => {
     await limited?.close();
   });
-  const chunked = (bytes: number) => Readable.from((function* () { for (let sent = 0; sent < bytes; sent += 100) yield Buffer.alloc(100, 0x63); })());
+  const chunked = (bytes: number) =>
+    Readable.from(
+      (function* () {
+        for (let sent = 0; sent < bytes; sent += 100) yield Buffer.alloc(100, 0x63);
+      })(),
+    );
 
   it('forwards a body within the limit, streamed or not', async () => {
-    const plain = await request(`${limited.url}/up/upload`, { method: 'POST', body: Buffer.alloc(1000), headers: { 'content-type': 'application/octet-stream' } });
+    const plain = await request(`${limited.url}/up/upload`, {
+      method: 'POST',
+      body: Buffer.alloc(1000),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     expect(plain.statusCode).toBe(200);
     expect(await plain.body.json()).toEqual({ bytes: 1000 });
-    const streamed = await request(`${limited.url}/up/upload`, { method: 'POST', body: chunked(900), headers: { 'content-type': 'application/octet-stream' } });
+    const streamed = await request(`${limited.url}/up/upload`, {
+      method: 'POST',
+      body: chunked(900),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     expect(streamed.statusCode).toBe(200);
     expect(await streamed.body.json()).toEqual({ bytes: 900 });
   });
 
   it('413 for a larger Content-Length before any upstream call', async () => {
     const before = upstream.hits.length;
-    const response = await request(`${limited.url}/up/upload`, { method: 'POST', body: Buffer.alloc(1001), headers: { 'content-type': 'application/octet-stream' } });
+    const response = await request(`${limited.url}/up/upload`, {
+      method: 'POST',
+      body: Buffer.alloc(1001),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     expect(response.statusCode).toBe(413);
     expect(await response.body.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
     expect(upstream.hits.length).toBe(before);
@@ -411,7 +476,11 @@ describe('REST passthrough: request body limit', () => {
 
   it('413 for a chunked body that runs past the limit; the upstream never gets more than the limit', async () => {
     const before = upstream.progress.uploadReceived;
-    const response = await request(`${limited.url}/up/upload`, { method: 'POST', body: chunked(5000), headers: { 'content-type': 'application/octet-stream' } });
+    const response = await request(`${limited.url}/up/upload`, {
+      method: 'POST',
+      body: chunked(5000),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
     expect(response.statusCode).toBe(413);
     expect(await response.body.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
     expect(upstream.progress.uploadReceived - before).toBeLessThanOrEqual(1000);
@@ -438,7 +507,11 @@ describe('REST passthrough: API key callers', () => {
     keyed = await startTestGateway({
       supergraph: { path: DEMO_SUPERGRAPH, watch: false },
       auth: { apiKeys: { file } },
-      rest: { routes: [{ prefix: '/svc', upstream: upstream.origin, rewrite: '/api', auth: { scopes: ['users:read'], forwardAuthorization: true } }] as never },
+      rest: {
+        routes: [
+          { prefix: '/svc', upstream: upstream.origin, rewrite: '/api', auth: { scopes: ['users:read'], forwardAuthorization: true } },
+        ] as never,
+      },
     });
   });
   afterAll(async () => {

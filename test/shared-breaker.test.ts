@@ -89,7 +89,7 @@ async function openBreakerOn(gw: TestGateway): Promise<number> {
 }
 
 describe('shared breaker state on (resilience.sharedBreakers.enabled)', () => {
-  it('opens B when A opens, so B answers SUBGRAPH_UNAVAILABLE without calling the subgraph; closes B when A\'s probe succeeds', async () => {
+  it("opens B when A opens, so B answers SUBGRAPH_UNAVAILABLE without calling the subgraph; closes B when A's probe succeeds", async () => {
     const prefix = newPrefix();
     // B's own reset timeout is long: whatever closes B here is A's report, not B's own probe.
     // Resync far off: what B learns here comes by pub/sub.
@@ -108,7 +108,12 @@ describe('shared breaker state on (resilience.sharedBreakers.enabled)', () => {
       // The shared key says open, for at most A's open period (a later instance reads it).
       const key = `${prefix}breaker:{products}`;
       expect(await eventually(async () => (await admin.exists(key)) === 1, 2_000)).toBe(true);
-      expect(JSON.parse((await admin.get(key)) ?? '{}')).toMatchObject({ v: 1, breaker: 'products', state: 'open', instance: a.gateway.instanceId });
+      expect(JSON.parse((await admin.get(key)) ?? '{}')).toMatchObject({
+        v: 1,
+        breaker: 'products',
+        state: 'open',
+        instance: a.gateway.instanceId,
+      });
       expect(await admin.pttl(key)).toBeLessThanOrEqual(3_000);
       // Bound: pub/sub delivery, well under a second; 5 s leaves room for a loaded machine.
       expect(await eventually(async () => (await breakerState(b)) === 2, 5_000)).toBe(true);
@@ -173,7 +178,12 @@ describe('shared breaker state on (resilience.sharedBreakers.enabled)', () => {
     const c = await startGateway(other, { resetTimeoutMs: 60_000 }, { enabled: true, resyncIntervalMs: 300 });
     await waitForSubscribers(other, 1);
     expect(await breakerState(c)).toBe(0);
-    await admin.set(`${other}breaker:{products}`, JSON.stringify({ v: 1, breaker: 'products', state: 'open', instance: 'elsewhere', at: Date.now() }), 'PX', 60_000);
+    await admin.set(
+      `${other}breaker:{products}`,
+      JSON.stringify({ v: 1, breaker: 'products', state: 'open', instance: 'elsewhere', at: Date.now() }),
+      'PX',
+      60_000,
+    );
     expect(await eventually(async () => (await breakerState(c)) === 2, 10_000)).toBe(true);
     expect(await transitions(c, 'open', 'remote')).toBe(1);
   });
@@ -183,7 +193,8 @@ describe('shared breaker state on (resilience.sharedBreakers.enabled)', () => {
     const b = await startGateway(prefix, { resetTimeoutMs: 60_000 }, { enabled: true, maxMessageAgeMs: 2_000, resyncIntervalMs: 60_000 });
     await waitForSubscribers(prefix, 1);
     const channel = `${prefix}breakers`;
-    const message = (extra: Record<string, unknown>) => JSON.stringify({ v: 1, breaker: 'products', state: 'open', instance: 'elsewhere', at: Date.now(), ...extra });
+    const message = (extra: Record<string, unknown>) =>
+      JSON.stringify({ v: 1, breaker: 'products', state: 'open', instance: 'elsewhere', at: Date.now(), ...extra });
     await admin.publish(channel, message({ at: Date.now() - 10_000 }));
     await admin.publish(channel, message({ instance: b.gateway.instanceId }));
     await admin.publish(channel, '{"v":1,"breaker":');
@@ -247,8 +258,11 @@ describe('shared breaker configuration', () => {
     expect(() => loadConfig({ env: {}, overrides: { resilience: { sharedBreakers: { enabled: true } } } })).toThrow(
       /resilience\.sharedBreakers\.enabled: sharing breaker state needs redis\.url or redis\.cluster/,
     );
-    expect(() => loadConfig({ env: {}, overrides: { resilience: { sharedBreakers: { enabled: true, resyncIntervalMs: 0 } }, redis: { url: TEST_REDIS_URL } } })).toThrow(
-      /resilience\.sharedBreakers\.resyncIntervalMs/,
-    );
+    expect(() =>
+      loadConfig({
+        env: {},
+        overrides: { resilience: { sharedBreakers: { enabled: true, resyncIntervalMs: 0 } }, redis: { url: TEST_REDIS_URL } },
+      }),
+    ).toThrow(/resilience\.sharedBreakers\.resyncIntervalMs/);
   });
 });

@@ -123,10 +123,7 @@ describe('keep-alive limits', () => {
     const [response] = await connection.responses(1);
     expect(response?.status).toBe(200);
     expect(response?.headers.connection).toBe('keep-alive');
-    const { byServer } = await Promise.race([
-      connection.closed,
-      sleep(8_000).then(() => ({ byServer: false, afterMs: -1 })),
-    ]);
+    const { byServer } = await Promise.race([connection.closed, sleep(8_000).then(() => ({ byServer: false, afterMs: -1 }))]);
     connection.destroy();
     expect(byServer).toBe(true);
   });

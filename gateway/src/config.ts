@@ -27,10 +27,7 @@ const CorsSchema = z
       .boolean()
       .default(false)
       .describe('Send `Access-Control-Allow-Credentials: true` (cookies and HTTP auth from browsers). Refused together with a `*` origin.'),
-    methods: z
-      .array(z.string().min(1))
-      .default(['GET', 'POST'])
-      .describe('Methods announced in `Access-Control-Allow-Methods`.'),
+    methods: z.array(z.string().min(1)).default(['GET', 'POST']).describe('Methods announced in `Access-Control-Allow-Methods`.'),
     maxAgeSeconds: z
       .number()
       .int()
@@ -49,17 +46,13 @@ const ServerSchema = z
   .object({
     host: z.string().min(1).default('0.0.0.0').describe('Listen address.'),
     port: port.default(4000).describe('Listen port (0 picks a free port).'),
-    bodyLimitBytes: positiveInt
-      .default(1_048_576)
-      .describe('Largest request body accepted; larger bodies get 413 PAYLOAD_TOO_LARGE.'),
+    bodyLimitBytes: positiveInt.default(1_048_576).describe('Largest request body accepted; larger bodies get 413 PAYLOAD_TOO_LARGE.'),
     shutdownTimeoutMs: positiveInt
       .default(15_000)
-      .describe('On SIGTERM/SIGINT, how long in-flight requests may take before connections are cut (longer than resilience.requestDeadlineMs, so an admitted request can finish).'),
-    requestIdHeader: z
-      .string()
-      .min(1)
-      .default('x-request-id')
-      .describe('Header that carries the request id in, out, and on to subgraphs.'),
+      .describe(
+        'On SIGTERM/SIGINT, how long in-flight requests may take before connections are cut (longer than resilience.requestDeadlineMs, so an admitted request can finish).',
+      ),
+    requestIdHeader: z.string().min(1).default('x-request-id').describe('Header that carries the request id in, out, and on to subgraphs.'),
     cors: CorsSchema.describe('Cross-origin (CORS) access for browsers; preflights are answered before auth and CSRF checks.'),
     trustedProxies: z
       .array(z.string().min(1))
@@ -70,7 +63,9 @@ const ServerSchema = z
     // Slow-client protection (see the README's "Security" section for the defaults of peers).
     headersTimeoutMs: positiveInt
       .default(10_000)
-      .describe('Longest time a client may take to send the request line and headers (slowloris); then 408 REQUEST_TIMEOUT and the connection is closed.'),
+      .describe(
+        'Longest time a client may take to send the request line and headers (slowloris); then 408 REQUEST_TIMEOUT and the connection is closed.',
+      ),
     requestTimeoutMs: positiveInt
       .default(30_000)
       .describe(
@@ -78,19 +73,25 @@ const ServerSchema = z
       ),
     keepAliveTimeoutMs: positiveInt
       .default(72_000)
-      .describe('An idle keep-alive connection is closed after this long (longer than the usual 60 s idle timeout of load balancers, so they close first).'),
+      .describe(
+        'An idle keep-alive connection is closed after this long (longer than the usual 60 s idle timeout of load balancers, so they close first).',
+      ),
     maxRequestsPerSocket: z
       .number()
       .int()
       .min(0)
       .default(1_000)
-      .describe('Requests served on one connection; the last answer carries `Connection: close`, so clients reconnect and spread over instances (0: no limit).'),
+      .describe(
+        'Requests served on one connection; the last answer carries `Connection: close`, so clients reconnect and spread over instances (0: no limit).',
+      ),
     maxConnections: z
       .number()
       .int()
       .min(0)
       .default(10_000)
-      .describe('Open client connections at once; a connection over the cap is closed as soon as it is accepted (0: no cap). Keep it under the file-descriptor limit.'),
+      .describe(
+        'Open client connections at once; a connection over the cap is closed as soon as it is accepted (0: no cap). Keep it under the file-descriptor limit.',
+      ),
     maxInFlightRequests: z
       .number()
       .int()
@@ -99,9 +100,7 @@ const ServerSchema = z
       .describe(
         'Requests being handled at once (probes not counted); more get 503 OVERLOADED with `Retry-After` before any auth or parsing work (0: no cap). `/health`, `/ready` and the metrics path are always answered.',
       ),
-    overloadRetryAfterSeconds: positiveInt
-      .default(1)
-      .describe('`Retry-After` of a 503 OVERLOADED answer.'),
+    overloadRetryAfterSeconds: positiveInt.default(1).describe('`Retry-After` of a 503 OVERLOADED answer.'),
     maxHeaderBytes: positiveInt
       .default(16_384)
       .describe('Largest request line plus headers accepted; larger get 431 HEADERS_TOO_LARGE and the connection is closed.'),
@@ -153,7 +152,9 @@ const BatchingSchema = z
     enabled: z
       .boolean()
       .default(false)
-      .describe('Accept a JSON array of operations in one POST. Off: an array body is 400 BATCHING_NOT_ENABLED. Each operation is authorized, costed and charged on its own, in order.'),
+      .describe(
+        'Accept a JSON array of operations in one POST. Off: an array body is 400 BATCHING_NOT_ENABLED. Each operation is authorized, costed and charged on its own, in order.',
+      ),
     maxOperations: positiveInt
       .default(10)
       .describe('Most operations in one batch; a longer array is 400 BATCH_TOO_LARGE before any operation is parsed or charged.'),
@@ -166,20 +167,24 @@ const ApqSchema = z
     enabled: z
       .boolean()
       .default(true)
-      .describe('Automatic persisted queries (Apollo\'s protocol): a client may send `extensions.persistedQuery.sha256Hash` instead of the document once it has registered it. Off: such requests get 400 PERSISTED_QUERY_NOT_SUPPORTED.'),
-    ttlSeconds: positiveInt
-      .default(86_400)
-      .describe('How long a registered document is kept (in Redis, and in memory).'),
+      .describe(
+        "Automatic persisted queries (Apollo's protocol): a client may send `extensions.persistedQuery.sha256Hash` instead of the document once it has registered it. Off: such requests get 400 PERSISTED_QUERY_NOT_SUPPORTED.",
+      ),
+    ttlSeconds: positiveInt.default(86_400).describe('How long a registered document is kept (in Redis, and in memory).'),
     cacheMaxBytes: positiveInt
       .default(8 * 1024 * 1024)
-      .describe('Byte limit of the in-memory store of registered documents (in front of Redis when Redis is configured, least recently used first out).'),
+      .describe(
+        'Byte limit of the in-memory store of registered documents (in front of Redis when Redis is configured, least recently used first out).',
+      ),
     keyPrefix: z
       .string()
       .default('apq:')
       .describe('Prefix of registered documents in Redis, after `redis.keyPrefix`; instances with the same prefixes share registrations.'),
     storeTimeoutMs: positiveInt
       .default(200)
-      .describe('Longest a Redis lookup may take; a slow or failed lookup is a miss (PERSISTED_QUERY_NOT_FOUND: the client sends the document again), never a failed request.'),
+      .describe(
+        'Longest a Redis lookup may take; a slow or failed lookup is a miss (PERSISTED_QUERY_NOT_FOUND: the client sends the document again), never a failed request.',
+      ),
   })
   .strict()
   .prefault({});
@@ -189,20 +194,29 @@ const TrustedDocumentsSchema = z
     mode: z
       .enum(['off', 'allow-list', 'log-unknown'])
       .default('off')
-      .describe('`allow-list`: only documents in the manifest run (by `documentId`, persisted-query hash, or a full `query` whose hash is listed), others are 400 PERSISTED_QUERY_NOT_IN_LIST before parsing; `log-unknown`: everything runs, unlisted documents are logged and counted; `off`: a manifest, if given, serves its documents by id and nothing is refused or logged.'),
+      .describe(
+        '`allow-list`: only documents in the manifest run (by `documentId`, persisted-query hash, or a full `query` whose hash is listed), others are 400 PERSISTED_QUERY_NOT_IN_LIST before parsing; `log-unknown`: everything runs, unlisted documents are logged and counted; `off`: a manifest, if given, serves its documents by id and nothing is refused or logged.',
+      ),
     manifest: z
       .string()
       .min(1)
       .optional()
-      .describe('Persisted-query manifest file (Apollo format `apollo-persisted-query-manifest` v1; each `id` the SHA-256 of its `body`). Read at start: a malformed file or a wrong id stops start-up.'),
+      .describe(
+        'Persisted-query manifest file (Apollo format `apollo-persisted-query-manifest` v1; each `id` the SHA-256 of its `body`). Read at start: a malformed file or a wrong id stops start-up.',
+      ),
     requireId: z
       .boolean()
       .default(false)
-      .describe('In `allow-list` mode, refuse full `query` strings even when listed (400 PERSISTED_QUERY_ID_REQUIRED): clients must send the id.'),
+      .describe(
+        'In `allow-list` mode, refuse full `query` strings even when listed (400 PERSISTED_QUERY_ID_REQUIRED): clients must send the id.',
+      ),
     bypass: z
       .object({
         tiers: z.array(z.string().min(1)).default([]).describe('Tiers whose callers may send any document in `allow-list` mode.'),
-        scopes: z.array(z.string().min(1)).default([]).describe('Holders of any of these scopes may send any document in `allow-list` mode.'),
+        scopes: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('Holders of any of these scopes may send any document in `allow-list` mode.'),
       })
       .strict()
       .prefault({})
@@ -242,7 +256,9 @@ const GraphqlSchema = z
     hideSuggestions: z
       .boolean()
       .optional()
-      .describe('Drop "Did you mean ...?" field suggestions from validation errors (they reveal the schema). Unset: on in production mode.'),
+      .describe(
+        'Drop "Did you mean ...?" field suggestions from validation errors (they reveal the schema). Unset: on in production mode.',
+      ),
     maskSubgraphErrors: z
       .boolean()
       .optional()
@@ -255,10 +271,7 @@ const GraphqlSchema = z
     maxDirectives: positiveInt
       .default(50)
       .describe('Most directives in a GraphQL document (all fields and fragments together): more is TOO_MANY_DIRECTIVES (400).'),
-    landingPage: z
-      .boolean()
-      .default(false)
-      .describe('Serve Apollo Sandbox to browsers on GET (loads assets from Apollo\'s CDN).'),
+    landingPage: z.boolean().default(false).describe("Serve Apollo Sandbox to browsers on GET (loads assets from Apollo's CDN)."),
     csrfRequiredHeaders: z
       .array(z.string().min(1))
       .default(['x-apollo-operation-name', 'apollo-require-preflight', 'graphql-preflight'])
@@ -294,11 +307,7 @@ const SupergraphSchema = z
  */
 const BreakerFields = {
   enabled: z.boolean().describe('Run calls through a circuit breaker (opossum).'),
-  errorThresholdPercentage: z
-    .number()
-    .min(1)
-    .max(100)
-    .describe('Failure percentage in the rolling window above which the breaker opens.'),
+  errorThresholdPercentage: z.number().min(1).max(100).describe('Failure percentage in the rolling window above which the breaker opens.'),
   rollingWindowMs: positiveInt.describe('Length of the rolling window of call statistics (10 buckets).'),
   volumeThreshold: z
     .number()
@@ -321,28 +330,26 @@ const RetryFields = {
   maxDelayMs: positiveInt.describe('Upper bound of one back-off.'),
 };
 const FallbackFields = {
-  cache: z
-    .boolean()
-    .describe('Keep successful query responses and serve them (stale-if-error) when this subgraph fails.'),
+  cache: z.boolean().describe('Keep successful query responses and serve them (stale-if-error) when this subgraph fails.'),
   cacheTtlMs: positiveInt.describe('How long a kept response may be served after it was stored.'),
   refreshAfterMs: z
     .number()
     .int()
     .min(0)
-    .describe('A kept copy younger than this is not rewritten by this instance (bounds cache writes for hot queries; 0: write every answer).'),
+    .describe(
+      'A kept copy younger than this is not rewritten by this instance (bounds cache writes for hot queries; 0: write every answer).',
+    ),
 };
 const SubgraphResilienceFields = {
   timeoutMs: positiveInt.describe('Timeout of one call (one attempt) to the subgraph.'),
   connections: positiveInt.describe('Size of the keep-alive connection pool to this subgraph.'),
-  dedupe: z
-    .boolean()
-    .describe('Identical concurrent queries (same document, variables and forwarded identity) share one call.'),
-  public: z
-    .boolean()
-    .describe('Responses are the same for every caller: cache and dedupe keys leave the identity out.'),
+  dedupe: z.boolean().describe('Identical concurrent queries (same document, variables and forwarded identity) share one call.'),
+  public: z.boolean().describe('Responses are the same for every caller: cache and dedupe keys leave the identity out.'),
   publicRootFields: z
     .array(z.string().min(1))
-    .describe('Root fields (e.g. `topProducts`) whose responses are the same for every caller; a call is public when all its root fields are.'),
+    .describe(
+      'Root fields (e.g. `topProducts`) whose responses are the same for every caller; a call is public when all its root fields are.',
+    ),
 };
 
 /** Replicas of one subgraph (`subgraphs.<name>.upstreams`) and how calls are spread over them. */
@@ -358,7 +365,9 @@ const HealthCheckFields = {
   enabled: z.boolean().describe('Probe each replica of a subgraph with two or more `upstreams` (a single-URL subgraph is never probed).'),
   intervalMs: positiveInt.describe('Time between two probes of one replica.'),
   timeoutMs: positiveInt.describe('A probe with no answer by then fails.'),
-  healthyThreshold: positiveInt.describe('Passing probes in a row that bring an unhealthy replica back into rotation (and end an ejection).'),
+  healthyThreshold: positiveInt.describe(
+    'Passing probes in a row that bring an unhealthy replica back into rotation (and end an ejection).',
+  ),
   unhealthyThreshold: positiveInt.describe('Failing probes in a row that take a replica out of rotation.'),
 };
 const EjectionFields = {
@@ -367,7 +376,9 @@ const EjectionFields = {
     .int()
     .min(0)
     .describe('Failed calls in a row (network error, timeout, 5xx) that eject a replica for a back-off; 0: no passive ejection.'),
-  baseEjectionMs: positiveInt.describe('Length of a first ejection; it doubles with each ejection until the replica serves a call successfully.'),
+  baseEjectionMs: positiveInt.describe(
+    'Length of a first ejection; it doubles with each ejection until the replica serves a call successfully.',
+  ),
   maxEjectionMs: positiveInt.describe('Longest ejection.'),
 };
 const hashHeader = z
@@ -376,20 +387,25 @@ const hashHeader = z
   .toLowerCase()
   .optional()
   .describe(
-    'Header whose value `consistent_hash` hashes: the subgraph request\'s (e.g. `x-user-id`, set from the principal), else the client\'s. Calls without it go round robin.',
+    "Header whose value `consistent_hash` hashes: the subgraph request's (e.g. `x-user-id`, set from the principal), else the client's. Calls without it go round robin.",
   );
 const healthCheckPath = z
   .string()
   .startsWith('/')
   .optional()
-  .describe('Health check: `GET` this path on the replica\'s origin and expect a 2xx. Unset: `POST {__typename}` to the replica\'s URL, expecting `data.__typename`.');
+  .describe(
+    "Health check: `GET` this path on the replica's origin and expect a 2xx. Unset: `POST {__typename}` to the replica's URL, expecting `data.__typename`.",
+  );
 
 /** `loadBalancing` of one subgraph or REST route: any field of `resilience.subgraphDefaults.loadBalancing`, overridden. */
 const LoadBalancingOverrideSchema = z
   .object({
     ...z.object(LoadBalancingFields).partial().shape,
     hashHeader,
-    healthCheck: z.object({ ...z.object(HealthCheckFields).partial().shape, path: healthCheckPath }).strict().optional(),
+    healthCheck: z
+      .object({ ...z.object(HealthCheckFields).partial().shape, path: healthCheckPath })
+      .strict()
+      .optional(),
     ejection: z.object(EjectionFields).partial().strict().optional(),
   })
   .strict();
@@ -419,7 +435,10 @@ function withDefaults<S extends Record<string, z.ZodType>>(fields: S, defaults: 
 }
 
 function defaultedGroup<S extends Record<string, z.ZodType>>(fields: S, defaults: { [K in keyof S]: z.output<S[K]> }) {
-  return z.object(withDefaults(fields, defaults)).strict().prefault({} as never);
+  return z
+    .object(withDefaults(fields, defaults))
+    .strict()
+    .prefault({} as never);
 }
 
 const SubgraphDefaultsSchema = z
@@ -448,7 +467,12 @@ const SubgraphDefaultsSchema = z
 const UpstreamSchema = z
   .object({
     url: z.url({ protocol: /^https?$/ }).describe('URL of one replica of the subgraph.'),
-    weight: positiveInt.max(1_000).default(1).describe('Its share under `weighted_round_robin`, of hash-ring points under `consistent_hash`, its capacity under `least_outstanding`.'),
+    weight: positiveInt
+      .max(1_000)
+      .default(1)
+      .describe(
+        'Its share under `weighted_round_robin`, of hash-ring points under `consistent_hash`, its capacity under `least_outstanding`.',
+      ),
   })
   .strict();
 
@@ -474,7 +498,9 @@ const SubgraphSchema = z
           .string()
           .min(1)
           .optional()
-          .describe('JSON file of static fallbacks for this subgraph (see `schema/fallbacks/`), served when it fails and no cached copy exists.'),
+          .describe(
+            'JSON file of static fallbacks for this subgraph (see `schema/fallbacks/`), served when it fails and no cached copy exists.',
+          ),
       })
       .strict()
       .optional(),
@@ -496,7 +522,9 @@ const ResilienceSchema = z
     enabled: z
       .boolean()
       .default(true)
-      .describe('Timeouts, breakers, bulkheads, retries, dedupe and fallbacks around subgraph calls; false calls subgraphs plainly (used by the benchmark).'),
+      .describe(
+        'Timeouts, breakers, bulkheads, retries, dedupe and fallbacks around subgraph calls; false calls subgraphs plainly (used by the benchmark).',
+      ),
     requestDeadlineMs: positiveInt
       .default(10_000)
       .describe('Deadline of one GraphQL request: no subgraph attempt or retry starts after it, and attempts are cut at it.'),
@@ -521,10 +549,14 @@ const ResilienceSchema = z
           ),
         resyncIntervalMs: positiveInt
           .default(5_000)
-          .describe('How often each instance also reads the shared state (one GET per breaker), which bounds the delay when a pub/sub message is lost (e.g. during a reconnect).'),
+          .describe(
+            'How often each instance also reads the shared state (one GET per breaker), which bounds the delay when a pub/sub message is lost (e.g. during a reconnect).',
+          ),
         maxMessageAgeMs: positiveInt
           .default(5_000)
-          .describe('A breaker message older than this (by the sender\'s clock) is ignored as stale: it arrived too late to describe the present.'),
+          .describe(
+            "A breaker message older than this (by the sender's clock) is ignored as stale: it arrived too late to describe the present.",
+          ),
       })
       .strict()
       .prefault({})
@@ -565,42 +597,68 @@ const RestRouteSchema = z
       )
       .min(1)
       .optional()
-      .describe('Replicas of the service, instead of `upstream`; with two or more, requests are balanced as for subgraphs (active checks only with `loadBalancing.healthCheck.path`).'),
-    loadBalancing: LoadBalancingOverrideSchema.optional().describe('Overrides of `resilience.subgraphDefaults.loadBalancing` for this route\'s replicas.'),
+      .describe(
+        'Replicas of the service, instead of `upstream`; with two or more, requests are balanced as for subgraphs (active checks only with `loadBalancing.healthCheck.path`).',
+      ),
+    loadBalancing: LoadBalancingOverrideSchema.optional().describe(
+      "Overrides of `resilience.subgraphDefaults.loadBalancing` for this route's replicas.",
+    ),
     rewrite: pathPrefix
       .optional()
       .describe('Upstream path that replaces `prefix` (`/legacy/users/7` → `/api/v1/users/7`); unset: the path is forwarded as is.'),
     methods: z.array(z.enum(HTTP_METHODS)).min(1).default(['GET', 'HEAD']).describe('Methods allowed; others get 405 with `Allow`.'),
     auth: z
       .object({
-        mode: z.enum(['required', 'optional']).default('required').describe('`required`: anonymous callers get 401; `optional`: anonymous callers pass (as far as `auth.required` allows).'),
+        mode: z
+          .enum(['required', 'optional'])
+          .default('required')
+          .describe('`required`: anonymous callers get 401; `optional`: anonymous callers pass (as far as `auth.required` allows).'),
         scopes: z.array(z.string().min(1)).default([]).describe('Scopes the caller must all hold (403 otherwise).'),
-        forwardAuthorization: z.boolean().default(false).describe('Send the client\'s `Authorization` header on to the upstream (API keys never are).'),
+        forwardAuthorization: z
+          .boolean()
+          .default(false)
+          .describe("Send the client's `Authorization` header on to the upstream (API keys never are)."),
       })
       .strict()
       .prefault({}),
-    cost: z.number().int().min(0).default(1).describe('Budget points charged per request, to the same budget as the client\'s GraphQL operations (0: not charged).'),
+    cost: z
+      .number()
+      .int()
+      .min(0)
+      .default(1)
+      .describe("Budget points charged per request, to the same budget as the client's GraphQL operations (0: not charged)."),
     timeoutMs: positiveInt
       .default(30_000)
-      .describe('Longest wait for the upstream\'s response headers, and for each chunk of a body after that (a long download is not cut while bytes flow).'),
+      .describe(
+        "Longest wait for the upstream's response headers, and for each chunk of a body after that (a long download is not cut while bytes flow).",
+      ),
     retries: z
       .object(withDefaults(RetryFields, { maxRetries: 1, baseDelayMs: 25, maxDelayMs: 250 }))
       .strict()
       .prefault({})
-      .describe('Retries after a connection error or a 502/503/504, for GET, HEAD and OPTIONS only (requests with bodies are streamed and never replayed).'),
+      .describe(
+        'Retries after a connection error or a 502/503/504, for GET, HEAD and OPTIONS only (requests with bodies are streamed and never replayed).',
+      ),
     breaker: z
       .string()
       .min(1)
       .optional()
-      .describe('Circuit breaker name: a subgraph\'s name shares that subgraph\'s breaker; unset: the route\'s own (`rest:<prefix>`, with `resilience.subgraphDefaults.breaker` settings).'),
+      .describe(
+        "Circuit breaker name: a subgraph's name shares that subgraph's breaker; unset: the route's own (`rest:<prefix>`, with `resilience.subgraphDefaults.breaker` settings).",
+      ),
     maxConcurrent: positiveInt.default(100).describe('Requests in flight to this route at once; more fail fast with 503 (bulkhead).'),
     maxBodyBytes: positiveInt
       .optional()
-      .describe('Largest request body forwarded: a larger `Content-Length` is 413 before any upstream call, a longer chunked body is cut and answered 413. Unset: no limit (the upstream decides).'),
+      .describe(
+        'Largest request body forwarded: a larger `Content-Length` is 413 before any upstream call, a longer chunked body is cut and answered 413. Unset: no limit (the upstream decides).',
+      ),
     fallback: z
       .object({
         cache: z.boolean().default(false).describe('Keep 200 answers to GET and serve them (stale-if-error) when the upstream fails.'),
-        public: z.boolean().default(false).describe('Answers are the same for every caller: one cached copy for all; otherwise copies are kept per principal.'),
+        public: z
+          .boolean()
+          .default(false)
+          .describe('Answers are the same for every caller: one cached copy for all; otherwise copies are kept per principal.'),
         ttlMs: positiveInt.default(300_000).describe('How long a kept answer may be served.'),
         maxBodyBytes: positiveInt.default(1_048_576).describe('Larger answers are streamed but not kept.'),
       })
@@ -611,21 +669,26 @@ const RestRouteSchema = z
 
 const RestSchema = z
   .object({
-    routes: z.array(RestRouteSchema).default([]).describe('REST passthrough routes; a path under no route is 404 without any upstream call.'),
+    routes: z
+      .array(RestRouteSchema)
+      .default([])
+      .describe('REST passthrough routes; a path under no route is 404 without any upstream call.'),
   })
   .strict()
   .prefault({})
   .superRefine((rest, ctx) => {
     const seen = new Set<string>();
     rest.routes.forEach((route, index) => {
-      if (seen.has(route.prefix)) ctx.addIssue({ code: 'custom', path: ['routes', index, 'prefix'], message: `duplicate prefix ${route.prefix}` });
+      if (seen.has(route.prefix))
+        ctx.addIssue({ code: 'custom', path: ['routes', index, 'prefix'], message: `duplicate prefix ${route.prefix}` });
       seen.add(route.prefix);
       if ((route.upstream === undefined) === (route.upstreams === undefined)) {
         ctx.addIssue({ code: 'custom', path: ['routes', index, 'upstream'], message: 'give exactly one of upstream or upstreams' });
       }
       const origins = new Set<string>();
       route.upstreams?.forEach(({ url }, replica) => {
-        if (origins.has(url)) ctx.addIssue({ code: 'custom', path: ['routes', index, 'upstreams', replica, 'url'], message: `duplicate replica ${url}` });
+        if (origins.has(url))
+          ctx.addIssue({ code: 'custom', path: ['routes', index, 'upstreams', replica, 'url'], message: `duplicate replica ${url}` });
         origins.add(url);
       });
     });
@@ -638,14 +701,15 @@ const redisUrl = z.string().regex(/^rediss?:\/\//, 'must start with redis:// or 
 
 const RedisSchema = z
   .object({
-    url: redisUrl
-      .optional()
-      .describe('Redis URL of one server. Unset (and no `redis.cluster`): the gateway runs on its in-memory store.'),
+    url: redisUrl.optional().describe('Redis URL of one server. Unset (and no `redis.cluster`): the gateway runs on its in-memory store.'),
     cluster: z
       .object({
         nodes: z
           .array(
-            redisUrl.refine((value) => URL.canParse(value) && new URL(value).port !== '', 'a node is `redis://host:port` (the port is required)'),
+            redisUrl.refine(
+              (value) => URL.canParse(value) && new URL(value).port !== '',
+              'a node is `redis://host:port` (the port is required)',
+            ),
           )
           .min(1)
           .describe(
@@ -658,10 +722,15 @@ const RedisSchema = z
     connectTimeoutMs: positiveInt.default(2_000).describe('Timeout of one connection attempt.'),
     commandTimeoutMs: positiveInt
       .default(1_000)
-      .describe('Longest any Redis command may take before it fails (a hung Redis must not hang requests); budgets and cache reads have shorter deadlines of their own.'),
+      .describe(
+        'Longest any Redis command may take before it fails (a hung Redis must not hang requests); budgets and cache reads have shorter deadlines of their own.',
+      ),
     keyPrefix: z
       .string()
-      .regex(/^[^{}]*$/, 'must not contain `{` or `}`: hash tags belong to the keys (a brace here would move every key into one cluster slot or split a client\'s keys)')
+      .regex(
+        /^[^{}]*$/,
+        "must not contain `{` or `}`: hash tags belong to the keys (a brace here would move every key into one cluster slot or split a client's keys)",
+      )
       .default('gw:')
       .describe('Prefix of every key (and pub/sub channel) the gateway writes.'),
   })
@@ -706,7 +775,10 @@ const MetricsSchema = z
 const addressOrRange = z
   .string()
   .min(1)
-  .refine((value) => isAddressOrRange(value), 'an IP address, a CIDR range (`10.0.0.0/8`) or one of `loopback`, `linklocal`, `uniquelocal`');
+  .refine(
+    (value) => isAddressOrRange(value),
+    'an IP address, a CIDR range (`10.0.0.0/8`) or one of `loopback`, `linklocal`, `uniquelocal`',
+  );
 
 const TracingSchema = z
   .object({
@@ -717,8 +789,10 @@ const TracingSchema = z
     endpoint: z
       .url({ protocol: /^https?$/ })
       .default('http://localhost:4318/v1/traces')
-      .describe('OTLP/HTTP traces URL, e.g. `http://jaeger:4318/v1/traces` (`OTEL_EXPORTER_OTLP_HEADERS` adds headers, e.g. a collector token).'),
-    serviceName: z.string().min(1).default('federation-gateway').describe('`service.name` of the gateway\'s spans.'),
+      .describe(
+        'OTLP/HTTP traces URL, e.g. `http://jaeger:4318/v1/traces` (`OTEL_EXPORTER_OTLP_HEADERS` adds headers, e.g. a collector token).',
+      ),
+    serviceName: z.string().min(1).default('federation-gateway').describe("`service.name` of the gateway's spans."),
     sampleRatio: z
       .number()
       .min(0)
@@ -734,7 +808,7 @@ const TracingSchema = z
     traceIdInExtensions: z
       .boolean()
       .default(false)
-      .describe('Put the trace id in `extensions.traceId` of every GraphQL response (it is always in the request\'s log line).'),
+      .describe("Put the trace id in `extensions.traceId` of every GraphQL response (it is always in the request's log line)."),
     exportDelayMs: positiveInt
       .default(5_000)
       .describe('Longest a finished span waits in memory before it is exported (batch delay); batches of 512 go sooner.'),
@@ -750,7 +824,10 @@ const TracingSchema = z
 
 const CostSchema = z
   .object({
-    enabled: z.boolean().default(true).describe('Estimate the cost of every operation before it runs (needed by the tier limits and the budget).'),
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('Estimate the cost of every operation before it runs (needed by the tier limits and the budget).'),
     defaultListSize: z
       .number()
       .int()
@@ -762,13 +839,25 @@ const CostSchema = z
       .min(1)
       .default('schema/costs.yaml')
       .describe('Per-field weights, list sizes and argument limits that win over the directives. A missing file means no overrides.'),
-    watch: z.boolean().default(true).describe('Reload the overrides file when it changes (an invalid file is logged and the previous model kept).'),
+    watch: z
+      .boolean()
+      .default(true)
+      .describe('Reload the overrides file when it changes (an invalid file is logged and the previous model kept).'),
     pollIntervalMs: positiveInt.default(1_000).describe('How often the overrides file is checked for changes.'),
-    cacheSize: positiveInt.default(5_000).describe('Estimates kept in memory (by document, operation and the variables that change the cost).'),
+    cacheSize: positiveInt
+      .default(5_000)
+      .describe('Estimates kept in memory (by document, operation and the variables that change the cost).'),
     explain: z
       .object({
-        enabled: z.boolean().default(true).describe('Let clients ask for a dry run: the cost breakdown, without executing or charging anything.'),
-        header: z.string().min(1).default('x-cost-explain').describe('Request header that asks for the dry run (any value but `0` or `false`).'),
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe('Let clients ask for a dry run: the cost breakdown, without executing or charging anything.'),
+        header: z
+          .string()
+          .min(1)
+          .default('x-cost-explain')
+          .describe('Request header that asks for the dry run (any value but `0` or `false`).'),
       })
       .strict()
       .prefault({}),
@@ -816,7 +905,7 @@ const TierSchema = z
     overrides: z
       .array(TierOverrideSchema)
       .default([])
-      .describe('Per operation name or root field: a lower `maxCost` and/or extra limits (added to the tier\'s: all must pass).'),
+      .describe("Per operation name or root field: a lower `maxCost` and/or extra limits (added to the tier's: all must pass)."),
   })
   .strict()
   .superRefine((tier, ctx) => {
@@ -824,13 +913,22 @@ const TierSchema = z
     tier.limits.forEach((limit, index) => {
       const most = limit.kind === 'token_bucket' ? limit.capacity : limit.limit;
       if (most < tier.maxCost) {
-        ctx.addIssue({ code: 'custom', path: ['limits', index], message: `holds at most ${most} points, less than maxCost ${tier.maxCost}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['limits', index],
+          message: `holds at most ${most} points, less than maxCost ${tier.maxCost}`,
+        });
       }
     });
     const names = tier.limits.map((limit) => limit.name);
     for (const override of tier.overrides) names.push(...override.limits.map((limit) => limit.name));
     const repeated = names.filter((name, i) => names.indexOf(name) !== i);
-    if (repeated.length) ctx.addIssue({ code: 'custom', path: ['limits'], message: `limit names must be unique in a tier (they name the stored budget): ${repeated.join(', ')}` });
+    if (repeated.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['limits'],
+        message: `limit names must be unique in a tier (they name the stored budget): ${repeated.join(', ')}`,
+      });
   });
 
 export type TierConfig = z.output<typeof TierSchema>;
@@ -839,17 +937,19 @@ const burst = (capacity: number, refillPerSecond: number) => ({ name: 'burst', k
 
 const RateLimitSchema = z
   .object({
-    enabled: z.boolean().default(true).describe('Charge each operation\'s estimated cost to the client\'s budget (429 when spent).'),
+    enabled: z.boolean().default(true).describe("Charge each operation's estimated cost to the client's budget (429 when spent)."),
     store: z
       .enum(['auto', 'memory', 'redis'])
       .default('auto')
-      .describe('Where budgets live: `auto` is Redis when `redis.url` or `redis.cluster` is set, else this process\'s memory.'),
+      .describe("Where budgets live: `auto` is Redis when `redis.url` or `redis.cluster` is set, else this process's memory."),
     onStoreFailure: z
       .enum(['open', 'closed'])
       .default('open')
       .describe('Redis slow or down: `open` falls back to a per-instance in-memory limiter, `closed` answers 503 RATE_LIMIT_UNAVAILABLE.'),
     storeTimeoutMs: positiveInt.default(100).describe('Longest a budget call to Redis may take before the failure policy applies.'),
-    retryStoreAfterMs: positiveInt.default(1_000).describe('After a Redis failure, how long to stay on the failure policy before trying Redis again.'),
+    retryStoreAfterMs: positiveInt
+      .default(1_000)
+      .describe('After a Redis failure, how long to stay on the failure policy before trying Redis again.'),
     headers: z
       .object({
         ietf: z.boolean().default(true).describe('Send `RateLimit-Policy` and `RateLimit` (IETF httpapi draft).'),
@@ -863,15 +963,21 @@ const RateLimitSchema = z
         enabled: z
           .boolean()
           .default(false)
-          .describe('Scale the refill rate of token-bucket limits down while a subgraph the operation uses is degraded, so clients slow down before the backend falls over.'),
-        openFactor: z.number().gt(0).max(1).default(0.25).describe('Refill factor while a subgraph\'s breaker is open.'),
-        halfOpenFactor: z.number().gt(0).max(1).default(0.5).describe('Refill factor while a subgraph\'s breaker is half-open.'),
+          .describe(
+            'Scale the refill rate of token-bucket limits down while a subgraph the operation uses is degraded, so clients slow down before the backend falls over.',
+          ),
+        openFactor: z.number().gt(0).max(1).default(0.25).describe("Refill factor while a subgraph's breaker is open."),
+        halfOpenFactor: z.number().gt(0).max(1).default(0.5).describe("Refill factor while a subgraph's breaker is half-open."),
         latencyThresholdMs: positiveInt
           .optional()
-          .describe('A subgraph whose p95 latency over `latencyWindowMs` is above this counts as degraded. Unset: latency is not considered.'),
-        latencyFactor: z.number().gt(0).max(1).default(0.5).describe('Refill factor while a subgraph\'s p95 latency is over the threshold.'),
+          .describe(
+            'A subgraph whose p95 latency over `latencyWindowMs` is above this counts as degraded. Unset: latency is not considered.',
+          ),
+        latencyFactor: z.number().gt(0).max(1).default(0.5).describe("Refill factor while a subgraph's p95 latency is over the threshold."),
         latencyWindowMs: positiveInt.default(30_000).describe('Window of recent subgraph calls the p95 latency is taken over.'),
-        latencyMinSamples: positiveInt.default(20).describe('Fewest calls in the window before the p95 counts (a few slow calls are not a trend).'),
+        latencyMinSamples: positiveInt
+          .default(20)
+          .describe('Fewest calls in the window before the p95 counts (a few slow calls are not a trend).'),
         recoveryMs: z
           .number()
           .int()
@@ -910,11 +1016,20 @@ const RateLimitSchema = z
 
 /** JWS algorithms an issuer may allow. `none` is not one of them, whatever the config says. */
 export const JWT_ALGORITHMS = [
-  'HS256', 'HS384', 'HS512',
-  'RS256', 'RS384', 'RS512',
-  'PS256', 'PS384', 'PS512',
-  'ES256', 'ES384', 'ES512',
-  'EdDSA', 'Ed25519',
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
 ] as const;
 
 const IssuerSchema = z
@@ -936,7 +1051,12 @@ const IssuerSchema = z
     jwks: z
       .object({
         cacheMaxAgeMs: positiveInt.default(600_000).describe('Keys older than this are refetched before use.'),
-        cooldownMs: z.number().int().min(0).default(30_000).describe('At most one refetch per this interval, however many unknown `kid`s arrive.'),
+        cooldownMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(30_000)
+          .describe('At most one refetch per this interval, however many unknown `kid`s arrive.'),
         timeoutMs: positiveInt.default(5_000).describe('Timeout of one JWKS request.'),
         refreshIntervalMs: positiveInt.default(300_000).describe('Background refresh interval.'),
       })
@@ -962,7 +1082,10 @@ const IssuerSchema = z
   .superRefine((issuer, ctx) => {
     const sources = (['secret', 'secretEnv', 'publicKey', 'jwk', 'jwksUrl'] as const).filter((k) => issuer[k] !== undefined);
     if (sources.length !== 1) {
-      ctx.addIssue({ code: 'custom', message: `give exactly one key source (secret, secretEnv, publicKey, jwk or jwksUrl), got ${sources.length}` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `give exactly one key source (secret, secretEnv, publicKey, jwk or jwksUrl), got ${sources.length}`,
+      });
       return;
     }
     const hmac = issuer.secret !== undefined || issuer.secretEnv !== undefined;
@@ -1005,11 +1128,7 @@ const AuthSchema = z
       .object({
         enabled: z.boolean().default(true).describe('Accept API keys.'),
         header: z.string().min(1).default('x-api-key').describe('Header that carries an API key.'),
-        file: z
-          .string()
-          .min(1)
-          .default('.data/api-keys.json')
-          .describe('Key store file when no Redis is configured (hashes only).'),
+        file: z.string().min(1).default('.data/api-keys.json').describe('Key store file when no Redis is configured (hashes only).'),
       })
       .strict()
       .prefault({}),
@@ -1056,12 +1175,20 @@ export const ConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['rateLimit', 'store'], message: 'redis needs redis.url or redis.cluster' });
     }
     if (config.resilience.sharedBreakers.enabled && !hasRedis) {
-      ctx.addIssue({ code: 'custom', path: ['resilience', 'sharedBreakers', 'enabled'], message: 'sharing breaker state needs redis.url or redis.cluster' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['resilience', 'sharedBreakers', 'enabled'],
+        message: 'sharing breaker state needs redis.url or redis.cluster',
+      });
     }
     // Replicas (two or more upstreams), of REST routes and of subgraphs alike.
     const checkReplicas = (path: (string | number)[], balancing: { strategy: string; hashHeader?: string | undefined }) => {
       if (!config.resilience.enabled) {
-        ctx.addIssue({ code: 'custom', path: [...path, 'upstreams'], message: 'several replicas need resilience.enabled: true (the balancer is part of the resilience layer)' });
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'upstreams'],
+          message: 'several replicas need resilience.enabled: true (the balancer is part of the resilience layer)',
+        });
       }
       if (balancing.strategy === 'consistent_hash' && !balancing.hashHeader) {
         ctx.addIssue({ code: 'custom', path: [...path, 'loadBalancing', 'hashHeader'], message: 'consistent_hash needs a hashHeader' });
@@ -1076,7 +1203,11 @@ export const ConfigSchema = z
       const balancing = subgraphSettings(config as GatewayConfig, name).loadBalancing;
       checkReplicas(['subgraphs', name], balancing);
       if (balancing.ejection.maxEjectionMs < balancing.ejection.baseEjectionMs) {
-        ctx.addIssue({ code: 'custom', path: ['subgraphs', name, 'loadBalancing', 'ejection', 'maxEjectionMs'], message: 'must be at least baseEjectionMs' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['subgraphs', name, 'loadBalancing', 'ejection', 'maxEjectionMs'],
+          message: 'must be at least baseEjectionMs',
+        });
       }
     }
   });
@@ -1088,7 +1219,16 @@ export type SubgraphSettings = z.output<typeof SubgraphDefaultsSchema> & { fallb
 /** `resilience.subgraphDefaults` with `subgraphs.<name>`'s overrides applied, group by group. */
 export function subgraphSettings(config: GatewayConfig, name: string): SubgraphSettings {
   const defaults = config.resilience.subgraphDefaults;
-  const { url: _url, upstreams: _upstreams, breaker, bulkhead, retry, fallback, loadBalancing, ...own } = config.subgraphs[name] ?? { url: undefined };
+  const {
+    url: _url,
+    upstreams: _upstreams,
+    breaker,
+    bulkhead,
+    retry,
+    fallback,
+    loadBalancing,
+    ...own
+  } = config.subgraphs[name] ?? { url: undefined };
   return {
     ...defaults,
     ...definedOnly(own),
@@ -1102,7 +1242,10 @@ export function subgraphSettings(config: GatewayConfig, name: string): SubgraphS
 
 type LoadBalancingSettings = SubgraphSettings['loadBalancing'];
 
-function mergeLoadBalancing(defaults: LoadBalancingSettings, overrides: z.output<typeof LoadBalancingOverrideSchema> | undefined): LoadBalancingSettings {
+function mergeLoadBalancing(
+  defaults: LoadBalancingSettings,
+  overrides: z.output<typeof LoadBalancingOverrideSchema> | undefined,
+): LoadBalancingSettings {
   const { healthCheck, ejection, ...balancing } = overrides ?? {};
   return {
     ...defaults,
@@ -1251,7 +1394,11 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
     if (value.includes(',')) {
       const entry = (raw.subgraphs as Record<string, Record<string, unknown>> | undefined)?.[subgraph];
       if (entry) delete entry.url;
-      setPath(raw, ['subgraphs', subgraph, 'upstreams'], value.split(',').map((url) => ({ url: url.trim() })));
+      setPath(
+        raw,
+        ['subgraphs', subgraph, 'upstreams'],
+        value.split(',').map((url) => ({ url: url.trim() })),
+      );
       value.split(',').forEach((_url, index) => sources.set(`subgraphs.${subgraph}.upstreams.${index}.url`, name));
       continue;
     }
@@ -1264,7 +1411,11 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
 }
 
 function envValue(type: EnvType, value: string): unknown {
-  if (type === 'list') return value.split(',').map((item) => item.trim()).filter(Boolean);
+  if (type === 'list')
+    return value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
   if (type === 'number' && /^\s*-?\d+(\.\d+)?\s*$/.test(value)) return Number(value);
   if (type === 'boolean' && /^(true|1)$/i.test(value.trim())) return true;
   if (type === 'boolean' && /^(false|0)$/i.test(value.trim())) return false;

@@ -91,7 +91,8 @@ export const ERRORS = {
   },
   COST_ESTIMATED_TOO_EXPENSIVE: {
     status: 400,
-    message: 'The estimated cost of this operation is above the most your tier allows for one operation; `extensions.cost` has both figures.',
+    message:
+      'The estimated cost of this operation is above the most your tier allows for one operation; `extensions.cost` has both figures.',
     source: 'gateway',
   },
   LIST_SIZE_TOO_LARGE: {
@@ -144,7 +145,8 @@ export const ERRORS = {
   },
   INVALID_PATH: {
     status: 400,
-    message: 'The path holds a sequence the gateway does not forward (`.` or `..` segments, encoded `/`, `\\` or `.`, `%25`, empty segments or bad percent-encoding).',
+    message:
+      'The path holds a sequence the gateway does not forward (`.` or `..` segments, encoded `/`, `\\` or `.`, `%25`, empty segments or bad percent-encoding).',
     source: 'gateway',
   },
   NOT_FOUND: { status: 404, message: 'No route matches this path.', source: 'gateway' },
@@ -169,7 +171,7 @@ export const ERRORS = {
   },
   UNSUPPORTED_CONTENT_ENCODING: {
     status: 415,
-    message: 'The request body\'s `Content-Encoding` is not one the gateway decompresses: send `gzip`, `deflate`, `br` or none.',
+    message: "The request body's `Content-Encoding` is not one the gateway decompresses: send `gzip`, `deflate`, `br` or none.",
     source: 'gateway',
   },
   EXPECTATION_FAILED: {
@@ -194,8 +196,7 @@ export const ERRORS = {
   },
   SUBGRAPH_UNAVAILABLE: {
     status: 200,
-    message:
-      'A subgraph could not be reached or answered with an HTTP error; its part of the data is null and the rest is returned.',
+    message: 'A subgraph could not be reached or answered with an HTTP error; its part of the data is null and the rest is returned.',
     source: 'gateway',
   },
   UPSTREAM_BAD_RESPONSE: {
@@ -205,7 +206,8 @@ export const ERRORS = {
   },
   UPSTREAM_UNAVAILABLE: {
     status: 503,
-    message: 'The upstream service of this route is failing (circuit breaker open or too many requests in flight) and no cached answer exists; retry later.',
+    message:
+      'The upstream service of this route is failing (circuit breaker open or too many requests in flight) and no cached answer exists; retry later.',
     source: 'gateway',
   },
   UPSTREAM_TIMEOUT: {
@@ -226,7 +228,8 @@ export const ERRORS = {
   },
   OVERLOADED: {
     status: 503,
-    message: 'The gateway has as many requests in flight as it accepts (`server.maxInFlightRequests`); retry after the number of seconds in `Retry-After`.',
+    message:
+      'The gateway has as many requests in flight as it accepts (`server.maxInFlightRequests`); retry after the number of seconds in `Retry-After`.',
     source: 'gateway',
   },
   SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down; retry on another instance.', source: 'gateway' },

@@ -6,7 +6,14 @@ import { context as otelContext, type Attributes } from '@opentelemetry/api';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyCors from '@fastify/cors';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import { createAuthenticator } from './auth/authenticate.js';
 import { configuredSubgraphUrl, productionSettings, type GatewayConfig } from './config.js';
@@ -107,9 +114,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   const persistedLogger = logger.child({ component: 'persisted-queries' });
   const apq = config.graphql.apq;
   const documents = new DocumentResolver({
-    apq: apq.enabled
-      ? new ApqStore({ ...apq, redis, logger: persistedLogger, metrics })
-      : undefined,
+    apq: apq.enabled ? new ApqStore({ ...apq, redis, logger: persistedLogger, metrics }) : undefined,
     manifest,
     mode: trusted.mode,
     requireId: trusted.requireId,
@@ -118,10 +123,18 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     metrics,
   });
   if (documents.apqStore) persistedLogger.info({ store: documents.apqStore }, 'automatic persisted queries on');
-  if (manifest) persistedLogger.info({ manifest: manifest.path, documents: manifest.documents.size, mode: trusted.mode }, 'trusted documents loaded');
+  if (manifest)
+    persistedLogger.info({ manifest: manifest.path, documents: manifest.documents.size, mode: trusted.mode }, 'trusted documents loaded');
 
   const resilience = config.resilience.enabled
-    ? createSubgraphResilience({ config, redis, instanceId, metrics, logger: logger.child({ component: 'subgraph' }), statics: staticFallbacks })
+    ? createSubgraphResilience({
+        config,
+        redis,
+        instanceId,
+        metrics,
+        logger: logger.child({ component: 'subgraph' }),
+        statics: staticFallbacks,
+      })
     : undefined;
   // Only adaptive budgets read latencies; without them nothing is recorded.
   const latencies = config.rateLimit.adaptive.enabled ? new SubgraphLatencies() : undefined;
@@ -210,7 +223,15 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       ...(costAndBudget ? [useCostAndBudget(costAndBudget)] : []),
       // After useCostAndBudget: precomputes listed documents' costs with the schema's new cost model.
       ...(manifest
-        ? [useTrustedDocuments({ manifest, costs: costAndBudget?.costs, defaultListSize: config.cost.defaultListSize, logger: persistedLogger, metrics })]
+        ? [
+            useTrustedDocuments({
+              manifest,
+              costs: costAndBudget?.costs,
+              defaultListSize: config.cost.defaultListSize,
+              logger: persistedLogger,
+              metrics,
+            }),
+          ]
         : []),
       // Before useRequestInfo, which logs the codes; masking keeps them.
       ...(production.maskSubgraphErrors ? [useSubgraphErrorMasking()] : []),
@@ -314,7 +335,6 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
   const graphqlPath = config.graphql.path;
   const isGraphqlRequest = (request: FastifyRequest) => request.routeOptions.url === graphqlPath;
-
 
   // While draining, every response closes its connection: keep-alive sockets would otherwise hold
   // the server open until the client's idle timeout and make shutdown wait for the deadline.
@@ -531,7 +551,12 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       if (config.tracing.enabled && !tracing) {
         // The process-wide provider is registered (once) and this gateway's exporter started.
         const { GatewayTracing } = await import('./observability/tracing.js');
-        tracing = new GatewayTracing({ config: config.tracing, trustedProxies: config.server.trustedProxies, instanceId, logger: logger.child({ component: 'tracing' }) });
+        tracing = new GatewayTracing({
+          config: config.tracing,
+          trustedProxies: config.server.trustedProxies,
+          instanceId,
+          logger: logger.child({ component: 'tracing' }),
+        });
       }
       await app.listen({ host: config.server.host, port: config.server.port });
       const address = app.server.address() as AddressInfo;
@@ -575,7 +600,12 @@ function connectionsCheckingInterval(headersTimeoutMs: number): number {
 function requestSpanAttributes(state: RequestState, line: Record<string, unknown>): Attributes {
   const attributes: Attributes = { 'http.response.status_code': line.status as number };
   const principal = state.principal;
-  if (principal) Object.assign(attributes, { 'gateway.client.id': principal.clientKey, 'gateway.client.kind': principal.kind, 'gateway.client.tier': principal.tier });
+  if (principal)
+    Object.assign(attributes, {
+      'gateway.client.id': principal.clientKey,
+      'gateway.client.kind': principal.kind,
+      'gateway.client.tier': principal.tier,
+    });
   if (state.cost) attributes['gateway.cost.estimated'] = state.cost.estimated;
   if (state.cost?.actual !== undefined) attributes['gateway.cost.actual'] = state.cost.actual;
   if (state.rateLimit) attributes['gateway.rate_limit.result'] = state.rateLimit.result;

@@ -51,7 +51,9 @@ export async function forgedTokens(): Promise<Tokens> {
     .setAudience(DEV_JWT_AUDIENCE)
     .setExpirationTime(now + 300)
     .sign(rsa.privateKey);
-  const valid = await base().setExpirationTime(now + 3_600).sign(devKey);
+  const valid = await base()
+    .setExpirationTime(now + 3_600)
+    .sign(devKey);
   const [header, payload] = valid.split('.');
   const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
   return {
@@ -59,16 +61,31 @@ export async function forgedTokens(): Promise<Tokens> {
     forged: {
       algNone: unsignedToken({ sub: 'admin', iss: DEV_JWT_ISSUER, aud: DEV_JWT_AUDIENCE, exp: now + 300, tier: 'enterprise' }),
       algNoneUpper: `${b64({ alg: 'NONE', typ: 'JWT' })}.${payload}.`,
-      wrongKey: await base().setExpirationTime(now + 300).sign(otherKey),
+      wrongKey: await base()
+        .setExpirationTime(now + 300)
+        .sign(otherKey),
       // HS/RS confusion: an RS256 token for an HS256-only issuer, and an HS256 token "signed" with a public-key-shaped secret.
       rsForHsIssuer: rsToken,
       hsWithPemSecret: await base()
         .setExpirationTime(now + 300)
-        .sign(new TextEncoder().encode('-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----')),
-      expired: await base().setExpirationTime(now - 3_600).sign(devKey),
-      notYetValid: await base().setNotBefore(now + 3_600).setExpirationTime(now + 7_200).sign(devKey),
-      wrongIssuer: await base().setIssuer('https://evil.example').setExpirationTime(now + 300).sign(devKey),
-      wrongAudience: await base().setAudience('someone-else').setExpirationTime(now + 300).sign(devKey),
+        .sign(
+          new TextEncoder().encode('-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----'),
+        ),
+      expired: await base()
+        .setExpirationTime(now - 3_600)
+        .sign(devKey),
+      notYetValid: await base()
+        .setNotBefore(now + 3_600)
+        .setExpirationTime(now + 7_200)
+        .sign(devKey),
+      wrongIssuer: await base()
+        .setIssuer('https://evil.example')
+        .setExpirationTime(now + 300)
+        .sign(devKey),
+      wrongAudience: await base()
+        .setAudience('someone-else')
+        .setExpirationTime(now + 300)
+        .sign(devKey),
       noExp: await base().sign(devKey),
       tamperedPayload: `${header}.${b64({ sub: 'admin', iss: DEV_JWT_ISSUER, aud: DEV_JWT_AUDIENCE, exp: now + 300, tier: 'enterprise' })}.${valid.split('.')[2]}`,
       garbageBase64: '!!!.@@@.###',
@@ -96,9 +113,31 @@ function raw(kind: string, head: string, body: string | Buffer = ''): AttackRequ
   return { kind, transport: 'raw', bytes: Buffer.concat([Buffer.from(`${withLength}connection: close\r\n\r\n`, 'latin1'), bodyBytes]) };
 }
 const rawUtf8 = (kind: string, head: string, body = '') =>
-  ({ kind, transport: 'raw', bytes: Buffer.concat([Buffer.from(`${head}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`, 'utf8'), Buffer.from(body)]) }) as AttackRequest;
+  ({
+    kind,
+    transport: 'raw',
+    bytes: Buffer.concat([
+      Buffer.from(`${head}content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`, 'utf8'),
+      Buffer.from(body),
+    ]),
+  }) as AttackRequest;
 
-const WEIRD = ['\u202Eevil\u202C', '😀💥', 'a\u0000b', '\uFEFFbom', 'Ω≈ç√∫', '\u0301\u0301\u0301', '𝕬𝖇𝖈', 'اختبار', '\uD800', ' ', '\u2028\u2029', '<script>alert(1)</script>', "' OR 1=1 --", '${jndi:ldap://x}'];
+const WEIRD = [
+  '\u202Eevil\u202C',
+  '😀💥',
+  'a\u0000b',
+  '\uFEFFbom',
+  'Ω≈ç√∫',
+  '\u0301\u0301\u0301',
+  '𝕬𝖇𝖈',
+  'اختبار',
+  '\uD800',
+  ' ',
+  '\u2028\u2029',
+  '<script>alert(1)</script>',
+  "' OR 1=1 --",
+  '${jndi:ldap://x}',
+];
 
 /** Every family of attack, each a function of the random source (and the request's number). */
 export function attackFamilies(tokens: Tokens, bodyLimit: number): ((rng: () => number, n: number) => AttackRequest)[] {
@@ -176,7 +215,9 @@ export function attackFamilies(tokens: Tokens, bodyLimit: number): ((rng: () => 
     (rng) => {
       const depth = int(rng, 12, 60);
       let selection = 'id';
-      for (let i = 0; i < depth; i++) selection = i % 2 === 0 ? `orders { edges { node { user { ${selection} } } } }` : `user { orders { edges { node { ${selection} } } } }`;
+      for (let i = 0; i < depth; i++)
+        selection =
+          i % 2 === 0 ? `orders { edges { node { user { ${selection} } } } }` : `user { orders { edges { node { ${selection} } } } }`;
       const variants = [
         { query: `{ users(first: 1) { edges { node { ${selection} } } } }` },
         { query: `{ ${'a { '.repeat(depth * 10)}b${' }'.repeat(depth * 10)} }` },
@@ -188,7 +229,11 @@ export function attackFamilies(tokens: Tokens, bodyLimit: number): ((rng: () => 
     // Alias bombs.
     (rng) => {
       const count = int(rng, 11, 400);
-      const field = pick(rng, ['topProducts(first: 100) { upc name price inStock }', 'users(first: 100) { edges { node { name email } } }', '__typename']);
+      const field = pick(rng, [
+        'topProducts(first: 100) { upc name price inStock }',
+        'users(first: 100) { edges { node { name email } } }',
+        '__typename',
+      ]);
       const query = `{ ${Array.from({ length: count }, (_, i) => `a${i}: ${field}`).join(' ')} }`;
       return postJson('alias-bomb', { query }, rng() < 0.5 ? { authorization: `Bearer ${tokens.attacker}` } : {});
     },
@@ -200,7 +245,9 @@ export function attackFamilies(tokens: Tokens, bodyLimit: number): ((rng: () => 
         ...Array.from({ length: levels }, (_, i) =>
           // Each level doubles the naive expansion and adds one root field: valid, so every walker
           // sees it, and refused for its root fields (MAX_ROOT_FIELDS_EXCEEDED), not for its size.
-          i === levels - 1 ? `fragment F${i} on Query { r${i}: topProducts(first: 1) { upc } }` : `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} r${i}: topProducts(first: 1) { upc } }`,
+          i === levels - 1
+            ? `fragment F${i} on Query { r${i}: topProducts(first: 1) { upc } }`
+            : `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} r${i}: topProducts(first: 1) { upc } }`,
         ),
       ].join('\n');
       const cycle = 'query { ...A } fragment A on Query { ...B topProducts { upc } } fragment B on Query { ...A }';
@@ -257,7 +304,10 @@ export function attackFamilies(tokens: Tokens, bodyLimit: number): ((rng: () => 
         ['mutation($input: CreateOrderInput!) { createOrder(input: $input) { id } }', { input: { items: 'x' } }],
         ['mutation($input: CreateOrderInput!) { createOrder(input: $input) { id } }', { input: { items: [{ upc: 1, quantity: 1 }] } }],
         ['mutation($input: CreateOrderInput!) { createOrder(input: $input) { id } }', { input: { items: [{ upc: 'p', quantity: '1' }] } }],
-        ['mutation($input: CreateOrderInput!) { createOrder(input: $input) { id } }', { input: { items: [{ upc: 'p', quantity: 1, extra: true }] } }],
+        [
+          'mutation($input: CreateOrderInput!) { createOrder(input: $input) { id } }',
+          { input: { items: [{ upc: 'p', quantity: 1, extra: true }] } },
+        ],
         ['mutation($input: CreateOrderInput!) { createOrder(input: $input) { id } }', { input: {} }],
         ['mutation($input: CreateOrderInput!) { createOrder(input: $input) { id } }', { input: null }],
         ['mutation($input: CreateOrderInput!) { createOrder(input: $input) { id } }', { input: [] }],
@@ -287,14 +337,54 @@ export function attackFamilies(tokens: Tokens, bodyLimit: number): ((rng: () => 
     (rng) => {
       const weird = pick(rng, WEIRD);
       const variants = [
-        () => rawUtf8('unicode-header', `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\nauthorization: Bearer ${weird}\r\n`, JSON.stringify({ query: DEMO_QUERY })),
-        () => rawUtf8('unicode-header', `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\nx-api-key: ${weird}\r\n`, JSON.stringify({ query: DEMO_QUERY })),
-        () => rawUtf8('unicode-header', `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\nx-request-id: ${weird}\r\n`, JSON.stringify({ query: '{ nope }' })),
-        () => rawUtf8('unicode-header', `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json; charset=${weird}\r\n`, JSON.stringify({ query: '{ nope }' })),
-        () => rawUtf8('unicode-header', `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\nx-${weird}: 1\r\n`, JSON.stringify({ query: '{ nope }' })),
-        () => raw('nul-header', `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\nauthorization: Bearer a\u0000b\r\n`, JSON.stringify({ query: DEMO_QUERY })),
-        () => raw('nul-header', `POST /graphql HTTP/1.1\r\nhost: gw\r\nx-na\u0000me: 1\r\ncontent-type: application/json\r\n`, JSON.stringify({ query: DEMO_QUERY })),
-        () => rawUtf8('unicode-header', `POST /graphql HTTP/1.1\r\nhost: ${weird}\r\ncontent-type: application/json\r\n`, JSON.stringify({ query: '{ nope }' })),
+        () =>
+          rawUtf8(
+            'unicode-header',
+            `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\nauthorization: Bearer ${weird}\r\n`,
+            JSON.stringify({ query: DEMO_QUERY }),
+          ),
+        () =>
+          rawUtf8(
+            'unicode-header',
+            `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\nx-api-key: ${weird}\r\n`,
+            JSON.stringify({ query: DEMO_QUERY }),
+          ),
+        () =>
+          rawUtf8(
+            'unicode-header',
+            `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\nx-request-id: ${weird}\r\n`,
+            JSON.stringify({ query: '{ nope }' }),
+          ),
+        () =>
+          rawUtf8(
+            'unicode-header',
+            `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json; charset=${weird}\r\n`,
+            JSON.stringify({ query: '{ nope }' }),
+          ),
+        () =>
+          rawUtf8(
+            'unicode-header',
+            `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\nx-${weird}: 1\r\n`,
+            JSON.stringify({ query: '{ nope }' }),
+          ),
+        () =>
+          raw(
+            'nul-header',
+            `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\nauthorization: Bearer a\u0000b\r\n`,
+            JSON.stringify({ query: DEMO_QUERY }),
+          ),
+        () =>
+          raw(
+            'nul-header',
+            `POST /graphql HTTP/1.1\r\nhost: gw\r\nx-na\u0000me: 1\r\ncontent-type: application/json\r\n`,
+            JSON.stringify({ query: DEMO_QUERY }),
+          ),
+        () =>
+          rawUtf8(
+            'unicode-header',
+            `POST /graphql HTTP/1.1\r\nhost: ${weird}\r\ncontent-type: application/json\r\n`,
+            JSON.stringify({ query: '{ nope }' }),
+          ),
         () => rawUtf8('unicode-path', `GET /graphql?query=${weird}&x=${weird} HTTP/1.1\r\nhost: gw\r\ngraphql-preflight: 1\r\n`),
       ];
       return pick(rng, variants)();
@@ -303,14 +393,27 @@ export function attackFamilies(tokens: Tokens, bodyLimit: number): ((rng: () => 
     (rng) => {
       const [name, token] = pick(rng, forged);
       if (rng() < 0.08) {
-        return raw('jwt-over-header-limit', `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\nauthorization: Bearer ${token}${'A'.repeat(20_000)}\r\n`, JSON.stringify({ query: DEMO_QUERY }));
+        return raw(
+          'jwt-over-header-limit',
+          `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\nauthorization: Bearer ${token}${'A'.repeat(20_000)}\r\n`,
+          JSON.stringify({ query: DEMO_QUERY }),
+        );
       }
       const scheme = pick(rng, ['Bearer ', 'bearer ', 'Bearer  ', 'Basic ', '']);
       return postJson(`jwt-${name}`, { query: DEMO_QUERY }, { authorization: `${scheme}${token}` });
     },
     // Forged API keys.
     (rng) => {
-      const keys = ['gwk_' + 'x'.repeat(int(rng, 1, 64)), 'gwk_', '', 'a'.repeat(int(rng, 1_000, 9_000)), 'gwk_../../etc/passwd', 'gwk_%00', "gwk_' OR '1'='1", 'gwk_' + 'A'.repeat(40) + '_' + 'B'.repeat(40)];
+      const keys = [
+        'gwk_' + 'x'.repeat(int(rng, 1, 64)),
+        'gwk_',
+        '',
+        'a'.repeat(int(rng, 1_000, 9_000)),
+        'gwk_../../etc/passwd',
+        'gwk_%00',
+        "gwk_' OR '1'='1",
+        'gwk_' + 'A'.repeat(40) + '_' + 'B'.repeat(40),
+      ];
       const headers: Record<string, string> = { 'x-api-key': pick(rng, keys) };
       if (rng() < 0.3) headers.authorization = `Bearer ${tokens.attacker}`;
       return postJson('api-key', { query: DEMO_QUERY }, headers);
@@ -319,13 +422,47 @@ export function attackFamilies(tokens: Tokens, bodyLimit: number): ((rng: () => 
     (rng) => {
       const body = JSON.stringify({ query: DEMO_QUERY });
       const variants: (() => AttackRequest)[] = [
-        () => post('content-type', body, { 'content-type': pick(rng, ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/graphql', 'application/xml', 'application/json-patch+json', 'application/jsonx', '*/*']) }),
-        () => ({ kind: 'no-content-type', transport: 'raw', bytes: Buffer.from(`POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`) }),
-        () => ({ kind: 'method', transport: 'http', method: pick(rng, ['PUT', 'PATCH', 'DELETE']), path: '/graphql', headers: GRAPHQL_HEADERS, body }),
-        () => raw('method-raw', `${pick(rng, ['TRACE', 'CONNECT', 'PROPFIND', 'FOO', 'G\u00c9T', 'get'])} /graphql HTTP/1.1\r\nhost: gw\r\n`),
+        () =>
+          post('content-type', body, {
+            'content-type': pick(rng, [
+              'text/plain',
+              'application/x-www-form-urlencoded',
+              'multipart/form-data; boundary=x',
+              'application/graphql',
+              'application/xml',
+              'application/json-patch+json',
+              'application/jsonx',
+              '*/*',
+            ]),
+          }),
+        () => ({
+          kind: 'no-content-type',
+          transport: 'raw',
+          bytes: Buffer.from(`POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`),
+        }),
+        () => ({
+          kind: 'method',
+          transport: 'http',
+          method: pick(rng, ['PUT', 'PATCH', 'DELETE']),
+          path: '/graphql',
+          headers: GRAPHQL_HEADERS,
+          body,
+        }),
+        () =>
+          raw('method-raw', `${pick(rng, ['TRACE', 'CONNECT', 'PROPFIND', 'FOO', 'G\u00c9T', 'get'])} /graphql HTTP/1.1\r\nhost: gw\r\n`),
         () => raw('http-version', `GET /graphql HTTP/${pick(rng, ['0.9', '2.0', '1.2', '9.9', 'x'])}\r\nhost: gw\r\n`),
-        () => raw('smuggling', `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\ncontent-length: 4\r\n`, '0\r\n\r\n'),
-        () => raw('bad-chunk', `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n`, 'zz\r\n{}\r\n0\r\n\r\n'),
+        () =>
+          raw(
+            'smuggling',
+            `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\ncontent-length: 4\r\n`,
+            '0\r\n\r\n',
+          ),
+        () =>
+          raw(
+            'bad-chunk',
+            `POST /graphql HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n`,
+            'zz\r\n{}\r\n0\r\n\r\n',
+          ),
         () => ({
           kind: 'url-encoding',
           transport: 'http',
@@ -347,7 +484,17 @@ export function attackFamilies(tokens: Tokens, bodyLimit: number): ((rng: () => 
           ]),
           headers: { 'graphql-preflight': '1' },
         }),
-        () => postJson('batch', pick(rng, [[{ query: DEMO_QUERY }, { query: DEMO_QUERY }], [], [1, 2], [{ query: '{ nope }' }], Array.from({ length: 200 }, () => ({ query: DEMO_QUERY }))])),
+        () =>
+          postJson(
+            'batch',
+            pick(rng, [
+              [{ query: DEMO_QUERY }, { query: DEMO_QUERY }],
+              [],
+              [1, 2],
+              [{ query: '{ nope }' }],
+              Array.from({ length: 200 }, () => ({ query: DEMO_QUERY })),
+            ]),
+          ),
         () =>
           postJson(
             'persisted-query',
@@ -450,5 +597,7 @@ export function httpEdgeAttack(rng: () => number, bodyLimit: number): AttackRequ
 export function generateAttacks(seed: number, count: number, tokens: Tokens, bodyLimit: number): AttackRequest[] {
   const rng = seededRandom(seed);
   const families = attackFamilies(tokens, bodyLimit);
-  return Array.from({ length: count }, (_, n) => (families[Math.floor(rng() * families.length)] as (rng: () => number, n: number) => AttackRequest)(rng, n));
+  return Array.from({ length: count }, (_, n) =>
+    (families[Math.floor(rng() * families.length)] as (rng: () => number, n: number) => AttackRequest)(rng, n),
+  );
 }

@@ -11,7 +11,12 @@ export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6
 /** Nine points, whatever the tier: three products at 1 each, plus inStock at 2 each; actual = estimate. */
 export const NINE_POINTS = 'query Top { topProducts(first: 3) { upc name inStock } }';
 
-export const bucket = (name: string, capacity: number, refillPerSecond: number) => ({ name, kind: 'token_bucket' as const, capacity, refillPerSecond });
+export const bucket = (name: string, capacity: number, refillPerSecond: number) => ({
+  name,
+  kind: 'token_bucket' as const,
+  capacity,
+  refillPerSecond,
+});
 
 /** The demo subgraphs, each behind a proxy that counts the requests that reach it. */
 export interface CountedSubgraphs {

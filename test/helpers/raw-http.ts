@@ -65,7 +65,9 @@ export function openRaw(baseUrl: string): Promise<RawConnection> {
                 resolveResponses(parsed.slice(0, count));
               } else if (socket.destroyed) {
                 cleanup();
-                rejectResponses(new Error(`connection closed after ${parsed.length} of ${count} responses: ${JSON.stringify(received.slice(0, 300))}`));
+                rejectResponses(
+                  new Error(`connection closed after ${parsed.length} of ${count} responses: ${JSON.stringify(received.slice(0, 300))}`),
+                );
               }
             };
             const timer = setTimeout(() => {

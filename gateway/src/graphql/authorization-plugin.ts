@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { HeaderMap, type ApolloServerPlugin, type GraphQLRequestContextDidResolveOperation } from '@apollo/server';
-import { GraphQLError, print, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import {
+  GraphQLError,
+  print,
+  type DocumentNode,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { AuthPolicy } from '../auth/directives.js';
 import { applyNulls, filterOperation, type FilteredOperation } from '../auth/operation-filter.js';
 import type { GatewayContext } from '../context.js';

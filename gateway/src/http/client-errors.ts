@@ -39,7 +39,7 @@ const FRAMING_ERRORS = new Set([
   'HPE_CHUNK_EXTENSIONS_OVERFLOW',
 ]);
 const FRAMING_MESSAGE =
-  'The request\'s framing is invalid (`Content-Length` with `Transfer-Encoding`, two `Content-Length`s, or a broken chunk); ' +
+  "The request's framing is invalid (`Content-Length` with `Transfer-Encoding`, two `Content-Length`s, or a broken chunk); " +
   'the connection is closed.';
 
 /**

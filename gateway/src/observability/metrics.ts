@@ -10,14 +10,7 @@ export type RequestOutcome = 'success' | 'partial' | 'graphql_error' | 'client_e
  * fallback stood in for, and once more in `gateway_fallback_requests_total`.
  */
 export type SubgraphResult =
-  | 'success'
-  | 'graphql_error'
-  | 'http_error'
-  | 'network_error'
-  | 'timeout'
-  | 'breaker_open'
-  | 'bulkhead_rejected'
-  | 'no_replica';
+  'success' | 'graphql_error' | 'http_error' | 'network_error' | 'timeout' | 'breaker_open' | 'bulkhead_rejected' | 'no_replica';
 
 /** `gateway_circuit_breaker_state` values. */
 export const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
@@ -191,8 +184,7 @@ export class GatewayMetrics {
 
   readonly persistedQueries = new Counter({
     name: 'gateway_persisted_queries_total',
-    help:
-      'Documents sent by id or checked against the trusted-documents list, by kind and result. kind `trusted`: `hit` (listed document), `unknown` (unlisted, run in log-unknown mode), `refused` (unlisted, allow-list mode), `bypass` (unlisted, run for an exempt caller). kind `apq`: `hit`, `miss`, `registered`, `store_error` (Redis slow or down: counted as a miss).',
+    help: 'Documents sent by id or checked against the trusted-documents list, by kind and result. kind `trusted`: `hit` (listed document), `unknown` (unlisted, run in log-unknown mode), `refused` (unlisted, allow-list mode), `bypass` (unlisted, run for an exempt caller). kind `apq`: `hit`, `miss`, `registered`, `store_error` (Redis slow or down: counted as a miss).',
     labelNames: ['kind', 'result'] as const,
     registers: [this.registry],
   });

@@ -18,7 +18,14 @@ import { bindingLimit } from '../rate-limit/headers.js';
 import type { BreakerRegistry, BreakerSnapshot } from '../resilience/breaker.js';
 import { createBulkhead, type Bulkhead } from '../resilience/bulkhead.js';
 import { withRetries } from '../resilience/retry.js';
-import { callFailureOf, describeError, isBreakerFailure, isRetryable, isRetryableOnReplicas, SubgraphCallError } from '../subgraph/call-error.js';
+import {
+  callFailureOf,
+  describeError,
+  isBreakerFailure,
+  isRetryable,
+  isRetryableOnReplicas,
+  SubgraphCallError,
+} from '../subgraph/call-error.js';
 import { createSubgraphFetch, type SubgraphFetch } from '../subgraph/fetch.js';
 import { startHealthChecks, type HealthChecker } from '../upstream/health-check.js';
 import { ReplicaPool, replicaBreakerName, type Replica, type ReplicaSnapshot } from '../upstream/replica-pool.js';
@@ -216,7 +223,8 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
       targets.set(request, mapped.path + query);
       if (route.maxBodyBytes !== undefined) {
         // The body is left unread: the connection cannot serve another request, so it is closed.
-        if (Number(request.headers['content-length'] ?? 0) > route.maxBodyBytes) throw new GatewayError('PAYLOAD_TOO_LARGE', undefined, { connection: 'close' });
+        if (Number(request.headers['content-length'] ?? 0) > route.maxBodyBytes)
+          throw new GatewayError('PAYLOAD_TOO_LARGE', undefined, { connection: 'close' });
         bodyLimits.set(request, route.maxBodyBytes);
       }
     };
@@ -239,7 +247,10 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
       if (!options.budget || route.cost === 0 || !principal) return;
       const policy = resolvePolicy(config.rateLimit.tiers, config.rateLimit.defaultTier, principal.tier, { rootFields: [] });
       const outcome = await options.budget.charge({ clientKey: principal.clientKey, tier: policy.tier }, route.cost, policy.limits);
-      requestState(request).rateLimit = { result: outcome.result, remaining: outcome.result === 'unavailable' ? undefined : bindingLimit(outcome.limits)?.remaining };
+      requestState(request).rateLimit = {
+        result: outcome.result,
+        remaining: outcome.result === 'unavailable' ? undefined : bindingLimit(outcome.limits)?.remaining,
+      };
       if (outcome.result === 'limited') throw new GatewayError('RATE_LIMITED', undefined, outcome.headers);
       if (outcome.result === 'unavailable') throw new GatewayError('RATE_LIMIT_UNAVAILABLE', undefined, { 'retry-after': '1' });
       reply.headers(outcome.headers);
@@ -320,7 +331,11 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
           return answer;
         } catch (error) {
           if (error instanceof UpstreamErrorAnswer) span.setAttribute('http.response.status_code', error.answer.status);
-          failSpan(span, error instanceof ClientGoneError ? 'client_gone' : callFailureOf(error), error instanceof Error ? error.message : String(error));
+          failSpan(
+            span,
+            error instanceof ClientGoneError ? 'client_gone' : callFailureOf(error),
+            error instanceof Error ? error.message : String(error),
+          );
           throw error;
         } finally {
           span.end();
@@ -361,7 +376,12 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
           info.fallback = 'cache';
           metrics.restFallbacks.inc({ route: route.prefix });
           request.log.warn({ route: route.prefix, reason: info.failure }, 'upstream call failed; serving a kept copy');
-          return reply.code(kept.status).headers(kept.headers).header('x-fallback-source', 'cache').header('age', String(kept.age)).send(kept.body);
+          return reply
+            .code(kept.status)
+            .headers(kept.headers)
+            .header('x-fallback-source', 'cache')
+            .header('age', String(kept.age))
+            .send(kept.body);
         }
         // The upstream's own 5xx is passed on as it is: it is the service's answer, not the gateway's.
         if (error instanceof UpstreamErrorAnswer) return send(reply.headers(closing), error.answer);
@@ -405,7 +425,9 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
         const upstream = route.upstream ?? (route.upstreams ?? []).map(({ url }) => new URL(url).origin).join(', ');
         const name = options.breakers && !replicas ? breakerNameOf(route) : null;
         const state = (name && options.breakers?.find(name)?.snapshot()) || null;
-        return replicas ? { prefix: route.prefix, upstream, breaker: name, state, replicas } : { prefix: route.prefix, upstream, breaker: name, state };
+        return replicas
+          ? { prefix: route.prefix, upstream, breaker: name, state, replicas }
+          : { prefix: route.prefix, upstream, breaker: name, state };
       }),
     close() {
       for (const checker of checkers) checker.stop();
