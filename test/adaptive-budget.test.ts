@@ -40,6 +40,8 @@ async function start(
   prefixes.push(prefix);
   const gw = await suite.start({
     redis: { url: TEST_REDIS_URL, keyPrefix: prefix },
+    // waitForRedis reads /ready's Redis status (server.readinessDetail).
+    server: { readinessDetail: true },
     rateLimit: { extensions: true, storeTimeoutMs: 2_000, defaultTier: 'paced', tiers: { paced: PACED }, adaptive },
     resilience: { subgraphDefaults: { retry: { maxRetries: 0 }, fallback: { cache: false } } },
     subgraphs: { products: { breaker } },

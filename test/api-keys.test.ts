@@ -71,7 +71,12 @@ describe('API keys in Redis, shared by two gateway instances', () => {
     redis = new Redis(REDIS_URL);
     configFile = join(mkdtempSync(join(tmpdir(), 'gw-apikeys-')), 'gateway.yaml');
     writeFileSync(configFile, `redis:\n  url: ${REDIS_URL}\n  keyPrefix: "${prefix}"\n`);
-    const config = { supergraph: { path: tiny.supergraphPath, watch: false }, redis: { url: REDIS_URL, keyPrefix: prefix } };
+    // /ready's Redis status: detail is behind server.readinessDetail.
+    const config = {
+      supergraph: { path: tiny.supergraphPath, watch: false },
+      redis: { url: REDIS_URL, keyPrefix: prefix },
+      server: { readinessDetail: true },
+    };
     [a, b] = await Promise.all([startTestGateway(config), startTestGateway(config)]);
     await Promise.all([waitForRedis(a), waitForRedis(b)]);
   });
@@ -252,6 +257,7 @@ describe('API keys when they cannot be checked or are not accepted', () => {
     const gw = await startTestGateway({
       supergraph: { path: tiny.supergraphPath, watch: false },
       redis: { url: server.url, commandTimeoutMs: 300 },
+      server: { readinessDetail: true },
     });
     try {
       const ready = async () => ((await (await fetch(`${gw.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';

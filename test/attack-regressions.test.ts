@@ -60,6 +60,14 @@ describe('found by the attack test', () => {
     expect((await postGraphql(stack.gw.graphqlUrl, { query: '{ __typename }' })).status).toBe(200);
   });
 
+  it('a request refused before execution (too many aliases) carries no UNAUTHORIZED_FIELD_OR_TYPE note', async () => {
+    // Anonymous: `email` needs a signed-in caller, so the authorization filter removes it before the alias limit refuses the operation.
+    const query = `{ ${Array.from({ length: 12 }, (_, i) => `a${i}: users(first: 1) { edges { node { name email } } }`).join(' ')} }`;
+    const result = await postGraphql(stack.gw.graphqlUrl, { query });
+    expect(result.status).toBe(400);
+    expect(result.body.errors?.map((e) => e.extensions?.code)).toEqual(['MAX_ALIASES_EXCEEDED']);
+  });
+
   it('answers CONNECT with 405 METHOD_NOT_ALLOWED instead of dropping the connection silently', async () => {
     const response = await rawRequest(stack.gw.url, 'CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n');
     expect(response.status).toBe(405);

@@ -85,6 +85,19 @@ function isExecutionResult(body: string): boolean {
   return 'data' in parsed && Array.isArray(parsed.errors) && parsed.errors.length > 0 && parsed.errors.every((e) => Array.isArray(e.path));
 }
 
+/** The path an attack targets: its URL's, or the request line's of raw bytes (undefined when it has none). */
+function targetPath(attack: AttackRequest): string | undefined {
+  const requestLine = /^[^\s:]+ (\S+) HTTP\//;
+  const target = attack.transport === 'raw' ? requestLine.exec(attack.bytes.subarray(0, 70_000).toString('latin1'))?.[1] : attack.path;
+  return target?.split('?')[0];
+}
+
+/** On the GraphQL path every answer is a GraphQL response, whatever refused it (README "The HTTP edge"). */
+function isGraphqlResponse(body: string): boolean {
+  const parsed = JSON.parse(body) as Record<string, unknown>;
+  return Array.isArray(parsed.errors) && Object.keys(parsed).every((key) => key === 'errors' || key === 'data' || key === 'extensions');
+}
+
 const LEAKS: [string, RegExp][] = [
   ['stack trace', /\\n\s+at |\n\s+at |\bat [\w$.<>]+ \(|"stacktrace"/],
   ['file path', /\/(work|home|usr|tmp|app|root|opt|srv)\/|node_modules|[A-Za-z]:\\|\.[cm]?[jt]s:\d+/],
@@ -204,6 +217,9 @@ describe('attack: a seeded corpus of hostile requests against a real gateway pro
         const key = `${answer.status} ${[...new Set(codes)].join(',')}`;
         counts.set(key, (counts.get(key) ?? 0) + 1);
         if (codes.length === 0) failures.push(`${where}: ${answer.status} without an error code: ${answer.body.slice(0, 200)}`);
+        if (targetPath(attack) === '/graphql' && !isGraphqlResponse(answer.body)) {
+          failures.push(`${where}: ${answer.status} on the GraphQL path, not a GraphQL response: ${answer.body.slice(0, 200)}`);
+        }
         for (const code of codes) if (!(code in ERRORS)) failures.push(`${where}: unregistered code ${code} (${answer.status})`);
         const first = codes[0] as ErrorCode | undefined;
         const execution = answer.status === 200 && isExecutionResult(answer.body);

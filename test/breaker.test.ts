@@ -12,6 +12,8 @@ describe('circuit breaker per subgraph', () => {
     const gw = await suite.start({
       resilience: { subgraphDefaults: { retry: { maxRetries: 0 }, fallback: { cache: false } } },
       subgraphs: { products: { breaker: { volumeThreshold: 4, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 } } },
+      // /health and /ready show breakers only with the detail switch on.
+      server: { readinessDetail: true },
     });
     expect(await breakerState(gw)).toBe(0);
     suite.demo.proxies.products.mode = { kind: 'reset' };

@@ -30,6 +30,12 @@ describe('config', () => {
       maxInFlightRequests: 1_000,
       overloadRetryAfterSeconds: 1,
       maxHeaderBytes: 16_384,
+      lingeringTimeMs: 30_000,
+      lingeringTimeoutMs: 5_000,
+      lingeringMaxBytes: 134_217_728,
+      minBodyRateBytesPerSecond: 500,
+      bodyRateGraceMs: 5_000,
+      readinessDetail: false,
     });
     expect(config.auth).toMatchObject({ required: false, maxTokenBytes: 8_192, jwt: { issuers: [] } });
     expect(config.auth.apiKeys).toEqual({ enabled: true, header: 'x-api-key', file: '.data/api-keys.json' });

@@ -207,7 +207,14 @@ describe('with Redis configured', () => {
     const redis = await connectTestRedis('fallback');
     let gw: TestGateway | undefined;
     try {
-      gw = await suite.start({ redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix }, resilience: { subgraphDefaults: NO_BREAKER } });
+      gw = await suite.start(
+        // server.readinessDetail: /ready's Redis status.
+        {
+          redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix },
+          resilience: { subgraphDefaults: NO_BREAKER },
+          server: { readinessDetail: true },
+        },
+      );
       // The gateway connects to Redis in the background; copies offered before that are dropped.
       const redisReady = async () =>
         ((await (await fetch(`${gw!.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';

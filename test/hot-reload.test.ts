@@ -13,7 +13,8 @@ const CAPACITY_QUERY = '{ warehouses { code capacity } }';
 beforeAll(async () => {
   subgraph = await startTinySubgraph();
   supergraphPath = writeTinySupergraph(subgraph.url);
-  gw = await startTestGateway({ supergraph: { path: supergraphPath, watch: true, pollIntervalMs: 50 } });
+  // server.readinessDetail: /ready shows the supergraph id.
+  gw = await startTestGateway({ supergraph: { path: supergraphPath, watch: true, pollIntervalMs: 50 }, server: { readinessDetail: true } });
 });
 
 afterAll(async () => {

@@ -95,6 +95,8 @@ async function startGateway(
 ): Promise<TestGateway> {
   gw = await startTestGateway({
     supergraph: { path: supergraphPath, watch: false },
+    // /ready and /health list replicas and breakers only with the detail switch on.
+    server: { readinessDetail: true },
     rateLimit,
     subgraphs: {
       inventory: {
@@ -166,6 +168,7 @@ describe('a subgraph with three replicas', () => {
   it("a one-entry upstreams list is a single URL, as before: no balancer, no probes, the subgraph's own breaker", async () => {
     gw = await startTestGateway({
       supergraph: { path: supergraphPath, watch: false },
+      server: { readinessDetail: true },
       rateLimit: { enabled: false },
       subgraphs: { inventory: { upstreams: [{ url: B().url }], dedupe: false, loadBalancing: { healthCheck: { intervalMs: 50 } } } },
     });
@@ -592,6 +595,7 @@ describe('a REST route with three replicas', () => {
   const startRest = async (route: Record<string, unknown>) => {
     rest = await startTestGateway({
       supergraph: { path: supergraphPath, watch: false },
+      server: { readinessDetail: true },
       rateLimit: { enabled: false },
       rest: {
         routes: [

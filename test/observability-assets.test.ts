@@ -277,6 +277,8 @@ describe('the metrics the dashboard and the alert rules read, on a running gatew
     upstream = await startRestUpstream();
     gw = await startGatewayOn(demo, {
       redis: { url: TEST_REDIS_URL, keyPrefix: prefix },
+      // waitForRedis reads /ready's Redis status (server.readinessDetail).
+      server: { readinessDetail: true },
       metrics: { maxClientLabels: 2 },
       rateLimit: {
         extensions: true,

@@ -26,7 +26,8 @@ describe('health and readiness', () => {
     const config = loadConfig({
       env: {},
       overrides: {
-        server: { host: '127.0.0.1', port: 0 },
+        // The detail of /ready (supergraph, subgraphs, Redis) is behind server.readinessDetail.
+        server: { host: '127.0.0.1', port: 0, readinessDetail: true },
         supergraph: { path: tiny.supergraphPath, watch: false },
         metrics: { defaultMetrics: false },
       },
@@ -70,7 +71,7 @@ describe('health and readiness', () => {
 
   it('reports each subgraph with the last success and failure it saw', async () => {
     const deadSupergraph = writeTinySupergraph('http://127.0.0.1:9/graphql');
-    const gw = await startTestGateway({ supergraph: { path: deadSupergraph, watch: false } });
+    const gw = await startTestGateway({ supergraph: { path: deadSupergraph, watch: false }, server: { readinessDetail: true } });
     try {
       const failed = await postGraphql(gw.graphqlUrl, { query: '{ warehouses { code } }' });
       expect(failed.status).toBe(200);
@@ -145,6 +146,7 @@ describe('redis connection', () => {
     const gw = await startTestGateway({
       supergraph: { path: tiny.supergraphPath, watch: false },
       redis: { url: REDIS_URL, keyPrefix: `test:ops:${process.pid}:` },
+      server: { readinessDetail: true },
     });
     const name = `gateway:${gw.gateway.instanceId}`;
     try {
@@ -172,6 +174,7 @@ describe('redis connection', () => {
     const gw = await startTestGateway({
       supergraph: { path: tiny.supergraphPath, watch: false },
       redis: { url: 'redis://127.0.0.1:1', connectTimeoutMs: 200 },
+      server: { readinessDetail: true },
     });
     try {
       const result = await postGraphql(gw.graphqlUrl, { query: '{ warehouses { code } }' });

@@ -19,6 +19,8 @@ describe.each([
       supergraph: { path: DEMO_SUPERGRAPH, watch: false },
       auth: { jwt: { issuers: [DEV_ISSUER] } },
       ...(prefix ? { redis: { url: TEST_REDIS_URL, keyPrefix: prefix } } : {}),
+      // waitForRedis reads /ready's Redis status (server.readinessDetail).
+      server: { readinessDetail: true },
       rest: {
         routes: [
           {

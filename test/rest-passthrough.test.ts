@@ -10,6 +10,7 @@ import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import type { RestRouteConfig } from '../gateway/src/config/index.js';
 import { devBearer } from './helpers/auth.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { filler, rawUpload } from './helpers/raw-http.js';
 import { rawRequest, startRestUpstream, type RestUpstream } from './helpers/rest-upstream.js';
 import { DEMO_SUPERGRAPH } from './helpers/subgraphs.js';
 
@@ -266,6 +267,8 @@ describe('REST passthrough: breaker, retries', () => {
     breakerGw = await startTestGateway({
       supergraph: { path: DEMO_SUPERGRAPH, watch: false },
       auth: { jwt: { issuers: [DEV_ISSUER] } },
+      // /ready shows the routes' breakers only with the detail switch on.
+      server: { readinessDetail: true },
       // /breaker shares the users subgraph's breaker (opens after 3 failed calls); /retry has its own (10).
       subgraphs: { users: { breaker: { volumeThreshold: 3, resetTimeoutMs: 60_000 } } },
       rest: {
@@ -481,6 +484,15 @@ describe('REST passthrough: request body limit', () => {
     expect(response.statusCode).toBe(413);
     expect(await response.body.json()).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
     expect(upstream.progress.uploadReceived - before).toBeLessThanOrEqual(1000);
+  });
+
+  it('a client that sends 5 MB past the limit in full reads its 413: the connection is drained, not reset', async () => {
+    const head = 'POST /up/upload HTTP/1.1\r\nhost: gw\r\ncontent-type: application/octet-stream\r\ntransfer-encoding: chunked\r\n\r\n';
+    const result = await rawUpload(limited.url, head, filler(5 * 1_048_576, { chunked: true }));
+    expect(result.response?.status).toBe(413);
+    expect(JSON.parse(result.response?.body ?? '')).toMatchObject({ error: 'PAYLOAD_TOO_LARGE' });
+    expect(result.error).toBeUndefined();
+    expect(result.written).toBeGreaterThan(5 * 1_048_576);
   });
 });
 

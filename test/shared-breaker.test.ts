@@ -58,6 +58,8 @@ async function startGateway(
 ): Promise<TestGateway> {
   const gw = await startGatewayOn(demo, {
     redis: { url: redisUrl, keyPrefix: prefix },
+    // waitForRedis reads /ready's Redis status (server.readinessDetail).
+    server: { readinessDetail: true },
     resilience: { subgraphDefaults: { retry: { maxRetries: 0 }, fallback: { cache: false } }, sharedBreakers: shared },
     subgraphs: { products: { breaker: { volumeThreshold: 4, errorThresholdPercentage: 50, resetTimeoutMs: products.resetTimeoutMs } } },
   });

@@ -58,10 +58,9 @@ describe('header and body timeouts', () => {
     expect(response?.status).toBe(408);
     expect(response?.headers.connection).toBe('close');
     expect(response?.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    // The request line came in its own packet, so its target is unknown: the GraphQL format (README "The HTTP edge").
     expect(JSON.parse(response?.body ?? '')).toEqual({
-      error: 'REQUEST_TIMEOUT',
-      message: ERRORS.REQUEST_TIMEOUT.message,
-      request_id: response?.headers['x-request-id'],
+      errors: [{ message: ERRORS.REQUEST_TIMEOUT.message, extensions: { code: 'REQUEST_TIMEOUT' } }],
     });
     expect(await metric(gw.url, 'gateway_http_rejections_total{reason="request_timeout"}')).toBe(before + 1);
   });
@@ -79,7 +78,10 @@ describe('header and body timeouts', () => {
     expect(afterMs).toBeLessThan(7_000);
     const [response] = await connection.responses(1);
     expect(response?.status).toBe(408);
-    expect(JSON.parse(response?.body ?? '')).toMatchObject({ error: 'REQUEST_TIMEOUT' });
+    // On the GraphQL path: a GraphQL response.
+    expect(JSON.parse(response?.body ?? '')).toEqual({
+      errors: [{ message: ERRORS.REQUEST_TIMEOUT.message, extensions: { code: 'REQUEST_TIMEOUT' } }],
+    });
   });
 
   it('does not cut a request whose answer takes longer than server.requestTimeoutMs (only the upload is timed)', async () => {

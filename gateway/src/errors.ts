@@ -20,6 +20,16 @@ export const ERRORS = {
     source: 'gateway',
   },
   MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON.', source: 'gateway' },
+  BODY_DECODING_FAILED: {
+    status: 400,
+    message: 'The request body could not be decompressed with the coding its `Content-Encoding` names.',
+    source: 'gateway',
+  },
+  DUPLICATE_HEADER: {
+    status: 400,
+    message: 'A header that must appear once (`Authorization`, the API key header, `Host`, `Content-Type`) appears more than once.',
+    source: 'gateway',
+  },
   MISSING_QUERY: {
     status: 400,
     message: 'The request has no GraphQL document: send a non-empty `query`.',
@@ -149,13 +159,24 @@ export const ERRORS = {
   REQUEST_TIMEOUT: {
     status: 408,
     message:
-      'The request did not arrive in time (headers within `server.headersTimeoutMs`, the whole request within `server.requestTimeoutMs`); the connection is closed.',
+      'The request did not arrive in time (headers within `server.headersTimeoutMs`, the whole request within ' +
+      '`server.requestTimeoutMs`, the body at `server.minBodyRateBytesPerSecond` or faster); the connection is closed.',
     source: 'gateway',
   },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than the gateway accepts.', source: 'gateway' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
-    message: 'POST bodies must be `content-type: application/json`.',
+    message: 'POST bodies must be `content-type: application/json` in UTF-8 (no other `charset`).',
+    source: 'gateway',
+  },
+  UNSUPPORTED_CONTENT_ENCODING: {
+    status: 415,
+    message: "The request body's `Content-Encoding` is not one the gateway decompresses: send `gzip`, `deflate`, `br` or none.",
+    source: 'gateway',
+  },
+  EXPECTATION_FAILED: {
+    status: 417,
+    message: 'The `Expect` header asks for something other than `100-continue`, the only expectation the gateway meets.',
     source: 'gateway',
   },
   RATE_LIMITED: {

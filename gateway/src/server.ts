@@ -65,7 +65,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     buildService: features.services.get('buildSubgraphService'),
     plugins: features.apolloPlugins,
   });
-  const app = createHttpApp(config, shared);
+  const app = createHttpApp(config, shared, features.services.get('httpEdge'));
   for (const contribution of features.contributions) contribution.register?.(app);
   app.addHook('onClose', async () => {
     // Runs after the HTTP server has stopped and in-flight requests have finished.

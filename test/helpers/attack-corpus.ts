@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { generateKeyPair, SignJWT } from 'jose';
 import { DEV_JWT_AUDIENCE, DEV_JWT_ISSUER, DEV_JWT_SECRET } from '../../gateway/src/auth/dev-secret.js';
 import { unsignedToken } from './auth.js';
@@ -145,6 +146,8 @@ export function attackFamilies(tokens: Tokens, bodyLimit: number): ((rng: () => 
   const forged = Object.entries(tokens.forged);
 
   return [
+    // The HTTP edge: oversized bodies sent in full, header bombs, framing, codings, charsets, duplicates.
+    (rng) => httpEdgeAttack(rng, bodyLimit),
     // Malformed JSON and wrong types.
     (rng) => {
       const valid = JSON.stringify({ query: DEMO_QUERY });
@@ -510,6 +513,84 @@ export function attackFamilies(tokens: Tokens, bodyLimit: number): ((rng: () => 
       return pick(rng, variants)();
     },
   ];
+}
+
+/** One gzip member of 1 MiB of zeros (about 1 KB): repeated, a decompression bomb. */
+let bombMember: Buffer | undefined;
+
+/**
+ * The HTTP edge (README "Security" → "The HTTP edge"): bodies over the limit sent in full (the
+ * answer must still be read), header bombs, broken framing, content codings, charsets, headers that
+ * must appear once, Expect, methods the GraphQL path does not serve. Raw bytes throughout.
+ */
+export function httpEdgeAttack(rng: () => number, bodyLimit: number): AttackRequest {
+  const int = (min: number, max: number) => min + Math.floor(rng() * (max - min + 1));
+  const pick = <T>(items: readonly T[]): T => items[int(0, items.length - 1)] as T;
+  const query = JSON.stringify({ query: DEMO_QUERY });
+  const bytes = (kind: string, head: string, body: Buffer | string = ''): AttackRequest => ({
+    kind,
+    transport: 'raw',
+    bytes: Buffer.concat([Buffer.from(head, 'latin1'), typeof body === 'string' ? Buffer.from(body, 'latin1') : body]),
+  });
+  /** A POST /graphql head: the given lines, then `connection: close` (and a Content-Length for `body`). */
+  const head = (lines: string, body?: Buffer | string) =>
+    `POST /graphql HTTP/1.1\r\n${lines}${body === undefined ? '' : `content-length: ${body.length}\r\n`}connection: close\r\n\r\n`;
+  const json = (extra: string, body: Buffer | string) => head(`host: gw\r\ncontent-type: application/json\r\n${extra}`, body);
+  const chunked = (total: number) => {
+    const block = Buffer.alloc(65_536, 'a');
+    const parts: Buffer[] = [];
+    for (let sent = 0; sent < total; sent += block.length) parts.push(Buffer.from('10000\r\n'), block, Buffer.from('\r\n'));
+    return Buffer.concat([...parts, Buffer.from('0\r\n\r\n')]);
+  };
+  const duplicates = [
+    'authorization: Bearer a\r\nauthorization: Bearer b\r\ncontent-type: application/json\r\n',
+    'host: a\r\nhost: b\r\ncontent-type: application/json\r\n',
+    'content-type: application/json\r\ncontent-type: text/plain\r\n',
+    'x-api-key: gwk_a\r\nx-api-key: gwk_b\r\ncontent-type: application/json\r\n',
+  ];
+  const variants: (() => AttackRequest)[] = [
+    () => {
+      const body = Buffer.alloc(bodyLimit + int(1, 3 * bodyLimit), 'a');
+      return bytes('edge-over-limit-declared', json(rng() < 0.5 ? 'expect: 100-continue\r\n' : '', body), body);
+    },
+    () =>
+      bytes(
+        'edge-over-limit-chunked',
+        head('host: gw\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n'),
+        chunked(bodyLimit + int(1, 4 * bodyLimit)),
+      ),
+    () => {
+      const body = JSON.stringify({ query: `{ product(upc: "${'x'.repeat(bodyLimit)}") { upc } }` });
+      return bytes('edge-huge-literal', json('', body), body);
+    },
+    () => bytes('edge-header-bomb', head(`host: gw\r\nx-big: ${'a'.repeat(int(65_536, 1_048_576))}\r\n`, '{}'), '{}'),
+    () => bytes('edge-long-query-string', `GET /graphql?query=${'a'.repeat(int(17_000, 40_000))} HTTP/1.1\r\nhost: gw\r\n\r\n`),
+    () => bytes('edge-64k-token', head(`host: gw\r\nauthorization: Bearer ${'A'.repeat(65_536)}\r\n`, '{}'), '{}'),
+    () => bytes('edge-header-name', head(`host: gw\r\n${pick(['x name', 'x(y)', 'x@y', '"x"'])}: 1\r\n`, '{}'), '{}'),
+    () => bytes('edge-two-content-lengths', json(`content-length: ${query.length + int(0, 3)}\r\n`, query), query),
+    () => bytes('edge-not-gzip', json('content-encoding: gzip\r\n', query), query),
+    () => {
+      bombMember ??= gzipSync(Buffer.alloc(1_048_576));
+      const bomb = Buffer.concat(Array.from({ length: int(50, 300) }, () => bombMember as Buffer));
+      return bytes('edge-gzip-bomb', json('content-encoding: gzip\r\n', bomb), bomb);
+    },
+    () => {
+      const coding = pick(['bogus', 'compress', 'gzip, br', 'zstd', 'identity, gzip']);
+      return bytes('edge-content-encoding', json(`content-encoding: ${coding}\r\n`, query), query);
+    },
+    () => {
+      const charset = pick(['bogus', 'utf-16', 'utf-16le', 'latin1']);
+      return bytes('edge-charset', head(`host: gw\r\ncontent-type: application/json; charset=${charset}\r\n`, query), query);
+    },
+    () => {
+      const lines = pick(duplicates);
+      return bytes('edge-duplicate-header', head(`${lines.startsWith('host') ? '' : 'host: gw\r\n'}${lines}`, query), query);
+    },
+    () => bytes('edge-no-host', head('content-type: application/json\r\n', query), query),
+    () => bytes('edge-expect', json(`expect: ${pick(['tea', '200-ok', '100-continue-please'])}\r\n`, query), query),
+    () => bytes('edge-method', `${pick(['TRACE', 'OPTIONS', 'SEARCH', 'PROPFIND'])} /graphql HTTP/1.1\r\nhost: gw\r\n\r\n`),
+  ];
+  return pick(variants)();
 }
 
 /** The whole corpus for one seed: `count` requests, families drawn at random. */

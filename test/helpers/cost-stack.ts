@@ -61,6 +61,8 @@ export async function startCostGateway(counted: CountedSubgraphs, overrides: Gat
       products: { url: counted.proxies.products.url },
     },
     ...overrides,
+    // waitForRedis reads /ready's Redis status, which is behind server.readinessDetail.
+    server: { readinessDetail: true, ...overrides.server },
     rateLimit: { extensions: true, ...overrides.rateLimit },
   });
   if (gw.gateway.config.redis.url || gw.gateway.config.redis.cluster) await waitForRedis(gw);

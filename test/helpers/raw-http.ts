@@ -142,3 +142,78 @@ export async function rawRequest(baseUrl: string, data: string | Buffer, timeout
     connection.destroy();
   }
 }
+
+export interface UploadResult {
+  /** The first complete response read, if any. */
+  response: RawResponse | undefined;
+  /** Everything received, as latin1 text. */
+  received: string;
+  /** The error the connection ended with (`EPIPE`, `ECONNRESET`, ...), if any. */
+  error: string | undefined;
+  /** Body bytes handed to the socket before it ended or failed. */
+  written: number;
+  /** ms from connect until the connection closed. */
+  closedAfterMs: number;
+  /** ms from connect until the first response was complete. */
+  answeredAfterMs: number | undefined;
+}
+
+export interface UploadOptions {
+  /** Half-close the connection after the body (a server treats that as the client leaving before its answer). @default true */
+  end?: boolean;
+  timeoutMs?: number;
+}
+
+/**
+ * Sends `head`, then each chunk of `body` as fast as the connection takes it, then ends the
+ * connection, and resolves once it is closed. The socket stays writable after the server's FIN
+ * (`allowHalfOpen`), like a client that sends its whole request before it reads: a server that
+ * closes with unread bytes makes such a client fail with EPIPE or ECONNRESET.
+ */
+export function rawUpload(
+  baseUrl: string,
+  head: string | Buffer,
+  body: Iterable<Buffer> | AsyncIterable<Buffer>,
+  { end = true, timeoutMs = 20_000 }: UploadOptions = {},
+): Promise<UploadResult> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve) => {
+    const openedAt = Date.now();
+    let received = '';
+    let error: string | undefined;
+    let written = 0;
+    let answeredAfterMs: number | undefined;
+    const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: true });
+    socket.setNoDelay(true);
+    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (answeredAfterMs === undefined && parseResponses(received).length > 0) answeredAfterMs = Date.now() - openedAt;
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => (error ??= e.code ?? e.message));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ response: parseResponses(received)[0], received, error, written, closedAfterMs: Date.now() - openedAt, answeredAfterMs });
+    });
+    socket.once('connect', async () => {
+      socket.write(head);
+      for await (const chunk of body) {
+        if (socket.destroyed || socket.writableEnded) break;
+        written += chunk.length;
+        if (!socket.write(chunk)) await new Promise((r) => (socket.once('drain', r), socket.once('close', r)));
+      }
+      if (end && !socket.destroyed && !socket.writableEnded) socket.end();
+    });
+  });
+}
+
+/** `total` bytes of filler JSON in chunks of `size`, as is or framed as chunked transfer coding (with the last chunk). */
+export function* filler(total: number, options: { size?: number; chunked?: boolean } = {}): Generator<Buffer> {
+  const size = options.size ?? 65_536;
+  const block = Buffer.alloc(size, 'a');
+  for (let sent = 0; sent < total; sent += size) {
+    const part = total - sent < size ? block.subarray(0, total - sent) : block;
+    yield options.chunked ? Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n')]) : part;
+  }
+  if (options.chunked) yield Buffer.from('0\r\n\r\n');
+}

@@ -73,6 +73,8 @@ export function useAuthorization(options: AuthorizationOptions = {}): ApolloServ
           if (!filtered || filtered.empty || filtered.unauthorized.length + filtered.nulls.length === 0) return;
           if (response.body.kind !== 'single') return;
           const result = response.body.singleResult;
+          // Refused before execution (a limit, cost or budget error: no `data`): no field was removed from an answer.
+          if (result.data === undefined) return;
           if (result.data) applyNulls(result.data, filtered.nulls);
           result.errors = [...fieldErrors(filtered.unauthorized), ...(result.errors ?? [])];
         },

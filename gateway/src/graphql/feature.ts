@@ -6,6 +6,7 @@ import { productionSettings, type GraphqlConfig } from './config.js';
 import { requestState, type RequestState } from '../context.js';
 import { GatewayError } from '../errors.js';
 import type { Feature, GatewayPhase, RequestDescription } from '../feature.js';
+import { decodeRequestBody } from '../http/body-decoding.js';
 import { declaredBodyLimit } from '../http/declared-body-limit.js';
 import { createGraphqlHandler } from '../http/graphql-handler.js';
 import { checkGraphqlRequest } from '../http/graphql-request.js';
@@ -43,6 +44,8 @@ export const graphqlFeature: Feature<
           // A body declared too large is refused first; then who is calling is settled before the body is
           // parsed or any GraphQL work is done.
           onRequest: [declaredBodyLimit(config.server.bodyLimitBytes), authenticator.hook()],
+          // Content-Encoding and charset of the body (http/body-decoding.ts).
+          preParsing: decodeRequestBody(config.server.bodyLimitBytes),
           preHandler: async (request) => {
             if (shared.phase() === 'starting') throw new GatewayError('SUPERGRAPH_NOT_LOADED');
             checkGraphqlRequest(request, config.graphql);

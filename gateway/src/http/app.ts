@@ -3,7 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import { createClientErrorHandler, createConnectHandler } from './client-errors.js';
+import type { HttpEdge } from './edge.js';
 import { installErrorAnswers, sendError } from './error-answers.js';
 
 const REQUEST_ID_PATTERN = /^[\w.:@-]{1,128}$/;
@@ -16,6 +16,7 @@ const REQUEST_ID_PATTERN = /^[\w.:@-]{1,128}$/;
 export function createHttpApp(
   config: { server: ServerConfig; graphql: { path: string } },
   shared: { logger: Logger; metrics: GatewayMetrics },
+  edge: Pick<HttpEdge, 'clientErrorHandler'>,
 ) {
   const { server } = config;
   const { logger, metrics } = shared;
@@ -47,17 +48,18 @@ export function createHttpApp(
     http: {
       headersTimeout: server.headersTimeoutMs,
       maxHeaderSize: server.maxHeaderBytes,
+      // A missing Host is refused by the HTTP edge (http/single-headers.ts), in the gateway's format.
+      requireHostHeader: false,
       // Node checks both timeouts on this interval (30 s by default), which would let a 10 s header
       // timeout run to 40 s; the check only walks connections with a request still arriving.
       connectionsCheckingInterval: connectionsCheckingInterval(server.headersTimeoutMs),
     },
-    clientErrorHandler: createClientErrorHandler({ logger, metrics, requestIdHeader }),
+    clientErrorHandler: edge.clientErrorHandler,
   });
   // Over the cap Node closes a new connection as soon as it is accepted (no HTTP answer is possible
   // before a request arrives); `drop` is emitted for each one.
   if (server.maxConnections > 0) app.server.maxConnections = server.maxConnections;
   app.server.on('drop', () => metrics.httpRejections.inc({ reason: 'connection_limit' }));
-  app.server.on('connect', createConnectHandler({ logger, metrics, requestIdHeader }));
   // GraphQL bodies are JSON only: without a text/plain parser, any other type is a 415.
   app.removeContentTypeParser(['text/plain']);
   installErrorAnswers(app, config.graphql.path);

@@ -92,6 +92,41 @@ export const ServerConfigSchema = z
     maxHeaderBytes: positiveInt
       .default(16_384)
       .describe('Largest request line plus headers accepted; larger get 431 HEADERS_TOO_LARGE and the connection is closed.'),
+    // The HTTP edge (docs/security.md, "The HTTP edge").
+    lingeringTimeMs: positiveInt
+      .default(30_000)
+      .describe(
+        'After an answer sent before the request body arrived (413, 431, 401 ...), how long the rest of the body is read and ' +
+          'discarded at most, so the client reads its answer instead of a reset (nginx lingering_time).',
+      ),
+    lingeringTimeoutMs: positiveInt
+      .default(5_000)
+      .describe(
+        'While draining after such an answer, the longest wait for the next bytes before the connection is closed ' +
+          '(nginx lingering_timeout).',
+      ),
+    lingeringMaxBytes: positiveInt
+      .default(134_217_728)
+      .describe('While draining after such an answer, the most bytes read and discarded before the connection is closed.'),
+    minBodyRateBytesPerSecond: z
+      .number()
+      .int()
+      .min(0)
+      .default(500)
+      .describe(
+        'Slowest average rate a request body may arrive at once server.bodyRateGraceMs have passed; slower gets 408 REQUEST_TIMEOUT ' +
+          'and the connection is closed (0: no minimum).',
+      ),
+    bodyRateGraceMs: positiveInt
+      .default(5_000)
+      .describe('Time a request body may take before server.minBodyRateBytesPerSecond is enforced.'),
+    readinessDetail: z
+      .boolean()
+      .default(false)
+      .describe(
+        '`/ready` lists subgraphs and replicas with their URLs, breakers, REST routes, the instance, the supergraph and Redis, ' +
+          'and `/health` the breakers; off: both answer their status only.',
+      ),
   })
   .strict()
   .refine((server) => server.headersTimeoutMs <= server.requestTimeoutMs, {

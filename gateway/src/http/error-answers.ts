@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requestState } from '../context.js';
 import { ERRORS, GatewayError, graphqlErrorBody, restErrorBody, type ErrorCode } from '../errors.js';
+import { isGraphqlTarget } from './raw-error.js';
 
 /**
  * Answers an error in the shape of the path it happened on: `{"errors": [...]}` with the code in
@@ -8,7 +9,8 @@ import { ERRORS, GatewayError, graphqlErrorBody, restErrorBody, type ErrorCode }
  */
 export function sendError(graphqlPath: string, request: FastifyRequest, reply: FastifyReply, code: ErrorCode, message?: string) {
   const status = ERRORS[code].status;
-  if (request.routeOptions.url === graphqlPath) {
+  // The GraphQL path's errors are GraphQL responses whichever route (or none) refused the request.
+  if (isGraphqlTarget(request.url, graphqlPath)) {
     if (code === 'METHOD_NOT_ALLOWED') reply.header('allow', 'GET, POST');
     requestState(request).errorCodes = [code];
     return reply.code(status).type('application/json; charset=utf-8').send(graphqlErrorBody(code, message));
@@ -27,7 +29,10 @@ export function installErrorAnswers(app: FastifyInstance, graphqlPath: string): 
     if (error instanceof GatewayError) reply.headers(error.headers);
     sendError(graphqlPath, request, reply, code, message);
   });
-  app.setNotFoundHandler((request, reply) => sendError(graphqlPath, request, reply, 'NOT_FOUND'));
+  // The GraphQL path exists for GET and POST: another method there is 405, not 404.
+  app.setNotFoundHandler((request, reply) =>
+    sendError(graphqlPath, request, reply, isGraphqlTarget(request.url, graphqlPath) ? 'METHOD_NOT_ALLOWED' : 'NOT_FOUND'),
+  );
 }
 
 function errorCodeOf(error: FastifyError): ErrorCode {

@@ -1,5 +1,7 @@
 import fastifyCors from '@fastify/cors';
+import type { FastifyBaseLogger } from 'fastify';
 import type { ServerConfig } from './config.js';
+import { createHttpEdge, type HttpEdge } from './edge.js';
 import { isProbe } from '../context.js';
 import { GatewayError } from '../errors.js';
 import type { Feature, GatewayPhase } from '../feature.js';
@@ -8,16 +10,34 @@ import { useInFlightLimit } from './in-flight-limit.js';
 
 /**
  * The edge every request passes first: its request id on the answer, refusal while draining, load
- * shedding over the in-flight cap, and CORS.
+ * shedding over the in-flight cap, the HTTP edge's checks (http/edge.ts), and CORS.
  */
-export const edgeFeature: Feature<{ server: ServerConfig }, { metrics: GatewayMetrics; phase: () => GatewayPhase }> = {
+declare module '../feature.js' {
+  interface FeatureServices {
+    /** How the gateway answers hostile or malformed HTTP; the root hands its client-error handler to the server. */
+    httpEdge: HttpEdge;
+  }
+}
+
+type EdgeConfig = { server: ServerConfig; graphql: { path: string }; auth: { apiKeys: { header: string } } };
+
+export const edgeFeature: Feature<EdgeConfig, { logger: FastifyBaseLogger; metrics: GatewayMetrics; phase: () => GatewayPhase }> = {
   name: 'edge',
   after: ['observability'],
   setup({ config, shared }) {
     const { server } = config;
     const requestIdHeader = server.requestIdHeader.toLowerCase();
     const draining = () => shared.phase() === 'draining' || shared.phase() === 'stopped';
+    const edge = createHttpEdge({
+      server,
+      graphqlPath: config.graphql.path,
+      apiKeyHeader: config.auth.apiKeys.header,
+      requestIdHeader,
+      logger: shared.logger,
+      metrics: shared.metrics,
+    });
     return {
+      provides: { httpEdge: edge },
       register(app) {
         app.addHook('onRequest', async (request, reply) => {
           reply.header(requestIdHeader, request.id);
@@ -32,6 +52,8 @@ export const edgeFeature: Feature<{ server: ServerConfig }, { metrics: GatewayMe
           metrics: shared.metrics,
         });
         app.addHook('onRequest', inFlightLimit.hook);
+        // Headers that must appear once, Expect, the minimum upload rate, lingering close (http/edge.ts).
+        edge.register(app);
         // CORS: its onRequest hook is global and answers a preflight (OPTIONS with Origin and
         // Access-Control-Request-Method) itself, before the routes' auth hooks and CSRF checks run.
         const cors = server.cors;

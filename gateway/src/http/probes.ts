@@ -15,19 +15,24 @@ interface ProbesShared {
  * is loaded and until draining starts), each with what the other features report. Last in the list,
  * so that every feature's fragment is known.
  */
-export const probesFeature: Feature<{ supergraph: Pick<SupergraphConfig, 'path'> }, ProbesShared> = {
+export const probesFeature: Feature<{ supergraph: Pick<SupergraphConfig, 'path'>; server: { readinessDetail: boolean } }, ProbesShared> = {
   name: 'probes',
   setup({ config, shared, contributions }) {
+    const detail = config.server.readinessDetail;
     return {
       register(app) {
         app.get('/health', { config: { probe: true } }, async () => {
           const body: Record<string, unknown> = { status: 'ok' };
+          // Breaker states name the subgraphs: only with server.readinessDetail (an operator's switch).
+          if (!detail) return body;
           for (const fragment of contributions.health) Object.assign(body, fragment());
           return body;
         });
         app.get('/ready', { config: { probe: true } }, async (_request, reply) => {
           const phase = shared.phase();
           const ready = phase === 'ready';
+          // On the public port, the status only: subgraph URLs, the instance and breakers are for operators.
+          if (!detail) return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', phase });
           const loaded = shared.supergraph.loaded;
           const body: Record<string, unknown> = {
             status: ready ? 'ready' : 'not_ready',

@@ -247,7 +247,10 @@ export class GatewayMetrics {
 
   readonly httpRejections = new Counter({
     name: 'gateway_http_rejections_total',
-    help: 'Requests and connections refused by slow-client protection, by reason: overloaded (503, in-flight cap), request_timeout (408), headers_too_large (431), bad_request (unparsable HTTP), connection_limit (connection closed on accept).',
+    help:
+      'Requests and connections refused by slow-client protection, by reason: overloaded (503, in-flight cap), request_timeout (408), ' +
+      'slow_body (408, under the minimum upload rate), headers_too_large (431), bad_request (unparsable HTTP), ' +
+      'connection_limit (connection closed on accept).',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

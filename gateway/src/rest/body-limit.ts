@@ -1,4 +1,4 @@
-import { pipeline, Transform } from 'node:stream';
+import { finished, Transform } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /** A chunked request body ran past the route's `maxBodyBytes`: the client's fault, not the upstream's. */
@@ -42,7 +42,17 @@ export class BodyLimits {
           callback(null, chunk);
         },
       });
-      pipeline(payload, counted, () => undefined);
+      // Not `pipeline`: stopped by the counter, it would destroy the request and its socket, and the
+      // client would get a reset instead of its 413. The rest of the body flows on, to no one
+      // (lingering close bounds it); a request that breaks off still ends the counter.
+      payload.pipe(counted);
+      finished(payload, (error) => {
+        if (error) counted.destroy(error);
+      });
+      counted.once('error', () => {
+        payload.unpipe(counted);
+        payload.resume();
+      });
       done(null, counted);
     });
   }
