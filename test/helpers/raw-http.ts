@@ -159,7 +159,10 @@ export interface UploadResult {
 }
 
 export interface UploadOptions {
-  /** Half-close the connection after the body (a server treats that as the client leaving before its answer). @default true */
+  /**
+   * Half-close the connection after the body (a server treats that as the client leaving before its
+   * answer); false: only once the server has closed its side too. @default true
+   */
   end?: boolean;
   timeoutMs?: number;
 }
@@ -183,6 +186,8 @@ export function rawUpload(
     let error: string | undefined;
     let written = 0;
     let answeredAfterMs: number | undefined;
+    let bodyDone = false;
+    let serverEnded = false;
     const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: true });
     socket.setNoDelay(true);
     const timer = setTimeout(() => socket.destroy(), timeoutMs);
@@ -191,6 +196,10 @@ export function rawUpload(
       if (answeredAfterMs === undefined && parseResponses(received).length > 0) answeredAfterMs = Date.now() - openedAt;
     });
     socket.on('error', (e: NodeJS.ErrnoException) => (error ??= e.code ?? e.message));
+    socket.on('end', () => {
+      serverEnded = true;
+      if (bodyDone && !socket.writableEnded) socket.end();
+    });
     socket.on('close', () => {
       clearTimeout(timer);
       resolve({ response: parseResponses(received)[0], received, error, written, closedAfterMs: Date.now() - openedAt, answeredAfterMs });
@@ -202,7 +211,8 @@ export function rawUpload(
         written += chunk.length;
         if (!socket.write(chunk)) await new Promise((r) => (socket.once('drain', r), socket.once('close', r)));
       }
-      if (end && !socket.destroyed && !socket.writableEnded) socket.end();
+      bodyDone = true;
+      if ((end || serverEnded) && !socket.destroyed && !socket.writableEnded) socket.end();
     });
   });
 }

@@ -48,11 +48,11 @@ export interface LingeringClose {
  * without a byte, `maxBytes` read. Then the socket is closed.
  */
 export function createLingeringClose(bounds: LingeringBounds): LingeringClose {
-  const sockets = new Map<Socket, () => void>();
+  const sockets = new Set<Socket>();
   let closed = false;
   const tickMs = Math.max(10, Math.min(100, Math.floor(bounds.timeoutMs / 4)));
 
-  /** Watches `socket` drain; `stopped` when its bound is hit, its client is done, or it closes. */
+  /** Watches `socket` drain until a bound closes it, its client is done, or it closes; `stop` ends the watch early. */
   function watch(socket: Socket): { check: () => void; stop: () => void } {
     const startBytes = socket.bytesRead;
     const startedAt = Date.now();
@@ -62,7 +62,8 @@ export function createLingeringClose(bounds: LingeringBounds): LingeringClose {
       const now = Date.now();
       const read = socket.bytesRead;
       if (read !== lastBytes) [lastBytes, lastAt] = [read, now];
-      if (read - startBytes > bounds.maxBytes || now - startedAt >= bounds.timeMs || now - lastAt >= bounds.timeoutMs) socket.destroy();
+      const over = read - startBytes > bounds.maxBytes || now - startedAt >= bounds.timeMs || now - lastAt >= bounds.timeoutMs;
+      if (over) socket.destroy();
     };
     const timer = setInterval(check, tickMs).unref();
     const stop = () => {
@@ -73,7 +74,7 @@ export function createLingeringClose(bounds: LingeringBounds): LingeringClose {
     };
     // The client closed its side: nothing more will arrive.
     const clientDone = () => closeWhenFlushed(socket);
-    sockets.set(socket, stop);
+    sockets.add(socket);
     socket.once('close', stop);
     socket.once('end', clientDone);
     return { check, stop };
@@ -111,7 +112,7 @@ export function createLingeringClose(bounds: LingeringBounds): LingeringClose {
     draining: (socket) => sockets.has(socket),
     closeAll() {
       closed = true;
-      for (const socket of [...sockets.keys()]) socket.destroy();
+      for (const socket of [...sockets]) socket.destroy();
     },
   };
 }
