@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { AuthConfig } from '../auth/config.js';
 import { defaultedGroup, definedOnly, positiveInt, withDefaults } from '../config-kit.js';
 import type { RedisConfig } from '../redis/config.js';
+import type { ResponseCacheConfig } from './response-cache-config.js';
 import {
   BreakerFields,
   BulkheadFields,
@@ -180,6 +181,7 @@ export type SubgraphsConfig = z.output<typeof SubgraphsConfigSchema>;
 /** The sections subgraph calls read: resilience and the subgraphs, plus what they take from auth and Redis. */
 export interface SubgraphCallSections extends SubgraphSections {
   auth: Pick<AuthConfig, 'propagation'>;
+  responseCache: ResponseCacheConfig;
   redis: Pick<RedisConfig, 'keyPrefix'>;
 }
 

@@ -157,7 +157,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     };
     const fetcher = (async (url: string, init: RequestInitLike) => {
       const answer = await resilience.caller.call(url, init, info);
-      return bufferedResponse(url, answer.status, answer.contentType, answer.body);
+      return bufferedResponse(url, answer.status, answer.contentType, answer.body, answer.cacheControl);
     }) as unknown as Fetcher;
     const call = Object.create(this, { fetcher: { value: fetcher } }) as this;
     return super.process.call(call, options);
