@@ -72,6 +72,8 @@ describe('response cache', () => {
 
   it('answers repeated public product reads within their TTL without calling products', async () => {
     const before = products.count;
+    const calls = () => metricValue(gw, 'gateway_subgraph_requests_total', { subgraph: 'products', result: 'success' });
+    const callsBefore = await calls();
     const first = await postGraphql(gw.graphqlUrl, { query: PRODUCT });
     expect(first.body.errors).toBeUndefined();
     expect(products.count).toBe(before + 1);
@@ -83,6 +85,8 @@ describe('response cache', () => {
     }
     expect(products.count).toBe(before + 1);
     expect(await metricValue(gw, 'gateway_response_cache_hits_total', { subgraph: 'products', kind: 'query' })).toBeGreaterThanOrEqual(3);
+    // A hit is not a subgraph call in the call metrics either.
+    expect(await calls()).toBe(callsBefore + 1);
   });
 
   it('serves an entity cached by one query to another query, calling products only for the missing ones', async () => {

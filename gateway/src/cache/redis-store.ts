@@ -57,7 +57,9 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
     async purgeMatching(pattern) {
       const prefix = redis.options.keyPrefix ?? '';
       const match = (prefix + namespace + pattern).replace(/[?[\]\\]/g, '\\$&');
-      const nodes: Redis[] = 'nodes' in redis && typeof redis.nodes === 'function' ? redis.nodes('master') : [redis as Redis];
+      // A cluster client knows its masters once connected: one command first.
+      if ('nodes' in redis) await redis.ping();
+      const nodes: Redis[] = 'nodes' in redis ? redis.nodes('master') : [redis];
       let deleted = 0;
       for (const node of nodes) {
         let cursor = '0';

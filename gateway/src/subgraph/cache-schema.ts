@@ -33,7 +33,11 @@ function read(sdl: string): CacheSchema {
     for (const directive of definition.directives ?? []) {
       if (directive.name.value === 'join__type') {
         const fields = stringArgument(directive, 'key')?.trim().split(/\s+/);
-        if (fields?.length && fields.every((f) => /^[_A-Za-z]\w*$/.test(f))) keys.set(type, [...(keys.get(type) ?? []), fields]);
+        const known = keys.get(type) ?? [];
+        // Each subgraph declares its keys: the same set once.
+        if (fields?.length && fields.every((f) => /^[_A-Za-z]\w*$/.test(f)) && !known.some((k) => k.join(' ') === fields.join(' '))) {
+          keys.set(type, [...known, fields]);
+        }
       }
     }
     const typeHint = hintOf(definition.directives);
