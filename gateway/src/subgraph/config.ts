@@ -142,7 +142,9 @@ export const ResilienceConfigSchema = z
       .describe('Headers of the outgoing subgraph request that identify the caller; their values are part of cache and dedupe keys.'),
     cacheMaxBytes: positiveInt
       .default(64 * 1024 * 1024)
-      .describe('Byte limit of the in-memory fallback cache (used when no Redis is configured).'),
+      .describe(
+        'Byte limit of the in-memory cache store, shared by the fallback copies and the response cache (used when no Redis is configured).',
+      ),
     cacheReadTimeoutMs: positiveInt
       .default(200)
       .describe('How long a fallback lookup may wait for the cache (Redis) before it counts as a miss.'),
