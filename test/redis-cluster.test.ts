@@ -12,6 +12,11 @@ import { pino } from 'pino';
 import { describeApiKeyStoreContract } from './helpers/contracts/api-key-store.js';
 import { bucket, describeBudgetStoreContract, newClient, window } from './helpers/contracts/budget-store.js';
 import { describeCacheStoreContract } from './helpers/contracts/cache-store.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { entityKey, entityTag } from '../gateway/src/subgraph/cache-keys.js';
+import { runCacheCommand } from '../scripts/cache.js';
 import {
   NINE_POINTS,
   bearer,
@@ -274,6 +279,39 @@ describe('shared breaker state on a Redis Cluster', () => {
       1,
     );
     expect(await client.exists('breakers:breaker:{products}')).toBe(1);
+  });
+});
+
+describe('response cache purge on a cluster', () => {
+  it('`npm run cache -- purge --type --key` removes exactly the named entity, across slots', async () => {
+    const prefix = `${PREFIX}purge:`;
+    const own = await cluster.connect(prefix);
+    extraClients.push(own);
+    const store = createRedisStore({ redis: own, namespace: 'fallback:' });
+    const upcs = ['upc-0001', 'upc-0002', 'upc-0003', 'upc-0004', 'upc-0005', 'upc-0006'];
+    for (const upc of upcs) {
+      for (const selection of ['a', 'b']) {
+        const key = entityKey('Product', `upc=${upc}`, 'products', '', selection);
+        await store.set(key, '{"v":"{}","m":60,"s":0,"p":"PUBLIC"}', 60_000);
+        await store.tag([entityTag('Product', `upc=${upc}`)], key, 60_000);
+      }
+    }
+    const before = await cluster.keys(prefix);
+    expect(before.length).toBe(upcs.length * 3);
+    const file = join(mkdtempSync(join(tmpdir(), 'cluster-purge-')), 'gateway.yaml');
+    writeFileSync(file, `redis:\n  keyPrefix: "${prefix}"\n  cluster:\n    nodes: [${cluster.nodes.map((n) => `"${n}"`).join(', ')}]\n`);
+    const lines: string[] = [];
+    expect(await runCacheCommand(['purge', '--type', 'Product', '--key', 'upc=upc-0003', '--config', file], {}, (l) => lines.push(l))).toBe(
+      0,
+    );
+    expect(lines).toEqual(['purged 2 response cache entries']);
+    const named = [entityKey('Product', 'upc=upc-0003', 'products', '', 'a'), entityKey('Product', 'upc=upc-0003', 'products', '', 'b')];
+    const gone = [...named.map((key) => `${prefix}fallback:${key}`), `${prefix}fallback:tag:${entityTag('Product', 'upc=upc-0003')}`];
+    expect((await cluster.keys(prefix)).sort()).toEqual(before.filter((key) => !gone.includes(key)).sort());
+    // --all empties the response cache on every master.
+    expect(await runCacheCommand(['purge', '--all', '--config', file], {}, (l) => lines.push(l))).toBe(0);
+    expect(lines[1]).toBe('purged 10 response cache entries');
+    expect(await cluster.keys(prefix)).toEqual([]);
   });
 });
 

@@ -11,6 +11,10 @@ export const productsResolvers: GraphQLResolverMap<ProductsContext> = {
       context.store.topProducts(validatePageSize(args.first, DEFAULT_TOP_PRODUCTS)),
     product: (_root: unknown, args: { upc: string }, context: ProductsContext) => context.loaders.productByUpc.load(args.upc),
   },
+  Mutation: {
+    updateProductPrice: (_root: unknown, args: { upc: string; price: number }, context: ProductsContext) =>
+      context.store.setPrice(args.upc, args.price),
+  },
   Product: {
     __resolveReference: (reference: Pick<Product, 'upc'>, context: ProductsContext) => context.loaders.productByUpc.load(reference.upc),
   },

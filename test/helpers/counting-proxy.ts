@@ -21,7 +21,11 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
       }
       fetch(target, { method: request.method ?? 'POST', headers, body: chunks.length ? Buffer.concat(chunks) : undefined })
         .then(async (upstream) => {
-          response.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+          const cacheControl = upstream.headers.get('cache-control');
+          response.writeHead(upstream.status, {
+            'content-type': upstream.headers.get('content-type') ?? 'application/json',
+            ...(cacheControl ? { 'cache-control': cacheControl } : {}),
+          });
           response.end(Buffer.from(await upstream.arrayBuffer()));
         })
         .catch(() => {

@@ -8,6 +8,7 @@ import { RateLimitConfigSchema } from '../rate-limit/config.js';
 import { RedisConfigSchema } from '../redis/config.js';
 import { routeLoadBalancing, RestConfigSchema } from '../rest/config.js';
 import { ResilienceConfigSchema, subgraphSettings, SubgraphsConfigSchema } from '../subgraph/config.js';
+import { ResponseCacheConfigSchema } from '../subgraph/response-cache-config.js';
 import { SupergraphConfigSchema } from '../supergraph/config.js';
 
 /**
@@ -24,6 +25,7 @@ const SectionsSchema = z
     supergraph: SupergraphConfigSchema,
     subgraphs: SubgraphsConfigSchema,
     resilience: ResilienceConfigSchema,
+    responseCache: ResponseCacheConfigSchema,
     redis: RedisConfigSchema,
     logging: LoggingConfigSchema,
     metrics: MetricsConfigSchema,

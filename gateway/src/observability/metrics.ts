@@ -167,6 +167,34 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly responseCacheHits = new Counter({
+    name: 'gateway_response_cache_hits_total',
+    help: 'Subgraph answers served fresh from the response cache, by subgraph and kind (query: a whole answer, entity: one entity of an _entities fetch).',
+    labelNames: ['subgraph', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly responseCacheMisses = new Counter({
+    name: 'gateway_response_cache_misses_total',
+    help: 'Cacheable subgraph queries (or entities) not found in the response cache and fetched live, by subgraph and kind.',
+    labelNames: ['subgraph', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly responseCacheStale = new Counter({
+    name: 'gateway_response_cache_stale_total',
+    help: 'Stale copies served within their stale-while-revalidate window while a refresh runs, by subgraph and kind.',
+    labelNames: ['subgraph', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly responseCachePurges = new Counter({
+    name: 'gateway_response_cache_purges_total',
+    help: 'Response cache entries deleted because a mutation returned their entity, by the subgraph of the mutation.',
+    labelNames: ['subgraph', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly supergraphReloads = new Counter({
     name: 'gateway_supergraph_reloads_total',
     help: 'Attempts to load a changed supergraph file, by result (a failure keeps the previous supergraph).',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { AuthConfig } from '../auth/config.js';
 import { defaultedGroup, definedOnly, positiveInt, withDefaults } from '../config-kit.js';
 import type { RedisConfig } from '../redis/config.js';
+import type { ResponseCacheConfig } from './response-cache-config.js';
 import {
   BreakerFields,
   BulkheadFields,
@@ -141,7 +142,9 @@ export const ResilienceConfigSchema = z
       .describe('Headers of the outgoing subgraph request that identify the caller; their values are part of cache and dedupe keys.'),
     cacheMaxBytes: positiveInt
       .default(64 * 1024 * 1024)
-      .describe('Byte limit of the in-memory fallback cache (used when no Redis is configured).'),
+      .describe(
+        'Byte limit of the in-memory cache store, shared by the fallback copies and the response cache (used when no Redis is configured).',
+      ),
     cacheReadTimeoutMs: positiveInt
       .default(200)
       .describe('How long a fallback lookup may wait for the cache (Redis) before it counts as a miss.'),
@@ -180,6 +183,7 @@ export type SubgraphsConfig = z.output<typeof SubgraphsConfigSchema>;
 /** The sections subgraph calls read: resilience and the subgraphs, plus what they take from auth and Redis. */
 export interface SubgraphCallSections extends SubgraphSections {
   auth: Pick<AuthConfig, 'propagation'>;
+  responseCache: ResponseCacheConfig;
   redis: Pick<RedisConfig, 'keyPrefix'>;
 }
 

@@ -69,8 +69,15 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     const context = options.context as Partial<GatewayContext> | undefined;
     const traced = this.traced(context);
     let servedBy: { failure: CallFailure; use: FallbackUse } | undefined;
+    let fromCache = false;
     try {
-      const response = await this.processCall(options, context, traced?.attempts, (failure, use) => (servedBy = { failure, use }));
+      const response = await this.processCall(
+        options,
+        context,
+        traced?.attempts,
+        (failure, use) => (servedBy = { failure, use }),
+        () => (fromCache = true),
+      );
       if (servedBy) {
         // A fallback answered: the call itself failed.
         metrics.observeSubgraphCall(name, servedBy.failure, elapsed());
@@ -81,6 +88,11 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
           traced.fetchSpan.setAttributes({ 'gateway.subgraph.result': servedBy.failure, 'gateway.fallback.source': servedBy.use.source });
           failSpan(traced.fetchSpan, servedBy.failure, `${servedBy.failure}; answered from the ${servedBy.use.source} fallback`);
         }
+        return response;
+      }
+      if (fromCache) {
+        // The response cache answered: no call was made, so nothing is said of the subgraph.
+        traced?.fetchSpan?.setAttribute('gateway.response_cache', 'hit');
         return response;
       }
       const result: SubgraphResult = response.errors?.length ? 'graphql_error' : 'success';
@@ -125,6 +137,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     context: Partial<GatewayContext> | undefined,
     attempts: AttemptTracer | undefined,
     onFallbackServed: (failure: CallFailure, use: FallbackUse) => void,
+    onCacheHit: () => void,
   ): Promise<GatewayGraphQLResponse> {
     const resilience = this.subgraph.resilience;
     if (!resilience) {
@@ -157,7 +170,8 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     };
     const fetcher = (async (url: string, init: RequestInitLike) => {
       const answer = await resilience.caller.call(url, init, info);
-      return bufferedResponse(url, answer.status, answer.contentType, answer.body);
+      if (answer.fromCache) onCacheHit();
+      return bufferedResponse(url, answer.status, answer.contentType, answer.body, answer.cacheControl);
     }) as unknown as Fetcher;
     const call = Object.create(this, { fetcher: { value: fetcher } }) as this;
     return super.process.call(call, options);

@@ -62,6 +62,7 @@ export const subgraphsFeature: Feature<SubgraphsConfig, SubgraphsShared> = {
           metrics,
           logger: logger.child({ component: 'subgraph' }),
           statics,
+          supergraphSdl: () => shared.supergraph.loaded?.sdl,
         })
       : undefined;
     // Only adaptive budgets read latencies; without them nothing is recorded.

@@ -32,14 +32,20 @@ export function createSubgraphFetch(options: UpstreamPoolOptions = {}): Subgraph
  * An answer already read, in the shape Apollo reads from its fetcher (`ok`, `status`, `headers.get`,
  * `json()`, `text()`), without wrapping the string in a WHATWG Response and a web stream again.
  */
-export function bufferedResponse(url: string, status: number, contentType: string | null, body: string) {
+export function bufferedResponse(url: string, status: number, contentType: string | null, body: string, cacheControl?: string | null) {
   return {
     ok: status >= 200 && status < 300,
     status,
     statusText: '',
     url,
     redirected: false,
-    headers: { get: (name: string) => (name.toLowerCase() === 'content-type' ? contentType : null) },
+    // Apollo reads `cache-control` to restrict the client's Cache-Control (the most restrictive of the calls).
+    headers: {
+      get: (name: string) => {
+        const lower = name.toLowerCase();
+        return lower === 'content-type' ? contentType : lower === 'cache-control' ? (cacheControl ?? null) : null;
+      },
+    },
     json: async () => JSON.parse(body) as unknown,
     text: async () => body,
   };

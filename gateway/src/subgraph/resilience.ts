@@ -18,7 +18,12 @@ import type { UpstreamRoute } from '../upstream/route.js';
 import { InFlight } from './dedupe.js';
 import { createSubgraphFetch, type SubgraphFetch } from './fetch.js';
 import { ResilientCaller } from './resilient-call.js';
+import { cacheSchemaOf } from './cache-schema.js';
+import { ResponseCache } from './response-cache.js';
 import { loadStaticFallbacks, type StaticFallbacks } from './static-fallbacks.js';
+
+/** The Redis namespace of the gateway's one cache store (fallback copies and response cache entries). */
+export const FALLBACK_NAMESPACE = 'fallback:';
 
 export interface SubgraphResilienceOptions {
   config: SubgraphCallSections;
@@ -30,6 +35,8 @@ export interface SubgraphResilienceOptions {
   instanceId?: string | undefined;
   /** The static fallback files, already read ({@link loadStaticFallbackFiles}); read here when absent. */
   statics?: ReadonlyMap<string, StaticFallbacks> | undefined;
+  /** The SDL of the supergraph served now (the response cache reads its keys and `@cacheControl` hints). */
+  supergraphSdl?: (() => string | undefined) | undefined;
 }
 
 export interface SubgraphResilience {
@@ -99,9 +106,21 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
   });
   const replicaPools = new ReplicaPools({ breakers, metrics, logger });
   const cache: CacheStore = options.redis
-    ? createRedisStore({ redis: options.redis, namespace: 'fallback:' })
+    ? createRedisStore({ redis: options.redis, namespace: FALLBACK_NAMESPACE })
     : createMemoryStore({ maxBytes: config.resilience.cacheMaxBytes });
   const statics = options.statics ?? loadStaticFallbackFiles(config);
+  // One store, one byte budget: fresh hits and the stale-if-error copies live side by side.
+  const responseCache = config.responseCache.enabled
+    ? new ResponseCache({
+        store: cache,
+        config: config.responseCache,
+        schema: () => cacheSchemaOf(options.supergraphSdl?.()),
+        identityHeaders,
+        readTimeoutMs: config.resilience.cacheReadTimeoutMs,
+        metrics,
+        logger,
+      })
+    : undefined;
 
   const connections: SubgraphFetch[] = [];
   const callers = new Map<string, ResilientCaller>();
@@ -132,6 +151,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
       bulkhead: createBulkhead({ name, maxConcurrent: settings.bulkhead.maxConcurrent }),
       inFlight: new InFlight<UpstreamResponse>(),
       cache,
+      responseCache,
       statics: statics.get(name),
       identityHeaders,
       cacheReadTimeoutMs: config.resilience.cacheReadTimeoutMs,

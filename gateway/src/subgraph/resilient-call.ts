@@ -15,6 +15,7 @@ import { routeCall, type UpstreamRoute } from '../upstream/route.js';
 import type { AttemptTracer } from './call-trace.js';
 import type { InFlight } from './dedupe.js';
 import { analyseOperation } from './operation.js';
+import type { ResponseCache } from './response-cache.js';
 import { staticResponse, type StaticFallbacks } from './static-fallbacks.js';
 
 /** What one call needs to know about the request it serves. */
@@ -51,6 +52,8 @@ export interface ResilientCallerSettings {
   statics?: StaticFallbacks | undefined;
   /** How long a fallback lookup waits for the cache before it counts as a miss. */
   cacheReadTimeoutMs: number;
+  /** Fresh hits in front of the live call; none: every query is live (`responseCache.enabled: false`). */
+  responseCache?: ResponseCache | undefined;
   /** Lower-case header names whose values on the outgoing request identify the caller. */
   identityHeaders: readonly string[];
   metrics: GatewayMetrics;
@@ -73,6 +76,23 @@ export class ResilientCaller {
   }
 
   async call(url: string, init: RequestInitLike, info: CallInfo): Promise<UpstreamResponse> {
+    const responseCache = this.options.responseCache;
+    if (!responseCache) return this.live(url, init, info);
+    const operation = analyseOperation(info.query, info.operationName);
+    const context = { subgraph: this.options.name, operation, incomingMutation: info.incomingMutation };
+    return responseCache.call(context, init, async (sent) => {
+      let fellBack = false;
+      const onFallback: CallInfo['onFallback'] = (use, failure) => {
+        fellBack = true;
+        info.onFallback(use, failure);
+      };
+      const response = await this.live(url, sent, { ...info, onFallback });
+      return { response, fellBack };
+    });
+  }
+
+  /** The call without the response cache: dedupe, retries, bulkhead, route; on failure the fallbacks. */
+  private async live(url: string, init: RequestInitLike, info: CallInfo): Promise<UpstreamResponse> {
     const { name, settings, inFlight, metrics } = this.options;
     const operation = analyseOperation(info.query, info.operationName);
     const isQuery = operation.type === 'query' && !info.incomingMutation;

@@ -7,6 +7,10 @@ export interface UpstreamResponse {
   status: number;
   contentType: string | null;
   body: string;
+  /** The upstream's `Cache-Control` answer header, when it sent one (or what a cache says of its copy). */
+  cacheControl?: string | null | undefined;
+  /** Answered from the response cache, not by the upstream. */
+  fromCache?: boolean | undefined;
 }
 
 /**
@@ -39,5 +43,10 @@ export async function fetchOnce(fetch: UpstreamFetch, url: string, init: Request
     clearTimeout(timer);
   }
   if (response.status >= 500) throw new UpstreamCallError('http_error', `HTTP ${response.status}`, response.status);
-  return { status: response.status, contentType: response.headers.get('content-type'), body };
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    body,
+    cacheControl: response.headers.get('cache-control'),
+  };
 }

@@ -30,6 +30,37 @@ export function describeCacheStoreContract(kind: string, make: () => CacheStore)
       expect((await store.get('b'))?.value).toBe('line one\nline two — ✓');
     });
 
+    it('purges the entries listed under a tag, and only those', async () => {
+      const store = make();
+      await store.set('rc:e:{T:1}:a', 'one-a', 10_000);
+      await store.set('rc:e:{T:1}:b', 'one-b', 10_000);
+      await store.set('rc:e:{T:2}:a', 'two-a', 10_000);
+      await store.tag(['rc:t:{T:1}'], 'rc:e:{T:1}:a', 10_000);
+      await store.tag(['rc:t:{T:1}'], 'rc:e:{T:1}:b', 10_000);
+      await store.tag(['rc:t:{T:2}'], 'rc:e:{T:2}:a', 10_000);
+      expect(await store.purgeTags(['rc:t:{T:1}'])).toBe(2);
+      expect(await store.get('rc:e:{T:1}:a')).toBeUndefined();
+      expect(await store.get('rc:e:{T:1}:b')).toBeUndefined();
+      expect((await store.get('rc:e:{T:2}:a'))?.value).toBe('two-a');
+      // The tag went with them: purging it again deletes nothing.
+      expect(await store.purgeTags(['rc:t:{T:1}'])).toBe(0);
+    });
+
+    it('purges the entries matching a pattern, and only those', async () => {
+      const store = make();
+      await store.set('rc:q:products:1', 'p', 10_000);
+      await store.set('rc:e:{T:9}:products:1', 'e', 10_000);
+      await store.set('rc:q:users:1', 'u', 10_000);
+      await store.set('keep', 'k', 10_000);
+      expect(await store.purgeMatching('rc:q:products:*')).toBe(1);
+      expect(await store.purgeMatching('rc:e:{*}:products:*')).toBe(1);
+      expect(await store.get('rc:q:products:1')).toBeUndefined();
+      expect(await store.get('rc:e:{T:9}:products:1')).toBeUndefined();
+      expect((await store.get('rc:q:users:1'))?.value).toBe('u');
+      expect((await store.get('keep'))?.value).toBe('k');
+      await store.purgeMatching('rc:*');
+    });
+
     it('forgets an entry after its TTL', async () => {
       const store = make();
       await store.set('short', 'v', 50);
