@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { RestRouteConfig } from './config.js';
+import type { PathParams } from './match.js';
 import { requestState } from '../context.js';
 import type { RestRequestInfo } from './state.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -30,6 +31,10 @@ export interface RouteRuntime {
   headerOptions: ForwardHeaderOptions;
   /** Per request: the upstream path and query, set by the route's checks. */
   targets: WeakMap<FastifyRequest, string>;
+  /** Per request: the path parameters of a pattern route (empty for others), set by the route's checks. */
+  params: WeakMap<FastifyRequest, PathParams>;
+  /** The route's name (`routeName`): metrics, logs, spans. */
+  name: string;
 }
 
 export interface HandlerServices {
@@ -54,7 +59,7 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
     const call: ProxiedRequest = {
       request,
       reply,
-      prefix: route.prefix,
+      prefix: runtime.name,
       timeoutMs: route.timeoutMs,
       target,
       state,
@@ -68,12 +73,12 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
       answer = await callUpstream(runtime, call);
     } catch (error) {
       const kept = fallback && key ? { fallback, key } : undefined;
-      return answerFailure(error, { request, reply, info, prefix: route.prefix, metrics: services.metrics, kept });
+      return answerFailure(error, { request, reply, info, prefix: runtime.name, metrics: services.metrics, kept });
     }
     info.upstreamStatus = answer.status;
     if (key && fallback && answer.status === 200) {
       return sendKeepingCopy(reply, answer, fallback.cache, key, (error) =>
-        services.logger.debug({ route: route.prefix, err: describeError(error) }, 'REST fallback cache write failed'),
+        services.logger.debug({ route: runtime.name, err: describeError(error) }, 'REST fallback cache write failed'),
       );
     }
     return sendAnswer(reply, answer);
@@ -97,7 +102,7 @@ function callUpstream(runtime: RouteRuntime, call: ProxiedRequest): Promise<Upst
     isRetryable: routed.isRetryable,
     onRetry: (retry, error, delayMs) => {
       discardAnswer(error);
-      request.log.debug({ route: route.prefix, retry, delayMs, reason: describeError(error) }, 'retrying upstream call');
+      request.log.debug({ route: runtime.name, retry, delayMs, reason: describeError(error) }, 'retrying upstream call');
     },
   });
 }
