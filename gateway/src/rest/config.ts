@@ -6,6 +6,7 @@ import type { RateLimitConfig } from '../rate-limit/config.js';
 import type { SubgraphSections } from '../subgraph/config.js';
 import { LoadBalancingOverrideSchema, RetryFields, mergeLoadBalancing, type LoadBalancingSettings } from '../upstream/config.js';
 import { matchKey } from './match.js';
+import { RouteLimitSchema } from './route-limit.js';
 import { PredicateSchema, hostPattern, pathPattern, patternParams } from './match-config.js';
 
 /**
@@ -102,6 +103,7 @@ const RestRouteSchema = z
       .min(0)
       .default(1)
       .describe("Budget points charged per request, to the same budget as the client's GraphQL operations (0: not charged)."),
+    limit: RouteLimitSchema.optional(),
     timeoutMs: positiveInt
       .default(30_000)
       .describe(

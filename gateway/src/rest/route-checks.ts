@@ -12,6 +12,7 @@ import { bindingLimit } from '../rate-limit/headers.js';
 import { resolvePolicy } from '../rate-limit/policy.js';
 import type { BodyLimits } from './body-limit.js';
 import { routeTarget, splitTarget } from './path.js';
+import { mergeLimitHeaders } from './route-limit.js';
 
 /** The matched route of a request (set by {@link selectRoute}, read by the hooks after it and the handler). */
 export type RouteOf = (request: FastifyRequest) => RestRouteConfig;
@@ -88,6 +89,6 @@ export function charge(routeOf: RouteOf, rateLimit: RateLimitConfig, budget: Bud
     };
     if (outcome.result === 'limited') throw new GatewayError('RATE_LIMITED', undefined, outcome.headers);
     if (outcome.result === 'unavailable') throw new GatewayError('RATE_LIMIT_UNAVAILABLE', undefined, { 'retry-after': '1' });
-    reply.headers(outcome.headers);
+    mergeLimitHeaders(reply, outcome.headers);
   };
 }

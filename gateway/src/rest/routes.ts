@@ -18,6 +18,8 @@ import { createRouteHandler, type RouteRuntime } from './handler.js';
 type RouteHandler = ReturnType<typeof createRouteHandler>;
 import { compileRoutes } from './match.js';
 import { authorize, charge, selectRoute } from './route-checks.js';
+import { limitRequests } from './route-limit.js';
+import type { BudgetStore } from '../rate-limit/budget.js';
 
 /** Every method a route may be asked with; those a route does not allow get 405 with `Allow`. */
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -32,6 +34,8 @@ export interface RouteTableOptions {
   breakers?: BreakerRegistry | undefined;
   /** The fallback cache shared with the subgraphs; undefined: no GET fallback. */
   cache?: CacheStore | undefined;
+  /** Where routes' own request limits are counted (the budget's store); undefined: no route has a limit. */
+  limitStore?: BudgetStore | undefined;
   bodyLimits: BodyLimits;
   metrics: GatewayMetrics;
   logger: Logger;
@@ -148,6 +152,11 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
         selectRoute(table.select, selections, options.bodyLimits),
         options.authenticate,
         authorize(routeOf, config.auth.realm),
+        limitRequests(
+          (request) => ({ name: selected(request).name, limit: routeOf(request).limit }),
+          options.limitStore,
+          config.rateLimit.headers,
+        ),
         charge(routeOf, config.rateLimit, options.budget),
       ],
       handler: (request: FastifyRequest, reply: FastifyReply) => (handlers.get(selected(request)) as RouteHandler)(request, reply),
