@@ -21,7 +21,9 @@ describe('per-route request limits, counted in Redis across two gateway instance
         supergraph: { path: DEMO_SUPERGRAPH, watch: false },
         auth: { jwt: { issuers: [DEV_ISSUER] } },
         redis: { url: TEST_REDIS_URL, keyPrefix: prefix },
+        // A loaded machine must not make a Redis call time out and fail over to one count per instance.
         rateLimit: {
+          storeTimeoutMs: 5_000,
           defaultTier: 'shared',
           tiers: {
             shared: {
