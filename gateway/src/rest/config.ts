@@ -7,6 +7,8 @@ import type { SubgraphSections } from '../subgraph/config.js';
 import { LoadBalancingOverrideSchema, RetryFields, mergeLoadBalancing, type LoadBalancingSettings } from '../upstream/config.js';
 import { matchKey } from './match.js';
 import { RouteLimitSchema } from './route-limit.js';
+import { TransformSchema } from './transform-config.js';
+import { SplitSchema } from './split.js';
 import { PredicateSchema, hostPattern, pathPattern, patternParams } from './match-config.js';
 
 /**
@@ -104,6 +106,8 @@ const RestRouteSchema = z
       .default(1)
       .describe("Budget points charged per request, to the same budget as the client's GraphQL operations (0: not charged)."),
     limit: RouteLimitSchema.optional(),
+    transform: TransformSchema.optional(),
+    split: SplitSchema.optional(),
     timeoutMs: positiveInt
       .default(30_000)
       .describe(

@@ -51,8 +51,9 @@ export const restFeature: Feature<RestSections, { logger: Logger; metrics: Gatew
         };
         if (info.upstreamStatus !== undefined) span['gateway.rest.upstream_status'] = info.upstreamStatus;
         if (info.fallback) span['gateway.fallback.sources'] = [info.fallback];
-        const { route, upstreamStatus, attempts, fallback, failure } = info;
-        return { log: { route, upstreamStatus, attempts, fallback, failure }, span };
+        const { route, upstreamStatus, attempts, fallback, failure, transform, split } = info;
+        if (split) span['gateway.rest.split'] = 1;
+        return { log: { route, upstreamStatus, attempts, fallback, failure, transform, split }, span };
       },
       close: () => rest.close(),
     };

@@ -179,7 +179,7 @@ function compilePath(route: MatchSpec): { mount: string; match(rawPath: string):
   return { mount: prefix, match: (rawPath) => (rawPath === prefix || rawPath.startsWith(below) ? NO_PARAMS : undefined) };
 }
 
-function compilePredicate(predicate: RoutePredicate): (value: string | undefined) => boolean {
+export function compilePredicate(predicate: RoutePredicate): (value: string | undefined) => boolean {
   if (predicate.present !== undefined) {
     const present = predicate.present;
     return (value) => (value !== undefined) === present;

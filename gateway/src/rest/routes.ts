@@ -19,6 +19,8 @@ type RouteHandler = ReturnType<typeof createRouteHandler>;
 import { compileRoutes } from './match.js';
 import { authorize, charge, selectRoute } from './route-checks.js';
 import { limitRequests } from './route-limit.js';
+import { compileTransforms } from './transforms.js';
+import { compileSplit } from './split.js';
 import type { BudgetStore } from '../rate-limit/budget.js';
 
 /** Every method a route may be asked with; those a route does not allow get 405 with `Allow`. */
@@ -131,6 +133,15 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
       },
       targets: new WeakMap(),
       params: new WeakMap(),
+      transforms: compileTransforms(route.transform),
+      split: route.split && {
+        origin: new URL(route.split.upstream).origin,
+        upstream: (() => {
+          const breaker = breakers?.get(`rest:${name}~split`, breakerSettingsOf(breakerNameOf(route)));
+          return breaker && { breaker };
+        })(),
+        goes: compileSplit(route.split),
+      },
     };
   };
 
