@@ -34,7 +34,8 @@ const CHUNK = Buffer.alloc(64 * 1024, 0x61);
  * - `…/redirect`: 302 to `/somewhere/else`;
  * - `…/slow?ms=N`: answers after N ms (or when the client leaves);
  * - `…/garbage`: writes bytes that are not HTTP and closes;
- * - `…/status?code=N`: answers status N.
+ * - `…/status?code=N`: answers status N;
+ * - `…/items?n=N`: 200 JSON `{items: [{id, name, secret}…], internal: {token}, total}`, written in chunks without a length.
  */
 export async function startRestUpstream(): Promise<RestUpstream> {
   const hits: UpstreamHit[] = [];
@@ -88,6 +89,14 @@ export async function startRestUpstream(): Promise<RestUpstream> {
       res.on('close', () => (closed = true));
       for (let waited = 0; waited < ms && !closed; waited += 50) await sleep(50);
       if (!closed) res.writeHead(200, { 'content-type': 'application/json' }).end('{"slow":true}');
+      return;
+    }
+    if (path.endsWith('/items')) {
+      const n = Number(parsed.searchParams.get('n') ?? 2);
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', etag: '"v1"' });
+      res.write('{"items":[');
+      for (let i = 0; i < n; i++) res.write(`${i ? ',' : ''}${JSON.stringify({ id: i, name: `item-${i}`, secret: `s${i}` })}`);
+      res.end(`],"internal":{"token":"t0","shard":3},"total":${n}}`);
       return;
     }
     if (path.endsWith('/status')) {

@@ -158,6 +158,7 @@ function principalFromClaims(payload: JWTPayload, config: IssuerConfig, clientIp
     issuer: config.issuer,
     clientIp,
     clientKey: `user:${config.issuer}:${id}`,
+    claims: payload,
   };
 }
 

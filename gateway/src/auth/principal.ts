@@ -23,6 +23,8 @@ export interface Principal {
    * `user:<issuer>:<id>`, `key:<keyId>` or `ip:<clientIp>`.
    */
   readonly clientKey: string;
+  /** The verified token's claims (users only), for REST transforms that pass one on. */
+  readonly claims?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export const ANONYMOUS_TIER = 'anonymous';

@@ -5,6 +5,11 @@ import type { ServerConfig } from '../http/config.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
 import type { SubgraphSections } from '../subgraph/config.js';
 import { LoadBalancingOverrideSchema, RetryFields, mergeLoadBalancing, type LoadBalancingSettings } from '../upstream/config.js';
+import { matchKey } from './match.js';
+import { RouteLimitSchema } from './route-limit.js';
+import { TransformSchema } from './transform-config.js';
+import { SplitSchema } from './split.js';
+import { PredicateSchema, hostPattern, pathPattern, patternParams } from './match-config.js';
 
 /**
  * REST passthrough routes (legacy APIs behind the same auth, budget, breakers and observability).
@@ -23,7 +28,37 @@ const upstreamOrigin = z
 
 const RestRouteSchema = z
   .object({
-    prefix: pathPrefix.describe('Path prefix the route serves, e.g. `/legacy/users` (also matches everything below it).'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._:/=-]+$/, 'letters, digits and `._:/=-`')
+      .optional()
+      .describe(
+        'Name of the route in metrics, logs, `/ready`, its breaker (`rest:<name>`) and its limits; unset: its `prefix`, `=<exact>` or `pattern`. Needed to tell apart two routes on the same path.',
+      ),
+    prefix: pathPrefix
+      .optional()
+      .describe(
+        'Path prefix the route serves, e.g. `/legacy/users` (also matches everything below it). Give one of `prefix`, `exact`, `pattern`.',
+      ),
+    exact: pathPrefix.optional().describe('The one path the route serves, e.g. `/legacy/health` (nothing below it).'),
+    pattern: pathPattern
+      .optional()
+      .describe('A path with named parameters, one whole segment each, e.g. `/users/:id/orders` (`rewrite` may use `:id`).'),
+    host: hostPattern
+      .optional()
+      .describe(
+        'Host the route serves (the `Host` header without its port): exact, or `*.example.com` for any name below it. Unset: any host.',
+      ),
+    headers: z
+      .array(PredicateSchema)
+      .min(1)
+      .optional()
+      .describe('Header predicates, all of which must hold: `{name, present}`, `{name, equals}` or `{name, regex}`.'),
+    query: z
+      .array(PredicateSchema)
+      .min(1)
+      .optional()
+      .describe('Query parameter predicates, all of which must hold (values percent-decoded), as for `headers`.'),
     upstream: upstreamOrigin
       .optional()
       .describe('Origin the route forwards to, e.g. `http://users:4001` (TLS certificates are verified). Give this or `upstreams`.'),
@@ -46,7 +81,9 @@ const RestRouteSchema = z
     ),
     rewrite: pathPrefix
       .optional()
-      .describe('Upstream path that replaces `prefix` (`/legacy/users/7` → `/api/v1/users/7`); unset: the path is forwarded as is.'),
+      .describe(
+        'Upstream path that replaces `prefix` (`/legacy/users/7` → `/api/v1/users/7`), or the whole path of an `exact` or `pattern` route (`:name` takes the parameter, `/api/v1/users/:id`); unset: the path is forwarded as is.',
+      ),
     methods: z.array(z.enum(HTTP_METHODS)).min(1).default(['GET', 'HEAD']).describe('Methods allowed; others get 405 with `Allow`.'),
     auth: z
       .object({
@@ -68,6 +105,9 @@ const RestRouteSchema = z
       .min(0)
       .default(1)
       .describe("Budget points charged per request, to the same budget as the client's GraphQL operations (0: not charged)."),
+    limit: RouteLimitSchema.optional(),
+    transform: TransformSchema.optional(),
+    split: SplitSchema.optional(),
     timeoutMs: positiveInt
       .default(30_000)
       .describe(
@@ -118,11 +158,33 @@ export const RestConfigSchema = z
   .strict()
   .prefault({})
   .superRefine((rest, ctx) => {
-    const seen = new Set<string>();
+    const seen = new Map<string, number>();
+    const names = new Set<string>();
     rest.routes.forEach((route, index) => {
-      if (seen.has(route.prefix))
-        ctx.addIssue({ code: 'custom', path: ['routes', index, 'prefix'], message: `duplicate prefix ${route.prefix}` });
-      seen.add(route.prefix);
+      const paths = [route.prefix, route.exact, route.pattern].filter((value) => value !== undefined).length;
+      if (paths !== 1) ctx.addIssue({ code: 'custom', path: ['routes', index], message: 'give exactly one of prefix, exact or pattern' });
+      const key = matchKey(route);
+      const same = seen.get(key);
+      if (same !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', index],
+          message: `duplicate ${route.prefix !== undefined ? `prefix ${route.prefix}` : 'route'}: it matches exactly the same requests as routes[${same}]`,
+        });
+      else if (names.has(routeName(route)))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', index, 'name'],
+          message: `two routes named ${routeName(route)}: give each a distinct \`name\``,
+        });
+      seen.set(key, index);
+      names.add(routeName(route));
+      if (route.pattern !== undefined && route.rewrite !== undefined) {
+        const params = new Set(patternParams(route.pattern));
+        for (const used of route.rewrite.match(/:[A-Za-z_][A-Za-z0-9_]*/g) ?? [])
+          if (!params.has(used.slice(1)))
+            ctx.addIssue({ code: 'custom', path: ['routes', index, 'rewrite'], message: `${used} is not a parameter of ${route.pattern}` });
+      }
       if ((route.upstream === undefined) === (route.upstreams === undefined)) {
         ctx.addIssue({ code: 'custom', path: ['routes', index, 'upstream'], message: 'give exactly one of upstream or upstreams' });
       }
@@ -136,6 +198,11 @@ export const RestConfigSchema = z
   });
 
 export type RestRouteConfig = z.output<typeof RestRouteSchema>;
+
+/** A route's name: `name`, else its `prefix`, `=<exact>` or `pattern` (metrics, logs, breaker, limits). */
+export function routeName(route: Pick<RestRouteConfig, 'name' | 'prefix' | 'exact' | 'pattern'>): string {
+  return route.name ?? route.prefix ?? (route.exact !== undefined ? `=${route.exact}` : (route.pattern ?? '/'));
+}
 export type RestMethod = (typeof HTTP_METHODS)[number];
 export type RestConfig = z.output<typeof RestConfigSchema>;
 

@@ -4,22 +4,30 @@ import { requestState } from '../context.js';
 import type { Feature } from '../feature.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { createRestPassthrough } from './passthrough.js';
+import { createBudgetStore } from '../rate-limit/budget-service.js';
+import type { RedisClient } from '../redis/client.js';
 
 /**
  * Legacy REST routes: an encapsulated Fastify plugin with its own (non-parsing) content-type
  * handling, behind the same auth hook, budget, breakers and fallback cache as GraphQL.
  */
-export const restFeature: Feature<RestSections, { logger: Logger; metrics: GatewayMetrics }> = {
+export const restFeature: Feature<RestSections, { logger: Logger; metrics: GatewayMetrics; redis: RedisClient | undefined }> = {
   name: 'rest',
   after: ['auth', 'subgraphs', 'cost'],
   setup({ config, shared, services }) {
     if (config.rest.routes.length === 0) return { readiness: () => ({ rest: [] }) };
     const { metrics } = shared;
     const resilience = services.get('subgraphResilience');
+    const budget = services.get('budget');
+    // Routes' own limits are counted in the budget's store; with rate limiting off, in one of their own.
+    const limitStore = !config.rest.routes.some((route) => route.limit)
+      ? undefined
+      : (budget?.store ?? createBudgetStore(config.rateLimit, shared.redis, shared.logger.child({ component: 'rest' }), metrics).store);
     const rest = createRestPassthrough({
       config,
       authenticate: services.get('authenticator').hook(),
-      budget: services.get('budget'),
+      budget,
+      limitStore,
       breakers: resilience?.breakers,
       cache: resilience?.cache,
       metrics,
@@ -43,8 +51,9 @@ export const restFeature: Feature<RestSections, { logger: Logger; metrics: Gatew
         };
         if (info.upstreamStatus !== undefined) span['gateway.rest.upstream_status'] = info.upstreamStatus;
         if (info.fallback) span['gateway.fallback.sources'] = [info.fallback];
-        const { route, upstreamStatus, attempts, fallback, failure } = info;
-        return { log: { route, upstreamStatus, attempts, fallback, failure }, span };
+        const { route, upstreamStatus, attempts, fallback, failure, transform, split } = info;
+        if (split) span['gateway.rest.split'] = 1;
+        return { log: { route, upstreamStatus, attempts, fallback, failure, transform, split }, span };
       },
       close: () => rest.close(),
     };

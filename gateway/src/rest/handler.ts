@@ -1,6 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { Principal } from '../auth/principal.js';
 import type { RestRouteConfig } from './config.js';
+import type { PathParams } from './match.js';
+import { requestTransforms } from './apply-transforms.js';
+import type { RouteTransforms } from './transforms.js';
 import { requestState } from '../context.js';
 import type { RestRequestInfo } from './state.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -30,6 +34,16 @@ export interface RouteRuntime {
   headerOptions: ForwardHeaderOptions;
   /** Per request: the upstream path and query, set by the route's checks. */
   targets: WeakMap<FastifyRequest, string>;
+  /** Per request: the path parameters of a pattern route (empty for others), set by the route's checks. */
+  params: WeakMap<FastifyRequest, PathParams>;
+  /** The route's traffic split: its upstream, breaker, and whether a request goes there. */
+  split?:
+    | { origin: string; upstream: UpstreamRoute | undefined; goes(request: FastifyRequest, principal: Principal | undefined): boolean }
+    | undefined;
+  /** The route's compiled transforms, if it has any. */
+  transforms: RouteTransforms | undefined;
+  /** The route's name (`routeName`): metrics, logs, spans. */
+  name: string;
 }
 
 export interface HandlerServices {
@@ -49,12 +63,20 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const state = requestState(request);
     const info = state.rest as RestRequestInfo;
-    const target = runtime.targets.get(request) as string;
+    const transforms = requestTransforms(
+      runtime.transforms,
+      request,
+      state,
+      runtime.params.get(request) ?? {},
+      runtime.headerOptions.requestIdHeader,
+    );
+    const checked = runtime.targets.get(request) as string;
+    const target = transforms ? transforms.target(checked) : checked;
     const key = fallback ? keptCopyKey(fallback, request, state.principal, target) : undefined;
     const call: ProxiedRequest = {
       request,
       reply,
-      prefix: route.prefix,
+      prefix: runtime.name,
       timeoutMs: route.timeoutMs,
       target,
       state,
@@ -62,18 +84,22 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
       headerOptions: runtime.headerOptions,
       bodyCut: () => services.bodyLimits.wasCut(request),
       breakerState: () => runtime.upstream?.breaker?.state,
+      transformHeaders: transforms?.requestHeaders,
     };
     let answer: UpstreamAnswer;
     try {
-      answer = await callUpstream(runtime, call);
+      const split = runtime.split?.goes(request, state.principal) ? runtime.split : undefined;
+      if (split) info.split = true;
+      answer = await callUpstream(runtime, call, split ?? runtime);
     } catch (error) {
       const kept = fallback && key ? { fallback, key } : undefined;
-      return answerFailure(error, { request, reply, info, prefix: route.prefix, metrics: services.metrics, kept });
+      return answerFailure(error, { request, reply, info, prefix: runtime.name, metrics: services.metrics, kept });
     }
     info.upstreamStatus = answer.status;
+    if (transforms) answer = await transforms.answer(answer, info);
     if (key && fallback && answer.status === 200) {
       return sendKeepingCopy(reply, answer, fallback.cache, key, (error) =>
-        services.logger.debug({ route: route.prefix, err: describeError(error) }, 'REST fallback cache write failed'),
+        services.logger.debug({ route: runtime.name, err: describeError(error) }, 'REST fallback cache write failed'),
       );
     }
     return sendAnswer(reply, answer);
@@ -81,14 +107,19 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
 }
 
 /** The upstream call of one request, retried as the route allows; rejects with the last attempt's failure. */
-function callUpstream(runtime: RouteRuntime, call: ProxiedRequest): Promise<UpstreamAnswer> {
-  const { route, upstream, bulkhead } = runtime;
+function callUpstream(
+  runtime: RouteRuntime,
+  call: ProxiedRequest,
+  to: { origin: string; upstream: UpstreamRoute | undefined },
+): Promise<UpstreamAnswer> {
+  const { route, bulkhead } = runtime;
+  const upstream = to.upstream;
   const { request } = call;
   const maxRetries = RETRIED_METHODS.has(request.method) ? route.retries.maxRetries : 0;
   const hashHeader = upstream?.replicas?.hashHeader;
   const hashKey = hashHeader ? request.headers[hashHeader] : undefined;
   // With replicas, a retry goes to another one while there is one.
-  const routed = routeCall(upstream, runtime.origin, typeof hashKey === 'string' && hashKey !== '' ? hashKey : undefined);
+  const routed = routeCall(upstream, to.origin, typeof hashKey === 'string' && hashKey !== '' ? hashKey : undefined);
   return withRetries(() => bulkhead.run(() => routed.attempt((origin) => proxyAttempt(call, origin))), {
     maxRetries,
     baseDelayMs: route.retries.baseDelayMs,
@@ -97,7 +128,7 @@ function callUpstream(runtime: RouteRuntime, call: ProxiedRequest): Promise<Upst
     isRetryable: routed.isRetryable,
     onRetry: (retry, error, delayMs) => {
       discardAnswer(error);
-      request.log.debug({ route: route.prefix, retry, delayMs, reason: describeError(error) }, 'retrying upstream call');
+      request.log.debug({ route: runtime.name, retry, delayMs, reason: describeError(error) }, 'retrying upstream call');
     },
   });
 }

@@ -6,6 +6,7 @@ import type { CacheStore } from '../cache/store.js';
 import type { RestSections } from './config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { BudgetService } from '../rate-limit/budget-service.js';
+import type { BudgetStore } from '../rate-limit/budget.js';
 import type { BreakerRegistry } from '../upstream/breaker.js';
 import { BodyLimits } from './body-limit.js';
 import { createRouteTable, type RouteSnapshot } from './routes.js';
@@ -16,6 +17,8 @@ export interface RestPassthroughOptions {
   authenticate: onRequestAsyncHookHandler;
   /** The client budget shared with GraphQL; undefined: REST requests are not charged. */
   budget?: BudgetService | undefined;
+  /** Where routes' own request limits are counted; undefined: no route has a limit. */
+  limitStore?: BudgetStore | undefined;
   /** The breaker registry shared with the subgraphs; undefined (resilience off): no breakers. */
   breakers?: BreakerRegistry | undefined;
   /** The fallback cache shared with the subgraphs; undefined: no GET fallback. */

@@ -49,3 +49,36 @@ export function splitTarget(target: string): { path: string; query: string } {
   const index = target.indexOf('?');
   return index < 0 ? { path: target, query: '' } : { path: target.slice(0, index), query: target.slice(index) };
 }
+
+/** Why one path parameter's value (one raw segment) is refused, as {@link upstreamPath} would refuse it; undefined: safe. */
+export function unsafeSegment(segment: string): string | undefined {
+  if (!ALLOWED.test(segment) || segment.includes('/')) return 'character not allowed in a path';
+  if (MALFORMED_PERCENT.test(segment)) return 'malformed percent-encoding';
+  if (FORBIDDEN_ENCODED.test(segment)) return 'encoded dot, slash, backslash, percent or NUL';
+  if (segment.startsWith('..') || segment.endsWith('..') || segment === '.') return 'dot segment';
+  return undefined;
+}
+
+/** A route's path as configured: one of prefix, exact or pattern, and its rewrite. */
+export interface RoutePath {
+  prefix?: string | undefined;
+  exact?: string | undefined;
+  pattern?: string | undefined;
+  rewrite?: string | undefined;
+}
+
+/**
+ * The upstream path of a request the route matched: a prefix route as {@link upstreamPath}; an
+ * exact route: `rewrite` or the path; a pattern route: `rewrite` with each `:name` replaced by the
+ * parameter (still percent-encoded, checked segment by segment), or the path as it came.
+ */
+export function routeTarget(route: RoutePath, rawPath: string, params: Record<string, string>): PathResult {
+  if (route.exact !== undefined) return { ok: true, path: route.rewrite ?? route.exact };
+  if (route.pattern === undefined) return upstreamPath(rawPath, route.prefix ?? '/', route.rewrite);
+  for (const value of Object.values(params)) {
+    const reason = unsafeSegment(value);
+    if (reason) return { ok: false, reason };
+  }
+  if (route.rewrite === undefined) return { ok: true, path: rawPath };
+  return { ok: true, path: route.rewrite.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (_, name: string) => params[name] ?? '') };
+}

@@ -44,6 +44,8 @@ export interface ProxiedRequest {
   bodyCut(): boolean;
   /** The route's own breaker's state now; undefined with replicas (each has its own) or without breakers. */
   breakerState(): BreakerState | undefined;
+  /** The route's request header transforms, applied to the client's headers before the gateway sets its own. */
+  transformHeaders?: ((headers: IncomingHttpHeaders) => IncomingHttpHeaders) | undefined;
 }
 
 /**
@@ -104,7 +106,8 @@ function proxyOnce(call: ProxiedRequest, upstreamOrigin: string, span: Span | un
       timeout: call.timeoutMs,
       retryDelay: () => null,
       rewriteRequestHeaders: (req, headers) => {
-        const forwarded = upstreamRequestHeaders(req as FastifyRequest, headers as IncomingHttpHeaders, principal, call.headerOptions);
+        const incoming = call.transformHeaders ? call.transformHeaders(headers as IncomingHttpHeaders) : (headers as IncomingHttpHeaders);
+        const forwarded = upstreamRequestHeaders(req as FastifyRequest, incoming, principal, call.headerOptions);
         // Traced: the upstream continues from this attempt's span, whatever the client sent.
         if (span && state.trace) state.trace.inject(span, forwarded);
         return forwarded as IncomingHttpHeaders;

@@ -1,7 +1,9 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { hasScopes } from '../auth/principal.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
-import type { RestRouteConfig } from './config.js';
+import { routeName, type RestRouteConfig } from './config.js';
+import type { RouteRuntime } from './handler.js';
+import { hostName, type MatchInput, type Selection } from './match.js';
 import { requestState } from '../context.js';
 import type { RestRequestInfo } from './state.js';
 import { GatewayError } from '../errors.js';
@@ -9,29 +11,44 @@ import type { BudgetService } from '../rate-limit/budget-service.js';
 import { bindingLimit } from '../rate-limit/headers.js';
 import { resolvePolicy } from '../rate-limit/policy.js';
 import type { BodyLimits } from './body-limit.js';
-import { splitTarget, upstreamPath } from './path.js';
+import { routeTarget, splitTarget } from './path.js';
+import { mergeLimitHeaders } from './route-limit.js';
+
+/** The matched route of a request (set by {@link selectRoute}, read by the hooks after it and the handler). */
+export type RouteOf = (request: FastifyRequest) => RestRouteConfig;
 
 /**
- * The route's first hook: method (405 with `Allow`), path safety (400, see path.ts), declared body
- * size (413). Records the upstream target for the handler and the body limit for the body parser.
+ * The passthrough's first hook: chooses the route (404 when none matches, 405 with `Allow` when
+ * routes match all but the method), then path safety (400, see path.ts) and the declared body size
+ * (413). Records the route, the upstream target for the handler and the body limit for the body parser.
  */
-export function checkRequest(
-  route: RestRouteConfig,
-  targets: WeakMap<FastifyRequest, string>,
+export function selectRoute(
+  select: (method: string, input: MatchInput) => Selection<RouteRuntime>,
+  selections: WeakMap<FastifyRequest, RouteRuntime>,
   bodyLimits: BodyLimits,
 ): onRequestAsyncHookHandler {
-  const allowed = new Set<string>(route.methods);
   return async (request) => {
-    const info: RestRequestInfo = { route: route.prefix, attempts: 0 };
-    requestState(request).rest = info;
-    if (!allowed.has(request.method)) throw new GatewayError('METHOD_NOT_ALLOWED', undefined, { allow: route.methods.join(', ') });
     const { path, query } = splitTarget(request.raw.url ?? request.url);
-    const mapped = upstreamPath(path, route.prefix, route.rewrite);
+    const selection = select(request.method, {
+      host: hostName(request.host),
+      rawPath: path,
+      rawQuery: query.slice(1),
+      headers: request.headers,
+    });
+    if (!selection) throw new GatewayError('NOT_FOUND');
+    if ('allow' in selection) throw new GatewayError('METHOD_NOT_ALLOWED', undefined, { allow: selection.allow.join(', ') });
+    const runtime = selection.route;
+    const route = runtime.route;
+    const info: RestRequestInfo = { route: routeName(route), attempts: 0 };
+    requestState(request).rest = info;
+    selections.set(request, runtime);
+    const mapped = routeTarget(route, path, selection.params);
     if (!mapped.ok) {
       info.failure = `path refused: ${mapped.reason}`;
       throw new GatewayError('INVALID_PATH');
     }
-    targets.set(request, mapped.path + query);
+    runtime.targets.set(request, mapped.path + query);
+    runtime.params.set(request, selection.params);
     if (route.maxBodyBytes !== undefined) {
       // The body is left unread: the connection cannot serve another request, so it is closed.
       if (Number(request.headers['content-length'] ?? 0) > route.maxBodyBytes)
@@ -42,8 +59,9 @@ export function checkRequest(
 }
 
 /** After the gateway's authentication: the route's own rule (401 without a caller when required, 403 without its scopes). */
-export function authorize(route: RestRouteConfig, realm: string): onRequestAsyncHookHandler {
+export function authorize(routeOf: RouteOf, realm: string): onRequestAsyncHookHandler {
   return async (request) => {
+    const route = routeOf(request);
     const principal = requestState(request).principal;
     if (route.auth.mode === 'required' && (!principal || principal.kind === 'anonymous')) {
       throw new GatewayError('UNAUTHENTICATED', undefined, { 'www-authenticate': `Bearer realm="${realm}"` });
@@ -58,8 +76,9 @@ export function authorize(route: RestRouteConfig, realm: string): onRequestAsync
 }
 
 /** Charges the route's cost to the caller's budget, shared with GraphQL (429 when spent, 503 when the budget store is down). */
-export function charge(route: RestRouteConfig, rateLimit: RateLimitConfig, budget: BudgetService | undefined): onRequestAsyncHookHandler {
+export function charge(routeOf: RouteOf, rateLimit: RateLimitConfig, budget: BudgetService | undefined): onRequestAsyncHookHandler {
   return async (request, reply) => {
+    const route = routeOf(request);
     const principal = requestState(request).principal;
     if (!budget || route.cost === 0 || !principal) return;
     const policy = resolvePolicy(rateLimit.tiers, rateLimit.defaultTier, principal.tier, { rootFields: [] });
@@ -70,6 +89,6 @@ export function charge(route: RestRouteConfig, rateLimit: RateLimitConfig, budge
     };
     if (outcome.result === 'limited') throw new GatewayError('RATE_LIMITED', undefined, outcome.headers);
     if (outcome.result === 'unavailable') throw new GatewayError('RATE_LIMIT_UNAVAILABLE', undefined, { 'retry-after': '1' });
-    reply.headers(outcome.headers);
+    mergeLimitHeaders(reply, outcome.headers);
   };
 }

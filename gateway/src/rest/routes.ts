@@ -1,8 +1,8 @@
-import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import type { CacheStore } from '../cache/store.js';
 import { subgraphSettings } from '../subgraph/config.js';
-import { routeLoadBalancing, routeReplicas, type RestRouteConfig, type RestSections } from './config.js';
+import { routeLoadBalancing, routeName, routeReplicas, type RestRouteConfig, type RestSections } from './config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { BudgetService } from '../rate-limit/budget-service.js';
 import type { BreakerRegistry, BreakerSnapshot } from '../upstream/breaker.js';
@@ -14,7 +14,14 @@ import type { UpstreamRoute } from '../upstream/route.js';
 import type { BodyLimits } from './body-limit.js';
 import { RestFallbackCache } from './fallback-cache.js';
 import { createRouteHandler, type RouteRuntime } from './handler.js';
-import { authorize, charge, checkRequest } from './route-checks.js';
+
+type RouteHandler = ReturnType<typeof createRouteHandler>;
+import { compileRoutes } from './match.js';
+import { authorize, charge, selectRoute } from './route-checks.js';
+import { limitRequests } from './route-limit.js';
+import { compileTransforms } from './transforms.js';
+import { compileSplit } from './split.js';
+import type { BudgetStore } from '../rate-limit/budget.js';
 
 /** Every method a route may be asked with; those a route does not allow get 405 with `Allow`. */
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -29,6 +36,8 @@ export interface RouteTableOptions {
   breakers?: BreakerRegistry | undefined;
   /** The fallback cache shared with the subgraphs; undefined: no GET fallback. */
   cache?: CacheStore | undefined;
+  /** Where routes' own request limits are counted (the budget's store); undefined: no route has a limit. */
+  limitStore?: BudgetStore | undefined;
   bodyLimits: BodyLimits;
   metrics: GatewayMetrics;
   logger: Logger;
@@ -64,11 +73,11 @@ export interface RouteTable {
 export function createRouteTable(options: RouteTableOptions): RouteTable {
   const { config, breakers, metrics, logger } = options;
   const routes = config.rest.routes;
-  const breakerNameOf = (route: RestRouteConfig) => route.breaker ?? `rest:${route.prefix}`;
+  const breakerNameOf = (route: RestRouteConfig) => route.breaker ?? `rest:${routeName(route)}`;
   // A subgraph's name takes that subgraph's breaker settings (used if the breaker is created here first).
   const breakerSettingsOf = (name: string) =>
     config.subgraphs[name] ? subgraphSettings(config, name).breaker : config.resilience.subgraphDefaults.breaker;
-  const poolNameOf = (route: RestRouteConfig) => `rest:${route.prefix}`;
+  const poolNameOf = (route: RestRouteConfig) => `rest:${routeName(route)}`;
 
   let probePool: UpstreamPool | undefined;
   const probe = () => (probePool ??= createUpstreamFetch({ connectionsPerOrigin: 4 })).fetch;
@@ -97,15 +106,17 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
     return breaker && { breaker };
   };
 
-  const register = (app: FastifyInstance, route: RestRouteConfig) => {
-    const runtime: RouteRuntime = {
+  const runtimeOf = (route: RestRouteConfig): RouteRuntime => {
+    const name = routeName(route);
+    return {
       route,
+      name,
       upstream: upstreamOf(route),
-      bulkhead: createBulkhead({ name: `rest:${route.prefix}`, maxConcurrent: route.maxConcurrent }),
+      bulkhead: createBulkhead({ name: `rest:${name}`, maxConcurrent: route.maxConcurrent }),
       fallback:
         route.fallback.cache && options.cache
           ? {
-              cache: new RestFallbackCache(options.cache, route.prefix, {
+              cache: new RestFallbackCache(options.cache, name, {
                 ttlMs: route.fallback.ttlMs,
                 maxBodyBytes: route.fallback.maxBodyBytes,
                 readTimeoutMs: config.resilience.cacheReadTimeoutMs,
@@ -121,26 +132,55 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
         forwardAuthorization: route.auth.forwardAuthorization,
       },
       targets: new WeakMap(),
+      params: new WeakMap(),
+      transforms: compileTransforms(route.transform),
+      split: route.split && {
+        origin: new URL(route.split.upstream).origin,
+        upstream: (() => {
+          const breaker = breakers?.get(`rest:${name}~split`, breakerSettingsOf(breakerNameOf(route)));
+          return breaker && { breaker };
+        })(),
+        goes: compileSplit(route.split),
+      },
     };
+  };
+
+  /**
+   * Fastify routes by path only: each route's mount (its path up to the first parameter) and
+   * everything below it get one catch-all, and the first hook chooses the route (see match.ts).
+   */
+  const registerAll = (app: FastifyInstance) => {
+    const runtimes = routes.map(runtimeOf);
+    const table = compileRoutes(runtimes, (runtime) => runtime.route);
+    const selections = new WeakMap<FastifyRequest, RouteRuntime>();
+    const handlers = new Map(runtimes.map((runtime) => [runtime, createRouteHandler(runtime, options)]));
+    const selected = (request: FastifyRequest) => selections.get(request) as RouteRuntime;
+    const routeOf = (request: FastifyRequest) => selected(request).route;
     const routeOptions = {
       method: [...ALL_METHODS],
       exposeHeadRoute: false,
       onRequest: [
-        checkRequest(route, runtime.targets, options.bodyLimits),
+        selectRoute(table.select, selections, options.bodyLimits),
         options.authenticate,
-        authorize(route, config.auth.realm),
-        charge(route, config.rateLimit, options.budget),
+        authorize(routeOf, config.auth.realm),
+        limitRequests(
+          (request) => ({ name: selected(request).name, limit: routeOf(request).limit }),
+          options.limitStore,
+          config.rateLimit.headers,
+        ),
+        charge(routeOf, config.rateLimit, options.budget),
       ],
-      handler: createRouteHandler(runtime, options),
+      handler: (request: FastifyRequest, reply: FastifyReply) => (handlers.get(selected(request)) as RouteHandler)(request, reply),
     };
-    app.route({ ...routeOptions, url: route.prefix });
-    app.route({ ...routeOptions, url: route.prefix === '/' ? '/*' : `${route.prefix}/*` });
+    const mounts = new Set(table.compiled.map(({ mount }) => mount));
+    for (const mount of mounts) {
+      app.route({ ...routeOptions, url: mount });
+      app.route({ ...routeOptions, url: mount === '/' ? '/*' : `${mount}/*` });
+    }
   };
 
   return {
-    register(app) {
-      for (const route of routes) register(app, route);
-    },
+    register: registerAll,
     snapshot: () =>
       routes.map((route) => {
         const replicas = pools?.get(poolNameOf(route))?.pool.snapshot();
@@ -148,8 +188,8 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
         const name = breakers && !replicas ? breakerNameOf(route) : null;
         const state = (name && breakers?.find(name)?.snapshot()) || null;
         return replicas
-          ? { prefix: route.prefix, upstream, breaker: name, state, replicas }
-          : { prefix: route.prefix, upstream, breaker: name, state };
+          ? { prefix: routeName(route), upstream, breaker: name, state, replicas }
+          : { prefix: routeName(route), upstream, breaker: name, state };
       }),
     stopChecks: () => pools?.close(),
     closeConnections: async () => {

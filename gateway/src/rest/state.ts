@@ -9,6 +9,10 @@ export interface RestRequestInfo {
   fallback?: 'cache' | undefined;
   /** Why the upstream call failed, for the log (never sent to the client). */
   failure?: string | undefined;
+  /** What the route's JSON transform did with the answer (`json transformed`, or why it streamed it untouched). */
+  transform?: string | undefined;
+  /** The request went to the route's split upstream (the canary). */
+  split?: boolean | undefined;
 }
 
 declare module '../context.js' {
