@@ -156,6 +156,7 @@ function principalFromClaims(payload: JWTPayload, config: IssuerConfig, clientIp
     tier: rawTier ?? config.defaultTier,
     scopes,
     issuer: config.issuer,
+    claims: payload,
     clientIp,
     clientKey: `user:${config.issuer}:${id}`,
   };

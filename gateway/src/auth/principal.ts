@@ -14,6 +14,8 @@ export interface Principal {
   readonly scopes: readonly string[];
   /** The token's issuer, or `api-key`; absent for anonymous callers. */
   readonly issuer?: string | undefined;
+  /** The verified token's claims (`user` principals), for header rules that insert a claim. */
+  readonly claims?: Readonly<Record<string, unknown>> | undefined;
   /** The API key id (never the key itself) for `api_key` principals. */
   readonly keyId?: string | undefined;
   /** The client's address (see `server.trustedProxies`). */
