@@ -22,7 +22,7 @@ export function createSubgraphFetch(options: UpstreamPoolOptions = {}): Subgraph
   // Apollo's fetcher contract, on the same transport: the body is read at once, then served from memory.
   const fetcher = (async (url: string, init: RequestInitLike) => {
     const response = await fetch(url, init);
-    return bufferedResponse(url, response.status, response.headers.get('content-type'), await response.text());
+    return bufferedResponse(url, response.status, response.headers.get('content-type'), await response.text(), response.headers.all?.());
   }) as unknown as Fetcher;
 
   return { fetcher, fetch, close: () => pool.close() };
@@ -32,14 +32,24 @@ export function createSubgraphFetch(options: UpstreamPoolOptions = {}): Subgraph
  * An answer already read, in the shape Apollo reads from its fetcher (`ok`, `status`, `headers.get`,
  * `json()`, `text()`), without wrapping the string in a WHATWG Response and a web stream again.
  */
-export function bufferedResponse(url: string, status: number, contentType: string | null, body: string) {
+export function bufferedResponse(
+  url: string,
+  status: number,
+  contentType: string | null,
+  body: string,
+  headers?: Readonly<Record<string, string | string[] | undefined>>,
+) {
   return {
     ok: status >= 200 && status < 300,
     status,
     statusText: '',
     url,
     redirected: false,
-    headers: { get: (name: string) => (name.toLowerCase() === 'content-type' ? contentType : null) },
+    headers: {
+      get: (name: string) => (name.toLowerCase() === 'content-type' ? contentType : null),
+      /** Every header as received, for the response header rules. */
+      all: () => headers,
+    },
     json: async () => JSON.parse(body) as unknown,
     text: async () => body,
   };

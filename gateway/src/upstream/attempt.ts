@@ -7,6 +7,8 @@ export interface UpstreamResponse {
   status: number;
   contentType: string | null;
   body: string;
+  /** The answer's headers as received (`set-cookie`: one entry per line); absent on a kept or static copy. */
+  headers?: Readonly<Record<string, string | string[] | undefined>> | undefined;
 }
 
 /**
@@ -39,5 +41,5 @@ export async function fetchOnce(fetch: UpstreamFetch, url: string, init: Request
     clearTimeout(timer);
   }
   if (response.status >= 500) throw new UpstreamCallError('http_error', `HTTP ${response.status}`, response.status);
-  return { status: response.status, contentType: response.headers.get('content-type'), body };
+  return { status: response.status, contentType: response.headers.get('content-type'), body, headers: response.headers.all?.() };
 }
