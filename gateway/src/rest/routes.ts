@@ -1,6 +1,8 @@
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import type { CacheStore } from '../cache/store.js';
+import { gatewayHeaderNames, responseGuard, restRequestGuard } from '../headers/guards.js';
+import { compileHeaderRules } from '../headers/rules.js';
 import { subgraphSettings } from '../subgraph/config.js';
 import { routeLoadBalancing, routeReplicas, type RestRouteConfig, type RestSections } from './config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -97,6 +99,7 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
     return breaker && { breaker };
   };
 
+  const headerNames = gatewayHeaderNames(config);
   const register = (app: FastifyInstance, route: RestRouteConfig) => {
     const runtime: RouteRuntime = {
       route,
@@ -119,6 +122,10 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
         apiKeyHeader: config.auth.apiKeys.header.toLowerCase(),
         propagation: config.auth.propagation,
         forwardAuthorization: route.auth.forwardAuthorization,
+        rules: route.headers && {
+          request: compileHeaderRules(route.headers.request, restRequestGuard(headerNames)),
+          response: compileHeaderRules(route.headers.response, responseGuard(headerNames)),
+        },
       },
       targets: new WeakMap(),
     };
