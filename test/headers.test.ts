@@ -189,7 +189,7 @@ describe('dedupe and fallback copies key on the forwarded headers', () => {
     gw = await startTestGateway({
       supergraph: { path: writeEchoSupergraph([alpha, beta]), watch: false },
       resilience: { subgraphDefaults: { fallback: { refreshAfterMs: 0 }, retry: { maxRetries: 0 } } },
-      headers: { all: { request: [{ propagate: { named: 'x-tenant' } }] } },
+      headers: { all: { request: [{ propagate: { named: 'x-tenant' } }], response: [{ propagate: { named: 'set-cookie' } }] } },
     });
   });
 
@@ -213,6 +213,20 @@ describe('dedupe and fallback copies key on the forwarded headers', () => {
       expect(different.map((r) => JSON.parse((r.body.data as { alphaHeaders: string }).alphaHeaders)['x-tenant'])).toEqual(['t1', 't2']);
     } finally {
       alpha.delayMs = 0;
+    }
+  });
+
+  it("gives a caller that joined another's call in flight that call's data but never its Set-Cookie", async () => {
+    alpha.delayMs = 300;
+    alpha.responseHeaders = { 'set-cookie': 'session=for-the-first-caller' };
+    try {
+      const before = alpha.received.length;
+      const answers = await Promise.all([ask('t3'), ask('t3')]);
+      expect(alpha.received.length - before).toBe(1);
+      expect(answers.map((answer) => answer.headers.getSetCookie().length).sort()).toEqual([0, 1]);
+    } finally {
+      alpha.delayMs = 0;
+      alpha.responseHeaders = {};
     }
   });
 

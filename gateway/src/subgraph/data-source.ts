@@ -155,6 +155,8 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       return super.process.call(this.perCall(fetcher, forwarded), options);
     }
     const state = context?.state;
+    // A call that joined another caller's call in flight gets its answer, but never its Set-Cookie.
+    let joined = false;
     const info: CallInfo = {
       query: options.request.query ?? '',
       operationName: options.request.operationName ?? undefined,
@@ -172,10 +174,11 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
       },
       trace: attempts,
       forwardedHeaders: forwarded && keyOf(forwarded),
+      onJoined: () => (joined = true),
     };
     const fetcher = (async (url: string, init: RequestInitLike) => {
       const answer = await resilience.caller.call(url, init, info);
-      collect?.(answer.headers);
+      collect?.(answer.headers, joined);
       return bufferedResponse(url, answer.status, answer.contentType, answer.body);
     }) as unknown as Fetcher;
     return super.process.call(this.perCall(fetcher, forwarded), options);
@@ -200,9 +203,10 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     const rules = this.subgraph.headerRules?.response;
     const collector: ResponseHeaderCollector | undefined = context?.state?.subgraphResponseHeaders;
     if (!rules || rules.empty || !collector) return undefined;
-    return (headers: Readonly<Record<string, string | string[] | undefined>> | undefined) => {
+    return (headers: Readonly<Record<string, string | string[] | undefined>> | undefined, joined = false) => {
       if (!headers) return;
       const output = rules.apply(headerInputOf(headers), context?.state?.principal);
+      if (joined) output.delete('set-cookie');
       if (output.size) collector.add(output);
     };
   }

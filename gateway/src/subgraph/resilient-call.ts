@@ -35,6 +35,8 @@ export interface CallInfo {
   trace?: AttemptTracer | undefined;
   /** The headers the header rules forward (names and values): part of the dedupe and cache keys, public calls too. */
   forwardedHeaders?: string | undefined;
+  /** Called when this call joined another caller's identical call in flight (its answer is that call's). */
+  onJoined?: (() => void) | undefined;
 }
 
 /** The subgraph's route: its breaker, or its replica pool (a subgraph with several `upstreams`). */
@@ -90,6 +92,7 @@ export class ResilientCaller {
       if (shared) {
         metrics.subgraphDeduplicated.inc({ subgraph: name });
         info.trace?.joined();
+        info.onJoined?.();
       }
       return await promise;
     } catch (error) {
