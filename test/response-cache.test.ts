@@ -54,6 +54,8 @@ async function startGateway(responseCache: GatewayConfigInput['responseCache'], 
     },
     resilience: { subgraphDefaults: { breaker: { enabled: false }, retry: { maxRetries: 0 } } },
     responseCache: { enabled: true, ...responseCache },
+    // /ready's Redis status.
+    server: { readinessDetail: true },
   });
   gateways.push(gw);
   const ready = async () => ((await (await fetch(`${gw.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';

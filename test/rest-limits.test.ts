@@ -21,6 +21,8 @@ describe('per-route request limits, counted in Redis across two gateway instance
         supergraph: { path: DEMO_SUPERGRAPH, watch: false },
         auth: { jwt: { issuers: [DEV_ISSUER] } },
         redis: { url: TEST_REDIS_URL, keyPrefix: prefix },
+        // waitForRedis reads /ready's Redis status, which is behind server.readinessDetail.
+        server: { readinessDetail: true },
         // A loaded machine must not make a Redis call time out and fail over to one count per instance.
         rateLimit: {
           storeTimeoutMs: 5_000,

@@ -156,9 +156,9 @@ function principalFromClaims(payload: JWTPayload, config: IssuerConfig, clientIp
     tier: rawTier ?? config.defaultTier,
     scopes,
     issuer: config.issuer,
+    claims: payload,
     clientIp,
     clientKey: `user:${config.issuer}:${id}`,
-    claims: payload,
   };
 }
 

@@ -14,6 +14,8 @@ export interface Principal {
   readonly scopes: readonly string[];
   /** The token's issuer, or `api-key`; absent for anonymous callers. */
   readonly issuer?: string | undefined;
+  /** The verified token's claims (`user` principals), for header rules and REST transforms that pass one on. */
+  readonly claims?: Readonly<Record<string, unknown>> | undefined;
   /** The API key id (never the key itself) for `api_key` principals. */
   readonly keyId?: string | undefined;
   /** The client's address (see `server.trustedProxies`). */
@@ -23,8 +25,6 @@ export interface Principal {
    * `user:<issuer>:<id>`, `key:<keyId>` or `ip:<clientIp>`.
    */
   readonly clientKey: string;
-  /** The verified token's claims (users only), for REST transforms that pass one on. */
-  readonly claims?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export const ANONYMOUS_TIER = 'anonymous';

@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { AuthConfigSchema } from '../auth/config.js';
 import { CostConfigSchema } from '../cost/config.js';
 import { GraphqlConfigSchema } from '../graphql/config.js';
+import { HeadersConfigSchema, type HeaderRule } from '../headers/config.js';
+import { gatewayHeaderNames, responseGuard, restRequestGuard, subgraphRequestGuard } from '../headers/guards.js';
+import { ruleProblems, type HeaderGuard } from '../headers/rules.js';
 import { ServerConfigSchema } from '../http/config.js';
 import { LoggingConfigSchema, MetricsConfigSchema, TracingConfigSchema } from '../observability/config.js';
 import { RateLimitConfigSchema } from '../rate-limit/config.js';
@@ -32,6 +35,7 @@ const SectionsSchema = z
     cost: CostConfigSchema,
     rateLimit: RateLimitConfigSchema,
     rest: RestConfigSchema,
+    headers: HeadersConfigSchema,
     tracing: TracingConfigSchema,
   })
   .strict();
@@ -85,7 +89,31 @@ function checkAcrossSections(config: Sections, ctx: z.RefinementCtx): void {
   }
 }
 
-export const ConfigSchema = SectionsSchema.superRefine(checkAcrossSections);
+/** Header rules that name a header the gateway keeps to itself (identity, request id, hop-by-hop, ...): refused with their key. */
+function checkHeaderRules(config: Sections, ctx: z.RefinementCtx): void {
+  const names = gatewayHeaderNames(config);
+  const request = subgraphRequestGuard(names);
+  const response = responseGuard(names);
+  const report = (path: (string | number)[], rules: readonly HeaderRule[], guard: HeaderGuard) => {
+    for (const problem of ruleProblems(rules, guard))
+      ctx.addIssue({ code: 'custom', path: [...path, ...problem.path], message: problem.message });
+  };
+  const sets = [['headers', 'all'], ...Object.keys(config.headers.subgraphs).map((name) => ['headers', 'subgraphs', name])];
+  for (const path of sets) {
+    const set = path.length === 2 ? config.headers.all : config.headers.subgraphs[path[2] as string];
+    if (!set) continue;
+    report([...path, 'request'], set.request, request);
+    report([...path, 'response'], set.response, response);
+  }
+  const restRequest = restRequestGuard(names);
+  config.rest.routes.forEach((route, index) => {
+    if (!route.headerRules) return;
+    report(['rest', 'routes', index, 'headerRules', 'request'], route.headerRules.request, restRequest);
+    report(['rest', 'routes', index, 'headerRules', 'response'], route.headerRules.response, response);
+  });
+}
+
+export const ConfigSchema = SectionsSchema.superRefine(checkAcrossSections).superRefine(checkHeaderRules);
 
 export type GatewayConfig = z.output<typeof ConfigSchema>;
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AuthConfig } from '../auth/config.js';
 import { positiveInt, withDefaults } from '../config-kit.js';
+import { HeaderRuleSetSchema } from '../headers/config.js';
 import type { ServerConfig } from '../http/config.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
 import type { SubgraphSections } from '../subgraph/config.js';
@@ -145,6 +146,10 @@ const RestRouteSchema = z
       })
       .strict()
       .prefault({}),
+    headerRules: HeaderRuleSetSchema.optional().describe(
+      'Header rules for this route, both ways (see docs/headers.md); they run over what the route forwards without them. ' +
+        '(`headers` is the match predicate on request headers.)',
+    ),
   })
   .strict();
 

@@ -4,6 +4,7 @@ import type { Principal } from '../auth/principal.js';
 import type { RestRequestInfo } from './state.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { RestFallbackCache } from './fallback-cache.js';
+import { clientResponseHeaders } from './headers.js';
 import { discardAnswer, sendAnswer, type UpstreamAnswer } from './proxy.js';
 
 /**
@@ -50,7 +51,12 @@ export async function serveKeptCopy(
   info.fallback = 'cache';
   use.metrics.restFallbacks.inc({ route: prefix });
   request.log.warn({ route: prefix, reason: info.failure }, 'upstream call failed; serving a kept copy');
-  return reply.code(kept.status).headers(kept.headers).header('x-fallback-source', 'cache').header('age', String(kept.age)).send(kept.body);
+  return reply
+    .code(kept.status)
+    .headers(clientResponseHeaders(kept.headers, request))
+    .header('x-fallback-source', 'cache')
+    .header('age', String(kept.age))
+    .send(kept.body);
 }
 
 /** Streams a 200 to the client and keeps a copy of it on the way (stored once the body ends complete). */

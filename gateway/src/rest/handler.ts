@@ -15,7 +15,7 @@ import { routeCall, type UpstreamRoute } from '../upstream/route.js';
 import type { BodyLimits } from './body-limit.js';
 import { answerFailure } from './error-answers.js';
 import { keptCopyKey, sendKeepingCopy, type RouteFallback } from './fallback.js';
-import type { ForwardHeaderOptions } from './headers.js';
+import { useResponseRules, type ForwardHeaderOptions } from './headers.js';
 import { discardAnswer, proxyAttempt, sendAnswer, type ProxiedRequest, type UpstreamAnswer } from './proxy.js';
 
 /** Methods retried after a connection error or 502/503/504: idempotent and without a (streamed, unreplayable) body. */
@@ -72,6 +72,7 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
     );
     const checked = runtime.targets.get(request) as string;
     const target = transforms ? transforms.target(checked) : checked;
+    useResponseRules(request, runtime.headerOptions);
     const key = fallback ? keptCopyKey(fallback, request, state.principal, target) : undefined;
     const call: ProxiedRequest = {
       request,

@@ -134,7 +134,7 @@ function proxyOnce(call: ProxiedRequest, upstreamOrigin: string, span: Span | un
 
 /** Streams an upstream answer to the client: its status, its headers without hop-by-hop ones, its body. */
 export function sendAnswer(reply: FastifyReply, answer: UpstreamAnswer): FastifyReply {
-  return reply.code(answer.status).headers(clientResponseHeaders(answer.headers)).send(answer.stream);
+  return reply.code(answer.status).headers(clientResponseHeaders(answer.headers, reply.request)).send(answer.stream);
 }
 
 /** Drops the unread body of an upstream answer that will not be sent (a retried or replaced 5xx). */

@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
 import type { CacheStore } from '../cache/store.js';
+import { gatewayHeaderNames, responseGuard, restRequestGuard } from '../headers/guards.js';
+import { compileHeaderRules } from '../headers/rules.js';
 import { subgraphSettings } from '../subgraph/config.js';
 import { routeLoadBalancing, routeName, routeReplicas, type RestRouteConfig, type RestSections } from './config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -125,12 +127,7 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
             }
           : undefined,
       origin: new URL(route.upstream ?? route.upstreams?.[0]?.url ?? '').origin,
-      headerOptions: {
-        requestIdHeader: config.server.requestIdHeader.toLowerCase(),
-        apiKeyHeader: config.auth.apiKeys.header.toLowerCase(),
-        propagation: config.auth.propagation,
-        forwardAuthorization: route.auth.forwardAuthorization,
-      },
+      headerOptions: headerOptionsOf(config, route),
       targets: new WeakMap(),
       params: new WeakMap(),
       transforms: compileTransforms(route.transform),
@@ -194,6 +191,21 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
     stopChecks: () => pools?.close(),
     closeConnections: async () => {
       await probePool?.close().catch(() => undefined);
+    },
+  };
+}
+
+/** What crosses to and from a route's upstream: the gateway's own headers and the route's header rules, compiled once. */
+function headerOptionsOf(config: RestSections, route: RestRouteConfig): RouteRuntime['headerOptions'] {
+  const headerNames = gatewayHeaderNames(config);
+  return {
+    requestIdHeader: config.server.requestIdHeader.toLowerCase(),
+    apiKeyHeader: config.auth.apiKeys.header.toLowerCase(),
+    propagation: config.auth.propagation,
+    forwardAuthorization: route.auth.forwardAuthorization,
+    rules: route.headerRules && {
+      request: compileHeaderRules(route.headerRules.request, restRequestGuard(headerNames)),
+      response: compileHeaderRules(route.headerRules.response, responseGuard(headerNames)),
     },
   };
 }

@@ -13,6 +13,10 @@ import type { SubgraphLatencies } from './latency.js';
 import { subgraphAttemptTracer, type AttemptTracer } from './call-trace.js';
 import type { CallInfo, ResilientCaller } from './resilient-call.js';
 import type { RequestInitLike } from '../upstream/pool.js';
+import type { ResponseHeaderCollector } from '../headers/guards.js';
+import { headerInputOf, type CompiledHeaderRules, type HeaderOutput } from '../headers/rules.js';
+
+const NO_HEADERS = new Map<string, string>();
 
 type GatewayGraphQLResponse = Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
 
@@ -28,6 +32,8 @@ export interface SubgraphDataSourceOptions {
   /** Where the latency of each answered (or timed-out) call is recorded, for adaptive budgets. */
   latencies?: SubgraphLatencies | undefined;
   logger: Logger;
+  /** This subgraph's header rules (`headers.all`, then its own), compiled; absent: none. */
+  headerRules?: { request: CompiledHeaderRules; response: CompiledHeaderRules } | undefined;
   /** The resilience layer for this subgraph; absent (`resilience.enabled: false`): plain calls through `fetcher`. */
   resilience?: { caller: ResilientCaller; requestDeadlineMs: number } | undefined;
 }
@@ -43,6 +49,8 @@ export interface SubgraphDataSourceOptions {
  */
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   private readonly subgraph: Omit<SubgraphDataSourceOptions, 'url' | 'fetcher'>;
+  /** Set on the per-call object only: the headers the request rules produced for this call. */
+  private readonly forwarded: HeaderOutput | undefined;
 
   constructor(options: SubgraphDataSourceOptions) {
     super({ url: options.url, fetcher: options.fetcher });
@@ -54,6 +62,8 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     const context = options.context as Partial<GatewayContext> | undefined;
     const headers = options.request.http?.headers;
     if (!headers) return;
+    // The header rules' output first: what the gateway sets below cannot be overridden by it.
+    for (const [name, values] of this.forwarded ?? []) headers.set(name, values.join(', '));
     if (context?.requestId) headers.set(this.subgraph.requestIdHeader, context.requestId);
     // Identity headers come from the principal only, never from anything a client could have set.
     for (const name of principalHeaderNames(this.subgraph.principalHeaders)) headers.delete(name);
@@ -140,17 +150,26 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     onCacheHit: () => void,
   ): Promise<GatewayGraphQLResponse> {
     const resilience = this.subgraph.resilience;
+    const forwarded = this.requestHeaders(options, context);
+    const collect = this.responseCollector(context);
     if (!resilience) {
-      if (!attempts) return super.process(options);
-      // Plain calls, traced: one attempt span around the fetcher, its traceparent sent along.
+      if (!attempts && !forwarded && !collect) return super.process(options);
+      // Plain calls (traced: one attempt span around the fetcher, its traceparent sent along).
       const plain = this.fetcher;
-      const fetcher = ((url: string, init: RequestInitLike) =>
-        attempts.attempt(1, undefined, (traceHeaders) =>
-          plain(url, { ...init, headers: { ...init.headers, ...traceHeaders } }),
-        )) as unknown as Fetcher;
-      return super.process.call(Object.create(this, { fetcher: { value: fetcher } }) as this, options);
+      const send = (url: string, init: RequestInitLike) =>
+        attempts
+          ? attempts.attempt(1, undefined, (traceHeaders) => plain(url, { ...init, headers: { ...init.headers, ...traceHeaders } }))
+          : plain(url, init);
+      const fetcher = (async (url: string, init: RequestInitLike) => {
+        const response = await send(url, init);
+        collect?.((response.headers as { all?(): Readonly<Record<string, string | string[] | undefined>> | undefined }).all?.());
+        return response;
+      }) as unknown as Fetcher;
+      return super.process.call(this.perCall(fetcher, forwarded), options);
     }
     const state = context?.state;
+    // A call that joined another caller's call in flight gets its answer, but never its Set-Cookie.
+    let joined = false;
     const info: CallInfo = {
       query: options.request.query ?? '',
       operationName: options.request.operationName ?? undefined,
@@ -167,15 +186,55 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
         onFallbackServed(failure, use);
       },
       trace: attempts,
+      forwardedHeaders: forwarded && keyOf(forwarded),
+      onJoined: () => (joined = true),
     };
     const fetcher = (async (url: string, init: RequestInitLike) => {
       const answer = await resilience.caller.call(url, init, info);
       if (answer.fromCache) onCacheHit();
-      return bufferedResponse(url, answer.status, answer.contentType, answer.body, answer.cacheControl);
+      collect?.(answer.headers, joined);
+      return bufferedResponse(url, answer.status, answer.contentType, answer.body, {
+        cacheControl: answer.cacheControl,
+        headers: answer.headers,
+      });
     }) as unknown as Fetcher;
-    const call = Object.create(this, { fetcher: { value: fetcher } }) as this;
-    return super.process.call(call, options);
+    return super.process.call(this.perCall(fetcher, forwarded), options);
   }
+
+  /** The object one call runs Apollo's `process()` on: this data source, with the call's fetcher and forwarded headers. */
+  private perCall(fetcher: Fetcher, forwarded: HeaderOutput | undefined): this {
+    return Object.create(this, { fetcher: { value: fetcher }, forwarded: { value: forwarded } }) as this;
+  }
+
+  /** The request rules' output for this call, from the client's request and the caller; undefined: nothing to forward. */
+  private requestHeaders(options: GraphQLDataSourceProcessOptions<GatewayContext>, context: Partial<GatewayContext> | undefined) {
+    const rules = this.subgraph.headerRules?.request;
+    if (!rules || rules.empty) return undefined;
+    const incoming = options.kind === 'incoming operation' ? options.incomingRequestContext.request.http?.headers : undefined;
+    const output = rules.apply(incoming ?? NO_HEADERS, context?.state?.principal);
+    return output.size ? output : undefined;
+  }
+
+  /** Where the response rules put what they keep of this call's answer; undefined: no rules, or no collector on the request. */
+  private responseCollector(context: Partial<GatewayContext> | undefined) {
+    const rules = this.subgraph.headerRules?.response;
+    const collector: ResponseHeaderCollector | undefined = context?.state?.subgraphResponseHeaders;
+    if (!rules || rules.empty || !collector) return undefined;
+    return (headers: Readonly<Record<string, string | string[] | undefined>> | undefined, joined = false) => {
+      if (!headers) return;
+      const output = rules.apply(headerInputOf(headers), context?.state?.principal);
+      if (joined) output.delete('set-cookie');
+      if (output.size) collector.add(output);
+    };
+  }
+}
+
+/** The forwarded headers as a dedupe and cache key part: names sorted, so the order rules set them in does not matter. */
+function keyOf(forwarded: HeaderOutput): string {
+  return [...forwarded]
+    .map(([name, values]) => `${name}:${values.join(', ')}`)
+    .sort()
+    .join('\n');
 }
 
 function unavailable(subgraph: string): GatewayGraphQLResponse {

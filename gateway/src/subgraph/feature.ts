@@ -1,5 +1,7 @@
 import type { GraphQLDataSource, ServiceEndpointDefinition } from '@apollo/gateway';
 import type { Logger } from 'pino';
+import type { AuthConfig } from '../auth/config.js';
+import type { HeadersConfig } from '../headers/config.js';
 import type { ServerConfig } from '../http/config.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
 import { configuredSubgraphUrl, type SubgraphCallSections } from './config.js';
@@ -12,6 +14,7 @@ import type { SupergraphState } from '../supergraph/state.js';
 import { SubgraphDataSource } from './data-source.js';
 import { useFallbackReport } from './fallback-report-plugin.js';
 import { createSubgraphFetch } from './fetch.js';
+import { subgraphHeaderRules } from './header-rules.js';
 import { SubgraphHealthBook } from './health.js';
 import { SubgraphLatencies } from './latency.js';
 import { createSubgraphResilience, loadStaticFallbackFiles, type SubgraphResilience } from './resilience.js';
@@ -31,6 +34,8 @@ declare module '../feature.js' {
 type SubgraphsConfig = SubgraphCallSections & {
   rateLimit: Pick<RateLimitConfig, 'adaptive'>;
   server: Pick<ServerConfig, 'requestIdHeader'>;
+  auth: Pick<AuthConfig, 'propagation' | 'apiKeys'>;
+  headers: HeadersConfig;
 };
 
 interface SubgraphsShared {
@@ -67,6 +72,7 @@ export const subgraphsFeature: Feature<SubgraphsConfig, SubgraphsShared> = {
       : undefined;
     // Only adaptive budgets read latencies; without them nothing is recorded.
     const latencies = config.rateLimit.adaptive.enabled ? new SubgraphLatencies() : undefined;
+    const headerRules = subgraphHeaderRules(config);
     const buildSubgraphService = ({ name, url }: ServiceEndpointDefinition) =>
       new SubgraphDataSource({
         name,
@@ -78,6 +84,7 @@ export const subgraphsFeature: Feature<SubgraphsConfig, SubgraphsShared> = {
         metrics,
         health,
         latencies,
+        headerRules: headerRules.of(name),
         logger: logger.child({ component: 'subgraph' }),
         resilience: resilience && { caller: resilience.caller(name), requestDeadlineMs: config.resilience.requestDeadlineMs },
       });
@@ -92,6 +99,7 @@ export const subgraphsFeature: Feature<SubgraphsConfig, SubgraphsShared> = {
     };
     return {
       provides: { buildSubgraphService, subgraphResilience: resilience, subgraphSignals: signals },
+      register: (app) => headerRules.register(app),
       apolloPlugins: [useFallbackReport()],
       readiness: () => ({
         subgraphs: shared.supergraph.subgraphs.map(({ name, url }) => ({

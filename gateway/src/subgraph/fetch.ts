@@ -22,7 +22,9 @@ export function createSubgraphFetch(options: UpstreamPoolOptions = {}): Subgraph
   // Apollo's fetcher contract, on the same transport: the body is read at once, then served from memory.
   const fetcher = (async (url: string, init: RequestInitLike) => {
     const response = await fetch(url, init);
-    return bufferedResponse(url, response.status, response.headers.get('content-type'), await response.text());
+    return bufferedResponse(url, response.status, response.headers.get('content-type'), await response.text(), {
+      headers: response.headers.all?.(),
+    });
   }) as unknown as Fetcher;
 
   return { fetcher, fetch, close: () => pool.close() };
@@ -32,19 +34,30 @@ export function createSubgraphFetch(options: UpstreamPoolOptions = {}): Subgraph
  * An answer already read, in the shape Apollo reads from its fetcher (`ok`, `status`, `headers.get`,
  * `json()`, `text()`), without wrapping the string in a WHATWG Response and a web stream again.
  */
-export function bufferedResponse(url: string, status: number, contentType: string | null, body: string, cacheControl?: string | null) {
+export function bufferedResponse(
+  url: string,
+  status: number,
+  contentType: string | null,
+  body: string,
+  extra: {
+    /** What Apollo reads to restrict the client's Cache-Control (the most restrictive of the calls). */
+    cacheControl?: string | null | undefined;
+    /** Every header as received, for the response header rules. */
+    headers?: Readonly<Record<string, string | string[] | undefined>> | undefined;
+  } = {},
+) {
   return {
     ok: status >= 200 && status < 300,
     status,
     statusText: '',
     url,
     redirected: false,
-    // Apollo reads `cache-control` to restrict the client's Cache-Control (the most restrictive of the calls).
     headers: {
       get: (name: string) => {
         const lower = name.toLowerCase();
-        return lower === 'content-type' ? contentType : lower === 'cache-control' ? (cacheControl ?? null) : null;
+        return lower === 'content-type' ? contentType : lower === 'cache-control' ? (extra.cacheControl ?? null) : null;
       },
+      all: () => extra.headers,
     },
     json: async () => JSON.parse(body) as unknown,
     text: async () => body,

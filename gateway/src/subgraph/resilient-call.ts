@@ -34,6 +34,10 @@ export interface CallInfo {
   onFallback(use: FallbackUse, failure: CallFailure): void;
   /** Spans of the attempts, with their `traceparent` sent along; absent when tracing is off. */
   trace?: AttemptTracer | undefined;
+  /** The headers the header rules forward (names and values): part of the dedupe and cache keys, public calls too. */
+  forwardedHeaders?: string | undefined;
+  /** Called when this call joined another caller's identical call in flight (its answer is that call's). */
+  onJoined?: (() => void) | undefined;
 }
 
 /** The subgraph's route: its breaker, or its replica pool (a subgraph with several `upstreams`). */
@@ -100,13 +104,15 @@ export class ResilientCaller {
 
     const isPublic =
       settings.public || (operation.rootFields.length > 0 && operation.rootFields.every((f) => settings.publicRootFields.includes(f.name)));
-    const key = this.cacheKey(isPublic ? '' : this.identity(init.headers), init.body ?? '');
+    const forwarded = info.forwardedHeaders ? `\0${info.forwardedHeaders}` : '';
+    const key = this.cacheKey((isPublic ? '' : this.identity(init.headers)) + forwarded, init.body ?? '');
     try {
       if (!settings.dedupe) return await this.fetchAndKeep(url, init, info, key);
       const { promise, shared } = inFlight.run(key, () => this.fetchAndKeep(url, init, info, key));
       if (shared) {
         metrics.subgraphDeduplicated.inc({ subgraph: name });
         info.trace?.joined();
+        info.onJoined?.();
       }
       return await promise;
     } catch (error) {

@@ -1,3 +1,6 @@
+import { inheritedByOperations } from '../context.js';
+import type { ResponseHeaderCollector } from '../headers/guards.js';
+
 export type FallbackSource = 'cache' | 'static';
 
 /** One fallback a response used (a subgraph call answered from a kept or static copy), as reported in `extensions.fallbacks`. */
@@ -12,5 +15,12 @@ declare module '../context.js' {
   interface RequestState {
     /** Fallbacks that stood in for failed subgraph calls, reported in `extensions.fallbacks`. */
     fallbacks?: FallbackUse[] | undefined;
+    /**
+     * Headers the response rules kept from subgraph answers, written to the client's response when
+     * it is sent; set on the HTTP request, shared by the operations of a batch.
+     */
+    subgraphResponseHeaders?: ResponseHeaderCollector | undefined;
   }
 }
+
+inheritedByOperations('subgraphResponseHeaders');

@@ -11,6 +11,8 @@ export interface UpstreamResponse {
   cacheControl?: string | null | undefined;
   /** Answered from the response cache, not by the upstream. */
   fromCache?: boolean | undefined;
+  /** The answer's headers as received (`set-cookie`: one entry per line); absent on a kept or static copy. */
+  headers?: Readonly<Record<string, string | string[] | undefined>> | undefined;
 }
 
 /**
@@ -48,5 +50,6 @@ export async function fetchOnce(fetch: UpstreamFetch, url: string, init: Request
     contentType: response.headers.get('content-type'),
     body,
     cacheControl: response.headers.get('cache-control'),
+    headers: response.headers.all?.(),
   };
 }

@@ -11,7 +11,13 @@ export interface RequestInitLike {
 export type UpstreamFetch = (
   url: string,
   init: RequestInitLike & { signal?: EventEmitter | undefined },
-) => Promise<{ status: number; headers: { get(name: string): string | null }; text(): Promise<string> }>;
+) => Promise<{ status: number; headers: UpstreamHeaders; text(): Promise<string> }>;
+
+/** An answer's headers: one by name, or all of them as received (`set-cookie` as a list of lines). */
+export interface UpstreamHeaders {
+  get(name: string): string | null;
+  all?(): Readonly<Record<string, string | string[] | undefined>>;
+}
 
 export interface UpstreamPool {
   /** One call on the pool, with an abort signal per attempt. */
@@ -58,7 +64,10 @@ export function createUpstreamFetch(options: UpstreamPoolOptions = {}): Upstream
     });
     return {
       status: response.statusCode,
-      headers: { get: (name: string) => headerValue(response.headers[name.toLowerCase()]) },
+      headers: {
+        get: (name: string) => headerValue(response.headers[name.toLowerCase()]),
+        all: () => response.headers as Record<string, string | string[] | undefined>,
+      },
       text: () => response.body.text(),
     };
   };
