@@ -1,4 +1,6 @@
 export type FallbackSource = 'cache' | 'static';
+/** Why a copy answered: `error`, the call failed; `slow`, it had not answered by its soft deadline (stale-if-slow) and went on. */
+export type FallbackReason = 'error' | 'slow';
 
 /** One fallback a response used (a subgraph call answered from a kept or static copy), as reported in `extensions.fallbacks`. */
 export interface FallbackUse {
@@ -6,6 +8,7 @@ export interface FallbackUse {
   source: FallbackSource;
   /** Seconds since the cached copy was stored; null for static fallbacks. */
   age: number | null;
+  reason: FallbackReason;
 }
 
 declare module '../context.js' {
