@@ -27,7 +27,8 @@ export class SoftDeadline {
     private readonly name: string,
     private readonly settings: StaleIfSlowSettings,
   ) {
-    this.latencies = settings.adaptive ? new SubgraphLatencies() : undefined;
+    // Recomputed at most every 250 ms: a deadline that follows the subgraph should not lag it by a second.
+    this.latencies = settings.adaptive ? new SubgraphLatencies({ recomputeAfterMs: 250 }) : undefined;
   }
 
   /** The soft deadline (ms) for a call starting now. */
