@@ -76,7 +76,12 @@ const urls = {
     resolvers: usersResolvers,
     context: (r) => createUsersContext(users, r as unknown as FastifyRequest),
   }),
-  orders: await serve({ name: 'orders', resolvers: ordersResolvers, context: () => createOrdersContext(orders) }),
+  // The caller's scopes (x-user-scopes) decide whose orders it may read, as in the real subgraph.
+  orders: await serve({
+    name: 'orders',
+    resolvers: ordersResolvers,
+    context: (r) => createOrdersContext(orders, r as unknown as FastifyRequest),
+  }),
   products: await serve({ name: 'products', resolvers: productsResolvers, context: () => createProductsContext(products) }),
 };
 console.log(JSON.stringify(urls));

@@ -85,12 +85,12 @@ describe('fallbacks when the products subgraph is killed', () => {
       expect(product).toEqual({ upc: expect.stringMatching(/^upc-/), name: 'Product details temporarily unavailable', price: 0 });
     }
     expect(result.headers.get('x-fallback-source')).toBe('static');
-    expect(result.body.extensions).toEqual({ fallbacks: [{ subgraph: 'products', source: 'static', age: null }] });
+    expect(result.body.extensions).toEqual({ fallbacks: [{ subgraph: 'products', source: 'static', age: null, reason: 'error' }] });
 
     const top = await postAsOperator(gw.graphqlUrl, { query: '{ topProducts(first: 3) { upc name } }' });
     expect(top.body).toEqual({
       data: { topProducts: [] },
-      extensions: { fallbacks: [{ subgraph: 'products', source: 'static', age: null }] },
+      extensions: { fallbacks: [{ subgraph: 'products', source: 'static', age: null, reason: 'error' }] },
     });
     expect(await metricValue(gw, 'gateway_fallback_requests_total', { subgraph: 'products', source: 'static' })).toBe(2);
   });

@@ -343,7 +343,9 @@ describe('a subgraph with three replicas', () => {
     const result = await postGraphql(gateway.graphqlUrl, { query: QUERY });
     // The last complete answer was kept (every replica's answer goes to the same cache key): c's.
     expect(result.body.data).toEqual({ replica: 'c' });
-    expect(result.body.extensions).toEqual({ fallbacks: [{ subgraph: 'inventory', source: 'cache', age: expect.any(Number) }] });
+    expect(result.body.extensions).toEqual({
+      fallbacks: [{ subgraph: 'inventory', source: 'cache', age: expect.any(Number), reason: 'error' }],
+    });
     expect(await metricValue(gateway, 'gateway_subgraph_requests_total', { subgraph: 'inventory', result: 'no_replica' })).toBe(1);
     // Readiness does not follow one subgraph's replicas (see docs/load-balancing.md).
     expect((await readyReplicas(gateway)).status).toBe(200);

@@ -30,6 +30,9 @@ describe('per-subgraph resilience settings', () => {
       rollingWindowMs: 10_000,
       volumeThreshold: 3,
       resetTimeoutMs: 5_000,
+      consecutiveFailures: 0,
+      slowCallDurationMs: 250, // half of its own timeoutMs
+      slowCallRatePercentage: 80,
     });
     const users = subgraphSettings(config, 'users'); // not in `subgraphs` at all
     expect(users.timeoutMs).toBe(2_000);

@@ -7,10 +7,12 @@ export type RequestOutcome = 'success' | 'partial' | 'graphql_error' | 'client_e
  * `timeout`, `breaker_open` (no network call made) and `bulkhead_rejected` (no network call made)
  * come from the resilience layer; `no_replica` means every replica of a replicated subgraph was out
  * (no network call made). A call answered by a fallback is counted with the failure the
- * fallback stood in for, and once more in `gateway_fallback_requests_total`.
+ * fallback stood in for, and once more in `gateway_fallback_requests_total`; `slow` is a query
+ * answered from a cached copy because the call passed its soft deadline (stale-if-slow; the call
+ * itself went on).
  */
 export type SubgraphResult =
-  'success' | 'graphql_error' | 'http_error' | 'network_error' | 'timeout' | 'breaker_open' | 'bulkhead_rejected' | 'no_replica';
+  'success' | 'graphql_error' | 'http_error' | 'network_error' | 'timeout' | 'breaker_open' | 'bulkhead_rejected' | 'no_replica' | 'slow';
 
 /** `gateway_circuit_breaker_state` values. */
 export const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
@@ -148,8 +150,8 @@ export class GatewayMetrics {
 
   readonly fallbackRequests = new Counter({
     name: 'gateway_fallback_requests_total',
-    help: 'Failed subgraph calls answered by a fallback, by subgraph and source (cache or static).',
-    labelNames: ['subgraph', 'source'] as const,
+    help: 'Subgraph calls answered by a fallback, by subgraph, source (cache or static) and reason (error: the call failed; slow: it passed its soft deadline).',
+    labelNames: ['subgraph', 'source', 'reason'] as const,
     registers: [this.registry],
   });
 

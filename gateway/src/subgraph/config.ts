@@ -29,6 +29,22 @@ const FallbackFields = {
       'A kept copy younger than this is not rewritten by this instance (bounds cache writes for hot queries; 0: write every answer).',
     ),
 };
+const StaleIfSlowFields = {
+  enabled: z
+    .boolean()
+    .describe(
+      'When a query call has not answered by the soft deadline and the fallback cache holds a copy, answer with the copy at once (`reason: "slow"`); the call goes on within its timeout and refreshes the copy. Never for mutations.',
+    ),
+  softDeadlineMs: positiveInt.describe('The soft deadline; with `adaptive`, its upper bound.'),
+  adaptive: z
+    .boolean()
+    .describe(
+      "Derive the soft deadline from this subgraph's recent latency: `percentile` × `factor`, at least `floorMs`, at most `softDeadlineMs` (the fixed one until 20 calls of the last minute are known).",
+    ),
+  percentile: z.number().min(50).max(100).describe('Adaptive: which latency percentile of the last minute the deadline follows.'),
+  factor: z.number().min(1).max(100).describe('Adaptive: the multiple of that percentile a call may take before its copy is served.'),
+  floorMs: positiveInt.describe('Adaptive: the shortest soft deadline (a very fast subgraph is not given up on after a blip).'),
+};
 const SubgraphResilienceFields = {
   timeoutMs: positiveInt.describe('Timeout of one call (one attempt) to the subgraph.'),
   connections: positiveInt.describe('Size of the keep-alive connection pool to this subgraph.'),
@@ -47,19 +63,34 @@ const SUBGRAPH_DEFAULTS = {
   dedupe: true,
   public: false,
   publicRootFields: [] as string[],
-  breaker: { enabled: true, errorThresholdPercentage: 50, rollingWindowMs: 10_000, volumeThreshold: 10, resetTimeoutMs: 10_000 },
+  breaker: {
+    enabled: true,
+    errorThresholdPercentage: 50,
+    rollingWindowMs: 10_000,
+    volumeThreshold: 10,
+    resetTimeoutMs: 10_000,
+    consecutiveFailures: 0,
+    slowCallRatePercentage: 80,
+  },
   bulkhead: { maxConcurrent: 100 },
   retry: { maxRetries: 2, baseDelayMs: 25, maxDelayMs: 250 },
   fallback: { cache: true, cacheTtlMs: 300_000, refreshAfterMs: 1_000 },
+  staleIfSlow: { enabled: true, softDeadlineMs: 1_000, adaptive: false, percentile: 99, factor: 2, floorMs: 200 },
 };
 
+// Unset by default: it then follows the subgraph's own timeout (see breakerSettings).
+const { slowCallDurationMs, ...breakerDefaulted } = BreakerFields;
 const SubgraphDefaultsSchema = z
   .object({
     ...withDefaults(SubgraphResilienceFields, SUBGRAPH_DEFAULTS),
-    breaker: defaultedGroup(BreakerFields, SUBGRAPH_DEFAULTS.breaker),
+    breaker: z
+      .object({ ...withDefaults(breakerDefaulted, SUBGRAPH_DEFAULTS.breaker), slowCallDurationMs })
+      .strict()
+      .prefault({}),
     bulkhead: defaultedGroup(BulkheadFields, SUBGRAPH_DEFAULTS.bulkhead),
     retry: defaultedGroup(RetryFields, SUBGRAPH_DEFAULTS.retry),
     fallback: defaultedGroup(FallbackFields, SUBGRAPH_DEFAULTS.fallback),
+    staleIfSlow: defaultedGroup(StaleIfSlowFields, SUBGRAPH_DEFAULTS.staleIfSlow),
     loadBalancing: LoadBalancingConfigSchema,
   })
   .strict()
@@ -92,6 +123,7 @@ const SubgraphConfigSchema = z
     breaker: z.object(BreakerFields).partial().strict().optional(),
     bulkhead: z.object(BulkheadFields).partial().strict().optional(),
     retry: z.object(RetryFields).partial().strict().optional(),
+    staleIfSlow: z.object(StaleIfSlowFields).partial().strict().optional(),
     fallback: z
       .object({
         ...z.object(FallbackFields).partial().shape,
@@ -193,7 +225,10 @@ export interface SubgraphSections {
 }
 
 /** The resilience settings of one subgraph, defaults and overrides merged. */
-export type SubgraphSettings = z.output<typeof SubgraphDefaultsSchema> & { fallback: { static?: string | undefined } };
+export type SubgraphSettings = z.output<typeof SubgraphDefaultsSchema> & {
+  fallback: { static?: string | undefined };
+  breaker: { slowCallDurationMs: number };
+};
 
 /** `resilience.subgraphDefaults` with `subgraphs.<name>`'s overrides applied, group by group. */
 export function subgraphSettings(config: SubgraphSections, name: string): SubgraphSettings {
@@ -205,18 +240,28 @@ export function subgraphSettings(config: SubgraphSections, name: string): Subgra
     bulkhead,
     retry,
     fallback,
+    staleIfSlow,
     loadBalancing,
     ...own
   } = config.subgraphs[name] ?? { url: undefined };
   return {
     ...defaults,
     ...definedOnly(own),
-    breaker: { ...defaults.breaker, ...definedOnly(breaker) },
+    breaker: breakerSettings({ ...defaults.breaker, ...definedOnly(breaker) }, definedOnly(own).timeoutMs ?? defaults.timeoutMs),
     bulkhead: { ...defaults.bulkhead, ...definedOnly(bulkhead) },
     retry: { ...defaults.retry, ...definedOnly(retry) },
     fallback: { ...defaults.fallback, ...definedOnly(fallback) },
+    staleIfSlow: { ...defaults.staleIfSlow, ...definedOnly(staleIfSlow) },
     loadBalancing: mergeLoadBalancing(defaults.loadBalancing, loadBalancing),
   };
+}
+
+/** A breaker's settings with `slowCallDurationMs` resolved: unset, half the call timeout (a call that used half its allowance is slow). */
+function breakerSettings<B extends { slowCallDurationMs?: number | undefined }>(
+  breaker: B,
+  timeoutMs: number,
+): B & { slowCallDurationMs: number } {
+  return { ...breaker, slowCallDurationMs: breaker.slowCallDurationMs ?? Math.ceil(timeoutMs / 2) };
 }
 
 /** The replicas of a subgraph configured with two or more `upstreams`; undefined for a single URL. */

@@ -78,7 +78,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
     const context = options.context as Partial<GatewayContext> | undefined;
     const traced = this.traced(context);
-    let servedBy: { failure: CallFailure; use: FallbackUse } | undefined;
+    let servedBy: { failure: CallFailure | undefined; use: FallbackUse } | undefined;
     let fromCache = false;
     try {
       const response = await this.processCall(
@@ -88,7 +88,15 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
         (failure, use) => (servedBy = { failure, use }),
         () => (fromCache = true),
       );
-      if (servedBy) {
+      if (servedBy && !servedBy.failure) {
+        // Stale-if-slow: a cached copy answered at the soft deadline; the call went on (its outcome feeds the breaker).
+        metrics.observeSubgraphCall(name, 'slow', elapsed());
+        // The subgraph took at least this long: latency it showed.
+        this.subgraph.latencies?.record(name, elapsed() * 1000);
+        traced?.fetchSpan?.setAttributes({ 'gateway.subgraph.result': 'slow', 'gateway.fallback.source': servedBy.use.source });
+        return response;
+      }
+      if (servedBy?.failure) {
         // A fallback answered: the call itself failed.
         metrics.observeSubgraphCall(name, servedBy.failure, elapsed());
         // A timeout is latency the subgraph showed; a refusal (breaker, bulkhead) or a reset is not.
@@ -146,7 +154,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     options: GraphQLDataSourceProcessOptions<GatewayContext>,
     context: Partial<GatewayContext> | undefined,
     attempts: AttemptTracer | undefined,
-    onFallbackServed: (failure: CallFailure, use: FallbackUse) => void,
+    onFallbackServed: (failure: CallFailure | undefined, use: FallbackUse) => void,
     onCacheHit: () => void,
   ): Promise<GatewayGraphQLResponse> {
     const resilience = this.subgraph.resilience;

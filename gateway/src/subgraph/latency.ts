@@ -1,5 +1,6 @@
 /**
- * Recent call latencies per subgraph, for the p95 that adaptive budgets watch. A bounded ring of
+ * Recent call latencies per subgraph, for the p95 that adaptive budgets watch and the percentile an
+ * adaptive soft deadline (stale-if-slow) follows. A bounded ring of
  * samples per subgraph; the percentile is computed over the samples still inside the window and
  * kept for a short while, so a busy request path does not sort on every charge.
  */
@@ -43,9 +44,14 @@ export class SubgraphLatencies {
 
   /** The 95th percentile (ms) of the calls in the last `windowMs`; undefined with fewer than `minSamples`. */
   p95(subgraph: string, windowMs: number, minSamples: number, now = Date.now()): number | undefined {
+    return this.percentile(subgraph, 95, windowMs, minSamples, now);
+  }
+
+  /** The `percentile`th percentile (ms, 0..100) of the calls in the last `windowMs`; undefined with fewer than `minSamples`. */
+  percentile(subgraph: string, percentile: number, windowMs: number, minSamples: number, now = Date.now()): number | undefined {
     const ring = this.rings.get(subgraph);
     if (!ring) return undefined;
-    const key = `${windowMs}:${minSamples}`;
+    const key = `${percentile}:${windowMs}:${minSamples}`;
     if (ring.cached && ring.cached.key === key && now - ring.cached.computedAt < this.recomputeAfterMs) return ring.cached.value;
     const recent: number[] = [];
     for (let i = 0; i < ring.size; i++) {
@@ -54,7 +60,7 @@ export class SubgraphLatencies {
     let value: number | undefined;
     if (recent.length >= minSamples) {
       recent.sort((a, b) => a - b);
-      value = recent[Math.min(recent.length - 1, Math.ceil(recent.length * 0.95) - 1)];
+      value = recent[Math.max(0, Math.min(recent.length - 1, Math.ceil((recent.length * percentile) / 100) - 1))];
     }
     ring.cached = { key, value, computedAt: now };
     return value;

@@ -4,9 +4,10 @@ import type { Logger } from 'pino';
 import type { CacheStore } from '../cache/store.js';
 import { withTimeout } from '../cache/timeout.js';
 import type { SubgraphSettings } from './config.js';
-import type { FallbackUse } from './state.js';
+import type { FallbackReason, FallbackUse } from './state.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { fetchOnce, type UpstreamResponse } from '../upstream/attempt.js';
+import type { CallAudience } from '../upstream/breaker.js';
 import type { Bulkhead } from '../upstream/bulkhead.js';
 import { callFailureOf, describeError, UpstreamCallError, type CallFailure } from '../upstream/call-error.js';
 import type { RequestInitLike, UpstreamFetch } from '../upstream/pool.js';
@@ -16,6 +17,7 @@ import type { AttemptTracer } from './call-trace.js';
 import type { InFlight } from './dedupe.js';
 import { analyseOperation } from './operation.js';
 import type { ResponseCache } from './response-cache.js';
+import { raceSoftDeadline, SoftDeadline } from './stale-if-slow.js';
 import { staticResponse, type StaticFallbacks } from './static-fallbacks.js';
 
 /** What one call needs to know about the request it serves. */
@@ -30,8 +32,8 @@ export interface CallInfo {
   requestId?: string | undefined;
   /** A header of the client's request (for `consistent_hash` on a header the subgraph request does not carry). */
   incomingHeader?: ((name: string) => string | undefined) | undefined;
-  /** Called when the answer is a fallback, with the failure it stands in for. */
-  onFallback(use: FallbackUse, failure: CallFailure): void;
+  /** Called when the answer is a fallback, with the failure it stands in for (none: stale-if-slow, the call went on). */
+  onFallback(use: FallbackUse, failure: CallFailure | undefined): void;
   /** Spans of the attempts, with their `traceparent` sent along; absent when tracing is off. */
   trace?: AttemptTracer | undefined;
   /** The headers the header rules forward (names and values): part of the dedupe and cache keys, public calls too. */
@@ -68,15 +70,20 @@ export interface ResilientCallerSettings {
  * Calls one subgraph through the resilience layer, in this order:
  *
  * dedupe (queries) → retries (queries: connection errors, 502/503/504) → bulkhead → breaker →
- * one attempt with its timeout; on failure: cached copy → static copy → the error.
+ * one attempt with its timeout; past the soft deadline (queries): the cached copy, while the call
+ * goes on; on failure: cached copy → static copy → the error.
  */
 export class ResilientCaller {
   /** Keys this instance wrote lately: a copy younger than `fallback.refreshAfterMs` is not rewritten. */
   private readonly recentlyKept: LRUCache<string, true> | undefined;
+  /** Stale-if-slow's soft deadline; undefined when it is off or there is no fallback cache. */
+  private readonly softDeadline: SoftDeadline | undefined;
 
   constructor(private readonly options: ResilientCallerOptions) {
-    const refreshAfterMs = options.settings.fallback.refreshAfterMs;
-    this.recentlyKept = refreshAfterMs > 0 ? new LRUCache({ max: 10_000, ttl: refreshAfterMs, ttlAutopurge: false }) : undefined;
+    const { fallback, staleIfSlow } = options.settings;
+    this.recentlyKept =
+      fallback.refreshAfterMs > 0 ? new LRUCache({ max: 10_000, ttl: fallback.refreshAfterMs, ttlAutopurge: false }) : undefined;
+    this.softDeadline = staleIfSlow.enabled && fallback.cache && options.cache ? new SoftDeadline(options.name, staleIfSlow) : undefined;
   }
 
   async call(url: string, init: RequestInitLike, info: CallInfo): Promise<UpstreamResponse> {
@@ -107,19 +114,20 @@ export class ResilientCaller {
     const forwarded = info.forwardedHeaders ? `\0${info.forwardedHeaders}` : '';
     const key = this.cacheKey((isPublic ? '' : this.identity(init.headers)) + forwarded, init.body ?? '');
     try {
-      if (!settings.dedupe) return await this.fetchAndKeep(url, init, info, key);
-      const { promise, shared } = inFlight.run(key, () => this.fetchAndKeep(url, init, info, key));
+      const live = (audience: CallAudience) => this.fetchAndKeep(url, init, info, key, audience);
+      const { promise, shared } = settings.dedupe ? inFlight.run(key, live) : { promise: live({ callers: 1 }), shared: false };
       if (shared) {
         metrics.subgraphDeduplicated.inc({ subgraph: name });
         info.trace?.joined();
         info.onJoined?.();
       }
-      return await promise;
+      if (!this.softDeadline) return await promise;
+      return await this.staleIfSlow(promise, key, info);
     } catch (error) {
       const fallback = await this.fallback(key, operation, info);
       if (!fallback) throw error;
       const failure = callFailureOf(error);
-      metrics.fallbackRequests.inc({ subgraph: name, source: fallback.use.source });
+      metrics.fallbackRequests.inc({ subgraph: name, source: fallback.use.source, reason: 'error' });
       this.options.logger.warn(
         { subgraph: name, reqId: info.requestId, result: failure, reason: describeError(error), fallback: fallback.use.source },
         'subgraph call failed; serving a fallback',
@@ -129,8 +137,41 @@ export class ResilientCaller {
     }
   }
 
-  private async fetchAndKeep(url: string, init: RequestInitLike, info: CallInfo, key: string): Promise<UpstreamResponse> {
-    const response = await this.network(url, init, info, this.options.settings.retry.maxRetries);
+  /**
+   * The live call, answered by the cached copy if it has not answered by its soft deadline and a
+   * copy exists; the call goes on (within its timeout and the bulkhead) and refreshes the copy.
+   */
+  private async staleIfSlow(live: Promise<UpstreamResponse>, key: string, info: CallInfo): Promise<UpstreamResponse> {
+    const { name, metrics, logger } = this.options;
+    const softMs = (this.softDeadline as SoftDeadline).ms();
+    const first = await raceSoftDeadline(live, softMs, () => this.cachedCopy(key, 'slow'));
+    if (!first.copy) return first.live;
+    metrics.fallbackRequests.inc({ subgraph: name, source: 'cache', reason: 'slow' });
+    logger.debug(
+      { subgraph: name, reqId: info.requestId, softDeadlineMs: softMs, age: first.copy.use.age },
+      'subgraph call slow; serving the cached copy',
+    );
+    info.onFallback(first.copy.use, undefined);
+    return first.copy.response;
+  }
+
+  private async fetchAndKeep(
+    url: string,
+    init: RequestInitLike,
+    info: CallInfo,
+    key: string,
+    audience: CallAudience,
+  ): Promise<UpstreamResponse> {
+    const started = Date.now();
+    let response: UpstreamResponse;
+    try {
+      response = await this.network(url, init, info, this.options.settings.retry.maxRetries, audience);
+    } catch (error) {
+      // A timeout is latency the subgraph showed; a refusal (breaker, bulkhead) or a reset is not.
+      if (this.softDeadline?.learns && callFailureOf(error) === 'timeout') this.softDeadline.record(Date.now() - started);
+      throw error;
+    }
+    if (this.softDeadline?.learns) this.softDeadline.record(Date.now() - started);
     const { cache, settings } = this.options;
     // Only complete answers are kept: a 200 without errors (`"errors":` can only appear as a key).
     if (
@@ -148,10 +189,16 @@ export class ResilientCaller {
     return response;
   }
 
-  private network(url: string, init: RequestInitLike, info: CallInfo, maxRetries: number): Promise<UpstreamResponse> {
+  private network(
+    url: string,
+    init: RequestInitLike,
+    info: CallInfo,
+    maxRetries: number,
+    audience?: CallAudience,
+  ): Promise<UpstreamResponse> {
     const { name, settings, breaker, bulkhead, fetch, metrics, replicas } = this.options;
     const key = replicas?.hashHeader ? balanceKey(replicas.hashHeader, init, info) : undefined;
-    const routed = routeCall(this.options, url, key);
+    const routed = routeCall(this.options, url, key, audience);
     return withRetries(
       (n) => {
         const remaining = info.deadline - Date.now();
@@ -183,21 +230,26 @@ export class ResilientCaller {
     );
   }
 
-  private async fallback(key: string, operation: ReturnType<typeof analyseOperation>, info: CallInfo) {
-    const { cache, settings, statics, name } = this.options;
-    if (cache && settings.fallback.cache) {
-      const entry = await withTimeout(cache.get(key), this.options.cacheReadTimeoutMs).catch((error: unknown) => {
-        this.options.logger.warn({ subgraph: name, err: describeError(error) }, 'fallback cache read failed; trying the static fallback');
-        return undefined;
-      });
-      if (entry) {
-        const age = Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
-        return { use: { subgraph: name, source: 'cache' as const, age }, response: json(entry.value) };
-      }
-    }
+  private async fallback(key: string, operation: ReturnType<typeof analyseOperation>, info: CallInfo): Promise<Fallback | undefined> {
+    const { statics, name } = this.options;
+    const copy = await this.cachedCopy(key, 'error');
+    if (copy) return copy;
     const answer = statics ? staticResponse(statics, operation, info.variables) : undefined;
-    if (answer) return { use: { subgraph: name, source: 'static' as const, age: null }, response: json(JSON.stringify(answer)) };
+    if (answer) return { use: { subgraph: name, source: 'static', age: null, reason: 'error' }, response: json(JSON.stringify(answer)) };
     return undefined;
+  }
+
+  /** The fallback cache's copy of this call, if there is one (a read slower than `cacheReadTimeoutMs` is a miss). */
+  private async cachedCopy(key: string, reason: FallbackReason): Promise<Fallback | undefined> {
+    const { cache, settings, name } = this.options;
+    if (!cache || !settings.fallback.cache) return undefined;
+    const entry = await withTimeout(cache.get(key), this.options.cacheReadTimeoutMs).catch((error: unknown) => {
+      this.options.logger.warn({ subgraph: name, err: describeError(error) }, 'fallback cache read failed; trying the static fallback');
+      return undefined;
+    });
+    if (!entry) return undefined;
+    const age = Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
+    return { use: { subgraph: name, source: 'cache', age, reason }, response: json(entry.value) };
   }
 
   private identity(headers: Record<string, string> | undefined): string {
@@ -217,6 +269,11 @@ function balanceKey(header: string, init: RequestInitLike, info: CallInfo): stri
   if (outgoing !== undefined && outgoing !== '') return outgoing;
   const incoming = info.incomingHeader?.(header);
   return incoming === undefined || incoming === '' ? undefined : incoming;
+}
+
+interface Fallback {
+  use: FallbackUse;
+  response: UpstreamResponse;
 }
 
 function json(body: string): UpstreamResponse {

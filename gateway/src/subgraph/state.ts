@@ -2,6 +2,8 @@ import { inheritedByOperations } from '../context.js';
 import type { ResponseHeaderCollector } from '../headers/guards.js';
 
 export type FallbackSource = 'cache' | 'static';
+/** Why a copy answered: `error`, the call failed; `slow`, it had not answered by its soft deadline (stale-if-slow) and went on. */
+export type FallbackReason = 'error' | 'slow';
 
 /** One fallback a response used (a subgraph call answered from a kept or static copy), as reported in `extensions.fallbacks`. */
 export interface FallbackUse {
@@ -9,6 +11,7 @@ export interface FallbackUse {
   source: FallbackSource;
   /** Seconds since the cached copy was stored; null for static fallbacks. */
   age: number | null;
+  reason: FallbackReason;
 }
 
 declare module '../context.js' {

@@ -1,4 +1,5 @@
 import CircuitBreaker from 'opossum';
+import { BreakerPolicy, type PolicyVerdict } from './breaker-policy.js';
 
 export type BreakerState = 'closed' | 'half_open' | 'open';
 
@@ -19,6 +20,17 @@ export interface BreakerSettings {
   volumeThreshold: number;
   /** How long the breaker stays open before one probe is let through (half-open). @default 10000 */
   resetTimeoutMs: number;
+  /** Failures in a row, weighted by the callers that waited for them, that open the breaker; 0: off. @default 0 */
+  consecutiveFailures?: number | undefined;
+  /** A call that takes at least this long is slow (it counts toward `slowCallRatePercentage`); 0: off. @default half the subgraph's `timeoutMs` */
+  slowCallDurationMs?: number | undefined;
+  /** Share of slow calls in the window (percent, weighted) at or above which the breaker opens. @default 80 */
+  slowCallRatePercentage?: number | undefined;
+}
+
+/** Who waited for a call: the breaker counts its outcome once per caller (in-flight dedupe shares one call among many). */
+export interface CallAudience {
+  readonly callers: number;
 }
 
 export interface BreakerSnapshot {
@@ -31,6 +43,8 @@ export interface BreakerSnapshot {
   /** Calls refused without running, because the breaker was open, in the window. */
   rejected: number;
   windowMs: number;
+  /** Calls that took at least `slowCallDurationMs` / calls, weighted by their callers, in the policy's window (since the last state change), 0..1. */
+  slowCallRate: number;
 }
 
 /** A call refused because the breaker is open (or half-open with its probe already out): nothing ran. */
@@ -46,8 +60,11 @@ export interface Breaker {
   readonly state: BreakerState;
   /** The settings it was created with. */
   readonly settings: BreakerSettings;
-  /** Runs `call` unless the breaker is open; its rejection counts as a failure when `isFailure` says so. */
-  run<T>(call: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `call` unless the breaker is open; its rejection counts as a failure when `isFailure` says
+   * so, once per caller of `audience` (one when absent), and its duration against the slow-call rate.
+   */
+  run<T>(call: () => Promise<T>, audience?: CallAudience): Promise<T>;
   snapshot(): BreakerSnapshot;
   /**
    * Moves the breaker to `open` (it then half-opens after `resetTimeoutMs`, as if it had opened
@@ -62,6 +79,8 @@ export interface BreakerRegistryOptions {
   isFailure: (error: unknown) => boolean;
   /** Called on every state change (after the registry's own bookkeeping); logging and metrics hook in here. */
   onStateChange?: (name: string, state: BreakerState, cause: BreakerChangeCause) => void;
+  /** Called just before the breaker's own policy (consecutive failures, weighted rates, slow calls) opens it, with the rule that fired. */
+  onPolicyOpen?: (name: string, verdict: PolicyVerdict) => void;
   /** Called once per breaker, right after it is created (shared state is read in here). */
   onCreate?: (breaker: Breaker) => void;
 }
@@ -103,8 +122,19 @@ export class BreakerRegistry {
 
 type Call = () => Promise<unknown>;
 
+/** A half-open probe that answered, but slowly: opossum counts it as a failure (the breaker opens again); the caller still gets the answer. */
+class SlowProbe {
+  constructor(readonly result: unknown) {}
+}
+
+/**
+ * opossum runs the calls, keeps its own failure rate and the open / half-open / closed timers;
+ * {@link BreakerPolicy} beside it books every outcome weighted by its callers and with its duration,
+ * and opens the breaker through opossum's public `open()` when one of its rules says so.
+ */
 class OpossumBreaker implements Breaker {
   private readonly circuit: CircuitBreaker<[Call], unknown>;
+  private readonly policy: BreakerPolicy;
   private current: BreakerState = 'closed';
   /** True while {@link force} runs, so the change it causes is reported as `forced`. */
   private forcing = false;
@@ -112,8 +142,15 @@ class OpossumBreaker implements Breaker {
   constructor(
     readonly name: string,
     readonly settings: BreakerSettings,
-    options: BreakerRegistryOptions,
+    private readonly options: BreakerRegistryOptions,
   ) {
+    // Absent (a breaker built in code, not from the config): those rules are off.
+    this.policy = new BreakerPolicy({
+      ...settings,
+      consecutiveFailures: settings.consecutiveFailures ?? 0,
+      slowCallDurationMs: settings.slowCallDurationMs ?? 0,
+      slowCallRatePercentage: settings.slowCallRatePercentage ?? 100,
+    });
     this.circuit = new CircuitBreaker<[Call], unknown>((call: Call) => call(), {
       name,
       enabled: settings.enabled,
@@ -124,10 +161,11 @@ class OpossumBreaker implements Breaker {
       rollingPercentilesEnabled: false,
       volumeThreshold: settings.volumeThreshold,
       resetTimeout: settings.resetTimeoutMs,
-      errorFilter: (error: unknown) => !options.isFailure(error),
+      errorFilter: (error: unknown) => !(error instanceof SlowProbe) && !options.isFailure(error),
     });
     const change = (state: BreakerState) => () => {
       this.current = state;
+      if (state !== 'half_open') this.policy.reset();
       options.onStateChange?.(name, state, this.forcing ? 'forced' : 'own');
     };
     this.circuit.on('open', change('open'));
@@ -139,15 +177,38 @@ class OpossumBreaker implements Breaker {
     return this.current;
   }
 
-  async run<T>(call: () => Promise<T>): Promise<T> {
+  async run<T>(call: () => Promise<T>, audience?: CallAudience): Promise<T> {
+    if (!this.settings.enabled) return (await this.circuit.fire(call)) as T;
+    const started = Date.now();
+    const action = async () => {
+      // The probe of a half-open breaker must also be quick: a slow answer keeps the breaker open.
+      const probe = this.circuit.halfOpen;
+      const result = await call();
+      if (probe && this.policy.isSlow(Date.now() - started)) throw new SlowProbe(result);
+      return result;
+    };
+    let result: T;
     try {
-      return (await this.circuit.fire(call)) as T;
+      result = (await this.circuit.fire(action)) as T;
     } catch (error) {
+      if (error instanceof SlowProbe) return error.result as T;
       if (CircuitBreaker.isOurError(error as Error) && (error as { code?: string }).code === 'EOPENBREAKER') {
         throw new BreakerOpenError(this.name);
       }
+      this.book(this.options.isFailure(error), started, audience);
       throw error;
     }
+    this.book(false, started, audience);
+    return result;
+  }
+
+  /** Books an outcome with the policy while the breaker is closed, and opens it when a rule says so. */
+  private book(failed: boolean, started: number, audience: CallAudience | undefined): void {
+    if (!this.circuit.closed) return;
+    const verdict = this.policy.record(failed, Date.now() - started, audience?.callers ?? 1);
+    if (!verdict) return;
+    this.options.onPolicyOpen?.(this.name, verdict);
+    this.circuit.open();
   }
 
   snapshot(): BreakerSnapshot {
@@ -160,6 +221,7 @@ class OpossumBreaker implements Breaker {
       failures: stats.failures,
       rejected: stats.rejects,
       windowMs: this.settings.rollingWindowMs,
+      slowCallRate: slowRate(this.policy.totals()),
     };
   }
 
@@ -178,4 +240,8 @@ class OpossumBreaker implements Breaker {
   shutdown(): void {
     this.circuit.shutdown();
   }
+}
+
+function slowRate({ calls, slow }: { calls: number; slow: number }): number {
+  return calls === 0 ? 0 : Math.round((slow / calls) * 1000) / 1000;
 }

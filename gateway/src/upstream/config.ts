@@ -20,6 +20,28 @@ export const BreakerFields = {
     .min(0)
     .describe('Calls the window must hold before the breaker may open (a few failures of a quiet subgraph do not open it).'),
   resetTimeoutMs: positiveInt.describe('How long an open breaker waits before letting one probe call through (half-open).'),
+  consecutiveFailures: z
+    .number()
+    .int()
+    .min(0)
+    .describe(
+      'Failures in a row that open the breaker whatever the volume, each counted once per caller that waited for it (a call shared by in-flight dedupe counts for every request it served); 0: off.',
+    ),
+  slowCallDurationMs: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe(
+      "A call (answered or failed) that takes at least this long is slow; slow calls count toward `slowCallRatePercentage` (Resilience4j's slow-call rate). Unset: half the subgraph's `timeoutMs`; 0: slowness never opens the breaker.",
+    ),
+  slowCallRatePercentage: z
+    .number()
+    .min(1)
+    .max(100)
+    .describe(
+      'Share of slow calls in the rolling window (weighted by callers, at least `volumeThreshold` of them) at or above which the breaker opens. A half-open probe that is slow keeps it open.',
+    ),
 };
 export const BulkheadFields = {
   maxConcurrent: positiveInt.describe('Calls to this subgraph in flight at once; calls over the cap fail fast (`bulkhead_rejected`).'),

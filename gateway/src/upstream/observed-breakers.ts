@@ -41,6 +41,8 @@ export function createObservedBreakers(options: ObservedBreakersOptions): Observ
       if (breaker) shared?.onStateChange(breaker, state, cause);
     },
     onCreate: (breaker) => shared?.track(breaker),
+    // Which of the breaker's own rules opened it (the state change itself is logged above).
+    onPolicyOpen: (name, rule) => logger.warn({ subgraph: name, rule }, 'circuit breaker rule fired'),
   });
   if (options.shared) {
     shared = createSharedBreakers({ ...options.shared, metrics, logger: logger.child({ component: 'shared-breakers' }) });

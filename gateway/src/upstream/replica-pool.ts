@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import { BreakerOpenError, type Breaker, type BreakerState } from './breaker.js';
+import { BreakerOpenError, type Breaker, type BreakerState, type CallAudience } from './breaker.js';
 import { createStrategy, type BalancingStrategy, type Candidate, type Strategy } from './strategies.js';
 
 /**
@@ -176,14 +176,14 @@ export class ReplicaPool {
    * through its breaker, and books the outcome. Rejects with {@link NoReplicaAvailableError} when no
    * replica may take it.
    */
-  async run<T>(tried: Set<Replica>, key: string | undefined, attempt: (url: string) => Promise<T>): Promise<T> {
+  async run<T>(tried: Set<Replica>, key: string | undefined, attempt: (url: string) => Promise<T>, audience?: CallAudience): Promise<T> {
     const replica = this.pick(tried, key);
     if (!replica) throw new NoReplicaAvailableError(this.options.name);
     tried.add(replica);
     const counted = this.counters.get(replica) as ReplicaCounters;
     replica.outstanding++;
     try {
-      const result = await replica.breaker.run(() => attempt(replica.url));
+      const result = await replica.breaker.run(() => attempt(replica.url), audience);
       counted.success.inc();
       this.recordSuccess(replica);
       return result;

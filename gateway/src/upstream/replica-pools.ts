@@ -116,5 +116,6 @@ export function combinedSnapshot(pool: ReplicaPool): BreakerSnapshot | undefined
     failures,
     rejected: snapshots.reduce((sum, s) => sum + s.rejected, 0),
     windowMs: first.windowMs,
+    slowCallRate: Math.max(...snapshots.map((s) => s.slowCallRate)),
   };
 }

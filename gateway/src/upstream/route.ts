@@ -1,4 +1,4 @@
-import type { Breaker } from './breaker.js';
+import type { Breaker, CallAudience } from './breaker.js';
 import { isRetryable, isRetryableOnReplicas } from './call-error.js';
 import type { Replica, ReplicaPool } from './replica-pool.js';
 
@@ -24,16 +24,17 @@ export interface RoutedCall {
 }
 
 /**
- * One call on `route` to `url` (`key`: the value `consistent_hash` hashes, if any). With no route
- * (resilience off), each attempt goes straight to `url`.
+ * One call on `route` to `url` (`key`: the value `consistent_hash` hashes, if any; `audience`: the
+ * callers waiting for it, each counted by the breaker). With no route (resilience off), each
+ * attempt goes straight to `url`.
  */
-export function routeCall(route: UpstreamRoute | undefined, url: string, key: string | undefined): RoutedCall {
+export function routeCall(route: UpstreamRoute | undefined, url: string, key: string | undefined, audience?: CallAudience): RoutedCall {
   const replicas = route?.replicas;
   if (replicas) {
     // Replicas this call has tried: each retry goes to another one while there is one.
     const tried = new Set<Replica>();
-    return { attempt: (send) => replicas.pool.run(tried, key, send), isRetryable: isRetryableOnReplicas };
+    return { attempt: (send) => replicas.pool.run(tried, key, send, audience), isRetryable: isRetryableOnReplicas };
   }
   const breaker = route?.breaker;
-  return { attempt: (send) => (breaker ? breaker.run(() => send(url)) : send(url)), isRetryable };
+  return { attempt: (send) => (breaker ? breaker.run(() => send(url), audience) : send(url)), isRetryable };
 }

@@ -1,0 +1,224 @@
+/**
+ * `npm run bench:chaos`: what clients see while one subgraph misbehaves.
+ *
+ * The thin demo subgraphs (bench/resilience-subgraphs.ts, a child process) with products behind a
+ * fault proxy (test/helpers/fault-proxy.ts, in this process), and the gateway with its defaults in
+ * its own process. CLIENTS closed-loop clients (an undici Pool, loopback, one request at a time
+ * each, a client timeout of CLIENT_TIMEOUT_MS) send the users → orders → products query, either
+ * the same one for user-1 (`identical`) or rotating over 100 users (`varied`), while products goes
+ * through the phases: normal, hang, normal, down, normal, 500, normal, slow (2 s), normal, each
+ * PHASE_MS long. Each workload gets a fresh gateway whose fallback cache is warmed first (every
+ * query of the workload once, while products is healthy).
+ *
+ * Per phase: rps; p50 and p99 over every request that started in it (a client timeout counts as
+ * CLIENT_TIMEOUT_MS); the share of answers with full data (200, no `errors`); the fallbacks used by
+ * source and reason (from `extensions.fallbacks`); the calls reaching products per second (counted
+ * by the proxy); and, for a normal phase after a fault, how long after the switch back the first
+ * answer with live products data (no products fallback) came.
+ *
+ * Env: BENCH_PHASE_MS (10000), BENCH_CLIENTS (20), BENCH_CLIENT_TIMEOUT_MS (10000).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import type { GatewayConfigInput } from '../gateway/src/config/index.js';
+import { startFaultProxy, type FaultMode, type FaultProxy } from '../test/helpers/fault-proxy.js';
+import { JWT_SECRET, REQUEST_HEADERS } from './harness.js';
+
+const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 10_000);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 20);
+const CLIENT_TIMEOUT_MS = Number(process.env.BENCH_CLIENT_TIMEOUT_MS ?? 10_000);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const QUERY =
+  'query UserOrders($id: ID!) { user(id: $id) { name orders(first: 2) { edges { node { id total items { quantity product { name price } } } } } } }';
+
+type Workload = 'identical' | 'varied';
+type PhaseName = 'normal' | 'hang' | 'down' | '500' | 'slow';
+const PHASES: PhaseName[] = ['normal', 'hang', 'normal', 'down', 'normal', '500', 'normal', 'slow', 'normal'];
+
+interface Sample {
+  started: number;
+  ended: number;
+  full: boolean;
+  timedOut: boolean;
+  /** `source:reason` of each products fallback entry. */
+  fallbacks: string[];
+}
+
+interface PhaseResult {
+  name: PhaseName;
+  rps: number;
+  p50: number;
+  p99: number;
+  fullShare: number;
+  fallbacks: Record<string, number>;
+  productsCallsPerSecond: number;
+  /** ms from the phase's start to the end of the first answer with live products data; normal phases after a fault. */
+  liveAgainMs?: number | undefined;
+}
+
+function startChild<T>(script: string, args: string[] = []): Promise<{ child: ChildProcess; info: T }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, BENCH_JWT_SECRET: JWT_SECRET },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const newline = buffered.indexOf('\n');
+      if (newline < 0) return;
+      child.stdout?.off('data', onData);
+      child.stdout?.resume();
+      resolve({ child, info: JSON.parse(buffered.slice(0, newline)) as T });
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const body = (workload: Workload, n: number) =>
+  JSON.stringify({
+    query: QUERY,
+    variables: { id: workload === 'identical' ? 'user-1' : `user-${(n % 100) + 1}` },
+    operationName: 'UserOrders',
+  });
+
+async function send(pool: Pool, payload: string): Promise<Sample> {
+  const started = performance.now();
+  try {
+    const response = await pool.request({
+      path: '/graphql',
+      method: 'POST',
+      headers: REQUEST_HEADERS,
+      body: payload,
+      headersTimeout: CLIENT_TIMEOUT_MS,
+      bodyTimeout: CLIENT_TIMEOUT_MS,
+    });
+    const text = await response.body.text();
+    const parsed = JSON.parse(text) as {
+      errors?: unknown[];
+      extensions?: { fallbacks?: { subgraph: string; source: string; reason: string }[] };
+    };
+    const fallbacks = (parsed.extensions?.fallbacks ?? []).filter((f) => f.subgraph === 'products').map((f) => `${f.source}:${f.reason}`);
+    return { started, ended: performance.now(), full: response.statusCode === 200 && !parsed.errors, timedOut: false, fallbacks };
+  } catch {
+    return { started, ended: started + CLIENT_TIMEOUT_MS, full: false, timedOut: true, fallbacks: [] };
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+const MODES: Record<Exclude<PhaseName, 'normal' | 'down'>, FaultMode> = {
+  hang: { kind: 'slow', ms: 600_000 },
+  '500': { kind: 'status', status: 500 },
+  slow: { kind: 'slow', ms: 2_000 },
+};
+
+async function setPhase(proxy: FaultProxy, phase: PhaseName): Promise<void> {
+  if (phase === 'down') return proxy.kill();
+  await proxy.revive();
+  proxy.mode = phase === 'normal' ? { kind: 'pass' } : MODES[phase];
+}
+
+async function runWorkload(workload: Workload, urls: Record<string, string>, proxy: FaultProxy): Promise<PhaseResult[]> {
+  const config: GatewayConfigInput = {
+    supergraph: { path: 'schema/supergraph.graphql', watch: false },
+    auth: { jwt: { issuers: [{ issuer: 'bench', audience: 'bench', algorithms: ['HS256'], secretEnv: 'BENCH_JWT_SECRET' }] } },
+    subgraphs: { users: { url: urls.users }, orders: { url: urls.orders }, products: { url: proxy.url } },
+  };
+  const { child, info } = await startChild<{ url: string }>('bench/resilience-gateway.ts', [JSON.stringify(config)]);
+  const pool = new Pool(info.url, { connections: CLIENTS, pipelining: 1 });
+  try {
+    // Warm-up: every query of the workload answered live once (the copies the faults will need), then a short run.
+    for (let n = 0; n < (workload === 'identical' ? 1 : 100); n++) await send(pool, body(workload, n));
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // past fallback.refreshAfterMs
+    const samples: Sample[] = [];
+    const starts: number[] = [];
+    const hits: number[] = [];
+    let counter = 0;
+    let running = true;
+    const client = async () => {
+      while (running) samples.push(await send(pool, body(workload, counter++)));
+    };
+    const clients = Array.from({ length: CLIENTS }, client);
+    for (const phase of PHASES) {
+      await setPhase(proxy, phase);
+      starts.push(performance.now());
+      hits.push(proxy.hits);
+      process.stderr.write(`${workload}: ${phase}\n`);
+      await new Promise((resolve) => setTimeout(resolve, PHASE_MS));
+    }
+    starts.push(performance.now());
+    hits.push(proxy.hits);
+    running = false;
+    await Promise.all(clients);
+    await setPhase(proxy, 'normal');
+    return PHASES.map((name, i) => {
+      const from = starts[i] as number;
+      const to = starts[i + 1] as number;
+      const inPhase = samples.filter((s) => s.started >= from && s.started < to);
+      const sorted = inPhase.map((s) => s.ended - s.started).sort((a, b) => a - b);
+      const fallbacks: Record<string, number> = {};
+      for (const sample of inPhase) for (const f of sample.fallbacks) fallbacks[f] = (fallbacks[f] ?? 0) + 1;
+      const afterFault = i > 0 && name === 'normal';
+      const live = afterFault ? inPhase.filter((s) => s.full && s.fallbacks.length === 0).sort((a, b) => a.ended - b.ended)[0] : undefined;
+      return {
+        name,
+        rps: inPhase.length / ((to - from) / 1000),
+        p50: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+        fullShare: inPhase.length ? inPhase.filter((s) => s.full).length / inPhase.length : 0,
+        fallbacks,
+        productsCallsPerSecond: ((hits[i + 1] as number) - (hits[i] as number)) / ((to - from) / 1000),
+        liveAgainMs: live ? live.ended - from : afterFault ? Number.NaN : undefined,
+      };
+    });
+  } finally {
+    await pool.close();
+    await stop(child);
+  }
+}
+
+const { child: subgraphs, info: urls } = await startChild<Record<string, string>>('bench/resilience-subgraphs.ts');
+const proxy = await startFaultProxy(urls.products as string);
+const results: [Workload, PhaseResult[]][] = [];
+try {
+  for (const workload of ['identical', 'varied'] as const) results.push([workload, await runWorkload(workload, urls, proxy)]);
+} finally {
+  await proxy.close();
+  await stop(subgraphs);
+}
+
+console.log(
+  `\n${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; ${CLIENTS} clients, ${PHASE_MS / 1000} s per phase, client timeout ${CLIENT_TIMEOUT_MS / 1000} s, gateway defaults\n`,
+);
+console.log(
+  '| workload | phase | rps | p50 ms | p99 ms | full data | products fallbacks (source:reason) | calls to products / s | live again after |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const [workload, phases] of results) {
+  for (const p of phases) {
+    const fallbacks =
+      Object.entries(p.fallbacks)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || '—';
+    const liveAgain = p.liveAgainMs === undefined ? '' : Number.isNaN(p.liveAgainMs) ? 'never' : `${(p.liveAgainMs / 1000).toFixed(1)} s`;
+    console.log(
+      `| ${workload} | ${p.name} | ${p.rps.toFixed(0)} | ${p.p50.toFixed(0)} | ${p.p99.toFixed(0)} | ${(p.fullShare * 100).toFixed(1)}% | ${fallbacks} | ${p.productsCallsPerSecond.toFixed(1)} | ${liveAgain} |`,
+    );
+  }
+}
