@@ -23,5 +23,10 @@ export function createMemoryStore(options: MemoryStoreOptions): CacheStore {
     async set(key, value, ttlMs) {
       lru.set(key, { value, storedAt: Date.now() }, { ttl: ttlMs });
     },
+    async purge(prefix) {
+      let removed = 0;
+      for (const key of [...lru.keys()]) if (key.startsWith(prefix) && lru.delete(key)) removed += 1;
+      return removed;
+    },
   };
 }

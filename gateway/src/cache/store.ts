@@ -15,4 +15,6 @@ export interface CacheStore {
   get(key: string): Promise<CacheEntry | undefined>;
   /** Writes (or overwrites) an entry that expires `ttlMs` from now. Rejects when the backing store fails. */
   set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Deletes every entry whose key starts with `prefix` ('' for all); resolves to how many went. */
+  purge(prefix: string): Promise<number>;
 }

@@ -30,6 +30,21 @@ export function describeCacheStoreContract(kind: string, make: () => CacheStore)
       expect((await store.get('b'))?.value).toBe('line one\nline two — ✓');
     });
 
+    it('purges the entries under a prefix, or every entry', async () => {
+      const store = make();
+      const run = `purge-${Math.random().toString(36).slice(2, 8)}`;
+      await store.set(`${run}-a:1`, 'v', 60_000);
+      await store.set(`${run}-a:2`, 'v', 60_000);
+      await store.set(`${run}-b:1`, 'v', 60_000);
+      expect(await store.purge(`${run}-a:`)).toBe(2);
+      expect(await store.get(`${run}-a:1`)).toBeUndefined();
+      expect((await store.get(`${run}-b:1`))?.value).toBe('v');
+      expect(await store.purge(`${run}-a:`)).toBe(0);
+      // A glob character in the prefix is taken literally.
+      expect(await store.purge(`${run}-*`)).toBe(0);
+      expect(await store.purge(run)).toBe(1);
+    });
+
     it('forgets an entry after its TTL', async () => {
       const store = make();
       await store.set('short', 'v', 50);
