@@ -1,3 +1,4 @@
+import { adminFeature } from './admin/feature.js';
 import { authFeature } from './auth/feature.js';
 import { costFeature } from './cost/feature.js';
 import type { Feature } from './feature.js';
@@ -23,7 +24,7 @@ import type { GatewayConfig } from './config/index.js';
  * - subgraphs before cost (adaptive budgets watch their breakers) and REST (shared breakers and cache);
  * - cost before persisted (trusted documents are costed with the new cost model on each load);
  * - graphql after the services its route uses; REST after auth, cost and subgraphs;
- * - probes last, so that every feature's readiness and health fragment is known.
+ * - probes, then the admin API last, so that every feature's readiness and health fragment is known.
  */
 export const FEATURES: readonly Feature<GatewayConfig, GatewayShared>[] = [
   observabilityFeature,
@@ -36,4 +37,5 @@ export const FEATURES: readonly Feature<GatewayConfig, GatewayShared>[] = [
   graphqlFeature,
   restFeature,
   probesFeature,
+  adminFeature,
 ];

@@ -4,9 +4,13 @@ export type BreakerState = 'closed' | 'half_open' | 'open';
 
 /**
  * Why a breaker changed state: `own` by its own statistics and timers, `forced` by {@link Breaker.force}
- * (the state another gateway instance reported, see shared-breakers.ts).
+ * (the state another gateway instance reported, see shared-breakers.ts), `pinned` by {@link Breaker.pin}
+ * (an operator, through the admin API).
  */
-export type BreakerChangeCause = 'own' | 'forced';
+export type BreakerChangeCause = 'own' | 'forced' | 'pinned';
+
+/** A state an operator pinned: it holds until unpinned, whatever the calls do. */
+export type PinnedState = 'open' | 'closed';
 
 export interface BreakerSettings {
   /** false: calls pass straight through and the state stays `closed`. @default true */
@@ -31,6 +35,8 @@ export interface BreakerSnapshot {
   /** Calls refused without running, because the breaker was open, in the window. */
   rejected: number;
   windowMs: number;
+  /** Set while an operator holds the breaker in this state (`state` is then the same). */
+  pinned?: PinnedState;
 }
 
 /** A call refused because the breaker is open (or half-open with its probe already out): nothing ran. */
@@ -55,6 +61,15 @@ export interface Breaker {
    * is disabled or already in that state.
    */
   force(state: 'open' | 'closed'): void;
+  /** The state an operator pinned, or undefined: the breaker follows its own statistics. */
+  readonly pinned: PinnedState | undefined;
+  /**
+   * Holds the breaker `open` (every call refused at once, no half-open probe) or `closed` (every
+   * call runs, failures do not open it) until pinned again with undefined, when it goes back to
+   * the state its own statistics say. Works on a disabled breaker too: an operator may cut a
+   * dependency off in any case. Reported with cause `pinned`.
+   */
+  pin(state: PinnedState | undefined): void;
 }
 
 export interface BreakerRegistryOptions {
@@ -95,6 +110,11 @@ export class BreakerRegistry {
     return this.breakers.get(name);
   }
 
+  /** Every breaker created so far. */
+  list(): Breaker[] {
+    return [...this.breakers.values()];
+  }
+
   /** Stops every breaker's timers; they reject calls afterwards. */
   shutdown(): void {
     for (const breaker of this.breakers.values()) breaker.shutdown();
@@ -108,11 +128,12 @@ class OpossumBreaker implements Breaker {
   private current: BreakerState = 'closed';
   /** True while {@link force} runs, so the change it causes is reported as `forced`. */
   private forcing = false;
+  private pinnedState: PinnedState | undefined;
 
   constructor(
     readonly name: string,
     readonly settings: BreakerSettings,
-    options: BreakerRegistryOptions,
+    private readonly options: BreakerRegistryOptions,
   ) {
     this.circuit = new CircuitBreaker<[Call], unknown>((call: Call) => call(), {
       name,
@@ -128,7 +149,8 @@ class OpossumBreaker implements Breaker {
     });
     const change = (state: BreakerState) => () => {
       this.current = state;
-      options.onStateChange?.(name, state, this.forcing ? 'forced' : 'own');
+      // While pinned, the reported state is the pinned one: the change shows once unpinned.
+      if (!this.pinnedState) options.onStateChange?.(name, state, this.forcing ? 'forced' : 'own');
     };
     this.circuit.on('open', change('open'));
     this.circuit.on('halfOpen', change('half_open'));
@@ -136,10 +158,22 @@ class OpossumBreaker implements Breaker {
   }
 
   get state(): BreakerState {
-    return this.current;
+    return this.pinnedState ?? this.current;
+  }
+
+  get pinned(): PinnedState | undefined {
+    return this.pinnedState;
+  }
+
+  pin(state: PinnedState | undefined): void {
+    const before = this.state;
+    this.pinnedState = state;
+    if (this.state !== before || state !== undefined) this.options.onStateChange?.(this.name, this.state, 'pinned');
   }
 
   async run<T>(call: () => Promise<T>): Promise<T> {
+    if (this.pinnedState === 'open') throw new BreakerOpenError(this.name);
+    if (this.pinnedState === 'closed') return call();
     try {
       return (await this.circuit.fire(call)) as T;
     } catch (error) {
@@ -160,6 +194,7 @@ class OpossumBreaker implements Breaker {
       failures: stats.failures,
       rejected: stats.rejects,
       windowMs: this.settings.rollingWindowMs,
+      ...(this.pinnedState && { state: this.pinnedState, pinned: this.pinnedState }),
     };
   }
 
