@@ -36,7 +36,7 @@ const ADMIN_BODY_LIMIT = 16 * 1024;
  */
 export const adminFeature: Feature<AdminSections, AdminShared> = {
   name: 'admin',
-  after: ['subgraphs', 'cost', 'probes'],
+  after: ['subgraphs', 'cost'],
   setup({ config, shared, services, contributions }) {
     if (config.admin.port === undefined) return {};
     const logger = shared.logger.child({ component: 'admin' });
