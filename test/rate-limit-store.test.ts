@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BudgetStore } from '../gateway/src/rate-limit/budget.js';
+import { FailoverBudgetStore } from '../gateway/src/rate-limit/failover-store.js';
 import { MemoryBudgetStore } from '../gateway/src/rate-limit/memory-store.js';
 import { RedisBudgetStore } from '../gateway/src/rate-limit/redis-store.js';
 import { bucket, describeBudgetStoreContract, newClient } from './helpers/contracts/budget-store.js';
@@ -24,6 +26,16 @@ afterAll(async () => {
 const STORES: [string, () => BudgetStore][] = [
   ['redis', () => new RedisBudgetStore(redis)],
   ['memory', () => new MemoryBudgetStore()],
+  [
+    'failover (redis, memory fallback)',
+    () =>
+      new FailoverBudgetStore(new RedisBudgetStore(redis), {
+        timeoutMs: 2_000,
+        retryPrimaryAfterMs: 1_000,
+        fallback: new MemoryBudgetStore(),
+        logger: pino({ level: 'silent' }),
+      }),
+  ],
 ];
 
 for (const [name, makeStore] of STORES) describeBudgetStoreContract(name, makeStore);

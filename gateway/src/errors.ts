@@ -143,6 +143,47 @@ export const ERRORS = {
       'A field the caller may not see (`@authenticated` or `@requiresScopes`) was removed from the operation and is null; the rest of the data is returned.',
     source: 'gateway',
   },
+  ADMIN_UNAUTHENTICATED: {
+    status: 401,
+    message: 'The admin API needs `Authorization: Bearer <admin token>` with a token from `admin.tokens`.',
+    source: 'gateway',
+  },
+  ADMIN_FORBIDDEN: {
+    status: 403,
+    message: 'This admin token may read but not change anything (`access: read`).',
+    source: 'gateway',
+  },
+  ADMIN_INVALID_REQUEST: {
+    status: 400,
+    message: 'The admin request is not valid: see the message for the field.',
+    source: 'gateway',
+  },
+  ADMIN_NOT_AVAILABLE: {
+    status: 409,
+    message: 'This admin action needs a capability that is off in this gateway (rate limits, or resilience for breakers and caches).',
+    source: 'gateway',
+  },
+  BREAKER_NOT_FOUND: {
+    status: 404,
+    message:
+      'No circuit breaker has this name (a subgraph, a replica `<subgraph>@<url>` or a REST route): `GET /admin/breakers` lists them.',
+    source: 'gateway',
+  },
+  BREAKER_PIN_NOT_SHARED: {
+    status: 503,
+    message: 'The breaker was pinned on this instance, but Redis did not take it: the other instances do not know. Retry.',
+    source: 'gateway',
+  },
+  PURGE_SCOPE_UNSUPPORTED: {
+    status: 400,
+    message: 'No cache of this gateway can purge by type or key (the fallback cache purges everything or one subgraph).',
+    source: 'gateway',
+  },
+  SUPERGRAPH_RELOAD_FAILED: {
+    status: 422,
+    message: 'The supergraph could not be reloaded; the previous one keeps serving.',
+    source: 'gateway',
+  },
   INVALID_PATH: {
     status: 400,
     message:

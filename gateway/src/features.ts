@@ -1,3 +1,4 @@
+import { adminFeature } from './admin/feature.js';
 import { authFeature } from './auth/feature.js';
 import { costFeature } from './cost/feature.js';
 import type { Feature } from './feature.js';
@@ -23,6 +24,8 @@ import type { GatewayConfig } from './config/index.js';
  * - subgraphs before cost (adaptive budgets watch their breakers) and REST (shared breakers and cache);
  * - cost before persisted (trusted documents are costed with the new cost model on each load);
  * - graphql after the services its route uses; REST after auth, cost and subgraphs;
+ * - the admin API after the services it acts on (budgets, breakers, caches); it reads the readiness
+ *   fragments at request time, when every feature's is known;
  * - probes last, so that every feature's readiness and health fragment is known.
  */
 export const FEATURES: readonly Feature<GatewayConfig, GatewayShared>[] = [
@@ -35,5 +38,6 @@ export const FEATURES: readonly Feature<GatewayConfig, GatewayShared>[] = [
   persistedFeature,
   graphqlFeature,
   restFeature,
+  adminFeature,
   probesFeature,
 ];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AdminConfigSchema } from '../admin/config.js';
 import { AuthConfigSchema } from '../auth/config.js';
 import { CostConfigSchema } from '../cost/config.js';
 import { GraphqlConfigSchema } from '../graphql/config.js';
@@ -37,6 +38,7 @@ const SectionsSchema = z
     rest: RestConfigSchema,
     headers: HeadersConfigSchema,
     tracing: TracingConfigSchema,
+    admin: AdminConfigSchema,
   })
   .strict();
 
@@ -57,6 +59,9 @@ function checkAcrossSections(config: Sections, ctx: z.RefinementCtx): void {
       path: ['resilience', 'sharedBreakers', 'enabled'],
       message: 'sharing breaker state needs redis.url or redis.cluster',
     });
+  }
+  if (config.metrics.listener === 'admin' && config.admin.port === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['metrics', 'listener'], message: 'admin needs the admin API: set admin.port' });
   }
   // Replicas (two or more upstreams), of REST routes and of subgraphs alike.
   const checkReplicas = (path: (string | number)[], balancing: { strategy: string; hashHeader?: string | undefined }) => {

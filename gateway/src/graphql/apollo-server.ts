@@ -32,6 +32,7 @@ export function createApolloServer(options: ApolloServerOptions): ApolloServer<G
           logger: logger.child({ component: 'supergraph' }),
           metrics,
           onLoaded: (loaded) => options.supergraph.update(loaded),
+          onReloader: (reload) => options.supergraph.setReloader(reload),
         }),
         buildService: options.buildService,
       }),

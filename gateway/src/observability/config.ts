@@ -18,6 +18,10 @@ export const MetricsConfigSchema = z
   .object({
     enabled: z.boolean().default(true).describe('Serve Prometheus metrics.'),
     path: z.string().startsWith('/').default('/metrics').describe('Path of the metrics endpoint.'),
+    listener: z
+      .enum(['public', 'admin'])
+      .default('public')
+      .describe('Serve metrics on the public port, or only on the admin API listener (needs `admin.port`; no token asked).'),
     maxOperationLabels: positiveInt
       .default(200)
       .describe(

@@ -38,7 +38,7 @@ export const observabilityFeature: Feature<
           requestState(request).trace?.end({ 'gateway.aborted': true }, 'client closed the connection');
         });
         app.addHook('onResponse', async (request, reply) => logRequest(request, reply, contributions));
-        if (config.metrics.enabled) {
+        if (config.metrics.enabled && config.metrics.listener === 'public') {
           app.get(config.metrics.path, { config: { probe: true } }, async (_request, reply) => {
             reply.type(metrics.registry.contentType);
             return metrics.registry.metrics();

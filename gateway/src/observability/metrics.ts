@@ -136,7 +136,7 @@ export class GatewayMetrics {
 
   readonly breakerTransitions = new Counter({
     name: 'gateway_circuit_breaker_transitions_total',
-    help: 'Circuit breaker state changes, by breaker, new state and cause: local (its own calls and timers) or remote (another gateway instance reported it through Redis).',
+    help: 'Circuit breaker state changes, by breaker, new state and cause: local (its own calls and timers), remote (another gateway instance reported it through Redis) or pinned (an operator held or released it through the admin API).',
     labelNames: ['breaker', 'state', 'cause'] as const,
     registers: [this.registry],
   });

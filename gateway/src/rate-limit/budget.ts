@@ -55,6 +55,8 @@ export interface BudgetStore {
   refund(client: string, points: number, limits: readonly LimitSpec[], chargedBy?: ChargedBy): Promise<LimitState[]>;
   /** The state of every limit without changing it. */
   peek(client: string, limits: readonly LimitSpec[]): Promise<LimitState[]>;
+  /** Forgets the client's state of every limit, so each is full again; resolves to how many were stored. */
+  reset(client: string, limits: readonly LimitSpec[]): Promise<number>;
 }
 
 /**

@@ -64,6 +64,16 @@ export class FailoverBudgetStore implements BudgetStore {
     return this.call((store) => store.peek(client, limits));
   }
 
+  /**
+   * Resets the client in the primary and in the fallback (a client charged in memory during an
+   * outage is reset there too); the primary's failure is passed on, so an operator knows the shared
+   * budget was not reset.
+   */
+  async reset(client: string, limits: readonly LimitSpec[]): Promise<number> {
+    const local = (await this.options.fallback?.reset(client, limits)) ?? 0;
+    return local + (await withDeadline(this.primary.reset(client, limits), this.options.timeoutMs));
+  }
+
   private async call<T>(operation: (store: BudgetStore) => Promise<T>): Promise<T> {
     if (this.degraded && Date.now() < this.degradedUntil) return this.fallback(operation);
     try {

@@ -53,6 +53,12 @@ export class MemoryBudgetStore implements BudgetStore {
     return limits.map((limit) => this.view(client, limit, now).state());
   }
 
+  async reset(client: string, limits: readonly LimitSpec[]): Promise<number> {
+    let removed = 0;
+    for (const limit of limits) if (this.states.delete(limitKey(client, limit))) removed += 1;
+    return removed;
+  }
+
   private view(client: string, limit: LimitSpec, now: number): LimitView {
     const key = limitKey(client, limit);
     const stored = this.states.get(key);

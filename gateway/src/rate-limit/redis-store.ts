@@ -36,6 +36,12 @@ export class RedisBudgetStore implements BudgetStore {
     return states(await this.run('peek', client, 0, limits), limits);
   }
 
+  /** One DEL of every key: they share the client's hash tag, so one slot, also on a cluster. */
+  async reset(client: string, limits: readonly LimitSpec[]): Promise<number> {
+    if (limits.length === 0) return 0;
+    return this.redis.del(...limits.map((limit) => limitKey(client, limit)));
+  }
+
   private run(mode: Mode, client: string, points: number, limits: readonly LimitSpec[]) {
     const args: (string | number)[] = [mode, points];
     for (const limit of limits) {

@@ -1,3 +1,4 @@
+import type { CachePurger } from '../cache/purge.js';
 import type { CacheStore } from '../cache/store.js';
 import { TAG_PREFIX } from '../cache/store.js';
 import { entityId, entityTag, typeTag } from './cache-keys.js';
@@ -39,4 +40,21 @@ export function parseKey(key: string): Record<string, string> {
     fields[part.slice(0, at).trim()] = part.slice(at + 1);
   }
   return fields;
+}
+
+/** The response cache as the admin API's purger: one entity, a type, a subgraph's entries, or everything. */
+export function responseCachePurger(store: CacheStore): CachePurger {
+  return {
+    name: 'response',
+    supports: (scope) => scope.key === undefined || scope.type !== undefined,
+    purge: (scope) =>
+      purgeResponseCache(
+        store,
+        scope.type !== undefined
+          ? { type: scope.type, key: scope.key }
+          : scope.subgraph !== undefined
+            ? { subgraph: scope.subgraph }
+            : { all: true },
+      ),
+  };
 }

@@ -9,7 +9,7 @@ import { ConfigError } from '../config-kit.js';
 import { subgraphReplicas, subgraphSettings, type SubgraphCallSections, type SubgraphSections } from './config.js';
 import { BREAKER_STATE_VALUE, type GatewayMetrics } from '../observability/metrics.js';
 import type { UpstreamResponse } from '../upstream/attempt.js';
-import type { BreakerRegistry, BreakerSnapshot, BreakerState } from '../upstream/breaker.js';
+import type { BreakerRegistry, BreakerSnapshot, BreakerState, PinnedState } from '../upstream/breaker.js';
 import { createBulkhead } from '../upstream/bulkhead.js';
 import { createObservedBreakers } from '../upstream/observed-breakers.js';
 import type { ReplicaSnapshot } from '../upstream/replica-pool.js';
@@ -42,6 +42,10 @@ export interface SubgraphResilienceOptions {
 export interface SubgraphResilience {
   /** The breaker registry, shared with anything else that calls the same services (REST routes). */
   readonly breakers: BreakerRegistry;
+  /** Pins a breaker (an operator's override), shared with every instance when shared breakers are on; false: no such breaker. */
+  pinBreaker(name: string, state: PinnedState | undefined): Promise<boolean>;
+  /** Whether a pin reaches the other instances. */
+  readonly sharesPins: boolean;
   readonly cache: CacheStore;
   /** The caller of one subgraph, created on first use and kept across supergraph reloads. */
   caller(name: string): ResilientCaller;
@@ -91,7 +95,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
   const identityHeaders = [...new Set([...config.resilience.identityHeaders, ...principalHeaderNames(config.auth.propagation)])];
   const { enabled: shareBreakers, resyncIntervalMs, maxMessageAgeMs } = config.resilience.sharedBreakers;
   const instanceId = options.instanceId ?? 'unnamed';
-  const { breakers, close: closeBreakers } = createObservedBreakers({
+  const observed = createObservedBreakers({
     metrics,
     logger,
     shared:
@@ -104,6 +108,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
       if (pool) metrics.breakerState.set({ subgraph: pool.name }, BREAKER_STATE_VALUE[combinedState(pool)]);
     },
   });
+  const { breakers, close: closeBreakers } = observed;
   const replicaPools = new ReplicaPools({ breakers, metrics, logger });
   const cache: CacheStore = options.redis
     ? createRedisStore({ redis: options.redis, namespace: FALLBACK_NAMESPACE })
@@ -162,6 +167,8 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
   const poolOf = (name: string) => replicaPools.get(name)?.pool;
   return {
     breakers,
+    pinBreaker: (name, state) => observed.pin(name, state),
+    sharesPins: observed.sharesPins,
     cache,
     caller(name) {
       let caller = callers.get(name);

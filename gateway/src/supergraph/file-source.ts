@@ -20,7 +20,12 @@ export interface FileSupergraphOptions {
   metrics: GatewayMetrics;
   /** Called after a supergraph was accepted by the gateway (first load and every reload). */
   onLoaded(supergraph: LoadedSupergraph): void;
+  /** Handed the function that reloads the file now (the admin API's reload), once the first load is done. */
+  onReloader?(reload: () => ReloadOutcome): void;
 }
+
+/** What a reload asked for now did: `failed` keeps the previous supergraph serving. */
+export type ReloadOutcome = { result: 'reloaded' | 'unchanged'; id: string } | { result: 'failed'; id: string; error: string };
 
 /**
  * A `supergraphSdl` hook for `@apollo/gateway` that serves a file and reloads it when it changes.
@@ -39,35 +44,38 @@ export function fileSupergraphSource(options: FileSupergraphOptions): Supergraph
     let currentId = initial.id;
     options.onLoaded(initial);
 
-    if (!options.watch) return { supergraphSdl: initialSdl };
-
-    const onChange = (current: Stats, previous: Stats) => {
-      if (current.mtimeMs === previous.mtimeMs && current.size === previous.size) return;
+    const rejected = (error: unknown): ReloadOutcome => {
+      const message = error instanceof Error ? error.message : String(error);
+      options.metrics.supergraphReloads.inc({ result: 'failure' });
+      options.logger.error({ path: options.path, err: message }, 'supergraph reload failed; the previous supergraph keeps serving');
+      return { result: 'failed', id: currentId, error: message };
+    };
+    const reload = (): ReloadOutcome => {
       let next: LoadedSupergraph;
       try {
         next = readSupergraph(options.path);
       } catch (error) {
-        rejected(error);
-        return;
+        return rejected(error);
       }
-      if (next.id === currentId) return;
+      if (next.id === currentId) return { result: 'unchanged', id: currentId };
       try {
         update(withEnforcedSecurityLinksUnmarked(next.sdl));
       } catch (error) {
-        rejected(error);
-        return;
+        return rejected(error);
       }
       currentId = next.id;
       options.metrics.supergraphReloads.inc({ result: 'success' });
       options.logger.info({ supergraphId: next.id.slice(0, 12), path: options.path }, 'supergraph reloaded');
       options.onLoaded(next);
+      return { result: 'reloaded', id: currentId };
     };
-    const rejected = (error: unknown) => {
-      options.metrics.supergraphReloads.inc({ result: 'failure' });
-      options.logger.error(
-        { path: options.path, err: error instanceof Error ? error.message : String(error) },
-        'supergraph reload failed; the previous supergraph keeps serving',
-      );
+    options.onReloader?.(reload);
+
+    if (!options.watch) return { supergraphSdl: initialSdl };
+
+    const onChange = (current: Stats, previous: Stats) => {
+      if (current.mtimeMs === previous.mtimeMs && current.size === previous.size) return;
+      reload();
     };
 
     watchFile(options.path, { interval: options.pollIntervalMs, persistent: false }, onChange);

@@ -5,9 +5,13 @@ export type BreakerState = 'closed' | 'half_open' | 'open';
 
 /**
  * Why a breaker changed state: `own` by its own statistics and timers, `forced` by {@link Breaker.force}
- * (the state another gateway instance reported, see shared-breakers.ts).
+ * (the state another gateway instance reported, see shared-breakers.ts), `pinned` by {@link Breaker.pin}
+ * (an operator, through the admin API).
  */
-export type BreakerChangeCause = 'own' | 'forced';
+export type BreakerChangeCause = 'own' | 'forced' | 'pinned';
+
+/** A state an operator pinned: it holds until unpinned, whatever the calls do. */
+export type PinnedState = 'open' | 'closed';
 
 export interface BreakerSettings {
   /** false: calls pass straight through and the state stays `closed`. @default true */
@@ -45,6 +49,8 @@ export interface BreakerSnapshot {
   windowMs: number;
   /** Calls that took at least `slowCallDurationMs` / calls, weighted by their callers, in the policy's window (since the last state change), 0..1. */
   slowCallRate: number;
+  /** Set while an operator holds the breaker in this state (`state` is then the same). */
+  pinned?: PinnedState;
 }
 
 /** A call refused because the breaker is open (or half-open with its probe already out): nothing ran. */
@@ -72,6 +78,15 @@ export interface Breaker {
    * is disabled or already in that state.
    */
   force(state: 'open' | 'closed'): void;
+  /** The state an operator pinned, or undefined: the breaker follows its own statistics. */
+  readonly pinned: PinnedState | undefined;
+  /**
+   * Holds the breaker `open` (every call refused at once, no half-open probe) or `closed` (every
+   * call runs, failures do not open it) until pinned again with undefined, when it goes back to
+   * the state its own statistics say. Works on a disabled breaker too: an operator may cut a
+   * dependency off in any case. Reported with cause `pinned`.
+   */
+  pin(state: PinnedState | undefined): void;
 }
 
 export interface BreakerRegistryOptions {
@@ -114,6 +129,11 @@ export class BreakerRegistry {
     return this.breakers.get(name);
   }
 
+  /** Every breaker created so far. */
+  list(): Breaker[] {
+    return [...this.breakers.values()];
+  }
+
   /** Stops every breaker's timers; they reject calls afterwards. */
   shutdown(): void {
     for (const breaker of this.breakers.values()) breaker.shutdown();
@@ -138,6 +158,7 @@ class OpossumBreaker implements Breaker {
   private current: BreakerState = 'closed';
   /** True while {@link force} runs, so the change it causes is reported as `forced`. */
   private forcing = false;
+  private pinnedState: PinnedState | undefined;
 
   constructor(
     readonly name: string,
@@ -166,7 +187,8 @@ class OpossumBreaker implements Breaker {
     const change = (state: BreakerState) => () => {
       this.current = state;
       if (state !== 'half_open') this.policy.reset();
-      options.onStateChange?.(name, state, this.forcing ? 'forced' : 'own');
+      // While pinned, the reported state is the pinned one: the change shows once unpinned.
+      if (!this.pinnedState) options.onStateChange?.(name, state, this.forcing ? 'forced' : 'own');
     };
     this.circuit.on('open', change('open'));
     this.circuit.on('halfOpen', change('half_open'));
@@ -174,10 +196,22 @@ class OpossumBreaker implements Breaker {
   }
 
   get state(): BreakerState {
-    return this.current;
+    return this.pinnedState ?? this.current;
+  }
+
+  get pinned(): PinnedState | undefined {
+    return this.pinnedState;
+  }
+
+  pin(state: PinnedState | undefined): void {
+    const before = this.state;
+    this.pinnedState = state;
+    if (this.state !== before || state !== undefined) this.options.onStateChange?.(this.name, this.state, 'pinned');
   }
 
   async run<T>(call: () => Promise<T>, audience?: CallAudience): Promise<T> {
+    if (this.pinnedState === 'open') throw new BreakerOpenError(this.name);
+    if (this.pinnedState === 'closed') return call();
     if (!this.settings.enabled) return (await this.circuit.fire(call)) as T;
     const started = Date.now();
     const action = async () => {
@@ -222,6 +256,7 @@ class OpossumBreaker implements Breaker {
       rejected: stats.rejects,
       windowMs: this.settings.rollingWindowMs,
       slowCallRate: slowRate(this.policy.totals()),
+      ...(this.pinnedState && { state: this.pinnedState, pinned: this.pinnedState }),
     };
   }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { RedisClient } from '../redis/client.js';
-import type { Breaker, BreakerChangeCause, BreakerState } from './breaker.js';
+import type { Breaker, BreakerChangeCause, BreakerState, PinnedState } from './breaker.js';
 
 export interface SharedBreakersOptions {
   /** The gateway's connection (GET, SET, DEL, PUBLISH); a duplicate of it subscribes. */
@@ -33,6 +33,12 @@ export interface SharedBreakers {
   onStateChange(breaker: Breaker, state: BreakerState, cause: BreakerChangeCause): void;
   /** A breaker was created: follow it, and take the shared state it may already have. */
   track(breaker: Breaker): void;
+  /**
+   * An operator pinned a breaker here (or unpinned it: undefined): every instance pins it too, now
+   * by message and, for those that miss it or start later, from the key `breaker-pin:{<name>}`
+   * (no TTL: a pin holds until an operator lifts it). Rejects when Redis does not take it.
+   */
+  pin(name: string, state: PinnedState | undefined): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -61,7 +67,10 @@ export interface SharedBreakers {
 export function createSharedBreakers(options: SharedBreakersOptions): SharedBreakers {
   const { redis, instanceId, metrics, logger } = options;
   const channel = `${options.keyPrefix}breakers`;
-  const keyOf = (name: string) => `breaker:{${name.replaceAll('{', '%7B').replaceAll('}', '%7D')}}`;
+  const pinChannel = `${options.keyPrefix}breaker-pins`;
+  const tagOf = (name: string) => `{${name.replaceAll('{', '%7B').replaceAll('}', '%7D')}}`;
+  const keyOf = (name: string) => `breaker:${tagOf(name)}`;
+  const pinKeyOf = (name: string) => `breaker-pin:${tagOf(name)}`;
   const tracked = new Map<string, Breaker>();
   /** Per breaker, the time of the latest change taken or made here: older news is ignored. */
   const latest = new Map<string, number>();
@@ -104,12 +113,17 @@ export function createSharedBreakers(options: SharedBreakersOptions): SharedBrea
     breaker.force(message.state);
   };
 
+  /** Takes a pin an operator set on another instance (or on this one, before a restart). */
+  const applyPin = (message: PinMessage | undefined, name: string) => takePin(tracked.get(name), message, metrics, logger);
+
   const readShared = async (breaker: Breaker) => {
     try {
-      const raw = await redis.get(keyOf(breaker.name));
+      const [raw, pin] = await Promise.all([redis.get(keyOf(breaker.name)), redis.get(pinKeyOf(breaker.name))]);
       succeeded();
       const message = raw ? parseMessage(raw) : undefined;
       if (message?.state === 'open') apply(message, 'key');
+      // No key: no pin (an instance that missed the unpin message lifts its own).
+      applyPin(pin ? parsePin(pin) : undefined, breaker.name);
     } catch (error) {
       failed('read', error);
     }
@@ -133,6 +147,11 @@ export function createSharedBreakers(options: SharedBreakersOptions): SharedBrea
   const subscriber = redis.duplicate();
   subscriber.on('error', () => undefined); // the main connection logs Redis trouble
   subscriber.on('message', (from: string, raw: string) => {
+    if (from === pinChannel) {
+      const pin = parsePin(raw);
+      if (pin && pin.instance !== instanceId) applyPin(pin, pin.breaker);
+      return;
+    }
     if (from !== channel) return;
     const message = parseMessage(raw);
     if (message) apply(message, 'message');
@@ -142,7 +161,7 @@ export function createSharedBreakers(options: SharedBreakersOptions): SharedBrea
     if (closed) return;
     // The keys are read on the main connection: if it is not ready yet, its own 'ready' reads them
     // (reading now would only fail, with no offline queue, and count a store failure that is not one).
-    subscriber.subscribe(channel).then(
+    subscriber.subscribe(channel, pinChannel).then(
       () => (redis.status === 'ready' ? resync() : undefined),
       (error: unknown) => failed('subscribe', error),
     );
@@ -162,6 +181,11 @@ export function createSharedBreakers(options: SharedBreakersOptions): SharedBrea
       latest.set(breaker.name, at);
       void publish({ v: 1, breaker: breaker.name, state, instance: instanceId, at }, breaker.settings.resetTimeoutMs);
     },
+    async pin(name, state) {
+      const message: PinMessage = { v: 1, breaker: name, pinned: state ?? 'auto', instance: instanceId, at: Date.now() };
+      await publishPin(redis, pinKeyOf(name), pinChannel, message);
+      metrics.breakerSync.inc({ result: 'published' });
+    },
     track(breaker) {
       tracked.set(breaker.name, breaker);
       if (redis.status === 'ready') void readShared(breaker);
@@ -173,6 +197,51 @@ export function createSharedBreakers(options: SharedBreakersOptions): SharedBrea
       subscriber.disconnect();
     },
   };
+}
+
+/** An operator's pin, on the pin channel and in the pin key. */
+interface PinMessage {
+  v: 1;
+  breaker: string;
+  pinned: PinnedState | 'auto';
+  instance: string;
+  at: number;
+}
+
+/** Pins (or unpins: no message, or `auto`) a local breaker as another instance's operator asked. */
+function takePin(breaker: Breaker | undefined, message: PinMessage | undefined, metrics: GatewayMetrics, logger: Logger): void {
+  const state = message?.pinned === 'auto' ? undefined : message?.pinned;
+  if (!breaker || breaker.pinned === state) return;
+  metrics.breakerSync.inc({ result: 'applied' });
+  logger.warn(
+    { breaker: breaker.name, pinned: state ?? 'auto', from: message?.instance },
+    'circuit breaker pin taken from another instance',
+  );
+  breaker.pin(state);
+}
+
+/** The pin key (no TTL) holds a pin until it is lifted; the message tells the instances now. */
+async function publishPin(redis: RedisClient, key: string, channel: string, message: PinMessage): Promise<void> {
+  if (message.pinned === 'auto') await redis.del(key);
+  else await redis.set(key, JSON.stringify(message));
+  await redis.publish(channel, JSON.stringify(message));
+}
+
+function parsePin(raw: string): PinMessage | undefined {
+  try {
+    const value = JSON.parse(raw) as Partial<PinMessage>;
+    if (
+      value.v === 1 &&
+      typeof value.breaker === 'string' &&
+      (value.pinned === 'open' || value.pinned === 'closed' || value.pinned === 'auto') &&
+      typeof value.instance === 'string'
+    ) {
+      return value as PinMessage;
+    }
+  } catch {
+    // garbled: ignored
+  }
+  return undefined;
 }
 
 function parseMessage(raw: string): BreakerMessage | undefined {

@@ -105,6 +105,19 @@ export function describeBudgetStoreContract(name: string, makeStore: () => Budge
       expect((await store.charge(client, 8, limits)).allowed).toBe(true);
     });
 
+    it('resets every limit of a client to full, and only that client', async () => {
+      const [client, other] = [newClient(), newClient()];
+      const limits = [bucket(100, 0.01), window(50, 3600)];
+      await store.charge(client, 40, limits);
+      await store.charge(other, 40, limits);
+      expect(await store.reset(client, limits)).toBe(2);
+      const [bucketState, windowState] = await store.peek(client, limits);
+      expect(bucketState?.remaining).toBe(100);
+      expect(windowState?.remaining).toBe(50);
+      expect(Math.floor((await store.peek(other, limits))[0]?.remaining ?? 0)).toBe(60);
+      expect(await store.reset(newClient(), limits)).toBe(0);
+    });
+
     it('keeps clients apart', async () => {
       const [a, b] = [newClient(), newClient()];
       const limits = [bucket(50, 0.01)];

@@ -61,6 +61,19 @@ export function describeCacheStoreContract(kind: string, make: () => CacheStore)
       await store.purgeMatching('rc:*');
     });
 
+    it("purges the entries under a prefix (the admin API's purge of a subgraph's copies), and only those", async () => {
+      const store = make();
+      const run = `purge-${Math.random().toString(36).slice(2, 8)}`;
+      await store.set(`${run}-a:1`, 'v', 60_000);
+      await store.set(`${run}-a:2`, 'v', 60_000);
+      await store.set(`${run}-b:1`, 'v', 60_000);
+      expect(await store.purgeMatching(`${run}-a:*`)).toBe(2);
+      expect(await store.get(`${run}-a:1`)).toBeUndefined();
+      expect((await store.get(`${run}-b:1`))?.value).toBe('v');
+      expect(await store.purgeMatching(`${run}-a:*`)).toBe(0);
+      expect(await store.purgeMatching(`${run}*`)).toBe(1);
+    });
+
     it('forgets an entry after its TTL', async () => {
       const store = make();
       await store.set('short', 'v', 50);
