@@ -8,6 +8,7 @@ import { RateLimitConfigSchema } from '../rate-limit/config.js';
 import { RedisConfigSchema } from '../redis/config.js';
 import { routeLoadBalancing, RestConfigSchema } from '../rest/config.js';
 import { ResilienceConfigSchema, subgraphSettings, SubgraphsConfigSchema } from '../subgraph/config.js';
+import { SubscriptionsConfigSchema } from '../subscriptions/config.js';
 import { SupergraphConfigSchema } from '../supergraph/config.js';
 
 /**
@@ -31,6 +32,7 @@ const SectionsSchema = z
     rateLimit: RateLimitConfigSchema,
     rest: RestConfigSchema,
     tracing: TracingConfigSchema,
+    subscriptions: SubscriptionsConfigSchema,
   })
   .strict();
 
