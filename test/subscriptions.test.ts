@@ -162,4 +162,27 @@ describe('subscriptions through the gateway', () => {
     expect(result.status).toBe(400);
     expect(result.body.errors?.[0]?.extensions?.code).toBe('SUBSCRIPTION_TRANSPORT_REQUIRED');
   });
+
+  // Last: it shuts the gateway down.
+  it('graceful shutdown ends every subscription: WebSocket closes with 1001 (going away), SSE gets the error then complete', async () => {
+    const headers = await devBearer('user-4');
+    const client = wsClient({ authorization: headers.authorization });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      client.on('closed', (event) => resolve(event as { code: number; reason: string })),
+    );
+    const before = orders(stack).store.events.subscriberCount;
+    void collect(client, 'subscription { orderCreated { id } }', 1).catch(() => undefined);
+    const sse = await fetch(stack.gw.graphqlUrl, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: 'subscription { orderCreated { id } }' }),
+    });
+    await waitFor(() => orders(stack).store.events.subscriberCount >= before + 2);
+    await stack.gw.close();
+    expect(await closed).toMatchObject({ code: 1001, reason: 'Going away' });
+    const text = await sse.text();
+    expect(text).toContain('"code":"SHUTTING_DOWN"');
+    expect(text.endsWith('event: complete\ndata:\n\n')).toBe(true);
+    expect(stack.gw.logs.lines.filter((line) => line.msg === 'subscription ended').map((line) => line.reason)).toContain('shutdown');
+  });
 });
