@@ -18,18 +18,15 @@
  *
  * Env: BENCH_PHASE_MS (10000), BENCH_CLIENTS (20), BENCH_CLIENT_TIMEOUT_MS (10000).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import type { GatewayConfigInput } from '../gateway/src/config/index.js';
 import { startFaultProxy, type FaultMode, type FaultProxy } from '../test/helpers/fault-proxy.js';
-import { JWT_SECRET, REQUEST_HEADERS } from './harness.js';
+import { REQUEST_HEADERS, startChild, stop } from './harness.js';
 
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 10_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 20);
 const CLIENT_TIMEOUT_MS = Number(process.env.BENCH_CLIENT_TIMEOUT_MS ?? 10_000);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const QUERY =
   'query UserOrders($id: ID!) { user(id: $id) { name orders(first: 2) { edges { node { id total items { quantity product { name price } } } } } } }';
 
@@ -56,36 +53,6 @@ interface PhaseResult {
   productsCallsPerSecond: number;
   /** ms from the phase's start to the end of the first answer with live products data; normal phases after a fault. */
   liveAgainMs?: number | undefined;
-}
-
-function startChild<T>(script: string, args: string[] = []): Promise<{ child: ChildProcess; info: T }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, BENCH_JWT_SECRET: JWT_SECRET },
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    const onData = (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      const newline = buffered.indexOf('\n');
-      if (newline < 0) return;
-      child.stdout?.off('data', onData);
-      child.stdout?.resume();
-      resolve({ child, info: JSON.parse(buffered.slice(0, newline)) as T });
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 const body = (workload: Workload, n: number) =>

@@ -80,6 +80,28 @@ export function writeSupergraph(urls: Record<string, string>): string {
   return path;
 }
 
+/** Starts a TypeScript child process and resolves with the JSON of its first stdout line. */
+export function startChild<T>(script: string, args: string[] = []): Promise<{ child: ChildProcess; info: T }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, BENCH_JWT_SECRET: JWT_SECRET },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const newline = buffered.indexOf('\n');
+      if (newline < 0) return;
+      child.stdout?.off('data', onData);
+      child.stdout?.resume();
+      resolve({ child, info: JSON.parse(buffered.slice(0, newline)) as T });
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
+  });
+}
+
 export async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));

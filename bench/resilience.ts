@@ -14,18 +14,16 @@
  * where in-flight dedupe has something to merge).
  * Env: BENCH_DURATION_MS (default 10000), BENCH_WARMUP_MS (2000), BENCH_CONCURRENCY (50), BENCH_ROUNDS (3).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import type { GatewayConfigInput } from '../gateway/src/config/index.js';
-import { JWT_SECRET, REQUEST_HEADERS } from './harness.js';
+import { REQUEST_HEADERS, startChild, stop } from './harness.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 10_000);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 2_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const QUERY =
   'query UserOrders($id: ID!) { user(id: $id) { name orders(first: 2) { edges { node { id total items { quantity product { name price } } } } } } }';
 
@@ -54,37 +52,6 @@ interface Measure {
   subgraphCallsPerRequest: number;
   /** CPU time (user + system) of the gateway process per measured request, in ms. */
   cpuMsPerRequest: number;
-}
-
-/** Starts a TypeScript child process and resolves with the JSON of its first stdout line. */
-function startChild<T>(script: string, args: string[] = []): Promise<{ child: ChildProcess; info: T }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, BENCH_JWT_SECRET: JWT_SECRET },
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    const onData = (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      const newline = buffered.indexOf('\n');
-      if (newline < 0) return;
-      child.stdout?.off('data', onData);
-      child.stdout?.resume();
-      resolve({ child, info: JSON.parse(buffered.slice(0, newline)) as T });
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** The child's CPU time so far (user + system), in µs. */

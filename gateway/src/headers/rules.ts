@@ -24,8 +24,8 @@ export interface HeaderGuard {
   readonly namedOnly: ReadonlySet<string>;
 }
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1), the non-standard ones proxies also drop, and the message framing. */
-export const HOP_BY_HOP_AND_FRAMING = [
+/** Hop-by-hop headers (RFC 9110 §7.6.1) plus the non-standard ones proxies also drop; never forwarded either way. */
+export const HOP_BY_HOP = [
   'connection',
   'keep-alive',
   'proxy-authenticate',
@@ -35,9 +35,10 @@ export const HOP_BY_HOP_AND_FRAMING = [
   'trailer',
   'transfer-encoding',
   'upgrade',
-  'host',
-  'content-length',
 ];
+
+/** The hop-by-hop headers and the message framing: no header rule may name them. */
+export const HOP_BY_HOP_AND_FRAMING = [...HOP_BY_HOP, 'host', 'content-length'];
 
 /** What the gateway sets on a subgraph request itself (the body is the gateway's, not the client's). */
 export const SUBGRAPH_REQUEST_OWN = ['content-type', 'content-encoding', 'accept', 'accept-encoding'];

@@ -2,27 +2,14 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import { principalHeaderNames, principalHeaders, type Principal, type PrincipalHeaderNames } from '../auth/principal.js';
 import { requestState } from '../context.js';
-import { headerInputOf, type CompiledHeaderRules, type HeaderInput, type HeaderOutput } from '../headers/rules.js';
-
-/** Hop-by-hop headers (RFC 9110 §7.6.1) plus the non-standard ones proxies also drop; never forwarded either way. */
-export const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-];
+import { HOP_BY_HOP, headerInputOf, type CompiledHeaderRules, type HeaderInput, type HeaderOutput } from '../headers/rules.js';
 
 export interface ForwardHeaderOptions {
   requestIdHeader: string;
   apiKeyHeader: string;
   propagation: PrincipalHeaderNames;
   forwardAuthorization: boolean;
-  /** The route's header rules (`rest.routes[].headers`), compiled; absent: none. */
+  /** The route's header rules (`rest.routes[].headerRules`), compiled; absent: none. */
   rules?: { request: CompiledHeaderRules; response: CompiledHeaderRules } | undefined;
 }
 
