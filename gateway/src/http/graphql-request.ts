@@ -19,8 +19,7 @@ export interface GraphqlRequestRules {
 const SIMPLE_CONTENT_TYPES = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
 const ACCEPTABLE_RESPONSE_TYPES = new Set(['*/*', 'application/*', 'application/json', 'application/graphql-response+json']);
 
-/** `streamed`: the request asks for a streaming answer (SSE, multipart subscriptions) whose `Accept` its transport checked. */
-export function checkGraphqlRequest(request: FastifyRequest, rules: GraphqlRequestRules, streamed = false): void {
+export function checkGraphqlRequest(request: FastifyRequest, rules: GraphqlRequestRules): void {
   // Apollo's Fastify integration builds a URL from the Host header: one that is not a host name
   // (`Host: <script>`, an emoji) made it throw, and the client got a 500 (found by test/attack.test.ts).
   if (!URL.canParse(`${request.protocol}://${request.hostname}/`)) {
@@ -28,7 +27,7 @@ export function checkGraphqlRequest(request: FastifyRequest, rules: GraphqlReque
   }
   if (request.method === 'GET') {
     if (rules.landingPage && acceptsHtml(request)) return;
-    if (!streamed) checkAccept(request);
+    checkAccept(request);
     checkCsrf(request, rules);
     checkParams(request.query as Record<string, unknown> | undefined, 'query string');
     return;
@@ -36,7 +35,7 @@ export function checkGraphqlRequest(request: FastifyRequest, rules: GraphqlReque
   if (mediaType(request.headers['content-type']) !== 'application/json') {
     throw new GatewayError('UNSUPPORTED_MEDIA_TYPE');
   }
-  if (!streamed) checkAccept(request);
+  checkAccept(request);
   const body = request.body;
   if (Array.isArray(body)) {
     checkBatch(body, rules.batching);
