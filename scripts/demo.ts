@@ -138,7 +138,7 @@ async function main(): Promise<void> {
       methods: ['GET' as const, 'HEAD' as const],
       auth: { mode: 'required' as const },
       cost: 1,
-      timeoutMs: 5_000,
+      timeouts: { firstByteMs: 5_000 },
       breaker: 'users',
       fallback: { cache: true },
     };

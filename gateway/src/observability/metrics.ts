@@ -268,6 +268,15 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly restTimeouts = new Counter({
+    name: 'gateway_rest_upstream_timeouts_total',
+    help:
+      "REST upstream calls that ran past one of their route's deadlines, by route and phase: connect, first_byte (status line and headers), " +
+      'body (a gap between body chunks) or response (the whole answer).',
+    labelNames: ['route', 'phase'] as const,
+    registers: [this.registry],
+  });
+
   readonly restFallbacks = new Counter({
     name: 'gateway_rest_fallback_total',
     help: 'REST GET requests answered from the fallback cache because the upstream failed, by route.',

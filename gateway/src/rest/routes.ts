@@ -23,6 +23,7 @@ import { authorize, charge, selectRoute } from './route-checks.js';
 import { limitRequests } from './route-limit.js';
 import { compileTransforms } from './transforms.js';
 import { compileSplit } from './split.js';
+import { routeTimeouts } from './timeouts.js';
 import type { BudgetStore } from '../rate-limit/budget.js';
 
 /** Every method a route may be asked with; those a route does not allow get 405 with `Allow`. */
@@ -131,6 +132,7 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
       targets: new WeakMap(),
       params: new WeakMap(),
       transforms: compileTransforms(route.transform),
+      timeouts: routeTimeouts(config.rest.timeouts, route.timeouts),
       split: route.split && {
         origin: new URL(route.split.upstream).origin,
         upstream: (() => {
