@@ -10,6 +10,7 @@ import { matchKey } from './match.js';
 import { RouteLimitSchema } from './route-limit.js';
 import { TransformSchema } from './transform-config.js';
 import { SplitSchema } from './split.js';
+import { RouteCorsSchema } from './cors.js';
 import { DefaultTimeoutsSchema, RouteTimeoutsSchema } from './timeouts.js';
 import { PredicateSchema, hostPattern, pathPattern, patternParams } from './match-config.js';
 
@@ -111,6 +112,7 @@ const RestRouteSchema = z
     transform: TransformSchema.optional(),
     split: SplitSchema.optional(),
     timeouts: RouteTimeoutsSchema.optional(),
+    cors: RouteCorsSchema.optional(),
     retries: z
       .object(withDefaults(RetryFields, { maxRetries: 1, baseDelayMs: 25, maxDelayMs: 250 }))
       .strict()
@@ -212,7 +214,7 @@ export type RestConfig = z.output<typeof RestConfigSchema>;
 /** The sections the REST passthrough reads: its routes, the breaker defaults it shares with subgraphs, auth and budgets. */
 export interface RestSections extends SubgraphSections {
   rest: RestConfig;
-  server: Pick<ServerConfig, 'requestIdHeader'>;
+  server: Pick<ServerConfig, 'requestIdHeader' | 'cors'>;
   auth: Pick<AuthConfig, 'apiKeys' | 'propagation' | 'realm'>;
   rateLimit: RateLimitConfig;
 }

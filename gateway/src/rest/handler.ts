@@ -18,6 +18,7 @@ import { answerFailure } from './error-answers.js';
 import { keptCopyKey, sendKeepingCopy, type RouteFallback } from './fallback.js';
 import { useResponseRules, type ForwardHeaderOptions } from './headers.js';
 import { discardAnswer, proxyAttempt, sendAnswer, type ProxiedRequest, type UpstreamAnswer } from './proxy.js';
+import type { CorsPolicy } from './cors.js';
 import { ResponseDeadline, RouteTimeoutError, timeoutPhaseOf, type RouteTimeouts } from './timeouts.js';
 
 /** Methods retried after a connection error or 502/503/504: idempotent and without a (streamed, unreplayable) body. */
@@ -46,6 +47,8 @@ export interface RouteRuntime {
   transforms: RouteTransforms | undefined;
   /** The route's name (`routeName`): metrics, logs, spans. */
   name: string;
+  /** The route's CORS policy (its own `cors`, else `server.cors`); undefined: none. */
+  cors: CorsPolicy | undefined;
   /** The route's deadlines (its own `timeouts`, else `rest.timeouts`). */
   timeouts: RouteTimeouts;
 }

@@ -24,6 +24,7 @@ import { limitRequests } from './route-limit.js';
 import { compileTransforms } from './transforms.js';
 import { compileSplit } from './split.js';
 import { routeTimeouts } from './timeouts.js';
+import { compileCors } from './cors.js';
 import type { BudgetStore } from '../rate-limit/budget.js';
 
 /** Every method a route may be asked with; those a route does not allow get 405 with `Allow`. */
@@ -133,6 +134,7 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
       params: new WeakMap(),
       transforms: compileTransforms(route.transform),
       timeouts: routeTimeouts(config.rest.timeouts, route.timeouts),
+      cors: compileCors(route.cors, config.server.cors, route.methods, config.server.requestIdHeader),
       split: route.split && {
         origin: new URL(route.split.upstream).origin,
         upstream: (() => {
@@ -158,6 +160,8 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
     const routeOptions = {
       method: [...ALL_METHODS],
       exposeHeadRoute: false,
+      // The gateway-wide CORS hook leaves these paths alone: each route applies its own policy or server.cors (cors.ts).
+      config: { cors: false },
       onRequest: [
         selectRoute(table.select, selections, options.bodyLimits),
         options.authenticate,
