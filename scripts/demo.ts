@@ -182,7 +182,10 @@ async function main(): Promise<void> {
     `  health    ${origin}/health`,
     `  ready     ${origin}/ready`,
     ...(config.metrics.enabled ? [`  metrics   ${origin}${config.metrics.path}`] : []),
-    ...config.rest.routes.map((route) => `  REST      ${origin}${route.prefix} → ${route.upstream}${route.rewrite ?? route.prefix}`),
+    ...config.rest.routes.map((route) => {
+      const path = route.prefix ?? route.exact ?? route.pattern ?? '/';
+      return `  REST      ${origin}${path} → ${route.upstream ?? route.upstreams?.[0]?.url ?? ''}${route.rewrite ?? path}`;
+    }),
     '',
     '  subgraphs',
     ...subgraphs.map((subgraph) => `    ${subgraph.name.padEnd(9)} ${subgraph.url}`),

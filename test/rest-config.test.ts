@@ -22,6 +22,12 @@ describe('rest config', () => {
     });
   });
 
+  it('loads the complete legacy API example of docs/rest-passthrough.md', () => {
+    const config = loadConfig({ file: 'examples/legacy-api.yaml', env: {} });
+    expect(config.rest.routes.map((route) => route.name)).toEqual(['users-v2', 'users-v1']);
+    expect(config.rest.routes[0]?.cors?.origins).toEqual(['https://*.example.com']);
+  });
+
   it('gives every route the gateway-wide deadlines unless it sets its own', () => {
     const config = loadConfig({
       env: {},
