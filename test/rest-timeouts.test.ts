@@ -6,6 +6,7 @@ import { startRestUpstream, type RestUpstream } from './helpers/rest-upstream.js
 import { DEMO_SUPERGRAPH } from './helpers/subgraphs.js';
 
 let upstream: RestUpstream;
+let replica: RestUpstream;
 let blackhole: Blackhole;
 let gw: TestGateway;
 
@@ -13,11 +14,14 @@ const open = { auth: { mode: 'optional' }, retries: { maxRetries: 0 } } as const
 
 beforeAll(async () => {
   upstream = await startRestUpstream();
+  replica = await startRestUpstream();
   blackhole = await startBlackhole();
   gw = await startTestGateway({
     supergraph: { path: DEMO_SUPERGRAPH, watch: false },
     auth: { jwt: { issuers: [DEV_ISSUER] } },
     server: { readinessDetail: true },
+    // The replicated route's breakers (named after the users subgraph) open once a failure follows a success (50% > 40%).
+    subgraphs: { users: { breaker: { volumeThreshold: 1, errorThresholdPercentage: 40, resetTimeoutMs: 60_000 } } },
     rest: {
       // The gateway's defaults: a short first-byte deadline that routes without their own take.
       timeouts: { firstByteMs: 400 },
@@ -26,6 +30,13 @@ beforeAll(async () => {
         { prefix: '/hasty', upstream: upstream.origin, ...open },
         { prefix: '/patient', upstream: upstream.origin, timeouts: { firstByteMs: 10_000 }, ...open },
         { prefix: '/trickle', upstream: upstream.origin, timeouts: { firstByteMs: 5_000, responseMs: 700 }, ...open },
+        {
+          prefix: '/trickle-pool',
+          upstreams: [{ url: upstream.origin }, { url: replica.origin }],
+          breaker: 'users',
+          timeouts: { firstByteMs: 5_000, responseMs: 700 },
+          ...open,
+        },
         {
           prefix: '/trickle-json',
           upstream: upstream.origin,
@@ -41,6 +52,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   await upstream?.close();
+  await replica?.close();
   await blackhole?.close();
 });
 
@@ -95,6 +107,18 @@ describe('REST route timeouts', () => {
     expect(quick.status).toBe(200);
     expect((await quick.arrayBuffer()).byteLength).toBe(48);
     expect(await timeouts('/trickle', 'response')).toBe(1);
+  });
+
+  it('whole response: with replicas, the cut counts on the breaker of the replica that was streaming', async () => {
+    const response = await fetch(`${gw.url}/trickle-pool/trickle?chunks=40&ms=50`);
+    expect(response.status).toBe(200);
+    await expect(response.arrayBuffer()).rejects.toThrow();
+    const ready = (await (await fetch(`${gw.url}/ready`)).json()) as {
+      rest: { prefix: string; replicas?: { url: string; breaker: string }[] }[];
+    };
+    const replicas = ready.rest.find((entry) => entry.prefix === '/trickle-pool')?.replicas ?? [];
+    expect(replicas.map((entry) => entry.breaker).sort()).toEqual(['closed', 'open']);
+    expect(await timeouts('/trickle-pool', 'response')).toBe(1);
   });
 
   it('whole response: a JSON answer the transform was still reading gets 504 UPSTREAM_RESPONSE_TIMEOUT (nothing was sent yet)', async () => {

@@ -9,6 +9,7 @@ import type { RouteTransforms } from './transforms.js';
 import { requestState } from '../context.js';
 import type { RestRequestInfo } from './state.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import type { Breaker } from '../upstream/breaker.js';
 import type { Bulkhead } from '../upstream/bulkhead.js';
 import { describeError } from '../upstream/call-error.js';
 import { withRetries } from '../upstream/retry.js';
@@ -115,7 +116,9 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
       // The answer's status and headers came in time, its body did not: a failed call all the same.
       info.failure = `timeout: ${describeError(error)}`;
       countTimeout(runtime, services.metrics, error);
-      (split ?? runtime).upstream?.breaker?.run(() => Promise.reject(error)).catch(() => undefined);
+      breakerOf((split ?? runtime).upstream, call.origin)
+        ?.run(() => Promise.reject(error))
+        .catch(() => undefined);
     });
     if (transforms) {
       try {
@@ -147,6 +150,11 @@ function asTimeout(error: unknown): RouteTimeoutError | undefined {
   if (error instanceof RouteTimeoutError) return error;
   const phase = timeoutPhaseOf(error);
   return phase && new RouteTimeoutError(phase, error instanceof Error ? error.message : String(error), { cause: error });
+}
+
+/** The breaker an answer's failure counts on: the route's (or its split's), or that of the replica that answered. */
+function breakerOf(upstream: UpstreamRoute | undefined, origin: string | undefined): Breaker | undefined {
+  return upstream?.breaker ?? upstream?.replicas?.pool.replicas.find((replica) => replica.url === origin)?.breaker;
 }
 
 function countTimeout(runtime: RouteRuntime, metrics: GatewayMetrics, error: unknown): void {

@@ -46,6 +46,8 @@ export interface ProxiedRequest {
   bodyCut(): boolean;
   /** The route's own breaker's state now; undefined with replicas (each has its own) or without breakers. */
   breakerState(): BreakerState | undefined;
+  /** The origin the last attempt went to (a replica's, with several). */
+  origin?: string | undefined;
   /** The route's request header transforms, applied to the client's headers before the gateway sets its own. */
   transformHeaders?: ((headers: IncomingHttpHeaders) => IncomingHttpHeaders) | undefined;
 }
@@ -56,6 +58,7 @@ export interface ProxiedRequest {
  * the upstream gets that span's traceparent.
  */
 export async function proxyAttempt(call: ProxiedRequest, upstreamOrigin: string): Promise<UpstreamAnswer> {
+  call.origin = upstreamOrigin;
   const trace = call.state.trace;
   if (!trace) return proxyOnce(call, upstreamOrigin, undefined);
   const upstreamUrl = new URL(upstreamOrigin);
