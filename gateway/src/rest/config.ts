@@ -11,6 +11,7 @@ import { RouteLimitSchema } from './route-limit.js';
 import { TransformSchema } from './transform-config.js';
 import { SplitSchema } from './split.js';
 import { RouteCorsSchema } from './cors.js';
+import { WebSocketSchema } from './websocket.js';
 import { DefaultTimeoutsSchema, RouteTimeoutsSchema } from './timeouts.js';
 import { PredicateSchema, hostPattern, pathPattern, patternParams } from './match-config.js';
 
@@ -113,6 +114,7 @@ const RestRouteSchema = z
     split: SplitSchema.optional(),
     timeouts: RouteTimeoutsSchema.optional(),
     cors: RouteCorsSchema.optional(),
+    websocket: WebSocketSchema,
     retries: z
       .object(withDefaults(RetryFields, { maxRetries: 1, baseDelayMs: 25, maxDelayMs: 250 }))
       .strict()

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -17,7 +18,8 @@ import { routeCall, type UpstreamRoute } from '../upstream/route.js';
 import type { BodyLimits } from './body-limit.js';
 import { answerFailure } from './error-answers.js';
 import { keptCopyKey, sendKeepingCopy, type RouteFallback } from './fallback.js';
-import { useResponseRules, type ForwardHeaderOptions } from './headers.js';
+import { upstreamRequestHeaders, useResponseRules, type ForwardHeaderOptions } from './headers.js';
+import { isUpgrade, type WebSocketLimits, type WebSocketRelay } from './websocket.js';
 import { discardAnswer, proxyAttempt, sendAnswer, type ProxiedRequest, type UpstreamAnswer } from './proxy.js';
 import type { CorsPolicy } from './cors.js';
 import { ResponseDeadline, RouteTimeoutError, timeoutPhaseOf, type RouteTimeouts } from './timeouts.js';
@@ -50,12 +52,16 @@ export interface RouteRuntime {
   name: string;
   /** The route's CORS policy (its own `cors`, else `server.cors`); undefined: none. */
   cors: CorsPolicy | undefined;
+  /** The route's WebSocket limits, when it relays upgrades. */
+  websocket: WebSocketLimits | undefined;
   /** The route's deadlines (its own `timeouts`, else `rest.timeouts`). */
   timeouts: RouteTimeouts;
 }
 
 export interface HandlerServices {
   bodyLimits: BodyLimits;
+  /** Relays WebSocket upgrades, when a route does. */
+  webSockets?: WebSocketRelay | undefined;
   metrics: GatewayMetrics;
   logger: Logger;
 }
@@ -80,6 +86,28 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
     );
     const checked = runtime.targets.get(request) as string;
     const target = transforms ? transforms.target(checked) : checked;
+    if (runtime.websocket && services.webSockets && isUpgrade(request)) {
+      const headers = upstreamRequestHeaders(
+        request,
+        transforms ? transforms.requestHeaders(request.headers) : request.headers,
+        state.principal,
+        runtime.headerOptions,
+      );
+      const hashHeader = runtime.upstream?.replicas?.hashHeader;
+      const hashKey = hashHeader ? request.headers[hashHeader] : undefined;
+      return services.webSockets.open({
+        request,
+        reply,
+        route: runtime.name,
+        limits: runtime.websocket,
+        upstream: runtime.upstream,
+        origin: runtime.origin,
+        target,
+        headers: headers as IncomingHttpHeaders,
+        hashKey: typeof hashKey === 'string' && hashKey !== '' ? hashKey : undefined,
+        handshakeTimeoutMs: runtime.timeouts.connectMs + runtime.timeouts.firstByteMs,
+      });
+    }
     useResponseRules(request, runtime.headerOptions);
     const key = fallback ? keptCopyKey(fallback, request, state.principal, target) : undefined;
     const deadline = new ResponseDeadline(runtime.timeouts.responseMs);

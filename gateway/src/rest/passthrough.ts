@@ -10,6 +10,7 @@ import type { BreakerRegistry } from '../upstream/breaker.js';
 import { BodyLimits } from './body-limit.js';
 import { createRouteTable, type RouteSnapshot } from './routes.js';
 import { RouteDispatcher } from './timeouts.js';
+import { createWebSocketRelay } from './websocket.js';
 
 export interface RestPassthroughOptions {
   config: RestSections;
@@ -53,7 +54,8 @@ export interface RestPassthrough {
  */
 export function createRestPassthrough(options: RestPassthroughOptions): RestPassthrough {
   const bodyLimits = new BodyLimits();
-  const table = createRouteTable({ ...options, bodyLimits });
+  const webSockets = options.config.rest.routes.some((route) => route.websocket) ? createWebSocketRelay(options.metrics) : undefined;
+  const table = createRouteTable({ ...options, bodyLimits, webSockets });
 
   const plugin: FastifyPluginAsync = async (app) => {
     bodyLimits.install(app);
@@ -65,6 +67,7 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
       await agent.close().catch(() => undefined);
       await table.closeConnections();
     });
+    webSockets?.install(app);
     table.register(app);
   };
 

@@ -25,6 +25,7 @@ import { compileTransforms } from './transforms.js';
 import { compileSplit } from './split.js';
 import { routeTimeouts } from './timeouts.js';
 import { compileCors } from './cors.js';
+import { webSocketLimits, type WebSocketRelay } from './websocket.js';
 import type { BudgetStore } from '../rate-limit/budget.js';
 
 /** Every method a route may be asked with; those a route does not allow get 405 with `Allow`. */
@@ -43,6 +44,8 @@ export interface RouteTableOptions {
   /** Where routes' own request limits are counted (the budget's store); undefined: no route has a limit. */
   limitStore?: BudgetStore | undefined;
   bodyLimits: BodyLimits;
+  /** Relays WebSocket upgrades; undefined: no route does. */
+  webSockets?: WebSocketRelay | undefined;
   metrics: GatewayMetrics;
   logger: Logger;
 }
@@ -134,6 +137,7 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
       params: new WeakMap(),
       transforms: compileTransforms(route.transform),
       timeouts: routeTimeouts(config.rest.timeouts, route.timeouts),
+      websocket: webSocketLimits(route.websocket),
       cors: compileCors(route.cors, config.server.cors, route.methods, config.server.requestIdHeader),
       split: route.split && {
         origin: new URL(route.split.upstream).origin,
