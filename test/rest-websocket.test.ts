@@ -1,3 +1,4 @@
+import { connect as tcpConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
@@ -202,6 +203,29 @@ describe('WebSocket on REST routes', () => {
     await expect(connect('/ws/idle/forbidden')).rejects.toMatchObject({ status: 502 });
     await expect(connect('/ws/down/x')).rejects.toMatchObject({ status: 502 });
     await expect(connect('/ws/plain/x')).rejects.toMatchObject({ status: 426 });
+  });
+
+  it('a malformed handshake gets 400 from the gateway, and the upstream connection opened for it is closed', async () => {
+    const url = new URL(gw.url);
+    const before = a.handshakes.length;
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = tcpConnect(Number(url.port), url.hostname, () =>
+        socket.write(
+          'GET /ws/idle/bad HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            'Sec-WebSocket-Key: not-a-key\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        ),
+      );
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect(a.handshakes.length).toBe(before + 1);
+    await new Promise<void>((resolve) => {
+      const check = () => (a.open.size === 0 ? resolve() : setTimeout(check, 10));
+      check();
+    });
   });
 
   it('ends open connections with 1001 when the gateway shuts down', async () => {

@@ -137,7 +137,11 @@ export function createWebSocketRelay(metrics: GatewayMetrics): WebSocketRelay {
       if (upstream.protocol) chosen.set(raw, upstream.protocol);
       call.reply.hijack();
       const socket = raw[kSocket] as Socket;
+      let relayed = false;
+      // ws refuses a malformed handshake itself (400) without calling back: the upstream is then closed.
+      socket.once('close', () => relayed || upstream.terminate());
       server.handleUpgrade(raw, socket, raw[kHead] ?? Buffer.alloc(0), (client) => {
+        relayed = true;
         // The HTTP exchange is over (101 sent): what waits for the response's end (the in-flight count) may let go.
         call.reply.raw.detachSocket(socket);
         call.reply.raw.emit('close');
@@ -239,6 +243,8 @@ function relay(client: WebSocket, upstream: WebSocket, call: WebSocketCall, metr
   pipe(client, upstream);
   pipe(upstream, client);
   upstream.resume();
+  // The upstream went away while the client's handshake completed: its close event has passed.
+  if (upstream.readyState !== WebSocket.OPEN) setImmediate(() => end('upstream', 1011));
   client.once('close', (code, reason) => end('client', code, reason.toString()));
   upstream.once('close', (code, reason) => end('upstream', code, reason.toString()));
   client.once('error', () => end('error', 1011));
