@@ -67,7 +67,7 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
       await agent.close().catch(() => undefined);
       await table.closeConnections();
     });
-    webSockets?.install(app);
+    webSockets?.install(app, (path) => table.owns(path));
     table.register(app);
   };
 

@@ -67,6 +67,8 @@ export interface RouteTable {
   stopChecks(): void;
   /** Closes the health checks' connection pool. */
   closeConnections(): Promise<void>;
+  /** Whether a path is under one of the routes' mounts (known once registered). */
+  owns(path: string): boolean;
 }
 
 /**
@@ -180,14 +182,17 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
       handler: (request: FastifyRequest, reply: FastifyReply) => (handlers.get(selected(request)) as RouteHandler)(request, reply),
     };
     const mounts = new Set(table.compiled.map(({ mount }) => mount));
+    mounted.push(...mounts);
     for (const mount of mounts) {
       app.route({ ...routeOptions, url: mount });
       app.route({ ...routeOptions, url: mount === '/' ? '/*' : `${mount}/*` });
     }
   };
 
+  const mounted: string[] = [];
   return {
     register: registerAll,
+    owns: (path) => mounted.some((mount) => mount === '/' || path === mount || path.startsWith(`${mount}/`)),
     snapshot: () =>
       routes.map((route) => {
         const replicas = pools?.get(poolNameOf(route))?.pool.snapshot();

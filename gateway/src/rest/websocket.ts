@@ -70,8 +70,11 @@ const HANDSHAKE_HEADERS = [
 type CloseReason = 'client' | 'upstream' | 'idle' | 'lifetime' | 'shutdown' | 'error';
 
 export interface WebSocketRelay {
-  /** Dispatches every upgrade request through the Fastify router, so the routes' hooks answer refusals over HTTP. */
-  install(app: FastifyInstance): void;
+  /**
+   * Dispatches upgrade requests to the routes' paths (`owns`) through the Fastify router, so the
+   * routes' hooks answer refusals over HTTP; other upgrades are left to their own listeners (GraphQL subscriptions).
+   */
+  install(app: FastifyInstance, owns: (path: string) => boolean): void;
   /** Opens the upstream WebSocket, then completes the client's handshake and relays; refusals throw a GatewayError. */
   open(call: WebSocketCall): Promise<FastifyReply>;
 }
@@ -103,8 +106,9 @@ export function createWebSocketRelay(metrics: GatewayMetrics): WebSocketRelay {
   const open = new Set<() => void>();
 
   return {
-    install(app) {
+    install(app, owns) {
       app.server.on('upgrade', (raw: UpgradeRequest, socket: Socket, head: Buffer) => {
+        if (!owns((raw.url ?? '/').split('?')[0] ?? '/')) return;
         raw[kSocket] = socket;
         raw[kHead] = head;
         const response = new ServerResponse(raw);
