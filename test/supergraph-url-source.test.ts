@@ -217,7 +217,69 @@ describe('the last good copy on disk', () => {
     expect(gateway.phase).toBe('stopped');
     const line = logs.find((l) => l.code === 'SUPERGRAPH_SOURCE_UNAVAILABLE');
     expect(line).toHaveLength(1);
-    expect(String(line[0]?.msg)).toContain(`no last good copy at ${cacheFile}`);
+    expect(line[0]).toMatchObject({
+      level: 50,
+      cacheFile,
+      msg: 'supergraph source failed at start and there is no last good copy on disk: the gateway cannot start',
+    });
+    await expect(started).rejects.toThrow(`no last good copy at ${cacheFile}`);
     expect(existsSync(cacheFile)).toBe(false);
+  });
+});
+
+describe('a reload through the admin API', () => {
+  it('fetches from the source now, without waiting for the next poll', async () => {
+    const tokenEnv = `TEST_SOURCES_ADMIN_TOKEN_${process.pid}`;
+    process.env[tokenEnv] = 'admin-token-of-the-sources-test';
+    const store = await startSupergraphHttpServer(v1);
+    const slow = await startTestGateway({
+      supergraph: { source: 'url', url: { url: store.url, pollIntervalMs: 3_600_000 } },
+      admin: { port: 0, tokens: [{ name: 'oncall', env: tokenEnv }] },
+    });
+    try {
+      const admin = String(slow.logs.find((line) => line.msg === 'admin API listening')[0]?.url);
+      const reload = async () => {
+        const response = await fetch(`${admin}/admin/reload`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${process.env[tokenEnv]}` },
+        });
+        return { status: response.status, body: (await response.json()) as { result: string } };
+      };
+      expect(await reload()).toMatchObject({ status: 200, body: { result: 'unchanged' } });
+      expect(store.counts).toEqual({ ok: 1, notModified: 1, failed: 0 });
+      store.publish(v2);
+      expect(await reload()).toMatchObject({ status: 200, body: { result: 'reloaded' } });
+      expect((await postGraphql(slow.graphqlUrl, { query: CAPACITY })).status).toBe(200);
+      store.failWith(500);
+      expect(await reload()).toMatchObject({ status: 422, body: { error: 'SUPERGRAPH_RELOAD_FAILED' } });
+      expect((await postGraphql(slow.graphqlUrl, { query: CAPACITY })).status).toBe(200);
+    } finally {
+      await slow.close();
+      await store.close();
+      delete process.env[tokenEnv];
+    }
+  });
+});
+
+describe('the supergraph source config', () => {
+  const load = (supergraph: Record<string, unknown>) => () => loadConfig({ env: {}, overrides: { supergraph } as never });
+
+  it('refuses a url source without a URL, a URL that is not HTTP, and an auth header without its secret', () => {
+    expect(load({ source: 'url' })).toThrow('supergraph.url: the url source needs supergraph.url.url');
+    expect(load({ source: 'url', url: { url: 'ftp://cdn.example/supergraph' } })).toThrow('must be an http:// or https:// URL');
+    expect(load({ source: 'url', url: { url: 'https://cdn.example/supergraph', authHeader: { name: 'X-Hive-CDN-Key' } } })).toThrow(
+      'give exactly one of env and file',
+    );
+  });
+
+  it('keeps the file source the default, with the Uplink endpoints of Apollo GraphOS ready for the uplink source', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.supergraph.source).toBe('file');
+    expect(config.supergraph.uplink).toEqual({
+      apiKeyEnv: 'APOLLO_KEY',
+      endpoints: ['https://uplink.api.apollographql.com/', 'https://aws.uplink.api.apollographql.com/'],
+      pollIntervalMs: 10_000,
+      timeoutMs: 30_000,
+    });
   });
 });

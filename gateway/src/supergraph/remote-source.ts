@@ -83,7 +83,10 @@ class RemoteSupergraph {
       const message = this.options.cacheFile
         ? `the supergraph source failed (${reason}) and there is no last good copy at ${this.options.cacheFile}`
         : `the supergraph source failed (${reason}) and supergraph.cacheFile is not set`;
-      this.log.error({ code: 'SUPERGRAPH_SOURCE_UNAVAILABLE', err: reason }, `${message}: the gateway cannot start`);
+      this.log.error(
+        { code: 'SUPERGRAPH_SOURCE_UNAVAILABLE', err: reason, cacheFile: this.options.cacheFile ?? null },
+        'supergraph source failed at start and there is no last good copy on disk: the gateway cannot start',
+      );
       throw new GatewayError('SUPERGRAPH_SOURCE_UNAVAILABLE', message);
     }
     const sdl = withEnforcedSecurityLinksUnmarked(copy.sdl);
