@@ -20,7 +20,7 @@ let gw: TestGateway;
 const published: { id: string; sdl: string }[] = [];
 
 /** Uplink's rule: the newest composition when `ifAfterId` is not it, else `Unchanged`. */
-function registry(request: UplinkRequest): UplinkAnswer {
+function registry(request: UplinkRequest): Extract<UplinkAnswer, { minDelaySeconds: number }> {
   const newest = published.at(-1) as { id: string; sdl: string };
   if (request.variables.ifAfterId === newest.id) return { __typename: 'Unchanged', id: newest.id, minDelaySeconds: 0.01 };
   return { __typename: 'RouterConfigResult', id: newest.id, supergraphSdl: newest.sdl, minDelaySeconds: 0.01 };
