@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../gateway/src/config/index.js';
 import { createGateway } from '../gateway/src/server.js';
@@ -120,6 +123,39 @@ describe('the uplink source', () => {
     const afterSlowDown = asked();
     await sleep(800); // 16 poll intervals
     expect(asked()).toBe(afterSlowDown);
+  });
+});
+
+describe('uplink during a GraphOS outage', () => {
+  it("starts from the last good copy when every endpoint fails, and takes the registry's supergraph once it answers", async () => {
+    const cacheFile = join(mkdtempSync(join(tmpdir(), 'gw-uplink-copy-')), 'copy.graphql');
+    writeFileSync(cacheFile, published[0]?.sdl as string);
+    const down = (): UplinkAnswer => ({ status: 503 });
+    const first = await startUplinkServer(down);
+    const second = await startUplinkServer(down);
+    const cold = await startTestGateway({
+      supergraph: {
+        source: 'uplink',
+        uplink: { graphRef: GRAPH_REF, apiKeyEnv: KEY_ENV, endpoints: [first.url, second.url], pollIntervalMs: 50 },
+        cacheFile,
+      },
+      server: { readinessDetail: true },
+    });
+    try {
+      expect((await postGraphql(cold.graphqlUrl, { query: '{ warehouses { code } }' })).status).toBe(200);
+      const source = ((await (await fetch(`${cold.url}/ready`)).json()) as Ready).supergraph.source;
+      expect(source).toMatchObject({ kind: 'uplink', usingCachedCopy: true });
+      expect(source.lastError?.message).toContain(`${first.url}: HTTP 503; ${second.url}: HTTP 503`);
+
+      second.answer = registry;
+      expect(await eventually(async () => (await postGraphql(cold.graphqlUrl, { query: CAPACITY })).status === 200)).toBe(true);
+      expect(readFileSync(cacheFile, 'utf8')).toBe(published.at(-1)?.sdl);
+      expect(((await (await fetch(`${cold.url}/ready`)).json()) as Ready).supergraph.source.usingCachedCopy).toBe(false);
+    } finally {
+      await cold.close();
+      await first.close();
+      await second.close();
+    }
   });
 });
 

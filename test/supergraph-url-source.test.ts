@@ -85,6 +85,7 @@ describe('the url source', () => {
     const later = cdn.requests.at(-1) ?? {};
     expect(first['if-none-match']).toBeUndefined();
     expect(later['if-none-match']).toMatch(/^"[0-9a-f]{16}"$/);
+    expect(later['if-modified-since']).toBe('Thu, 01 Jan 2026 00:00:00 GMT');
     expect(later['x-hive-cdn-key']).toBe(KEY);
 
     cdn.publish(v2);

@@ -14,7 +14,7 @@ function close(server: Server): Promise<void> {
 
 /**
  * An object store / CDN serving one supergraph file with an ETag (the SDL's hash) and honouring
- * `If-None-Match`; it counts its 200s, 304s and errors, and keeps every request's headers.
+ * `If-None-Match` (a `Last-Modified` moves on a minute per publish); it counts its 200s, 304s and errors, and keeps every request's headers.
  */
 export interface SupergraphHttpServer {
   url: string;
@@ -32,6 +32,7 @@ export async function startSupergraphHttpServer(
   options: { requiredHeader?: [string, string] } = {},
 ): Promise<SupergraphHttpServer> {
   let current = sdl;
+  let lastModified = new Date(Date.UTC(2026, 0, 1)).toUTCString();
   let failure: number | undefined;
   const counts = { ok: 0, notModified: 0, failed: 0 };
   const requests: IncomingHttpHeaders[] = [];
@@ -47,11 +48,11 @@ export async function startSupergraphHttpServer(
     const etag = etagOf(current);
     if (request.headers['if-none-match'] === etag) {
       counts.notModified++;
-      response.writeHead(304, { etag }).end();
+      response.writeHead(304, { etag, 'last-modified': lastModified }).end();
       return;
     }
     counts.ok++;
-    response.writeHead(200, { 'content-type': 'text/plain', etag }).end(current);
+    response.writeHead(200, { 'content-type': 'text/plain', etag, 'last-modified': lastModified }).end(current);
   });
   const url = await listen(server);
   return {
@@ -60,6 +61,7 @@ export async function startSupergraphHttpServer(
     requests,
     publish: (next) => {
       current = next;
+      lastModified = new Date(Date.parse(lastModified) + 60_000).toUTCString();
     },
     failWith: (status) => {
       failure = status;

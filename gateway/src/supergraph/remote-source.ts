@@ -137,6 +137,8 @@ class RemoteSupergraph {
       }
       return this.apply(outcome.sdl);
     } catch (error) {
+      // Shutting down aborted the fetch: nothing failed.
+      if (this.stopped) return { result: 'unchanged', id: this.currentId };
       return this.failed(error, 'error');
     } finally {
       this.schedule(delayMs);

@@ -87,6 +87,7 @@ export function uplinkFetcher(config: UplinkSourceConfig, env: NodeJS.ProcessEnv
         } catch (error) {
           const reason = error instanceof FinalUplinkError ? error.message : describeFetchError(error);
           failures.push(`${endpoint.location}: ${reason}`);
+          if (error instanceof FinalUplinkError) preferred = index;
           if (error instanceof FinalUplinkError || signal.aborted) break;
         }
       }
