@@ -168,7 +168,7 @@ describe('the last good copy on disk', () => {
       expect(supergraph.source).toMatchObject({ kind: 'url', usingCachedCopy: true });
       expect(supergraph.source.lastError?.message).toContain('ECONNREFUSED');
       const warning = cold.logs.find(
-        (l) => l.msg === 'supergraph source unreachable at start: serving the last good copy from disk until it answers',
+        (l) => l.msg === 'supergraph source failed at start: serving the last good copy from disk until it answers',
       );
       expect(warning).toHaveLength(1);
       expect(warning[0]).toMatchObject({ cacheFile, level: 40 });
@@ -198,6 +198,34 @@ describe('the last good copy on disk', () => {
     } finally {
       await cold.close();
       await flaky.close();
+    }
+  });
+
+  it('starts from the copy when the source sends a supergraph that does not load', async () => {
+    const cacheFile = join(mkdtempSync(join(tmpdir(), 'gw-url-copy-')), 'copy.graphql');
+    writeFileSync(cacheFile, v2);
+    const broken = await startSupergraphHttpServer('type Query { hello: String }');
+    const cold = await startTestGateway({
+      supergraph: { source: 'url', url: { url: broken.url, pollIntervalMs: 50 }, cacheFile },
+      server: { readinessDetail: true },
+    });
+    try {
+      expect((await postGraphql(cold.graphqlUrl, { query: CAPACITY })).status).toBe(200);
+      expect((await ready(cold)).supergraph.source.usingCachedCopy).toBe(true);
+      // The refused file is revalidated by its ETag, not fetched and refused again on every poll.
+      expect(await eventually(() => broken.counts.notModified >= 3)).toBe(true);
+      expect(broken.counts.ok).toBe(1);
+      expect(await fetches(cold, 'rejected')).toBe(1);
+      expect(await fetches(cold, 'updated')).toBe(0);
+      const { source } = (await ready(cold)).supergraph;
+      expect(source.usingCachedCopy).toBe(true);
+      expect(source.lastError?.message).toBeDefined();
+      expect(readFileSync(cacheFile, 'utf8')).toBe(v2);
+      expect((await postGraphql(cold.graphqlUrl, { query: CAPACITY })).status).toBe(200);
+      expect((await ready(cold)).supergraph.source.usingCachedCopy).toBe(true);
+    } finally {
+      await cold.close();
+      await broken.close();
     }
   });
 

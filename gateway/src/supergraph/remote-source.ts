@@ -34,9 +34,9 @@ export interface RemoteSupergraphOptions {
 export function remoteSupergraphSource(options: RemoteSupergraphOptions): SupergraphSdlHook {
   return async ({ update }) => {
     const source = new RemoteSupergraph(options, update);
-    const supergraphSdl = await source.initial();
+    const { supergraphSdl, nextFetchInMs } = await source.initial();
     options.onReloader?.(() => source.fetchNow());
-    source.schedule(options.pollIntervalMs);
+    source.schedule(nextFetchInMs);
     return { supergraphSdl, cleanup: async () => source.stop() };
   };
 }
@@ -46,6 +46,8 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 
 class RemoteSupergraph {
   private version: SourceVersion | undefined;
+  /** The source's latest supergraph was refused (the served one is older, or the copy from disk). */
+  private sourceRejected = false;
   private currentId = '';
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
@@ -61,21 +63,25 @@ class RemoteSupergraph {
   }
 
   /** The first supergraph: from the source, else the copy on disk, else the gateway does not start. */
-  async initial(): Promise<string> {
-    const { status, metrics, fetcher } = this.options;
+  async initial(): Promise<{ supergraphSdl: string; nextFetchInMs: number }> {
+    const { status, metrics, fetcher, pollIntervalMs } = this.options;
     let reason: string;
+    let fetched = false;
     try {
       status.lastFetchAt = new Date().toISOString();
       const outcome = await fetcher.fetch(undefined, this.abort.signal);
       if (outcome.result !== 'updated') throw new Error('the source answered "unchanged" to a first fetch');
-      const sdl = withEnforcedSecurityLinksUnmarked(outcome.sdl);
-      apiSchemaFromSupergraph(outcome.sdl);
+      fetched = true;
+      // Kept even if it is refused: the source is not asked for the same refused supergraph again.
       this.version = outcome.version;
+      const supergraphSdl = withEnforcedSecurityLinksUnmarked(outcome.sdl);
+      apiSchemaFromSupergraph(outcome.sdl);
       this.accepted(outcome.sdl, 'fetched');
-      return sdl;
+      return { supergraphSdl, nextFetchInMs: Math.max(pollIntervalMs, outcome.minDelayMs ?? 0) };
     } catch (error) {
       reason = messageOf(error);
-      metrics.supergraphFetches.inc({ source: fetcher.kind, result: 'error' });
+      metrics.supergraphFetches.inc({ source: fetcher.kind, result: fetched ? 'rejected' : 'error' });
+      this.sourceRejected = fetched;
       status.lastError = { at: new Date().toISOString(), message: reason };
     }
     const copy = this.options.cacheFile ? readDiskCopy(this.options.cacheFile) : undefined;
@@ -89,16 +95,16 @@ class RemoteSupergraph {
       );
       throw new GatewayError('SUPERGRAPH_SOURCE_UNAVAILABLE', message);
     }
-    const sdl = withEnforcedSecurityLinksUnmarked(copy.sdl);
+    const supergraphSdl = withEnforcedSecurityLinksUnmarked(copy.sdl);
     apiSchemaFromSupergraph(copy.sdl);
     status.usingCachedCopy = true;
     this.currentId = sha256(copy.sdl);
     this.options.onLoaded({ sdl: copy.sdl, id: this.currentId, loadedAt: new Date() });
     this.log.warn(
       { err: reason, cacheFile: this.options.cacheFile, savedAt: copy.savedAt.toISOString(), supergraphId: this.currentId.slice(0, 12) },
-      'supergraph source unreachable at start: serving the last good copy from disk until it answers',
+      'supergraph source failed at start: serving the last good copy from disk until it answers',
     );
-    return sdl;
+    return { supergraphSdl, nextFetchInMs: pollIntervalMs };
   }
 
   schedule(delayMs: number): void {
@@ -132,7 +138,10 @@ class RemoteSupergraph {
       if (outcome.version) this.version = outcome.version;
       if (outcome.result === 'unchanged' || sha256(outcome.sdl) === this.currentId) {
         metrics.supergraphFetches.inc({ source: fetcher.kind, result: 'unchanged' });
-        this.succeeded();
+        // "Unchanged" may refer to a supergraph that was refused; a body equal to the served one confirms it.
+        const confirmsServed = outcome.result === 'updated';
+        if (confirmsServed) this.sourceRejected = false;
+        this.succeeded(confirmsServed);
         return { result: 'unchanged', id: this.currentId };
       }
       return this.apply(outcome.sdl);
@@ -151,7 +160,12 @@ class RemoteSupergraph {
       this.update?.(withEnforcedSecurityLinksUnmarked(sdl));
     } catch (error) {
       metrics.supergraphReloads.inc({ result: 'failure' });
-      this.log.error({ err: messageOf(error) }, 'supergraph from the source refused; the previous supergraph keeps serving');
+      // The same refused supergraph comes back on every poll when the source has no validators: log it once.
+      const again = this.options.status.lastError?.message === messageOf(error);
+      this.log[again ? 'debug' : 'error'](
+        { err: messageOf(error) },
+        'supergraph from the source refused; the previous supergraph keeps serving',
+      );
       return this.failed(error, 'rejected');
     }
     metrics.supergraphReloads.inc({ result: 'success' });
@@ -164,11 +178,12 @@ class RemoteSupergraph {
   private accepted(sdl: string, how: 'fetched' | 'updated'): void {
     const { fetcher, metrics, status, cacheFile } = this.options;
     this.currentId = sha256(sdl);
+    this.sourceRejected = false;
     const now = new Date();
     metrics.supergraphFetches.inc({ source: fetcher.kind, result: 'updated' });
     metrics.supergraphLastUpdate.set(now.getTime() / 1000);
     status.lastUpdateAt = now.toISOString();
-    this.succeeded();
+    this.succeeded(true);
     this.options.onLoaded({ sdl, id: this.currentId, loadedAt: now });
     if (how === 'fetched')
       this.log.info({ supergraphId: this.currentId.slice(0, 12), version: this.version }, 'supergraph fetched from its source');
@@ -180,15 +195,17 @@ class RemoteSupergraph {
     }
   }
 
-  private succeeded(): void {
+  /** The source answered; `confirmsServed`: with the supergraph served now (not one it sent before that was refused). */
+  private succeeded(confirmsServed: boolean): void {
     const { status, metrics } = this.options;
     const now = new Date();
-    if (status.usingCachedCopy) this.log.info('supergraph source answers again: no longer serving the copy from disk');
-    status.usingCachedCopy = false;
     status.lastSuccessAt = now.toISOString();
     if (this.version) status.version = this.version;
-    delete status.lastError;
     metrics.supergraphLastFetchSuccess.set(now.getTime() / 1000);
+    if (this.sourceRejected) return;
+    delete status.lastError;
+    if (confirmsServed && status.usingCachedCopy) this.log.info('supergraph source answers again: no longer serving the copy from disk');
+    if (confirmsServed) status.usingCachedCopy = false;
   }
 
   private failed(error: unknown, result: 'error' | 'rejected'): ReloadOutcome {
@@ -202,6 +219,7 @@ class RemoteSupergraph {
         'supergraph fetch failed; the current supergraph keeps serving',
       );
     status.lastError = { at: new Date().toISOString(), message };
+    if (result === 'rejected') this.sourceRejected = true;
     if (result === 'rejected' && this.version) status.version = this.version;
     return { result: 'failed', id: this.currentId, error: message };
   }
