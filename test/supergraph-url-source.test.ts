@@ -256,6 +256,27 @@ describe('the last good copy on disk', () => {
   });
 });
 
+describe('the size limit', () => {
+  it('refuses an answer over supergraph.maxBytes as a failed fetch', async () => {
+    const store = await startSupergraphHttpServer(v2);
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        server: { host: '127.0.0.1', port: 0 },
+        metrics: { defaultMetrics: false },
+        supergraph: { source: 'url', url: { url: store.url }, maxBytes: 1_000 },
+      },
+    });
+    const gateway = createGateway(config, { logDestination: new LogCapture() });
+    try {
+      await expect(gateway.start()).rejects.toThrow(`over supergraph.maxBytes (1000)`);
+      expect(v2.length).toBeGreaterThan(1_000);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('a reload through the admin API', () => {
   it('fetches from the source now, without waiting for the next poll', async () => {
     const tokenEnv = `TEST_SOURCES_ADMIN_TOKEN_${process.pid}`;

@@ -70,6 +70,9 @@ export const SupergraphConfigSchema = z
       .describe('`file` source: how often the file is checked for changes (polling survives atomic renames and symlink swaps).'),
     url: UrlSourceSchema.optional().describe('The `url` source.'),
     uplink: UplinkSourceSchema.describe('The `uplink` source (Apollo GraphOS managed federation).'),
+    maxBytes: positiveInt
+      .default(64 * 1024 * 1024)
+      .describe('`url` and `uplink` sources: the largest answer accepted (bytes); a larger one is a failed fetch.'),
     cacheFile: z
       .string()
       .min(1)

@@ -49,3 +49,24 @@ export function describeFetchError(error: unknown): string {
   const causeText = cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : undefined;
   return causeText ? `${error.message} (${causeText})` : error.message;
 }
+
+/** The body as text, refused once it passes `maxBytes` (a wrong URL must not fill the heap). */
+export async function readBodyLimited(response: Response, maxBytes: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > maxBytes) {
+    await response.body?.cancel();
+    throw new Error(`the answer is ${declared} bytes, over supergraph.maxBytes (${maxBytes})`);
+  }
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > maxBytes) {
+      await response.body.cancel().catch(() => undefined);
+      throw new Error(`the answer is over supergraph.maxBytes (${maxBytes})`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -42,7 +42,7 @@ export function supergraphSource(config: SupergraphConfig, options: SupergraphSo
 }
 
 function remoteFetcher(config: SupergraphConfig, env: NodeJS.ProcessEnv | undefined): SupergraphFetcher {
-  if (config.source === 'uplink') return uplinkFetcher(config.uplink, env);
+  if (config.source === 'uplink') return uplinkFetcher(config.uplink, config.maxBytes, env);
   if (!config.url) throw new Error('supergraph.url: the url source needs supergraph.url.url');
-  return urlFetcher(config.url, env);
+  return urlFetcher(config.url, config.maxBytes, env);
 }

@@ -1,5 +1,5 @@
 import type { UplinkSourceConfig } from './config.js';
-import { describeFetchError, readSecret, withoutSecrets, type FetchOutcome, type SupergraphFetcher } from './fetcher.js';
+import { describeFetchError, readBodyLimited, readSecret, withoutSecrets, type FetchOutcome, type SupergraphFetcher } from './fetcher.js';
 
 /** The query Apollo Router and @apollo/gateway send to Uplink (`Unchanged` carries the id and delay too). */
 export const SUPERGRAPH_SDL_QUERY = `query SupergraphSdl($apiKey: String!, $ref: String!, $ifAfterId: ID) {
@@ -28,7 +28,7 @@ class FinalUplinkError extends Error {}
  * `Unchanged` when nothing is newer) and tries the endpoints in turn until one answers, starting with
  * the one that answered last; a `FetchError` other than "retry later" ends the fetch as an error.
  */
-export function uplinkFetcher(config: UplinkSourceConfig, env: NodeJS.ProcessEnv = process.env): SupergraphFetcher {
+export function uplinkFetcher(config: UplinkSourceConfig, maxBytes: number, env: NodeJS.ProcessEnv = process.env): SupergraphFetcher {
   const graphRef = config.graphRef ?? env.APOLLO_GRAPH_REF;
   if (!graphRef) throw new Error('supergraph.uplink.graphRef: set it, or the APOLLO_GRAPH_REF environment variable');
   const apiKey = readSecret({ env: config.apiKeyEnv }, 'supergraph.uplink.apiKeyEnv', env);
@@ -51,8 +51,14 @@ export function uplinkFetcher(config: UplinkSourceConfig, env: NodeJS.ProcessEnv
       }),
       signal: AbortSignal.any([signal, AbortSignal.timeout(config.timeoutMs)]),
     });
-    const body = (await response.json().catch(() => undefined)) as
-      { data?: { routerConfig?: RouterConfig }; errors?: { message: string }[] } | undefined;
+    const text = await readBodyLimited(response, maxBytes);
+    const body = (() => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return undefined;
+      }
+    })() as { data?: { routerConfig?: RouterConfig }; errors?: { message: string }[] } | undefined;
     if (!response.ok && response.status !== 400) throw new Error(`HTTP ${response.status}`);
     if (body?.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '));
     const config_ = body?.data?.routerConfig;

@@ -1,5 +1,5 @@
 import type { UrlSourceConfig } from './config.js';
-import { describeFetchError, readSecret, withoutSecrets, type FetchOutcome, type SupergraphFetcher } from './fetcher.js';
+import { describeFetchError, readBodyLimited, readSecret, withoutSecrets, type FetchOutcome, type SupergraphFetcher } from './fetcher.js';
 
 /**
  * The `url` source: a GET that sends back the last answer's `ETag` (`If-None-Match`) and
@@ -7,7 +7,7 @@ import { describeFetchError, readSecret, withoutSecrets, type FetchOutcome, type
  * with any object store or CDN that serves validators, and with Hive's CDN (`…/supergraph` with an
  * `X-Hive-CDN-Key` header).
  */
-export function urlFetcher(config: UrlSourceConfig, env: NodeJS.ProcessEnv = process.env): SupergraphFetcher {
+export function urlFetcher(config: UrlSourceConfig, maxBytes: number, env: NodeJS.ProcessEnv = process.env): SupergraphFetcher {
   const authHeader = config.authHeader
     ? { name: config.authHeader.name, value: readSecret(config.authHeader, 'supergraph.url.authHeader', env) }
     : undefined;
@@ -32,7 +32,7 @@ export function urlFetcher(config: UrlSourceConfig, env: NodeJS.ProcessEnv = pro
           await response.body?.cancel();
           return { result: 'unchanged' };
         }
-        sdl = await response.text();
+        sdl = await readBodyLimited(response, maxBytes);
       } catch (error) {
         throw new Error(`GET ${location}: ${describeFetchError(error)}`);
       }
