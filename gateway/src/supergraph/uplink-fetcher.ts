@@ -61,17 +61,26 @@ export function uplinkFetcher(config: UplinkSourceConfig, maxBytes: number, env:
     })() as { data?: { routerConfig?: RouterConfig }; errors?: { message: string }[] } | undefined;
     if (!response.ok && response.status !== 400) throw new Error(`HTTP ${response.status}`);
     if (body?.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '));
-    const config_ = body?.data?.routerConfig;
+    const routerConfig = body?.data?.routerConfig;
     const minDelayMs = (seconds: number | null | undefined) => (seconds ? { minDelayMs: seconds * 1000 } : {});
-    switch (config_?.__typename) {
+    switch (routerConfig?.__typename) {
       case 'RouterConfigResult':
-        if (!config_.supergraphSdl?.trim()) throw new Error('RouterConfigResult without a supergraph');
-        return { result: 'updated', sdl: config_.supergraphSdl, version: { id: config_.id }, ...minDelayMs(config_.minDelaySeconds) };
+        if (!routerConfig.supergraphSdl?.trim()) throw new Error('RouterConfigResult without a supergraph');
+        return {
+          result: 'updated',
+          sdl: routerConfig.supergraphSdl,
+          version: { id: routerConfig.id },
+          ...minDelayMs(routerConfig.minDelaySeconds),
+        };
       case 'Unchanged':
-        return { result: 'unchanged', ...(config_.id ? { version: { id: config_.id } } : {}), ...minDelayMs(config_.minDelaySeconds) };
+        return {
+          result: 'unchanged',
+          ...(routerConfig.id ? { version: { id: routerConfig.id } } : {}),
+          ...minDelayMs(routerConfig.minDelaySeconds),
+        };
       case 'FetchError': {
-        const message = `FetchError ${config_.code}: ${config_.message}`;
-        throw RETRY_ELSEWHERE.has(config_.code) ? new Error(message) : new FinalUplinkError(message);
+        const message = `FetchError ${routerConfig.code}: ${routerConfig.message}`;
+        throw RETRY_ELSEWHERE.has(routerConfig.code) ? new Error(message) : new FinalUplinkError(message);
       }
       default:
         throw new Error(`unexpected answer (HTTP ${response.status})`);
