@@ -256,6 +256,12 @@ export const ERRORS = {
     message: 'The upstream service of this route did not answer in time.',
     source: 'gateway',
   },
+  SUPERGRAPH_SOURCE_UNAVAILABLE: {
+    status: 503,
+    message:
+      'At start, the remote supergraph source (`url` or `uplink`) failed and there is no last good copy in `supergraph.cacheFile`: the gateway does not start.',
+    source: 'gateway',
+  },
   SUPERGRAPH_NOT_LOADED: { status: 503, message: 'The gateway has not loaded a supergraph yet.', source: 'gateway' },
   AUTH_UNAVAILABLE: {
     status: 503,
