@@ -228,6 +228,17 @@ describe('WebSocket on REST routes', () => {
     });
   });
 
+  it('leaves upgrades to the GraphQL path to the subscriptions listener', async () => {
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}/graphql`, ['graphql-transport-ws']);
+    const first = new Promise<string>((resolve, reject) => {
+      ws.once('message', (data) => resolve(data.toString()));
+      ws.once('error', reject);
+    });
+    ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init' })));
+    expect(JSON.parse(await first)).toMatchObject({ type: 'connection_ack' });
+    ws.close();
+  });
+
   it('ends open connections with 1001 when the gateway shuts down', async () => {
     const connected = await connect('/ws/idle/last');
     connected.ws.send('still here');

@@ -266,6 +266,12 @@ export const ERRORS = {
     message: 'The upstream service of this route did not send its whole answer in time.',
     source: 'gateway',
   },
+  SUPERGRAPH_SOURCE_UNAVAILABLE: {
+    status: 503,
+    message:
+      'At start, the remote supergraph source (`url` or `uplink`) failed and there is no last good copy in `supergraph.cacheFile`: the gateway does not start.',
+    source: 'gateway',
+  },
   SUPERGRAPH_NOT_LOADED: { status: 503, message: 'The gateway has not loaded a supergraph yet.', source: 'gateway' },
   AUTH_UNAVAILABLE: {
     status: 503,
@@ -284,6 +290,17 @@ export const ERRORS = {
     source: 'gateway',
   },
   SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down; retry on another instance.', source: 'gateway' },
+  SUBSCRIPTION_TRANSPORT_REQUIRED: {
+    status: 400,
+    message:
+      'A subscription needs a streaming transport: WebSocket (`graphql-transport-ws`), Server-Sent Events (`Accept: text/event-stream`) or multipart (`Accept: multipart/mixed;subscriptionSpec=1.0`).',
+    source: 'gateway',
+  },
+  SUBSCRIPTION_UPSTREAM_FAILED: {
+    status: 200,
+    message: 'The subgraph that serves this subscription could not be reached (after the configured retries); the subscription has ended.',
+    source: 'gateway',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

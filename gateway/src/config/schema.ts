@@ -13,6 +13,7 @@ import { RedisConfigSchema } from '../redis/config.js';
 import { routeLoadBalancing, RestConfigSchema } from '../rest/config.js';
 import { ResilienceConfigSchema, subgraphSettings, SubgraphsConfigSchema } from '../subgraph/config.js';
 import { ResponseCacheConfigSchema } from '../subgraph/response-cache-config.js';
+import { SubscriptionsConfigSchema } from '../subscriptions/config.js';
 import { SupergraphConfigSchema } from '../supergraph/config.js';
 
 /**
@@ -39,6 +40,7 @@ const SectionsSchema = z
     headers: HeadersConfigSchema,
     tracing: TracingConfigSchema,
     admin: AdminConfigSchema,
+    subscriptions: SubscriptionsConfigSchema,
   })
   .strict();
 

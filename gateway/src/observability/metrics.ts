@@ -199,8 +199,27 @@ export class GatewayMetrics {
 
   readonly supergraphReloads = new Counter({
     name: 'gateway_supergraph_reloads_total',
-    help: 'Attempts to load a changed supergraph file, by result (a failure keeps the previous supergraph).',
+    help: 'Attempts to load a changed supergraph (file or remote source), by result (a failure keeps the previous supergraph).',
     labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly supergraphFetches = new Counter({
+    name: 'gateway_supergraph_fetches_total',
+    help: 'Fetches from a remote supergraph source (`url`, `uplink`), by result: `updated`, `unchanged`, `error`, or `rejected` (fetched but refused).',
+    labelNames: ['source', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly supergraphLastUpdate = new Gauge({
+    name: 'gateway_supergraph_last_update_timestamp_seconds',
+    help: 'When a supergraph from the remote source last became the served one (Unix seconds; 0 until then, e.g. while serving the disk copy).',
+    registers: [this.registry],
+  });
+
+  readonly supergraphLastFetchSuccess = new Gauge({
+    name: 'gateway_supergraph_last_successful_fetch_timestamp_seconds',
+    help: 'When the remote supergraph source last answered, with a supergraph or "unchanged" (Unix seconds; 0 until then).',
     registers: [this.registry],
   });
 
