@@ -256,6 +256,16 @@ export const ERRORS = {
     message: 'The upstream service of this route did not answer in time.',
     source: 'gateway',
   },
+  UPSTREAM_CONNECT_TIMEOUT: {
+    status: 504,
+    message: 'The upstream service of this route could not be connected to in time.',
+    source: 'gateway',
+  },
+  UPSTREAM_RESPONSE_TIMEOUT: {
+    status: 504,
+    message: 'The upstream service of this route did not send its whole answer in time.',
+    source: 'gateway',
+  },
   SUPERGRAPH_SOURCE_UNAVAILABLE: {
     status: 503,
     message:

@@ -287,6 +287,29 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly restTimeouts = new Counter({
+    name: 'gateway_rest_upstream_timeouts_total',
+    help:
+      "REST upstream calls that ran past one of their route's deadlines, by route and phase: connect, first_byte (status line and headers), " +
+      'body (a gap between body chunks) or response (the whole answer).',
+    labelNames: ['route', 'phase'] as const,
+    registers: [this.registry],
+  });
+
+  readonly restWebSockets = new Gauge({
+    name: 'gateway_rest_websocket_connections',
+    help: 'WebSocket connections relayed by REST routes now, by route.',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+
+  readonly restWebSocketsClosed = new Counter({
+    name: 'gateway_rest_websocket_closed_total',
+    help: 'Relayed WebSocket connections ended, by route and reason: client, upstream, idle, lifetime, shutdown or error.',
+    labelNames: ['route', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly restFallbacks = new Counter({
     name: 'gateway_rest_fallback_total',
     help: 'REST GET requests answered from the fallback cache because the upstream failed, by route.',

@@ -23,6 +23,9 @@ import { authorize, charge, selectRoute } from './route-checks.js';
 import { limitRequests } from './route-limit.js';
 import { compileTransforms } from './transforms.js';
 import { compileSplit } from './split.js';
+import { routeTimeouts } from './timeouts.js';
+import { compileCors } from './cors.js';
+import { webSocketLimits, type WebSocketRelay } from './websocket.js';
 import type { BudgetStore } from '../rate-limit/budget.js';
 
 /** Every method a route may be asked with; those a route does not allow get 405 with `Allow`. */
@@ -41,6 +44,8 @@ export interface RouteTableOptions {
   /** Where routes' own request limits are counted (the budget's store); undefined: no route has a limit. */
   limitStore?: BudgetStore | undefined;
   bodyLimits: BodyLimits;
+  /** Relays WebSocket upgrades; undefined: no route does. */
+  webSockets?: WebSocketRelay | undefined;
   metrics: GatewayMetrics;
   logger: Logger;
 }
@@ -62,6 +67,8 @@ export interface RouteTable {
   stopChecks(): void;
   /** Closes the health checks' connection pool. */
   closeConnections(): Promise<void>;
+  /** Whether a path is under one of the routes' mounts (known once registered). */
+  owns(path: string): boolean;
 }
 
 /**
@@ -131,6 +138,9 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
       targets: new WeakMap(),
       params: new WeakMap(),
       transforms: compileTransforms(route.transform),
+      timeouts: routeTimeouts(config.rest.timeouts, route.timeouts),
+      websocket: webSocketLimits(route.websocket),
+      cors: compileCors(route.cors, config.server.cors, route.methods, config.server.requestIdHeader),
       split: route.split && {
         origin: new URL(route.split.upstream).origin,
         upstream: (() => {
@@ -156,6 +166,8 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
     const routeOptions = {
       method: [...ALL_METHODS],
       exposeHeadRoute: false,
+      // The gateway-wide CORS hook leaves these paths alone: each route applies its own policy or server.cors (cors.ts).
+      config: { cors: false },
       onRequest: [
         selectRoute(table.select, selections, options.bodyLimits),
         options.authenticate,
@@ -170,14 +182,17 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
       handler: (request: FastifyRequest, reply: FastifyReply) => (handlers.get(selected(request)) as RouteHandler)(request, reply),
     };
     const mounts = new Set(table.compiled.map(({ mount }) => mount));
+    mounted.push(...mounts);
     for (const mount of mounts) {
       app.route({ ...routeOptions, url: mount });
       app.route({ ...routeOptions, url: mount === '/' ? '/*' : `${mount}/*` });
     }
   };
 
+  const mounted: string[] = [];
   return {
     register: registerAll,
+    owns: (path) => mounted.some((mount) => mount === '/' || path === mount || path.startsWith(`${mount}/`)),
     snapshot: () =>
       routes.map((route) => {
         const replicas = pools?.get(poolNameOf(route))?.pool.snapshot();
