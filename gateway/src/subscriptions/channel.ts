@@ -1,6 +1,15 @@
 /** Why a subscriber's stream ended; a metric label and the log line's `reason`. */
 export type EndReason =
-  'complete' | 'client' | 'error' | 'upstream_failed' | 'slow_consumer' | 'rate_limited' | 'token_expired' | 'schema_changed' | 'shutdown';
+  | 'complete'
+  | 'client'
+  | 'error'
+  | 'upstream_failed'
+  | 'slow_consumer'
+  | 'rate_limited'
+  | 'token_expired'
+  | 'credentials_revoked'
+  | 'schema_changed'
+  | 'shutdown';
 
 /**
  * A bounded queue from the event loop of one subscription to its subscriber. At most `capacity`

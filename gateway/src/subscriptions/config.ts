@@ -26,7 +26,9 @@ export const SubscriptionsConfigSchema = z
       .describe("Per subgraph, the WebSocket URL the gateway subscribes to; by default the subgraph's URL with `http` turned into `ws`."),
     bufferSize: positiveInt
       .default(100)
-      .describe('Events that may wait for one subscriber; one more ends its subscription (`slow_consumer`, WebSocket close 4429).'),
+      .describe(
+        'Events that may wait for one subscriber; one more ends its subscription (`slow_consumer`, WebSocket close 4413; SSE and multipart: a SUBSCRIPTION_SLOW_CONSUMER error, then complete).',
+      ),
     upstreamRetryAttempts: z
       .number()
       .int()
@@ -39,6 +41,11 @@ export const SubscriptionsConfigSchema = z
       .default(250)
       .describe('The first wait before reconnecting to a subgraph, doubled each attempt (with jitter).'),
     upstreamRetryMaxMs: positiveInt.default(5_000).describe('The longest wait between two reconnects to a subgraph.'),
+    credentialsRecheckMs: positiveInt
+      .default(30_000)
+      .describe(
+        "How often a running subscription's credentials are checked again: an API key revoked or unknown by then ends it (WebSocket close 4403; SSE and multipart: an UNAUTHENTICATED error, then complete). A token's `exp` ends it at that moment, whatever this is.",
+      ),
     keepAliveMs: positiveInt
       .default(12_000)
       .describe('SSE comment / multipart empty part sent this often on an idle subscription, so proxies keep the stream open.'),

@@ -1,9 +1,9 @@
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AuthConfig } from '../auth/config.js';
-import { principalHeaders } from '../auth/principal.js';
+import { principalHeaders, type Principal } from '../auth/principal.js';
 import type { ApolloServer } from '@apollo/server';
-import type { GatewayContext } from '../context.js';
+import { requestState, type GatewayContext } from '../context.js';
 import { GatewayError } from '../errors.js';
 import type { Feature, GatewayPhase } from '../feature.js';
 import type { GraphqlConfig } from '../graphql/config.js';
@@ -12,6 +12,7 @@ import { checkGraphqlRequest } from '../http/graphql-request.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { SupergraphState } from '../supergraph/state.js';
 import type { SubscriptionsConfig } from './config.js';
+import { watchCredentials, type CredentialsLost } from './credentials.js';
 import { serveHttpStream, streamProtocol } from './http-streams.js';
 import { useSubscriptions } from './plugin.js';
 import { runOperation, type RunOutcome } from './run.js';
@@ -75,6 +76,15 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
       if (!apollo) throw new GatewayError('SUPERGRAPH_NOT_LOADED');
       return runOperation(apollo, documents, params, context, headers);
     };
+    // The transports authenticate outside a Fastify request (the WebSocket handshake, a re-check).
+    const authenticate = (headers: Record<string, string | string[] | undefined>, ip: string) =>
+      authenticator.authenticate({ headers, ip, log: logger } as unknown as FastifyRequest);
+    const watch = (
+      principal: Principal,
+      headers: Record<string, string | string[] | undefined>,
+      ip: string,
+      onLost: (reason: CredentialsLost) => void,
+    ) => watchCredentials({ principal, recheck: () => authenticate(headers, ip), recheckMs: settings.credentialsRecheckMs, onLost });
     let sockets: ReturnType<typeof serveWebSocket> | undefined;
     const path = config.graphql.path;
     return {
@@ -87,15 +97,25 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
           if (!protocol) return;
           if (shared.phase() !== 'ready') throw new GatewayError(shared.phase() === 'starting' ? 'SUPERGRAPH_NOT_LOADED' : 'SHUTTING_DOWN');
           checkGraphqlRequest(request, config.graphql, true);
-          await serveHttpStream(request, reply, protocol, { run, keepAliveMs: settings.keepAliveMs });
+          await serveHttpStream(request, reply, protocol, {
+            run,
+            keepAliveMs: settings.keepAliveMs,
+            watch: (streamed, onLost) => {
+              const principal = requestState(streamed).principal;
+              if (!principal) return () => undefined;
+              return watch(principal, streamed.headers, streamed.ip, onLost);
+            },
+          });
           return reply;
         });
         sockets = serveWebSocket(app.server, {
           path,
           logger,
           accepting: () => shared.phase() === 'ready',
-          authenticate: (headers, ip) => authenticator.authenticate({ headers, ip, log: logger } as unknown as FastifyRequest),
+          authenticate,
           run,
+          watch,
+          connectionSlot: () => () => undefined,
         });
         // Before the server waits for in-flight requests: streams would hold it open for ever.
         app.addHook('preClose', async () => {

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FormattedExecutionResult } from 'graphql';
 import { buildContext, type GatewayContext } from '../context.js';
 import { GatewayError } from '../errors.js';
+import { CREDENTIALS_LOST_ERRORS, type CredentialsLost } from './credentials.js';
 import { headerMapOf, type RunOutcome } from './run.js';
 import type { SubscriptionProtocol } from './state.js';
 import './state.js';
@@ -12,6 +13,8 @@ type HttpStreamProtocol = Exclude<SubscriptionProtocol, 'websocket'>;
 export interface HttpStreamOptions {
   run(params: Record<string, unknown>, context: GatewayContext, headers: HeaderMap): Promise<RunOutcome>;
   keepAliveMs: number;
+  /** Watches the request's credentials for as long as its subscription runs; returns the function that stops watching. */
+  watch(request: FastifyRequest, onLost: (reason: CredentialsLost) => void): () => void;
 }
 
 /** Which streaming protocol the request asks for by its `Accept` header, if any. */
@@ -65,12 +68,15 @@ export async function serveHttpStream(
     raw.end(writer.complete());
     return;
   }
-  const results = outcome.session.results;
+  const { session } = outcome;
+  const results = session.results;
   raw.on('close', () => void results.return());
   const heartbeat = setInterval(() => raw.write(writer.heartbeat()), options.keepAliveMs);
+  const stopWatching = options.watch(request, (reason) => void session.end(reason, CREDENTIALS_LOST_ERRORS[reason]));
   try {
     for await (const result of results) raw.write(writer.next(result));
   } finally {
+    stopWatching();
     clearInterval(heartbeat);
     if (!raw.destroyed) raw.end(writer.complete());
   }

@@ -1,0 +1,98 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
+import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { FileApiKeyStore } from '../gateway/src/auth/api-key-store.js';
+import { createApiKey, revokeApiKey } from '../gateway/src/auth/api-keys.js';
+import { DEV_ISSUER, signDevToken } from '../gateway/src/auth/dev-secret.js';
+import type { OrdersSubgraphServer } from '../subgraphs/orders/index.js';
+import { catalogueProducts } from '../subgraphs/shared/catalogue.js';
+import { postGraphql } from './helpers/gateway.js';
+import { useDemoStack } from './helpers/subgraphs.js';
+
+/** What protects a running subscription: credentials, budget, limits, authorization, buffers, upstream loss. */
+
+const UPC = catalogueProducts()[0]!.upc;
+const CREATE = `mutation { createOrder(input: { items: [{ upc: "${UPC}", quantity: 2 }] }) { id } }`;
+const keyFile = join(mkdtempSync(join(tmpdir(), 'gw-subs-keys-')), 'keys.json');
+const keys = new FileApiKeyStore(keyFile);
+
+interface Result {
+  data?: Record<string, unknown> | null;
+  errors?: { message: string; extensions?: { code?: string } }[];
+}
+
+const waitFor = async (check: () => boolean) => {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+};
+
+describe('subscription protections', () => {
+  const stack = useDemoStack({
+    auth: { jwt: { issuers: [DEV_ISSUER] }, apiKeys: { file: keyFile } },
+    subscriptions: { credentialsRecheckMs: 100 },
+  });
+  const orders = () => stack.subgraphs.orders as OrdersSubgraphServer;
+  const clients: WsClient[] = [];
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.dispose()));
+  });
+  const wsClient = (connectionParams: Record<string, unknown>) => {
+    const client = createWsClient({
+      url: stack.gw.graphqlUrl.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams,
+      retryAttempts: 0,
+    });
+    clients.push(client);
+    return client;
+  };
+  const endedReasons = () => stack.gw.logs.lines.filter((line) => line.msg === 'subscription ended').map((line) => line.reason);
+
+  /** Opens an SSE subscription and returns a reader of everything it sends until `complete`. */
+  const sse = async (query: string, headers: Record<string, string>) => {
+    const response = await fetch(stack.gw.graphqlUrl, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query }),
+    });
+    return { status: response.status, text: () => response.text() };
+  };
+
+  it('graphql-transport-ws: the token expiring ends the subscription (an UNAUTHENTICATED error, then close 4403)', async () => {
+    const token = await signDevToken({ sub: 'user-7', ttlSeconds: 2 });
+    const client = wsClient({ authorization: `Bearer ${token}` });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      client.on('closed', (event) => resolve(event as { code: number; reason: string })),
+    );
+    const received: Result[] = [];
+    const before = orders().store.events.subscriberCount;
+    client.subscribe(
+      { query: 'subscription { orderCreated { id } }' },
+      { next: (value) => void received.push(value as Result), error: () => undefined, complete: () => undefined },
+    );
+    await waitFor(() => orders().store.events.subscriberCount > before);
+    expect(await closed).toMatchObject({ code: 4403, reason: 'Credentials expired' });
+    expect(received.at(-1)?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    await waitFor(() => orders().store.events.subscriberCount === before);
+    expect(orders().store.events.subscriberCount).toBe(before);
+    expect(endedReasons()).toContain('token_expired');
+  });
+
+  it('SSE: an API key revoked while subscribed ends the subscription with an UNAUTHENTICATED error, then complete', async () => {
+    const { key, record } = await createApiKey(keys, { owner: 'svc-orders', tier: 'free', scopes: ['orders:read:all'] });
+    const before = orders().store.events.subscriberCount;
+    const stream = await sse('subscription { orderCreated { id } }', { 'x-api-key': key });
+    expect(stream.status).toBe(200);
+    const text = stream.text();
+    await waitFor(() => orders().store.events.subscriberCount > before);
+    await revokeApiKey(keys, record.id);
+    const body = await text;
+    expect(body).toContain('"code":"UNAUTHENTICATED"');
+    expect(body.endsWith('event: complete\ndata:\n\n')).toBe(true);
+    expect(endedReasons()).toContain('credentials_revoked');
+    // The revoked key is refused for anything new.
+    expect((await postGraphql(stack.gw.graphqlUrl, { query: CREATE }, { 'x-api-key': key })).status).toBe(401);
+  });
+});
