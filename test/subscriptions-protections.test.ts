@@ -9,6 +9,7 @@ import { createApiKey, revokeApiKey } from '../gateway/src/auth/api-keys.js';
 import { DEV_ISSUER, signDevToken } from '../gateway/src/auth/dev-secret.js';
 import type { OrdersSubgraphServer } from '../subgraphs/orders/index.js';
 import { catalogueProducts } from '../subgraphs/shared/catalogue.js';
+import { devBearer as devBearerHeaders } from './helpers/auth.js';
 import { postGraphql } from './helpers/gateway.js';
 import { useDemoStack } from './helpers/subgraphs.js';
 
@@ -24,6 +25,8 @@ interface Result {
   errors?: { message: string; extensions?: { code?: string } }[];
 }
 
+const bucket = (capacity: number) => ({ name: 'burst', kind: 'token_bucket' as const, capacity, refillPerSecond: 0.0001 });
+
 const waitFor = async (check: () => boolean) => {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
 };
@@ -32,6 +35,14 @@ describe('subscription protections', () => {
   const stack = useDemoStack({
     auth: { jwt: { issuers: [DEV_ISSUER] }, apiKeys: { file: keyFile } },
     subscriptions: { credentialsRecheckMs: 100 },
+    rateLimit: {
+      store: 'memory',
+      tiers: {
+        free: { maxCost: 5_000, maxDepth: 10, maxAliases: 10, maxRootFields: 10, limits: [bucket(100_000)] },
+        // A few points, refilled too slowly to matter: the subscription and a few events.
+        tiny: { maxCost: 6, maxDepth: 10, maxAliases: 10, maxRootFields: 10, limits: [bucket(6)] },
+      },
+    },
   });
   const orders = () => stack.subgraphs.orders as OrdersSubgraphServer;
   const clients: WsClient[] = [];
@@ -94,5 +105,35 @@ describe('subscription protections', () => {
     expect(endedReasons()).toContain('credentials_revoked');
     // The revoked key is refused for anything new.
     expect((await postGraphql(stack.gw.graphqlUrl, { query: CREATE }, { 'x-api-key': key })).status).toBe(401);
+  });
+
+  it("each event's actual cost is charged to the client's budget; out of budget it gets RATE_LIMITED and the subscription ends (close 4429)", async () => {
+    const token = await signDevToken({ sub: 'user-8', tier: 'tiny', scopes: ['orders:read:all'] });
+    const client = wsClient({ authorization: `Bearer ${token}` });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      client.on('closed', (event) => resolve(event as { code: number; reason: string })),
+    );
+    const received: Result[] = [];
+    const before = orders().store.events.subscriberCount;
+    client.subscribe(
+      { query: 'subscription { orderCreated { id } }' },
+      { next: (value) => void received.push(value as Result), error: () => undefined, complete: () => undefined },
+    );
+    await waitFor(() => orders().store.events.subscriberCount > before);
+    // Another client places the orders (its own budget); each event costs the subscriber.
+    const writer = await devBearerHeaders('user-1', ['orders:write']);
+    for (let i = 0; i < 8 && !received.some((result) => result.errors); i++) {
+      const seen = received.length;
+      await postGraphql(stack.gw.graphqlUrl, { query: CREATE }, writer);
+      await waitFor(() => received.length > seen);
+    }
+    const last = received.at(-1);
+    expect(last?.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    const delivered = received.slice(0, -1);
+    expect(delivered.length).toBeGreaterThan(0);
+    expect(delivered.length).toBeLessThan(6);
+    for (const result of delivered) expect(result).toEqual({ data: { orderCreated: { id: expect.any(String) } } });
+    expect(await closed).toMatchObject({ code: 4429, reason: 'Rate limited' });
+    expect(endedReasons()).toContain('rate_limited');
   });
 });

@@ -54,6 +54,11 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
       subgraphs: () => shared.supergraph.subgraphs,
       identityHeaders: (context) => principalHeaders(context.state.principal, config.auth.propagation),
       requestIdHeader: config.server.requestIdHeader,
+      // Each event's actual cost is charged to the client's budget; out of budget, the subscription ends.
+      afterEvent: (context) => async (result) => {
+        const charged = await context.state.chargeEvent?.(result.data);
+        return charged && !charged.allowed ? { end: 'rate_limited', error: charged.error } : undefined;
+      },
       onEnd: (context, reason, startedAt) =>
         logger.info(
           {

@@ -29,7 +29,7 @@ export interface SessionOptions {
   upstream: UpstreamOptions;
   /** Results that may wait for the subscriber; one more drops it (`slow_consumer`). */
   bufferSize: number;
-  /** Runs after each event's execution, before it is delivered; a returned reason ends the subscription after it. */
+  /** Runs after each event's execution, before it is delivered; a returned reason ends the subscription instead. */
   afterEvent?(result: FormattedExecutionResult): Promise<{ end?: EndReason; error?: GraphQLFormattedError } | undefined>;
   onEnd(reason: EndReason): void;
 }
@@ -65,8 +65,9 @@ export function startSession(options: SessionOptions): SubscriptionSession {
       const result = formatted(await executeEvent(plan, event, options.dataSources, options.eventContext()));
       const verdict = await options.afterEvent?.(result);
       if (results.ended) return;
-      results.push(result);
+      // An event that ends the subscription (its cost could not be charged) is not delivered: only why it ended.
       if (verdict?.end) results.end(verdict.end, verdict.error ? { errors: [verdict.error] } : undefined);
+      else results.push(result);
     } catch (error) {
       results.end('error', {
         errors: [{ message: error instanceof Error ? error.message : String(error), extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
