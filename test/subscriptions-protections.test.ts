@@ -34,7 +34,7 @@ const waitFor = async (check: () => boolean) => {
 describe('subscription protections', () => {
   const stack = useDemoStack({
     auth: { jwt: { issuers: [DEV_ISSUER] }, apiKeys: { file: keyFile } },
-    subscriptions: { credentialsRecheckMs: 100 },
+    subscriptions: { credentialsRecheckMs: 100, tiers: { limited: { maxSubscriptions: 1, maxConnections: 2 } } },
     rateLimit: {
       store: 'memory',
       tiers: {
@@ -136,4 +136,84 @@ describe('subscription protections', () => {
     expect(await closed).toMatchObject({ code: 4429, reason: 'Rate limited' });
     expect(endedReasons()).toContain('rate_limited');
   });
+
+  it('per-tier limits: a client of a tier allowed 1 subscription gets 429 SUBSCRIPTION_LIMIT_EXCEEDED for a second, until the first ends', async () => {
+    const headers = { authorization: `Bearer ${await signDevToken({ sub: 'user-9', tier: 'limited' })}` };
+    const query = 'subscription { orderCreated { id } }';
+    const before = orders().store.events.subscriberCount;
+    const first = new AbortController();
+    const running = await fetch(stack.gw.graphqlUrl, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query }),
+      signal: first.signal,
+    });
+    expect(running.status).toBe(200);
+    await waitFor(() => orders().store.events.subscriberCount > before);
+    const refused = await sse(query, headers);
+    expect(refused.status).toBe(429);
+    expect(JSON.parse(await refused.text()).errors[0].extensions.code).toBe('SUBSCRIPTION_LIMIT_EXCEEDED');
+    // Another client of the same tier has its own count.
+    const other = await wsSubscribeOnce(`Bearer ${await signDevToken({ sub: 'user-10', tier: 'limited' })}`, query);
+    expect(other).toBe('subscribed');
+    first.abort();
+    await waitFor(() => orders().store.events.subscriberCount === before + 1);
+    const again = new AbortController();
+    const accepted = await fetch(stack.gw.graphqlUrl, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query }),
+      signal: again.signal,
+    });
+    expect(accepted.status).toBe(200);
+    again.abort();
+  });
+
+  it('per-tier limits: a third WebSocket connection of a client allowed 2 is closed with 4429, and one closing frees its place', async () => {
+    const authorization = `Bearer ${await signDevToken({ sub: 'user-11', tier: 'limited' })}`;
+    const open = async () => {
+      const socket = new WebSocket(stack.gw.graphqlUrl.replace(/^http/, 'ws'), 'graphql-transport-ws');
+      await new Promise((resolve) => socket.once('open', resolve));
+      const answer = new Promise<string>((resolve) => {
+        socket.once('message', (data: Buffer) => resolve((JSON.parse(data.toString()) as { type: string }).type));
+        socket.once('close', (code: number, reason: Buffer) => resolve(`closed ${code} ${reason.toString()}`));
+      });
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization } }));
+      return { socket, answer: await answer };
+    };
+    const first = await open();
+    const second = await open();
+    expect([first.answer, second.answer]).toEqual(['connection_ack', 'connection_ack']);
+    const third = await open();
+    expect(third.answer).toBe('closed 4429 Too many connections');
+    const closed = new Promise((resolve) => first.socket.once('close', resolve));
+    first.socket.close(1000);
+    await closed;
+    let fourth = await open();
+    // The server learns of the close a moment after the client.
+    for (let i = 0; i < 50 && fourth.answer !== 'connection_ack'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      fourth = await open();
+    }
+    expect(fourth.answer).toBe('connection_ack');
+    second.socket.close(1000);
+    fourth.socket.close(1000);
+  });
+
+  /** Subscribes on a new WebSocket; resolves with 'subscribed' once the subgraph has the subscriber, or the error code. */
+  async function wsSubscribeOnce(authorization: string, query: string): Promise<string> {
+    const client = wsClient({ authorization });
+    const before = orders().store.events.subscriberCount;
+    return new Promise((resolve) => {
+      client.subscribe(
+        { query },
+        {
+          next: () => undefined,
+          error: (error) => resolve(Array.isArray(error) ? String((error as Result['errors'])?.[0]?.extensions?.code) : 'error'),
+          complete: () => undefined,
+        },
+      );
+      void waitFor(() => orders().store.events.subscriberCount > before).then(() => resolve('subscribed'));
+    });
+  }
 });

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { positiveInt } from '../config-kit.js';
 
+const ClientLimitsSchema = z
+  .object({
+    maxSubscriptions: positiveInt.default(100).describe('Most subscriptions one client may run at once on one gateway instance.'),
+    maxConnections: positiveInt.default(10).describe('Most WebSocket connections one client may hold at once on one gateway instance.'),
+  })
+  .strict();
+
 /** `subscriptions`: GraphQL subscriptions over WebSocket, SSE and multipart, federated on every event. */
 export const SubscriptionsConfigSchema = z
   .object({
@@ -46,6 +53,13 @@ export const SubscriptionsConfigSchema = z
       .describe(
         "How often a running subscription's credentials are checked again: an API key revoked or unknown by then ends it (WebSocket close 4403; SSE and multipart: an UNAUTHENTICATED error, then complete). A token's `exp` ends it at that moment, whatever this is.",
       ),
+    perClient: ClientLimitsSchema.prefault({}).describe(
+      'Per client (its principal: user, API key, or the IP of an anonymous caller), on each gateway instance: the most concurrent subscriptions (over it: 429 SUBSCRIPTION_LIMIT_EXCEEDED, nothing charged) and WebSocket connections (over it: close 4429 `Too many connections`).',
+    ),
+    tiers: z
+      .record(z.string().min(1), ClientLimitsSchema.partial())
+      .default({})
+      .describe('Per tier, limits that replace `perClient` for clients of that tier (a key left out keeps `perClient`).'),
     keepAliveMs: positiveInt
       .default(12_000)
       .describe('SSE comment / multipart empty part sent this often on an idle subscription, so proxies keep the stream open.'),

@@ -14,6 +14,7 @@ import type { SupergraphState } from '../supergraph/state.js';
 import type { SubscriptionsConfig } from './config.js';
 import { watchCredentials, type CredentialsLost } from './credentials.js';
 import { serveHttpStream, streamProtocol } from './http-streams.js';
+import { ClientLimits } from './limits.js';
 import { useSubscriptions } from './plugin.js';
 import { runOperation, type RunOutcome } from './run.js';
 import { SubscriptionService } from './service.js';
@@ -72,6 +73,7 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
           'subscription ended',
         ),
     });
+    const limits = new ClientLimits(settings);
     let apollo: ApolloServer<GatewayContext> | undefined;
     const run = async (
       params: Record<string, unknown>,
@@ -93,7 +95,7 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
     let sockets: ReturnType<typeof serveWebSocket> | undefined;
     const path = config.graphql.path;
     return {
-      apolloPlugins: settings.enabled ? [useSubscriptions(service)] : [],
+      apolloPlugins: settings.enabled ? [useSubscriptions(service, limits)] : [],
       register(app) {
         if (!settings.enabled) return;
         app.addHook('preHandler', async (request, reply) => {
@@ -120,7 +122,7 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
           authenticate,
           run,
           watch,
-          connectionSlot: () => () => undefined,
+          connectionSlot: (principal) => limits.take('maxConnections', principal),
         });
         // Before the server waits for in-flight requests: streams would hold it open for ever.
         app.addHook('preClose', async () => {

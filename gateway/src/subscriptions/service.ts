@@ -68,7 +68,7 @@ export class SubscriptionService {
   }
 
   /** Starts the subscription of an operation Apollo resolved, validated, authorized and charged. */
-  start(requestContext: GraphQLRequestContextResponseForOperation<GatewayContext>): SubscriptionSession {
+  start(requestContext: GraphQLRequestContextResponseForOperation<GatewayContext>, release?: () => void): SubscriptionSession {
     const { schema, document, request, contextValue } = requestContext;
     const operationName = request.operationName ?? requestContext.operation.name?.value;
     const plan = this.planner.plan(schema, document, operationName);
@@ -90,6 +90,7 @@ export class SubscriptionService {
       afterEvent: this.options.afterEvent?.(contextValue),
       onEnd: (reason) => {
         this.sessions.delete(session);
+        release?.();
         this.options.onEnd?.(contextValue, reason, startedAt);
       },
     });
