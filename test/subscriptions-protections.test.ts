@@ -200,6 +200,39 @@ describe('subscription protections', () => {
     fourth.socket.close(1000);
   });
 
+  it('@requiresScopes per event: a field the caller may not see is null in every event, with UNAUTHORIZED_FIELD_OR_TYPE as in a query', async () => {
+    const headers = await devBearerHeaders('user-12', ['orders:write']);
+    const client = wsClient({ authorization: headers.authorization });
+    const received: Result[] = [];
+    const before = orders().store.events.subscriberCount;
+    client.subscribe(
+      { query: 'subscription { orderCreated { id user { name email } } }' },
+      { next: (value) => void received.push(value as Result), error: () => undefined, complete: () => undefined },
+    );
+    await waitFor(() => orders().store.events.subscriberCount > before);
+    const created = await postGraphql(stack.gw.graphqlUrl, { query: CREATE }, headers);
+    const id = (created.body.data?.createOrder as { id: string }).id;
+    await waitFor(() => received.length > 0);
+    const query = await postGraphql(stack.gw.graphqlUrl, { query: `{ order(id: "${id}") { id user { name email } } }` }, headers);
+    // The query's answer, for comparison.
+    expect(query.body.data).toEqual({ order: { id, user: { name: expect.any(String), email: null } } });
+    expect(query.body.errors).toEqual([
+      { message: expect.any(String), path: ['order', 'user', 'email'], extensions: { code: 'UNAUTHORIZED_FIELD_OR_TYPE' } },
+    ]);
+    expect(received).toEqual([
+      {
+        data: { orderCreated: { id, user: { name: expect.any(String), email: null } } },
+        errors: [
+          {
+            message: 'Unauthorized field or type: the caller may not see orderCreated.user.email.',
+            path: ['orderCreated', 'user', 'email'],
+            extensions: { code: 'UNAUTHORIZED_FIELD_OR_TYPE' },
+          },
+        ],
+      },
+    ]);
+  });
+
   /** Subscribes on a new WebSocket; resolves with 'subscribed' once the subgraph has the subscriber, or the error code. */
   async function wsSubscribeOnce(authorization: string, query: string): Promise<string> {
     const client = wsClient({ authorization });

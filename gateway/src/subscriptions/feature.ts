@@ -55,10 +55,12 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
       subgraphs: () => shared.supergraph.subgraphs,
       identityHeaders: (context) => principalHeaders(context.state.principal, config.auth.propagation),
       requestIdHeader: config.server.requestIdHeader,
-      // Each event's actual cost is charged to the client's budget; out of budget, the subscription ends.
-      afterEvent: (context) => async (result) => {
+      // Each event: the fields the caller may not see null (as in a query's answer), then its actual
+      // cost charged to the client's budget; out of budget, the subscription ends.
+      afterEvent: (context) => async (executed) => {
+        const result = context.state.authorizeEvent?.(executed) ?? executed;
         const charged = await context.state.chargeEvent?.(result.data);
-        return charged && !charged.allowed ? { end: 'rate_limited', error: charged.error } : undefined;
+        return charged && !charged.allowed ? { end: 'rate_limited', error: charged.error } : { result };
       },
       onEnd: (context, reason, startedAt) =>
         logger.info(

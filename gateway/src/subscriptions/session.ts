@@ -30,7 +30,9 @@ export interface SessionOptions {
   /** Results that may wait for the subscriber; one more drops it (`slow_consumer`). */
   bufferSize: number;
   /** Runs after each event's execution, before it is delivered; a returned reason ends the subscription instead. */
-  afterEvent?(result: FormattedExecutionResult): Promise<{ end?: EndReason; error?: GraphQLFormattedError } | undefined>;
+  afterEvent?(
+    result: FormattedExecutionResult,
+  ): Promise<{ result?: FormattedExecutionResult; end?: EndReason; error?: GraphQLFormattedError } | undefined>;
   onEnd(reason: EndReason): void;
 }
 
@@ -62,12 +64,12 @@ export function startSession(options: SessionOptions): SubscriptionSession {
   const handle = async (event: UpstreamEvent) => {
     try {
       if (results.ended) return;
-      const result = formatted(await executeEvent(plan, event, options.dataSources, options.eventContext()));
-      const verdict = await options.afterEvent?.(result);
+      const executed = formatted(await executeEvent(plan, event, options.dataSources, options.eventContext()));
+      const verdict = await options.afterEvent?.(executed);
       if (results.ended) return;
       // An event that ends the subscription (its cost could not be charged) is not delivered: only why it ended.
       if (verdict?.end) results.end(verdict.end, verdict.error ? { errors: [verdict.error] } : undefined);
-      else results.push(result);
+      else results.push(verdict?.result ?? executed);
     } catch (error) {
       results.end('error', {
         errors: [{ message: error instanceof Error ? error.message : String(error), extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
