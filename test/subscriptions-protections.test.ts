@@ -1,4 +1,5 @@
 import { mkdtempSync } from 'node:fs';
+import { request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
@@ -34,11 +35,11 @@ const waitFor = async (check: () => boolean) => {
 describe('subscription protections', () => {
   const stack = useDemoStack({
     auth: { jwt: { issuers: [DEV_ISSUER] }, apiKeys: { file: keyFile } },
-    subscriptions: { credentialsRecheckMs: 100, tiers: { limited: { maxSubscriptions: 1, maxConnections: 2 } } },
+    subscriptions: { credentialsRecheckMs: 100, bufferSize: 20, tiers: { limited: { maxSubscriptions: 1, maxConnections: 2 } } },
     rateLimit: {
       store: 'memory',
       tiers: {
-        free: { maxCost: 5_000, maxDepth: 10, maxAliases: 10, maxRootFields: 10, limits: [bucket(100_000)] },
+        free: { maxCost: 5_000, maxDepth: 10, maxAliases: 10, maxRootFields: 10, limits: [bucket(100_000_000)] },
         // A few points, refilled too slowly to matter: the subscription and a few events.
         tiny: { maxCost: 6, maxDepth: 10, maxAliases: 10, maxRootFields: 10, limits: [bucket(6)] },
       },
@@ -231,6 +232,81 @@ describe('subscription protections', () => {
         ],
       },
     ]);
+  });
+
+  /** Publishes large orders of `userId` one by one (a tick apart) until the gateway drops the subscriber, or `max` were sent. */
+  async function publishUntilDropped(userId: string, max: number): Promise<number> {
+    const items = Array.from({ length: 300 }, () => ({ upc: UPC, quantity: 1, unitPriceCents: 100 }));
+    let sent = 0;
+    const dropped = endedReasons().filter((reason) => reason === 'slow_consumer').length;
+    while (sent < max && endedReasons().filter((reason) => reason === 'slow_consumer').length === dropped) {
+      const order = {
+        id: `bulk-${userId}-${sent}`,
+        userId,
+        items,
+        totalCents: 30_000,
+        status: 'PENDING' as const,
+        createdAt: new Date().toISOString(),
+      };
+      orders().store.events.publish('created', order);
+      sent++;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    return sent;
+  }
+  const BIG_ORDER = 'subscription { orderCreated { id items { quantity unitPrice } } }';
+
+  it('SSE: a client that stops reading is dropped once subscriptions.bufferSize events wait (slow_consumer), not buffered without limit; it then reads the error and complete', async () => {
+    const headers = await devBearerHeaders('user-13');
+    const before = orders().store.events.subscriberCount;
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(stack.gw.graphqlUrl, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json', accept: 'text/event-stream' },
+      });
+      req.on('response', resolve).on('error', reject);
+      req.end(JSON.stringify({ query: BIG_ORDER }));
+    });
+    expect(response.statusCode).toBe(200);
+    // Nothing is read from here on: the response's buffer fills, then the socket's.
+    response.pause();
+    await waitFor(() => orders().store.events.subscriberCount > before);
+    const sent = await publishUntilDropped('user-13', 1_500);
+    expect(endedReasons()).toContain('slow_consumer');
+    expect(sent).toBeLessThan(1_500);
+    await waitFor(() => orders().store.events.subscriberCount === before);
+    expect(orders().store.events.subscriberCount).toBe(before);
+    // Reading again, the client gets what was sent before the drop, then why it ended, then complete.
+    let body = '';
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => (body += chunk));
+    response.resume();
+    await new Promise((resolve) => response.on('end', resolve));
+    const events = body.split('\n\n').filter((event) => event.startsWith('event: next'));
+    expect(events.length).toBeLessThan(sent);
+    expect(events.at(-1)).toContain('"code":"SUBSCRIPTION_SLOW_CONSUMER"');
+    expect(body.endsWith('event: complete\ndata:\n\n')).toBe(true);
+  });
+
+  it('graphql-transport-ws: a client that stops reading is dropped with close 4413 (slow consumer)', async () => {
+    const authorization = (await devBearerHeaders('user-14')).authorization;
+    const socket = new WebSocket(stack.gw.graphqlUrl.replace(/^http/, 'ws'), 'graphql-transport-ws');
+    await new Promise((resolve) => socket.once('open', resolve));
+    const acked = new Promise((resolve) => socket.once('message', resolve));
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization } }));
+    await acked;
+    const before = orders().store.events.subscriberCount;
+    socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: BIG_ORDER } }));
+    await waitFor(() => orders().store.events.subscriberCount > before);
+    const closed = new Promise<string>((resolve) =>
+      socket.once('close', (code: number, reason: Buffer) => resolve(`${code} ${reason.toString()}`)),
+    );
+    (socket as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    const dropped = endedReasons().filter((reason) => reason === 'slow_consumer').length;
+    await publishUntilDropped('user-14', 1_500);
+    expect(endedReasons().filter((reason) => reason === 'slow_consumer').length).toBe(dropped + 1);
+    (socket as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect(await closed).toBe('4413 Slow consumer: too many events waiting');
   });
 
   /** Subscribes on a new WebSocket; resolves with 'subscribed' once the subgraph has the subscriber, or the error code. */

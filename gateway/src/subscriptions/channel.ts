@@ -19,11 +19,14 @@ export class EventChannel<T> implements AsyncIterableIterator<T> {
   private readonly queue: T[] = [];
   private waiting: ((result: IteratorResult<T>) => void) | undefined;
   private endedWith: EndReason | undefined;
+  private readonly endWaiters: ((reason: EndReason) => void)[] = [];
 
   constructor(
     private readonly capacity: number,
     /** Called once, when the stream ends for any reason (the subscriber returned it, or it was ended). */
     private readonly onEnd: (reason: EndReason) => void,
+    /** The last result of a subscriber dropped for being too slow (the error saying why). */
+    private readonly slowConsumerResult?: T,
   ) {}
 
   get ended(): EndReason | undefined {
@@ -32,6 +35,12 @@ export class EventChannel<T> implements AsyncIterableIterator<T> {
 
   get buffered(): number {
     return this.queue.length;
+  }
+
+  /** Resolves with the reason once the stream has ended (at once when it has). */
+  whenEnded(): Promise<EndReason> {
+    if (this.endedWith) return Promise.resolve(this.endedWith);
+    return new Promise((resolve) => this.endWaiters.push(resolve));
   }
 
   /** Hands a result to the subscriber; false when the stream has ended (or just ended because the buffer was full). */
@@ -44,20 +53,24 @@ export class EventChannel<T> implements AsyncIterableIterator<T> {
       return true;
     }
     if (this.queue.length >= this.capacity) {
-      this.end('slow_consumer');
+      this.end('slow_consumer', this.slowConsumerResult);
       return false;
     }
     this.queue.push(item);
     return true;
   }
 
-  /** Ends the stream: `last` (e.g. an error) is still delivered after what is queued, unless the consumer was too slow. */
+  /**
+   * Ends the stream: `last` (e.g. an error) is still delivered after what is queued; a consumer too
+   * slow loses what is queued and gets `last` alone.
+   */
   end(reason: EndReason, last?: T): void {
     if (this.endedWith) return;
-    if (last !== undefined && reason !== 'slow_consumer') this.queue.push(last);
     if (reason === 'slow_consumer') this.queue.length = 0;
+    if (last !== undefined) this.queue.push(last);
     this.endedWith = reason;
     this.onEnd(reason);
+    for (const waiter of this.endWaiters.splice(0)) waiter(reason);
     if (this.waiting && this.queue.length === 0) {
       const resolve = this.waiting;
       this.waiting = undefined;

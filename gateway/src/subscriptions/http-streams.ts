@@ -74,11 +74,35 @@ export async function serveHttpStream(
   const heartbeat = setInterval(() => raw.write(writer.heartbeat()), options.keepAliveMs);
   const stopWatching = options.watch(request, (reason) => void session.end(reason, CREDENTIALS_LOST_ERRORS[reason]));
   try {
-    for await (const result of results) raw.write(writer.next(result));
+    for await (const result of results) {
+      // Backpressure: a client that does not read is not written to without limit; its events wait
+      // in the session's bounded buffer, and one more ends the subscription (slow_consumer).
+      if (!raw.write(writer.next(result))) await drainedOrEnded(raw, results);
+    }
   } finally {
     stopWatching();
     clearInterval(heartbeat);
     if (!raw.destroyed) raw.end(writer.complete());
+    // A client that reads nothing more does not keep the connection (and what it holds) for ever.
+    if (results.ended === 'slow_consumer') setTimeout(() => raw.destroy(), options.keepAliveMs).unref();
+  }
+}
+
+/** Resolves once the response can take more, or the subscription has ended (e.g. dropped for being too slow meanwhile). */
+async function drainedOrEnded(raw: FastifyReply['raw'], results: { whenEnded(): Promise<unknown> }): Promise<void> {
+  let onDrain: (() => void) | undefined;
+  const drained = new Promise<void>((resolve) => {
+    onDrain = () => resolve();
+    raw.once('drain', onDrain);
+    raw.once('close', onDrain);
+  });
+  try {
+    await Promise.race([drained, results.whenEnded()]);
+  } finally {
+    if (onDrain) {
+      raw.off('drain', onDrain);
+      raw.off('close', onDrain);
+    }
   }
 }
 

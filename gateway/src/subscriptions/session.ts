@@ -2,6 +2,7 @@ import type { GraphQLDataSource } from '@apollo/gateway';
 import { GraphQLError, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { ERRORS } from '../errors.js';
 import { EventChannel, type EndReason } from './channel.js';
 import { executeEvent, type UpstreamEvent } from './event-execution.js';
 import type { SubscriptionPlan } from './planner.js';
@@ -55,11 +56,15 @@ export function startSession(options: SessionOptions): SubscriptionSession {
   const upstream: { client?: Client; unsubscribe?: () => void } = {};
   let inFlight: Promise<void> = Promise.resolve();
   let pending = 0;
-  const results = new EventChannel<FormattedExecutionResult>(options.bufferSize, (reason) => {
-    upstream.unsubscribe?.();
-    void upstream.client?.dispose();
-    options.onEnd(reason);
-  });
+  const results = new EventChannel<FormattedExecutionResult>(
+    options.bufferSize,
+    (reason) => {
+      upstream.unsubscribe?.();
+      void upstream.client?.dispose();
+      options.onEnd(reason);
+    },
+    SLOW_CONSUMER,
+  );
 
   const handle = async (event: UpstreamEvent) => {
     try {
@@ -99,7 +104,7 @@ export function startSession(options: SessionOptions): SubscriptionSession {
         // that waits behind more than the buffer means the subscriber (or the graph) cannot keep up.
         if (++pending > options.bufferSize) {
           pending--;
-          results.end('slow_consumer');
+          results.end('slow_consumer', SLOW_CONSUMER);
           return;
         }
         inFlight = inFlight.then(() => handle(event as UpstreamEvent));
@@ -127,6 +132,10 @@ export function startSession(options: SessionOptions): SubscriptionSession {
     },
   };
 }
+
+const SLOW_CONSUMER: FormattedExecutionResult = {
+  errors: [{ message: ERRORS.SUBSCRIPTION_SLOW_CONSUMER.message, extensions: { code: 'SUBSCRIPTION_SLOW_CONSUMER' } }],
+};
 
 const UPSTREAM_FAILED =
   'The subgraph that serves this subscription could not be reached (after the configured retries); the subscription has ended.';

@@ -131,7 +131,14 @@ export function serveWebSocket(
         if (outcome.kind === 'single' && outcome.result.errors?.length && !outcome.result.data) {
           return outcome.result.errors.map((error) => new GraphQLError(error.message, { path: error.path, extensions: error.extensions }));
         }
-        if (outcome.kind === 'stream') caller.sessions.add(outcome.session);
+        if (outcome.kind === 'stream') {
+          caller.sessions.add(outcome.session);
+          // A consumer too slow is closed at once: its socket may never drain to let the stream end in order.
+          void outcome.session.results.whenEnded().then((reason) => {
+            const close = reason === 'slow_consumer' ? CLOSE_CODES.slow_consumer : undefined;
+            if (close) ctx.extra.socket.close(close.code, close.reason);
+          });
+        }
         const value: Outcome = { outcome, socket: ctx.extra.socket, sessions: caller.sessions };
         return { schema: STUB_SCHEMA, document: outcome.kind === 'stream' ? STREAM : SINGLE, contextValue: value };
       },
