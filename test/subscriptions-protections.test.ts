@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { FileApiKeyStore } from '../gateway/src/auth/api-key-store.js';
 import { createApiKey, revokeApiKey } from '../gateway/src/auth/api-keys.js';
 import { DEV_ISSUER, signDevToken } from '../gateway/src/auth/dev-secret.js';
-import type { OrdersSubgraphServer } from '../subgraphs/orders/index.js';
+import { startOrdersSubgraph, type OrdersSubgraphServer } from '../subgraphs/orders/index.js';
 import { catalogueProducts } from '../subgraphs/shared/catalogue.js';
 import { devBearer as devBearerHeaders } from './helpers/auth.js';
 import { postGraphql } from './helpers/gateway.js';
@@ -35,7 +35,15 @@ const waitFor = async (check: () => boolean) => {
 describe('subscription protections', () => {
   const stack = useDemoStack({
     auth: { jwt: { issuers: [DEV_ISSUER] }, apiKeys: { file: keyFile } },
-    subscriptions: { credentialsRecheckMs: 100, bufferSize: 20, tiers: { limited: { maxSubscriptions: 1, maxConnections: 2 } } },
+    subscriptions: {
+      credentialsRecheckMs: 100,
+      bufferSize: 20,
+      tiers: { limited: { maxSubscriptions: 1, maxConnections: 2 } },
+      // Reconnects for at least about 1.4 s (jitter halves each wait): long enough for a restart on the same port.
+      upstreamRetryAttempts: 8,
+      upstreamRetryBaseMs: 50,
+      upstreamRetryMaxMs: 500,
+    },
     rateLimit: {
       store: 'memory',
       tiers: {
@@ -307,6 +315,49 @@ describe('subscription protections', () => {
     expect(endedReasons().filter((reason) => reason === 'slow_consumer').length).toBe(dropped + 1);
     (socket as unknown as { _socket: { resume(): void } })._socket.resume();
     expect(await closed).toBe('4413 Slow consumer: too many events waiting');
+  });
+
+  // These two restart, then stop, the orders subgraph: they come last.
+  it('a subgraph restart on the same port: the gateway reconnects with back-off, re-subscribes, and events resume', async () => {
+    const headers = await devBearerHeaders('user-15', ['orders:write']);
+    const client = wsClient({ authorization: headers.authorization });
+    const received: Result[] = [];
+    let completed = false;
+    client.subscribe(
+      { query: 'subscription { orderCreated { id user { name } } }' },
+      { next: (value) => void received.push(value as Result), error: () => (completed = true), complete: () => (completed = true) },
+    );
+    await waitFor(() => orders().store.events.subscriberCount > 0);
+    const port = Number(new URL(stack.subgraphs.urls.orders).port);
+    await stack.subgraphs.orders.close();
+    const restarted = await startOrdersSubgraph({ host: '127.0.0.1', port, tickerMs: 0 });
+    stack.subgraphs.orders = restarted;
+    await waitFor(() => restarted.store.events.subscriberCount > 0);
+    expect(restarted.store.events.subscriberCount).toBe(1);
+    const created = await postGraphql(stack.gw.graphqlUrl, { query: CREATE }, headers);
+    const id = (created.body.data?.createOrder as { id: string }).id;
+    await waitFor(() => received.length > 0);
+    expect(received).toEqual([{ data: { orderCreated: { id, user: { name: expect.any(String) } } } }]);
+    expect(completed).toBe(false);
+  });
+
+  it('a subgraph that does not come back: after the retries the client gets SUBSCRIPTION_UPSTREAM_FAILED, then complete', async () => {
+    const client = wsClient({ authorization: (await devBearerHeaders('user-16')).authorization });
+    const received: Result[] = [];
+    const done = new Promise<string>((resolve) =>
+      client.subscribe(
+        { query: 'subscription { orderCreated { id } }' },
+        { next: (value) => void received.push(value as Result), error: () => resolve('error'), complete: () => resolve('complete') },
+      ),
+    );
+    const before = orders().store.events.subscriberCount;
+    await waitFor(() => orders().store.events.subscriberCount > before);
+    await stack.subgraphs.orders.close();
+    expect(await done).toBe('complete');
+    expect(received).toEqual([
+      { errors: [{ message: expect.stringContaining('could not be reached'), extensions: { code: 'SUBSCRIPTION_UPSTREAM_FAILED' } }] },
+    ]);
+    expect(endedReasons()).toContain('upstream_failed');
   });
 
   /** Subscribes on a new WebSocket; resolves with 'subscribed' once the subgraph has the subscriber, or the error code. */
