@@ -317,23 +317,77 @@ describe('subscription protections', () => {
     expect(await closed).toBe('4413 Slow consumer: too many events waiting');
   });
 
+  it('metrics: active subscriptions and connections by protocol, events delivered, ended by reason; a log line with the events', async () => {
+    const value = async (name: string, labels: Record<string, string>) => {
+      const metric = (await stack.gw.gateway.metrics.registry.getMetricsAsJSON()).find((entry) => entry.name === name);
+      const found = metric?.values.find((entry) => Object.entries(labels).every(([key, expected]) => entry.labels[key] === expected));
+      return found?.value ?? 0;
+    };
+    const delivered = { websocket: await value('gateway_subscription_events_total', { protocol: 'websocket', result: 'delivered' }) };
+    const sseDelivered = await value('gateway_subscription_events_total', { protocol: 'sse', result: 'delivered' });
+    const endedBefore = await value('gateway_subscriptions_ended_total', { protocol: 'websocket', reason: 'client' });
+    const wsBefore = await value('gateway_subscriptions_active', { protocol: 'websocket' });
+    const headers = await devBearerHeaders('user-17', ['orders:write']);
+    const client = wsClient({ authorization: headers.authorization });
+    const received: Result[] = [];
+    const before = orders().store.events.subscriberCount;
+    const stop = client.subscribe(
+      { query: 'subscription { orderCreated { id } }' },
+      { next: (result) => void received.push(result as Result), error: () => undefined, complete: () => undefined },
+    );
+    const stream = new AbortController();
+    const sseResponse = await fetch(stack.gw.graphqlUrl, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: 'subscription { orderCreated { id } }' }),
+      signal: stream.signal,
+    });
+    await waitFor(() => orders().store.events.subscriberCount === before + 2);
+    expect(await value('gateway_subscriptions_active', { protocol: 'websocket' })).toBe(wsBefore + 1);
+    expect(await value('gateway_subscriptions_active', { protocol: 'sse' })).toBeGreaterThanOrEqual(1);
+    expect(await value('gateway_subscription_connections_active', { protocol: 'websocket' })).toBeGreaterThanOrEqual(1);
+    expect(await value('gateway_subscription_connections_active', { protocol: 'sse' })).toBeGreaterThanOrEqual(1);
+    await postGraphql(stack.gw.graphqlUrl, { query: CREATE }, headers);
+    await waitFor(() => received.length > 0);
+    const reader = sseResponse.body!.getReader();
+    let text = '';
+    while (!text.includes('event: next')) text += new TextDecoder().decode((await reader.read()).value);
+    expect(await value('gateway_subscription_events_total', { protocol: 'websocket', result: 'delivered' })).toBe(delivered.websocket + 1);
+    expect(await value('gateway_subscription_events_total', { protocol: 'sse', result: 'delivered' })).toBe(sseDelivered + 1);
+    stop();
+    stream.abort();
+    await waitFor(() => orders().store.events.subscriberCount === before);
+    await waitFor(() =>
+      stack.gw.logs.lines.some((line) => line.msg === 'subscription ended' && line.principal === 'user:gateway-demo:user-17'),
+    );
+    expect(await value('gateway_subscriptions_ended_total', { protocol: 'websocket', reason: 'client' })).toBe(endedBefore + 1);
+    const ended = stack.gw.logs.lines.filter((line) => line.msg === 'subscription ended' && line.principal === 'user:gateway-demo:user-17');
+    expect(ended.map((line) => ({ protocol: line.protocol, reason: line.reason, events: line.events }))).toEqual(
+      expect.arrayContaining([{ protocol: 'websocket', reason: 'client', events: 1 }]),
+    );
+    expect(ended.every((line) => typeof line.durationMs === 'number')).toBe(true);
+  });
+
   // These two restart, then stop, the orders subgraph: they come last.
   it('a subgraph restart on the same port: the gateway reconnects with back-off, re-subscribes, and events resume', async () => {
     const headers = await devBearerHeaders('user-15', ['orders:write']);
     const client = wsClient({ authorization: headers.authorization });
+    const before = orders().store.events.subscriberCount;
     const received: Result[] = [];
     let completed = false;
     client.subscribe(
       { query: 'subscription { orderCreated { id user { name } } }' },
       { next: (value) => void received.push(value as Result), error: () => (completed = true), complete: () => (completed = true) },
     );
-    await waitFor(() => orders().store.events.subscriberCount > 0);
+    // Every running subscription (this one and earlier tests' still open) subscribes again.
+    const active = before + 1;
+    await waitFor(() => orders().store.events.subscriberCount === active);
     const port = Number(new URL(stack.subgraphs.urls.orders).port);
     await stack.subgraphs.orders.close();
     const restarted = await startOrdersSubgraph({ host: '127.0.0.1', port, tickerMs: 0 });
     stack.subgraphs.orders = restarted;
-    await waitFor(() => restarted.store.events.subscriberCount > 0);
-    expect(restarted.store.events.subscriberCount).toBe(1);
+    await waitFor(() => restarted.store.events.subscriberCount === active);
+    expect(restarted.store.events.subscriberCount).toBe(active);
     const created = await postGraphql(stack.gw.graphqlUrl, { query: CREATE }, headers);
     const id = (created.body.data?.createOrder as { id: string }).id;
     await waitFor(() => received.length > 0);

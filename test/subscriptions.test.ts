@@ -90,6 +90,9 @@ describe('subscriptions through the gateway', () => {
       { data: { orderCreated: expectedOrder(ids[0]!, 'PENDING') } },
       { data: { orderCreated: expectedOrder(ids[1]!, 'PENDING') } },
     ]);
+    // Completed by the client: unsubscribed upstream too.
+    await waitFor(() => orders(stack).store.events.subscriberCount === before);
+    expect(orders(stack).store.events.subscriberCount).toBe(before);
   });
 
   it('a query and a mutation on the same WebSocket as a running subscription are answered, and the subscription still gets the event', async () => {
@@ -103,6 +106,8 @@ describe('subscriptions through the gateway', () => {
     const [created] = await collect(client, CREATE, 1);
     const id = (created?.data?.createOrder as { id: string }).id;
     expect(await events).toEqual([{ data: { orderCreated: expectedOrder(id, 'PENDING') } }]);
+    await waitFor(() => orders(stack).store.events.subscriberCount === before);
+    expect(orders(stack).store.events.subscriberCount).toBe(before);
   });
 
   it('refuses an anonymous orderCreated with the protocol error UNAUTHENTICATED (nothing is subscribed upstream)', async () => {

@@ -20,6 +20,18 @@ export class EventChannel<T> implements AsyncIterableIterator<T> {
   private waiting: ((result: IteratorResult<T>) => void) | undefined;
   private endedWith: EndReason | undefined;
   private readonly endWaiters: ((reason: EndReason) => void)[] = [];
+  /** The result that says why the stream ended (not an event). */
+  private last: T | undefined;
+  /** Results accepted for the subscriber, and events it will never get (too slow, or not paid for). */
+  readonly counts = { delivered: 0, dropped: 0 };
+  /** Told of every change of `counts` (metrics). */
+  onCount: ((kind: 'delivered' | 'dropped', n: number) => void) | undefined;
+
+  count(kind: 'delivered' | 'dropped', n: number): void {
+    if (n === 0) return;
+    this.counts[kind] += n;
+    this.onCount?.(kind, n);
+  }
 
   constructor(
     private readonly capacity: number,
@@ -49,10 +61,12 @@ export class EventChannel<T> implements AsyncIterableIterator<T> {
     if (this.waiting) {
       const resolve = this.waiting;
       this.waiting = undefined;
+      this.count('delivered', 1);
       resolve({ value: item, done: false });
       return true;
     }
     if (this.queue.length >= this.capacity) {
+      this.count('dropped', 1);
       this.end('slow_consumer', this.slowConsumerResult);
       return false;
     }
@@ -66,8 +80,12 @@ export class EventChannel<T> implements AsyncIterableIterator<T> {
    */
   end(reason: EndReason, last?: T): void {
     if (this.endedWith) return;
-    if (reason === 'slow_consumer') this.queue.length = 0;
-    if (last !== undefined) this.queue.push(last);
+    if (reason === 'slow_consumer') {
+      // What was waiting never reaches the subscriber.
+      this.count('dropped', this.queue.length);
+      this.queue.length = 0;
+    }
+    if (last !== undefined) this.queue.push((this.last = last));
     this.endedWith = reason;
     this.onEnd(reason);
     for (const waiter of this.endWaiters.splice(0)) waiter(reason);
@@ -78,13 +96,16 @@ export class EventChannel<T> implements AsyncIterableIterator<T> {
     } else if (this.waiting) {
       const resolve = this.waiting;
       this.waiting = undefined;
-      resolve({ value: this.queue.shift() as T, done: false });
+      void this.next().then(resolve);
     }
   }
 
   next(): Promise<IteratorResult<T>> {
     const item = this.queue.shift();
-    if (item !== undefined) return Promise.resolve({ value: item, done: false });
+    if (item !== undefined) {
+      if (item !== this.last) this.count('delivered', 1);
+      return Promise.resolve({ value: item, done: false });
+    }
     if (this.endedWith) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve) => (this.waiting = resolve));
   }

@@ -15,6 +15,7 @@ import type { SubscriptionsConfig } from './config.js';
 import { watchCredentials, type CredentialsLost } from './credentials.js';
 import { serveHttpStream, streamProtocol } from './http-streams.js';
 import { ClientLimits } from './limits.js';
+import { SubscriptionMetrics } from './metrics.js';
 import { useSubscriptions } from './plugin.js';
 import { runOperation, type RunOutcome } from './run.js';
 import { SubscriptionService } from './service.js';
@@ -62,7 +63,8 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
         const charged = await context.state.chargeEvent?.(result.data);
         return charged && !charged.allowed ? { end: 'rate_limited', error: charged.error } : { result };
       },
-      onEnd: (context, reason, startedAt) =>
+      onEnd: (context, reason, startedAt, counts) => {
+        metrics.countEnd(context.state.subscriptionProtocol, reason);
         logger.info(
           {
             reqId: context.requestId,
@@ -71,11 +73,19 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
             principal: context.state.principal?.clientKey,
             reason,
             durationMs: Date.now() - startedAt,
+            events: counts.delivered,
+            dropped: counts.dropped,
           },
           'subscription ended',
-        ),
+        );
+      },
+      onCount: (context, result, n) => metrics.events.inc({ protocol: context.state.subscriptionProtocol ?? 'unknown', result }, n),
     });
     const limits = new ClientLimits(settings);
+    const metrics = new SubscriptionMetrics(shared.metrics.registry, {
+      active: () => service.activeByProtocol(),
+      websocketConnections: () => sockets?.connections ?? 0,
+    });
     let apollo: ApolloServer<GatewayContext> | undefined;
     const run = async (
       params: Record<string, unknown>,

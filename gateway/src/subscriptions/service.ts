@@ -20,8 +20,10 @@ export interface SubscriptionServiceOptions {
   /** The identity headers a subgraph receives for this request (the same as on its HTTP calls). */
   identityHeaders: (context: GatewayContext) => Record<string, string>;
   requestIdHeader: string;
-  /** Runs when a subscription ends (metrics, log line). */
-  onEnd?(context: GatewayContext, reason: EndReason, startedAt: number): void;
+  /** Runs when a subscription ends (metrics, log line), with the events it delivered and dropped so far. */
+  onEnd?(context: GatewayContext, reason: EndReason, startedAt: number, counts: { delivered: number; dropped: number }): void;
+  /** Runs as events are delivered to a subscriber or dropped (metrics). */
+  onCount?(context: GatewayContext, kind: 'delivered' | 'dropped', n: number): void;
   /** Runs after each event's execution (its cost charged); a returned reason ends the subscription. */
   afterEvent?: (context: GatewayContext) => SessionOptions['afterEvent'];
 }
@@ -40,6 +42,16 @@ export class SubscriptionService {
 
   get active(): number {
     return this.sessions.size;
+  }
+
+  /** The running subscriptions, by the protocol their client uses. */
+  activeByProtocol(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const { context } of this.sessions.values()) {
+      const protocol = context.state.subscriptionProtocol ?? 'unknown';
+      counts.set(protocol, (counts.get(protocol) ?? 0) + 1);
+    }
+    return counts;
   }
 
   /** A new supergraph: a new planner; subscriptions whose plan changed end with `schema_changed`. */
@@ -91,8 +103,9 @@ export class SubscriptionService {
       onEnd: (reason) => {
         this.sessions.delete(session);
         release?.();
-        this.options.onEnd?.(contextValue, reason, startedAt);
+        this.options.onEnd?.(contextValue, reason, startedAt, session.results.counts);
       },
+      onCount: (kind, n) => this.options.onCount?.(contextValue, kind, n),
     });
     this.sessions.set(session, {
       context: contextValue,

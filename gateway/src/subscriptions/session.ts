@@ -35,6 +35,8 @@ export interface SessionOptions {
     result: FormattedExecutionResult,
   ): Promise<{ result?: FormattedExecutionResult; end?: EndReason; error?: GraphQLFormattedError } | undefined>;
   onEnd(reason: EndReason): void;
+  /** Events delivered to the subscriber or dropped (metrics). */
+  onCount?(kind: 'delivered' | 'dropped', n: number): void;
 }
 
 /** One client subscription: its results, and how to end it from outside (shutdown, reload, expiry). */
@@ -66,6 +68,8 @@ export function startSession(options: SessionOptions): SubscriptionSession {
     SLOW_CONSUMER,
   );
 
+  results.onCount = options.onCount;
+
   const handle = async (event: UpstreamEvent) => {
     try {
       if (results.ended) return;
@@ -73,8 +77,10 @@ export function startSession(options: SessionOptions): SubscriptionSession {
       const verdict = await options.afterEvent?.(executed);
       if (results.ended) return;
       // An event that ends the subscription (its cost could not be charged) is not delivered: only why it ended.
-      if (verdict?.end) results.end(verdict.end, verdict.error ? { errors: [verdict.error] } : undefined);
-      else results.push(verdict?.result ?? executed);
+      if (verdict?.end) {
+        results.count('dropped', 1);
+        results.end(verdict.end, verdict.error ? { errors: [verdict.error] } : undefined);
+      } else results.push(verdict?.result ?? executed);
     } catch (error) {
       results.end('error', {
         errors: [{ message: error instanceof Error ? error.message : String(error), extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
@@ -104,6 +110,7 @@ export function startSession(options: SessionOptions): SubscriptionSession {
         // that waits behind more than the buffer means the subscriber (or the graph) cannot keep up.
         if (++pending > options.bufferSize) {
           pending--;
+          results.count('dropped', pending + 1);
           results.end('slow_consumer', SLOW_CONSUMER);
           return;
         }

@@ -172,17 +172,48 @@ export function serveWebSocket(
   };
 }
 
-/** The session's results; when the gateway ended it for a reason with a close code, the socket is closed with it. */
-async function* stream({ outcome, socket, sessions }: Outcome): AsyncGenerator<FormattedExecutionResult> {
-  if (outcome.kind !== 'stream') return;
-  const results = outcome.session.results;
-  try {
-    for await (const result of results) yield sendable(result);
-  } finally {
-    sessions.delete(outcome.session);
+/**
+ * The session's results for graphql-ws. Not an async generator: graphql-ws calls `return()` when
+ * the client completes the subscription or the socket closes, and a generator waiting for the next
+ * event would run it only once another event came (the upstream subscription would linger). When
+ * the gateway ended the session for a reason with a close code, the socket is closed with it once
+ * the last result (the error saying why) was taken.
+ */
+function stream({ outcome, socket, sessions }: Outcome): AsyncIterableIterator<FormattedExecutionResult> {
+  const empty = { value: undefined, done: true } as const;
+  if (outcome.kind !== 'stream')
+    return {
+      next: async () => empty,
+      return: async () => empty,
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  const { session } = outcome;
+  const results = session.results;
+  const finish = () => {
+    sessions.delete(session);
     const close = results.ended && CLOSE_CODES[results.ended];
     if (close) socket.close(close.code, close.reason);
-  }
+  };
+  return {
+    async next() {
+      const next = await results.next();
+      if (next.done) {
+        finish();
+        return empty;
+      }
+      return { value: sendable(next.value), done: false };
+    },
+    async return() {
+      await results.return();
+      sessions.delete(session);
+      return empty;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 /**
