@@ -191,7 +191,7 @@ describe('subscriptions through the gateway', () => {
       client.on('closed', (event) => resolve(event as { code: number; reason: string })),
     );
     const before = orders(stack).store.events.subscriberCount;
-    void collect(client, 'subscription { orderCreated { id } }', 1).catch(() => undefined);
+    const last = collect(client, 'subscription { orderCreated { id } }', 1).catch(() => undefined);
     const sse = await fetch(stack.gw.graphqlUrl, {
       method: 'POST',
       headers: { ...headers, 'content-type': 'application/json', accept: 'text/event-stream' },
@@ -200,6 +200,8 @@ describe('subscriptions through the gateway', () => {
     await waitFor(() => orders(stack).store.events.subscriberCount >= before + 2);
     await stack.gw.close();
     expect(await closed).toMatchObject({ code: 1001, reason: 'Going away' });
+    // The error saying why came first.
+    expect((await last)?.[0]?.errors?.[0]?.extensions?.code).toBe('SHUTTING_DOWN');
     const text = await sse.text();
     expect(text).toContain('"code":"SHUTTING_DOWN"');
     expect(text.endsWith('event: complete\ndata:\n\n')).toBe(true);

@@ -286,6 +286,11 @@ export const ERRORS = {
       'The client already runs as many subscriptions on this gateway as its tier allows (`subscriptions.perClient`, `subscriptions.tiers`); end one before starting another.',
     source: 'gateway',
   },
+  SUBSCRIPTION_SCHEMA_CHANGED: {
+    status: 200,
+    message: 'The supergraph changed and this subscription no longer plans the same way; subscribe again.',
+    source: 'gateway',
+  },
   SUBSCRIPTION_SLOW_CONSUMER: {
     status: 200,
     message:

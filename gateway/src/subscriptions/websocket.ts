@@ -63,8 +63,8 @@ const STREAM = parse('subscription { _ }');
 interface Outcome {
   outcome: RunOutcome;
   socket: WebSocket;
-  /** The connection's running subscriptions. */
-  sessions: Set<SubscriptionSession>;
+  /** Takes the session off the connection's (and the server's) running subscriptions. */
+  forget(session: SubscriptionSession): void;
 }
 
 /**
@@ -81,6 +81,8 @@ export function serveWebSocket(
 ): { close(): Promise<void>; readonly connections: number } {
   const sockets = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => handleProtocols(protocols) });
   const principals = new WeakMap<object, Connection>();
+  // Every connection's running subscriptions: on shutdown each gets its last result before the socket goes away.
+  const running = new Set<SubscriptionSession>();
   // Credentials that stopped working: every subscription of the connection ends with an error, and
   // the connection closes (4403) once the first has delivered it (stream(), below), or at once when none runs.
   const lose = async (ctx: object, socket: WebSocket, reason: CredentialsLost) => {
@@ -133,13 +135,21 @@ export function serveWebSocket(
         }
         if (outcome.kind === 'stream') {
           caller.sessions.add(outcome.session);
+          running.add(outcome.session);
           // A consumer too slow is closed at once: its socket may never drain to let the stream end in order.
           void outcome.session.results.whenEnded().then((reason) => {
             const close = reason === 'slow_consumer' ? CLOSE_CODES.slow_consumer : undefined;
             if (close) ctx.extra.socket.close(close.code, close.reason);
           });
         }
-        const value: Outcome = { outcome, socket: ctx.extra.socket, sessions: caller.sessions };
+        const value: Outcome = {
+          outcome,
+          socket: ctx.extra.socket,
+          forget: (session) => {
+            caller.sessions.delete(session);
+            running.delete(session);
+          },
+        };
         return { schema: STUB_SCHEMA, document: outcome.kind === 'stream' ? STREAM : SINGLE, contextValue: value };
       },
       execute: (args) => {
@@ -165,6 +175,9 @@ export function serveWebSocket(
     },
     async close() {
       server.off('upgrade', onUpgrade);
+      // The subscriptions were ended with an error saying why; each is given the time to send it.
+      for (const deadline = Date.now() + LAST_RESULT_GRACE_MS; running.size > 0 && Date.now() < deadline;)
+        await new Promise((resolve) => setTimeout(resolve, 10));
       for (const client of sockets.clients) client.close(1001, 'Going away');
       await graphqlWs.dispose();
       await new Promise<void>((resolve) => sockets.close(() => resolve()));
@@ -179,7 +192,7 @@ export function serveWebSocket(
  * the gateway ended the session for a reason with a close code, the socket is closed with it once
  * the last result (the error saying why) was taken.
  */
-function stream({ outcome, socket, sessions }: Outcome): AsyncIterableIterator<FormattedExecutionResult> {
+function stream({ outcome, socket, forget }: Outcome): AsyncIterableIterator<FormattedExecutionResult> {
   const empty = { value: undefined, done: true } as const;
   if (outcome.kind !== 'stream')
     return {
@@ -192,7 +205,7 @@ function stream({ outcome, socket, sessions }: Outcome): AsyncIterableIterator<F
   const { session } = outcome;
   const results = session.results;
   const finish = () => {
-    sessions.delete(session);
+    forget(session);
     const close = results.ended && CLOSE_CODES[results.ended];
     if (close) socket.close(close.code, close.reason);
   };
@@ -207,7 +220,7 @@ function stream({ outcome, socket, sessions }: Outcome): AsyncIterableIterator<F
     },
     async return() {
       await results.return();
-      sessions.delete(session);
+      forget(session);
       return empty;
     },
     [Symbol.asyncIterator]() {
