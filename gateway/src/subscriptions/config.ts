@@ -51,7 +51,7 @@ export const SubscriptionsConfigSchema = z
     credentialsRecheckMs: positiveInt
       .default(30_000)
       .describe(
-        "How often a running subscription's credentials are checked again: an API key revoked or unknown by then ends it (WebSocket close 4403; SSE and multipart: an UNAUTHENTICATED error, then complete). A token's `exp` ends it at that moment, whatever this is.",
+        "How often the API key a running subscription was admitted with is checked again: one revoked, expired or unknown by then ends it (WebSocket close 4403; SSE and multipart: an UNAUTHENTICATED error, then complete). A token's `exp` ends it at that moment, whatever this is.",
       ),
     perClient: ClientLimitsSchema.prefault({}).describe(
       'Per client (its principal: user, API key, or the IP of an anonymous caller), on each gateway instance: the most concurrent subscriptions (over it: 429 SUBSCRIPTION_LIMIT_EXCEEDED, nothing charged) and WebSocket connections (over it: close 4429 `Too many connections`).',

@@ -31,8 +31,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Watches the credentials a long-lived stream was admitted with: a timer at the token's `exp`
- * (to the millisecond), and a re-authentication every `recheckMs` (an API key revoked, rotated
- * away or deleted; a token whose issuer no longer accepts it). When the credential store cannot be
+ * (to the millisecond), and for an API key a re-authentication every `recheckMs` (revoked, rotated
+ * away, expired or deleted meanwhile). When the credential store cannot be
  * read (`AUTH_UNAVAILABLE`) the stream goes on and the next check decides: an outage of the store
  * does not cut every subscriber. Returns the function that stops watching.
  */
@@ -63,6 +63,7 @@ export function watchCredentials(options: CredentialWatchOptions): () => void {
       },
     );
   };
-  timers.push(setInterval(check, options.recheckMs).unref());
+  // A token is not verified again (its signature does not change; its exp is the timer above); a key's record can change.
+  if (principal.kind === 'api_key') timers.push(setInterval(check, options.recheckMs).unref());
   return stop;
 }
