@@ -368,6 +368,18 @@ describe('subscription protections', () => {
     expect(ended.every((line) => typeof line.durationMs === 'number')).toBe(true);
   });
 
+  it('the tier depth limit applies to a subscription document: refused with MAX_DEPTH_EXCEEDED, nothing subscribed upstream', async () => {
+    const headers = await devBearerHeaders('user-19');
+    const before = orders().store.events.subscriberCount;
+    // Depth 11; the free tier here allows 10.
+    const deep =
+      'subscription { orderCreated { user { orders { edges { node { user { orders { edges { node { user { name } } } } } } } } } } }';
+    const refused = await sse(deep, headers);
+    expect(refused.status).toBe(400);
+    expect(JSON.parse(await refused.text()).errors[0].extensions).toMatchObject({ code: 'MAX_DEPTH_EXCEEDED', value: 11, max: 10 });
+    expect(orders().store.events.subscriberCount).toBe(before);
+  });
+
   // These two restart, then stop, the orders subgraph: they come last.
   it('a subgraph restart on the same port: the gateway reconnects with back-off, re-subscribes, and events resume', async () => {
     const headers = await devBearerHeaders('user-15', ['orders:write']);
