@@ -13,7 +13,7 @@ import type { RedisClient } from '../redis/client.js';
  */
 export const restFeature: Feature<RestSections, { logger: Logger; metrics: GatewayMetrics; redis: RedisClient | undefined }> = {
   name: 'rest',
-  after: ['auth', 'subgraphs', 'cost'],
+  after: ['edge', 'auth', 'subgraphs', 'cost'],
   setup({ config, shared, services }) {
     if (config.rest.routes.length === 0) return { readiness: () => ({ rest: [] }) };
     const { metrics } = shared;
@@ -30,6 +30,7 @@ export const restFeature: Feature<RestSections, { logger: Logger; metrics: Gatew
       limitStore,
       breakers: resilience?.breakers,
       cache: resilience?.cache,
+      upgrades: services.get('upgrades'),
       metrics,
       logger: shared.logger.child({ component: 'rest' }),
     });

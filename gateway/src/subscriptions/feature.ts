@@ -43,11 +43,12 @@ interface SubscriptionsShared {
  */
 export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, SubscriptionsShared> = {
   name: 'subscriptions',
-  after: ['auth', 'subgraphs', 'persisted', 'graphql'],
+  after: ['edge', 'auth', 'subgraphs', 'persisted', 'graphql'],
   setup({ config, shared, services }) {
     const settings = config.subscriptions;
     const logger = shared.logger.child({ component: 'subscriptions' });
     const authenticator = services.get('authenticator');
+    const upgrades = services.get('upgrades');
     const documents = services.get('documents');
     const service = new SubscriptionService({
       config: settings,
@@ -127,7 +128,7 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
           });
           return reply;
         });
-        sockets = serveWebSocket(app.server, {
+        sockets = serveWebSocket(upgrades, {
           path,
           logger,
           accepting: () => shared.phase() === 'ready',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { buildSchema, GraphQLError, parse, type ExecutionArgs, type FormattedExecutionResult } from 'graphql';
 import { handleProtocols } from 'graphql-ws';
@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { GatewayContext } from '../context.js';
+import type { UpgradeRouter } from '../http/upgrades.js';
 import type { EndReason } from './channel.js';
 import { CREDENTIALS_LOST_ERRORS, type CredentialsLost } from './credentials.js';
 import type { SubscriptionSession } from './session.js';
@@ -76,7 +77,7 @@ interface Outcome {
  * the gateway closes the socket with a code from {@link CLOSE_CODES}.
  */
 export function serveWebSocket(
-  server: Server,
+  upgrades: UpgradeRouter,
   options: WebSocketTransportOptions,
 ): { close(): Promise<void>; readonly connections: number } {
   const sockets = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => handleProtocols(protocols) });
@@ -161,20 +162,19 @@ export function serveWebSocket(
     sockets,
   );
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (new URL(request.url ?? '/', 'http://gateway').pathname !== options.path) return;
     if (!options.accepting()) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
     sockets.handleUpgrade(request, socket, head, (ws) => sockets.emit('connection', ws, request));
   };
-  server.on('upgrade', onUpgrade);
+  const release = upgrades.take((pathname) => pathname === options.path, onUpgrade);
   return {
     get connections() {
       return sockets.clients.size;
     },
     async close() {
-      server.off('upgrade', onUpgrade);
+      release();
       // The subscriptions were ended with an error saying why; each is given the time to send it.
       for (const deadline = Date.now() + LAST_RESULT_GRACE_MS; running.size > 0 && Date.now() < deadline;)
         await new Promise((resolve) => setTimeout(resolve, 10));
