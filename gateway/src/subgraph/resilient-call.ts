@@ -15,6 +15,7 @@ import { withRetries } from '../upstream/retry.js';
 import { routeCall, type UpstreamRoute } from '../upstream/route.js';
 import type { AttemptTracer } from './call-trace.js';
 import type { InFlight } from './dedupe.js';
+import { SubgraphHedging } from './hedging.js';
 import { analyseOperation } from './operation.js';
 import type { ResponseCache } from './response-cache.js';
 import { raceSoftDeadline, SoftDeadline } from './stale-if-slow.js';
@@ -78,9 +79,12 @@ export class ResilientCaller {
   private readonly recentlyKept: LRUCache<string, true> | undefined;
   /** Stale-if-slow's soft deadline; undefined when it is off or there is no fallback cache. */
   private readonly softDeadline: SoftDeadline | undefined;
+  /** Hedging of query attempts across replicas; undefined when it is off or the subgraph has one URL. */
+  private readonly hedging: SubgraphHedging | undefined;
 
   constructor(private readonly options: ResilientCallerOptions) {
-    const { fallback, staleIfSlow } = options.settings;
+    const { fallback, staleIfSlow, hedging } = options.settings;
+    this.hedging = hedging.enabled && options.replicas ? new SubgraphHedging(options.name, hedging, options.metrics) : undefined;
     this.recentlyKept =
       fallback.refreshAfterMs > 0 ? new LRUCache({ max: 10_000, ttl: fallback.refreshAfterMs, ttlAutopurge: false }) : undefined;
     this.softDeadline = staleIfSlow.enabled && fallback.cache && options.cache ? new SoftDeadline(options.name, staleIfSlow) : undefined;
@@ -165,7 +169,7 @@ export class ResilientCaller {
     const started = Date.now();
     let response: UpstreamResponse;
     try {
-      response = await this.network(url, init, info, this.options.settings.retry.maxRetries, audience);
+      response = await this.network(url, init, info, this.options.settings.retry.maxRetries, audience, true);
     } catch (error) {
       // A timeout is latency the subgraph showed; a refusal (breaker, bulkhead) or a reset is not.
       if (this.softDeadline?.learns && callFailureOf(error) === 'timeout') this.softDeadline.record(Date.now() - started);
@@ -195,8 +199,11 @@ export class ResilientCaller {
     info: CallInfo,
     maxRetries: number,
     audience?: CallAudience,
+    query = false,
   ): Promise<UpstreamResponse> {
     const { name, settings, breaker, bulkhead, fetch, metrics, replicas } = this.options;
+    // Only queries are hedged: a mutation (or a call made for one) is sent once.
+    const hedging = query ? this.hedging : undefined;
     const key = replicas?.hashHeader ? balanceKey(replicas.hashHeader, init, info) : undefined;
     const routed = routeCall(this.options, url, key, audience);
     return withRetries(
@@ -206,6 +213,7 @@ export class ResilientCaller {
         const timeoutMs = Math.min(settings.timeoutMs, remaining);
         const send = (extraHeaders?: Record<string, string>) => {
           const sent = extraHeaders ? { ...init, headers: { ...init.headers, ...extraHeaders } } : init;
+          if (hedging) return hedging.run(routed, bulkhead, (target, cancel) => fetchOnce(fetch, target, sent, timeoutMs, cancel));
           return bulkhead.run(() => routed.attempt((target) => fetchOnce(fetch, target, sent, timeoutMs)));
         };
         if (!info.trace) return send();
