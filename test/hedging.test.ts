@@ -2,7 +2,17 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GatewayConfigInput } from '../gateway/src/config/index.js';
+import { pino } from 'pino';
+import { GatewayMetrics } from '../gateway/src/observability/metrics.js';
+import { SubgraphHedging } from '../gateway/src/subgraph/hedging.js';
+import { BreakerRegistry } from '../gateway/src/upstream/breaker.js';
+import { createBulkhead } from '../gateway/src/upstream/bulkhead.js';
+import { isBreakerFailure, UpstreamCallError } from '../gateway/src/upstream/call-error.js';
+import { AttemptCancelledError } from '../gateway/src/upstream/cancelled.js';
 import { HedgeBudget } from '../gateway/src/upstream/hedge.js';
+import { ReplicaPool } from '../gateway/src/upstream/replica-pool.js';
+import { routeCall } from '../gateway/src/upstream/route.js';
+import { LogCapture } from './helpers/logs.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { eventually, metricValue } from './helpers/resilience.js';
 import { writeTinySupergraph } from './helpers/tiny-subgraph.js';
@@ -195,5 +205,57 @@ describe('the hedge budget', () => {
     now += 1_500;
     budget.recordCall();
     expect(budget.admit()).toBe(true);
+  });
+});
+
+describe("a half-open breaker's probe", () => {
+  it('is not aborted when a hedge answers first: its own failure opens the breaker again', async () => {
+    const metrics = new GatewayMetrics({ maxOperationLabels: 10, defaultMetrics: false });
+    const breakers = new BreakerRegistry({ isFailure: isBreakerFailure });
+    const settings = { enabled: true, errorThresholdPercentage: 50, rollingWindowMs: 10_000, volumeThreshold: 10, resetTimeoutMs: 50 };
+    const [urlA, urlB] = ['http://a.test/graphql', 'http://b.test/graphql'];
+    const pool = new ReplicaPool({
+      name: 'inventory',
+      upstreams: [urlA, urlB].map((url) => ({ url, weight: 1 })),
+      strategy: 'round_robin',
+      ejection: { consecutiveFailures: 0, baseEjectionMs: 1_000, maxEjectionMs: 1_000 },
+      breakerFor: (url) => breakers.get(url, settings),
+      isFailure: isBreakerFailure,
+      metrics,
+      logger: pino({ level: 'silent' }, new LogCapture()),
+    });
+    const hedging = new SubgraphHedging(
+      'inventory',
+      { enabled: true, delayMs: 20, adaptive: false, percentile: 95, minDelayMs: 1, maxPercent: 100, windowMs: 10_000 },
+      metrics,
+    );
+    try {
+      const breakerA = (pool.replicas[0] as NonNullable<(typeof pool.replicas)[0]>).breaker;
+      breakerA.force('open');
+      expect(await eventually(() => breakerA.state === 'half_open')).toBe(true);
+      // Round robin starts at `a`: its probe is the first attempt; it fails after 200 ms unless aborted first.
+      const aborted: string[] = [];
+      const answer = await hedging.run(
+        routeCall({ replicas: { pool } }, urlA, undefined),
+        createBulkhead({ name: 'inventory', maxConcurrent: 10 }),
+        (url, cancel) => {
+          if (url === urlB) return Promise.resolve('b');
+          return new Promise<string>((_, reject) => {
+            const timer = setTimeout(() => reject(new UpstreamCallError('http_error', 'HTTP 500', 500)), 200);
+            cancel?.once('abort', () => {
+              clearTimeout(timer);
+              aborted.push(url);
+              reject(new AttemptCancelledError());
+            });
+          });
+        },
+      );
+      expect(answer).toBe('b');
+      expect(await eventually(() => breakerA.state !== 'half_open')).toBe(true);
+      expect(aborted).toEqual([]);
+      expect(breakerA.state).toBe('open');
+    } finally {
+      breakers.shutdown();
+    }
   });
 });
