@@ -92,7 +92,7 @@ const SUBGRAPH_DEFAULTS = {
     rollingWindowMs: 10_000,
     volumeThreshold: 10,
     resetTimeoutMs: 10_000,
-    consecutiveFailures: 0,
+    consecutiveFailures: 20,
     slowCallRatePercentage: 80,
   },
   bulkhead: { maxConcurrent: 100 },
