@@ -213,7 +213,11 @@ export class ResilientCaller {
         const timeoutMs = Math.min(settings.timeoutMs, remaining);
         const send = (extraHeaders?: Record<string, string>) => {
           const sent = extraHeaders ? { ...init, headers: { ...init.headers, ...extraHeaders } } : init;
-          if (hedging) return hedging.run(routed, bulkhead, (target, cancel) => fetchOnce(fetch, target, sent, timeoutMs, cancel));
+          if (hedging) {
+            // The hedge starts later: its own timeout still ends at the request deadline.
+            const hedgeTimeout = () => Math.min(timeoutMs, info.deadline - Date.now());
+            return hedging.run(routed, bulkhead, (target, cancel) => fetchOnce(fetch, target, sent, hedgeTimeout(), cancel));
+          }
           return bulkhead.run(() => routed.attempt((target) => fetchOnce(fetch, target, sent, timeoutMs)));
         };
         if (!info.trace) return send();
