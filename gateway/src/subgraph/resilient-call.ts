@@ -119,7 +119,10 @@ export class ResilientCaller {
     const key = this.cacheKey((isPublic ? '' : this.identity(init.headers)) + forwarded, init.body ?? '');
     try {
       const live = (audience: CallAudience) => this.fetchAndKeep(url, init, info, key, audience);
-      const { promise, shared } = settings.dedupe ? inFlight.run(key, live) : { promise: live({ callers: 1 }), shared: false };
+      // With the breaker open, a call in flight is one from before it opened, likely hung: joining it
+      // would wait for its timeout (or the soft deadline) where the open breaker answers at once.
+      const join = settings.dedupe && this.takesCalls();
+      const { promise, shared } = join ? inFlight.run(key, live) : { promise: live({ callers: 1 }), shared: false };
       if (shared) {
         metrics.subgraphDeduplicated.inc({ subgraph: name });
         info.trace?.joined();
@@ -262,6 +265,13 @@ export class ResilientCaller {
     if (!entry) return undefined;
     const age = Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
     return { use: { subgraph: name, source: 'cache', age, reason }, response: json(entry.value) };
+  }
+
+  /** Whether the route may take a call now: its breaker not open, or (replicas) one replica available. */
+  private takesCalls(): boolean {
+    const { breaker, replicas } = this.options;
+    if (breaker) return breaker.state !== 'open';
+    return replicas ? replicas.pool.availableCount() > 0 : true;
   }
 
   private identity(headers: Record<string, string> | undefined): string {
