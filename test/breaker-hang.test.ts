@@ -13,12 +13,16 @@ describe('breakers after a busy, healthy period', () => {
       responseCache: { enabled: false },
       resilience: { subgraphDefaults: { retry: { maxRetries: 0 }, fallback: { cache: false } } },
       // Default rules; only the timeout is short, and the breaker stays open for the rest of the test.
-      subgraphs: { products: { timeoutMs: 1_000, breaker: { resetTimeoutMs: 60_000 } } },
+      // A timeout a loaded machine does not reach while products is healthy.
+      subgraphs: { products: { timeoutMs: 3_000, breaker: { resetTimeoutMs: 60_000 } } },
     });
     const proxy = suite.demo.proxies.products;
     // A busy, healthy minute: 60 answered calls in the rolling window.
     for (let batch = 0; batch < 6; batch++) {
-      await Promise.all(Array.from({ length: 10 }, (_, i) => postAsOperator(gw.graphqlUrl, { query: productQuery(i + 1) })));
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => postAsOperator(gw.graphqlUrl, { query: productQuery(i + 1) })),
+      );
+      for (const answer of answers) expect(answer.body.errors).toBeUndefined();
     }
     expect(proxy.hits).toBe(60);
     // Hung: the next wave of identical requests shares one call, which times out.
