@@ -44,12 +44,11 @@ export class GatewayMetrics {
   private readonly operationLabels = new Set<string>();
   private readonly clientLabels = new Set<string>();
 
-  readonly requests = new Counter({
-    name: 'gateway_requests_total',
-    help: 'GraphQL requests by operation name, operation type and outcome.',
-    labelNames: ['operation', 'type', 'outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly requests = this.counter('gateway_requests_total', 'GraphQL requests by operation name, operation type and outcome.', [
+    'operation',
+    'type',
+    'outcome',
+  ]);
 
   readonly requestDuration = new Histogram({
     name: 'gateway_request_duration_seconds',
@@ -59,19 +58,17 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  readonly authAttempts = new Counter({
-    name: 'gateway_auth_total',
-    help: 'Authentication attempts by method (jwt, api_key, anonymous, none) and result (success or the reason of the refusal).',
-    labelNames: ['method', 'result'] as const,
-    registers: [this.registry],
-  });
+  readonly authAttempts = this.counter(
+    'gateway_auth_total',
+    'Authentication attempts by method (jwt, api_key, anonymous, none) and result (success or the reason of the refusal).',
+    ['method', 'result'],
+  );
 
-  readonly subgraphRequests = new Counter({
-    name: 'gateway_subgraph_requests_total',
-    help: 'Calls from the gateway to subgraphs, by subgraph and result.',
-    labelNames: ['subgraph', 'result'] as const,
-    registers: [this.registry],
-  });
+  readonly subgraphRequests = this.counter(
+    'gateway_subgraph_requests_total',
+    'Calls from the gateway to subgraphs, by subgraph and result.',
+    ['subgraph', 'result'],
+  );
 
   readonly subgraphDuration = new Histogram({
     name: 'gateway_subgraph_request_duration_seconds',
@@ -120,117 +117,99 @@ export class GatewayMetrics {
     },
   });
 
-  readonly upstreamRequests = new Counter({
-    name: 'gateway_upstream_requests_total',
-    help: 'Attempts sent to each replica of a replicated subgraph, by result: success (it answered), failure (network, timeout, 5xx), rejected (its breaker was open), cancelled (a hedged call was answered by another replica first).',
-    labelNames: ['subgraph', 'replica', 'result'] as const,
-    registers: [this.registry],
-  });
+  readonly upstreamRequests = this.counter(
+    'gateway_upstream_requests_total',
+    'Attempts sent to each replica of a replicated subgraph, by result: success (it answered), failure (network, timeout, 5xx), rejected (its breaker was open), cancelled (a hedged call was answered by another replica first).',
+    ['subgraph', 'replica', 'result'],
+  );
 
-  readonly upstreamEjections = new Counter({
-    name: 'gateway_upstream_ejections_total',
-    help: 'Times a replica of a replicated subgraph was ejected after consecutive failures.',
-    labelNames: ['subgraph', 'replica'] as const,
-    registers: [this.registry],
-  });
+  readonly upstreamEjections = this.counter(
+    'gateway_upstream_ejections_total',
+    'Times a replica of a replicated subgraph was ejected after consecutive failures.',
+    ['subgraph', 'replica'],
+  );
 
-  readonly breakerTransitions = new Counter({
-    name: 'gateway_circuit_breaker_transitions_total',
-    help: 'Circuit breaker state changes, by breaker, new state and cause: local (its own calls and timers), remote (another gateway instance reported it through Redis) or pinned (an operator held or released it through the admin API).',
-    labelNames: ['breaker', 'state', 'cause'] as const,
-    registers: [this.registry],
-  });
+  readonly breakerTransitions = this.counter(
+    'gateway_circuit_breaker_transitions_total',
+    'Circuit breaker state changes, by breaker, new state and cause: local (its own calls and timers), remote (another gateway instance reported it through Redis) or pinned (an operator held or released it through the admin API).',
+    ['breaker', 'state', 'cause'],
+  );
 
-  readonly breakerSync = new Counter({
-    name: 'gateway_breaker_sync_total',
-    help: 'Shared breaker state through Redis: published, publish_failed, applied (a remote change taken), ignored (already in that state, out of order or unknown breaker), stale (older than maxMessageAgeMs), read_failed.',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
+  readonly breakerSync = this.counter(
+    'gateway_breaker_sync_total',
+    'Shared breaker state through Redis: published, publish_failed, applied (a remote change taken), ignored (already in that state, out of order or unknown breaker), stale (older than maxMessageAgeMs), read_failed.',
+    ['result'],
+  );
 
-  readonly fallbackRequests = new Counter({
-    name: 'gateway_fallback_requests_total',
-    help: 'Subgraph calls answered by a fallback, by subgraph, source (cache or static) and reason (error: the call failed; slow: it passed its soft deadline).',
-    labelNames: ['subgraph', 'source', 'reason'] as const,
-    registers: [this.registry],
-  });
+  readonly fallbackRequests = this.counter(
+    'gateway_fallback_requests_total',
+    'Subgraph calls answered by a fallback, by subgraph, source (cache or static) and reason (error: the call failed; slow: it passed its soft deadline).',
+    ['subgraph', 'source', 'reason'],
+  );
 
-  readonly subgraphRetries = new Counter({
-    name: 'gateway_subgraph_retries_total',
-    help: 'Retries of subgraph queries after a connection error or a 502/503/504.',
-    labelNames: ['subgraph'] as const,
-    registers: [this.registry],
-  });
+  readonly subgraphRetries = this.counter(
+    'gateway_subgraph_retries_total',
+    'Retries of subgraph queries after a connection error or a 502/503/504.',
+    ['subgraph'],
+  );
 
-  readonly subgraphHedges = new Counter({
-    name: 'gateway_subgraph_hedges_total',
-    help: 'Hedges sent: second attempts of a query to another replica after the first had not answered by the hedge delay.',
-    labelNames: ['subgraph'] as const,
-    registers: [this.registry],
-  });
+  readonly subgraphHedges = this.counter(
+    'gateway_subgraph_hedges_total',
+    'Hedges sent: second attempts of a query to another replica after the first had not answered by the hedge delay.',
+    ['subgraph'],
+  );
+  readonly subgraphHedgesWon = this.counter(
+    'gateway_subgraph_hedges_won_total',
+    'Hedges that answered before the first attempt (which was then aborted).',
+    ['subgraph'],
+  );
+  readonly subgraphHedgesSkipped = this.counter(
+    'gateway_subgraph_hedges_skipped_total',
+    'Calls past their hedge delay that were not hedged, by reason: budget (the hedge budget was spent), no_replica (no other usable replica), bulkhead (it was full).',
+    ['subgraph', 'reason'],
+  );
 
-  readonly subgraphHedgesWon = new Counter({
-    name: 'gateway_subgraph_hedges_won_total',
-    help: 'Hedges that answered before the first attempt (which was then aborted).',
-    labelNames: ['subgraph'] as const,
-    registers: [this.registry],
-  });
+  readonly subgraphDeduplicated = this.counter(
+    'gateway_subgraph_deduplicated_total',
+    'Subgraph queries that shared an identical call already in flight instead of making their own.',
+    ['subgraph'],
+  );
 
-  readonly subgraphHedgesSkipped = new Counter({
-    name: 'gateway_subgraph_hedges_skipped_total',
-    help: 'Calls past their hedge delay that were not hedged, by reason: budget (the hedge budget was spent), no_replica (no other usable replica), bulkhead (it was full).',
-    labelNames: ['subgraph', 'reason'] as const,
-    registers: [this.registry],
-  });
+  readonly responseCacheHits = this.counter(
+    'gateway_response_cache_hits_total',
+    'Subgraph answers served fresh from the response cache, by subgraph and kind (query: a whole answer, entity: one entity of an _entities fetch).',
+    ['subgraph', 'kind'],
+  );
 
-  readonly subgraphDeduplicated = new Counter({
-    name: 'gateway_subgraph_deduplicated_total',
-    help: 'Subgraph queries that shared an identical call already in flight instead of making their own.',
-    labelNames: ['subgraph'] as const,
-    registers: [this.registry],
-  });
+  readonly responseCacheMisses = this.counter(
+    'gateway_response_cache_misses_total',
+    'Cacheable subgraph queries (or entities) not found in the response cache and fetched live, by subgraph and kind.',
+    ['subgraph', 'kind'],
+  );
 
-  readonly responseCacheHits = new Counter({
-    name: 'gateway_response_cache_hits_total',
-    help: 'Subgraph answers served fresh from the response cache, by subgraph and kind (query: a whole answer, entity: one entity of an _entities fetch).',
-    labelNames: ['subgraph', 'kind'] as const,
-    registers: [this.registry],
-  });
+  readonly responseCacheStale = this.counter(
+    'gateway_response_cache_stale_total',
+    'Stale copies served within their stale-while-revalidate window while a refresh runs, by subgraph and kind.',
+    ['subgraph', 'kind'],
+  );
 
-  readonly responseCacheMisses = new Counter({
-    name: 'gateway_response_cache_misses_total',
-    help: 'Cacheable subgraph queries (or entities) not found in the response cache and fetched live, by subgraph and kind.',
-    labelNames: ['subgraph', 'kind'] as const,
-    registers: [this.registry],
-  });
+  readonly responseCachePurges = this.counter(
+    'gateway_response_cache_purges_total',
+    'Response cache entries deleted because a mutation returned their entity, by the subgraph of the mutation.',
+    ['subgraph', 'reason'],
+  );
 
-  readonly responseCacheStale = new Counter({
-    name: 'gateway_response_cache_stale_total',
-    help: 'Stale copies served within their stale-while-revalidate window while a refresh runs, by subgraph and kind.',
-    labelNames: ['subgraph', 'kind'] as const,
-    registers: [this.registry],
-  });
+  readonly supergraphReloads = this.counter(
+    'gateway_supergraph_reloads_total',
+    'Attempts to load a changed supergraph (file or remote source), by result (a failure keeps the previous supergraph).',
+    ['result'],
+  );
 
-  readonly responseCachePurges = new Counter({
-    name: 'gateway_response_cache_purges_total',
-    help: 'Response cache entries deleted because a mutation returned their entity, by the subgraph of the mutation.',
-    labelNames: ['subgraph', 'reason'] as const,
-    registers: [this.registry],
-  });
-
-  readonly supergraphReloads = new Counter({
-    name: 'gateway_supergraph_reloads_total',
-    help: 'Attempts to load a changed supergraph (file or remote source), by result (a failure keeps the previous supergraph).',
-    labelNames: ['result'] as const,
-    registers: [this.registry],
-  });
-
-  readonly supergraphFetches = new Counter({
-    name: 'gateway_supergraph_fetches_total',
-    help: 'Fetches from a remote supergraph source (`url`, `uplink`), by result: `updated`, `unchanged`, `error`, or `rejected` (fetched but refused).',
-    labelNames: ['source', 'result'] as const,
-    registers: [this.registry],
-  });
+  readonly supergraphFetches = this.counter(
+    'gateway_supergraph_fetches_total',
+    'Fetches from a remote supergraph source (`url`, `uplink`), by result: `updated`, `unchanged`, `error`, or `rejected` (fetched but refused).',
+    ['source', 'result'],
+  );
 
   readonly supergraphLastUpdate = new Gauge({
     name: 'gateway_supergraph_last_update_timestamp_seconds',
@@ -252,12 +231,11 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  readonly persistedQueries = new Counter({
-    name: 'gateway_persisted_queries_total',
-    help: 'Documents sent by id or checked against the trusted-documents list, by kind and result. kind `trusted`: `hit` (listed document), `unknown` (unlisted, run in log-unknown mode), `refused` (unlisted, allow-list mode), `bypass` (unlisted, run for an exempt caller). kind `apq`: `hit`, `miss`, `registered`, `store_error` (Redis slow or down: counted as a miss).',
-    labelNames: ['kind', 'result'] as const,
-    registers: [this.registry],
-  });
+  readonly persistedQueries = this.counter(
+    'gateway_persisted_queries_total',
+    'Documents sent by id or checked against the trusted-documents list, by kind and result. kind `trusted`: `hit` (listed document), `unknown` (unlisted, run in log-unknown mode), `refused` (unlisted, allow-list mode), `bypass` (unlisted, run for an exempt caller). kind `apq`: `hit`, `miss`, `registered`, `store_error` (Redis slow or down: counted as a miss).',
+    ['kind', 'result'],
+  );
 
   readonly trustedDocuments = new Gauge({
     name: 'gateway_trusted_documents',
@@ -273,19 +251,17 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  readonly rateLimitDecisions = new Counter({
-    name: 'gateway_rate_limit_total',
-    help: 'Budget decisions by tier and result: allowed, limited (429), rejected (over a per-operation limit, 400), unavailable (store down, failing closed: 503).',
-    labelNames: ['tier', 'result'] as const,
-    registers: [this.registry],
-  });
+  readonly rateLimitDecisions = this.counter(
+    'gateway_rate_limit_total',
+    'Budget decisions by tier and result: allowed, limited (429), rejected (over a per-operation limit, 400), unavailable (store down, failing closed: 503).',
+    ['tier', 'result'],
+  );
 
-  readonly clientCost = new Counter({
-    name: 'gateway_client_cost_total',
-    help: 'Cost points spent from budgets, by client (its clientKey, bounded by metrics.maxClientLabels, then __other__) and tier: the estimate charged minus what was refunded after execution, and the route cost of REST requests.',
-    labelNames: ['client', 'tier'] as const,
-    registers: [this.registry],
-  });
+  readonly clientCost = this.counter(
+    'gateway_client_cost_total',
+    'Cost points spent from budgets, by client (its clientKey, bounded by metrics.maxClientLabels, then __other__) and tier: the estimate charged minus what was refunded after execution, and the route cost of REST requests.',
+    ['client', 'tier'],
+  );
 
   readonly rateLimitStoreErrors = new Counter({
     name: 'gateway_rate_limit_store_errors_total',
@@ -293,12 +269,11 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  readonly restRequests = new Counter({
-    name: 'gateway_rest_requests_total',
-    help: 'REST passthrough requests by route (its configured prefix, never the raw path), method and status class (2xx..5xx) of the answer sent.',
-    labelNames: ['route', 'method', 'status_class'] as const,
-    registers: [this.registry],
-  });
+  readonly restRequests = this.counter(
+    'gateway_rest_requests_total',
+    'REST passthrough requests by route (its configured prefix, never the raw path), method and status class (2xx..5xx) of the answer sent.',
+    ['route', 'method', 'status_class'],
+  );
 
   readonly restDuration = new Histogram({
     name: 'gateway_rest_request_duration_seconds',
@@ -324,19 +299,17 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  readonly restWebSocketsClosed = new Counter({
-    name: 'gateway_rest_websocket_closed_total',
-    help: 'Relayed WebSocket connections ended, by route and reason: client, upstream, idle, lifetime, shutdown or error.',
-    labelNames: ['route', 'reason'] as const,
-    registers: [this.registry],
-  });
+  readonly restWebSocketsClosed = this.counter(
+    'gateway_rest_websocket_closed_total',
+    'Relayed WebSocket connections ended, by route and reason: client, upstream, idle, lifetime, shutdown or error.',
+    ['route', 'reason'],
+  );
 
-  readonly restFallbacks = new Counter({
-    name: 'gateway_rest_fallback_total',
-    help: 'REST GET requests answered from the fallback cache because the upstream failed, by route.',
-    labelNames: ['route'] as const,
-    registers: [this.registry],
-  });
+  readonly restFallbacks = this.counter(
+    'gateway_rest_fallback_total',
+    'REST GET requests answered from the fallback cache because the upstream failed, by route.',
+    ['route'],
+  );
 
   readonly httpRejections = new Counter({
     name: 'gateway_http_rejections_total',
@@ -356,6 +329,11 @@ export class GatewayMetrics {
 
   constructor(private readonly options: MetricsOptions) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A counter on the gateway's registry. */
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
   /** The label value for an operation name, bounded to `maxOperationLabels` distinct values. */
