@@ -148,6 +148,43 @@ describe('stale-if-slow', () => {
     expect(stale.body.extensions).toMatchObject({ fallbacks: [{ subgraph: 'products', source: 'cache', reason: 'slow' }] });
     expect(proxy.inFlight).toBe(1);
   });
+
+  it('serves the copy without waiting while the subgraph is known to be slow, and waits again once its calls are quick', async () => {
+    const soft = 300;
+    const gw = await suite.start({
+      logging: { level: 'debug' },
+      resilience: { subgraphDefaults: { retry: { maxRetries: 0 } } },
+      subgraphs: { products: { timeoutMs: 5_000, staleIfSlow: { softDeadlineMs: soft } } },
+    });
+    const proxy = suite.demo.proxies.products;
+    const products = Array.from({ length: 8 }, (_, i) => productQuery(i + 1));
+    const ask = (query: string) => postAsOperator(gw.graphqlUrl, { query });
+    const settled = () => eventually(async () => proxy.inFlight === 0);
+    const deadlines = () => gw.logs.find((l) => l.msg === 'subgraph call slow; serving the cached copy').map((l) => l.softDeadlineMs);
+    for (const query of products) expect((await ask(query)).body.errors).toBeUndefined(); // warm copies
+
+    proxy.mode = { kind: 'slow', ms: 3 * soft };
+    // Each waits the soft deadline, gets its copy, and its live call is timed at about 900 ms.
+    for (const query of products.slice(0, 5)) {
+      expect((await ask(query)).body.extensions).toMatchObject({ fallbacks: [{ reason: 'slow' }] });
+    }
+    await settled();
+    expect(deadlines()).toEqual([soft, soft, soft, soft, soft]);
+    // Five of the latest calls took longer than the deadline: the next copies are served at once.
+    for (const query of products.slice(5)) {
+      expect((await ask(query)).body.extensions).toMatchObject({ fallbacks: [{ reason: 'slow' }] });
+    }
+    expect(deadlines().slice(5)).toEqual([0, 0, 0]);
+
+    // Quick again: the live calls that still go on are timed, and the median comes back under the deadline.
+    proxy.mode = { kind: 'pass' };
+    await settled();
+    for (const query of products) await ask(query);
+    await settled();
+    const live = await ask(products[0] as string);
+    expect(live.body.errors).toBeUndefined();
+    expect(live.body.extensions?.fallbacks).toBeUndefined();
+  });
 });
 
 describe("the example of docs/resilience.md ('A slow subgraph: stale-if-slow')", () => {

@@ -15,6 +15,15 @@ const ADAPTIVE_WINDOW_MS = 60_000;
 const ADAPTIVE_MIN_SAMPLES = 20;
 
 /**
+ * A subgraph is known to be slow when the median of its latest calls (at most this many, none
+ * older than {@link KNOWN_SLOW_WINDOW_MS}, at least {@link KNOWN_SLOW_MIN_CALLS}) took longer than the
+ * soft deadline. Waiting for the deadline would then only add it to every answer that has a copy.
+ */
+const KNOWN_SLOW_CALLS = 10;
+const KNOWN_SLOW_MIN_CALLS = 5;
+const KNOWN_SLOW_WINDOW_MS = 30_000;
+
+/**
  * The soft deadline of one subgraph's query calls: fixed (`softDeadlineMs`), or adaptive: the
  * chosen percentile of the last minute's call durations × `factor`, within [`floorMs`,
  * `softDeadlineMs`]. Capped, so a subgraph that turns slow cannot stretch its own deadline: its
@@ -22,6 +31,8 @@ const ADAPTIVE_MIN_SAMPLES = 20;
  */
 export class SoftDeadline {
   private readonly latencies: SubgraphLatencies | undefined;
+  /** The latest calls: [when they ended, how long they took], oldest first. */
+  private readonly latest: [number, number][] = [];
 
   constructor(
     private readonly name: string,
@@ -31,22 +42,35 @@ export class SoftDeadline {
     this.latencies = settings.adaptive ? new SubgraphLatencies({ recomputeAfterMs: 250 }) : undefined;
   }
 
-  /** The soft deadline (ms) for a call starting now. */
+  /**
+   * The soft deadline (ms) for a call starting now: 0 while the subgraph is known to be slow (a copy,
+   * if there is one, is served at once; the live call still goes on and is timed, so the subgraph's
+   * recovery is seen by the calls themselves).
+   */
   ms(now = Date.now()): number {
+    const deadline = this.deadline(now);
+    return this.knownSlow(deadline, now) ? 0 : deadline;
+  }
+
+  private deadline(now: number): number {
     const { softDeadlineMs, percentile, factor, floorMs } = this.settings;
     const recent = this.latencies?.percentile(this.name, percentile, ADAPTIVE_WINDOW_MS, ADAPTIVE_MIN_SAMPLES, now);
     if (recent === undefined) return softDeadlineMs;
     return Math.round(Math.min(softDeadlineMs, Math.max(floorMs, recent * factor)));
   }
 
-  /** A call that reached the subgraph took `ms` (answered, or cut by its timeout). */
-  record(ms: number): void {
-    this.latencies?.record(this.name, ms);
+  private knownSlow(deadline: number, now: number): boolean {
+    const durations = this.latest.filter(([endedAt]) => now - endedAt <= KNOWN_SLOW_WINDOW_MS).map(([, ms]) => ms);
+    if (durations.length < KNOWN_SLOW_MIN_CALLS) return false;
+    durations.sort((a, b) => a - b);
+    return (durations[Math.floor(durations.length / 2)] as number) > deadline;
   }
 
-  /** Whether the adaptive deadline needs call durations. */
-  get learns(): boolean {
-    return this.latencies !== undefined;
+  /** A call that reached the subgraph took `ms` (answered, or cut by its timeout). */
+  record(ms: number, now = Date.now()): void {
+    this.latencies?.record(this.name, ms);
+    this.latest.push([now, ms]);
+    if (this.latest.length > KNOWN_SLOW_CALLS) this.latest.shift();
   }
 }
 
