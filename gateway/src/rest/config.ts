@@ -214,7 +214,7 @@ export type RestConfig = z.output<typeof RestConfigSchema>;
 /** The sections the REST passthrough reads: its routes, the breaker defaults it shares with subgraphs, auth and budgets. */
 export interface RestSections extends SubgraphSections {
   rest: RestConfig;
-  server: Pick<ServerConfig, 'requestIdHeader'>;
+  server: Pick<ServerConfig, 'requestIdHeader' | 'cors'>;
   auth: Pick<AuthConfig, 'apiKeys' | 'propagation' | 'realm'>;
   rateLimit: RateLimitConfig;
 }

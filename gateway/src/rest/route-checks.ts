@@ -18,24 +18,29 @@ import { mergeLimitHeaders } from './route-limit.js';
 export type RouteOf = (request: FastifyRequest) => RestRouteConfig;
 
 /**
- * The passthrough's first hook: chooses the route (404 when none matches, 405 with `Allow` when
+ * The passthrough's first hook: chooses the route (the gateway's not-found answer when none matches, 405 with `Allow` when
  * routes match all but the method), then path safety (400, see path.ts) and the declared body size
  * (413). Records the route, the upstream target for the handler and the body limit for the body parser.
  */
 export function selectRoute(
-  select: (method: string, input: MatchInput) => Selection<RouteRuntime>,
+  select: (method: string, input: MatchInput, request: FastifyRequest) => Selection<RouteRuntime>,
   selections: WeakMap<FastifyRequest, RouteRuntime>,
   bodyLimits: BodyLimits,
 ): onRequestAsyncHookHandler {
-  return async (request) => {
+  return async (request, reply) => {
     const { path, query } = splitTarget(request.raw.url ?? request.url);
-    const selection = select(request.method, {
-      host: hostName(request.host),
-      rawPath: path,
-      rawQuery: query.slice(1),
-      headers: request.headers,
-    });
-    if (!selection) throw new GatewayError('NOT_FOUND');
+    const selection = select(
+      request.method,
+      {
+        host: hostName(request.host),
+        rawPath: path,
+        rawQuery: query.slice(1),
+        headers: request.headers,
+      },
+      request,
+    );
+    // The passthrough takes every path: one no route matches is answered as any unknown path is.
+    if (!selection) return reply.callNotFound();
     if ('allow' in selection) throw new GatewayError('METHOD_NOT_ALLOWED', undefined, { allow: selection.allow.join(', ') });
     const runtime = selection.route;
     const route = runtime.route;
@@ -76,12 +81,17 @@ export function authorize(routeOf: RouteOf, realm: string): onRequestAsyncHookHa
 }
 
 /** Charges the route's cost to the caller's budget, shared with GraphQL (429 when spent, 503 when the budget store is down). */
-export function charge(routeOf: RouteOf, rateLimit: RateLimitConfig, budget: BudgetService | undefined): onRequestAsyncHookHandler {
+export function charge(
+  routeOf: RouteOf,
+  rateLimitOf: (request: FastifyRequest) => Pick<RateLimitConfig, 'tiers' | 'defaultTier'>,
+  budget: BudgetService | undefined,
+): onRequestAsyncHookHandler {
   return async (request, reply) => {
     const route = routeOf(request);
     const principal = requestState(request).principal;
     if (!budget || route.cost === 0 || !principal) return;
-    const policy = resolvePolicy(rateLimit.tiers, rateLimit.defaultTier, principal.tier, { rootFields: [] });
+    const { tiers, defaultTier } = rateLimitOf(request);
+    const policy = resolvePolicy(tiers, defaultTier, principal.tier, { rootFields: [] });
     const outcome = await budget.charge({ clientKey: principal.clientKey, tier: policy.tier }, route.cost, policy.limits);
     requestState(request).rateLimit = {
       result: outcome.result,

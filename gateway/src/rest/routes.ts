@@ -7,7 +7,7 @@ import { subgraphSettings } from '../subgraph/config.js';
 import { routeLoadBalancing, routeName, routeReplicas, type RestRouteConfig, type RestSections } from './config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { BudgetService } from '../rate-limit/budget-service.js';
-import type { BreakerRegistry, BreakerSnapshot } from '../upstream/breaker.js';
+import type { BreakerRegistry, BreakerSettings, BreakerSnapshot } from '../upstream/breaker.js';
 import { createBulkhead } from '../upstream/bulkhead.js';
 import { createUpstreamFetch, type UpstreamPool } from '../upstream/pool.js';
 import type { ReplicaSnapshot } from '../upstream/replica-pool.js';
@@ -18,12 +18,13 @@ import { RestFallbackCache } from './fallback-cache.js';
 import { createRouteHandler, type RouteRuntime } from './handler.js';
 
 type RouteHandler = ReturnType<typeof createRouteHandler>;
-import { compileRoutes } from './match.js';
+import { compileRoutes, type MatchInput, type Selection } from './match.js';
 import { authorize, charge, selectRoute } from './route-checks.js';
 import { limitRequests } from './route-limit.js';
 import { compileTransforms } from './transforms.js';
 import { compileSplit } from './split.js';
 import type { BudgetStore } from '../rate-limit/budget.js';
+import type { RateLimitConfig } from '../rate-limit/config.js';
 
 /** Every method a route may be asked with; those a route does not allow get 405 with `Allow`. */
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -38,7 +39,7 @@ export interface RouteTableOptions {
   breakers?: BreakerRegistry | undefined;
   /** The fallback cache shared with the subgraphs; undefined: no GET fallback. */
   cache?: CacheStore | undefined;
-  /** Where routes' own request limits are counted (the budget's store); undefined: no route has a limit. */
+  /** Where routes' own request limits are counted (the budget's store, or one of their own). */
   limitStore?: BudgetStore | undefined;
   bodyLimits: BodyLimits;
   metrics: GatewayMetrics;
@@ -54,14 +55,28 @@ export interface RouteSnapshot {
 }
 
 export interface RouteTable {
-  /** Registers every route (each prefix, and everything below it) on the passthrough's plugin. */
+  /** Registers the passthrough's catch-all routes on its plugin; every request is matched against the routes serving now. */
   register(app: FastifyInstance): void;
+  /** Builds the routes of a new config (throws when one cannot be built); `commit` makes them serve, `abort` drops them. */
+  prepare(config: RestSections): { commit(): void; abort(): void };
   /** Each route, its upstream (replicas: their origins, comma-separated, and each one's state) and its breaker state, for `/ready`. */
   snapshot(): RouteSnapshot[];
   /** Stops the replicas' health checks. */
   stopChecks(): void;
   /** Closes the health checks' connection pool. */
   closeConnections(): Promise<void>;
+}
+
+/** One config's routes, built together: a reload builds a new set and swaps it in whole. */
+interface RouteSet {
+  routes: readonly RestRouteConfig[];
+  select(method: string, input: MatchInput): Selection<RouteRuntime>;
+  /** Where each route is mounted (its path up to the first parameter). */
+  mounts: Set<string>;
+  /** The tiers REST charges are priced with. */
+  rateLimit: Pick<RateLimitConfig, 'tiers' | 'defaultTier'>;
+  pools: ReplicaPools | undefined;
+  snapshot(): RouteSnapshot[];
 }
 
 /**
@@ -71,93 +86,31 @@ export interface RouteTable {
  * has its own breaker (`<route breaker>@<origin>`) and the route's own breaker is not used. Active
  * checks run only when the route names a `healthCheck.path`: a REST service has no probe that fits
  * every service, as `{__typename}` fits every GraphQL one.
+ *
+ * A config reload builds a new set of routes beside the one serving ({@link RouteTable.prepare})
+ * and swaps it in: a request keeps the route it was matched to, breakers are kept by name (an
+ * open breaker stays open), and the replaced replica pools stop their health checks.
  */
 export function createRouteTable(options: RouteTableOptions): RouteTable {
-  const { config, breakers, metrics, logger } = options;
-  const routes = config.rest.routes;
-  const breakerNameOf = (route: RestRouteConfig) => route.breaker ?? `rest:${routeName(route)}`;
-  // A subgraph's name takes that subgraph's breaker settings (used if the breaker is created here first).
-  const breakerSettingsOf = (name: string) =>
-    config.subgraphs[name] ? subgraphSettings(config, name).breaker : config.resilience.subgraphDefaults.breaker;
-  const poolNameOf = (route: RestRouteConfig) => `rest:${routeName(route)}`;
-
   let probePool: UpstreamPool | undefined;
   const probe = () => (probePool ??= createUpstreamFetch({ connectionsPerOrigin: 4 })).fetch;
-  const pools = breakers && new ReplicaPools({ breakers, metrics, logger });
-  for (const route of routes) {
-    const upstreams = routeReplicas(route);
-    if (!upstreams || !pools) continue;
-    const balancing = routeLoadBalancing(config, route);
-    const name = breakerNameOf(route);
-    pools.create({
-      name: poolNameOf(route),
-      breakerOwner: name,
-      breakerSettings: breakerSettingsOf(name),
-      upstreams: upstreams.map(({ url, weight }) => ({ url: new URL(url).origin, weight })),
-      balancing,
-      probe: balancing.healthCheck.path ? probe : undefined,
-    });
-  }
+  const handlers = new WeakMap<RouteRuntime, RouteHandler>();
+  let current = buildRouteSet(options.config, options, probe, handlers);
+  const selections = new WeakMap<FastifyRequest, RouteRuntime>();
+  const rateLimits = new WeakMap<FastifyRequest, RouteSet['rateLimit']>();
 
-  /** The route's breaker or replica pool; its breaker is created here, on registration. */
-  const upstreamOf = (route: RestRouteConfig): UpstreamRoute | undefined => {
-    const replicas = pools?.get(poolNameOf(route));
-    if (replicas) return { replicas };
-    const name = breakerNameOf(route);
-    const breaker = breakers?.get(name, breakerSettingsOf(name));
-    return breaker && { breaker };
-  };
-
-  const runtimeOf = (route: RestRouteConfig): RouteRuntime => {
-    const name = routeName(route);
-    return {
-      route,
-      name,
-      upstream: upstreamOf(route),
-      bulkhead: createBulkhead({ name: `rest:${name}`, maxConcurrent: route.maxConcurrent }),
-      fallback:
-        route.fallback.cache && options.cache
-          ? {
-              cache: new RestFallbackCache(options.cache, name, {
-                ttlMs: route.fallback.ttlMs,
-                maxBodyBytes: route.fallback.maxBodyBytes,
-                readTimeoutMs: config.resilience.cacheReadTimeoutMs,
-              }),
-              public: route.fallback.public,
-            }
-          : undefined,
-      origin: new URL(route.upstream ?? route.upstreams?.[0]?.url ?? '').origin,
-      headerOptions: headerOptionsOf(config, route),
-      targets: new WeakMap(),
-      params: new WeakMap(),
-      transforms: compileTransforms(route.transform),
-      split: route.split && {
-        origin: new URL(route.split.upstream).origin,
-        upstream: (() => {
-          const breaker = breakers?.get(`rest:${name}~split`, breakerSettingsOf(breakerNameOf(route)));
-          return breaker && { breaker };
-        })(),
-        goes: compileSplit(route.split),
-      },
-    };
-  };
-
-  /**
-   * Fastify routes by path only: each route's mount (its path up to the first parameter) and
-   * everything below it get one catch-all, and the first hook chooses the route (see match.ts).
-   */
   const registerAll = (app: FastifyInstance) => {
-    const runtimes = routes.map(runtimeOf);
-    const table = compileRoutes(runtimes, (runtime) => runtime.route);
-    const selections = new WeakMap<FastifyRequest, RouteRuntime>();
-    const handlers = new Map(runtimes.map((runtime) => [runtime, createRouteHandler(runtime, options)]));
+    const { config } = options;
     const selected = (request: FastifyRequest) => selections.get(request) as RouteRuntime;
     const routeOf = (request: FastifyRequest) => selected(request).route;
+    const select = (method: string, input: MatchInput, request: FastifyRequest) => {
+      rateLimits.set(request, current.rateLimit);
+      return current.select(method, input);
+    };
     const routeOptions = {
-      method: [...ALL_METHODS],
       exposeHeadRoute: false,
       onRequest: [
-        selectRoute(table.select, selections, options.bodyLimits),
+        selectRoute(select, selections, options.bodyLimits),
         options.authenticate,
         authorize(routeOf, config.auth.realm),
         limitRequests(
@@ -165,32 +118,148 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
           options.limitStore,
           config.rateLimit.headers,
         ),
-        charge(routeOf, config.rateLimit, options.budget),
+        charge(routeOf, (request) => rateLimits.get(request) ?? current.rateLimit, options.budget),
       ],
       handler: (request: FastifyRequest, reply: FastifyReply) => (handlers.get(selected(request)) as RouteHandler)(request, reply),
     };
-    const mounts = new Set(table.compiled.map(({ mount }) => mount));
-    for (const mount of mounts) {
-      app.route({ ...routeOptions, url: mount });
-      app.route({ ...routeOptions, url: mount === '/' ? '/*' : `${mount}/*` });
+    // Every path, so a route added by a reload serves without a restart; a path no route matches
+    // goes to the gateway's not-found answer. With CORS on, its preflight route owns OPTIONS on
+    // every path: only the mounts of the routes at start-up take OPTIONS here (more specific, they win).
+    const methods = config.server.cors.origins.length > 0 ? ALL_METHODS.filter((method) => method !== 'OPTIONS') : [...ALL_METHODS];
+    app.route({ ...routeOptions, method: methods, url: '/' });
+    app.route({ ...routeOptions, method: methods, url: '/*' });
+    if (methods.length === ALL_METHODS.length) return;
+    for (const mount of current.mounts) {
+      if (mount === '/') continue;
+      app.route({ ...routeOptions, method: [...ALL_METHODS], url: mount });
+      app.route({ ...routeOptions, method: [...ALL_METHODS], url: `${mount}/*` });
     }
   };
 
   return {
     register: registerAll,
-    snapshot: () =>
-      routes.map((route) => {
-        const replicas = pools?.get(poolNameOf(route))?.pool.snapshot();
-        const upstream = route.upstream ?? (route.upstreams ?? []).map(({ url }) => new URL(url).origin).join(', ');
-        const name = breakers && !replicas ? breakerNameOf(route) : null;
-        const state = (name && breakers?.find(name)?.snapshot()) || null;
-        return replicas
-          ? { prefix: routeName(route), upstream, breaker: name, state, replicas }
-          : { prefix: routeName(route), upstream, breaker: name, state };
-      }),
-    stopChecks: () => pools?.close(),
+    prepare(config) {
+      const next = buildRouteSet(config, options, probe, handlers);
+      return {
+        commit: () => {
+          const previous = current;
+          current = next;
+          previous.pools?.close();
+        },
+        abort: () => next.pools?.close(),
+      };
+    },
+    snapshot: () => current.snapshot(),
+    stopChecks: () => current.pools?.close(),
     closeConnections: async () => {
       await probePool?.close().catch(() => undefined);
+    },
+  };
+}
+
+function buildRouteSet(
+  config: RestSections,
+  options: RouteTableOptions,
+  probe: () => UpstreamPool['fetch'],
+  handlers: WeakMap<RouteRuntime, RouteHandler>,
+): RouteSet {
+  const { breakers, metrics, logger } = options;
+  const routes = config.rest.routes;
+  const breakerNameOf = (route: RestRouteConfig) => route.breaker ?? `rest:${routeName(route)}`;
+  // A subgraph's name takes that subgraph's breaker settings (used if the breaker is created here first).
+  const breakerSettingsOf = (name: string) =>
+    config.subgraphs[name] ? subgraphSettings(config, name).breaker : config.resilience.subgraphDefaults.breaker;
+  const poolNameOf = (route: RestRouteConfig) => `rest:${routeName(route)}`;
+
+  const pools = breakers && new ReplicaPools({ breakers, metrics, logger });
+  try {
+    for (const route of routes) {
+      const upstreams = routeReplicas(route);
+      if (!upstreams || !pools) continue;
+      const balancing = routeLoadBalancing(config, route);
+      const name = breakerNameOf(route);
+      pools.create({
+        name: poolNameOf(route),
+        breakerOwner: name,
+        breakerSettings: breakerSettingsOf(name),
+        upstreams: upstreams.map(({ url, weight }) => ({ url: new URL(url).origin, weight })),
+        balancing,
+        probe: balancing.healthCheck.path ? probe : undefined,
+      });
+    }
+    const runtimes = routes.map((route) => runtimeOf(config, route, options, pools, breakerNameOf, breakerSettingsOf));
+    for (const runtime of runtimes) handlers.set(runtime, createRouteHandler(runtime, options));
+    const table = compileRoutes(runtimes, (runtime) => runtime.route);
+    return {
+      routes,
+      select: table.select,
+      mounts: new Set(table.compiled.map(({ mount }) => mount)),
+      rateLimit: { tiers: config.rateLimit.tiers, defaultTier: config.rateLimit.defaultTier },
+      pools,
+      snapshot: () =>
+        routes.map((route) => {
+          const replicas = pools?.get(poolNameOf(route))?.pool.snapshot();
+          const upstream = route.upstream ?? (route.upstreams ?? []).map(({ url }) => new URL(url).origin).join(', ');
+          const name = breakers && !replicas ? breakerNameOf(route) : null;
+          const state = (name && breakers?.find(name)?.snapshot()) || null;
+          return replicas
+            ? { prefix: routeName(route), upstream, breaker: name, state, replicas }
+            : { prefix: routeName(route), upstream, breaker: name, state };
+        }),
+    };
+  } catch (error) {
+    pools?.close();
+    throw error;
+  }
+}
+
+/** One route as its handler serves it: its breaker or replica pool, bulkhead, kept copies, header rules, transforms and split. */
+function runtimeOf(
+  config: RestSections,
+  route: RestRouteConfig,
+  options: RouteTableOptions,
+  pools: ReplicaPools | undefined,
+  breakerNameOf: (route: RestRouteConfig) => string,
+  breakerSettingsOf: (name: string) => BreakerSettings,
+): RouteRuntime {
+  const { breakers } = options;
+  const name = routeName(route);
+  /** The route's breaker or replica pool; its breaker is created here (or found, when it exists). */
+  const upstreamOf = (): UpstreamRoute | undefined => {
+    const replicas = pools?.get(`rest:${name}`);
+    if (replicas) return { replicas };
+    const breakerName = breakerNameOf(route);
+    const breaker = breakers?.get(breakerName, breakerSettingsOf(breakerName));
+    return breaker && { breaker };
+  };
+  return {
+    route,
+    name,
+    upstream: upstreamOf(),
+    bulkhead: createBulkhead({ name: `rest:${name}`, maxConcurrent: route.maxConcurrent }),
+    fallback:
+      route.fallback.cache && options.cache
+        ? {
+            cache: new RestFallbackCache(options.cache, name, {
+              ttlMs: route.fallback.ttlMs,
+              maxBodyBytes: route.fallback.maxBodyBytes,
+              readTimeoutMs: config.resilience.cacheReadTimeoutMs,
+            }),
+            public: route.fallback.public,
+          }
+        : undefined,
+    origin: new URL(route.upstream ?? route.upstreams?.[0]?.url ?? '').origin,
+    headerOptions: headerOptionsOf(config, route),
+    targets: new WeakMap(),
+    params: new WeakMap(),
+    transforms: compileTransforms(route.transform),
+    split: route.split && {
+      origin: new URL(route.split.upstream).origin,
+      upstream: (() => {
+        const breaker = breakers?.get(`rest:${name}~split`, breakerSettingsOf(breakerNameOf(route)));
+        return breaker && { breaker };
+      })(),
+      goes: compileSplit(route.split),
     },
   };
 }
