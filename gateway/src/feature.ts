@@ -26,6 +26,31 @@ export interface RequestDescription {
 
 export type RequestDescriber = (request: FastifyRequest, reply: FastifyReply) => RequestDescription | undefined;
 
+/** Whether a config key is one that `keys` (a feature's `reloads`) covers: a key covers itself and everything below it; `*` is any one segment. */
+export function coversKey(keys: readonly string[], changed: string): boolean {
+  const segments = changed.split('.');
+  return keys.some((key) => {
+    const parts = key.split('.');
+    return parts.length <= segments.length && parts.every((part, index) => part === '*' || part === segments[index]);
+  });
+}
+
+/** Whether a reload's changed keys touch any of `keys` (a change of a whole list or section touches the keys below it). */
+export function changeTouches(changed: readonly string[], keys: readonly string[]): boolean {
+  return changed.some((path) => coversKey(keys, path) || keys.some((key) => coversKey([path], key)));
+}
+
+/** Thrown by a `prepareReload` when a change can only be applied by a restart (e.g. turning on what was off at start); the reload is refused. */
+export class RestartRequiredError extends Error {
+  constructor(
+    readonly keys: readonly string[],
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RestartRequiredError';
+  }
+}
+
 /** A change a feature prepared for a config reload: `commit` applies it and must not fail; `abort` drops it (another feature failed). */
 export interface ReloadCommit {
   commit(): void;

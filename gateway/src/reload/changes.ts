@@ -18,20 +18,6 @@ export function changedKeys(before: unknown, after: unknown, path: string[] = []
   return [path.join('.')];
 }
 
-/** Whether a changed key is one that `keys` (a feature's `reloads`) covers: a key covers itself and everything below it; `*` is any one segment. */
-export function covers(keys: readonly string[], changed: string): boolean {
-  const segments = changed.split('.');
-  return keys.some((key) => {
-    const parts = key.split('.');
-    return parts.length <= segments.length && parts.every((part, index) => part === '*' || part === segments[index]);
-  });
-}
-
-/** Whether `changed` names `key` or something below or above it (a whole list that changed covers its items' keys). */
-export function touches(changed: readonly string[], keys: readonly string[]): boolean {
-  return changed.some((path) => covers(keys, path) || keys.some((key) => covers([path], key)));
-}
-
 /** A stable SHA-256 of the resolved config (keys sorted, patterns as their source), so equal configs hash alike. */
 export function configHash(config: unknown): string {
   return createHash('sha256').update(stableJson(config)).digest('hex');

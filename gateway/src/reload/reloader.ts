@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { FeatureReloader, ReloadCommit } from '../feature.js';
-import { changedKeys, configHash, covers, touches } from './changes.js';
+import { coversKey, RestartRequiredError, type FeatureReloader, type ReloadCommit } from '../feature.js';
+import { changedKeys, configHash } from './changes.js';
 
 /** What asked for a reload. */
 export type ReloadTrigger = 'signal' | 'admin' | 'file' | 'api';
@@ -129,7 +129,7 @@ export class ConfigReloader<Config> {
     }
     const changed = changedKeys(this.current, next);
     const live = this.liveKeys;
-    const restartRequired = changed.filter((key) => !covers(live, key));
+    const restartRequired = changed.filter((key) => !coversKey(live, key));
     if (restartRequired.length > 0) {
       return {
         ...base,
@@ -147,6 +147,9 @@ export class ConfigReloader<Config> {
         if (commit) commits.push(commit);
       } catch (error) {
         for (const prepared of commits) prepared.abort?.();
+        if (error instanceof RestartRequiredError) {
+          return { ...base, result: 'refused', changed, restartRequired: [...error.keys], error: `${reloader.feature}: ${error.message}` };
+        }
         return { ...base, result: 'failed', changed, error: `${reloader.feature}: ${messageOf(error)}` };
       }
     }
@@ -159,11 +162,6 @@ export class ConfigReloader<Config> {
     this.options.onApplied?.(next);
     return { ...base, result: 'applied', changed, version: this.version.version };
   }
-}
-
-/** Whether any of `keys` changed (a feature's prepare skips what it does not read). */
-export function anyChanged(changed: readonly string[], keys: readonly string[]): boolean {
-  return touches(changed, keys);
 }
 
 function versionOf(config: unknown, generation: number): ConfigVersion {

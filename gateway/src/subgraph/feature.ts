@@ -6,7 +6,7 @@ import type { ServerConfig } from '../http/config.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
 import { configuredSubgraphUrl, type SubgraphCallSections } from './config.js';
 import { requestState } from '../context.js';
-import type { Feature } from '../feature.js';
+import { changeTouches, type Feature } from '../feature.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { DegradationSignals } from '../rate-limit/adaptive.js';
 import type { RedisClient } from '../redis/client.js';
@@ -53,6 +53,7 @@ interface SubgraphsShared {
  */
 export const subgraphsFeature: Feature<SubgraphsConfig, SubgraphsShared> = {
   name: 'subgraphs',
+  reloads: ['headers'],
   setup({ config, shared }) {
     const { logger, metrics } = shared;
     // The static fallback files are read now: a broken one stops start-up, not an outage.
@@ -84,7 +85,7 @@ export const subgraphsFeature: Feature<SubgraphsConfig, SubgraphsShared> = {
         metrics,
         health,
         latencies,
-        headerRules: headerRules.of(name),
+        headerRules: (state) => headerRules.of(name, state),
         logger: logger.child({ component: 'subgraph' }),
         resilience: resilience && { caller: resilience.caller(name), requestDeadlineMs: config.resilience.requestDeadlineMs },
       });
@@ -127,6 +128,10 @@ export const subgraphsFeature: Feature<SubgraphsConfig, SubgraphsShared> = {
         const used = requestState(request).fallbacks;
         if (!used?.length) return undefined;
         return { span: { 'gateway.fallback.sources': [...new Set(used.map((use) => use.source))] } };
+      },
+      prepareReload({ next, changed }) {
+        if (!changeTouches(changed, ['headers'])) return undefined;
+        return headerRules.prepare(next);
       },
       async close() {
         await subgraphFetch.close().catch(() => undefined);
