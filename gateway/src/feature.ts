@@ -87,6 +87,7 @@ export interface FeatureContribution<Config = never> {
    * The second phase, `commit`, runs only once every feature prepared without error, for all of
    * them at once. Undefined: nothing of this feature changes. Only keys the feature lists in
    * `Feature.reloads` ever change here; a change to any other key refuses the reload before this runs.
+   * Runs only when the change touches one of those keys, unless the feature sets `reloadEvery`.
    */
   prepareReload?(reload: ReloadRequest<Config>): ReloadCommit | undefined | Promise<ReloadCommit | undefined>;
 }
@@ -95,6 +96,7 @@ export interface FeatureContribution<Config = never> {
 export interface FeatureReloader {
   readonly feature: string;
   readonly keys: readonly string[];
+  readonly every: boolean;
   prepare?(reload: ReloadRequest<unknown>): ReloadCommit | undefined | Promise<ReloadCommit | undefined>;
 }
 
@@ -126,6 +128,8 @@ export interface Feature<Config = never, Shared = never> {
    * `*` stands for any one segment). A reload that changes a key no feature lists is refused.
    */
   readonly reloads?: readonly string[];
+  /** Prepare on every reload, whether its keys changed or not: it reads a file the config names, which may have changed alone. */
+  readonly reloadEvery?: boolean;
   setup(setup: FeatureSetup<Config, Shared>): FeatureContribution<Config> & { provides?: Partial<FeatureServices> };
 }
 
@@ -222,6 +226,7 @@ export function setupFeatures<Config, Shared>(
       reloaders.push({
         feature: feature.name,
         keys: feature.reloads,
+        every: feature.reloadEvery ?? false,
         prepare: prepare && ((reload) => prepare(reload as ReloadRequest<Config>)),
       });
     }

@@ -29,6 +29,7 @@ export const persistedFeature: Feature<
   // Precomputes listed documents' costs with the cost model of each new schema.
   after: ['cost'],
   reloads: ['graphql.trustedDocuments'],
+  reloadEvery: true,
   setup({ config, shared, services }) {
     const { metrics } = shared;
     const logger = shared.logger.child({ component: 'persisted-queries' });

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { coversKey, RestartRequiredError, type FeatureReloader, type ReloadCommit } from '../feature.js';
+import { changeTouches, coversKey, RestartRequiredError, type FeatureReloader, type ReloadCommit } from '../feature.js';
 import { changedKeys, configHash } from './changes.js';
 
 /** What asked for a reload. */
@@ -141,7 +141,7 @@ export class ConfigReloader<Config> {
     }
     const commits: ReloadCommit[] = [];
     for (const reloader of this.options.reloaders) {
-      if (!reloader.prepare) continue;
+      if (!reloader.prepare || !(reloader.every || changeTouches(changed, reloader.keys))) continue;
       try {
         const commit = await reloader.prepare({ next, changed });
         if (commit) commits.push(commit);

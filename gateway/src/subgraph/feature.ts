@@ -6,7 +6,7 @@ import type { ServerConfig } from '../http/config.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
 import { configuredSubgraphUrl, type SubgraphCallSections } from './config.js';
 import { requestState } from '../context.js';
-import { changeTouches, type Feature } from '../feature.js';
+import type { Feature } from '../feature.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { DegradationSignals } from '../rate-limit/adaptive.js';
 import type { RedisClient } from '../redis/client.js';
@@ -129,10 +129,7 @@ export const subgraphsFeature: Feature<SubgraphsConfig, SubgraphsShared> = {
         if (!used?.length) return undefined;
         return { span: { 'gateway.fallback.sources': [...new Set(used.map((use) => use.source))] } };
       },
-      prepareReload({ next, changed }) {
-        if (!changeTouches(changed, ['headers'])) return undefined;
-        return headerRules.prepare(next);
-      },
+      prepareReload: ({ next }) => headerRules.prepare(next),
       async close() {
         await subgraphFetch.close().catch(() => undefined);
         await resilience?.close();
