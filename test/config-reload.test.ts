@@ -352,3 +352,59 @@ describe('config reload: the file watch', () => {
     }
   });
 });
+
+describe('config reload: timeouts and breakers', () => {
+  it('new calls take the new timeout; an open breaker stays open and half-opens after the new reset timeout', async () => {
+    const slow = await startEchoSubgraph('slow');
+    const file = join(dir, 'breakers.yaml');
+    const slowSupergraph = writeEchoSupergraph([slow]);
+    const write = (settings: Record<string, unknown>) =>
+      writeFileSync(
+        file,
+        stringify({
+          supergraph: { path: slowSupergraph, watch: false },
+          rateLimit: { enabled: false },
+          subgraphs: {
+            slow: {
+              retry: { maxRetries: 0 },
+              fallback: { cache: false },
+              staleIfSlow: { enabled: false },
+              breaker: { consecutiveFailures: 1, resetTimeoutMs: 600_000 },
+              ...settings,
+            },
+          },
+        }),
+      );
+    write({ timeoutMs: 2_000 });
+    const breakers = await startTestGateway({}, { configFile: file });
+    const ask = async () => {
+      const result = await postGraphql(breakers.graphqlUrl, { query: '{ slowHeaders }' });
+      return result.body.errors?.[0]?.extensions?.code ?? 'ok';
+    };
+    try {
+      slow.delayMs = 300;
+      expect(await ask()).toBe('ok');
+      write({ timeoutMs: 100 });
+      expect((await breakers.gateway.reloadConfig()).changed).toEqual(['subgraphs.slow.timeoutMs']);
+      // The call times out now, and that one failure opens the breaker (consecutiveFailures: 1).
+      expect(await ask()).not.toBe('ok');
+      const calls = slow.received.length;
+      expect(await ask()).not.toBe('ok');
+      expect(slow.received.length).toBe(calls);
+
+      // New breaker settings: still open (no call reaches the subgraph), then a probe after the new 200 ms.
+      slow.delayMs = 0;
+      write({ timeoutMs: 2_000, breaker: { consecutiveFailures: 1, resetTimeoutMs: 200 } });
+      const outcome = await breakers.gateway.reloadConfig();
+      expect(outcome.result).toBe('applied');
+      expect(outcome.changed.sort()).toEqual(['subgraphs.slow.breaker.resetTimeoutMs', 'subgraphs.slow.timeoutMs']);
+      expect(await ask()).not.toBe('ok');
+      expect(slow.received.length).toBe(calls);
+      // With the old 600 s reset timeout this would not happen within the test.
+      expect(await eventually(async () => (await ask()) === 'ok')).toBe(true);
+    } finally {
+      await breakers.close();
+      await slow.close();
+    }
+  });
+});

@@ -11,6 +11,9 @@ export function changedKeys(before: unknown, after: unknown, path: string[] = []
     if (before.length !== after.length) return [path.join('.')];
     return before.flatMap((item, index) => changedKeys(item, after[index], [...path, String(index)]));
   }
+  // A section or entry that appears or goes: its keys, one by one (as if it had been empty).
+  if (before === undefined && isPlainObject(after)) return changedKeys({}, after, path);
+  if (isPlainObject(before) && after === undefined) return changedKeys(before, {}, path);
   if (isPlainObject(before) && isPlainObject(after)) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
     return keys.flatMap((key) => changedKeys(before[key], after[key], [...path, key]));

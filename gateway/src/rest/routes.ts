@@ -76,6 +76,8 @@ interface RouteSet {
   /** The tiers REST charges are priced with. */
   rateLimit: Pick<RateLimitConfig, 'tiers' | 'defaultTier'>;
   pools: ReplicaPools | undefined;
+  /** Gives the breakers these routes use (created before, with older settings) the settings of this config. */
+  retune(): void;
   snapshot(): RouteSnapshot[];
 }
 
@@ -144,6 +146,7 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
         commit: () => {
           const previous = current;
           current = next;
+          next.retune();
           previous.pools?.close();
         },
         abort: () => next.pools?.close(),
@@ -172,13 +175,20 @@ function buildRouteSet(
   const poolNameOf = (route: RestRouteConfig) => `rest:${routeName(route)}`;
 
   const pools = breakers && new ReplicaPools({ breakers, metrics, logger });
+  const retunes: (() => void)[] = [];
+  /** The settings of `name`'s breaker, for the breaker called `breaker` (retuned to them on commit). */
+  const settingsOf = (name: string, breaker = name) => {
+    const settings = breakerSettingsOf(name);
+    retunes.push(() => breakers?.find(breaker)?.reconfigure(settings));
+    return settings;
+  };
   try {
     for (const route of routes) {
       const upstreams = routeReplicas(route);
       if (!upstreams || !pools) continue;
       const balancing = routeLoadBalancing(config, route);
       const name = breakerNameOf(route);
-      pools.create({
+      const created = pools.create({
         name: poolNameOf(route),
         breakerOwner: name,
         breakerSettings: breakerSettingsOf(name),
@@ -186,8 +196,10 @@ function buildRouteSet(
         balancing,
         probe: balancing.healthCheck.path ? probe : undefined,
       });
+      const settings = breakerSettingsOf(name);
+      retunes.push(() => created.pool.replicas.forEach((replica) => replica.breaker.reconfigure(settings)));
     }
-    const runtimes = routes.map((route) => runtimeOf(config, route, options, pools, breakerNameOf, breakerSettingsOf));
+    const runtimes = routes.map((route) => runtimeOf(config, route, options, pools, breakerNameOf, settingsOf));
     for (const runtime of runtimes) handlers.set(runtime, createRouteHandler(runtime, options));
     const table = compileRoutes(runtimes, (runtime) => runtime.route);
     return {
@@ -196,6 +208,7 @@ function buildRouteSet(
       mounts: new Set(table.compiled.map(({ mount }) => mount)),
       rateLimit: { tiers: config.rateLimit.tiers, defaultTier: config.rateLimit.defaultTier },
       pools,
+      retune: () => retunes.forEach((retune) => retune()),
       snapshot: () =>
         routes.map((route) => {
           const replicas = pools?.get(poolNameOf(route))?.pool.snapshot();
@@ -220,7 +233,7 @@ function runtimeOf(
   options: RouteTableOptions,
   pools: ReplicaPools | undefined,
   breakerNameOf: (route: RestRouteConfig) => string,
-  breakerSettingsOf: (name: string) => BreakerSettings,
+  breakerSettingsOf: (name: string, breaker?: string) => BreakerSettings,
 ): RouteRuntime {
   const { breakers } = options;
   const name = routeName(route);
@@ -256,7 +269,7 @@ function runtimeOf(
     split: route.split && {
       origin: new URL(route.split.upstream).origin,
       upstream: (() => {
-        const breaker = breakers?.get(`rest:${name}~split`, breakerSettingsOf(breakerNameOf(route)));
+        const breaker = breakers?.get(`rest:${name}~split`, breakerSettingsOf(breakerNameOf(route), `rest:${name}~split`));
         return breaker && { breaker };
       })(),
       goes: compileSplit(route.split),

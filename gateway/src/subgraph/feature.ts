@@ -53,7 +53,13 @@ interface SubgraphsShared {
  */
 export const subgraphsFeature: Feature<SubgraphsConfig, SubgraphsShared> = {
   name: 'subgraphs',
-  reloads: ['headers'],
+  reloads: [
+    'headers',
+    // What each call reads when it starts (connections, bulkheads, caches and stale-if-slow are built once).
+    ...['resilience.subgraphDefaults', 'subgraphs.*'].flatMap((at) =>
+      ['timeoutMs', 'retry', 'breaker', 'fallback.cacheTtlMs'].map((key) => `${at}.${key}`),
+    ),
+  ],
   setup({ config, shared }) {
     const { logger, metrics } = shared;
     // The static fallback files are read now: a broken one stops start-up, not an outage.
@@ -129,7 +135,16 @@ export const subgraphsFeature: Feature<SubgraphsConfig, SubgraphsShared> = {
         if (!used?.length) return undefined;
         return { span: { 'gateway.fallback.sources': [...new Set(used.map((use) => use.source))] } };
       },
-      prepareReload: ({ next }) => headerRules.prepare(next),
+      prepareReload({ next }) {
+        const rules = headerRules.prepare(next);
+        const calls = resilience?.prepare(next);
+        return {
+          commit() {
+            rules.commit();
+            calls?.commit();
+          },
+        };
+      },
       async close() {
         await subgraphFetch.close().catch(() => undefined);
         await resilience?.close();

@@ -79,11 +79,19 @@ export class ResilientCaller {
   /** Stale-if-slow's soft deadline; undefined when it is off or there is no fallback cache. */
   private readonly softDeadline: SoftDeadline | undefined;
 
-  constructor(private readonly options: ResilientCallerOptions) {
+  constructor(private options: ResilientCallerOptions) {
     const { fallback, staleIfSlow } = options.settings;
     this.recentlyKept =
       fallback.refreshAfterMs > 0 ? new LRUCache({ max: 10_000, ttl: fallback.refreshAfterMs, ttlAutopurge: false }) : undefined;
     this.softDeadline = staleIfSlow.enabled && fallback.cache && options.cache ? new SoftDeadline(options.name, staleIfSlow) : undefined;
+  }
+
+  /**
+   * The settings for calls from now on (a config reload: timeout, retries, fallback TTL); a call
+   * under way keeps those it started with. Its breaker is reconfigured by its owner.
+   */
+  reconfigure(settings: SubgraphSettings): void {
+    this.options = { ...this.options, settings };
   }
 
   async call(url: string, init: RequestInitLike, info: CallInfo): Promise<UpstreamResponse> {
