@@ -1,8 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { FEATURES } from '../gateway/src/features.js';
 import { deleteKeys, testKeyPrefix } from './helpers/cost-stack.js';
 import { startEchoSubgraph, writeEchoSupergraph, type EchoSubgraph } from './helpers/echo-subgraph.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';
@@ -406,5 +407,17 @@ describe('config reload: timeouts and breakers', () => {
       await breakers.close();
       await slow.close();
     }
+  });
+});
+
+describe('config reload: the documented list', () => {
+  it("docs/operations.md lists exactly the keys the features take live (each feature's `reloads`)", () => {
+    const page = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
+    const section = page.slice(page.indexOf('### What reloads and what needs a restart'));
+    const rows = section.split('\n').filter((line) => line.startsWith('| `'));
+    const documented = rows.flatMap((row) => [...(row.split(' | ')[0] ?? '').matchAll(/`([^`]+)`/g)].map((match) => match[1]));
+    const declared = FEATURES.flatMap((feature) => feature.reloads ?? []);
+    expect(new Set(documented)).toEqual(new Set(declared));
+    expect(documented.length).toBeGreaterThan(10);
   });
 });
