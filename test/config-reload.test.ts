@@ -7,6 +7,7 @@ import { FEATURES } from '../gateway/src/features.js';
 import { deleteKeys, testKeyPrefix } from './helpers/cost-stack.js';
 import { startEchoSubgraph, writeEchoSupergraph, type EchoSubgraph } from './helpers/echo-subgraph.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { spawnGateway } from './helpers/process.js';
 import { TEST_REDIS_URL } from './helpers/redis.js';
 import { eventually, metricValue } from './helpers/resilience.js';
 import { startRestUpstream, type RestUpstream } from './helpers/rest-upstream.js';
@@ -419,5 +420,47 @@ describe('config reload: the documented list', () => {
     const declared = FEATURES.flatMap((feature) => feature.reloads ?? []);
     expect(new Set(documented)).toEqual(new Set(declared));
     expect(documented.length).toBeGreaterThan(10);
+  });
+});
+
+describe('config reload: SIGHUP', () => {
+  it('the gateway process reloads its config file on SIGHUP, and logs what changed', async () => {
+    const file = join(dir, 'process.yaml');
+    const write = (capacity: number) =>
+      writeFileSync(
+        file,
+        stringify({
+          supergraph: { path: supergraphPath, watch: false },
+          rateLimit: {
+            store: 'memory',
+            defaultTier: 'anonymous',
+            tiers: {
+              anonymous: {
+                maxCost: 20,
+                maxDepth: 8,
+                maxAliases: 10,
+                maxRootFields: 5,
+                limits: [{ name: 'burst', kind: 'token_bucket', capacity, refillPerSecond: 1000 }],
+              },
+            },
+          },
+        }),
+      );
+    write(100);
+    const gateway = spawnGateway({}, ['--config', file]);
+    try {
+      const url = await gateway.ready;
+      const limit = async () => (await postGraphql(`${url}/graphql`, { query: QUERY })).headers.get('x-ratelimit-limit');
+      expect(await limit()).toBe('100');
+      write(70);
+      gateway.child.kill('SIGHUP');
+      expect(await eventually(() => gateway.stdout.some((line) => line.includes('"config reloaded"')))).toBe(true);
+      const line = JSON.parse(gateway.stdout.find((l) => l.includes('"config reloaded"')) ?? '{}') as Record<string, unknown>;
+      expect(line).toMatchObject({ trigger: 'signal', result: 'applied', changed: ['rateLimit.tiers.anonymous.limits.0.capacity'] });
+      expect(await limit()).toBe('70');
+    } finally {
+      gateway.child.kill('SIGTERM');
+      await gateway.exited;
+    }
   });
 });
