@@ -42,7 +42,6 @@ export const configReloadFeature: Feature<{ reload: ReloadConfig }, ReloadShared
       initial: config,
       load: source && (() => source.load()),
       reloaders: contributions.reloaders,
-      ownKeys: [],
       logger,
       registry: shared.metrics.registry,
     });

@@ -45,8 +45,6 @@ export interface ConfigReloaderOptions<Config> {
   load: (() => Config) | undefined;
   /** Every feature's part, in the list's order (complete once the features are set up). */
   reloaders: readonly FeatureReloader[];
-  /** Keys some part of the gateway takes live though no feature lists them (this feature's own). */
-  ownKeys: readonly string[];
   logger: Logger;
   registry: Registry;
   /** Runs once a new config is committed. */
@@ -97,7 +95,7 @@ export class ConfigReloader<Config> {
 
   /** Every key some feature takes live. */
   get liveKeys(): string[] {
-    return [...this.options.ownKeys, ...this.options.reloaders.flatMap((reloader) => reloader.keys)];
+    return this.options.reloaders.flatMap((reloader) => reloader.keys);
   }
 
   reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
