@@ -15,7 +15,7 @@ import { ConfigError, loadConfig, type GatewayConfig } from '../gateway/src/conf
 import { describeRedis, redisConfigured } from '../gateway/src/redis/client.js';
 import { createGateway, type Gateway } from '../gateway/src/server.js';
 import { onShutdownSignals, signalExitCode } from '../gateway/src/shutdown-signals.js';
-import { startOrdersSubgraph } from '../subgraphs/orders/index.js';
+import { ORDERS_TICKER_ENV, startOrdersSubgraph } from '../subgraphs/orders/index.js';
 import { startProductsSubgraph } from '../subgraphs/products/index.js';
 import { startUsersSubgraph, type SubgraphServer } from '../subgraphs/users/index.js';
 
@@ -29,6 +29,7 @@ interface SubgraphPlan {
 }
 
 const SUBGRAPH_HOST = '127.0.0.1';
+const DEMO_TICKER_MS = 5000;
 const EXAMPLE_QUERY =
   '{ user(id: "user-1") { name orders(first: 2) { edges { node { id total items { quantity product { name price } } } } } } }';
 
@@ -69,7 +70,13 @@ async function closeAll(gateway: Gateway | undefined, subgraphs: readonly Subgra
 async function main(): Promise<void> {
   const plans: SubgraphPlan[] = [
     { name: 'users', envVar: 'USERS_PORT', port: portFromEnv('USERS_PORT', 4001), start: startUsersSubgraph },
-    { name: 'orders', envVar: 'ORDERS_PORT', port: portFromEnv('ORDERS_PORT', 4002), start: startOrdersSubgraph },
+    {
+      name: 'orders',
+      envVar: 'ORDERS_PORT',
+      port: portFromEnv('ORDERS_PORT', 4002),
+      // The demo ticker moves new orders along every 5 s unless ORDERS_TICKER_MS says otherwise (0: off).
+      start: (opts) => startOrdersSubgraph({ ...opts, tickerMs: process.env[ORDERS_TICKER_ENV] ? undefined : DEMO_TICKER_MS }),
+    },
     { name: 'products', envVar: 'PRODUCTS_PORT', port: portFromEnv('PRODUCTS_PORT', 4003), start: startProductsSubgraph },
   ];
 

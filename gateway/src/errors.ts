@@ -289,6 +289,17 @@ export const ERRORS = {
     source: 'gateway',
   },
   SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down; retry on another instance.', source: 'gateway' },
+  SUBSCRIPTION_TRANSPORT_REQUIRED: {
+    status: 400,
+    message:
+      'A subscription needs a streaming transport: WebSocket (`graphql-transport-ws`), Server-Sent Events (`Accept: text/event-stream`) or multipart (`Accept: multipart/mixed;subscriptionSpec=1.0`).',
+    source: 'gateway',
+  },
+  SUBSCRIPTION_UPSTREAM_FAILED: {
+    status: 200,
+    message: 'The subgraph that serves this subscription could not be reached (after the configured retries); the subscription has ended.',
+    source: 'gateway',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

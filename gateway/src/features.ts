@@ -11,6 +11,7 @@ import { persistedFeature } from './persisted/feature.js';
 import { configReloadFeature } from './reload/feature.js';
 import { restFeature } from './rest/feature.js';
 import { subgraphsFeature } from './subgraph/feature.js';
+import { subscriptionsFeature } from './subscriptions/feature.js';
 import type { GatewayShared } from './shared.js';
 import type { GatewayConfig } from './config/index.js';
 
@@ -25,7 +26,8 @@ import type { GatewayConfig } from './config/index.js';
  * - auth before everything that asks who is calling;
  * - subgraphs before cost (adaptive budgets watch their breakers) and REST (shared breakers and cache);
  * - cost before persisted (trusted documents are costed with the new cost model on each load);
- * - graphql after the services its route uses; REST after auth, cost and subgraphs;
+ * - graphql after the services its route uses; subscriptions after graphql (its Apollo plugin answers last,
+ *   once authorization and cost have admitted the operation); REST after auth, cost and subgraphs;
  * - the admin API after the services it acts on (budgets, breakers, caches); it reads the readiness
  *   fragments at request time, when every feature's is known;
  * - probes last, so that every feature's readiness and health fragment is known.
@@ -40,6 +42,7 @@ export const FEATURES: readonly Feature<GatewayConfig, GatewayShared>[] = [
   costFeature,
   persistedFeature,
   graphqlFeature,
+  subscriptionsFeature,
   restFeature,
   adminFeature,
   probesFeature,

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type GatewayConfig } from './config/index.js';
+import { endLog } from './observability/logging.js';
 import { createGateway, type Gateway } from './server.js';
 import { onShutdownSignals, signalExitCode } from './shutdown-signals.js';
 
@@ -42,10 +43,18 @@ async function main(): Promise<void> {
 }
 
 function installShutdown(gateway: Gateway): void {
+  let exiting = false;
+  // Once: the log is ended (every line written, in order) and nothing may log after it.
+  const exit = (code: number, logTimeoutMs?: number) => {
+    if (exiting) return;
+    exiting = true;
+    void endLog(gateway.logger, logTimeoutMs).then(() => process.exit(code));
+  };
   onShutdownSignals({
     force: (signal) => {
+      if (exiting) return;
       gateway.logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(signalExitCode(signal));
+      exit(signalExitCode(signal), 200);
     },
     graceful: (signal) => {
       const timeoutMs = gateway.config.server.shutdownTimeoutMs;
@@ -53,19 +62,20 @@ function installShutdown(gateway: Gateway): void {
       const deadline = setTimeout(() => {
         gateway.logger.error({ timeoutMs }, 'shutdown deadline passed: cutting remaining connections');
         gateway.app.server.closeAllConnections();
-        setTimeout(() => process.exit(1), 100).unref();
+        setTimeout(() => exit(1, 500), 100).unref();
       }, timeoutMs);
       deadline.unref();
       gateway.close().then(
         () => {
           clearTimeout(deadline);
+          if (exiting) return;
           gateway.logger.info('shutdown complete');
-          gateway.logger.flush?.();
-          process.exit(0);
+          exit(0);
         },
         (error: unknown) => {
+          if (exiting) return;
           gateway.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'shutdown failed');
-          process.exit(1);
+          exit(1);
         },
       );
     },

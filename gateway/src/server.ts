@@ -130,6 +130,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     async close() {
       if (phase === 'stopped') return;
       phase = 'draining';
+      // New connections are refused from now on: Fastify closes the listener only after every preClose
+      // hook (ending subscriptions waits for their events in flight), and would accept until then.
+      // Its own close of the server later still waits for the open connections to finish.
+      if (app.server.listening) app.server.close();
       const sweep = setInterval(() => app.server.closeIdleConnections(), 250);
       try {
         await app.close();

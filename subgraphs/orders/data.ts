@@ -2,6 +2,7 @@ import { catalogueProducts, findCatalogueProduct } from '../shared/catalogue.js'
 import { DEMO_ORDER_COUNT, DEMO_USER_COUNT, SEEDS, demoUserId, isDemoUserId } from '../shared/demo-dataset.js';
 import { createSeededRandom, type SeededRandom } from '../shared/prng.js';
 import type { DataAccessStats } from '../shared/stats.js';
+import { OrderEvents } from './events.js';
 
 export const ORDER_STATUSES = ['PENDING', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
@@ -41,7 +42,15 @@ export interface OrderStore {
   createOrder(userId: string, lines: readonly OrderLine[]): Order;
   /** Checks and changes the status in one step, so two concurrent cancels cannot both succeed. */
   cancelOrder(id: string): CancelOrderResult;
+  /** Moves an order one step along PENDING → PAID → SHIPPED → DELIVERED; undefined when it cannot move. */
+  advanceOrder(id: string): Order | undefined;
+  /** The orders placed since this process started that are still moving (not delivered or cancelled). */
+  ordersInFlight(): Order[];
+  /** New orders and status changes, for subscriptions. */
+  readonly events: OrderEvents;
 }
+
+const NEXT_STATUS: Partial<Record<OrderStatus, OrderStatus>> = { PENDING: 'PAID', PAID: 'SHIPPED', SHIPPED: 'DELIVERED' };
 
 const SEED_START_MS = Date.UTC(2024, 0, 1);
 /** Seeded orders are spread one per 45-minute slot, so ids and createdAt grow together. */
@@ -101,6 +110,8 @@ export function createOrderStore(stats: DataAccessStats): OrderStore {
   };
   generateOrders().forEach(insert);
   let nextOrdinal = DEMO_ORDER_COUNT + 1;
+  const events = new OrderEvents();
+  const placedHere: Order[] = [];
 
   return {
     async findOrdersByIds(ids) {
@@ -124,6 +135,8 @@ export function createOrderStore(stats: DataAccessStats): OrderStore {
         createdAt: new Date().toISOString(),
       };
       insert(order);
+      placedHere.push(order);
+      events.publish('created', order);
       return order;
     },
     cancelOrder(id) {
@@ -131,7 +144,18 @@ export function createOrderStore(stats: DataAccessStats): OrderStore {
       if (!order) return { outcome: 'NOT_FOUND' };
       if (order.status === 'CANCELLED') return { outcome: 'ALREADY_CANCELLED', order };
       order.status = 'CANCELLED';
+      events.publish('statusChanged', order);
       return { outcome: 'CANCELLED', order };
     },
+    advanceOrder(id) {
+      const order = ordersById.get(id);
+      const next = order && NEXT_STATUS[order.status];
+      if (!order || !next) return undefined;
+      order.status = next;
+      events.publish('statusChanged', order);
+      return order;
+    },
+    ordersInFlight: () => placedHere.filter((order) => NEXT_STATUS[order.status] !== undefined),
+    events,
   };
 }

@@ -31,13 +31,13 @@ export function canSeeOrdersOf(viewer: Viewer, userId: string): boolean {
   return viewer.id === userId || viewer.scopes.has(READ_ALL_ORDERS_SCOPE);
 }
 
-function header(request: FastifyRequest | undefined, name: string): string | undefined {
+function header(request: Pick<FastifyRequest, 'headers'> | undefined, name: string): string | undefined {
   const value = request?.headers[name];
   return (Array.isArray(value) ? value[0] : value) || undefined;
 }
 
 /** Fresh loaders per request, so one request's cache never serves another. */
-export function createOrdersContext(store: OrderStore, request?: FastifyRequest): OrdersContext {
+export function createOrdersContext(store: OrderStore, request?: Pick<FastifyRequest, 'headers'>): OrdersContext {
   return {
     store,
     viewer: {

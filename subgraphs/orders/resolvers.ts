@@ -3,7 +3,8 @@ import { centsToAmount } from '../shared/catalogue.js';
 import { badUserInput, subgraphError } from '../shared/errors.js';
 import { paginate, type ForwardPageArgs } from '../shared/relay.js';
 import type { Order, OrderLine, OrderStore } from './data.js';
-import { canSeeOrdersOf, type OrdersContext } from './loaders.js';
+import type { OrderEvent } from './events.js';
+import { canSeeOrdersOf, READ_ALL_ORDERS_SCOPE, type OrdersContext } from './loaders.js';
 
 export const MAX_ITEMS_PER_ORDER = 50;
 export const MIN_QUANTITY = 1;
@@ -67,6 +68,17 @@ export const ordersResolvers: GraphQLResolverMap<OrdersContext> = {
       }
     },
   },
+  Subscription: {
+    orderCreated: {
+      subscribe: (_root: unknown, _args: unknown, context: OrdersContext) => subscribeVisible(context, (event) => event.kind === 'created'),
+      resolve: (event: OrderEvent) => event.order,
+    },
+    orderStatusChanged: {
+      subscribe: (_root: unknown, args: { id: string }, context: OrdersContext) =>
+        subscribeVisible(context, (event) => event.kind === 'statusChanged' && event.order.id === args.id),
+      resolve: (event: OrderEvent) => event.order,
+    },
+  },
   Order: {
     __resolveReference: (reference: Pick<Order, 'id'>, context: OrdersContext) => visibleOrder(reference.id, context),
     // A reference the users subgraph completes.
@@ -83,6 +95,14 @@ export const ordersResolvers: GraphQLResolverMap<OrdersContext> = {
       canSeeOrdersOf(context.viewer, user.id) ? paginate(await context.loaders.ordersByUserId.load(user.id), args) : null,
   },
 };
+
+/** The events the caller may see (its own orders, or everyone's with `orders:read:all`) that `accept` keeps. */
+function subscribeVisible(context: OrdersContext, accept: (event: OrderEvent) => boolean): AsyncIterableIterator<OrderEvent> {
+  if (!context.viewer.id && !context.viewer.scopes.has(READ_ALL_ORDERS_SCOPE)) {
+    throw subgraphError('UNAUTHENTICATED', 'Subscribing to orders needs a signed-in caller.');
+  }
+  return context.store.events.subscribe((event) => accept(event) && canSeeOrdersOf(context.viewer, event.order.userId));
+}
 
 /** The order, or null when it does not exist or the caller may not see it. */
 async function visibleOrder(id: string, context: OrdersContext): Promise<Order | null> {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
@@ -7,6 +8,8 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/index.js';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { parse } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
 import { subgraphSchemaPath } from './paths.js';
 import { tracingFromEnv, type SubgraphTracingOptions } from './tracing-options.js';
 import type { DataAccessStats } from './stats.js';
@@ -50,6 +53,24 @@ export interface SubgraphDefinition<TContext extends BaseContext> {
   createContext(request: FastifyRequest): TContext;
   /** Extra HTTP routes next to /graphql and /health. */
   registerRoutes?(app: FastifyInstance): void;
+  /**
+   * Serves subscriptions (and any operation) over WebSocket at /graphql with the
+   * `graphql-transport-ws` subprotocol; the context is built from the `headers` object of the
+   * connection params, else the upgrade request's headers.
+   */
+  subscriptions?: boolean;
+  /** Runs when the server closes (e.g. stops a ticker). */
+  onClose?(): void;
+}
+
+/** The headers a WebSocket operation is run with: `connectionParams.headers` over the upgrade request's. */
+function socketHeaders(connectionParams: unknown, request: IncomingMessage): Record<string, string | string[] | undefined> {
+  const fromParams = (connectionParams as { headers?: unknown } | undefined)?.headers;
+  const params: Record<string, string> = {};
+  if (fromParams && typeof fromParams === 'object') {
+    for (const [name, value] of Object.entries(fromParams)) if (typeof value === 'string') params[name.toLowerCase()] = value;
+  }
+  return { ...request.headers, ...params };
 }
 
 function resolvePort(name: SubgraphName, explicitPort: number | undefined): number {
@@ -80,8 +101,9 @@ export async function startSubgraphServer<TContext extends BaseContext>(
   const tracing = tracingOptions
     ? (await import('./tracing.js')).createSubgraphTracing<TContext>(definition.name, tracingOptions)
     : undefined;
+  const schema = buildSubgraphSchema([{ typeDefs, resolvers: definition.resolvers }]);
   const apollo = new ApolloServer<TContext>({
-    schema: buildSubgraphSchema([{ typeDefs, resolvers: definition.resolvers }]),
+    schema,
     // Inline tracing (ftv1) is what Apollo adds to subgraphs anyway; naming it silences the notice.
     plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginInlineTrace(), ...(tracing ? [tracing.plugin] : [])],
     includeStacktraceInErrorResponses: false,
@@ -98,6 +120,23 @@ export async function startSubgraphServer<TContext extends BaseContext>(
   });
   app.get('/health', async () => ({ status: 'ok' }));
   definition.registerRoutes?.(app);
+  const sockets = definition.subscriptions ? new WebSocketServer({ server: app.server, path: '/graphql' }) : undefined;
+  const socketServer = sockets
+    ? useServer<Record<string, unknown> | undefined, { headers?: Record<string, string | string[] | undefined> }>(
+        {
+          schema,
+          context: (ctx) => definition.createContext({ headers: socketHeaders(ctx.connectionParams, ctx.extra.request) } as FastifyRequest),
+        },
+        sockets,
+      )
+    : undefined;
+  const closeSockets = async () => {
+    definition.onClose?.();
+    if (!sockets) return;
+    // Every socket closes with 1001 (going away), as a restarting server's would.
+    await socketServer?.dispose();
+    await new Promise<void>((resolve) => sockets.close(() => resolve()));
+  };
 
   try {
     await app.listen({
@@ -105,6 +144,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(
       port: resolvePort(definition.name, options.port),
     });
   } catch (error) {
+    await closeSockets();
     await apollo.stop();
     await tracing?.shutdown();
     throw error;
@@ -118,6 +158,6 @@ export async function startSubgraphServer<TContext extends BaseContext>(
     origin,
     stats: definition.stats,
     // apollo.stop() runs the drain plugin, which closes Fastify.
-    close: () => (closing ??= apollo.stop().then(() => tracing?.shutdown())),
+    close: () => (closing ??= closeSockets().then(() => apollo.stop().then(() => tracing?.shutdown()))),
   };
 }

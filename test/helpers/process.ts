@@ -9,6 +9,10 @@ export interface GatewayProcess {
   stderr: string;
   /** Resolves with the gateway's base URL once it logged "gateway ready". */
   ready: Promise<string>;
+  /**
+   * Resolves once the process exited AND its stdout and stderr were read to the end ('close', not
+   * 'exit': on a loaded machine 'exit' can come before the last lines are read).
+   */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -24,7 +28,7 @@ export function spawnGateway(env: Record<string, string>, args: string[] = []): 
     stdout: [],
     stderr: '',
     ready: Promise.resolve(''),
-    exited: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal }))),
+    exited: new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal }))),
   };
   result.ready = new Promise((resolve, reject) => {
     let buffered = '';

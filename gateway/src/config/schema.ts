@@ -14,6 +14,7 @@ import { ReloadConfigSchema } from '../reload/config.js';
 import { routeLoadBalancing, RestConfigSchema } from '../rest/config.js';
 import { ResilienceConfigSchema, subgraphSettings, SubgraphsConfigSchema } from '../subgraph/config.js';
 import { ResponseCacheConfigSchema } from '../subgraph/response-cache-config.js';
+import { SubscriptionsConfigSchema } from '../subscriptions/config.js';
 import { SupergraphConfigSchema } from '../supergraph/config.js';
 
 /**
@@ -41,6 +42,7 @@ const SectionsSchema = z
     tracing: TracingConfigSchema,
     admin: AdminConfigSchema,
     reload: ReloadConfigSchema,
+    subscriptions: SubscriptionsConfigSchema,
   })
   .strict();
 

@@ -19,7 +19,8 @@ export interface GraphqlRequestRules {
 const SIMPLE_CONTENT_TYPES = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
 const ACCEPTABLE_RESPONSE_TYPES = new Set(['*/*', 'application/*', 'application/json', 'application/graphql-response+json']);
 
-export function checkGraphqlRequest(request: FastifyRequest, rules: GraphqlRequestRules): void {
+/** `streamed`: the request asks for a streaming answer (SSE, multipart subscriptions) whose `Accept` its transport checked. */
+export function checkGraphqlRequest(request: FastifyRequest, rules: GraphqlRequestRules, streamed = false): void {
   // Apollo's Fastify integration builds a URL from the Host header: one that is not a host name
   // (`Host: <script>`, an emoji) made it throw, and the client got a 500 (found by test/attack.test.ts).
   if (!URL.canParse(`${request.protocol}://${request.hostname}/`)) {
@@ -27,7 +28,7 @@ export function checkGraphqlRequest(request: FastifyRequest, rules: GraphqlReque
   }
   if (request.method === 'GET') {
     if (rules.landingPage && acceptsHtml(request)) return;
-    checkAccept(request);
+    if (!streamed) checkAccept(request);
     checkCsrf(request, rules);
     checkParams(request.query as Record<string, unknown> | undefined, 'query string');
     return;
@@ -35,7 +36,7 @@ export function checkGraphqlRequest(request: FastifyRequest, rules: GraphqlReque
   if (mediaType(request.headers['content-type']) !== 'application/json') {
     throw new GatewayError('UNSUPPORTED_MEDIA_TYPE');
   }
-  checkAccept(request);
+  if (!streamed) checkAccept(request);
   const body = request.body;
   if (Array.isArray(body)) {
     checkBatch(body, rules.batching);

@@ -1,0 +1,140 @@
+import type { GraphQLDataSource, ServiceEndpointDefinition } from '@apollo/gateway';
+import type { GraphQLRequestContextResponseForOperation } from '@apollo/server';
+import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import type { Logger } from 'pino';
+import type { GatewayContext } from '../context.js';
+import type { EndReason } from './channel.js';
+import type { SubscriptionsConfig } from './config.js';
+import { SubscriptionPlanner } from './planner.js';
+import { startSession, type SessionOptions, type SubscriptionSession } from './session.js';
+import './state.js';
+
+type RequestContext = ReturnType<SessionOptions['eventContext']>;
+
+export interface SubscriptionServiceOptions {
+  config: SubscriptionsConfig;
+  logger: Logger;
+  buildService: (definition: ServiceEndpointDefinition) => GraphQLDataSource;
+  /** The subgraphs the loaded supergraph declares. */
+  subgraphs: () => readonly { name: string; url: string }[];
+  /** The identity headers a subgraph receives for this request (the same as on its HTTP calls). */
+  identityHeaders: (context: GatewayContext) => Record<string, string>;
+  requestIdHeader: string;
+  /** Runs when a subscription ends (metrics, log line). */
+  onEnd?(context: GatewayContext, reason: EndReason, startedAt: number): void;
+  /** Runs after each event's execution (its cost charged); a returned reason ends the subscription. */
+  afterEvent?: (context: GatewayContext) => SessionOptions['afterEvent'];
+}
+
+/**
+ * The gateway's subscriptions: plans them on each supergraph load, starts a session per client
+ * subscription, and ends them all on shutdown or when a reload changes their plan.
+ */
+export class SubscriptionService {
+  readonly planner = new SubscriptionPlanner();
+  private readonly sessions = new Map<SubscriptionSession, { context: GatewayContext; reload: (schema: GraphQLSchema) => boolean }>();
+  private dataSources: Record<string, GraphQLDataSource> = {};
+  private readonly built = new Map<string, GraphQLDataSource>();
+
+  constructor(private readonly options: SubscriptionServiceOptions) {}
+
+  get active(): number {
+    return this.sessions.size;
+  }
+
+  /** A new supergraph: a new planner; subscriptions whose plan changed end with `schema_changed`. */
+  load(apiSchema: GraphQLSchema, supergraphSdl: string): void {
+    try {
+      this.planner.load(apiSchema, supergraphSdl);
+    } catch (error) {
+      this.options.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'subscription planner failed to load');
+      return;
+    }
+    const dataSources: Record<string, GraphQLDataSource> = {};
+    for (const { name, url } of this.options.subgraphs()) {
+      const key = `${name} ${url}`;
+      let source = this.built.get(key);
+      if (!source) this.built.set(key, (source = this.options.buildService({ name, url })));
+      dataSources[name] = source;
+    }
+    this.dataSources = dataSources;
+    for (const [session, { reload }] of this.sessions) {
+      if (!reload(apiSchema))
+        void session.end('schema_changed', {
+          message: 'The supergraph changed and this subscription no longer plans the same way; subscribe again.',
+          extensions: { code: 'SUBSCRIPTION_SCHEMA_CHANGED' },
+        });
+    }
+  }
+
+  /** Starts the subscription of an operation Apollo resolved, validated, authorized and charged. */
+  start(requestContext: GraphQLRequestContextResponseForOperation<GatewayContext>): SubscriptionSession {
+    const { schema, document, request, contextValue } = requestContext;
+    const operationName = request.operationName ?? requestContext.operation.name?.value;
+    const plan = this.planner.plan(schema, document, operationName);
+    const serviceName = plan.primary.serviceName;
+    const startedAt = Date.now();
+    const session = startSession({
+      plan,
+      upstreamUrl: this.upstreamUrl(serviceName),
+      headers: { ...this.options.identityHeaders(contextValue), [this.options.requestIdHeader]: contextValue.requestId },
+      variables: request.variables,
+      dataSources: this.dataSources,
+      eventContext: () => eventContext(requestContext),
+      upstream: {
+        retryAttempts: this.options.config.upstreamRetryAttempts,
+        retryBaseMs: this.options.config.upstreamRetryBaseMs,
+        retryMaxMs: this.options.config.upstreamRetryMaxMs,
+      },
+      bufferSize: this.options.config.bufferSize,
+      afterEvent: this.options.afterEvent?.(contextValue),
+      onEnd: (reason) => {
+        this.sessions.delete(session);
+        this.options.onEnd?.(contextValue, reason, startedAt);
+      },
+    });
+    this.sessions.set(session, {
+      context: contextValue,
+      reload: (apiSchema) => this.planner.stillValid(apiSchema, document, operationName, plan),
+    });
+    return session;
+  }
+
+  /** Ends every subscription of one client (e.g. its token expired), or every one (`shutdown`); waits for events in flight. */
+  async endAll(reason: EndReason, error?: GraphQLFormattedError, which: (context: GatewayContext) => boolean = () => true): Promise<void> {
+    const ending = [...this.sessions].filter(([, { context }]) => which(context)).map(([session]) => session.end(reason, error));
+    await Promise.all(ending);
+  }
+
+  private upstreamUrl(serviceName: string): string {
+    const configured = this.options.config.subgraphs[serviceName]?.url;
+    if (configured) return configured;
+    const httpUrl = (this.dataSources[serviceName] as { url?: string } | undefined)?.url;
+    if (!httpUrl) throw new Error(`no URL is known for the subgraph "${serviceName}"`);
+    return httpUrl.replace(/^http/, 'ws');
+  }
+}
+
+/** The request context one event's fetches run with: the subscription's, with a fresh context value (its own deadline and errors). */
+function eventContext(requestContext: GraphQLRequestContextResponseForOperation<GatewayContext>): RequestContext {
+  const { contextValue } = requestContext;
+  const context: GatewayContext = {
+    ...contextValue,
+    state: { ...contextValue.state, receivedAt: Date.now(), errorCodes: [], hasData: false, subscription: undefined },
+  };
+  return {
+    request: requestContext.request,
+    logger: requestContext.logger,
+    schema: requestContext.schema,
+    schemaHash: '',
+    context,
+    cache: requestContext.cache,
+    queryHash: requestContext.queryHash,
+    document: requestContext.document,
+    source: requestContext.source,
+    operationName: requestContext.operationName,
+    operation: requestContext.operation,
+    metrics: {},
+    overallCachePolicy: requestContext.overallCachePolicy,
+  } as unknown as RequestContext;
+}

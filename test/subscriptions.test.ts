@@ -1,0 +1,203 @@
+import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
+import { createClient as createSseClient } from 'graphql-sse';
+import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { catalogueProducts } from '../subgraphs/shared/catalogue.js';
+import type { OrdersSubgraphServer } from '../subgraphs/orders/index.js';
+import { devBearer } from './helpers/auth.js';
+import { postGraphql } from './helpers/gateway.js';
+import { useDemoStack } from './helpers/subgraphs.js';
+
+/** Subscriptions through the gateway, with real clients of each protocol, against the demo subgraphs. */
+
+const ORDER_FIELDS = 'id status user { name } items { quantity product { name price } }';
+const UPC = catalogueProducts()[0]!.upc;
+const CREATE = `mutation { createOrder(input: { items: [{ upc: "${UPC}", quantity: 2 }] }) { id } }`;
+
+interface Result {
+  data?: Record<string, unknown> | null;
+  errors?: { message: string; extensions?: { code?: string } }[];
+}
+
+const orders = (stack: ReturnType<typeof useDemoStack>) => stack.subgraphs.orders as OrdersSubgraphServer;
+const waitFor = async (check: () => boolean) => {
+  for (let i = 0; i < 300 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+};
+
+/** The order as the gateway must deliver it: the orders subgraph's fields, the user's name from users, the product from products. */
+function expectedOrder(id: string, status: string) {
+  const product = catalogueProducts()[0]!;
+  return {
+    id,
+    status,
+    user: { name: expect.any(String) },
+    items: [{ quantity: 2, product: { name: product.name, price: product.priceCents / 100 } }],
+  };
+}
+
+describe('subscriptions through the gateway', () => {
+  const stack = useDemoStack();
+  const sockets: WsClient[] = [];
+  afterAll(async () => {
+    await Promise.all(sockets.map((socket) => socket.dispose()));
+  });
+  const wsClient = (connectionParams: Record<string, unknown>) => {
+    const client = createWsClient({
+      url: stack.gw.graphqlUrl.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams,
+      retryAttempts: 0,
+    });
+    sockets.push(client);
+    return client;
+  };
+  const collect = (client: WsClient, query: string, count: number, variables: Record<string, unknown> = {}) =>
+    new Promise<Result[]>((resolve, reject) => {
+      const seen: Result[] = [];
+      const stop = client.subscribe(
+        { query, variables },
+        {
+          next: (value) => {
+            seen.push(value as Result);
+            if (seen.length === count) {
+              // Not from inside `next`: when the server's `complete` arrives in the same read, graphql-ws's
+              // client releases the operation twice and closes a socket other operations still use.
+              setImmediate(stop);
+              resolve(seen);
+            }
+          },
+          error: (error) =>
+            Array.isArray(error)
+              ? resolve([{ errors: error as Result['errors'] }])
+              : reject(error instanceof Error ? error : new Error(JSON.stringify(error))),
+          complete: () => resolve(seen),
+        },
+      );
+    });
+
+  it('graphql-transport-ws: a signed-in client gets its new orders with data from all three subgraphs, in order; mutations run over a WebSocket too', async () => {
+    const { authorization } = await devBearer('user-1', ['orders:write']);
+    const client = wsClient({ authorization });
+    const before = orders(stack).store.events.subscriberCount;
+    const events = collect(client, `subscription { orderCreated { ${ORDER_FIELDS} } }`, 2);
+    await waitFor(() => orders(stack).store.events.subscriberCount > before);
+    // Mutations over a WebSocket too (a second connection of the same caller).
+    const writer = wsClient({ headers: { authorization } });
+    const [first] = await collect(writer, CREATE, 1);
+    const [second] = await collect(writer, CREATE, 1);
+    const ids = [first, second].map((result) => (result?.data?.createOrder as { id: string }).id);
+    expect(await events).toEqual([
+      { data: { orderCreated: expectedOrder(ids[0]!, 'PENDING') } },
+      { data: { orderCreated: expectedOrder(ids[1]!, 'PENDING') } },
+    ]);
+  });
+
+  it('a query and a mutation on the same WebSocket as a running subscription are answered, and the subscription still gets the event', async () => {
+    const { authorization } = await devBearer('user-5', ['orders:write']);
+    const client = wsClient({ authorization });
+    const before = orders(stack).store.events.subscriberCount;
+    const events = collect(client, `subscription { orderCreated { ${ORDER_FIELDS} } }`, 1);
+    await waitFor(() => orders(stack).store.events.subscriberCount > before);
+    const [me] = await collect(client, '{ me { id } }', 1);
+    expect(me).toEqual({ data: { me: { id: 'user-5' } } });
+    const [created] = await collect(client, CREATE, 1);
+    const id = (created?.data?.createOrder as { id: string }).id;
+    expect(await events).toEqual([{ data: { orderCreated: expectedOrder(id, 'PENDING') } }]);
+  });
+
+  it('refuses an anonymous orderCreated with the protocol error UNAUTHENTICATED (nothing is subscribed upstream)', async () => {
+    const before = orders(stack).store.events.subscriberCount;
+    const [result] = await collect(wsClient({}), 'subscription { orderCreated { id } }', 1);
+    expect(result?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(orders(stack).store.events.subscriberCount).toBe(before);
+  });
+
+  it('closes the connection with 4403 when the credentials in connectionParams are invalid', async () => {
+    const client = wsClient({ authorization: 'Bearer not-a-token' });
+    const closed = new Promise<number>((resolve) => client.on('closed', (event) => resolve((event as { code: number }).code)));
+    void collect(client, '{ __typename }', 1).catch(() => undefined);
+    expect(await closed).toBe(4403);
+  });
+
+  it('graphql-sse (distinct connections): orderStatusChanged delivers the cancellation with user and products', async () => {
+    const headers = await devBearer('user-2', ['orders:write']);
+    const created = await postGraphql(stack.gw.graphqlUrl, { query: CREATE }, headers);
+    const id = (created.body.data?.createOrder as { id: string }).id;
+    const client = createSseClient({ url: stack.gw.graphqlUrl, headers });
+    const received: Result[] = [];
+    const before = orders(stack).store.events.subscriberCount;
+    const done = new Promise<void>((resolve, reject) => {
+      const stop = client.subscribe(
+        { query: `subscription($id: ID!) { orderStatusChanged(id: $id) { ${ORDER_FIELDS} } }`, variables: { id } },
+        {
+          next: (value) => {
+            received.push(value as Result);
+            stop();
+            resolve();
+          },
+          error: reject,
+          complete: () => resolve(),
+        },
+      );
+    });
+    await waitFor(() => orders(stack).store.events.subscriberCount > before);
+    await postGraphql(stack.gw.graphqlUrl, { query: `mutation { cancelOrder(id: "${id}") { id } }` }, headers);
+    await done;
+    client.dispose();
+    expect(received).toEqual([{ data: { orderStatusChanged: expectedOrder(id, 'CANCELLED') } }]);
+  });
+
+  it('multipart (subscriptionSpec 1.0): a raw reader sees {payload} parts with the federated order', async () => {
+    const headers = await devBearer('user-3', ['orders:write']);
+    const before = orders(stack).store.events.subscriberCount;
+    const controller = new AbortController();
+    const response = await fetch(stack.gw.graphqlUrl, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', accept: 'multipart/mixed;subscriptionSpec="1.0",application/json' },
+      body: JSON.stringify({ query: `subscription { orderCreated { ${ORDER_FIELDS} } }` }),
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('multipart/mixed;boundary="graphql";subscriptionSpec="1.0"');
+    await waitFor(() => orders(stack).store.events.subscriberCount > before);
+    const created = await postGraphql(stack.gw.graphqlUrl, { query: CREATE }, headers);
+    const id = (created.body.data?.createOrder as { id: string }).id;
+    const reader = response.body!.getReader();
+    let text = '';
+    while (!text.includes('"payload"')) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    const part = text.split('\r\n--graphql\r\n')[1]!;
+    const [partHeaders, body] = part.split('\r\n\r\n') as [string, string];
+    expect(partHeaders).toBe('content-type: application/json; charset=utf-8');
+    expect(JSON.parse(body)).toEqual({ payload: { data: { orderCreated: expectedOrder(id, 'PENDING') } } });
+  });
+
+  it('a subscription sent as a plain POST gets 400 SUBSCRIPTION_TRANSPORT_REQUIRED', async () => {
+    const result = await postGraphql(stack.gw.graphqlUrl, { query: 'subscription { orderCreated { id } }' }, await devBearer('user-1'));
+    expect(result.status).toBe(400);
+    expect(result.body.errors?.[0]?.extensions?.code).toBe('SUBSCRIPTION_TRANSPORT_REQUIRED');
+  });
+
+  // Last: it shuts the gateway down.
+  it('graceful shutdown ends every subscription: WebSocket closes with 1001 (going away), SSE gets the error then complete', async () => {
+    const headers = await devBearer('user-4');
+    const client = wsClient({ authorization: headers.authorization });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      client.on('closed', (event) => resolve(event as { code: number; reason: string })),
+    );
+    const before = orders(stack).store.events.subscriberCount;
+    void collect(client, 'subscription { orderCreated { id } }', 1).catch(() => undefined);
+    const sse = await fetch(stack.gw.graphqlUrl, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: 'subscription { orderCreated { id } }' }),
+    });
+    await waitFor(() => orders(stack).store.events.subscriberCount >= before + 2);
+    await stack.gw.close();
+    expect(await closed).toMatchObject({ code: 1001, reason: 'Going away' });
+    const text = await sse.text();
+    expect(text).toContain('"code":"SHUTTING_DOWN"');
+    expect(text.endsWith('event: complete\ndata:\n\n')).toBe(true);
+    expect(stack.gw.logs.lines.filter((line) => line.msg === 'subscription ended').map((line) => line.reason)).toContain('shutdown');
+  });
+});
