@@ -8,7 +8,7 @@ import { routeLoadBalancing, routeName, routeReplicas, type RestRouteConfig, typ
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { BudgetService } from '../rate-limit/budget-service.js';
 import type { BreakerRegistry, BreakerSettings, BreakerSnapshot } from '../upstream/breaker.js';
-import { createBulkhead } from '../upstream/bulkhead.js';
+import { createBulkhead, type Bulkhead } from '../upstream/bulkhead.js';
 import { createUpstreamFetch, type UpstreamPool } from '../upstream/pool.js';
 import type { ReplicaSnapshot } from '../upstream/replica-pool.js';
 import { ReplicaPools } from '../upstream/replica-pools.js';
@@ -19,6 +19,7 @@ import { createRouteHandler, type RouteRuntime } from './handler.js';
 
 type RouteHandler = ReturnType<typeof createRouteHandler>;
 import { compileRoutes, type MatchInput, type Selection } from './match.js';
+import { requestState } from '../context.js';
 import { authorize, charge, selectRoute } from './route-checks.js';
 import { limitRequests } from './route-limit.js';
 import { compileTransforms } from './transforms.js';
@@ -72,7 +73,7 @@ interface RouteSet {
   routes: readonly RestRouteConfig[];
   select(method: string, input: MatchInput): Selection<RouteRuntime>;
   /** Where each route is mounted (its path up to the first parameter). */
-  mounts: Set<string>;
+  mounts: Map<RouteRuntime, string>;
   /** The tiers REST charges are priced with. */
   rateLimit: Pick<RateLimitConfig, 'tiers' | 'defaultTier'>;
   pools: ReplicaPools | undefined;
@@ -97,7 +98,8 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
   let probePool: UpstreamPool | undefined;
   const probe = () => (probePool ??= createUpstreamFetch({ connectionsPerOrigin: 4 })).fetch;
   const handlers = new WeakMap<RouteRuntime, RouteHandler>();
-  let current = buildRouteSet(options.config, options, probe, handlers);
+  const kept: KeptAcrossReloads = { probe, handlers, bulkheads: new Map() };
+  let current = buildRouteSet(options.config, options, kept);
   const selections = new WeakMap<FastifyRequest, RouteRuntime>();
   const rateLimits = new WeakMap<FastifyRequest, RouteSet['rateLimit']>();
 
@@ -106,11 +108,15 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
     const selected = (request: FastifyRequest) => selections.get(request) as RouteRuntime;
     const routeOf = (request: FastifyRequest) => selected(request).route;
     const select = (method: string, input: MatchInput, request: FastifyRequest) => {
-      rateLimits.set(request, current.rateLimit);
-      return current.select(method, input);
+      const set = current;
+      rateLimits.set(request, set.rateLimit);
+      const selection = set.select(method, input);
+      if (selection && 'route' in selection) nameSpan(request, set.mounts.get(selection.route), input.rawPath);
+      return selection;
     };
     const routeOptions = {
       exposeHeadRoute: false,
+      config: { catchAll: true },
       onRequest: [
         selectRoute(select, selections, options.bodyLimits),
         options.authenticate,
@@ -131,7 +137,7 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
     app.route({ ...routeOptions, method: methods, url: '/' });
     app.route({ ...routeOptions, method: methods, url: '/*' });
     if (methods.length === ALL_METHODS.length) return;
-    for (const mount of current.mounts) {
+    for (const mount of new Set(current.mounts.values())) {
       if (mount === '/') continue;
       app.route({ ...routeOptions, method: [...ALL_METHODS], url: mount });
       app.route({ ...routeOptions, method: [...ALL_METHODS], url: `${mount}/*` });
@@ -141,7 +147,7 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
   return {
     register: registerAll,
     prepare(config) {
-      const next = buildRouteSet(config, options, probe, handlers);
+      const next = buildRouteSet(config, options, kept);
       return {
         commit: () => {
           const previous = current;
@@ -160,12 +166,16 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
   };
 }
 
-function buildRouteSet(
-  config: RestSections,
-  options: RouteTableOptions,
-  probe: () => UpstreamPool['fetch'],
-  handlers: WeakMap<RouteRuntime, RouteHandler>,
-): RouteSet {
+/** What the route sets of successive configs share. */
+interface KeptAcrossReloads {
+  probe: () => UpstreamPool['fetch'];
+  handlers: WeakMap<RouteRuntime, RouteHandler>;
+  /** By route name: a route that keeps its `maxConcurrent` keeps its bulkhead, so calls under way still count. */
+  bulkheads: Map<string, { maxConcurrent: number; bulkhead: Bulkhead }>;
+}
+
+function buildRouteSet(config: RestSections, options: RouteTableOptions, kept: KeptAcrossReloads): RouteSet {
+  const { probe, handlers } = kept;
   const { breakers, metrics, logger } = options;
   const routes = config.rest.routes;
   const breakerNameOf = (route: RestRouteConfig) => route.breaker ?? `rest:${routeName(route)}`;
@@ -199,13 +209,15 @@ function buildRouteSet(
       const settings = breakerSettingsOf(name);
       retunes.push(() => created.pool.replicas.forEach((replica) => replica.breaker.reconfigure(settings)));
     }
-    const runtimes = routes.map((route) => runtimeOf(config, route, options, pools, breakerNameOf, settingsOf));
+    const runtimes = routes.map((route) => runtimeOf(config, route, options, pools, breakerNameOf, settingsOf, kept.bulkheads));
+    for (const runtime of runtimes)
+      kept.bulkheads.set(runtime.name, { maxConcurrent: runtime.route.maxConcurrent, bulkhead: runtime.bulkhead });
     for (const runtime of runtimes) handlers.set(runtime, createRouteHandler(runtime, options));
     const table = compileRoutes(runtimes, (runtime) => runtime.route);
     return {
       routes,
       select: table.select,
-      mounts: new Set(table.compiled.map(({ mount }) => mount)),
+      mounts: new Map(table.compiled.map(({ route, mount }) => [route, mount])),
       rateLimit: { tiers: config.rateLimit.tiers, defaultTier: config.rateLimit.defaultTier },
       pools,
       retune: () => retunes.forEach((retune) => retune()),
@@ -234,9 +246,11 @@ function runtimeOf(
   pools: ReplicaPools | undefined,
   breakerNameOf: (route: RestRouteConfig) => string,
   breakerSettingsOf: (name: string, breaker?: string) => BreakerSettings,
+  bulkheads?: KeptAcrossReloads['bulkheads'],
 ): RouteRuntime {
   const { breakers } = options;
   const name = routeName(route);
+  const keptBulkhead = bulkheads?.get(name);
   /** The route's breaker or replica pool; its breaker is created here (or found, when it exists). */
   const upstreamOf = (): UpstreamRoute | undefined => {
     const replicas = pools?.get(`rest:${name}`);
@@ -249,7 +263,10 @@ function runtimeOf(
     route,
     name,
     upstream: upstreamOf(),
-    bulkhead: createBulkhead({ name: `rest:${name}`, maxConcurrent: route.maxConcurrent }),
+    bulkhead:
+      keptBulkhead?.maxConcurrent === route.maxConcurrent
+        ? keptBulkhead.bulkhead
+        : createBulkhead({ name: `rest:${name}`, maxConcurrent: route.maxConcurrent }),
     fallback:
       route.fallback.cache && options.cache
         ? {
@@ -290,4 +307,13 @@ function headerOptionsOf(config: RestSections, route: RestRouteConfig): RouteRun
       response: compileHeaderRules(route.headerRules.response, responseGuard(headerNames)),
     },
   };
+}
+
+/** The request span named as Fastify would name a route of its own: the mount, or everything below it. */
+function nameSpan(request: FastifyRequest, mount: string | undefined, rawPath: string): void {
+  const span = requestState(request).trace?.span;
+  if (!span || mount === undefined) return;
+  const route = rawPath === mount ? mount : mount === '/' ? '/*' : `${mount}/*`;
+  span.updateName(`${request.method} ${route}`);
+  span.setAttribute('http.route', route);
 }
