@@ -278,6 +278,32 @@ describe('config reload: all or nothing', () => {
   });
 });
 
+describe('config reload: requests under way', () => {
+  it('a request in flight finishes on the tier policy and the route it started with', async () => {
+    writeConfig();
+    await reload();
+    users.delayMs = 600;
+    try {
+      const graphql = postGraphql(gw.graphqlUrl, { query: QUERY });
+      const rest = fetch(`${gw.url}/legacy/slow?ms=600`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The limit is renamed and the route removed while both are under way.
+      writeFileSync(configFile, readFileSync(configFile, 'utf8').replace('name: burst', 'name: burst2').replace('/legacy', '/elsewhere'));
+      expect((await reload()).body.result).toBe('applied');
+      const [inFlight, restInFlight] = await Promise.all([graphql, rest]);
+      expect(inFlight.status).toBe(200);
+      expect(inFlight.headers.get('ratelimit-policy')).toMatch(/^"burst";/);
+      expect(restInFlight.status).toBe(200);
+      users.delayMs = 0;
+      const next = await postGraphql(gw.graphqlUrl, { query: QUERY });
+      expect(next.headers.get('ratelimit-policy')).toMatch(/^"burst2";/);
+      expect((await fetch(`${gw.url}/legacy/echo`)).status).toBe(404);
+    } finally {
+      users.delayMs = 0;
+    }
+  });
+});
+
 describe('config reload under load', () => {
   it('loses no request: 300 requests, 10 at a time, while the config is reloaded 6 times', async () => {
     writeConfig();
