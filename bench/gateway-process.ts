@@ -25,6 +25,7 @@ if (kind === 'apollo') {
 } else if (kind === 'ours') {
   // The REST scenario's upstream is the thin users subgraph, whose address changes every run.
   const users = listSubgraphs(readFileSync(supergraphPath, 'utf8')).find((subgraph) => subgraph.name === 'users');
+  const usersOrigin = new URL(users?.url ?? 'http://127.0.0.1:1').origin;
   const config = loadConfig({
     file: process.env.BENCH_CONFIG,
     env: {},
@@ -32,7 +33,19 @@ if (kind === 'apollo') {
       server: { host: '127.0.0.1', port },
       supergraph: { path: supergraphPath, watch: false },
       rest: {
-        routes: [{ prefix: '/legacy/users', upstream: new URL(users?.url ?? 'http://127.0.0.1:1').origin, rewrite: '/api/v1/users' }],
+        routes: [
+          { prefix: '/legacy/users', upstream: usersOrigin, rewrite: '/api/v1/users' },
+          // The transformed-route scenario: the same upstream, with a header and a query parameter renamed and a field removed.
+          {
+            prefix: '/legacy/users-transformed',
+            upstream: usersOrigin,
+            rewrite: '/api/v1/users',
+            transform: {
+              request: { headers: { rename: { 'x-client-version': 'x-api-version' } }, query: { rename: { fields: 'select' } } },
+              response: { json: { remove: ['email'] } },
+            },
+          },
+        ],
       },
       // `ours-traced`: the same gateway with tracing on, exporting to the bench's receiver.
       ...(process.env.BENCH_TRACES_ENDPOINT ? { tracing: { enabled: true, endpoint: process.env.BENCH_TRACES_ENDPOINT } } : {}),

@@ -127,7 +127,7 @@ export function load(
       connections,
       duration: seconds,
       method: 'GET',
-      headers: { authorization: REQUEST_HEADERS.authorization },
+      headers: { authorization: REQUEST_HEADERS.authorization, ...rest.headers },
       requests: [{ setupRequest: (request) => ({ ...request, method: 'GET', path: rest.path(i++) }) }],
       ...extra,
     });

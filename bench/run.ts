@@ -125,7 +125,9 @@ interface Row {
 
 async function verify(url: string, scenario: Scenario, gateway: string): Promise<void> {
   const response = scenario.rest
-    ? await fetch(`${new URL(url).origin}${scenario.rest.path(7)}`, { headers: { authorization: REQUEST_HEADERS.authorization } })
+    ? await fetch(`${new URL(url).origin}${scenario.rest.path(7)}`, {
+        headers: { authorization: REQUEST_HEADERS.authorization, ...scenario.rest.headers },
+      })
     : await fetch(url, { method: 'POST', headers: REQUEST_HEADERS, body: scenario.body(7) });
   const body = (await response.json()) as { data?: unknown; errors?: unknown };
   if (!response.ok || !scenario.check(body)) {
@@ -189,6 +191,39 @@ async function benchmark(): Promise<void> {
   report(rows, gateways, scenarios, { duration, warmup });
 }
 
+function cpuPerRequest(row: Row): string {
+  return row.rps > 0 ? ((row.cpuPercent * 10) / row.rps).toFixed(2) : 'n/a';
+}
+
+/** The REST routes with and without transforms side by side, per gateway, when both ran. */
+function transformCost(rows: Row[]): string[] {
+  const pairs = [...new Set(rows.map((r) => r.gateway))].flatMap((gateway) => {
+    const plain = rows.find((r) => r.gateway === gateway && r.scenario === 'rest-get');
+    const transformed = rows.find((r) => r.gateway === gateway && r.scenario === 'rest-get-transformed');
+    return plain && transformed ? [{ gateway, plain, transformed }] : [];
+  });
+  if (pairs.length === 0) return [];
+  const lines = [
+    '## REST transforms against plain forwarding',
+    '',
+    'The same GET, to the same upstream, in the same run: `rest-get` forwards it as it is; `rest-get-transformed` renames a request',
+    'header and a query parameter and reads the JSON answer whole to remove a field (the answer is then sent with a length).',
+    '',
+    "CPU ms per request (the gateway's CPU time over the window / requests served) is the steadier figure on a shared machine.",
+    '',
+    '| gateway | plain rps | transformed rps | transformed / plain | p50 ms plain → transformed | p99 ms plain → transformed | CPU ms per request plain → transformed |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const { gateway, plain, transformed } of pairs) {
+    lines.push(
+      `| ${gateway} | ${plain.rps.toFixed(0)} | ${transformed.rps.toFixed(0)} | ${(transformed.rps / plain.rps).toFixed(2)}× | ` +
+        `${plain.p50} → ${transformed.p50} | ${plain.p99} → ${transformed.p99} | ${cpuPerRequest(plain)} → ${cpuPerRequest(transformed)} |`,
+    );
+  }
+  lines.push('');
+  return lines;
+}
+
 function report(rows: Row[], gateways: GatewayUnderTest[], scenarios: Scenario[], timing: { duration: number; warmup: number }): void {
   const date = new Date().toISOString().slice(0, 10);
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
@@ -217,6 +252,7 @@ function report(rows: Row[], gateways: GatewayUnderTest[], scenarios: Scenario[]
     }
     lines.push('');
   }
+  lines.push(...transformCost(rows));
   const markdown = lines.join('\n');
   const dir = join(ROOT, 'bench/results');
   mkdirSync(dir, { recursive: true });

@@ -6,8 +6,8 @@ export interface Scenario {
   body(i: number): string;
   /** True when a response body is the right answer (checked once per gateway before the load). */
   check(response: { data?: unknown; errors?: unknown }): boolean;
-  /** A REST scenario: GET requests to this path (only gateways with a REST passthrough run it). */
-  rest?: { path(i: number): string } | undefined;
+  /** A REST scenario: GET requests to this path, with these headers (only gateways with a REST passthrough run it). */
+  rest?: { path(i: number): string; headers?: Record<string, string> } | undefined;
 }
 
 const CROSS_SUBGRAPH = `query UsersOrdersProducts($after: String) {
@@ -57,5 +57,13 @@ export const SCENARIOS: Scenario[] = [
     body: () => '',
     check: (response) => typeof (response as { id?: unknown }).id === 'string',
     rest: { path: (i) => `/legacy/users/user-${(i % 5_000) + 1}` },
+  },
+  {
+    name: 'rest-get-transformed',
+    description:
+      'the same GET on a route with transforms: a request header and a query parameter renamed, a field removed from the JSON answer',
+    body: () => '',
+    check: (response) => typeof (response as { id?: unknown }).id === 'string' && !('email' in response),
+    rest: { path: (i) => `/legacy/users-transformed/user-${(i % 5_000) + 1}?fields=id,name`, headers: { 'x-client-version': '7' } },
   },
 ];

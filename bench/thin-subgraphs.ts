@@ -42,7 +42,7 @@ interface ThinDefinition {
 function definitions(): ThinDefinition[] {
   const stats = new DataAccessStats();
   const users = createUserStore(stats);
-  const LEGACY_USER = /^\/api\/v1\/users\/([^/?]+)$/;
+  const LEGACY_USER = /^\/api\/v1\/users\/([^/?]+)(\?.*)?$/;
   const orders = createOrderStore(stats);
   const products = createProductStore(stats);
   return [

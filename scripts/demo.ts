@@ -145,7 +145,7 @@ async function main(): Promise<void> {
       methods: ['GET' as const, 'HEAD' as const],
       auth: { mode: 'required' as const },
       cost: 1,
-      timeoutMs: 5_000,
+      timeouts: { firstByteMs: 5_000 },
       breaker: 'users',
       fallback: { cache: true },
     };
@@ -189,7 +189,10 @@ async function main(): Promise<void> {
     `  health    ${origin}/health`,
     `  ready     ${origin}/ready`,
     ...(config.metrics.enabled ? [`  metrics   ${origin}${config.metrics.path}`] : []),
-    ...config.rest.routes.map((route) => `  REST      ${origin}${route.prefix} → ${route.upstream}${route.rewrite ?? route.prefix}`),
+    ...config.rest.routes.map((route) => {
+      const path = route.prefix ?? route.exact ?? route.pattern ?? '/';
+      return `  REST      ${origin}${path} → ${route.upstream ?? route.upstreams?.[0]?.url ?? ''}${route.rewrite ?? path}`;
+    }),
     '',
     '  subgraphs',
     ...subgraphs.map((subgraph) => `    ${subgraph.name.padEnd(9)} ${subgraph.url}`),

@@ -39,7 +39,8 @@ describe('config', () => {
     });
     expect(config.auth).toMatchObject({ required: false, maxTokenBytes: 8_192, jwt: { issuers: [] } });
     expect(config.auth.apiKeys).toEqual({ enabled: true, header: 'x-api-key', file: '.data/api-keys.json' });
-    expect(config.supergraph).toEqual({ path: 'schema/supergraph.graphql', watch: true, pollIntervalMs: 1_000 });
+    expect(config.supergraph).toMatchObject({ source: 'file', path: 'schema/supergraph.graphql', watch: true, pollIntervalMs: 1_000 });
+    expect(config.supergraph.cacheFile).toBeUndefined();
     expect(config.redis.url).toBeUndefined();
     expect(config.subgraphs).toEqual({});
   });

@@ -16,11 +16,30 @@ describe('rest config', () => {
       methods: ['GET', 'HEAD'],
       auth: { mode: 'required', scopes: [], forwardAuthorization: false },
       cost: 1,
-      timeoutMs: 30_000,
       retries: { maxRetries: 1, baseDelayMs: 25, maxDelayMs: 250 },
       maxConcurrent: 100,
       fallback: { cache: false, public: false, ttlMs: 300_000, maxBodyBytes: 1_048_576 },
     });
+  });
+
+  it('loads the complete legacy API example of docs/rest-passthrough.md', () => {
+    const config = loadConfig({ file: 'examples/legacy-api.yaml', env: {} });
+    expect(config.rest.routes.map((route) => route.name)).toEqual(['users-v2', 'users-v1']);
+    expect(config.rest.routes[0]?.cors?.origins).toEqual(['https://*.example.com']);
+  });
+
+  it('gives every route the gateway-wide deadlines unless it sets its own', () => {
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        rest: { timeouts: { connectMs: 2_000 }, routes: [{ prefix: '/a', upstream: 'http://u', timeouts: { responseMs: 9_000 } }] },
+      },
+    });
+    expect(config.rest.timeouts).toEqual({ connectMs: 2_000, firstByteMs: 30_000, responseMs: 300_000 });
+    expect(config.rest.routes[0]?.timeouts).toEqual({ responseMs: 9_000 });
+    expect(() =>
+      loadConfig({ env: {}, overrides: { rest: { routes: [{ prefix: '/a', upstream: 'http://u', timeoutMs: 5 }] } } } as never),
+    ).toThrow(/timeoutMs/);
   });
 
   it('refuses an upstream with a path, a non-HTTP upstream, dot segments or encodings in a prefix, duplicate prefixes and unknown keys', () => {

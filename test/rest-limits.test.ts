@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
+import { RedisApiKeyStore } from '../gateway/src/auth/api-key-store.js';
+import { createApiKey } from '../gateway/src/auth/api-keys.js';
 import { loadConfig } from '../gateway/src/config/index.js';
 import { bearer, deleteKeys, TEST_REDIS_URL, testKeyPrefix, waitForRedis } from './helpers/cost-stack.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
@@ -13,9 +15,17 @@ describe('per-route request limits, counted in Redis across two gateway instance
   const prefix = testKeyPrefix('rest-limits');
   let upstream: RestUpstream;
   let gateways: TestGateway[] = [];
+  const keys: { key: string; id: string }[] = [];
   beforeAll(async () => {
     upstream = await startRestUpstream();
     const to = upstream.origin;
+    // With Redis configured, the gateways read API keys from it (under their key prefix).
+    const keyStore = new Redis(TEST_REDIS_URL, { keyPrefix: prefix });
+    for (const owner of ['billing', 'reports']) {
+      const { key, record } = await createApiKey(new RedisApiKeyStore(keyStore), { owner, tier: 'shared', scopes: [] });
+      keys.push({ key, id: record.id });
+    }
+    keyStore.disconnect();
     const start = () =>
       startTestGateway({
         supergraph: { path: DEMO_SUPERGRAPH, watch: false },
@@ -40,6 +50,7 @@ describe('per-route request limits, counted in Redis across two gateway instance
         rest: {
           routes: [
             { ...open, prefix: '/per-ip', upstream: to, limit: { kind: 'sliding_window', by: 'ip', limit: 5, windowSeconds: 60 } },
+            { ...open, prefix: '/per-key', upstream: to, limit: { kind: 'sliding_window', by: 'apiKey', limit: 3, windowSeconds: 60 } },
             { ...open, prefix: '/per-user', upstream: to, limit: { kind: 'token_bucket', capacity: 3, refillPerSecond: 0.001 } },
             {
               ...open,
@@ -82,6 +93,40 @@ describe('per-route request limits, counted in Redis across two gateway instance
     try {
       const keys = await redis.keys(`${prefix}*per-ip*`);
       expect(keys).toEqual([`${prefix}rl:{rest:/per-ip:ip:127.0.0.1}:sw:route`]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('by API key: each key has its own window, exact across both instances; a caller without a key counts by IP', async () => {
+    const before = upstream.hits.length;
+    const [billing, reports] = keys as [{ key: string; id: string }, { key: string; id: string }];
+    const send = (key: string | undefined, i: number) =>
+      fetch(`${gateways[i % 2]?.url}/per-key/x`, { headers: key ? { 'x-api-key': key } : {} }).then(async (response) => {
+        await response.body?.cancel();
+        return response.status;
+      });
+    // All at once, spread over both instances: 6 with one key, 4 with the other, 4 without a key.
+    const statuses = await Promise.all([
+      ...Array.from({ length: 6 }, (_, i) => send(billing.key, i)),
+      ...Array.from({ length: 4 }, (_, i) => send(reports.key, i)),
+      ...Array.from({ length: 4 }, (_, i) => send(undefined, i)),
+    ]);
+    const count = (from: number, to: number, status: number) => statuses.slice(from, to).filter((s) => s === status).length;
+    expect([count(0, 6, 200), count(0, 6, 429)]).toEqual([3, 3]);
+    expect([count(6, 10, 200), count(6, 10, 429)]).toEqual([3, 1]);
+    expect([count(10, 14, 200), count(10, 14, 429)]).toEqual([3, 1]);
+    expect(upstream.hits.length - before).toBe(9);
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      const windows = (await redis.keys(`${prefix}*per-key*`)).sort();
+      expect(windows).toEqual(
+        [
+          `${prefix}rl:{rest:/per-key:ip:127.0.0.1}:sw:route`,
+          `${prefix}rl:{rest:/per-key:key:${billing.id}}:sw:route`,
+          `${prefix}rl:{rest:/per-key:key:${reports.id}}:sw:route`,
+        ].sort(),
+      );
     } finally {
       redis.disconnect();
     }

@@ -48,7 +48,7 @@ beforeAll(async () => {
       rewrite: '/api/echo',
       methods: ['GET', 'HEAD', 'POST'],
       auth: { mode: 'optional' },
-      timeoutMs: 400,
+      timeouts: { firstByteMs: 400 },
     },
     { prefix: '/legacy/auth', upstream: upstream.origin, rewrite: '/api/echo', auth: { mode: 'required', forwardAuthorization: true } },
     { prefix: '/legacy/admin', upstream: upstream.origin, rewrite: '/api/echo', auth: { mode: 'required', scopes: ['admin:read'] } },

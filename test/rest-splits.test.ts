@@ -37,6 +37,7 @@ beforeAll(async () => {
           upstream: stable.origin,
           split: { upstream: canary.origin, weight: 20, sticky: { by: 'header', name: 'x-session' } },
         },
+        { ...open, prefix: '/random', upstream: stable.origin, split: { upstream: canary.origin, weight: 25 } },
         {
           ...open,
           prefix: '/per-user',
@@ -91,6 +92,20 @@ describe('REST traffic splits', () => {
       const first = await sideOf('/weighted/a', { 'x-session': session });
       for (let i = 0; i < 3; i++) expect(await sideOf('/weighted/a', { 'x-session': session })).toBe(first);
     }
+  });
+
+  it('a weighted split without stickiness: 600 requests of one client give the canary 25% ± 6 points, each to exactly one side', async () => {
+    // Binomial(600, 0.25): the standard deviation is 10.6 requests (1.8 points), so ± 6 points is over 3 of them.
+    const before = { stable: stable.hits.length, canary: canary.hits.length };
+    let toCanary = 0;
+    for (let i = 0; i < 600; i += 30) {
+      const sides = await Promise.all(Array.from({ length: 30 }, () => sideOf('/random/a')));
+      toCanary += sides.filter((side) => side === 'canary').length;
+    }
+    expect(canary.hits.length - before.canary).toBe(toCanary);
+    expect(stable.hits.length - before.stable).toBe(600 - toCanary);
+    expect(toCanary / 600).toBeGreaterThanOrEqual(0.19);
+    expect(toCanary / 600).toBeLessThanOrEqual(0.31);
   });
 
   it('sticky by principal: each user stays on one side, and users land on both', async () => {

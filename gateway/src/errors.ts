@@ -271,6 +271,22 @@ export const ERRORS = {
     message: 'The upstream service of this route did not answer in time.',
     source: 'gateway',
   },
+  UPSTREAM_CONNECT_TIMEOUT: {
+    status: 504,
+    message: 'The upstream service of this route could not be connected to in time.',
+    source: 'gateway',
+  },
+  UPSTREAM_RESPONSE_TIMEOUT: {
+    status: 504,
+    message: 'The upstream service of this route did not send its whole answer in time.',
+    source: 'gateway',
+  },
+  SUPERGRAPH_SOURCE_UNAVAILABLE: {
+    status: 503,
+    message:
+      'At start, the remote supergraph source (`url` or `uplink`) failed and there is no last good copy in `supergraph.cacheFile`: the gateway does not start.',
+    source: 'gateway',
+  },
   SUPERGRAPH_NOT_LOADED: { status: 503, message: 'The gateway has not loaded a supergraph yet.', source: 'gateway' },
   AUTH_UNAVAILABLE: {
     status: 503,

@@ -35,6 +35,8 @@ const CHUNK = Buffer.alloc(64 * 1024, 0x61);
  * - `…/slow?ms=N`: answers after N ms (or when the client leaves);
  * - `…/garbage`: writes bytes that are not HTTP and closes;
  * - `…/status?code=N`: answers status N;
+ * - `…/trickle?chunks=N&ms=M`: 200 at once, then N chunks of 16 bytes, one every M ms (or until the client leaves);
+ * - `…/own-cors`: 200 JSON with its own `Access-Control-Allow-Origin: *`, `-Credentials` and `Vary: Accept-Encoding`;
  * - `…/items?n=N`: 200 JSON `{items: [{id, name, secret}…], internal: {token}, total}`, written in chunks without a length.
  */
 export async function startRestUpstream(): Promise<RestUpstream> {
@@ -89,6 +91,32 @@ export async function startRestUpstream(): Promise<RestUpstream> {
       res.on('close', () => (closed = true));
       for (let waited = 0; waited < ms && !closed; waited += 50) await sleep(50);
       if (!closed) res.writeHead(200, { 'content-type': 'application/json' }).end('{"slow":true}');
+      return;
+    }
+    if (path.endsWith('/own-cors')) {
+      res
+        .writeHead(200, {
+          'content-type': 'application/json',
+          'access-control-allow-origin': '*',
+          'access-control-allow-credentials': 'true',
+          vary: 'Accept-Encoding',
+        })
+        .end('{"own":true}');
+      return;
+    }
+    if (path.endsWith('/trickle')) {
+      const chunks = Number(parsed.searchParams.get('chunks') ?? 10);
+      const ms = Number(parsed.searchParams.get('ms') ?? 100);
+      const type = parsed.searchParams.get('type') ?? 'application/octet-stream';
+      let closed = false;
+      res.on('close', () => (closed = true));
+      res.writeHead(200, { 'content-type': type });
+      res.write(type.includes('json') ? '[' : '');
+      for (let i = 0; i < chunks && !closed; i++) {
+        await sleep(ms);
+        res.write(type.includes('json') ? `${i ? ',' : ''}${String(i).padStart(15, ' ')}` : 'b'.repeat(16));
+      }
+      if (!closed) res.end(type.includes('json') ? ']' : '');
       return;
     }
     if (path.endsWith('/items')) {

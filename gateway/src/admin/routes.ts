@@ -114,7 +114,7 @@ export function registerAdminRoutes(app: FastifyInstance, auth: AdminAuthenticat
   });
 
   route('POST', '/admin/reload', 'supergraph.reload', async (_request, _reply, record) => {
-    const outcome = targets.supergraph.reload();
+    const outcome = await targets.supergraph.reload();
     if (!outcome) throw new GatewayError('ADMIN_NOT_AVAILABLE', 'The supergraph has not been loaded yet.');
     record.detail = { result: outcome.result, supergraph: outcome.id.slice(0, 12) };
     if (outcome.result === 'failed') {

@@ -5,7 +5,7 @@ import type { SupergraphConfig } from '../supergraph/config.js';
 import { productionSettings, type GraphqlConfig } from './config.js';
 import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import { fileSupergraphSource } from '../supergraph/file-source.js';
+import { supergraphSource } from '../supergraph/source.js';
 import type { SupergraphState } from '../supergraph/state.js';
 import { formatGatewayError } from './format-error.js';
 import { maxDirectivesRule } from './request-limits.js';
@@ -20,19 +20,17 @@ export interface ApolloServerOptions {
   plugins: ApolloServerPlugin<GatewayContext>[];
 }
 
-/** Apollo Server on `@apollo/gateway`, serving the supergraph file (polled for hot reload). */
+/** Apollo Server on `@apollo/gateway`, serving the supergraph from its configured source (file, URL or Uplink). */
 export function createApolloServer(options: ApolloServerOptions): ApolloServer<GatewayContext> {
   const { config, logger, metrics } = options;
   const gateway = withoutApolloTelemetry(
     () =>
       new ApolloGateway({
         logger: logger.child({ component: 'apollo-gateway' }),
-        supergraphSdl: fileSupergraphSource({
-          ...config.supergraph,
+        supergraphSdl: supergraphSource(config.supergraph, {
           logger: logger.child({ component: 'supergraph' }),
           metrics,
-          onLoaded: (loaded) => options.supergraph.update(loaded),
-          onReloader: (reload) => options.supergraph.setReloader(reload),
+          state: options.supergraph,
         }),
         buildService: options.buildService,
       }),

@@ -60,7 +60,14 @@ export function readinessDetail(
     status: ready ? 'ready' : 'not_ready',
     phase,
     instance: shared.instanceId,
-    supergraph: loaded ? { id: loaded.id.slice(0, 12), loadedAt: loaded.loadedAt.toISOString(), path: config.supergraph.path } : null,
+    supergraph: loaded
+      ? {
+          id: loaded.id.slice(0, 12),
+          loadedAt: loaded.loadedAt.toISOString(),
+          ...(shared.supergraph.source?.kind === 'file' ? { path: config.supergraph.path } : {}),
+          source: shared.supergraph.source,
+        }
+      : null,
   };
   for (const fragment of contributions.readiness) Object.assign(body, fragment());
   body.redis = shared.redis ? { status: shared.redis.status } : { status: 'not_configured' };

@@ -199,8 +199,27 @@ export class GatewayMetrics {
 
   readonly supergraphReloads = new Counter({
     name: 'gateway_supergraph_reloads_total',
-    help: 'Attempts to load a changed supergraph file, by result (a failure keeps the previous supergraph).',
+    help: 'Attempts to load a changed supergraph (file or remote source), by result (a failure keeps the previous supergraph).',
     labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly supergraphFetches = new Counter({
+    name: 'gateway_supergraph_fetches_total',
+    help: 'Fetches from a remote supergraph source (`url`, `uplink`), by result: `updated`, `unchanged`, `error`, or `rejected` (fetched but refused).',
+    labelNames: ['source', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly supergraphLastUpdate = new Gauge({
+    name: 'gateway_supergraph_last_update_timestamp_seconds',
+    help: 'When a supergraph from the remote source last became the served one (Unix seconds; 0 until then, e.g. while serving the disk copy).',
+    registers: [this.registry],
+  });
+
+  readonly supergraphLastFetchSuccess = new Gauge({
+    name: 'gateway_supergraph_last_successful_fetch_timestamp_seconds',
+    help: 'When the remote supergraph source last answered, with a supergraph or "unchanged" (Unix seconds; 0 until then).',
     registers: [this.registry],
   });
 
@@ -265,6 +284,29 @@ export class GatewayMetrics {
     help: 'REST passthrough request duration in seconds (to the last byte sent), by route and status class.',
     labelNames: ['route', 'status_class'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly restTimeouts = new Counter({
+    name: 'gateway_rest_upstream_timeouts_total',
+    help:
+      "REST upstream calls that ran past one of their route's deadlines, by route and phase: connect, first_byte (status line and headers), " +
+      'body (a gap between body chunks) or response (the whole answer).',
+    labelNames: ['route', 'phase'] as const,
+    registers: [this.registry],
+  });
+
+  readonly restWebSockets = new Gauge({
+    name: 'gateway_rest_websocket_connections',
+    help: 'WebSocket connections relayed by REST routes now, by route.',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+
+  readonly restWebSocketsClosed = new Counter({
+    name: 'gateway_rest_websocket_closed_total',
+    help: 'Relayed WebSocket connections ended, by route and reason: client, upstream, idle, lifetime, shutdown or error.',
+    labelNames: ['route', 'reason'] as const,
     registers: [this.registry],
   });
 

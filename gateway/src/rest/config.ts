@@ -10,6 +10,9 @@ import { matchKey } from './match.js';
 import { RouteLimitSchema } from './route-limit.js';
 import { TransformSchema } from './transform-config.js';
 import { SplitSchema } from './split.js';
+import { RouteCorsSchema } from './cors.js';
+import { WebSocketSchema } from './websocket.js';
+import { DefaultTimeoutsSchema, RouteTimeoutsSchema } from './timeouts.js';
 import { PredicateSchema, hostPattern, pathPattern, patternParams } from './match-config.js';
 
 /**
@@ -109,11 +112,9 @@ const RestRouteSchema = z
     limit: RouteLimitSchema.optional(),
     transform: TransformSchema.optional(),
     split: SplitSchema.optional(),
-    timeoutMs: positiveInt
-      .default(30_000)
-      .describe(
-        "Longest wait for the upstream's response headers, and for each chunk of a body after that (a long download is not cut while bytes flow).",
-      ),
+    timeouts: RouteTimeoutsSchema.optional(),
+    cors: RouteCorsSchema.optional(),
+    websocket: WebSocketSchema,
     retries: z
       .object(withDefaults(RetryFields, { maxRetries: 1, baseDelayMs: 25, maxDelayMs: 250 }))
       .strict()
@@ -155,6 +156,7 @@ const RestRouteSchema = z
 
 export const RestConfigSchema = z
   .object({
+    timeouts: DefaultTimeoutsSchema,
     routes: z
       .array(RestRouteSchema)
       .default([])

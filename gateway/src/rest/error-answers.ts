@@ -6,6 +6,7 @@ import { callFailureOf, describeError, type CallFailure } from '../upstream/call
 import { BodyTooLargeError } from './body-limit.js';
 import { serveKeptCopy, type RouteFallback } from './fallback.js';
 import { ClientGoneError, sendAnswer, UpstreamErrorAnswer } from './proxy.js';
+import { RouteTimeoutError } from './timeouts.js';
 
 export interface FailedRequest {
   request: FastifyRequest;
@@ -21,7 +22,7 @@ export interface FailedRequest {
 /**
  * The answer to a request whose upstream call failed, in this order: nothing (the client left),
  * 413 (its body ran past the limit), a kept copy (GET), the upstream's own 5xx as it sent it, or the
- * gateway's 504 (timeout) / 503 (breaker open, bulkhead full, no replica) / 502 (anything else).
+ * gateway's 504 (UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_TIMEOUT, UPSTREAM_RESPONSE_TIMEOUT) / 503 (breaker open, bulkhead full, no replica) / 502 (anything else).
  */
 export async function answerFailure(error: unknown, failed: FailedRequest): Promise<FastifyReply> {
   const { request, reply, info } = failed;
@@ -35,10 +36,15 @@ export async function answerFailure(error: unknown, failed: FailedRequest): Prom
   if (served) return served;
   // The upstream's own 5xx is passed on as it is: it is the service's answer, not the gateway's.
   if (error instanceof UpstreamErrorAnswer) return sendAnswer(reply.headers(closing), error.answer);
-  throw new GatewayError(errorCodeOf(callFailureOf(error)), undefined, closing);
+  throw new GatewayError(errorCodeOf(error), undefined, closing);
 }
 
-function errorCodeOf(failure: CallFailure): ErrorCode {
+function errorCodeOf(error: unknown): ErrorCode {
+  if (error instanceof RouteTimeoutError) {
+    if (error.phase === 'connect') return 'UPSTREAM_CONNECT_TIMEOUT';
+    if (error.phase === 'response') return 'UPSTREAM_RESPONSE_TIMEOUT';
+  }
+  const failure: CallFailure = callFailureOf(error);
   if (failure === 'timeout') return 'UPSTREAM_TIMEOUT';
   if (failure === 'breaker_open' || failure === 'bulkhead_rejected' || failure === 'no_replica') return 'UPSTREAM_UNAVAILABLE';
   return 'UPSTREAM_BAD_RESPONSE';

@@ -15,7 +15,8 @@ import type { RedisClient } from '../redis/client.js';
 export const restFeature: Feature<RestSections, { logger: Logger; metrics: GatewayMetrics; redis: RedisClient | undefined }> = {
   name: 'rest',
   after: ['auth', 'subgraphs', 'cost'],
-  reloads: ['rest', 'rateLimit.tiers', 'rateLimit.defaultTier'],
+  // server.cors: the policy of routes without their own `cors`.
+  reloads: ['rest', 'rateLimit.tiers', 'rateLimit.defaultTier', 'server.cors'],
   setup({ config, shared, services }) {
     const { metrics } = shared;
     const resilience = services.get('subgraphResilience');

@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.js';
@@ -8,6 +10,7 @@ import type { RouteTransforms } from './transforms.js';
 import { requestState } from '../context.js';
 import type { RestRequestInfo } from './state.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import type { Breaker } from '../upstream/breaker.js';
 import type { Bulkhead } from '../upstream/bulkhead.js';
 import { describeError } from '../upstream/call-error.js';
 import { withRetries } from '../upstream/retry.js';
@@ -15,8 +18,11 @@ import { routeCall, type UpstreamRoute } from '../upstream/route.js';
 import type { BodyLimits } from './body-limit.js';
 import { answerFailure } from './error-answers.js';
 import { keptCopyKey, sendKeepingCopy, type RouteFallback } from './fallback.js';
-import { useResponseRules, type ForwardHeaderOptions } from './headers.js';
+import { upstreamRequestHeaders, useResponseRules, type ForwardHeaderOptions } from './headers.js';
+import { isUpgrade, type WebSocketLimits, type WebSocketRelay } from './websocket.js';
 import { discardAnswer, proxyAttempt, sendAnswer, type ProxiedRequest, type UpstreamAnswer } from './proxy.js';
+import type { CorsPolicy } from './cors.js';
+import { ResponseDeadline, RouteTimeoutError, timeoutPhaseOf, type RouteTimeouts } from './timeouts.js';
 
 /** Methods retried after a connection error or 502/503/504: idempotent and without a (streamed, unreplayable) body. */
 const RETRIED_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -44,10 +50,18 @@ export interface RouteRuntime {
   transforms: RouteTransforms | undefined;
   /** The route's name (`routeName`): metrics, logs, spans. */
   name: string;
+  /** The route's CORS policy (its own `cors`, else `server.cors`); undefined: none. */
+  cors: CorsPolicy | undefined;
+  /** The route's WebSocket limits, when it relays upgrades. */
+  websocket: WebSocketLimits | undefined;
+  /** The route's deadlines (its own `timeouts`, else `rest.timeouts`). */
+  timeouts: RouteTimeouts;
 }
 
 export interface HandlerServices {
   bodyLimits: BodyLimits;
+  /** Relays WebSocket upgrades, when a route does. */
+  webSockets?: WebSocketRelay | undefined;
   metrics: GatewayMetrics;
   logger: Logger;
 }
@@ -59,7 +73,7 @@ export interface HandlerServices {
  * failure, see {@link answerFailure}.
  */
 export function createRouteHandler(runtime: RouteRuntime, services: HandlerServices) {
-  const { route, fallback } = runtime;
+  const { fallback } = runtime;
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const state = requestState(request);
     const info = state.rest as RestRequestInfo;
@@ -72,13 +86,37 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
     );
     const checked = runtime.targets.get(request) as string;
     const target = transforms ? transforms.target(checked) : checked;
+    if (runtime.websocket && services.webSockets && isUpgrade(request)) {
+      const headers = upstreamRequestHeaders(
+        request,
+        transforms ? transforms.requestHeaders(request.headers) : request.headers,
+        state.principal,
+        runtime.headerOptions,
+      );
+      const hashHeader = runtime.upstream?.replicas?.hashHeader;
+      const hashKey = hashHeader ? request.headers[hashHeader] : undefined;
+      return services.webSockets.open({
+        request,
+        reply,
+        route: runtime.name,
+        limits: runtime.websocket,
+        upstream: runtime.upstream,
+        origin: runtime.origin,
+        target,
+        headers: headers as IncomingHttpHeaders,
+        hashKey: typeof hashKey === 'string' && hashKey !== '' ? hashKey : undefined,
+        handshakeTimeoutMs: runtime.timeouts.connectMs + runtime.timeouts.firstByteMs,
+      });
+    }
     useResponseRules(request, runtime.headerOptions);
     const key = fallback ? keptCopyKey(fallback, request, state.principal, target) : undefined;
+    const deadline = new ResponseDeadline(runtime.timeouts.responseMs);
     const call: ProxiedRequest = {
       request,
       reply,
       prefix: runtime.name,
-      timeoutMs: route.timeoutMs,
+      timeouts: runtime.timeouts,
+      deadline,
       target,
       state,
       info,
@@ -88,16 +126,36 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
       transformHeaders: transforms?.requestHeaders,
     };
     let answer: UpstreamAnswer;
+    const split = runtime.split?.goes(request, state.principal) ? runtime.split : undefined;
+    const failed = (error: unknown, count: boolean) => {
+      deadline.clear();
+      if (count) countTimeout(runtime, services.metrics, error);
+      const kept = fallback && key ? { fallback, key } : undefined;
+      return answerFailure(error, { request, reply, info, prefix: runtime.name, metrics: services.metrics, kept });
+    };
     try {
-      const split = runtime.split?.goes(request, state.principal) ? runtime.split : undefined;
       if (split) info.split = true;
       answer = await callUpstream(runtime, call, split ?? runtime);
     } catch (error) {
-      const kept = fallback && key ? { fallback, key } : undefined;
-      return answerFailure(error, { request, reply, info, prefix: runtime.name, metrics: services.metrics, kept });
+      return failed(error, true);
     }
     info.upstreamStatus = answer.status;
-    if (transforms) answer = await transforms.answer(answer, info);
+    watchBody(answer.stream, deadline, (error) => {
+      // The answer's status and headers came in time, its body did not: a failed call all the same.
+      info.failure = `timeout: ${describeError(error)}`;
+      countTimeout(runtime, services.metrics, error);
+      breakerOf((split ?? runtime).upstream, call.origin)
+        ?.run(() => Promise.reject(error))
+        .catch(() => undefined);
+    });
+    if (transforms) {
+      try {
+        answer = await transforms.answer(answer, info);
+      } catch (error) {
+        // The body failed while the JSON transform read it, before anything was sent: still an error answer.
+        return failed(asTimeout(error) ?? error, false);
+      }
+    }
     if (key && fallback && answer.status === 200) {
       return sendKeepingCopy(reply, answer, fallback.cache, key, (error) =>
         services.logger.debug({ route: runtime.name, err: describeError(error) }, 'REST fallback cache write failed'),
@@ -105,6 +163,31 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
     }
     return sendAnswer(reply, answer);
   };
+}
+
+/** Clears the request's deadline when the upstream's body ends; reports a deadline the body ran past. */
+function watchBody(stream: Readable, deadline: ResponseDeadline, onTimeout: (error: RouteTimeoutError) => void): void {
+  stream.once('close', () => deadline.clear());
+  stream.once('error', (error) => {
+    const timeout = asTimeout(error);
+    if (timeout) onTimeout(timeout);
+  });
+}
+
+function asTimeout(error: unknown): RouteTimeoutError | undefined {
+  if (error instanceof RouteTimeoutError) return error;
+  const phase = timeoutPhaseOf(error);
+  return phase && new RouteTimeoutError(phase, error instanceof Error ? error.message : String(error), { cause: error });
+}
+
+/** The breaker an answer's failure counts on: the route's (or its split's), or that of the replica that answered. */
+function breakerOf(upstream: UpstreamRoute | undefined, origin: string | undefined): Breaker | undefined {
+  return upstream?.breaker ?? upstream?.replicas?.pool.replicas.find((replica) => replica.url === origin)?.breaker;
+}
+
+function countTimeout(runtime: RouteRuntime, metrics: GatewayMetrics, error: unknown): void {
+  const phase = error instanceof RouteTimeoutError ? error.phase : undefined;
+  if (phase) metrics.restTimeouts.inc({ route: runtime.name, phase });
 }
 
 /** The upstream call of one request, retried as the route allows; rejects with the last attempt's failure. */
@@ -125,7 +208,10 @@ function callUpstream(
     maxRetries,
     baseDelayMs: route.retries.baseDelayMs,
     maxDelayMs: route.retries.maxDelayMs,
-    deadline: call.state.receivedAt + route.timeoutMs * (maxRetries + 1),
+    deadline: Math.min(
+      call.state.receivedAt + (call.timeouts.connectMs + call.timeouts.firstByteMs) * (maxRetries + 1),
+      Date.now() + call.deadline.ms,
+    ),
     isRetryable: routed.isRetryable,
     onRetry: (retry, error, delayMs) => {
       discardAnswer(error);

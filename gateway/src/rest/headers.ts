@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import { principalHeaderNames, principalHeaders, type Principal, type PrincipalHeaderNames } from '../auth/principal.js';
 import { requestState } from '../context.js';
+import { withoutUpstreamCors } from './cors.js';
 import { HOP_BY_HOP, headerInputOf, type CompiledHeaderRules, type HeaderInput, type HeaderOutput } from '../headers/rules.js';
 
 export interface ForwardHeaderOptions {
@@ -62,7 +63,7 @@ export function clientResponseHeaders(
   upstream: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
   request?: FastifyRequest,
 ): Headers {
-  const headers: Headers = { ...upstream };
+  const headers: Headers = withoutUpstreamCors(request, { ...upstream });
   dropHopByHop(headers, upstream.connection);
   const rules = request && responseRules.get(request);
   if (rules && !rules.empty) applyRules(headers, rules, headerInputOf(upstream), requestState(request).principal);

@@ -1,7 +1,6 @@
 import replyFrom from '@fastify/reply-from';
 import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
 import type { Logger } from 'pino';
-import { Agent } from 'undici';
 import type { CacheStore } from '../cache/store.js';
 import type { RestSections } from './config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -10,6 +9,8 @@ import type { BudgetStore } from '../rate-limit/budget.js';
 import type { BreakerRegistry } from '../upstream/breaker.js';
 import { BodyLimits } from './body-limit.js';
 import { createRouteTable, type RouteSnapshot } from './routes.js';
+import { RouteDispatcher } from './timeouts.js';
+import { createWebSocketRelay } from './websocket.js';
 
 export interface RestPassthroughOptions {
   config: RestSections;
@@ -55,17 +56,20 @@ export interface RestPassthrough {
  */
 export function createRestPassthrough(options: RestPassthroughOptions): RestPassthrough {
   const bodyLimits = new BodyLimits();
-  const table = createRouteTable({ ...options, bodyLimits });
+  const webSockets = options.config.rest.routes.some((route) => route.websocket) ? createWebSocketRelay(options.metrics) : undefined;
+  const table = createRouteTable({ ...options, bodyLimits, webSockets });
 
   const plugin: FastifyPluginAsync = async (app) => {
     bodyLimits.install(app);
     // Its own pool; TLS certificates are verified (reply-from's own agents would not verify them).
-    const agent = new Agent({ keepAliveTimeout: 10_000, connections: 128 });
+    // Each request takes its route's connect, first-byte and whole-response deadlines (timeouts.ts).
+    const agent = new RouteDispatcher({ keepAliveTimeout: 10_000, connections: 128 });
     await app.register(replyFrom, { undici: agent, disableRequestLogging: true, disableCache: true, retryMethods: [] });
     app.addHook('onClose', async () => {
       await agent.close().catch(() => undefined);
       await table.closeConnections();
     });
+    webSockets?.install(app, (path) => table.owns(path));
     table.register(app);
   };
 

@@ -9,6 +9,7 @@ import type { BreakerState } from '../upstream/breaker.js';
 import { callFailureOf, UpstreamCallError } from '../upstream/call-error.js';
 import { BodyTooLargeError } from './body-limit.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type ForwardHeaderOptions } from './headers.js';
+import { RouteTimeoutError, timeoutPhaseOf, withAttemptTimeouts, type ResponseDeadline, type RouteTimeouts } from './timeouts.js';
 
 /** An upstream answer whose body has not been read: it is streamed to the client. */
 export interface UpstreamAnswer {
@@ -33,8 +34,9 @@ export interface ProxiedRequest {
   reply: FastifyReply;
   /** The route's prefix (span attribute). */
   prefix: string;
-  /** Timeout of one attempt, until the upstream's response headers. */
-  timeoutMs: number;
+  /** The route's deadlines (connect, first byte) and the request's whole-response deadline. */
+  timeouts: RouteTimeouts;
+  deadline: ResponseDeadline;
   /** The upstream path and query (already checked, see path.ts). */
   target: string;
   state: RequestState;
@@ -44,6 +46,8 @@ export interface ProxiedRequest {
   bodyCut(): boolean;
   /** The route's own breaker's state now; undefined with replicas (each has its own) or without breakers. */
   breakerState(): BreakerState | undefined;
+  /** The origin the last attempt went to (a replica's, with several). */
+  origin?: string | undefined;
   /** The route's request header transforms, applied to the client's headers before the gateway sets its own. */
   transformHeaders?: ((headers: IncomingHttpHeaders) => IncomingHttpHeaders) | undefined;
 }
@@ -54,6 +58,7 @@ export interface ProxiedRequest {
  * the upstream gets that span's traceparent.
  */
 export async function proxyAttempt(call: ProxiedRequest, upstreamOrigin: string): Promise<UpstreamAnswer> {
+  call.origin = upstreamOrigin;
   const trace = call.state.trace;
   if (!trace) return proxyOnce(call, upstreamOrigin, undefined);
   const upstreamUrl = new URL(upstreamOrigin);
@@ -102,33 +107,35 @@ function proxyOnce(call: ProxiedRequest, upstreamOrigin: string, span: Span | un
     };
     reply.raw.once('close', gone);
     const settle = () => reply.raw.off('close', gone);
-    reply.from(upstreamOrigin + call.target, {
-      timeout: call.timeoutMs,
-      retryDelay: () => null,
-      rewriteRequestHeaders: (req, headers) => {
-        const incoming = call.transformHeaders ? call.transformHeaders(headers as IncomingHttpHeaders) : (headers as IncomingHttpHeaders);
-        const forwarded = upstreamRequestHeaders(req as FastifyRequest, incoming, principal, call.headerOptions);
-        // Traced: the upstream continues from this attempt's span, whatever the client sent.
-        if (span && state.trace) state.trace.inject(span, forwarded);
-        return forwarded as IncomingHttpHeaders;
-      },
-      // Headers are copied when the answer is sent (a retry or a fallback must not inherit them).
-      rewriteHeaders: () => ({}),
-      onResponse: (_req, _reply, raw) => {
-        settle();
-        // reply-from hands over undici's answer: statusCode, headers and the body stream.
-        const res = raw as unknown as { statusCode: number; headers: IncomingHttpHeaders; stream: Readable };
-        const answer: UpstreamAnswer = { status: res.statusCode, headers: res.headers, stream: res.stream };
-        // Nobody will read it (the client left while it was on its way): free the upstream connection.
-        if (abandoned) return void discardStream(answer.stream);
-        if (answer.status >= 500) reject(new UpstreamErrorAnswer(answer));
-        else resolve(answer);
-      },
-      onError: (_reply, { error }) => {
-        settle();
-        reject(call.bodyCut() ? new BodyTooLargeError('request body over the route limit') : callErrorOf(error));
-      },
-    });
+    const attempt = { connectMs: call.timeouts.connectMs, firstByteMs: call.timeouts.firstByteMs, signal: call.deadline.signal };
+    withAttemptTimeouts(attempt, () =>
+      reply.from(upstreamOrigin + call.target, {
+        retryDelay: () => null,
+        rewriteRequestHeaders: (req, headers) => {
+          const incoming = call.transformHeaders ? call.transformHeaders(headers as IncomingHttpHeaders) : (headers as IncomingHttpHeaders);
+          const forwarded = upstreamRequestHeaders(req as FastifyRequest, incoming, principal, call.headerOptions);
+          // Traced: the upstream continues from this attempt's span, whatever the client sent.
+          if (span && state.trace) state.trace.inject(span, forwarded);
+          return forwarded as IncomingHttpHeaders;
+        },
+        // Headers are copied when the answer is sent (a retry or a fallback must not inherit them).
+        rewriteHeaders: () => ({}),
+        onResponse: (_req, _reply, raw) => {
+          settle();
+          // reply-from hands over undici's answer: statusCode, headers and the body stream.
+          const res = raw as unknown as { statusCode: number; headers: IncomingHttpHeaders; stream: Readable };
+          const answer: UpstreamAnswer = { status: res.statusCode, headers: res.headers, stream: res.stream };
+          // Nobody will read it (the client left while it was on its way): free the upstream connection.
+          if (abandoned) return void discardStream(answer.stream);
+          if (answer.status >= 500) reject(new UpstreamErrorAnswer(answer));
+          else resolve(answer);
+        },
+        onError: (_reply, { error }) => {
+          settle();
+          reject(call.bodyCut() ? new BodyTooLargeError('request body over the route limit') : callErrorOf(error));
+        },
+      }),
+    );
   });
 }
 
@@ -149,11 +156,10 @@ function discardStream(stream: Readable): void {
 
 /** reply-from's error, as the failure kinds the breaker and retries know. */
 function callErrorOf(error: Error): UpstreamCallError {
-  const code = (error as { code?: string }).code;
   const cause = (error as { cause?: unknown }).cause ?? error;
-  if (code === 'FST_REPLY_FROM_GATEWAY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'FST_REPLY_FROM_TIMEOUT') {
-    return new UpstreamCallError('timeout', error.message, undefined, { cause });
-  }
+  if (cause instanceof RouteTimeoutError) return cause;
+  const phase = timeoutPhaseOf(error);
+  if (phase) return new RouteTimeoutError(phase, error.message, { cause });
   const message = cause instanceof Error ? cause.message : error.message;
   return new UpstreamCallError('network_error', message, undefined, { cause });
 }

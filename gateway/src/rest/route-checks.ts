@@ -13,6 +13,7 @@ import { resolvePolicy } from '../rate-limit/policy.js';
 import type { BodyLimits } from './body-limit.js';
 import { routeTarget, splitTarget } from './path.js';
 import { mergeLimitHeaders } from './route-limit.js';
+import { answerPreflight, applyCors, preflightMethod } from './cors.js';
 
 /** The matched route of a request (set by {@link selectRoute}, read by the hooks after it and the handler). */
 export type RouteOf = (request: FastifyRequest) => RestRouteConfig;
@@ -26,19 +27,21 @@ export function selectRoute(
   select: (method: string, input: MatchInput, request: FastifyRequest) => Selection<RouteRuntime>,
   selections: WeakMap<FastifyRequest, RouteRuntime>,
   bodyLimits: BodyLimits,
+  /** Whether the gateway-wide CORS hook already answered for this request (then the route's own policy is not applied). */
+  gatewayCorsRan: (request: FastifyRequest) => boolean = () => false,
 ): onRequestAsyncHookHandler {
   return async (request, reply) => {
     const { path, query } = splitTarget(request.raw.url ?? request.url);
-    const selection = select(
-      request.method,
-      {
-        host: hostName(request.host),
-        rawPath: path,
-        rawQuery: query.slice(1),
-        headers: request.headers,
-      },
-      request,
-    );
+    const input: MatchInput = { host: hostName(request.host), rawPath: path, rawQuery: query.slice(1), headers: request.headers };
+    const ownCors = !gatewayCorsRan(request);
+    // A preflight is matched as the request it announces; a route with a CORS policy answers it here.
+    const announced = ownCors ? preflightMethod(request) : undefined;
+    const preflight = announced === undefined ? undefined : select(announced, input, request);
+    if (preflight && 'route' in preflight && preflight.route.cors) {
+      requestState(request).rest = { route: preflight.route.name, attempts: 0 };
+      return answerPreflight(preflight.route.cors, request, reply);
+    }
+    const selection = select(request.method, input, request);
     // The passthrough takes every path: one no route matches is answered as any unknown path is.
     if (!selection) return reply.callNotFound();
     if ('allow' in selection) throw new GatewayError('METHOD_NOT_ALLOWED', undefined, { allow: selection.allow.join(', ') });
@@ -47,6 +50,7 @@ export function selectRoute(
     const info: RestRequestInfo = { route: routeName(route), attempts: 0 };
     requestState(request).rest = info;
     selections.set(request, runtime);
+    if (runtime.cors && ownCors) applyCors(runtime.cors, request, reply);
     const mapped = routeTarget(route, path, selection.params);
     if (!mapped.ok) {
       info.failure = `path refused: ${mapped.reason}`;

@@ -19,11 +19,14 @@ import { createRouteHandler, type RouteRuntime } from './handler.js';
 
 type RouteHandler = ReturnType<typeof createRouteHandler>;
 import { compileRoutes, type MatchInput, type Selection } from './match.js';
-import { requestState } from '../context.js';
+import { isCatchAll, requestState } from '../context.js';
 import { authorize, charge, selectRoute } from './route-checks.js';
 import { limitRequests } from './route-limit.js';
 import { compileTransforms } from './transforms.js';
 import { compileSplit } from './split.js';
+import { routeTimeouts } from './timeouts.js';
+import { compileCors } from './cors.js';
+import { webSocketLimits, type WebSocketRelay } from './websocket.js';
 import type { BudgetStore } from '../rate-limit/budget.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
 
@@ -43,6 +46,8 @@ export interface RouteTableOptions {
   /** Where routes' own request limits are counted (the budget's store, or one of their own). */
   limitStore?: BudgetStore | undefined;
   bodyLimits: BodyLimits;
+  /** Relays WebSocket upgrades; undefined: no route does. */
+  webSockets?: WebSocketRelay | undefined;
   metrics: GatewayMetrics;
   logger: Logger;
 }
@@ -66,6 +71,8 @@ export interface RouteTable {
   stopChecks(): void;
   /** Closes the health checks' connection pool. */
   closeConnections(): Promise<void>;
+  /** Whether a path is under one of the routes' mounts (known once registered). */
+  owns(path: string): boolean;
 }
 
 /** One config's routes, built together: a reload builds a new set and swaps it in whole. */
@@ -105,6 +112,7 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
 
   const registerAll = (app: FastifyInstance) => {
     const { config } = options;
+    const corsOn = config.server.cors.origins.length > 0;
     const selected = (request: FastifyRequest) => selections.get(request) as RouteRuntime;
     const routeOf = (request: FastifyRequest) => selected(request).route;
     const select = (method: string, input: MatchInput, request: FastifyRequest) => {
@@ -116,9 +124,10 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
     };
     const routeOptions = {
       exposeHeadRoute: false,
-      config: { catchAll: true },
+      // The gateway-wide CORS hook leaves these paths alone: each route applies its own policy or server.cors (cors.ts).
+      config: { cors: false },
       onRequest: [
-        selectRoute(select, selections, options.bodyLimits),
+        selectRoute(select, selections, options.bodyLimits, (request) => corsOn && isCatchAll(request)),
         options.authenticate,
         authorize(routeOf, config.auth.realm),
         limitRequests(
@@ -130,18 +139,23 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
       ],
       handler: (request: FastifyRequest, reply: FastifyReply) => (handlers.get(selected(request)) as RouteHandler)(request, reply),
     };
-    // Every path, so a route added by a reload serves without a restart; a path no route matches
-    // goes to the gateway's not-found answer. With CORS on, its preflight route owns OPTIONS on
-    // every path: only the mounts of the routes at start-up take OPTIONS here (more specific, they win).
-    const methods = config.server.cors.origins.length > 0 ? ALL_METHODS.filter((method) => method !== 'OPTIONS') : [...ALL_METHODS];
-    app.route({ ...routeOptions, method: methods, url: '/' });
-    app.route({ ...routeOptions, method: methods, url: '/*' });
-    if (methods.length === ALL_METHODS.length) return;
-    for (const mount of new Set(current.mounts.values())) {
-      if (mount === '/') continue;
+    const mounts = new Set(current.mounts.values());
+    // The mounts of the routes at start-up, as Fastify routes of their own (all methods, their own CORS).
+    for (const mount of mounts) {
       app.route({ ...routeOptions, method: [...ALL_METHODS], url: mount });
-      app.route({ ...routeOptions, method: [...ALL_METHODS], url: `${mount}/*` });
+      app.route({ ...routeOptions, method: [...ALL_METHODS], url: mount === '/' ? '/*' : `${mount}/*` });
     }
+    // Every other path, so a route added by a reload serves without a restart; a path no route matches
+    // gets the gateway's not-found answer. Here the gateway-wide CORS hook runs first (it cannot know
+    // the route yet), and with CORS on, its preflight route owns OPTIONS on these paths.
+    if (mounts.has('/')) return;
+    const catchAll = {
+      ...routeOptions,
+      config: { catchAll: true },
+      method: corsOn ? ALL_METHODS.filter((m) => m !== 'OPTIONS') : [...ALL_METHODS],
+    };
+    app.route({ ...catchAll, url: '/' });
+    app.route({ ...catchAll, url: '/*' });
   };
 
   return {
@@ -160,6 +174,7 @@ export function createRouteTable(options: RouteTableOptions): RouteTable {
     },
     snapshot: () => current.snapshot(),
     stopChecks: () => current.pools?.close(),
+    owns: (path) => [...current.mounts.values()].some((mount) => mount === '/' || path === mount || path.startsWith(`${mount}/`)),
     closeConnections: async () => {
       await probePool?.close().catch(() => undefined);
     },
@@ -283,6 +298,9 @@ function runtimeOf(
     targets: new WeakMap(),
     params: new WeakMap(),
     transforms: compileTransforms(route.transform),
+    timeouts: routeTimeouts(config.rest.timeouts, route.timeouts),
+    websocket: webSocketLimits(route.websocket),
+    cors: compileCors(route.cors, config.server.cors, route.methods, config.server.requestIdHeader),
     split: route.split && {
       origin: new URL(route.split.upstream).origin,
       upstream: (() => {

@@ -1,11 +1,13 @@
 import type { LoadedSupergraph, ReloadOutcome } from './file-source.js';
+import type { SourceStatus } from './source-status.js';
 import { listSubgraphs, type SubgraphRef } from './subgraph-list.js';
 
 /** The supergraph the gateway serves now, and the subgraphs it declares; empty until the first load. */
 export class SupergraphState {
   private current: LoadedSupergraph | undefined;
   private declared: SubgraphRef[] = [];
-  private reloader: (() => ReloadOutcome) | undefined;
+  private reloader: (() => ReloadOutcome | Promise<ReloadOutcome>) | undefined;
+  private sourceStatus: SourceStatus | undefined;
 
   get loaded(): LoadedSupergraph | undefined {
     return this.current;
@@ -16,13 +18,22 @@ export class SupergraphState {
     return this.declared;
   }
 
+  /** Where the supergraph comes from and how its last fetches went (kept up to date by the source). */
+  get source(): Readonly<SourceStatus> | undefined {
+    return this.sourceStatus;
+  }
+
+  setSource(status: SourceStatus): void {
+    this.sourceStatus = status;
+  }
+
   /** The source hands over how to reload it now (once it has loaded). */
-  setReloader(reload: () => ReloadOutcome): void {
+  setReloader(reload: () => ReloadOutcome | Promise<ReloadOutcome>): void {
     this.reloader = reload;
   }
 
-  /** Reloads the supergraph from its source now; undefined before the first load. */
-  reload(): ReloadOutcome | undefined {
+  /** Reloads the supergraph from its source now (a remote source fetches); undefined before the first load. */
+  reload(): ReloadOutcome | Promise<ReloadOutcome> | undefined {
     return this.reloader?.();
   }
 

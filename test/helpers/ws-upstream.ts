@@ -1,0 +1,55 @@
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+export interface WsUpstream {
+  /** e.g. http://127.0.0.1:54321 */
+  readonly origin: string;
+  /** Each accepted handshake: its path and query, and headers. */
+  readonly handshakes: { url: string; headers: IncomingHttpHeaders }[];
+  /** Connections open now. */
+  readonly open: Set<WebSocket>;
+  /** Close codes and reasons the upstream received. */
+  readonly closes: { code: number; reason: string }[];
+  close(): Promise<void>;
+}
+
+/**
+ * A WebSocket service on 127.0.0.1 port 0: greets each connection with `hello from <name>`, echoes
+ * every message (text as text, binary as binary), closes with 4001 "bye" when sent `close-me`,
+ * picks the first subprotocol offered, and answers 403 to an upgrade of `…/forbidden`.
+ */
+export async function startWsUpstream(name: string): Promise<WsUpstream> {
+  const handshakes: WsUpstream['handshakes'] = [];
+  const open = new Set<WebSocket>();
+  const closes: WsUpstream['closes'] = [];
+  const server = createServer((_request, response) => response.writeHead(426).end());
+  const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => [...protocols][0] ?? false });
+  server.on('upgrade', (request, socket, head) => {
+    if (request.url?.includes('/forbidden')) return void socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      handshakes.push({ url: request.url ?? '', headers: request.headers });
+      open.add(ws);
+      ws.send(`hello from ${name}`);
+      ws.on('message', (data, binary) => {
+        if (!binary && data.toString() === 'close-me') return void ws.close(4001, 'bye');
+        ws.send(data, { binary });
+      });
+      ws.on('close', (code, reason) => {
+        open.delete(ws);
+        closes.push({ code, reason: reason.toString() });
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    handshakes,
+    open,
+    closes,
+    async close() {
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
