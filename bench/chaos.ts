@@ -14,9 +14,10 @@
  * CLIENT_TIMEOUT_MS); the share of answers with full data (200, no `errors`); the fallbacks used by
  * source and reason (from `extensions.fallbacks`); the calls reaching products per second (counted
  * by the proxy); and, for a normal phase after a fault, how long after the switch back the first
- * answer with live products data (no products fallback) came.
+ * answer with live products data (product data in it, and no products fallback) came.
  *
- * Env: BENCH_PHASE_MS (10000), BENCH_CLIENTS (20), BENCH_CLIENT_TIMEOUT_MS (10000).
+ * Env: BENCH_PHASE_MS (10000), BENCH_CLIENTS (20), BENCH_CLIENT_TIMEOUT_MS (10000), BENCH_WORKLOADS
+ * (`identical,varied`: which workloads run, in that order).
  */
 import { cpus } from 'node:os';
 import { Pool } from 'undici';
@@ -41,6 +42,10 @@ interface Sample {
   timedOut: boolean;
   /** `source:reason` of each products fallback entry. */
   fallbacks: string[];
+  /** Why an answer is not full data: `timeout`, the HTTP status, or the first error's code. */
+  notFull?: string | undefined;
+  /** The answer holds product data (some users' orders have none: their answers say nothing of products). */
+  products: boolean;
 }
 
 interface PhaseResult {
@@ -50,7 +55,11 @@ interface PhaseResult {
   p99: number;
   fullShare: number;
   fallbacks: Record<string, number>;
+  /** Answers without full data, by {@link Sample.notFull}. */
+  notFull: Record<string, number>;
   productsCallsPerSecond: number;
+  /** The products breaker's changes during the phase, e.g. `open 1, half_open 1` (from the gateway's metrics). */
+  breaker: Record<string, number>;
   /** ms from the phase's start to the end of the first answer with live products data; normal phases after a fault. */
   liveAgainMs?: number | undefined;
 }
@@ -75,13 +84,15 @@ async function send(pool: Pool, payload: string): Promise<Sample> {
     });
     const text = await response.body.text();
     const parsed = JSON.parse(text) as {
-      errors?: unknown[];
+      errors?: { extensions?: { code?: string } }[];
       extensions?: { fallbacks?: { subgraph: string; source: string; reason: string }[] };
     };
     const fallbacks = (parsed.extensions?.fallbacks ?? []).filter((f) => f.subgraph === 'products').map((f) => `${f.source}:${f.reason}`);
-    return { started, ended: performance.now(), full: response.statusCode === 200 && !parsed.errors, timedOut: false, fallbacks };
+    const full = response.statusCode === 200 && !parsed.errors;
+    const notFull = full ? undefined : `${response.statusCode} ${parsed.errors?.[0]?.extensions?.code ?? ''}`.trim();
+    return { started, ended: performance.now(), full, timedOut: false, fallbacks, notFull, products: text.includes('"product":{') };
   } catch {
-    return { started, ended: started + CLIENT_TIMEOUT_MS, full: false, timedOut: true, fallbacks: [] };
+    return { started, ended: started + CLIENT_TIMEOUT_MS, full: false, timedOut: true, fallbacks: [], notFull: 'timeout', products: false };
   }
 }
 
@@ -101,11 +112,26 @@ async function setPhase(proxy: FaultProxy, phase: PhaseName): Promise<void> {
   proxy.mode = phase === 'normal' ? { kind: 'pass' } : MODES[phase];
 }
 
+/** The products breaker's state changes so far, by new state (`gateway_circuit_breaker_transitions_total`). */
+async function breakerChanges(gatewayUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${gatewayUrl}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const [, state, value] of text.matchAll(
+    /^gateway_circuit_breaker_transitions_total\{[^}]*breaker="products"[^}]*state="(\w+)"[^}]*\} (\d+)/gm,
+  )) {
+    counts[state as string] = (counts[state as string] ?? 0) + Number(value);
+  }
+  return counts;
+}
+
 async function runWorkload(workload: Workload, urls: Record<string, string>, proxy: FaultProxy): Promise<PhaseResult[]> {
   const config: GatewayConfigInput = {
     supergraph: { path: 'schema/supergraph.graphql', watch: false },
     auth: { jwt: { issuers: [{ issuer: 'bench', audience: 'bench', algorithms: ['HS256'], secretEnv: 'BENCH_JWT_SECRET' }] } },
     subgraphs: { users: { url: urls.users }, orders: { url: urls.orders }, products: { url: proxy.url } },
+    // One token stands for all the clients: its budget would answer 429 once throughput rises (as
+    // it does when answers come from the cache), which is not what this benchmark measures.
+    rateLimit: { enabled: false },
   };
   const { child, info } = await startChild<{ url: string }>('bench/resilience-gateway.ts', [JSON.stringify(config)]);
   const pool = new Pool(info.url, { connections: CLIENTS, pipelining: 1 });
@@ -116,6 +142,7 @@ async function runWorkload(workload: Workload, urls: Record<string, string>, pro
     const samples: Sample[] = [];
     const starts: number[] = [];
     const hits: number[] = [];
+    const changes: Record<string, number>[] = [];
     let counter = 0;
     let running = true;
     const client = async () => {
@@ -126,11 +153,13 @@ async function runWorkload(workload: Workload, urls: Record<string, string>, pro
       await setPhase(proxy, phase);
       starts.push(performance.now());
       hits.push(proxy.hits);
+      changes.push(await breakerChanges(info.url));
       process.stderr.write(`${workload}: ${phase}\n`);
       await new Promise((resolve) => setTimeout(resolve, PHASE_MS));
     }
     starts.push(performance.now());
     hits.push(proxy.hits);
+    changes.push(await breakerChanges(info.url));
     running = false;
     await Promise.all(clients);
     await setPhase(proxy, 'normal');
@@ -140,9 +169,15 @@ async function runWorkload(workload: Workload, urls: Record<string, string>, pro
       const inPhase = samples.filter((s) => s.started >= from && s.started < to);
       const sorted = inPhase.map((s) => s.ended - s.started).sort((a, b) => a - b);
       const fallbacks: Record<string, number> = {};
-      for (const sample of inPhase) for (const f of sample.fallbacks) fallbacks[f] = (fallbacks[f] ?? 0) + 1;
+      const notFull: Record<string, number> = {};
+      for (const sample of inPhase) {
+        for (const f of sample.fallbacks) fallbacks[f] = (fallbacks[f] ?? 0) + 1;
+        if (sample.notFull) notFull[sample.notFull] = (notFull[sample.notFull] ?? 0) + 1;
+      }
       const afterFault = i > 0 && name === 'normal';
-      const live = afterFault ? inPhase.filter((s) => s.full && s.fallbacks.length === 0).sort((a, b) => a.ended - b.ended)[0] : undefined;
+      const live = afterFault
+        ? inPhase.filter((s) => s.full && s.products && s.fallbacks.length === 0).sort((a, b) => a.ended - b.ended)[0]
+        : undefined;
       return {
         name,
         rps: inPhase.length / ((to - from) / 1000),
@@ -150,6 +185,12 @@ async function runWorkload(workload: Workload, urls: Record<string, string>, pro
         p99: percentile(sorted, 99),
         fullShare: inPhase.length ? inPhase.filter((s) => s.full).length / inPhase.length : 0,
         fallbacks,
+        notFull,
+        breaker: Object.fromEntries(
+          Object.entries(changes[i + 1] ?? {})
+            .map(([state, n]) => [state, n - (changes[i]?.[state] ?? 0)])
+            .filter(([, n]) => (n as number) > 0),
+        ) as Record<string, number>,
         productsCallsPerSecond: ((hits[i + 1] as number) - (hits[i] as number)) / ((to - from) / 1000),
         liveAgainMs: live ? live.ended - from : afterFault ? Number.NaN : undefined,
       };
@@ -164,7 +205,10 @@ const { child: subgraphs, info: urls } = await startChild<Record<string, string>
 const proxy = await startFaultProxy(urls.products as string);
 const results: [Workload, PhaseResult[]][] = [];
 try {
-  for (const workload of ['identical', 'varied'] as const) results.push([workload, await runWorkload(workload, urls, proxy)]);
+  const workloads = (process.env.BENCH_WORKLOADS ?? 'identical,varied')
+    .split(',')
+    .filter((w): w is Workload => w === 'identical' || w === 'varied');
+  for (const workload of workloads) results.push([workload, await runWorkload(workload, urls, proxy)]);
 } finally {
   await proxy.close();
   await stop(subgraphs);
@@ -174,18 +218,19 @@ console.log(
   `\n${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; ${CLIENTS} clients, ${PHASE_MS / 1000} s per phase, client timeout ${CLIENT_TIMEOUT_MS / 1000} s, gateway defaults\n`,
 );
 console.log(
-  '| workload | phase | rps | p50 ms | p99 ms | full data | products fallbacks (source:reason) | calls to products / s | live again after |',
+  '| workload | phase | rps | p50 ms | p99 ms | full data | not full (status code) | products fallbacks (source:reason) | calls to products / s | products breaker changes | live again after |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const [workload, phases] of results) {
   for (const p of phases) {
-    const fallbacks =
-      Object.entries(p.fallbacks)
+    const tally = (counts: Record<string, number>) =>
+      Object.entries(counts)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ') || '—';
+    const fallbacks = tally(p.fallbacks);
     const liveAgain = p.liveAgainMs === undefined ? '' : Number.isNaN(p.liveAgainMs) ? 'never' : `${(p.liveAgainMs / 1000).toFixed(1)} s`;
     console.log(
-      `| ${workload} | ${p.name} | ${p.rps.toFixed(0)} | ${p.p50.toFixed(0)} | ${p.p99.toFixed(0)} | ${(p.fullShare * 100).toFixed(1)}% | ${fallbacks} | ${p.productsCallsPerSecond.toFixed(1)} | ${liveAgain} |`,
+      `| ${workload} | ${p.name} | ${p.rps.toFixed(0)} | ${p.p50.toFixed(0)} | ${p.p99.toFixed(0)} | ${(p.fullShare * 100).toFixed(1)}% | ${tally(p.notFull)} | ${fallbacks} | ${p.productsCallsPerSecond.toFixed(1)} | ${tally(p.breaker)} | ${liveAgain} |`,
     );
   }
 }

@@ -237,6 +237,24 @@ describe('with the default config', () => {
     });
   });
 
+  describe('an upgrade request nobody takes is answered, not left hanging', () => {
+    const upgrade = (path: string) =>
+      `GET ${path} HTTP/1.1\r\nhost: gw\r\nconnection: Upgrade\r\nupgrade: websocket\r\n` +
+      `sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+
+    it('to a path no route serves: the REST 404, and the connection closes', async () => {
+      const connection = await openRaw(gw.url);
+      try {
+        connection.write(upgrade('/nowhere'));
+        const [response] = await connection.responses(1, 5_000);
+        expectRestError(response, 'NOT_FOUND');
+        expect((await connection.closed).byServer).toBe(true);
+      } finally {
+        connection.destroy();
+      }
+    });
+  });
+
   describe("CSRF prevention on GET (Apollo Server's rule)", () => {
     const get = (headers: string) =>
       rawRequest(gw.url, `GET /graphql?query=${encodeURIComponent(QUERY_TEXT)} HTTP/1.1\r\nhost: gw\r\n${headers}\r\n`);

@@ -4,6 +4,7 @@ import { parser } from '@prometheus-io/lezer-promql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { GatewayMetrics } from '../gateway/src/observability/metrics.js';
+import { SubscriptionMetrics } from '../gateway/src/subscriptions/metrics.js';
 import { bearer, bucket, deleteKeys, testKeyPrefix, waitForRedis } from './helpers/cost-stack.js';
 import { postGraphql, type TestGateway } from './helpers/gateway.js';
 import { TEST_REDIS_URL } from './helpers/redis.js';
@@ -420,6 +421,8 @@ describe('docs/observability.md metric table', () => {
       labels: [...(labels ?? '').matchAll(/`(\w+)`/g)].map((match) => match[1]).sort(),
     }));
     const metrics = new GatewayMetrics({ maxOperationLabels: 1, defaultMetrics: false });
+    // Features that register metrics of their own on the gateway's registry.
+    new SubscriptionMetrics(metrics.registry, { active: () => new Map(), websocketConnections: () => 0 });
     const actual = metrics.registry.getMetricsAsArray().map((metric) => ({
       name: metric.name,
       type: metric.type,

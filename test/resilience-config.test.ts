@@ -30,7 +30,7 @@ describe('per-subgraph resilience settings', () => {
       rollingWindowMs: 10_000,
       volumeThreshold: 3,
       resetTimeoutMs: 5_000,
-      consecutiveFailures: 0,
+      consecutiveFailures: 20,
       slowCallDurationMs: 250, // half of its own timeoutMs
       slowCallRatePercentage: 80,
     });
@@ -39,6 +39,15 @@ describe('per-subgraph resilience settings', () => {
     expect(users.breaker.volumeThreshold).toBe(10);
     expect(users.retry).toEqual({ maxRetries: 2, baseDelayMs: 25, maxDelayMs: 250 });
     expect(users.fallback).toEqual({ cache: true, cacheTtlMs: 300_000, refreshAfterMs: 1_000 });
+    expect(users.hedging).toEqual({
+      enabled: false,
+      delayMs: 500,
+      adaptive: true,
+      percentile: 95,
+      minDelayMs: 10,
+      maxPercent: 10,
+      windowMs: 10_000,
+    });
   });
 
   it('rejects unknown and out-of-range keys, naming them', () => {

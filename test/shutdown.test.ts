@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { DUPLICATE_SIGNAL_WINDOW_MS } from '../gateway/src/shutdown-signals.js';
 import { spawnGateway } from './helpers/process.js';
 import { sleep, useTinySubgraph } from './helpers/tiny-subgraph.js';
 
@@ -13,13 +14,19 @@ function slowQuery(url: string, ms: number) {
   });
 }
 
+/** Resolves once the subgraph has received one more request than before: the gateway holds it in flight. */
+async function reachedSubgraph(before: number): Promise<void> {
+  while (tiny.subgraph.receivedHeaders.length <= before) await sleep(10);
+}
+
 describe('graceful shutdown', () => {
   it('on SIGTERM stops accepting, finishes in-flight requests, and exits 0', async () => {
     const gateway = spawnGateway({ SUPERGRAPH_PATH: tiny.supergraphPath });
     const url = await gateway.ready;
 
+    const received = tiny.subgraph.receivedHeaders.length;
     const inFlight = slowQuery(url, 1_500);
-    await sleep(200);
+    await reachedSubgraph(received);
     gateway.child.kill('SIGTERM');
     // Once the signal is handled (however loaded the machine), the listener is closed at once.
     await waitForLine(gateway.stdout, 'shutting down: finishing in-flight requests');
@@ -46,8 +53,9 @@ describe('graceful shutdown', () => {
   it('ignores a relayed copy of the signal, but a later second signal exits at once', async () => {
     const gateway = spawnGateway({ SUPERGRAPH_PATH: tiny.supergraphPath });
     const url = await gateway.ready;
+    const received = tiny.subgraph.receivedHeaders.length;
     const drained = slowQuery(url, 600);
-    await sleep(150);
+    await reachedSubgraph(received);
     // npm and the terminal both deliver Ctrl-C: the same signal twice, milliseconds apart.
     gateway.child.kill('SIGINT');
     gateway.child.kill('SIGINT');
@@ -56,13 +64,16 @@ describe('graceful shutdown', () => {
 
     const insisted = spawnGateway({ SUPERGRAPH_PATH: tiny.supergraphPath });
     const insistedUrl = await insisted.ready;
+    const insistedReceived = tiny.subgraph.receivedHeaders.length;
     const cut = slowQuery(insistedUrl, 5_000).then(
       (r) => r.status,
       () => 'connection cut',
     );
-    await sleep(150);
+    await reachedSubgraph(insistedReceived);
     insisted.child.kill('SIGTERM');
-    await sleep(1_200);
+    // The copy window counts from when the gateway handled the first signal, which a loaded machine delays.
+    await waitForLine(insisted.stdout, 'shutting down: finishing in-flight requests');
+    await sleep(DUPLICATE_SIGNAL_WINDOW_MS + 200);
     insisted.child.kill('SIGTERM');
     expect((await insisted.exited).code).toBe(143);
     expect(await cut).toBe('connection cut');
@@ -74,11 +85,12 @@ describe('graceful shutdown', () => {
       writeConfig('server:\n  shutdownTimeoutMs: 300\n'),
     ]);
     const url = await gateway.ready;
+    const received = tiny.subgraph.receivedHeaders.length;
     const inFlight = slowQuery(url, 5_000).then(
       (r) => r.status,
       () => 'connection cut',
     );
-    await sleep(200);
+    await reachedSubgraph(received);
     const signalledAt = Date.now();
     gateway.child.kill('SIGTERM');
     const { code } = await gateway.exited;

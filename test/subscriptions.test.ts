@@ -90,6 +90,9 @@ describe('subscriptions through the gateway', () => {
       { data: { orderCreated: expectedOrder(ids[0]!, 'PENDING') } },
       { data: { orderCreated: expectedOrder(ids[1]!, 'PENDING') } },
     ]);
+    // Completed by the client: unsubscribed upstream too.
+    await waitFor(() => orders(stack).store.events.subscriberCount === before);
+    expect(orders(stack).store.events.subscriberCount).toBe(before);
   });
 
   it('a query and a mutation on the same WebSocket as a running subscription are answered, and the subscription still gets the event', async () => {
@@ -103,6 +106,8 @@ describe('subscriptions through the gateway', () => {
     const [created] = await collect(client, CREATE, 1);
     const id = (created?.data?.createOrder as { id: string }).id;
     expect(await events).toEqual([{ data: { orderCreated: expectedOrder(id, 'PENDING') } }]);
+    await waitFor(() => orders(stack).store.events.subscriberCount === before);
+    expect(orders(stack).store.events.subscriberCount).toBe(before);
   });
 
   it('refuses an anonymous orderCreated with the protocol error UNAUTHENTICATED (nothing is subscribed upstream)', async () => {
@@ -186,7 +191,7 @@ describe('subscriptions through the gateway', () => {
       client.on('closed', (event) => resolve(event as { code: number; reason: string })),
     );
     const before = orders(stack).store.events.subscriberCount;
-    void collect(client, 'subscription { orderCreated { id } }', 1).catch(() => undefined);
+    const last = collect(client, 'subscription { orderCreated { id } }', 1).catch(() => undefined);
     const sse = await fetch(stack.gw.graphqlUrl, {
       method: 'POST',
       headers: { ...headers, 'content-type': 'application/json', accept: 'text/event-stream' },
@@ -195,6 +200,8 @@ describe('subscriptions through the gateway', () => {
     await waitFor(() => orders(stack).store.events.subscriberCount >= before + 2);
     await stack.gw.close();
     expect(await closed).toMatchObject({ code: 1001, reason: 'Going away' });
+    // The error saying why came first.
+    expect((await last)?.[0]?.errors?.[0]?.extensions?.code).toBe('SHUTTING_DOWN');
     const text = await sse.text();
     expect(text).toContain('"code":"SHUTTING_DOWN"');
     expect(text.endsWith('event: complete\ndata:\n\n')).toBe(true);

@@ -311,6 +311,23 @@ export const ERRORS = {
       'A subscription needs a streaming transport: WebSocket (`graphql-transport-ws`), Server-Sent Events (`Accept: text/event-stream`) or multipart (`Accept: multipart/mixed;subscriptionSpec=1.0`).',
     source: 'gateway',
   },
+  SUBSCRIPTION_LIMIT_EXCEEDED: {
+    status: 429,
+    message:
+      'The client already runs as many subscriptions on this gateway as its tier allows (`subscriptions.perClient`, `subscriptions.tiers`); end one before starting another.',
+    source: 'gateway',
+  },
+  SUBSCRIPTION_SCHEMA_CHANGED: {
+    status: 200,
+    message: 'The supergraph changed and this subscription no longer plans the same way; subscribe again.',
+    source: 'gateway',
+  },
+  SUBSCRIPTION_SLOW_CONSUMER: {
+    status: 200,
+    message:
+      'The client did not read the events of this subscription fast enough (`subscriptions.bufferSize` waiting); the subscription has ended.',
+    source: 'gateway',
+  },
   SUBSCRIPTION_UPSTREAM_FAILED: {
     status: 200,
     message: 'The subgraph that serves this subscription could not be reached (after the configured retries); the subscription has ended.',

@@ -8,6 +8,8 @@ export type FaultMode =
   | { kind: 'pass' }
   /** Waits `ms` before forwarding (the client may give up first). */
   | { kind: 'slow'; ms: number }
+  /** Waits `ms` before forwarding every `every`-th request, forwards the others at once (a latency tail). */
+  | { kind: 'tail'; every: number; ms: number }
   /** Answers this HTTP status with a small text body, without forwarding. */
   | { kind: 'status'; status: number }
   /** Answers `status` to the next `times` requests, then forwards (a subgraph that recovers). */
@@ -71,9 +73,10 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
         res.writeHead(failWith, { 'content-type': 'text/plain' }).end(`injected ${failWith}`);
         return;
       }
-      if (mode.kind === 'slow') {
+      const delayMs = mode.kind === 'slow' ? mode.ms : mode.kind === 'tail' && hits % mode.every === 0 ? mode.ms : 0;
+      if (delayMs > 0) {
         // Bounded: wakes at least every 50 ms and stops waiting once the client has gone.
-        for (let waited = 0; waited < mode.ms && !closed; waited += 50) await sleep(Math.min(50, mode.ms - waited));
+        for (let waited = 0; waited < delayMs && !closed; waited += 50) await sleep(Math.min(50, delayMs - waited));
         if (closed) return;
       }
       const forwarded = await request(targetUrl, {

@@ -13,6 +13,17 @@ import { applyNulls, filterOperation, type FilteredOperation } from './operation
 import type { GatewayContext } from '../context.js';
 import { ERRORS } from '../errors.js';
 
+declare module '../context.js' {
+  interface RequestState {
+    /**
+     * Set on a subscription from which fields were removed: shapes each event as a query's answer
+     * is shaped (the removed fields null, an `UNAUTHORIZED_FIELD_OR_TYPE` error each).
+     */
+    authorizeEvent?:
+      (<T extends { data?: Record<string, unknown> | null; errors?: readonly GraphQLFormattedError[] }>(result: T) => T) | undefined;
+  }
+}
+
 export interface AuthorizationOptions {
   /** Realm of the `WWW-Authenticate` challenge sent when an anonymous caller is refused. @default 'gateway' */
   realm?: string;
@@ -53,6 +64,10 @@ export function useAuthorization(options: AuthorizationOptions = {}): ApolloServ
           }
           filtered = filterOperation(schema, document, operation, policy, requestContext.contextValue.state.principal);
           if (filtered.document !== document && !filtered.empty) replaceOperation(requestContext, filtered.document, filtered.operation);
+          const removed = filtered;
+          if (operation.operation === 'subscription' && !removed.empty && removed.unauthorized.length + removed.nulls.length > 0) {
+            requestContext.contextValue.state.authorizeEvent = (result) => withRemovedFields(result, removed);
+          }
         },
         async responseForOperation(requestContext) {
           if (!filtered?.empty) return null;
@@ -75,12 +90,20 @@ export function useAuthorization(options: AuthorizationOptions = {}): ApolloServ
           const result = response.body.singleResult;
           // Refused before execution (a limit, cost or budget error: no `data`): no field was removed from an answer.
           if (result.data === undefined) return;
-          if (result.data) applyNulls(result.data, filtered.nulls);
-          result.errors = [...fieldErrors(filtered.unauthorized), ...(result.errors ?? [])];
+          Object.assign(result, withRemovedFields(result, filtered));
         },
       };
     },
   };
+}
+
+/** A result as the caller may see it: each removed field null with its `UNAUTHORIZED_FIELD_OR_TYPE` error, first. */
+function withRemovedFields<T extends { data?: Record<string, unknown> | null; errors?: readonly GraphQLFormattedError[] }>(
+  result: T,
+  filtered: FilteredOperation,
+): T {
+  if (result.data) applyNulls(result.data, filtered.nulls);
+  return { ...result, errors: [...fieldErrors(filtered.unauthorized), ...(result.errors ?? [])] };
 }
 
 function fieldErrors(paths: readonly string[][]): GraphQLFormattedError[] {

@@ -9,6 +9,7 @@ import { GraphQLError, type DocumentNode, type GraphQLFormattedError } from 'gra
 import type { TierConfig } from '../rate-limit/config.js';
 import type { GatewayContext, RequestState } from '../context.js';
 import { actualCost } from './actual.js';
+import { eventCharger } from './event-charge.js';
 import { estimateCost, type CostEstimate } from './estimate.js';
 import type { CostAnalyzer, CostModelSource } from './model-source.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
@@ -119,6 +120,18 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
           return withCostSpan(requestContext.contextValue.state, async () => {
             const decision = await admit(run, requestContext);
             admitted = decision.admitted;
+            const { budget } = run.options;
+            if (admitted && budget && requestContext.operation.operation === 'subscription') {
+              requestContext.contextValue.state.chargeEvent = eventCharger({
+                budget,
+                analyzer: admitted.analyzer,
+                document: admitted.document,
+                operationName: requestContext.request.operationName,
+                variables: requestContext.request.variables,
+                client: admitted.client,
+                limits: admitted.policy.limits,
+              });
+            }
             return decision.response;
           });
         },

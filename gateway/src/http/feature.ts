@@ -7,6 +7,7 @@ import { GatewayError } from '../errors.js';
 import { RestartRequiredError, type Feature, type GatewayPhase } from '../feature.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { useInFlightLimit } from './in-flight-limit.js';
+import { createUpgradeRouter, type UpgradeRouter } from './upgrades.js';
 
 /**
  * The edge every request passes first: its request id on the answer, refusal while draining, load
@@ -16,6 +17,8 @@ declare module '../feature.js' {
   interface FeatureServices {
     /** How the gateway answers hostile or malformed HTTP; the root hands its client-error handler to the server. */
     httpEdge: HttpEdge;
+    /** The server's one `upgrade` listener: features take the paths they own; other upgrades get a plain answer. */
+    upgrades: UpgradeRouter;
   }
 }
 
@@ -38,9 +41,11 @@ export const edgeFeature: Feature<EdgeConfig, { logger: FastifyBaseLogger; metri
       logger: shared.logger,
       metrics: shared.metrics,
     });
+    const upgrades = createUpgradeRouter();
     return {
-      provides: { httpEdge: edge },
+      provides: { httpEdge: edge, upgrades },
       register(app) {
+        upgrades.install(app);
         app.addHook('onRequest', async (request, reply) => {
           reply.header(requestIdHeader, request.id);
           if (draining()) throw new GatewayError('SHUTTING_DOWN');

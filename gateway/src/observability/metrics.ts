@@ -122,7 +122,7 @@ export class GatewayMetrics {
 
   readonly upstreamRequests = new Counter({
     name: 'gateway_upstream_requests_total',
-    help: 'Attempts sent to each replica of a replicated subgraph, by result: success (it answered), failure (network, timeout, 5xx), rejected (its breaker was open).',
+    help: 'Attempts sent to each replica of a replicated subgraph, by result: success (it answered), failure (network, timeout, 5xx), rejected (its breaker was open), cancelled (a hedged call was answered by another replica first).',
     labelNames: ['subgraph', 'replica', 'result'] as const,
     registers: [this.registry],
   });
@@ -159,6 +159,27 @@ export class GatewayMetrics {
     name: 'gateway_subgraph_retries_total',
     help: 'Retries of subgraph queries after a connection error or a 502/503/504.',
     labelNames: ['subgraph'] as const,
+    registers: [this.registry],
+  });
+
+  readonly subgraphHedges = new Counter({
+    name: 'gateway_subgraph_hedges_total',
+    help: 'Hedges sent: second attempts of a query to another replica after the first had not answered by the hedge delay.',
+    labelNames: ['subgraph'] as const,
+    registers: [this.registry],
+  });
+
+  readonly subgraphHedgesWon = new Counter({
+    name: 'gateway_subgraph_hedges_won_total',
+    help: 'Hedges that answered before the first attempt (which was then aborted).',
+    labelNames: ['subgraph'] as const,
+    registers: [this.registry],
+  });
+
+  readonly subgraphHedgesSkipped = new Counter({
+    name: 'gateway_subgraph_hedges_skipped_total',
+    help: 'Calls past their hedge delay that were not hedged, by reason: budget (the hedge budget was spent), no_replica (no other usable replica), bulkhead (it was full).',
+    labelNames: ['subgraph', 'reason'] as const,
     registers: [this.registry],
   });
 

@@ -14,7 +14,7 @@ import type { RedisClient } from '../redis/client.js';
  */
 export const restFeature: Feature<RestSections, { logger: Logger; metrics: GatewayMetrics; redis: RedisClient | undefined }> = {
   name: 'rest',
-  after: ['auth', 'subgraphs', 'cost'],
+  after: ['edge', 'auth', 'subgraphs', 'cost'],
   // server.cors: the policy of routes without their own `cors`.
   reloads: ['rest', 'rateLimit.tiers', 'rateLimit.defaultTier', 'server.cors'],
   setup({ config, shared, services }) {
@@ -32,6 +32,7 @@ export const restFeature: Feature<RestSections, { logger: Logger; metrics: Gatew
       limitStore,
       breakers: resilience?.breakers,
       cache: resilience?.cache,
+      upgrades: services.get('upgrades'),
       metrics,
       logger: shared.logger.child({ component: 'rest' }),
     });

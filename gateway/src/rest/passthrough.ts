@@ -11,6 +11,7 @@ import { BodyLimits } from './body-limit.js';
 import { createRouteTable, type RouteSnapshot } from './routes.js';
 import { RouteDispatcher } from './timeouts.js';
 import { createWebSocketRelay } from './websocket.js';
+import type { UpgradeRouter } from '../http/upgrades.js';
 
 export interface RestPassthroughOptions {
   config: RestSections;
@@ -24,6 +25,8 @@ export interface RestPassthroughOptions {
   breakers?: BreakerRegistry | undefined;
   /** The fallback cache shared with the subgraphs; undefined: no GET fallback. */
   cache?: CacheStore | undefined;
+  /** Where routes with `websocket` take their upgrade requests. */
+  upgrades: UpgradeRouter;
   metrics: GatewayMetrics;
   logger: Logger;
 }
@@ -69,7 +72,7 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
       await agent.close().catch(() => undefined);
       await table.closeConnections();
     });
-    webSockets?.install(app, (path) => table.owns(path));
+    webSockets?.install(app, (path) => table.owns(path), options.upgrades);
     table.register(app);
   };
 

@@ -5,6 +5,7 @@ import WebSocket, { WebSocketServer, type RawData } from 'ws';
 import { z } from 'zod';
 import { positiveInt } from '../config-kit.js';
 import { GatewayError } from '../errors.js';
+import type { UpgradeRouter } from '../http/upgrades.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { UpstreamCallError } from '../upstream/call-error.js';
 import { routeCall, type UpstreamRoute } from '../upstream/route.js';
@@ -72,9 +73,9 @@ type CloseReason = 'client' | 'upstream' | 'idle' | 'lifetime' | 'shutdown' | 'e
 export interface WebSocketRelay {
   /**
    * Dispatches upgrade requests to the routes' paths (`owns`) through the Fastify router, so the
-   * routes' hooks answer refusals over HTTP; other upgrades are left to their own listeners (GraphQL subscriptions).
+   * routes' hooks answer refusals over HTTP; other upgrades are left to their own takers (GraphQL subscriptions).
    */
-  install(app: FastifyInstance, owns: (path: string) => boolean): void;
+  install(app: FastifyInstance, owns: (path: string) => boolean, upgrades: UpgradeRouter): void;
   /** Opens the upstream WebSocket, then completes the client's handshake and relays; refusals throw a GatewayError. */
   open(call: WebSocketCall): Promise<FastifyReply>;
 }
@@ -106,13 +107,13 @@ export function createWebSocketRelay(metrics: GatewayMetrics): WebSocketRelay {
   const open = new Set<() => void>();
 
   return {
-    install(app, owns) {
-      app.server.on('upgrade', (raw: UpgradeRequest, socket: Socket, head: Buffer) => {
-        if (!owns((raw.url ?? '/').split('?')[0] ?? '/')) return;
-        raw[kSocket] = socket;
+    install(app, owns, upgrades) {
+      upgrades.take(owns, (request, socket, head) => {
+        const raw = request as UpgradeRequest;
+        raw[kSocket] = socket as Socket;
         raw[kHead] = head;
         const response = new ServerResponse(raw);
-        response.assignSocket(socket);
+        response.assignSocket(socket as Socket);
         // A refusal answered over HTTP ends the connection: it was never going to serve another request.
         response.on('finish', () => socket.destroy());
         app.routing(raw, response);

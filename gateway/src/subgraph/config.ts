@@ -45,6 +45,29 @@ const StaleIfSlowFields = {
   factor: z.number().min(1).max(100).describe('Adaptive: the multiple of that percentile a call may take before its copy is served.'),
   floorMs: positiveInt.describe('Adaptive: the shortest soft deadline (a very fast subgraph is not given up on after a blip).'),
 };
+const HedgingFields = {
+  enabled: z
+    .boolean()
+    .describe(
+      'For a subgraph with two or more `upstreams`: when a query attempt has not answered by the hedge delay, send a second attempt to another usable replica; the first answer wins and the other attempt is aborted. At most one hedge per attempt, within `maxPercent`. Never for mutations.',
+    ),
+  delayMs: positiveInt.describe(
+    'The hedge delay; with `adaptive`, its upper bound (and the delay until 20 calls of the last minute are known).',
+  ),
+  adaptive: z
+    .boolean()
+    .describe(
+      "Derive the delay from this subgraph's recent latency: its `percentile` over the last minute, within [`minDelayMs`, `delayMs`].",
+    ),
+  percentile: z.number().min(50).max(99.9).describe('Adaptive: which latency percentile of the last minute the delay follows.'),
+  minDelayMs: positiveInt.describe('Adaptive: the shortest hedge delay.'),
+  maxPercent: z
+    .number()
+    .min(1)
+    .max(100)
+    .describe('Hedge budget: hedges at most this share of the calls in the window (one per window is always allowed).'),
+  windowMs: positiveInt.describe('The rolling window of the hedge budget.'),
+};
 const SubgraphResilienceFields = {
   timeoutMs: positiveInt.describe('Timeout of one call (one attempt) to the subgraph.'),
   connections: positiveInt.describe('Size of the keep-alive connection pool to this subgraph.'),
@@ -69,13 +92,14 @@ const SUBGRAPH_DEFAULTS = {
     rollingWindowMs: 10_000,
     volumeThreshold: 10,
     resetTimeoutMs: 10_000,
-    consecutiveFailures: 0,
+    consecutiveFailures: 20,
     slowCallRatePercentage: 80,
   },
   bulkhead: { maxConcurrent: 100 },
   retry: { maxRetries: 2, baseDelayMs: 25, maxDelayMs: 250 },
   fallback: { cache: true, cacheTtlMs: 300_000, refreshAfterMs: 1_000 },
   staleIfSlow: { enabled: true, softDeadlineMs: 1_000, adaptive: false, percentile: 99, factor: 2, floorMs: 200 },
+  hedging: { enabled: false, delayMs: 500, adaptive: true, percentile: 95, minDelayMs: 10, maxPercent: 10, windowMs: 10_000 },
 };
 
 // Unset by default: it then follows the subgraph's own timeout (see breakerSettings).
@@ -91,6 +115,7 @@ const SubgraphDefaultsSchema = z
     retry: defaultedGroup(RetryFields, SUBGRAPH_DEFAULTS.retry),
     fallback: defaultedGroup(FallbackFields, SUBGRAPH_DEFAULTS.fallback),
     staleIfSlow: defaultedGroup(StaleIfSlowFields, SUBGRAPH_DEFAULTS.staleIfSlow),
+    hedging: defaultedGroup(HedgingFields, SUBGRAPH_DEFAULTS.hedging),
     loadBalancing: LoadBalancingConfigSchema,
   })
   .strict()
@@ -124,6 +149,7 @@ const SubgraphConfigSchema = z
     bulkhead: z.object(BulkheadFields).partial().strict().optional(),
     retry: z.object(RetryFields).partial().strict().optional(),
     staleIfSlow: z.object(StaleIfSlowFields).partial().strict().optional(),
+    hedging: z.object(HedgingFields).partial().strict().optional(),
     fallback: z
       .object({
         ...z.object(FallbackFields).partial().shape,
@@ -241,6 +267,7 @@ export function subgraphSettings(config: SubgraphSections, name: string): Subgra
     retry,
     fallback,
     staleIfSlow,
+    hedging,
     loadBalancing,
     ...own
   } = config.subgraphs[name] ?? { url: undefined };
@@ -252,6 +279,7 @@ export function subgraphSettings(config: SubgraphSections, name: string): Subgra
     retry: { ...defaults.retry, ...definedOnly(retry) },
     fallback: { ...defaults.fallback, ...definedOnly(fallback) },
     staleIfSlow: { ...defaults.staleIfSlow, ...definedOnly(staleIfSlow) },
+    hedging: { ...defaults.hedging, ...definedOnly(hedging) },
     loadBalancing: mergeLoadBalancing(defaults.loadBalancing, loadBalancing),
   };
 }

@@ -15,6 +15,7 @@ import { withRetries } from '../upstream/retry.js';
 import { routeCall, type UpstreamRoute } from '../upstream/route.js';
 import type { AttemptTracer } from './call-trace.js';
 import type { InFlight } from './dedupe.js';
+import { SubgraphHedging } from './hedging.js';
 import { analyseOperation } from './operation.js';
 import type { ResponseCache } from './response-cache.js';
 import { raceSoftDeadline, SoftDeadline } from './stale-if-slow.js';
@@ -78,9 +79,12 @@ export class ResilientCaller {
   private readonly recentlyKept: LRUCache<string, true> | undefined;
   /** Stale-if-slow's soft deadline; undefined when it is off or there is no fallback cache. */
   private readonly softDeadline: SoftDeadline | undefined;
+  /** Hedging of query attempts across replicas; undefined when it is off or the subgraph has one URL. */
+  private readonly hedging: SubgraphHedging | undefined;
 
   constructor(private options: ResilientCallerOptions) {
-    const { fallback, staleIfSlow } = options.settings;
+    const { fallback, staleIfSlow, hedging } = options.settings;
+    this.hedging = hedging.enabled && options.replicas ? new SubgraphHedging(options.name, hedging, options.metrics) : undefined;
     this.recentlyKept =
       fallback.refreshAfterMs > 0 ? new LRUCache({ max: 10_000, ttl: fallback.refreshAfterMs, ttlAutopurge: false }) : undefined;
     this.softDeadline = staleIfSlow.enabled && fallback.cache && options.cache ? new SoftDeadline(options.name, staleIfSlow) : undefined;
@@ -123,7 +127,10 @@ export class ResilientCaller {
     const key = this.cacheKey((isPublic ? '' : this.identity(init.headers)) + forwarded, init.body ?? '');
     try {
       const live = (audience: CallAudience) => this.fetchAndKeep(url, init, info, key, audience);
-      const { promise, shared } = settings.dedupe ? inFlight.run(key, live) : { promise: live({ callers: 1 }), shared: false };
+      // With the breaker open, a call in flight is one from before it opened, likely hung: joining it
+      // would wait for its timeout (or the soft deadline) where the open breaker answers at once.
+      const join = settings.dedupe && this.takesCalls();
+      const { promise, shared } = join ? inFlight.run(key, live) : { promise: live({ callers: 1 }), shared: false };
       if (shared) {
         metrics.subgraphDeduplicated.inc({ subgraph: name });
         info.trace?.joined();
@@ -173,7 +180,7 @@ export class ResilientCaller {
     const started = Date.now();
     let response: UpstreamResponse;
     try {
-      response = await this.network(url, init, info, this.options.settings.retry.maxRetries, audience);
+      response = await this.network(url, init, info, this.options.settings.retry.maxRetries, audience, true);
     } catch (error) {
       // A timeout is latency the subgraph showed; a refusal (breaker, bulkhead) or a reset is not.
       if (this.softDeadline?.learns && callFailureOf(error) === 'timeout') this.softDeadline.record(Date.now() - started);
@@ -203,8 +210,11 @@ export class ResilientCaller {
     info: CallInfo,
     maxRetries: number,
     audience?: CallAudience,
+    query = false,
   ): Promise<UpstreamResponse> {
     const { name, settings, breaker, bulkhead, fetch, metrics, replicas } = this.options;
+    // Only queries are hedged: a mutation (or a call made for one) is sent once.
+    const hedging = query ? this.hedging : undefined;
     const key = replicas?.hashHeader ? balanceKey(replicas.hashHeader, init, info) : undefined;
     const routed = routeCall(this.options, url, key, audience);
     return withRetries(
@@ -214,6 +224,11 @@ export class ResilientCaller {
         const timeoutMs = Math.min(settings.timeoutMs, remaining);
         const send = (extraHeaders?: Record<string, string>) => {
           const sent = extraHeaders ? { ...init, headers: { ...init.headers, ...extraHeaders } } : init;
+          if (hedging) {
+            // The hedge starts later: its own timeout still ends at the request deadline.
+            const hedgeTimeout = () => Math.min(timeoutMs, info.deadline - Date.now());
+            return hedging.run(routed, bulkhead, (target, cancel) => fetchOnce(fetch, target, sent, hedgeTimeout(), cancel));
+          }
           return bulkhead.run(() => routed.attempt((target) => fetchOnce(fetch, target, sent, timeoutMs)));
         };
         if (!info.trace) return send();
@@ -258,6 +273,13 @@ export class ResilientCaller {
     if (!entry) return undefined;
     const age = Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
     return { use: { subgraph: name, source: 'cache', age, reason }, response: json(entry.value) };
+  }
+
+  /** Whether the route may take a call now: its breaker not open, or (replicas) one replica available. */
+  private takesCalls(): boolean {
+    const { breaker, replicas } = this.options;
+    if (breaker) return breaker.state !== 'open';
+    return replicas ? replicas.pool.availableCount() > 0 : true;
   }
 
   private identity(headers: Record<string, string> | undefined): string {

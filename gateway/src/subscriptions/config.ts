@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { positiveInt } from '../config-kit.js';
 
+const ClientLimitsSchema = z
+  .object({
+    maxSubscriptions: positiveInt.default(100).describe('Most subscriptions one client may run at once on one gateway instance.'),
+    maxConnections: positiveInt.default(10).describe('Most WebSocket connections one client may hold at once on one gateway instance.'),
+  })
+  .strict();
+
 /** `subscriptions`: GraphQL subscriptions over WebSocket, SSE and multipart, federated on every event. */
 export const SubscriptionsConfigSchema = z
   .object({
@@ -26,7 +33,9 @@ export const SubscriptionsConfigSchema = z
       .describe("Per subgraph, the WebSocket URL the gateway subscribes to; by default the subgraph's URL with `http` turned into `ws`."),
     bufferSize: positiveInt
       .default(100)
-      .describe('Events that may wait for one subscriber; one more ends its subscription (`slow_consumer`, WebSocket close 4429).'),
+      .describe(
+        'Events that may wait for one subscriber; one more ends its subscription (`slow_consumer`, WebSocket close 4413; SSE and multipart: a SUBSCRIPTION_SLOW_CONSUMER error, then complete).',
+      ),
     upstreamRetryAttempts: z
       .number()
       .int()
@@ -39,6 +48,18 @@ export const SubscriptionsConfigSchema = z
       .default(250)
       .describe('The first wait before reconnecting to a subgraph, doubled each attempt (with jitter).'),
     upstreamRetryMaxMs: positiveInt.default(5_000).describe('The longest wait between two reconnects to a subgraph.'),
+    credentialsRecheckMs: positiveInt
+      .default(30_000)
+      .describe(
+        "How often the API key a running subscription was admitted with is checked again: one revoked, expired or unknown by then ends it (WebSocket close 4403; SSE and multipart: an UNAUTHENTICATED error, then complete). A token's `exp` ends it at that moment, whatever this is.",
+      ),
+    perClient: ClientLimitsSchema.prefault({}).describe(
+      'Per client (its principal: user, API key, or the IP of an anonymous caller), on each gateway instance: the most concurrent subscriptions (over it: 429 SUBSCRIPTION_LIMIT_EXCEEDED, nothing charged) and WebSocket connections (over it: close 4429 `Too many connections`).',
+    ),
+    tiers: z
+      .record(z.string().min(1), ClientLimitsSchema.partial())
+      .default({})
+      .describe('Per tier, limits that replace `perClient` for clients of that tier (a key left out keeps `perClient`).'),
     keepAliveMs: positiveInt
       .default(12_000)
       .describe('SSE comment / multipart empty part sent this often on an idle subscription, so proxies keep the stream open.'),

@@ -1,9 +1,9 @@
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AuthConfig } from '../auth/config.js';
-import { principalHeaders } from '../auth/principal.js';
+import { principalHeaders, type Principal } from '../auth/principal.js';
 import type { ApolloServer } from '@apollo/server';
-import type { GatewayContext } from '../context.js';
+import { requestState, type GatewayContext } from '../context.js';
 import { GatewayError } from '../errors.js';
 import type { Feature, GatewayPhase } from '../feature.js';
 import type { GraphqlConfig } from '../graphql/config.js';
@@ -12,7 +12,10 @@ import { checkGraphqlRequest } from '../http/graphql-request.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { SupergraphState } from '../supergraph/state.js';
 import type { SubscriptionsConfig } from './config.js';
+import { watchCredentials, type CredentialsLost } from './credentials.js';
 import { serveHttpStream, streamProtocol } from './http-streams.js';
+import { ClientLimits } from './limits.js';
+import { SubscriptionMetrics } from './metrics.js';
 import { useSubscriptions } from './plugin.js';
 import { runOperation, type RunOutcome } from './run.js';
 import { SubscriptionService } from './service.js';
@@ -40,11 +43,12 @@ interface SubscriptionsShared {
  */
 export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, SubscriptionsShared> = {
   name: 'subscriptions',
-  after: ['auth', 'subgraphs', 'persisted', 'graphql'],
+  after: ['edge', 'auth', 'subgraphs', 'persisted', 'graphql'],
   setup({ config, shared, services }) {
     const settings = config.subscriptions;
     const logger = shared.logger.child({ component: 'subscriptions' });
     const authenticator = services.get('authenticator');
+    const upgrades = services.get('upgrades');
     const documents = services.get('documents');
     const service = new SubscriptionService({
       config: settings,
@@ -53,7 +57,15 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
       subgraphs: () => shared.supergraph.subgraphs,
       identityHeaders: (context) => principalHeaders(context.state.principal, config.auth.propagation),
       requestIdHeader: config.server.requestIdHeader,
-      onEnd: (context, reason, startedAt) =>
+      // Each event: the fields the caller may not see null (as in a query's answer), then its actual
+      // cost charged to the client's budget; out of budget, the subscription ends.
+      afterEvent: (context) => async (executed) => {
+        const result = context.state.authorizeEvent?.(executed) ?? executed;
+        const charged = await context.state.chargeEvent?.(result.data);
+        return charged && !charged.allowed ? { end: 'rate_limited', error: charged.error } : { result };
+      },
+      onEnd: (context, reason, startedAt, counts) => {
+        metrics.countEnd(context.state.subscriptionProtocol, reason);
         logger.info(
           {
             reqId: context.requestId,
@@ -62,9 +74,18 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
             principal: context.state.principal?.clientKey,
             reason,
             durationMs: Date.now() - startedAt,
+            events: counts.delivered,
+            dropped: counts.dropped,
           },
           'subscription ended',
-        ),
+        );
+      },
+      onCount: (context, result, n) => metrics.events.inc({ protocol: context.state.subscriptionProtocol ?? 'unknown', result }, n),
+    });
+    const limits = new ClientLimits(settings);
+    const metrics = new SubscriptionMetrics(shared.metrics.registry, {
+      active: () => service.activeByProtocol(),
+      websocketConnections: () => sockets?.connections ?? 0,
     });
     let apollo: ApolloServer<GatewayContext> | undefined;
     const run = async (
@@ -75,10 +96,19 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
       if (!apollo) throw new GatewayError('SUPERGRAPH_NOT_LOADED');
       return runOperation(apollo, documents, params, context, headers);
     };
+    // The transports authenticate outside a Fastify request (the WebSocket handshake, a re-check).
+    const authenticate = (headers: Record<string, string | string[] | undefined>, ip: string) =>
+      authenticator.authenticate({ headers, ip, log: logger } as unknown as FastifyRequest);
+    const watch = (
+      principal: Principal,
+      headers: Record<string, string | string[] | undefined>,
+      ip: string,
+      onLost: (reason: CredentialsLost) => void,
+    ) => watchCredentials({ principal, recheck: () => authenticate(headers, ip), recheckMs: settings.credentialsRecheckMs, onLost });
     let sockets: ReturnType<typeof serveWebSocket> | undefined;
     const path = config.graphql.path;
     return {
-      apolloPlugins: settings.enabled ? [useSubscriptions(service)] : [],
+      apolloPlugins: settings.enabled ? [useSubscriptions(service, limits)] : [],
       register(app) {
         if (!settings.enabled) return;
         app.addHook('preHandler', async (request, reply) => {
@@ -87,15 +117,25 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
           if (!protocol) return;
           if (shared.phase() !== 'ready') throw new GatewayError(shared.phase() === 'starting' ? 'SUPERGRAPH_NOT_LOADED' : 'SHUTTING_DOWN');
           checkGraphqlRequest(request, config.graphql, true);
-          await serveHttpStream(request, reply, protocol, { run, keepAliveMs: settings.keepAliveMs });
+          await serveHttpStream(request, reply, protocol, {
+            run,
+            keepAliveMs: settings.keepAliveMs,
+            watch: (streamed, onLost) => {
+              const principal = requestState(streamed).principal;
+              if (!principal) return () => undefined;
+              return watch(principal, streamed.headers, streamed.ip, onLost);
+            },
+          });
           return reply;
         });
-        sockets = serveWebSocket(app.server, {
+        sockets = serveWebSocket(upgrades, {
           path,
           logger,
           accepting: () => shared.phase() === 'ready',
-          authenticate: (headers, ip) => authenticator.authenticate({ headers, ip, log: logger } as unknown as FastifyRequest),
+          authenticate,
           run,
+          watch,
+          connectionSlot: (principal) => limits.take('maxConnections', principal),
         });
         // Before the server waits for in-flight requests: streams would hold it open for ever.
         app.addHook('preClose', async () => {

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FormattedExecutionResult } from 'graphql';
 import { buildContext, type GatewayContext } from '../context.js';
 import { GatewayError } from '../errors.js';
+import { CREDENTIALS_LOST_ERRORS, type CredentialsLost } from './credentials.js';
 import { headerMapOf, type RunOutcome } from './run.js';
 import type { SubscriptionProtocol } from './state.js';
 import './state.js';
@@ -12,6 +13,8 @@ type HttpStreamProtocol = Exclude<SubscriptionProtocol, 'websocket'>;
 export interface HttpStreamOptions {
   run(params: Record<string, unknown>, context: GatewayContext, headers: HeaderMap): Promise<RunOutcome>;
   keepAliveMs: number;
+  /** Watches the request's credentials for as long as its subscription runs; returns the function that stops watching. */
+  watch(request: FastifyRequest, onLost: (reason: CredentialsLost) => void): () => void;
 }
 
 /** Which streaming protocol the request asks for by its `Accept` header, if any. */
@@ -65,14 +68,41 @@ export async function serveHttpStream(
     raw.end(writer.complete());
     return;
   }
-  const results = outcome.session.results;
+  const { session } = outcome;
+  const results = session.results;
   raw.on('close', () => void results.return());
   const heartbeat = setInterval(() => raw.write(writer.heartbeat()), options.keepAliveMs);
+  const stopWatching = options.watch(request, (reason) => void session.end(reason, CREDENTIALS_LOST_ERRORS[reason]));
   try {
-    for await (const result of results) raw.write(writer.next(result));
+    for await (const result of results) {
+      // Backpressure: a client that does not read is not written to without limit; its events wait
+      // in the session's bounded buffer, and one more ends the subscription (slow_consumer).
+      if (!raw.write(writer.next(result))) await drainedOrEnded(raw, results);
+    }
   } finally {
+    stopWatching();
     clearInterval(heartbeat);
     if (!raw.destroyed) raw.end(writer.complete());
+    // A client that reads nothing more does not keep the connection (and what it holds) for ever.
+    if (results.ended === 'slow_consumer') setTimeout(() => raw.destroy(), options.keepAliveMs).unref();
+  }
+}
+
+/** Resolves once the response can take more, or the subscription has ended (e.g. dropped for being too slow meanwhile). */
+async function drainedOrEnded(raw: FastifyReply['raw'], results: { whenEnded(): Promise<unknown> }): Promise<void> {
+  let onDrain: (() => void) | undefined;
+  const drained = new Promise<void>((resolve) => {
+    onDrain = () => resolve();
+    raw.once('drain', onDrain);
+    raw.once('close', onDrain);
+  });
+  try {
+    await Promise.race([drained, results.whenEnded()]);
+  } finally {
+    if (onDrain) {
+      raw.off('drain', onDrain);
+      raw.off('close', onDrain);
+    }
   }
 }
 

@@ -1,6 +1,8 @@
 import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError } from 'graphql';
 import type { GatewayContext } from '../context.js';
 import { ERRORS } from '../errors.js';
+import type { ClientLimits } from './limits.js';
 import type { SubscriptionService } from './service.js';
 import './state.js';
 
@@ -13,7 +15,7 @@ import './state.js';
  * state for the transport (WebSocket, SSE, multipart) to stream, and Apollo is answered with an
  * empty incremental body (so no plugin settles it as a finished single result).
  */
-export function useSubscriptions(service: SubscriptionService): ApolloServerPlugin<GatewayContext> {
+export function useSubscriptions(service: SubscriptionService, limits: ClientLimits): ApolloServerPlugin<GatewayContext> {
   return {
     async serverWillStart() {
       return {
@@ -23,7 +25,21 @@ export function useSubscriptions(service: SubscriptionService): ApolloServerPlug
       };
     },
     async requestDidStart() {
+      // The client's subscription slot, taken before cost is charged; given back unless a session took it.
+      let slot: (() => void) | undefined;
       return {
+        async didResolveOperation({ operation, contextValue }) {
+          const principal = contextValue.state.principal;
+          if (operation?.operation !== 'subscription' || !contextValue.state.subscriptionProtocol || !principal) return;
+          slot = limits.take('maxSubscriptions', principal);
+          if (!slot) {
+            const code = 'SUBSCRIPTION_LIMIT_EXCEEDED';
+            throw new GraphQLError(ERRORS[code].message, { extensions: { code, http: { status: ERRORS[code].status } } });
+          }
+        },
+        async willSendResponse() {
+          slot?.();
+        },
         async responseForOperation(requestContext) {
           if (requestContext.operation.operation !== 'subscription') return null;
           const state = requestContext.contextValue.state;
@@ -34,7 +50,8 @@ export function useSubscriptions(service: SubscriptionService): ApolloServerPlug
               body: { kind: 'single', singleResult: { errors: [{ message: ERRORS[code].message, extensions: { code } }] } },
             };
           }
-          state.subscription = service.start(requestContext);
+          state.subscription = service.start(requestContext, slot);
+          slot = undefined;
           return {
             http: { status: 200, headers: new HeaderMap() },
             body: { kind: 'incremental', initialResult: { hasNext: true }, subsequentResults: noResults() },

@@ -20,8 +20,10 @@ export interface SubscriptionServiceOptions {
   /** The identity headers a subgraph receives for this request (the same as on its HTTP calls). */
   identityHeaders: (context: GatewayContext) => Record<string, string>;
   requestIdHeader: string;
-  /** Runs when a subscription ends (metrics, log line). */
-  onEnd?(context: GatewayContext, reason: EndReason, startedAt: number): void;
+  /** Runs when a subscription ends (metrics, log line), with the events it delivered and dropped so far. */
+  onEnd?(context: GatewayContext, reason: EndReason, startedAt: number, counts: { delivered: number; dropped: number }): void;
+  /** Runs as events are delivered to a subscriber or dropped (metrics). */
+  onCount?(context: GatewayContext, kind: 'delivered' | 'dropped', n: number): void;
   /** Runs after each event's execution (its cost charged); a returned reason ends the subscription. */
   afterEvent?: (context: GatewayContext) => SessionOptions['afterEvent'];
 }
@@ -40,6 +42,16 @@ export class SubscriptionService {
 
   get active(): number {
     return this.sessions.size;
+  }
+
+  /** The running subscriptions, by the protocol their client uses. */
+  activeByProtocol(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const { context } of this.sessions.values()) {
+      const protocol = context.state.subscriptionProtocol ?? 'unknown';
+      counts.set(protocol, (counts.get(protocol) ?? 0) + 1);
+    }
+    return counts;
   }
 
   /** A new supergraph: a new planner; subscriptions whose plan changed end with `schema_changed`. */
@@ -68,7 +80,7 @@ export class SubscriptionService {
   }
 
   /** Starts the subscription of an operation Apollo resolved, validated, authorized and charged. */
-  start(requestContext: GraphQLRequestContextResponseForOperation<GatewayContext>): SubscriptionSession {
+  start(requestContext: GraphQLRequestContextResponseForOperation<GatewayContext>, release?: () => void): SubscriptionSession {
     const { schema, document, request, contextValue } = requestContext;
     const operationName = request.operationName ?? requestContext.operation.name?.value;
     const plan = this.planner.plan(schema, document, operationName);
@@ -90,8 +102,10 @@ export class SubscriptionService {
       afterEvent: this.options.afterEvent?.(contextValue),
       onEnd: (reason) => {
         this.sessions.delete(session);
-        this.options.onEnd?.(contextValue, reason, startedAt);
+        release?.();
+        this.options.onEnd?.(contextValue, reason, startedAt, session.results.counts);
       },
+      onCount: (kind, n) => this.options.onCount?.(contextValue, kind, n),
     });
     this.sessions.set(session, {
       context: contextValue,

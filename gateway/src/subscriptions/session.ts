@@ -2,6 +2,7 @@ import type { GraphQLDataSource } from '@apollo/gateway';
 import { GraphQLError, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { ERRORS } from '../errors.js';
 import { EventChannel, type EndReason } from './channel.js';
 import { executeEvent, type UpstreamEvent } from './event-execution.js';
 import type { SubscriptionPlan } from './planner.js';
@@ -29,9 +30,13 @@ export interface SessionOptions {
   upstream: UpstreamOptions;
   /** Results that may wait for the subscriber; one more drops it (`slow_consumer`). */
   bufferSize: number;
-  /** Runs after each event's execution, before it is delivered; a returned reason ends the subscription after it. */
-  afterEvent?(result: FormattedExecutionResult): Promise<{ end?: EndReason; error?: GraphQLFormattedError } | undefined>;
+  /** Runs after each event's execution, before it is delivered; a returned reason ends the subscription instead. */
+  afterEvent?(
+    result: FormattedExecutionResult,
+  ): Promise<{ result?: FormattedExecutionResult; end?: EndReason; error?: GraphQLFormattedError } | undefined>;
   onEnd(reason: EndReason): void;
+  /** Events delivered to the subscriber or dropped (metrics). */
+  onCount?(kind: 'delivered' | 'dropped', n: number): void;
 }
 
 /** One client subscription: its results, and how to end it from outside (shutdown, reload, expiry). */
@@ -53,20 +58,29 @@ export function startSession(options: SessionOptions): SubscriptionSession {
   const upstream: { client?: Client; unsubscribe?: () => void } = {};
   let inFlight: Promise<void> = Promise.resolve();
   let pending = 0;
-  const results = new EventChannel<FormattedExecutionResult>(options.bufferSize, (reason) => {
-    upstream.unsubscribe?.();
-    void upstream.client?.dispose();
-    options.onEnd(reason);
-  });
+  const results = new EventChannel<FormattedExecutionResult>(
+    options.bufferSize,
+    (reason) => {
+      upstream.unsubscribe?.();
+      void upstream.client?.dispose();
+      options.onEnd(reason);
+    },
+    SLOW_CONSUMER,
+  );
+
+  results.onCount = options.onCount;
 
   const handle = async (event: UpstreamEvent) => {
     try {
       if (results.ended) return;
-      const result = formatted(await executeEvent(plan, event, options.dataSources, options.eventContext()));
-      const verdict = await options.afterEvent?.(result);
+      const executed = formatted(await executeEvent(plan, event, options.dataSources, options.eventContext()));
+      const verdict = await options.afterEvent?.(executed);
       if (results.ended) return;
-      results.push(result);
-      if (verdict?.end) results.end(verdict.end, verdict.error ? { errors: [verdict.error] } : undefined);
+      // An event that ends the subscription (its cost could not be charged) is not delivered: only why it ended.
+      if (verdict?.end) {
+        results.count('dropped', 1);
+        results.end(verdict.end, verdict.error ? { errors: [verdict.error] } : undefined);
+      } else results.push(verdict?.result ?? executed);
     } catch (error) {
       results.end('error', {
         errors: [{ message: error instanceof Error ? error.message : String(error), extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
@@ -96,7 +110,8 @@ export function startSession(options: SessionOptions): SubscriptionSession {
         // that waits behind more than the buffer means the subscriber (or the graph) cannot keep up.
         if (++pending > options.bufferSize) {
           pending--;
-          results.end('slow_consumer');
+          results.count('dropped', pending + 1);
+          results.end('slow_consumer', SLOW_CONSUMER);
           return;
         }
         inFlight = inFlight.then(() => handle(event as UpstreamEvent));
@@ -124,6 +139,10 @@ export function startSession(options: SessionOptions): SubscriptionSession {
     },
   };
 }
+
+const SLOW_CONSUMER: FormattedExecutionResult = {
+  errors: [{ message: ERRORS.SUBSCRIPTION_SLOW_CONSUMER.message, extensions: { code: 'SUBSCRIPTION_SLOW_CONSUMER' } }],
+};
 
 const UPSTREAM_FAILED =
   'The subgraph that serves this subscription could not be reached (after the configured retries); the subscription has ended.';

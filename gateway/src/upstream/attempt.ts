@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { UpstreamCallError } from './call-error.js';
+import { AttemptCancelledError } from './cancelled.js';
 import type { RequestInitLike, UpstreamFetch } from './pool.js';
 
 /** An upstream's answer, read to the end: what a cache keeps and dedupe shares. */
@@ -19,8 +20,15 @@ export interface UpstreamResponse {
  * One attempt: sends the request, reads the whole body, and aborts both after `timeoutMs`.
  * Rejects with an {@link UpstreamCallError} on a network error, the timeout, or a 5xx; a 4xx is an
  * answer and resolves (Apollo turns it into an error without counting it against the breaker).
+ * `cancel` emitting `abort` (a hedged call's losing attempt) aborts it with an {@link AttemptCancelledError}.
  */
-export async function fetchOnce(fetch: UpstreamFetch, url: string, init: RequestInitLike, timeoutMs: number): Promise<UpstreamResponse> {
+export async function fetchOnce(
+  fetch: UpstreamFetch,
+  url: string,
+  init: RequestInitLike,
+  timeoutMs: number,
+  cancel?: EventEmitter,
+): Promise<UpstreamResponse> {
   // An EventEmitter as the abort signal (undici accepts one): an AbortSignal is a transferable
   // object whose creation cost a visible share of each call's CPU on Node 20.
   const abort = new EventEmitter();
@@ -32,17 +40,25 @@ export async function fetchOnce(fetch: UpstreamFetch, url: string, init: Request
     },
     Math.max(1, timeoutMs),
   );
+  let cancelled = false;
+  const onCancel = () => {
+    cancelled = true;
+    abort.emit('abort');
+  };
+  cancel?.once('abort', onCancel);
   let response: Awaited<ReturnType<UpstreamFetch>>;
   let body: string;
   try {
     response = await fetch(url, { ...init, signal: abort });
     body = await response.text();
   } catch (error) {
+    if (cancelled) throw new AttemptCancelledError({ cause: error });
     if (timedOut) throw new UpstreamCallError('timeout', `timed out after ${timeoutMs}ms`, undefined, { cause: error });
     const message = error instanceof Error ? error.message : String(error);
     throw new UpstreamCallError('network_error', message, undefined, { cause: (error as { cause?: unknown }).cause ?? error });
   } finally {
     clearTimeout(timer);
+    cancel?.off('abort', onCancel);
   }
   if (response.status >= 500) throw new UpstreamCallError('http_error', `HTTP ${response.status}`, response.status);
   return {

@@ -1,5 +1,6 @@
 import CircuitBreaker from 'opossum';
 import { BreakerPolicy, type PolicyVerdict } from './breaker-policy.js';
+import { AttemptCancelledError } from './cancelled.js';
 
 export type BreakerState = 'closed' | 'half_open' | 'open';
 
@@ -256,6 +257,8 @@ class OpossumBreaker implements Breaker {
       if (CircuitBreaker.isOurError(error as Error) && (error as { code?: string }).code === 'EOPENBREAKER') {
         throw new BreakerOpenError(this.name);
       }
+      // Aborted because another replica answered first (a hedge): no outcome for the policy.
+      if (error instanceof AttemptCancelledError) throw error;
       this.book(this.options.isFailure(error), started, audience);
       throw error;
     }

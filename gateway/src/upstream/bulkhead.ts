@@ -11,6 +11,7 @@ export class BulkheadRejectedError extends Error {
 
 export interface Bulkhead {
   readonly inFlight: number;
+  readonly maxConcurrent: number;
   /** Runs `call` if fewer than `maxConcurrent` calls are in flight, else rejects at once (no queue). */
   run<T>(call: () => Promise<T>): Promise<T>;
 }
@@ -32,6 +33,7 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
     get inFlight() {
       return inFlight;
     },
+    maxConcurrent: options.maxConcurrent,
     async run(call) {
       if (inFlight >= options.maxConcurrent) throw new BulkheadRejectedError(options.name, options.maxConcurrent);
       inFlight++;

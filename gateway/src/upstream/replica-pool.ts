@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { BreakerOpenError, type Breaker, type BreakerState, type CallAudience } from './breaker.js';
+import { AttemptCancelledError } from './cancelled.js';
 import { createStrategy, type BalancingStrategy, type Candidate, type Strategy } from './strategies.js';
 
 /**
@@ -65,6 +66,7 @@ interface ReplicaCounters {
   success: { inc(): void };
   failure: { inc(): void };
   rejected: { inc(): void };
+  cancelled: { inc(): void };
 }
 
 /** No replica may take the call: every one is unhealthy, ejected or behind an open breaker. */
@@ -135,6 +137,7 @@ export class ReplicaPool {
         success: counter.labels({ ...labels, result: 'success' }),
         failure: counter.labels({ ...labels, result: 'failure' }),
         rejected: counter.labels({ ...labels, result: 'rejected' }),
+        cancelled: counter.labels({ ...labels, result: 'cancelled' }),
       });
     }
     this.strategy = createStrategy(options.strategy, this.replicas);
@@ -163,33 +166,52 @@ export class ReplicaPool {
     return this.replicas.filter((replica) => this.available(replica)).length;
   }
 
-  /** The replica for the next attempt of a call that has already tried `tried`; undefined when none may take it. */
-  pick(tried: ReadonlySet<Replica>, key?: string): Replica | undefined {
+  /**
+   * The replica for the next attempt of a call that has already tried `tried`; undefined when none
+   * may take it. `untriedOnly` (a hedge): never one already tried.
+   */
+  pick(tried: ReadonlySet<Replica>, key?: string, untriedOnly = false): Replica | undefined {
     return (
       this.strategy.pick((replica) => !tried.has(replica) && this.available(replica), key) ??
-      (tried.size > 0 ? this.strategy.pick((replica) => this.available(replica), key) : undefined)
+      (tried.size > 0 && !untriedOnly ? this.strategy.pick((replica) => this.available(replica), key) : undefined)
     );
+  }
+
+  /** Whether a replica this call has not tried may take an attempt now (where a hedge could go). */
+  hasUntried(tried: ReadonlySet<Replica>): boolean {
+    return this.replicas.some((replica) => !tried.has(replica) && this.available(replica));
   }
 
   /**
    * One attempt of a call: picks a replica (adding it to `tried`), runs `attempt` with its URL
    * through its breaker, and books the outcome. Rejects with {@link NoReplicaAvailableError} when no
-   * replica may take it.
+   * replica may take it. `attempt` also learns whether it is the probe of a half-open breaker (a
+   * hedge never cancels that one: its outcome decides the breaker). `untriedOnly`: see {@link pick}.
    */
-  async run<T>(tried: Set<Replica>, key: string | undefined, attempt: (url: string) => Promise<T>, audience?: CallAudience): Promise<T> {
-    const replica = this.pick(tried, key);
+  async run<T>(
+    tried: Set<Replica>,
+    key: string | undefined,
+    attempt: (url: string, probe: boolean) => Promise<T>,
+    audience?: CallAudience,
+    untriedOnly = false,
+  ): Promise<T> {
+    const replica = this.pick(tried, key, untriedOnly);
     if (!replica) throw new NoReplicaAvailableError(this.options.name);
     tried.add(replica);
     const counted = this.counters.get(replica) as ReplicaCounters;
     replica.outstanding++;
     try {
-      const result = await replica.breaker.run(() => attempt(replica.url), audience);
+      const probe = replica.breaker.state === 'half_open';
+      const result = await replica.breaker.run(() => attempt(replica.url, probe), audience);
       counted.success.inc();
       this.recordSuccess(replica);
       return result;
     } catch (error) {
       if (error instanceof BreakerOpenError) {
         counted.rejected.inc();
+      } else if (error instanceof AttemptCancelledError) {
+        // Another replica answered first: says nothing of this one.
+        counted.cancelled.inc();
       } else if (this.options.isFailure(error)) {
         counted.failure.inc();
         this.recordFailure(replica);

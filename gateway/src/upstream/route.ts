@@ -17,8 +17,14 @@ export type UpstreamRoute = { breaker: Breaker; replicas?: undefined } | { break
 
 /** The attempts of one call on its route. */
 export interface RoutedCall {
-  /** Runs one attempt: `send` gets the URL to call (the replica's, with replicas) and runs behind the breaker. */
-  attempt<T>(send: (url: string) => Promise<T>): Promise<T>;
+  /**
+   * Runs one attempt: `send` gets the URL to call (the replica's, with replicas) and whether it is
+   * a half-open breaker's probe, and runs behind the breaker. `hedge`: the second attempt of a
+   * hedged call, only ever to a replica this call has not tried.
+   */
+  attempt<T>(send: (url: string, probe: boolean) => Promise<T>, hedge?: boolean): Promise<T>;
+  /** Whether a hedge could go somewhere now: a usable replica this call has not tried (never without replicas). */
+  canHedge(): boolean;
   /** Which failures may be retried on this route: with replicas, also a replica's open breaker (the retry goes elsewhere). */
   isRetryable(error: unknown): boolean;
 }
@@ -33,8 +39,16 @@ export function routeCall(route: UpstreamRoute | undefined, url: string, key: st
   if (replicas) {
     // Replicas this call has tried: each retry goes to another one while there is one.
     const tried = new Set<Replica>();
-    return { attempt: (send) => replicas.pool.run(tried, key, send, audience), isRetryable: isRetryableOnReplicas };
+    return {
+      attempt: (send, hedge) => replicas.pool.run(tried, key, send, audience, hedge),
+      canHedge: () => replicas.pool.hasUntried(tried),
+      isRetryable: isRetryableOnReplicas,
+    };
   }
   const breaker = route?.breaker;
-  return { attempt: (send) => (breaker ? breaker.run(() => send(url), audience) : send(url)), isRetryable };
+  return {
+    attempt: (send) => (breaker ? breaker.run(() => send(url, false), audience) : send(url, false)),
+    canHedge: () => false,
+    isRetryable,
+  };
 }
