@@ -93,6 +93,7 @@ const ROUTES: [method: 'GET' | 'POST', path: string, body?: unknown][] = [
   ['POST', '/admin/breakers/inventory', { state: 'auto' }],
   ['POST', '/admin/cache/purge', {}],
   ['POST', '/admin/reload'],
+  ['POST', '/admin/config/reload'],
   ['GET', '/admin/ready'],
 ];
 

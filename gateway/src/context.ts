@@ -37,6 +37,14 @@ export function isProbe(request: FastifyRequest): boolean {
   return Boolean((request.routeOptions.config as { probe?: boolean } | undefined)?.probe);
 }
 
+/**
+ * Whether the request's route takes every path and names itself once it has matched the request
+ * (the REST passthrough's, so a config reload can add routes): its URL pattern says nothing.
+ */
+export function isCatchAll(request: FastifyRequest): boolean {
+  return Boolean((request.routeOptions.config as { catchAll?: boolean } | undefined)?.catchAll);
+}
+
 const states = new WeakMap<FastifyRequest, RequestState>();
 const inherited = new Set<keyof RequestState>();
 

@@ -184,6 +184,21 @@ export const ERRORS = {
     message: 'The supergraph could not be reloaded; the previous one keeps serving.',
     source: 'gateway',
   },
+  CONFIG_RELOAD_INVALID: {
+    status: 422,
+    message: 'The config file cannot be read or does not validate; nothing was applied and the running config keeps serving.',
+    source: 'gateway',
+  },
+  CONFIG_RESTART_REQUIRED: {
+    status: 409,
+    message: 'The new config changes keys that only a restart applies (named in the message); nothing of it was applied.',
+    source: 'gateway',
+  },
+  CONFIG_RELOAD_FAILED: {
+    status: 422,
+    message: 'A part of the gateway could not prepare the new config (named in the message); nothing was applied.',
+    source: 'gateway',
+  },
   INVALID_PATH: {
     status: 400,
     message:

@@ -26,8 +26,45 @@ export interface RequestDescription {
 
 export type RequestDescriber = (request: FastifyRequest, reply: FastifyReply) => RequestDescription | undefined;
 
+/** Whether a config key is one that `keys` (a feature's `reloads`) covers: a key covers itself and everything below it; `*` is any one segment. */
+export function coversKey(keys: readonly string[], changed: string): boolean {
+  const segments = changed.split('.');
+  return keys.some((key) => {
+    const parts = key.split('.');
+    return parts.length <= segments.length && parts.every((part, index) => part === '*' || part === segments[index]);
+  });
+}
+
+/** Whether a reload's changed keys touch any of `keys` (a change of a whole list or section touches the keys below it). */
+export function changeTouches(changed: readonly string[], keys: readonly string[]): boolean {
+  return changed.some((path) => coversKey(keys, path) || keys.some((key) => coversKey([path], key)));
+}
+
+/** Thrown by a `prepareReload` when a change can only be applied by a restart (e.g. turning on what was off at start); the reload is refused. */
+export class RestartRequiredError extends Error {
+  constructor(
+    readonly keys: readonly string[],
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RestartRequiredError';
+  }
+}
+
+/** A change a feature prepared for a config reload: `commit` applies it and must not fail; `abort` drops it (another feature failed). */
+export interface ReloadCommit {
+  commit(): void;
+  abort?(): void;
+}
+
+/** The config a reload would apply, and the keys that differ from the running one (`rest.routes.0.upstream`, ...). */
+export interface ReloadRequest<Config> {
+  next: Config;
+  changed: readonly string[];
+}
+
 /** What a feature contributes; every part is optional. */
-export interface FeatureContribution {
+export interface FeatureContribution<Config = never> {
   /** Registers the feature's hooks and routes; called in the list's order, so hooks run in that order. */
   register?(app: FastifyInstance): void;
   /** Apollo Server plugins; Apollo runs them in the list's order. */
@@ -44,6 +81,23 @@ export interface FeatureContribution {
   afterLoad?(apollo: ApolloServer<GatewayContext>): void;
   /** Runs on shutdown after in-flight requests finished, in the reverse of the list's order. */
   close?(): Promise<void> | void;
+  /**
+   * First phase of a config reload: builds everything the new config needs (tiers, compiled routes,
+   * header rules, files it names) without touching what serves now, and throws when it cannot.
+   * The second phase, `commit`, runs only once every feature prepared without error, for all of
+   * them at once. Undefined: nothing of this feature changes. Only keys the feature lists in
+   * `Feature.reloads` ever change here; a change to any other key refuses the reload before this runs.
+   * Runs only when the change touches one of those keys, unless the feature sets `reloadEvery`.
+   */
+  prepareReload?(reload: ReloadRequest<Config>): ReloadCommit | undefined | Promise<ReloadCommit | undefined>;
+}
+
+/** One feature's part in a config reload (see {@link Feature.reloads} and {@link FeatureContribution.prepareReload}). */
+export interface FeatureReloader {
+  readonly feature: string;
+  readonly keys: readonly string[];
+  readonly every: boolean;
+  prepare?(reload: ReloadRequest<unknown>): ReloadCommit | undefined | Promise<ReloadCommit | undefined>;
 }
 
 /** What a feature reads at request time from every other feature's contribution. */
@@ -51,6 +105,8 @@ export interface FeatureContributions {
   readonly describers: readonly RequestDescriber[];
   readonly readiness: readonly (() => Record<string, unknown>)[];
   readonly health: readonly (() => Record<string, unknown>)[];
+  /** Every feature that takes config changes live, in the list's order. */
+  readonly reloaders: readonly FeatureReloader[];
 }
 
 export interface FeatureSetup<Config, Shared> {
@@ -67,7 +123,14 @@ export interface Feature<Config = never, Shared = never> {
   readonly name: string;
   /** Features that must come before this one in the list (their services, hooks or plugins run first). */
   readonly after?: readonly string[];
-  setup(setup: FeatureSetup<Config, Shared>): FeatureContribution & { provides?: Partial<FeatureServices> };
+  /**
+   * Config keys this feature takes live on a reload (dot paths; a key covers everything below it,
+   * `*` stands for any one segment). A reload that changes a key no feature lists is refused.
+   */
+  readonly reloads?: readonly string[];
+  /** Prepare on every reload, whether its keys changed or not: it reads a file the config names, which may have changed alone. */
+  readonly reloadEvery?: boolean;
+  setup(setup: FeatureSetup<Config, Shared>): FeatureContribution<Config> & { provides?: Partial<FeatureServices> };
 }
 
 /** The services provided so far; asking for one that no earlier feature provided is a clear error. */
@@ -104,10 +167,10 @@ export function checkFeatureOrder(features: readonly Pick<Feature, 'name' | 'aft
 }
 
 /** The features, set up in the list's order, with what each contributed. */
-export interface SetUpFeatures {
+export interface SetUpFeatures<Config = never> {
   readonly services: ServiceRegistry;
   /** Each feature's contribution, in the list's order. */
-  readonly contributions: readonly (FeatureContribution & { name: string })[];
+  readonly contributions: readonly (FeatureContribution<Config> & { name: string })[];
   readonly apolloPlugins: ApolloServerPlugin<GatewayContext>[];
   /** Closes every feature set up so far, in the reverse of the list's order; a failure is logged by `onError`, not thrown. */
   close(onError: (feature: string, error: unknown) => void): Promise<void>;
@@ -117,14 +180,19 @@ export interface SetUpFeatures {
  * Checks the order, then sets every feature up in turn. When one throws, those already set up are
  * closed (without waiting) before the error is passed on, so a broken file or config leaves nothing running.
  */
-export function setupFeatures<Config, Shared>(features: readonly Feature<Config, Shared>[], config: Config, shared: Shared): SetUpFeatures {
+export function setupFeatures<Config, Shared>(
+  features: readonly Feature<Config, Shared>[],
+  config: Config,
+  shared: Shared,
+): SetUpFeatures<Config> {
   checkFeatureOrder(features);
   const services = new ServiceRegistry();
   const describers: RequestDescriber[] = [];
   const readiness: (() => Record<string, unknown>)[] = [];
   const health: (() => Record<string, unknown>)[] = [];
-  const contributions: (FeatureContribution & { name: string })[] = [];
-  const set: SetUpFeatures = {
+  const reloaders: FeatureReloader[] = [];
+  const contributions: (FeatureContribution<Config> & { name: string })[] = [];
+  const set: SetUpFeatures<Config> = {
     services,
     contributions,
     get apolloPlugins() {
@@ -143,7 +211,7 @@ export function setupFeatures<Config, Shared>(features: readonly Feature<Config,
   for (const feature of features) {
     let contribution: ReturnType<Feature<Config, Shared>['setup']>;
     try {
-      contribution = feature.setup({ config, shared, services, contributions: { describers, readiness, health } });
+      contribution = feature.setup({ config, shared, services, contributions: { describers, readiness, health, reloaders } });
     } catch (error) {
       void set.close(() => undefined);
       throw error;
@@ -153,6 +221,15 @@ export function setupFeatures<Config, Shared>(features: readonly Feature<Config,
     if (contribution.describe) describers.push(contribution.describe);
     if (contribution.readiness) readiness.push(contribution.readiness.bind(contribution));
     if (contribution.health) health.push(contribution.health.bind(contribution));
+    if (feature.reloads) {
+      const prepare = contribution.prepareReload?.bind(contribution);
+      reloaders.push({
+        feature: feature.name,
+        keys: feature.reloads,
+        every: feature.reloadEvery ?? false,
+        prepare: prepare && ((reload) => prepare(reload as ReloadRequest<Config>)),
+      });
+    }
   }
   return set;
 }

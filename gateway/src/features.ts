@@ -8,6 +8,7 @@ import { edgeFeature } from './http/feature.js';
 import { probesFeature } from './http/probes.js';
 import { observabilityFeature } from './observability/feature.js';
 import { persistedFeature } from './persisted/feature.js';
+import { configReloadFeature } from './reload/feature.js';
 import { restFeature } from './rest/feature.js';
 import { subgraphsFeature } from './subgraph/feature.js';
 import { subscriptionsFeature } from './subscriptions/feature.js';
@@ -19,6 +20,7 @@ import type { GatewayConfig } from './config/index.js';
  * this order, their Apollo plugins too, and a feature's `after` is checked against it at start-up.
  *
  * - observability first: the request span starts before any other hook, and its exporter closes last;
+ * - config next: its reloader reads the other features' reload hooks only when a reload runs;
  * - the edge (request id, draining, load shedding, CORS) before anything reads the request;
  * - the introspection policy, then auth: their Apollo plugins see the operation first (auth filters it);
  * - auth before everything that asks who is calling;
@@ -32,6 +34,7 @@ import type { GatewayConfig } from './config/index.js';
  */
 export const FEATURES: readonly Feature<GatewayConfig, GatewayShared>[] = [
   observabilityFeature,
+  configReloadFeature,
   edgeFeature,
   introspectionFeature,
   authFeature,

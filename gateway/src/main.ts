@@ -5,7 +5,8 @@ import { createGateway, type Gateway } from './server.js';
 import { onShutdownSignals, signalExitCode } from './shutdown-signals.js';
 
 /**
- * Start-up: read the config, build the gateway, listen, and shut down gracefully on SIGTERM/SIGINT.
+ * Start-up: read the config, build the gateway, listen, and shut down gracefully on SIGTERM/SIGINT;
+ * SIGHUP reloads the config.
  *
  * Exit codes: 0 after a clean shutdown; 1 when the config is invalid, the supergraph cannot be
  * loaded, or in-flight requests outlived `server.shutdownTimeoutMs` and had to be cut; 130/143 on a
@@ -16,9 +17,11 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } }, allowPositionals: false });
   let config: GatewayConfig;
   let gateway: Gateway;
+  const file = values.config ?? process.env.GATEWAY_CONFIG;
   try {
-    config = loadConfig({ file: values.config ?? process.env.GATEWAY_CONFIG });
-    gateway = createGateway(config);
+    config = loadConfig({ file });
+    // A reload reads the same file and the environment again, through the same schema.
+    gateway = createGateway(config, { configSource: { file, load: () => loadConfig({ file }) } });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -30,6 +33,8 @@ async function main(): Promise<void> {
   }
 
   installShutdown(gateway);
+  // SIGHUP: reload the config (all or nothing; the outcome is logged and counted by the reloader).
+  process.on('SIGHUP', () => void gateway.reloadConfig('signal'));
   try {
     await gateway.start();
   } catch {

@@ -9,6 +9,8 @@ import { createHttpApp } from './http/app.js';
 import type { GatewayMetrics } from './observability/metrics.js';
 import type { BudgetService } from './rate-limit/budget-service.js';
 import { closeRedis } from './redis/client.js';
+import type { ConfigSource } from './reload/feature.js';
+import type { ReloadOutcome, ReloadTrigger } from './reload/reloader.js';
 import { createShared } from './shared.js';
 
 export type { GatewayPhase } from './feature.js';
@@ -16,10 +18,13 @@ export type { GatewayPhase } from './feature.js';
 export interface GatewayOptions {
   /** Log destination; stdout when absent. */
   logDestination?: DestinationStream;
+  /** Where the config was read from, so a reload (SIGHUP, the admin API, a watched file) reads it again; none: no reload. */
+  configSource?: ConfigSource;
 }
 
 export interface Gateway {
   readonly app: FastifyInstance;
+  /** The config serving now (the last one a reload applied). */
   readonly config: GatewayConfig;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
@@ -38,6 +43,8 @@ export interface Gateway {
   load(): Promise<void>;
   /** Stops accepting, waits for in-flight requests, closes subgraph connections and Redis. */
   close(): Promise<void>;
+  /** Reads the config again and applies it all or not at all (see reload/reloader.ts); never throws. */
+  reloadConfig(trigger?: ReloadTrigger): Promise<ReloadOutcome>;
 }
 
 /**
@@ -48,7 +55,7 @@ export interface Gateway {
 export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Gateway {
   let phase: GatewayPhase = 'starting';
   let url = '';
-  const shared = createShared(config, options.logDestination, () => phase);
+  const shared = createShared(config, options.logDestination, () => phase, options.configSource);
   const { logger, redis } = shared;
   let features: ReturnType<typeof setupFeatures<GatewayConfig, typeof shared>>;
   try {
@@ -77,9 +84,12 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     if (redis) await closeRedis(redis);
   });
 
+  const reloader = features.services.get('configReload');
   const gateway: Gateway = {
     app,
-    config,
+    get config() {
+      return reloader.config as GatewayConfig;
+    },
     logger,
     metrics: shared.metrics,
     budget: features.services.get('budget'),
@@ -112,7 +122,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       }
       for (const contribution of features.contributions) contribution.afterLoad?.(apollo);
       phase = 'ready';
-      logger.info({ url, graphql: `${url}${config.graphql.path}`, supergraph: config.supergraph.path }, 'gateway ready');
+      logger.info(
+        { url, graphql: `${url}${config.graphql.path}`, supergraph: config.supergraph.path, config: reloader.served.version },
+        'gateway ready',
+      );
     },
     async close() {
       if (phase === 'stopped') return;
@@ -129,6 +142,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       }
       phase = 'stopped';
     },
+    reloadConfig: (trigger = 'api') => reloader.reload(trigger),
   };
   return gateway;
 }

@@ -6,6 +6,7 @@ import type { GatewayPhase } from './feature.js';
 import { createLogger } from './observability/logging.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { createRedis, redisConfigured, type RedisClient } from './redis/client.js';
+import type { ConfigSource } from './reload/feature.js';
 import { SupergraphState } from './supergraph/state.js';
 
 /** The services every feature may use, built once by the composition root before any feature. */
@@ -20,12 +21,15 @@ export interface GatewayShared {
   phase: () => GatewayPhase;
   /** The supergraph served now and the subgraphs it declares. */
   supergraph: SupergraphState;
+  /** Where the config was read from, to read it again on a reload; undefined: the config cannot be reloaded. */
+  configSource: ConfigSource | undefined;
 }
 
 export function createShared(
   config: GatewayConfig,
   logDestination: DestinationStream | undefined,
   phase: () => GatewayPhase,
+  configSource?: ConfigSource,
 ): GatewayShared {
   const logger = createLogger({ level: config.logging.level, destination: logDestination });
   const metrics = new GatewayMetrics({
@@ -41,5 +45,5 @@ export function createShared(
       )
     : undefined;
   if (!redis) logger.info('no Redis configured: shared state stays in this process (in-memory store)');
-  return { logger, metrics, redis, instanceId, phase, supergraph: new SupergraphState() };
+  return { logger, metrics, redis, instanceId, phase, supergraph: new SupergraphState(), configSource };
 }

@@ -10,24 +10,31 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** Starts a real gateway on 127.0.0.1 port 0 with the given config (no environment is read). */
+/**
+ * Starts a real gateway on 127.0.0.1 port 0 with the given config (no environment is read): the
+ * `configFile`, if any, then `overrides`. A config reload reads the file again, with the same overrides.
+ */
 export async function startTestGateway(
   overrides: GatewayConfigInput,
-  options: Omit<GatewayOptions, 'logDestination'> = {},
+  options: Omit<GatewayOptions, 'logDestination' | 'configSource'> & { configFile?: string } = {},
 ): Promise<TestGateway> {
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      ...overrides,
-      server: { host: '127.0.0.1', port: 0, ...overrides.server },
-      logging: { level: 'info', ...overrides.logging },
-      metrics: { defaultMetrics: false, ...overrides.metrics },
-      // Tests of other capabilities compare whole response bodies: extensions.cost only where asked for.
-      rateLimit: { extensions: false, ...overrides.rateLimit },
-    },
-  });
+  const { configFile, ...gatewayOptions } = options;
+  const load = () =>
+    loadConfig({
+      file: configFile,
+      env: {},
+      overrides: {
+        ...overrides,
+        server: { host: '127.0.0.1', port: 0, ...overrides.server },
+        logging: { level: 'info', ...overrides.logging },
+        metrics: { defaultMetrics: false, ...overrides.metrics },
+        // Tests of other capabilities compare whole response bodies: extensions.cost only where asked for.
+        rateLimit: { extensions: false, ...overrides.rateLimit },
+      },
+    });
+  const config = load();
   const logs = new LogCapture();
-  const gateway = createGateway(config, { ...options, logDestination: logs });
+  const gateway = createGateway(config, { ...gatewayOptions, logDestination: logs, configSource: { file: configFile, load } });
   await gateway.start();
   return {
     gateway,

@@ -38,9 +38,12 @@ const ADMIN_BODY_LIMIT = 16 * 1024;
  */
 export const adminFeature: Feature<AdminSections, AdminShared> = {
   name: 'admin',
-  after: ['subgraphs', 'cost'],
+  after: ['config', 'subgraphs', 'cost'],
+  // Budgets are read with the tiers that serve now.
+  reloads: ['rateLimit.tiers', 'rateLimit.defaultTier'],
   setup({ config, shared, services, contributions }) {
     if (config.admin.port === undefined) return {};
+    let rateLimit = config.rateLimit;
     const logger = shared.logger.child({ component: 'admin' });
     const auth = loadAdminTokens(config.admin.tokens);
     const requests = new Counter({
@@ -75,10 +78,13 @@ export const adminFeature: Feature<AdminSections, AdminShared> = {
       });
       registerAdminRoutes(admin, auth, {
         budget: services.get('budget'),
-        rateLimit: config.rateLimit,
+        get rateLimit() {
+          return rateLimit;
+        },
         resilience,
         purgers,
         supergraph: shared.supergraph,
+        config: services.get('configReload'),
         readiness: () => readinessDetail(shared, config, contributions),
       });
       if (config.metrics.enabled && config.metrics.listener === 'admin') {
@@ -105,6 +111,7 @@ export const adminFeature: Feature<AdminSections, AdminShared> = {
       async close() {
         await app?.close();
       },
+      prepareReload: ({ next }) => ({ commit: () => void (rateLimit = next.rateLimit) }),
     };
   },
 };

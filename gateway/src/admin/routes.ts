@@ -6,6 +6,7 @@ import type { LimitSpec, LimitState } from '../rate-limit/budget.js';
 import type { BudgetService } from '../rate-limit/budget-service.js';
 import type { TierConfig } from '../rate-limit/config.js';
 import type { SubgraphResilience } from '../subgraph/resilience.js';
+import type { ConfigReloader } from '../reload/reloader.js';
 import type { SupergraphState } from '../supergraph/state.js';
 import type { AdminAuthenticator, AdminCaller } from './auth.js';
 import type { AdminToken } from './config.js';
@@ -17,6 +18,7 @@ export interface AdminTargets {
   resilience: SubgraphResilience | undefined;
   purgers: readonly CachePurger[];
   supergraph: SupergraphState;
+  config: ConfigReloader<unknown>;
   readiness: () => { ready: boolean; body: Record<string, unknown> };
 }
 
@@ -122,6 +124,15 @@ export function registerAdminRoutes(app: FastifyInstance, auth: AdminAuthenticat
       );
     }
     return { result: outcome.result, supergraph: { id: outcome.id.slice(0, 12) } };
+  });
+
+  route('POST', '/admin/config/reload', 'config.reload', async (_request, _reply, record) => {
+    const outcome = await targets.config.reload('admin');
+    record.detail = { result: outcome.result, version: outcome.version, changed: outcome.changed };
+    if (outcome.result === 'invalid') throw new GatewayError('CONFIG_RELOAD_INVALID', `The config was not reloaded: ${outcome.error}`);
+    if (outcome.result === 'refused') throw new GatewayError('CONFIG_RESTART_REQUIRED', `The config was not reloaded: ${outcome.error}`);
+    if (outcome.result === 'failed') throw new GatewayError('CONFIG_RELOAD_FAILED', `The config was not reloaded: ${outcome.error}`);
+    return { result: outcome.result, version: outcome.version, changed: outcome.changed };
   });
 
   route('GET', '/admin/ready', 'ready.read', async (_request, reply) => {

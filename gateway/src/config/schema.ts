@@ -10,6 +10,7 @@ import { ServerConfigSchema } from '../http/config.js';
 import { LoggingConfigSchema, MetricsConfigSchema, TracingConfigSchema } from '../observability/config.js';
 import { RateLimitConfigSchema } from '../rate-limit/config.js';
 import { RedisConfigSchema } from '../redis/config.js';
+import { ReloadConfigSchema } from '../reload/config.js';
 import { routeLoadBalancing, RestConfigSchema } from '../rest/config.js';
 import { ResilienceConfigSchema, subgraphSettings, SubgraphsConfigSchema } from '../subgraph/config.js';
 import { ResponseCacheConfigSchema } from '../subgraph/response-cache-config.js';
@@ -40,6 +41,7 @@ const SectionsSchema = z
     headers: HeadersConfigSchema,
     tracing: TracingConfigSchema,
     admin: AdminConfigSchema,
+    reload: ReloadConfigSchema,
     subscriptions: SubscriptionsConfigSchema,
   })
   .strict();

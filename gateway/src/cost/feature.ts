@@ -8,7 +8,7 @@ import { BudgetService, createBudgetStore } from '../rate-limit/budget-service.j
 import type { RedisClient } from '../redis/client.js';
 import { requestState } from '../context.js';
 import { CostModelSource } from './model-source.js';
-import { useCostAndBudget } from './plugin.js';
+import { useCostAndBudget, type TierPolicy } from './plugin.js';
 
 declare module '../feature.js' {
   interface FeatureServices {
@@ -38,6 +38,7 @@ export const costFeature: Feature<CostConfig, { logger: Logger; metrics: Gateway
   name: 'cost',
   // Costs the operation that authorization filtered; adapts to the subgraphs' health.
   after: ['auth', 'subgraphs'],
+  reloads: ['rateLimit.tiers', 'rateLimit.defaultTier'],
   setup({ config, shared, services }) {
     const { logger, metrics } = shared;
     if (!config.cost.enabled) {
@@ -60,18 +61,27 @@ export const costFeature: Feature<CostConfig, { logger: Logger; metrics: Gateway
       const refill = adaptive;
       metrics.reportRefillFactors(() => refill.factors());
     }
+    let tierPolicy: TierPolicy = { tiers: config.rateLimit.tiers, defaultTier: config.rateLimit.defaultTier };
     const plugin = useCostAndBudget({
       costs,
       defaultListSize: config.cost.defaultListSize,
       explainHeader: config.cost.explain.enabled ? config.cost.explain.header : undefined,
-      tiers: config.rateLimit.tiers,
-      defaultTier: config.rateLimit.defaultTier,
+      tierPolicy: () => tierPolicy,
       budget,
       adaptive,
       extensions: config.rateLimit.extensions,
       metrics,
     });
-    return { provides: { costs, budget }, apolloPlugins: [plugin], describe: (request) => describeCost(requestState(request)) };
+    return {
+      provides: { costs, budget },
+      apolloPlugins: [plugin],
+      describe: (request) => describeCost(requestState(request)),
+      // The schema validated the new tiers (and the limits of their overrides) already: nothing can fail here.
+      prepareReload({ next }) {
+        const { tiers, defaultTier } = next.rateLimit;
+        return { commit: () => void (tierPolicy = { tiers, defaultTier }) };
+      },
+    };
   },
 };
 

@@ -29,10 +29,12 @@ export interface CostAndBudgetOptions {
   defaultListSize?: number;
   /** Request header that asks for a dry run (breakdown, no execution, no charge); undefined: disabled. @default undefined */
   explainHeader?: string | undefined;
-  /** Per-tier limits (`rateLimit.tiers`). */
-  tiers: Readonly<Record<string, TierConfig>>;
-  /** Tier of a principal whose tier has no entry in `tiers`. */
-  defaultTier: string;
+  /**
+   * Per-tier limits (`rateLimit.tiers`) and the tier of a principal whose tier has no entry there
+   * (`rateLimit.defaultTier`), as they stand now: read once per operation, when it is admitted, so
+   * a config reload applies to the next operation and one in flight keeps the policy it was charged under.
+   */
+  tierPolicy: () => TierPolicy;
   /** Where estimates are charged; undefined: the tier's per-operation limits apply, no budget is kept. @default undefined */
   budget?: BudgetService | undefined;
   /** Put `extensions.cost` in responses. @default true */
@@ -40,6 +42,11 @@ export interface CostAndBudgetOptions {
   /** Adaptive budgets (`rateLimit.adaptive`): slower refill while a subgraph the operation uses is degraded. @default undefined */
   adaptive?: AdaptiveRefill | undefined;
   metrics?: GatewayMetrics | undefined;
+}
+
+export interface TierPolicy {
+  tiers: Readonly<Record<string, TierConfig>>;
+  defaultTier: string;
 }
 
 interface Admitted {
@@ -205,7 +212,8 @@ async function admit(run: CostRun, requestContext: GraphQLRequestContextResponse
   contextValue.state.cost = { estimated: estimate.cost };
 
   const principal = contextValue.state.principal;
-  let policy = resolvePolicy(options.tiers, options.defaultTier, principal?.tier ?? 'anonymous', {
+  const { tiers, defaultTier } = options.tierPolicy();
+  let policy = resolvePolicy(tiers, defaultTier, principal?.tier ?? 'anonymous', {
     operationName: request.operationName ?? operation.name?.value,
     rootFields: estimate.fields.filter((field) => !field.path.includes('.')).map((field) => field.coordinate),
   });

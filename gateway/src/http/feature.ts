@@ -1,10 +1,10 @@
-import fastifyCors from '@fastify/cors';
+import fastifyCors, { type FastifyCorsOptions } from '@fastify/cors';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServerConfig } from './config.js';
 import { createHttpEdge, type HttpEdge } from './edge.js';
 import { isProbe } from '../context.js';
 import { GatewayError } from '../errors.js';
-import type { Feature, GatewayPhase } from '../feature.js';
+import { RestartRequiredError, type Feature, type GatewayPhase } from '../feature.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { useInFlightLimit } from './in-flight-limit.js';
 import { createUpgradeRouter, type UpgradeRouter } from './upgrades.js';
@@ -27,8 +27,10 @@ type EdgeConfig = { server: ServerConfig; graphql: { path: string }; auth: { api
 export const edgeFeature: Feature<EdgeConfig, { logger: FastifyBaseLogger; metrics: GatewayMetrics; phase: () => GatewayPhase }> = {
   name: 'edge',
   after: ['observability'],
+  reloads: ['server.cors'],
   setup({ config, shared }) {
     const { server } = config;
+    let cors = corsOptions(server.cors, server.requestIdHeader);
     const requestIdHeader = server.requestIdHeader.toLowerCase();
     const draining = () => shared.phase() === 'draining' || shared.phase() === 'stopped';
     const edge = createHttpEdge({
@@ -61,15 +63,10 @@ export const edgeFeature: Feature<EdgeConfig, { logger: FastifyBaseLogger; metri
         edge.register(app);
         // CORS: its onRequest hook is global and answers a preflight (OPTIONS with Origin and
         // Access-Control-Request-Method) itself, before the routes' auth hooks and CSRF checks run.
-        const cors = server.cors;
-        if (cors.origins.length > 0) {
+        // The settings are read per request, so a config reload changes them for the next one.
+        if (server.cors.origins.length > 0) {
           app.register(fastifyCors, {
-            origin: cors.origins.includes('*') ? '*' : cors.origins,
-            credentials: cors.credentials,
-            methods: cors.methods,
-            maxAge: cors.maxAgeSeconds,
-            // Browsers may read the request id from a cross-origin answer.
-            exposedHeaders: [server.requestIdHeader],
+            delegator: (_request, callback) => callback(null, cors),
             logLevel: 'silent',
           });
         }
@@ -80,6 +77,27 @@ export const edgeFeature: Feature<EdgeConfig, { logger: FastifyBaseLogger; metri
           return payload;
         });
       },
+      prepareReload({ next }) {
+        const wasOn = server.cors.origins.length > 0;
+        if (!wasOn && next.server.cors.origins.length > 0) {
+          throw new RestartRequiredError(['server.cors.origins'], 'CORS was off at start-up (no origins): turning it on needs a restart');
+        }
+        const options = corsOptions(next.server.cors, server.requestIdHeader);
+        return { commit: () => void (cors = options) };
+      },
     };
   },
 };
+
+/** @fastify/cors's options for one request; no origins (turned off by a reload): no CORS headers. */
+function corsOptions(cors: ServerConfig['cors'], requestIdHeader: string): FastifyCorsOptions {
+  if (cors.origins.length === 0) return { origin: false };
+  return {
+    origin: cors.origins.includes('*') ? '*' : [...cors.origins],
+    credentials: cors.credentials,
+    methods: cors.methods,
+    maxAge: cors.maxAgeSeconds,
+    // Browsers may read the request id from a cross-origin answer.
+    exposedHeaders: [requestIdHeader],
+  };
+}

@@ -21,6 +21,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { FastifyRequest } from 'fastify';
+import { isCatchAll } from '../context.js';
 import type { Logger } from 'pino';
 import type { TracingConfig } from './config.js';
 import type { RequestTrace } from './request-trace.js';
@@ -92,7 +93,8 @@ export class GatewayTracing {
   startRequest(request: FastifyRequest): RequestTrace {
     const parent = this.trusts(request) ? propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter) : ROOT_CONTEXT;
     const routed = withRoute(parent, this.route);
-    const route = request.routeOptions.url;
+    // A catch-all route names the span itself once it knows which route matched (see rest/routes.ts).
+    const route = isCatchAll(request) ? undefined : request.routeOptions.url;
     const span = this.tracer.startSpan(
       route ? `${request.method} ${route}` : request.method,
       {

@@ -43,7 +43,7 @@ export const TrustedDocumentsConfigSchema = z
       .min(1)
       .optional()
       .describe(
-        'Persisted-query manifest file (Apollo format `apollo-persisted-query-manifest` v1; each `id` the SHA-256 of its `body`). Read at start: a malformed file or a wrong id stops start-up.',
+        'Persisted-query manifest file (Apollo format `apollo-persisted-query-manifest` v1; each `id` the SHA-256 of its `body`). Read at start (a malformed file or a wrong id stops start-up) and again on every config reload (one that is broken then fails the reload; the list serving stays).',
       ),
     requireId: z
       .boolean()

@@ -57,11 +57,20 @@ const LOGGED_UNKNOWN_MAX = 10_000;
  *    registers in allow-list mode: the list is the only source of documents there.
  */
 export class DocumentResolver {
-  private readonly mode: TrustedMode;
+  private trusted: TrustedSettings;
   private readonly loggedUnknown = new LRUCache<string, true>({ max: LOGGED_UNKNOWN_MAX });
 
   constructor(private readonly options: DocumentResolverOptions) {
-    this.mode = options.mode ?? 'off';
+    this.trusted = trustedSettings(options);
+  }
+
+  private get mode(): TrustedMode {
+    return this.trusted.mode;
+  }
+
+  /** Replaces the trusted documents and their rules (a config reload); operations resolved from now on use them. */
+  setTrusted(settings: Pick<DocumentResolverOptions, 'manifest' | 'mode' | 'requireId' | 'bypass'>): void {
+    this.trusted = trustedSettings(settings);
   }
 
   async resolve(params: OperationParams, principal: Principal | undefined): Promise<Resolution> {
@@ -105,12 +114,12 @@ export class DocumentResolver {
     const clean = cleanParams(rest, extensions);
 
     // Trusted documents: a listed id serves the manifest's body, whatever the mode.
-    const manifest = this.options.manifest;
+    const manifest = this.trusted.manifest;
     // Only a manifest reads the id: without one, a full query is not hashed on every request.
     const id = hash ?? (query !== undefined && manifest !== undefined ? sha256Hex(query) : undefined);
     const listed = id !== undefined ? manifest?.documents.get(id) : undefined;
     if (listed) {
-      if (this.mode === 'allow-list' && this.options.requireId && query !== undefined)
+      if (this.mode === 'allow-list' && this.trusted.requireId && query !== undefined)
         return { ok: false, code: 'PERSISTED_QUERY_ID_REQUIRED' };
       this.options.metrics?.persistedQueries.inc({ kind: 'trusted', result: 'hit' });
       return { ok: true, params: { ...clean, query: listed.body }, trustedId: listed.id };
@@ -174,9 +183,20 @@ export class DocumentResolver {
   }
 
   private exempt(principal: Principal | undefined): boolean {
-    const bypass = this.options.bypass;
+    const bypass = this.trusted.bypass;
     return bypass !== undefined && hasTierOrScope(principal, bypass);
   }
+}
+
+interface TrustedSettings {
+  manifest: TrustedManifest | undefined;
+  mode: TrustedMode;
+  requireId: boolean;
+  bypass: { tiers: readonly string[]; scopes: readonly string[] } | undefined;
+}
+
+function trustedSettings(options: Pick<DocumentResolverOptions, 'manifest' | 'mode' | 'requireId' | 'bypass'>): TrustedSettings {
+  return { manifest: options.manifest, mode: options.mode ?? 'off', requireId: options.requireId ?? false, bypass: options.bypass };
 }
 
 /** The parameters without `documentId` and `extensions.persistedQuery` (Apollo's own APQ is off). */

@@ -6,7 +6,7 @@ import type { RedisClient } from '../redis/client.js';
 import { ApqStore } from './apq-store.js';
 import type { ApqConfig, TrustedDocumentsConfig } from './config.js';
 import { DocumentResolver } from './documents.js';
-import { readManifest } from './manifest.js';
+import { readManifest, type TrustedManifest } from './manifest.js';
 import { useTrustedDocuments } from './trusted-documents-plugin.js';
 
 declare module '../feature.js' {
@@ -28,6 +28,8 @@ export const persistedFeature: Feature<
   name: 'persisted',
   // Precomputes listed documents' costs with the cost model of each new schema.
   after: ['cost'],
+  reloads: ['graphql.trustedDocuments'],
+  reloadEvery: true,
   setup({ config, shared, services }) {
     const { metrics } = shared;
     const logger = shared.logger.child({ component: 'persisted-queries' });
@@ -43,12 +45,43 @@ export const persistedFeature: Feature<
       metrics,
     });
     if (documents.apqStore) logger.info({ store: documents.apqStore }, 'automatic persisted queries on');
-    if (!manifest) return { provides: { documents } };
-    logger.info({ manifest: manifest.path, documents: manifest.documents.size, mode: trusted.mode }, 'trusted documents loaded');
+    if (manifest)
+      logger.info({ manifest: manifest.path, documents: manifest.documents.size, mode: trusted.mode }, 'trusted documents loaded');
     const costs = services.get('costs');
+    // Registered without a manifest too: a reload may name one.
+    const checker = useTrustedDocuments({ manifest, costs, defaultListSize: config.cost.defaultListSize, logger, metrics });
+    let served = { settings: trusted, manifest };
     return {
       provides: { documents },
-      apolloPlugins: [useTrustedDocuments({ manifest, costs, defaultListSize: config.cost.defaultListSize, logger, metrics })],
+      apolloPlugins: [checker],
+      // The manifest file is read again on every reload, changed in the config or not: a new list
+      // of documents is a reload of the same config. A file that cannot be read or is not a valid
+      // manifest fails the reload; the list serving now stays.
+      prepareReload({ next }) {
+        const settings = next.graphql.trustedDocuments;
+        const nextManifest = settings.manifest ? readManifest(settings.manifest) : undefined;
+        if (sameSettings(served.settings, settings) && sameDocuments(served.manifest, nextManifest)) return undefined;
+        return {
+          commit() {
+            served = { settings, manifest: nextManifest };
+            documents.setTrusted({ manifest: nextManifest, mode: settings.mode, requireId: settings.requireId, bypass: settings.bypass });
+            checker.setManifest(nextManifest);
+            logger.info(
+              { manifest: nextManifest?.path ?? null, documents: nextManifest?.documents.size ?? 0, mode: settings.mode },
+              'trusted documents reloaded',
+            );
+          },
+        };
+      },
     };
   },
 };
+
+function sameSettings(a: TrustedDocumentsConfig, b: TrustedDocumentsConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function sameDocuments(a: TrustedManifest | undefined, b: TrustedManifest | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.path === b.path && a.documents.size === b.documents.size && [...a.documents.keys()].every((id) => b.documents.has(id));
+}

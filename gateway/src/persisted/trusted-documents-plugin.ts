@@ -8,7 +8,8 @@ import type { GatewayMetrics } from '../observability/metrics.js';
 import type { TrustedManifest } from './manifest.js';
 
 export interface TrustedDocumentsOptions {
-  manifest: TrustedManifest;
+  /** The manifest; undefined: none yet (a config reload may name one). */
+  manifest: TrustedManifest | undefined;
   /** The cost model source, to precompute each document's estimate; undefined: cost analysis is off. @default undefined */
   costs?: CostModelSource | undefined;
   /** Size of a list with no `@listSize` information (as the cost plugin). @default 10 */
@@ -41,33 +42,43 @@ export interface TrustedDocumentsReport {
  * Must come after `useCostAndBudget` in the plugin list: the cost model of the new schema must be
  * loaded first.
  */
-export function useTrustedDocuments(options: TrustedDocumentsOptions): ApolloServerPlugin<GatewayContext> {
-  const { manifest, costs, logger, metrics } = options;
+export function useTrustedDocuments(options: TrustedDocumentsOptions): ApolloServerPlugin<GatewayContext> & {
+  /** Replaces the manifest (a config reload) and checks it against the schema serving now, if one is loaded. */
+  setManifest(manifest: TrustedManifest | undefined): void;
+} {
+  const { costs, logger, metrics } = options;
+  let manifest = options.manifest;
+  let schema: GraphQLSchema | undefined;
   const defaultListSize = options.defaultListSize ?? 10;
+  const check = () => {
+    if (!manifest || !schema) return;
+    const report = checkDocuments(manifest, schema, costs, defaultListSize);
+    metrics?.trustedDocuments.set({ state: 'valid' }, report.valid);
+    metrics?.trustedDocuments.set({ state: 'invalid' }, report.invalid.length);
+    for (const entry of report.invalid) {
+      logger.warn({ documentId: entry.id, name: entry.name, err: entry.error }, 'trusted document is not valid against the loaded schema');
+    }
+    logger.info(
+      { manifest: manifest.path, documents: manifest.documents.size, invalid: report.invalid.length, precomputed: report.precomputed },
+      'trusted documents checked against the schema',
+    );
+  };
   return {
     async serverWillStart() {
       return {
         schemaDidLoadOrUpdate({ apiSchema }) {
-          const report = checkDocuments(manifest, apiSchema, costs, defaultListSize);
-          metrics?.trustedDocuments.set({ state: 'valid' }, report.valid);
-          metrics?.trustedDocuments.set({ state: 'invalid' }, report.invalid.length);
-          for (const entry of report.invalid) {
-            logger.warn(
-              { documentId: entry.id, name: entry.name, err: entry.error },
-              'trusted document is not valid against the loaded schema',
-            );
-          }
-          logger.info(
-            {
-              manifest: manifest.path,
-              documents: manifest.documents.size,
-              invalid: report.invalid.length,
-              precomputed: report.precomputed,
-            },
-            'trusted documents checked against the schema',
-          );
+          schema = apiSchema;
+          check();
         },
       };
+    },
+    setManifest(next) {
+      manifest = next;
+      if (!next) {
+        metrics?.trustedDocuments.set({ state: 'valid' }, 0);
+        metrics?.trustedDocuments.set({ state: 'invalid' }, 0);
+      }
+      check();
     },
   };
 }

@@ -9,20 +9,22 @@ import type { RedisClient } from '../redis/client.js';
 
 /**
  * Legacy REST routes: an encapsulated Fastify plugin with its own (non-parsing) content-type
- * handling, behind the same auth hook, budget, breakers and fallback cache as GraphQL.
+ * handling, behind the same auth hook, budget, breakers and fallback cache as GraphQL. A config
+ * reload swaps the whole set of routes (matching, limits, transforms, splits, header rules) at once.
  */
 export const restFeature: Feature<RestSections, { logger: Logger; metrics: GatewayMetrics; redis: RedisClient | undefined }> = {
   name: 'rest',
   after: ['edge', 'auth', 'subgraphs', 'cost'],
+  // server.cors: the policy of routes without their own `cors`.
+  reloads: ['rest', 'rateLimit.tiers', 'rateLimit.defaultTier', 'server.cors'],
   setup({ config, shared, services }) {
-    if (config.rest.routes.length === 0) return { readiness: () => ({ rest: [] }) };
     const { metrics } = shared;
     const resilience = services.get('subgraphResilience');
     const budget = services.get('budget');
-    // Routes' own limits are counted in the budget's store; with rate limiting off, in one of their own.
-    const limitStore = !config.rest.routes.some((route) => route.limit)
-      ? undefined
-      : (budget?.store ?? createBudgetStore(config.rateLimit, shared.redis, shared.logger.child({ component: 'rest' }), metrics).store);
+    // Routes' own limits are counted in the budget's store; with rate limiting off, in one of their own
+    // (made even without a limit today: a reload may add one).
+    const limitStore =
+      budget?.store ?? createBudgetStore(config.rateLimit, shared.redis, shared.logger.child({ component: 'rest' }), metrics).store;
     const rest = createRestPassthrough({
       config,
       authenticate: services.get('authenticator').hook(),
@@ -57,6 +59,7 @@ export const restFeature: Feature<RestSections, { logger: Logger; metrics: Gatew
         return { log: { route, upstreamStatus, attempts, fallback, failure, transform, split }, span };
       },
       close: () => rest.close(),
+      prepareReload: ({ next }) => rest.prepare(next),
     };
   },
 };

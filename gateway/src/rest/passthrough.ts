@@ -38,6 +38,8 @@ export interface RestPassthrough {
   snapshot(): RouteSnapshot[];
   /** Stops the replicas' health checks (the gateway closes). */
   close(): void;
+  /** Builds the routes of a new config; `commit` makes them serve (see {@link RouteTable.prepare}). */
+  prepare(config: RestSections): { commit(): void; abort(): void };
 }
 
 /**
@@ -74,5 +76,5 @@ export function createRestPassthrough(options: RestPassthroughOptions): RestPass
     table.register(app);
   };
 
-  return { plugin, snapshot: () => table.snapshot(), close: () => table.stopChecks() };
+  return { plugin, snapshot: () => table.snapshot(), close: () => table.stopChecks(), prepare: (config) => table.prepare(config) };
 }

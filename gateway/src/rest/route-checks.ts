@@ -19,34 +19,38 @@ import { answerPreflight, applyCors, preflightMethod } from './cors.js';
 export type RouteOf = (request: FastifyRequest) => RestRouteConfig;
 
 /**
- * The passthrough's first hook: chooses the route (404 when none matches, 405 with `Allow` when
+ * The passthrough's first hook: chooses the route (the gateway's not-found answer when none matches, 405 with `Allow` when
  * routes match all but the method), then path safety (400, see path.ts) and the declared body size
  * (413). Records the route, the upstream target for the handler and the body limit for the body parser.
  */
 export function selectRoute(
-  select: (method: string, input: MatchInput) => Selection<RouteRuntime>,
+  select: (method: string, input: MatchInput, request: FastifyRequest) => Selection<RouteRuntime>,
   selections: WeakMap<FastifyRequest, RouteRuntime>,
   bodyLimits: BodyLimits,
+  /** Whether the gateway-wide CORS hook already answered for this request (then the route's own policy is not applied). */
+  gatewayCorsRan: (request: FastifyRequest) => boolean = () => false,
 ): onRequestAsyncHookHandler {
   return async (request, reply) => {
     const { path, query } = splitTarget(request.raw.url ?? request.url);
     const input: MatchInput = { host: hostName(request.host), rawPath: path, rawQuery: query.slice(1), headers: request.headers };
+    const ownCors = !gatewayCorsRan(request);
     // A preflight is matched as the request it announces; a route with a CORS policy answers it here.
-    const announced = preflightMethod(request);
-    const preflight = announced === undefined ? undefined : select(announced, input);
+    const announced = ownCors ? preflightMethod(request) : undefined;
+    const preflight = announced === undefined ? undefined : select(announced, input, request);
     if (preflight && 'route' in preflight && preflight.route.cors) {
       requestState(request).rest = { route: preflight.route.name, attempts: 0 };
       return answerPreflight(preflight.route.cors, request, reply);
     }
-    const selection = select(request.method, input);
-    if (!selection) throw new GatewayError('NOT_FOUND');
+    const selection = select(request.method, input, request);
+    // The passthrough takes every path: one no route matches is answered as any unknown path is.
+    if (!selection) return reply.callNotFound();
     if ('allow' in selection) throw new GatewayError('METHOD_NOT_ALLOWED', undefined, { allow: selection.allow.join(', ') });
     const runtime = selection.route;
     const route = runtime.route;
     const info: RestRequestInfo = { route: routeName(route), attempts: 0 };
     requestState(request).rest = info;
     selections.set(request, runtime);
-    if (runtime.cors) applyCors(runtime.cors, request, reply);
+    if (runtime.cors && ownCors) applyCors(runtime.cors, request, reply);
     const mapped = routeTarget(route, path, selection.params);
     if (!mapped.ok) {
       info.failure = `path refused: ${mapped.reason}`;
@@ -81,12 +85,17 @@ export function authorize(routeOf: RouteOf, realm: string): onRequestAsyncHookHa
 }
 
 /** Charges the route's cost to the caller's budget, shared with GraphQL (429 when spent, 503 when the budget store is down). */
-export function charge(routeOf: RouteOf, rateLimit: RateLimitConfig, budget: BudgetService | undefined): onRequestAsyncHookHandler {
+export function charge(
+  routeOf: RouteOf,
+  rateLimitOf: (request: FastifyRequest) => Pick<RateLimitConfig, 'tiers' | 'defaultTier'>,
+  budget: BudgetService | undefined,
+): onRequestAsyncHookHandler {
   return async (request, reply) => {
     const route = routeOf(request);
     const principal = requestState(request).principal;
     if (!budget || route.cost === 0 || !principal) return;
-    const policy = resolvePolicy(rateLimit.tiers, rateLimit.defaultTier, principal.tier, { rootFields: [] });
+    const { tiers, defaultTier } = rateLimitOf(request);
+    const policy = resolvePolicy(tiers, defaultTier, principal.tier, { rootFields: [] });
     const outcome = await budget.charge({ clientKey: principal.clientKey, tier: policy.tier }, route.cost, policy.limits);
     requestState(request).rateLimit = {
       result: outcome.result,

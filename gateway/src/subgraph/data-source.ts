@@ -2,7 +2,7 @@ import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@
 import { context as otelContext, trace as otelTrace, type Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { principalHeaderNames, principalHeaders, type PrincipalHeaderNames } from '../auth/principal.js';
-import type { GatewayContext } from '../context.js';
+import type { GatewayContext, RequestState } from '../context.js';
 import type { FallbackUse } from './state.js';
 import type { GatewayMetrics, SubgraphResult } from '../observability/metrics.js';
 import { failSpan } from '../observability/request-trace.js';
@@ -32,8 +32,8 @@ export interface SubgraphDataSourceOptions {
   /** Where the latency of each answered (or timed-out) call is recorded, for adaptive budgets. */
   latencies?: SubgraphLatencies | undefined;
   logger: Logger;
-  /** This subgraph's header rules (`headers.all`, then its own), compiled; absent: none. */
-  headerRules?: { request: CompiledHeaderRules; response: CompiledHeaderRules } | undefined;
+  /** This subgraph's header rules (`headers.all`, then its own), compiled, for the request's state (the set it arrived under); absent: none. */
+  headerRules?: ((state: RequestState | undefined) => { request: CompiledHeaderRules; response: CompiledHeaderRules }) | undefined;
   /** The resilience layer for this subgraph; absent (`resilience.enabled: false`): plain calls through `fetcher`. */
   resilience?: { caller: ResilientCaller; requestDeadlineMs: number } | undefined;
 }
@@ -216,7 +216,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
 
   /** The request rules' output for this call, from the client's request and the caller; undefined: nothing to forward. */
   private requestHeaders(options: GraphQLDataSourceProcessOptions<GatewayContext>, context: Partial<GatewayContext> | undefined) {
-    const rules = this.subgraph.headerRules?.request;
+    const rules = this.subgraph.headerRules?.(context?.state).request;
     if (!rules || rules.empty) return undefined;
     const incoming = options.kind === 'incoming operation' ? options.incomingRequestContext.request.http?.headers : undefined;
     const output = rules.apply(incoming ?? NO_HEADERS, context?.state?.principal);
@@ -225,7 +225,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
 
   /** Where the response rules put what they keep of this call's answer; undefined: no rules, or no collector on the request. */
   private responseCollector(context: Partial<GatewayContext> | undefined) {
-    const rules = this.subgraph.headerRules?.response;
+    const rules = this.subgraph.headerRules?.(context?.state).response;
     const collector: ResponseHeaderCollector | undefined = context?.state?.subgraphResponseHeaders;
     if (!rules || rules.empty || !collector) return undefined;
     return (headers: Readonly<Record<string, string | string[] | undefined>> | undefined, joined = false) => {

@@ -53,6 +53,13 @@ interface SubgraphsShared {
  */
 export const subgraphsFeature: Feature<SubgraphsConfig, SubgraphsShared> = {
   name: 'subgraphs',
+  reloads: [
+    'headers',
+    // What each call reads when it starts (connections, bulkheads, caches and stale-if-slow are built once).
+    ...['resilience.subgraphDefaults', 'subgraphs.*'].flatMap((at) =>
+      ['timeoutMs', 'retry', 'breaker', 'fallback.cacheTtlMs'].map((key) => `${at}.${key}`),
+    ),
+  ],
   setup({ config, shared }) {
     const { logger, metrics } = shared;
     // The static fallback files are read now: a broken one stops start-up, not an outage.
@@ -84,7 +91,7 @@ export const subgraphsFeature: Feature<SubgraphsConfig, SubgraphsShared> = {
         metrics,
         health,
         latencies,
-        headerRules: headerRules.of(name),
+        headerRules: (state) => headerRules.of(name, state),
         logger: logger.child({ component: 'subgraph' }),
         resilience: resilience && { caller: resilience.caller(name), requestDeadlineMs: config.resilience.requestDeadlineMs },
       });
@@ -127,6 +134,16 @@ export const subgraphsFeature: Feature<SubgraphsConfig, SubgraphsShared> = {
         const used = requestState(request).fallbacks;
         if (!used?.length) return undefined;
         return { span: { 'gateway.fallback.sources': [...new Set(used.map((use) => use.source))] } };
+      },
+      prepareReload({ next }) {
+        const rules = headerRules.prepare(next);
+        const calls = resilience?.prepare(next);
+        return {
+          commit() {
+            rules.commit();
+            calls?.commit();
+          },
+        };
       },
       async close() {
         await subgraphFetch.close().catch(() => undefined);

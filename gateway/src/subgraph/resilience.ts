@@ -63,6 +63,11 @@ export interface SubgraphResilience {
   replicasAvailable(name: string): number | undefined;
   /** Closes every subgraph's connection pool and stops the breakers. */
   close(): Promise<void>;
+  /**
+   * Prepares the call settings of a new config (a reload): `commit` hands each subgraph's caller its
+   * new timeout, retries and fallback TTL and reconfigures its breakers (see {@link Breaker.reconfigure}).
+   */
+  prepare(config: SubgraphCallSections): { commit(): void };
 }
 
 /**
@@ -89,7 +94,8 @@ export function loadStaticFallbackFiles(config: SubgraphSections): Map<string, S
  * replica pool), a bulkhead and a dedupe table per subgraph, one fallback cache, and the static fallbacks.
  */
 export function createSubgraphResilience(options: SubgraphResilienceOptions): SubgraphResilience {
-  const { config, metrics, logger } = options;
+  const { metrics, logger } = options;
+  let config = options.config;
   // Whatever headers carry the principal (auth.propagation, renamable) are always part of the
   // identity, or renaming one would let one caller's copies serve another.
   const identityHeaders = [...new Set([...config.resilience.identityHeaders, ...principalHeaderNames(config.auth.propagation)])];
@@ -188,6 +194,22 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
     },
     replicas: (name) => poolOf(name)?.snapshot(),
     replicasAvailable: (name) => poolOf(name)?.availableCount(),
+    prepare(next) {
+      const settings = new Map([...callers.keys()].map((name) => [name, subgraphSettings(next, name)]));
+      return {
+        commit() {
+          config = next;
+          for (const [name, caller] of callers) {
+            const updated = settings.get(name);
+            if (!updated) continue;
+            caller.reconfigure(updated);
+            const pool = poolOf(name);
+            if (pool) for (const replica of pool.replicas) replica.breaker.reconfigure(updated.breaker);
+            else breakers.find(name)?.reconfigure(updated.breaker);
+          }
+        },
+      };
+    },
     async close() {
       replicaPools.close();
       await closeBreakers();

@@ -82,12 +82,20 @@ export class ResilientCaller {
   /** Hedging of query attempts across replicas; undefined when it is off or the subgraph has one URL. */
   private readonly hedging: SubgraphHedging | undefined;
 
-  constructor(private readonly options: ResilientCallerOptions) {
+  constructor(private options: ResilientCallerOptions) {
     const { fallback, staleIfSlow, hedging } = options.settings;
     this.hedging = hedging.enabled && options.replicas ? new SubgraphHedging(options.name, hedging, options.metrics) : undefined;
     this.recentlyKept =
       fallback.refreshAfterMs > 0 ? new LRUCache({ max: 10_000, ttl: fallback.refreshAfterMs, ttlAutopurge: false }) : undefined;
     this.softDeadline = staleIfSlow.enabled && fallback.cache && options.cache ? new SoftDeadline(options.name, staleIfSlow) : undefined;
+  }
+
+  /**
+   * The settings for calls from now on (a config reload: timeout, retries, fallback TTL); a call
+   * under way keeps those it started with. Its breaker is reconfigured by its owner.
+   */
+  reconfigure(settings: SubgraphSettings): void {
+    this.options = { ...this.options, settings };
   }
 
   async call(url: string, init: RequestInitLike, info: CallInfo): Promise<UpstreamResponse> {

@@ -65,8 +65,14 @@ export class BreakerOpenError extends Error {
 export interface Breaker {
   readonly name: string;
   readonly state: BreakerState;
-  /** The settings it was created with. */
+  /** The settings it runs with (those it was created with, or the last {@link reconfigure}'s). */
   readonly settings: BreakerSettings;
+  /**
+   * New settings for the calls from now on (a config reload); nothing happens when they are the same.
+   * The counts start over in a new window; an open or half-open breaker stays open and half-opens
+   * after the new `resetTimeoutMs`, counted from now; a pin holds. Calls under way finish as they started.
+   */
+  reconfigure(settings: BreakerSettings): void;
   /**
    * Runs `call` unless the breaker is open; its rejection counts as a failure when `isFailure` says
    * so, once per caller of `audience` (one when absent), and its duration against the slow-call rate.
@@ -154,8 +160,8 @@ class SlowProbe {
  * and opens the breaker through opossum's public `open()` when one of its rules says so.
  */
 class OpossumBreaker implements Breaker {
-  private readonly circuit: CircuitBreaker<[Call], unknown>;
-  private readonly policy: BreakerPolicy;
+  private circuit: CircuitBreaker<[Call], unknown>;
+  private policy: BreakerPolicy;
   private current: BreakerState = 'closed';
   /** True while {@link force} runs, so the change it causes is reported as `forced`. */
   private forcing = false;
@@ -163,18 +169,21 @@ class OpossumBreaker implements Breaker {
 
   constructor(
     readonly name: string,
-    readonly settings: BreakerSettings,
+    private active: BreakerSettings,
     private readonly options: BreakerRegistryOptions,
   ) {
-    // Absent (a breaker built in code, not from the config): those rules are off.
-    this.policy = new BreakerPolicy({
-      ...settings,
-      consecutiveFailures: settings.consecutiveFailures ?? 0,
-      slowCallDurationMs: settings.slowCallDurationMs ?? 0,
-      slowCallRatePercentage: settings.slowCallRatePercentage ?? 100,
-    });
-    this.circuit = new CircuitBreaker<[Call], unknown>((call: Call) => call(), {
-      name,
+    this.policy = policyOf(active);
+    this.circuit = this.circuitOf(active);
+  }
+
+  get settings(): BreakerSettings {
+    return this.active;
+  }
+
+  /** opossum holds its window and thresholds from its construction: new settings take a new circuit. */
+  private circuitOf(settings: BreakerSettings): CircuitBreaker<[Call], unknown> {
+    const circuit = new CircuitBreaker<[Call], unknown>((call: Call) => call(), {
+      name: this.name,
       enabled: settings.enabled,
       timeout: false,
       errorThresholdPercentage: settings.errorThresholdPercentage,
@@ -183,17 +192,35 @@ class OpossumBreaker implements Breaker {
       rollingPercentilesEnabled: false,
       volumeThreshold: settings.volumeThreshold,
       resetTimeout: settings.resetTimeoutMs,
-      errorFilter: (error: unknown) => !(error instanceof SlowProbe) && !options.isFailure(error),
+      errorFilter: (error: unknown) => !(error instanceof SlowProbe) && !this.options.isFailure(error),
     });
     const change = (state: BreakerState) => () => {
+      if (circuit !== this.circuit) return;
+      const before = this.current;
       this.current = state;
       if (state !== 'half_open') this.policy.reset();
       // While pinned, the reported state is the pinned one: the change shows once unpinned.
-      if (!this.pinnedState) options.onStateChange?.(name, state, this.forcing ? 'forced' : 'own');
+      if (!this.pinnedState && before !== state) this.options.onStateChange?.(this.name, state, this.forcing ? 'forced' : 'own');
     };
-    this.circuit.on('open', change('open'));
-    this.circuit.on('halfOpen', change('half_open'));
-    this.circuit.on('close', change('closed'));
+    circuit.on('open', change('open'));
+    circuit.on('halfOpen', change('half_open'));
+    circuit.on('close', change('closed'));
+    return circuit;
+  }
+
+  reconfigure(settings: BreakerSettings): void {
+    if (JSON.stringify(settings) === JSON.stringify(this.active)) return;
+    const previous = this.circuit;
+    const wasOpen = this.current !== 'closed';
+    this.active = settings;
+    this.policy = policyOf(settings);
+    this.circuit = this.circuitOf(settings);
+    previous.shutdown();
+    if (wasOpen && settings.enabled) this.circuit.open();
+    else if (wasOpen) {
+      this.current = 'closed';
+      if (!this.pinnedState) this.options.onStateChange?.(this.name, 'closed', 'own');
+    }
   }
 
   get state(): BreakerState {
@@ -213,7 +240,7 @@ class OpossumBreaker implements Breaker {
   async run<T>(call: () => Promise<T>, audience?: CallAudience): Promise<T> {
     if (this.pinnedState === 'open') throw new BreakerOpenError(this.name);
     if (this.pinnedState === 'closed') return call();
-    if (!this.settings.enabled) return (await this.circuit.fire(call)) as T;
+    if (!this.active.enabled) return (await this.circuit.fire(call)) as T;
     const started = Date.now();
     const action = async () => {
       // The probe of a half-open breaker must also be quick: a slow answer keeps the breaker open.
@@ -257,14 +284,14 @@ class OpossumBreaker implements Breaker {
       calls,
       failures: stats.failures,
       rejected: stats.rejects,
-      windowMs: this.settings.rollingWindowMs,
+      windowMs: this.active.rollingWindowMs,
       slowCallRate: slowRate(this.policy.totals()),
       ...(this.pinnedState && { state: this.pinnedState, pinned: this.pinnedState }),
     };
   }
 
   force(state: 'open' | 'closed'): void {
-    if (!this.settings.enabled || this.current === state) return;
+    if (!this.active.enabled || this.current === state) return;
     this.forcing = true;
     try {
       // opossum's open() starts its reset timer (half-open later); close() clears it.
@@ -282,4 +309,14 @@ class OpossumBreaker implements Breaker {
 
 function slowRate({ calls, slow }: { calls: number; slow: number }): number {
   return calls === 0 ? 0 : Math.round((slow / calls) * 1000) / 1000;
+}
+
+/** The policy beside opossum; rules absent from the settings (a breaker built in code, not from the config) are off. */
+function policyOf(settings: BreakerSettings): BreakerPolicy {
+  return new BreakerPolicy({
+    ...settings,
+    consecutiveFailures: settings.consecutiveFailures ?? 0,
+    slowCallDurationMs: settings.slowCallDurationMs ?? 0,
+    slowCallRatePercentage: settings.slowCallRatePercentage ?? 100,
+  });
 }
