@@ -45,15 +45,11 @@ function configFile(name: string, port: number, supergraphPath: string, tracesEn
 }
 
 const ours =
-  (config: string, tracing = false) =>
+  (config: string, tracing = false, dist = join(ROOT, 'dist')) =>
   (port: number, supergraph: string, extra: { tracesEndpoint?: string | undefined }) =>
     spawn(
       process.execPath,
-      [
-        join(ROOT, 'dist/gateway/src/main.js'),
-        '--config',
-        configFile(config, port, supergraph, tracing ? extra.tracesEndpoint : undefined),
-      ],
+      [join(dist, 'gateway/src/main.js'), '--config', configFile(config, port, supergraph, tracing ? extra.tracesEndpoint : undefined)],
       {
         cwd: ROOT,
         env: PRODUCTION_ENV(),
@@ -102,3 +98,17 @@ export const GATEWAYS: GatewayUnderTest[] = [
     start: ours('ours-off'),
   },
 ];
+
+/**
+ * `--base-dist DIR`: another build of this gateway (an older commit's `tsc` output, with its
+ * node_modules reachable), as `ours-base` with the same full config: before/after comparisons of a
+ * change in one run, alternating rounds.
+ */
+export function baseGateway(dist: string): GatewayUnderTest {
+  return {
+    name: 'ours-base',
+    rest: true,
+    description: `the build in ${dist}, every capability on (bench/configs/ours-full.yaml)`,
+    start: ours('ours-full', false, dist),
+  };
+}

@@ -5,7 +5,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { barChart } from './chart.js';
-import { GATEWAYS, buildGateway, type GatewayUnderTest } from './gateways.js';
+import { GATEWAYS, baseGateway, buildGateway, type GatewayUnderTest } from './gateways.js';
 import {
   REQUEST_HEADERS,
   ROOT,
@@ -30,7 +30,8 @@ import { SCENARIOS, type Scenario } from './scenarios.js';
  * Options: --duration S (measured, default 15), --warmup S (discarded, default 3), --connections N
  * (default 50), --only a,b (gateways), --scenarios a,b, --subgraphs compute|replay (default
  * compute), --rounds N (default 1: gateways alternate, order reversed every other round; figures
- * are medians, ratios the median of each round's ratio), --skip-build (use the existing dist/);
+ * are medians, ratios the median of each round's ratio), --skip-build (use the existing dist/),
+ * --base-dist DIR (adds `ours-base`: another build of ours, for before/after comparisons);
  * --soak: our full gateway only, at a fixed --rate R req/s for --duration S (default 600),
  * reporting RSS over time and a growth verdict.
  */
@@ -44,6 +45,7 @@ const { values: args } = parseArgs({
     subgraphs: { type: 'string', default: 'compute' },
     rounds: { type: 'string', default: '1' },
     'skip-build': { type: 'boolean', default: false },
+    'base-dist': { type: 'string' },
     soak: { type: 'boolean', default: false },
     rate: { type: 'string', default: '200' },
   },
@@ -81,6 +83,8 @@ interface Row {
   p99: number;
   errors: number;
   cpuPercent: number;
+  /** Gateway CPU (user+system) per answered request: steadier than rps on a loaded machine. */
+  cpuMsPerRequest: number;
   peakRssMb: number;
   /** Why this measurement is not valid (a wrong answer, an error), or undefined. */
   failure?: string | undefined;
@@ -98,7 +102,19 @@ async function measure(url: string, pid: number, scenario: Scenario, gateway: st
   const connections = Number(args.connections);
   const wrongFirst = await verify(url, scenario);
   if (wrongFirst)
-    return { round, scenario: scenario.name, gateway, rps: 0, p50: 0, p99: 0, errors: 0, cpuPercent: 0, peakRssMb: 0, failure: wrongFirst };
+    return {
+      round,
+      scenario: scenario.name,
+      gateway,
+      rps: 0,
+      p50: 0,
+      p99: 0,
+      errors: 0,
+      cpuPercent: 0,
+      cpuMsPerRequest: 0,
+      peakRssMb: 0,
+      failure: wrongFirst,
+    };
   await load(url, scenario, Number(args.warmup), connections);
   const cpuBefore = cpuSeconds(pid);
   const rss = sampleRss(pid);
@@ -106,6 +122,7 @@ async function measure(url: string, pid: number, scenario: Scenario, gateway: st
   const { result, correctness } = await loadChecked(url, scenario, Number(args.duration), connections);
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
   const errors = result.errors + result.timeouts + result.non2xx;
+  let cpu = 0;
   let failure: string | undefined;
   if (correctness.wrong > 0) failure = `${correctness.wrong} of ${correctness.checked} answers wrong; first: ${correctness.first ?? ''}`;
   else if (errors > 0) failure = `${errors} errors or timeouts`;
@@ -117,7 +134,8 @@ async function measure(url: string, pid: number, scenario: Scenario, gateway: st
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors,
-    cpuPercent: ((cpuSeconds(pid) - cpuBefore) / elapsed) * 100,
+    cpuPercent: ((cpu = cpuSeconds(pid) - cpuBefore) / elapsed) * 100,
+    cpuMsPerRequest: (cpu * 1000) / Math.max(1, result.requests.total),
     peakRssMb: rss.stop() / 2 ** 20,
     failure,
   };
@@ -126,7 +144,8 @@ async function measure(url: string, pid: number, scenario: Scenario, gateway: st
 async function benchmark(): Promise<void> {
   const only = args.only?.split(',');
   const scenarioNames = args.scenarios?.split(',');
-  const gateways = GATEWAYS.filter((g) => !only || only.includes(g.name));
+  const all = args['base-dist'] ? [...GATEWAYS, baseGateway(args['base-dist'])] : GATEWAYS;
+  const gateways = all.filter((g) => !only || only.includes(g.name));
   const scenarios = SCENARIOS.filter((s) => !scenarioNames || scenarioNames.includes(s.name));
   const rounds = Number(args.rounds);
   if (!args['skip-build']) buildGateway();
@@ -151,7 +170,7 @@ async function benchmark(): Promise<void> {
               `round ${round} ${row.scenario.padEnd(22)} ${row.gateway.padEnd(11)} ` +
                 (row.failure
                   ? `FAILED: ${row.failure}\n`
-                  : `${row.rps.toFixed(0).padStart(6)} rps  p50 ${row.p50} ms  p99 ${row.p99} ms  RSS ${row.peakRssMb.toFixed(0)} MB\n`),
+                  : `${row.rps.toFixed(0).padStart(6)} rps  p50 ${row.p50} ms  p99 ${row.p99} ms  CPU ${row.cpuMsPerRequest.toFixed(2)} ms/req  RSS ${row.peakRssMb.toFixed(0)} MB\n`),
             );
           }
         } finally {
@@ -178,6 +197,7 @@ interface Summary {
   p50: number;
   p99: number;
   cpu: number;
+  cpuMs: number;
   rss: number;
   /** Median over rounds of this round's rps / Apollo's rps (and peak RSS likewise); NaN without Apollo. */
   rpsRatio: number;
@@ -201,6 +221,7 @@ function summarise(rows: Row[], scenario: string, gateway: string): Summary | un
     p50: median(mine.map((r) => r.p50)),
     p99: median(mine.map((r) => r.p99)),
     cpu: median(mine.map((r) => r.cpuPercent)),
+    cpuMs: median(mine.map((r) => r.cpuMsPerRequest)),
     rss: median(mine.map((r) => r.peakRssMb)),
     rpsRatio: paired((r) => r.rps),
     rssRatio: paired((r) => r.peakRssMb),
@@ -227,7 +248,7 @@ function report(
       `Load: autocannon, ${args.connections} connections, ${args.warmup} s warm-up discarded, ${args.duration} s measured, loopback, ` +
       `${run.rounds} round(s) alternating the gateways' order; figures are medians over rounds, ratios the median of each round's ratio. ` +
       'Every answer was checked against the exact expected data. ' +
-      "CPU is the gateway process tree's user+system time over the measured window (100% = one core); RSS is its peak during the window.",
+      "CPU is the gateway process tree's user+system time over the measured window (100% = one core), and per answered request (steadier than rps on a loaded machine); RSS is its peak during the window.",
     '',
     ...gateways.map((g) => `- **${g.name}**: ${g.description}`),
     '',
@@ -237,19 +258,19 @@ function report(
     lines.push(`## ${scenario.name}: ${scenario.description}`, '');
     if (scenario.rest) lines.push('Only this gateway has a REST passthrough: compare ours with every plugin on to ours with them off.', '');
     lines.push(
-      '| gateway | rps | rps vs bare Apollo | p50 ms | p99 ms | CPU % | peak RSS MB | RSS vs bare Apollo |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| gateway | rps | rps vs bare Apollo | p50 ms | p99 ms | CPU % | CPU ms / request | peak RSS MB | RSS vs bare Apollo |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const gateway of gateways) {
       const s = summarise(rows, scenario.name, gateway.name);
       summaries.set(`${scenario.name}/${gateway.name}`, s);
       if (!s) continue;
       if (s.failure) {
-        lines.push(`| ${gateway.name} | **FAILED** (${s.failure.replace(/\|/g, '\\|').slice(0, 300)}) | | | | | | |`);
+        lines.push(`| ${gateway.name} | **FAILED** (${s.failure.replace(/\|/g, '\\|').slice(0, 300)}) | | | | | | | |`);
         continue;
       }
       lines.push(
-        `| ${gateway.name} | ${s.rps.toFixed(0)} | ${ratio(s.rpsRatio)} | ${s.p50} | ${s.p99} | ${s.cpu.toFixed(0)} | ${s.rss.toFixed(0)} | ${ratio(s.rssRatio)} |`,
+        `| ${gateway.name} | ${s.rps.toFixed(0)} | ${ratio(s.rpsRatio)} | ${s.p50} | ${s.p99} | ${s.cpu.toFixed(0)} | ${s.cpuMs.toFixed(2)} | ${s.rss.toFixed(0)} | ${ratio(s.rssRatio)} |`,
       );
     }
     lines.push('');
