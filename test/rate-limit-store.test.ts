@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { getHeapStatistics } from 'node:v8';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -57,5 +58,20 @@ describe('redis budget keys', () => {
     await new RedisBudgetStore(redis).charge(client, 1, [bucket(10, 1, 'b')]);
     const [key] = await redis.keys(`${PREFIX}rl:*${client.slice(6)}*`);
     expect(key?.slice(PREFIX.length)).toBe(`rl:{evil%7D%7B${client.slice(6)}}:tb:b`);
+  });
+});
+
+describe('the in-memory store', () => {
+  it('holds no memory for its bound until it is used (the fail-open fallback of a Redis store sits idle)', async () => {
+    const before = getHeapStatistics().used_heap_size;
+    // 30 idle stores of 100,000 entries: preallocated, they would hold about 100 MB.
+    const idle = Array.from({ length: 30 }, () => new MemoryBudgetStore({ maxEntries: 100_000 }));
+    const grown = getHeapStatistics().used_heap_size - before;
+    expect(grown).toBeLessThan(20 * 2 ** 20);
+    // Each still works once used.
+    const client = newClient();
+    const charged = await idle[0]?.charge(client, 10, [bucket(100, 5, 'b')]);
+    expect(charged?.allowed).toBe(true);
+    expect(charged?.limits[0]?.remaining).toBe(90);
   });
 });
