@@ -7,6 +7,7 @@ import type { BudgetStore } from '../gateway/src/rate-limit/budget.js';
 import { FailoverBudgetStore } from '../gateway/src/rate-limit/failover-store.js';
 import { MemoryBudgetStore } from '../gateway/src/rate-limit/memory-store.js';
 import { RedisBudgetStore } from '../gateway/src/rate-limit/redis-store.js';
+import { closeRedis, createRedis } from '../gateway/src/redis/client.js';
 import { bucket, describeBudgetStoreContract, newClient } from './helpers/contracts/budget-store.js';
 
 /**
@@ -73,5 +74,27 @@ describe('the in-memory store', () => {
     const charged = await idle[0]?.charge(client, 10, [bucket(100, 5, 'b')]);
     expect(charged?.allowed).toBe(true);
     expect(charged?.limits[0]?.remaining).toBe(90);
+  });
+});
+
+describe("the gateway's Redis connection", () => {
+  it('sends the commands of one tick together (auto-pipelining), and concurrent charges stay exact', async () => {
+    const client = createRedis(
+      { url: REDIS_URL, keyPrefix: PREFIX, connectTimeoutMs: 2_000, commandTimeoutMs: 2_000, connectionName: 'test-autopipeline' },
+      pino({ level: 'silent' }),
+    );
+    try {
+      if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+      const store = new RedisBudgetStore(client);
+      const who = newClient();
+      // 40 requests of 1 point against a bucket of 25 that refills nothing in the test's time.
+      const charges = Array.from({ length: 40 }, () => store.charge(who, 1, [bucket(25, 0.0001, 'burst')]));
+      expect((client as Redis).autoPipelineQueueSize).toBe(40);
+      const results = await Promise.all(charges);
+      expect(results.filter((r) => r.allowed)).toHaveLength(25);
+      expect((await store.peek(who, [bucket(25, 0.0001, 'burst')]))[0]?.remaining).toBeLessThan(1);
+    } finally {
+      await closeRedis(client);
+    }
   });
 });
