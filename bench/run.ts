@@ -280,7 +280,7 @@ function report(
   const markdown = lines.join('\n');
   writeFileSync(join(dir, `${date}.md`), markdown);
   writeFileSync(join(dir, 'latest.md'), markdown);
-  writeChart(dir, date, summaries, gateways, scenarios);
+  writeChart(dir, date, summaries, gateways, scenarios, run.loadBefore);
   process.stdout.write(`\n${markdown}\n`);
   if (rows.some((r) => r.failure)) {
     process.stderr.write('FAILURE: a gateway gave wrong answers or errors; its figures are not valid\n');
@@ -294,6 +294,7 @@ function writeChart(
   summaries: Map<string, Summary | undefined>,
   gateways: GatewayUnderTest[],
   scenarios: Scenario[],
+  loadAverage: number[],
 ) {
   const graphql = scenarios.filter((s) => !s.rest);
   const value = (pick: (s: Summary) => number) =>
@@ -305,7 +306,7 @@ function writeChart(
     );
   const svg = barChart(
     `Throughput, p99 and memory with every capability on (${date})`,
-    `${args.connections} connections, subgraphs ${mode === 'compute' ? 'computing' : 'replaying'}, ${args.rounds} round(s), medians; ${cpus().length} cores`,
+    `${args.connections} connections, subgraphs ${mode === 'compute' ? 'computing' : 'replaying'}, ${args.rounds} round(s), medians; ${cpus().length} cores, load average ${loadAverage[0]?.toFixed(1) ?? '?'} at the start`,
     graphql.map((s) => s.name),
     gateways.map((g) => g.name),
     [
