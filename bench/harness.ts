@@ -48,9 +48,17 @@ export async function waitForGraphql(url: string, child: ChildProcess, timeoutMs
   throw new Error(`gateway at ${url} did not answer within ${timeoutMs} ms`);
 }
 
-export async function startSubgraphs(): Promise<{ child: ChildProcess; urls: Record<string, string> }> {
+/**
+ * The bench's subgraphs in a process of their own. `replay` answers a repeated operation from a
+ * response cache (the gateway is the only bottleneck); `compute` executes every request and does
+ * real work per resolved object, as a real service would (load is not shifted away from subgraphs).
+ */
+export type SubgraphMode = 'compute' | 'replay';
+
+export async function startSubgraphs(mode: SubgraphMode = 'replay'): Promise<{ child: ChildProcess; urls: Record<string, string> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/thin-subgraphs.ts')], {
     cwd: ROOT,
+    env: { ...process.env, BENCH_SUBGRAPHS: mode },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const urls = await new Promise<Record<string, string>>((resolve, reject) => {
@@ -141,4 +149,49 @@ export function load(
     requests: [{ setupRequest: (request) => ({ ...request, body: scenario.body(i++) }) }],
     ...extra,
   });
+}
+
+/** Wrong answers seen during a checked load: how many, and the first one's reason. */
+export interface Correctness {
+  checked: number;
+  wrong: number;
+  first?: string | undefined;
+}
+
+/** `load`, with every answer checked against the scenario's expected answer for that request. */
+export async function loadChecked(
+  url: string,
+  scenario: Scenario,
+  seconds: number,
+  connections: number,
+): Promise<{ result: autocannon.Result; correctness: Correctness }> {
+  let i = 0;
+  const correctness: Correctness = { checked: 0, wrong: 0 };
+  const rest = scenario.rest;
+  const onResponse = (status: number, body: string, context: object) => {
+    const index = (context as { i: number }).i;
+    correctness.checked++;
+    const reason = scenario.verify ? scenario.verify(status, body, index) : 'the scenario has no answer check';
+    if (reason !== undefined) {
+      correctness.wrong++;
+      correctness.first ??= `request ${index}: ${reason}`;
+    }
+  };
+  const result = await autocannon({
+    url: rest ? new URL(url).origin : url,
+    connections,
+    duration: seconds,
+    method: rest ? 'GET' : 'POST',
+    headers: rest ? { authorization: REQUEST_HEADERS.authorization, ...rest.headers } : REQUEST_HEADERS,
+    requests: [
+      {
+        setupRequest: (request, context: object) => {
+          (context as { i: number }).i = i;
+          return rest ? { ...request, method: 'GET', path: rest.path(i++) } : { ...request, body: scenario.body(i++) };
+        },
+        onResponse,
+      },
+    ],
+  });
+  return { result, correctness };
 }

@@ -1,22 +1,39 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REQUEST_HEADERS, ROOT, freePort, load, startSubgraphs, stop, tsx, waitForGraphql, writeSupergraph } from './harness.js';
+import { barChart } from './chart.js';
+import { GATEWAYS, baseGateway, buildGateway, type GatewayUnderTest } from './gateways.js';
+import {
+  REQUEST_HEADERS,
+  ROOT,
+  freePort,
+  load,
+  loadChecked,
+  startSubgraphs,
+  stop,
+  waitForGraphql,
+  writeSupergraph,
+  type SubgraphMode,
+} from './harness.js';
 import { cpuSeconds, rssBytes, sampleRss } from './process-stats.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 
 /**
- * `npm run bench`: each gateway in turn, on the same thin subgraphs and the same supergraph, under
- * the same autocannon load (loopback only, bounded by time). Prints a markdown table and writes it
- * to bench/results/. Ratios to bare Apollo Gateway in the same run are the claim, not absolute rps.
+ * `npm run bench`: each gateway in turn, on the same subgraphs and the same supergraph, under the
+ * same autocannon load (loopback only, bounded by time), every answer checked against the exact
+ * expected one. Prints a markdown table and writes it, with an SVG chart, to bench/results/.
+ * Ratios to bare Apollo Gateway in the same run are the claim, not absolute rps.
  *
  * Options: --duration S (measured, default 15), --warmup S (discarded, default 3), --connections N
- * (default 50), --only a,b (gateways), --scenarios a,b; --soak: our full gateway only, at a fixed
- * --rate R req/s for --duration S (default 300), reporting RSS at start and end.
+ * (default 50), --only a,b (gateways), --scenarios a,b, --subgraphs compute|replay (default
+ * compute), --rounds N (default 1: gateways alternate, order reversed every other round; figures
+ * are medians, ratios the median of each round's ratio), --skip-build (use the existing dist/),
+ * --base-dist DIR (adds `ours-base`: another build of ours, for before/after comparisons);
+ * --soak: our full gateway only, at a fixed --rate R req/s for --duration S (default 600),
+ * reporting RSS over time and a growth verdict.
  */
 const { values: args } = parseArgs({
   options: {
@@ -25,71 +42,16 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '50' },
     only: { type: 'string' },
     scenarios: { type: 'string' },
+    subgraphs: { type: 'string', default: 'compute' },
+    rounds: { type: 'string', default: '1' },
+    'skip-build': { type: 'boolean', default: false },
+    'base-dist': { type: 'string' },
     soak: { type: 'boolean', default: false },
     rate: { type: 'string', default: '200' },
   },
 });
-
-interface GatewayUnderTest {
-  name: string;
-  /** Has a REST passthrough (runs the REST scenarios). */
-  rest?: boolean;
-  description: string;
-  start(port: number, supergraphPath: string): ChildProcess;
-}
-
-const GATEWAYS: GatewayUnderTest[] = [
-  {
-    name: 'apollo',
-    description: 'bare @apollo/gateway + @apollo/server (standalone), defaults, no plugins',
-    start: (port, supergraph) => tsx('bench/gateway-process.ts', ['apollo'], { BENCH_PORT: String(port), BENCH_SUPERGRAPH: supergraph }),
-  },
-  {
-    name: 'hive',
-    description: '@graphql-hive/gateway CLI (`hive-gateway supergraph`), defaults',
-    start: (port, supergraph) =>
-      spawn(join(ROOT, 'node_modules/.bin/hive-gateway'), ['supergraph', supergraph, '--host', '127.0.0.1', '--port', String(port)], {
-        cwd: mkdtempSync(join(tmpdir(), 'bench-hive-')), // no gateway.config.* is picked up from the repo
-        env: { ...process.env, NODE_ENV: 'production' },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      }),
-  },
-  {
-    name: 'ours-full',
-    rest: true,
-    description: 'this gateway, every capability on (bench/configs/ours-full.yaml)',
-    start: (port, supergraph) =>
-      tsx('bench/gateway-process.ts', ['ours'], {
-        BENCH_PORT: String(port),
-        BENCH_SUPERGRAPH: supergraph,
-        BENCH_CONFIG: join(ROOT, 'bench/configs/ours-full.yaml'),
-      }),
-  },
-  {
-    name: 'ours-traced',
-    rest: true,
-    description:
-      'ours-full with OpenTelemetry tracing on, every request sampled, exported (OTLP/HTTP JSON) to a receiver in the bench process',
-    start: (port, supergraph) =>
-      tsx('bench/gateway-process.ts', ['ours'], {
-        BENCH_PORT: String(port),
-        BENCH_SUPERGRAPH: supergraph,
-        BENCH_CONFIG: join(ROOT, 'bench/configs/ours-full.yaml'),
-        BENCH_TRACES_ENDPOINT: sink?.url ?? '',
-      }),
-  },
-  {
-    name: 'ours-off',
-    rest: true,
-    description: 'this gateway, optional capabilities off (bench/configs/ours-off.yaml)',
-    start: (port, supergraph) =>
-      tsx('bench/gateway-process.ts', ['ours'], {
-        BENCH_PORT: String(port),
-        BENCH_SUPERGRAPH: supergraph,
-        BENCH_CONFIG: join(ROOT, 'bench/configs/ours-off.yaml'),
-      }),
-  },
-];
+const mode = args.subgraphs as SubgraphMode;
+if (mode !== 'compute' && mode !== 'replay') throw new Error(`--subgraphs must be compute or replay, not ${String(mode)}`);
 
 /**
  * An OTLP/HTTP traces receiver for `ours-traced`, in this process: it reads each export and answers
@@ -113,6 +75,7 @@ async function startTraceSink(): Promise<void> {
 }
 
 interface Row {
+  round: number;
   scenario: string;
   gateway: string;
   rps: number;
@@ -120,87 +83,220 @@ interface Row {
   p99: number;
   errors: number;
   cpuPercent: number;
+  /** Gateway CPU (user+system) per answered request: steadier than rps on a loaded machine. */
+  cpuMsPerRequest: number;
   peakRssMb: number;
+  /** Why this measurement is not valid (a wrong answer, an error), or undefined. */
+  failure?: string | undefined;
 }
 
-async function verify(url: string, scenario: Scenario, gateway: string): Promise<void> {
+async function verify(url: string, scenario: Scenario): Promise<string | undefined> {
   const response = scenario.rest
     ? await fetch(`${new URL(url).origin}${scenario.rest.path(7)}`, {
         headers: { authorization: REQUEST_HEADERS.authorization, ...scenario.rest.headers },
       })
     : await fetch(url, { method: 'POST', headers: REQUEST_HEADERS, body: scenario.body(7) });
-  const body = (await response.json()) as { data?: unknown; errors?: unknown };
-  if (!response.ok || !scenario.check(body)) {
-    throw new Error(`${gateway} gave a wrong answer to ${scenario.name}: ${JSON.stringify(body).slice(0, 300)}`);
-  }
+  const body = await response.text();
+  return scenario.verify ? scenario.verify(response.status, body, 7) : 'the scenario has no answer check';
+}
+
+async function measure(url: string, pid: number, scenario: Scenario, gateway: string, round: number): Promise<Row> {
+  const connections = Number(args.connections);
+  const wrongFirst = await verify(url, scenario);
+  if (wrongFirst)
+    return {
+      round,
+      scenario: scenario.name,
+      gateway,
+      rps: 0,
+      p50: 0,
+      p99: 0,
+      errors: 0,
+      cpuPercent: 0,
+      cpuMsPerRequest: 0,
+      peakRssMb: 0,
+      failure: wrongFirst,
+    };
+  await load(url, scenario, Number(args.warmup), connections);
+  const cpuBefore = cpuSeconds(pid);
+  const rss = sampleRss(pid);
+  const started = process.hrtime.bigint();
+  const { result, correctness } = await loadChecked(url, scenario, Number(args.duration), connections);
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  const errors = result.errors + result.timeouts + result.non2xx;
+  let cpu = 0;
+  let failure: string | undefined;
+  if (correctness.wrong > 0) failure = `${correctness.wrong} of ${correctness.checked} answers wrong; first: ${correctness.first ?? ''}`;
+  else if (errors > 0) failure = `${errors} errors or timeouts`;
+  return {
+    round,
+    scenario: scenario.name,
+    gateway,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors,
+    cpuPercent: ((cpu = cpuSeconds(pid) - cpuBefore) / elapsed) * 100,
+    cpuMsPerRequest: (cpu * 1000) / Math.max(1, result.requests.total),
+    peakRssMb: rss.stop() / 2 ** 20,
+    failure,
+  };
 }
 
 async function benchmark(): Promise<void> {
   const only = args.only?.split(',');
   const scenarioNames = args.scenarios?.split(',');
-  const gateways = GATEWAYS.filter((g) => !only || only.includes(g.name));
+  const all = args['base-dist'] ? [...GATEWAYS, baseGateway(args['base-dist'])] : GATEWAYS;
+  const gateways = all.filter((g) => !only || only.includes(g.name));
   const scenarios = SCENARIOS.filter((s) => !scenarioNames || scenarioNames.includes(s.name));
-  const duration = Number(args.duration);
-  const warmup = Number(args.warmup);
-
+  const rounds = Number(args.rounds);
+  if (!args['skip-build']) buildGateway();
   if (gateways.some((g) => g.name === 'ours-traced')) await startTraceSink();
-  const subgraphs = await startSubgraphs();
+  const loadBefore = loadavg();
+  const subgraphs = await startSubgraphs(mode);
   const supergraph = writeSupergraph(subgraphs.urls);
   const rows: Row[] = [];
   try {
-    for (const gateway of gateways) {
-      const port = await freePort();
-      const url = `http://127.0.0.1:${port}/graphql`;
-      const child = gateway.start(port, supergraph);
-      try {
-        await waitForGraphql(url, child);
-        for (const scenario of scenarios) {
-          if (scenario.rest && !gateway.rest) continue;
-          await verify(url, scenario, gateway.name);
-          await load(url, scenario, warmup, Number(args.connections));
-          const pid = child.pid as number;
-          const cpuBefore = cpuSeconds(pid);
-          const rss = sampleRss(pid);
-          const started = process.hrtime.bigint();
-          const result = await load(url, scenario, duration, Number(args.connections));
-          const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-          const cpu = cpuSeconds(pid) - cpuBefore;
-          const row: Row = {
-            scenario: scenario.name,
-            gateway: gateway.name,
-            rps: result.requests.average,
-            p50: result.latency.p50,
-            p99: result.latency.p99,
-            errors: result.errors + result.timeouts + result.non2xx,
-            cpuPercent: (cpu / elapsed) * 100,
-            peakRssMb: rss.stop() / 2 ** 20,
-          };
-          rows.push(row);
-          process.stderr.write(
-            `${row.scenario.padEnd(22)} ${row.gateway.padEnd(10)} ${row.rps.toFixed(0).padStart(6)} rps  p50 ${row.p50} ms  p99 ${row.p99} ms  errors ${row.errors}\n`,
-          );
+    for (let round = 1; round <= rounds; round++) {
+      for (const gateway of round % 2 === 1 ? gateways : [...gateways].reverse()) {
+        const port = await freePort();
+        const url = `http://127.0.0.1:${port}/graphql`;
+        const child = gateway.start(port, supergraph, { tracesEndpoint: sink?.url });
+        try {
+          await waitForGraphql(url, child);
+          for (const scenario of scenarios) {
+            if (scenario.rest && !gateway.rest) continue;
+            const row = await measure(url, child.pid as number, scenario, gateway.name, round);
+            rows.push(row);
+            process.stderr.write(
+              `round ${round} ${row.scenario.padEnd(22)} ${row.gateway.padEnd(11)} ` +
+                (row.failure
+                  ? `FAILED: ${row.failure}\n`
+                  : `${row.rps.toFixed(0).padStart(6)} rps  p50 ${row.p50} ms  p99 ${row.p99} ms  CPU ${row.cpuMsPerRequest.toFixed(2)} ms/req  RSS ${row.peakRssMb.toFixed(0)} MB\n`),
+            );
+          }
+        } finally {
+          await stop(child);
         }
-      } finally {
-        await stop(child);
       }
     }
   } finally {
     await stop(subgraphs.child);
   }
   if (sink) process.stderr.write(`trace receiver: ${sink.exports} exports, ${(sink.bytes / 2 ** 20).toFixed(1)} MB\n`);
-  report(rows, gateways, scenarios, { duration, warmup });
+  report(rows, gateways, scenarios, { rounds, loadBefore, loadAfter: loadavg() });
 }
 
-function cpuPerRequest(row: Row): string {
-  return row.rps > 0 ? ((row.cpuPercent * 10) / row.rps).toFixed(2) : 'n/a';
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+interface Summary {
+  rps: number;
+  p50: number;
+  p99: number;
+  cpu: number;
+  cpuMs: number;
+  rss: number;
+  /** Median over rounds of this round's rps / Apollo's rps (and peak RSS likewise); NaN without Apollo. */
+  rpsRatio: number;
+  rssRatio: number;
+  failure?: string | undefined;
+}
+
+function summarise(rows: Row[], scenario: string, gateway: string): Summary | undefined {
+  const mine = rows.filter((r) => r.scenario === scenario && r.gateway === gateway);
+  if (mine.length === 0) return undefined;
+  const failed = mine.find((r) => r.failure);
+  const paired = (pick: (r: Row) => number) =>
+    median(
+      mine.flatMap((r) => {
+        const base = rows.find((b) => b.scenario === scenario && b.gateway === 'apollo' && b.round === r.round && !b.failure);
+        return base ? [pick(r) / pick(base)] : [];
+      }),
+    );
+  return {
+    rps: median(mine.map((r) => r.rps)),
+    p50: median(mine.map((r) => r.p50)),
+    p99: median(mine.map((r) => r.p99)),
+    cpu: median(mine.map((r) => r.cpuPercent)),
+    cpuMs: median(mine.map((r) => r.cpuMsPerRequest)),
+    rss: median(mine.map((r) => r.peakRssMb)),
+    rpsRatio: paired((r) => r.rps),
+    rssRatio: paired((r) => r.peakRssMb),
+    failure: failed ? `round ${failed.round}: ${failed.failure ?? ''}` : undefined,
+  };
+}
+
+const ratio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
+
+function report(
+  rows: Row[],
+  gateways: GatewayUnderTest[],
+  scenarios: Scenario[],
+  run: { rounds: number; loadBefore: number[]; loadAfter: number[] },
+): void {
+  const date = new Date().toISOString().slice(0, 10);
+  const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
+  const lines = [
+    `# Benchmark ${date}`,
+    '',
+    `Machine: ${machine}; load average ${load(run.loadBefore)} at the start, ${load(run.loadAfter)} at the end. ` +
+      `Subgraphs: ${mode === 'compute' ? 'computing every answer' : 'replaying repeated answers from a cache'}. ` +
+      `Load: autocannon, ${args.connections} connections, ${args.warmup} s warm-up discarded, ${args.duration} s measured, loopback, ` +
+      `${run.rounds} round(s) alternating the gateways' order; figures are medians over rounds, ratios the median of each round's ratio. ` +
+      'Every answer was checked against the exact expected data. ' +
+      "CPU is the gateway process tree's user+system time over the measured window (100% = one core), and per answered request (steadier than rps on a loaded machine); RSS is its peak during the window.",
+    '',
+    ...gateways.map((g) => `- **${g.name}**: ${g.description}`),
+    '',
+  ];
+  const summaries = new Map<string, Summary | undefined>();
+  for (const scenario of scenarios) {
+    lines.push(`## ${scenario.name}: ${scenario.description}`, '');
+    if (scenario.rest) lines.push('Only this gateway has a REST passthrough: compare ours with every plugin on to ours with them off.', '');
+    lines.push(
+      '| gateway | rps | rps vs bare Apollo | p50 ms | p99 ms | CPU % | CPU ms / request | peak RSS MB | RSS vs bare Apollo |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const gateway of gateways) {
+      const s = summarise(rows, scenario.name, gateway.name);
+      summaries.set(`${scenario.name}/${gateway.name}`, s);
+      if (!s) continue;
+      if (s.failure) {
+        lines.push(`| ${gateway.name} | **FAILED** (${s.failure.replace(/\|/g, '\\|').slice(0, 300)}) | | | | | | | |`);
+        continue;
+      }
+      lines.push(
+        `| ${gateway.name} | ${s.rps.toFixed(0)} | ${ratio(s.rpsRatio)} | ${s.p50} | ${s.p99} | ${s.cpu.toFixed(0)} | ${s.cpuMs.toFixed(2)} | ${s.rss.toFixed(0)} | ${ratio(s.rssRatio)} |`,
+      );
+    }
+    lines.push('');
+  }
+  lines.push(...transformCost(summaries, gateways));
+  const dir = join(ROOT, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const markdown = lines.join('\n');
+  writeFileSync(join(dir, `${date}.md`), markdown);
+  writeFileSync(join(dir, 'latest.md'), markdown);
+  writeChart(dir, date, summaries, gateways, scenarios, run.loadBefore);
+  process.stdout.write(`\n${markdown}\n`);
+  if (rows.some((r) => r.failure)) {
+    process.stderr.write('FAILURE: a gateway gave wrong answers or errors; its figures are not valid\n');
+    process.exitCode = 1;
+  }
 }
 
 /** The REST routes with and without transforms side by side, per gateway, when both ran. */
-function transformCost(rows: Row[]): string[] {
-  const pairs = [...new Set(rows.map((r) => r.gateway))].flatMap((gateway) => {
-    const plain = rows.find((r) => r.gateway === gateway && r.scenario === 'rest-get');
-    const transformed = rows.find((r) => r.gateway === gateway && r.scenario === 'rest-get-transformed');
-    return plain && transformed ? [{ gateway, plain, transformed }] : [];
+function transformCost(summaries: Map<string, Summary | undefined>, gateways: GatewayUnderTest[]): string[] {
+  const pairs = gateways.flatMap((gateway) => {
+    const plain = summaries.get(`rest-get/${gateway.name}`);
+    const transformed = summaries.get(`rest-get-transformed/${gateway.name}`);
+    return plain && transformed && !plain.failure && !transformed.failure ? [{ gateway: gateway.name, plain, transformed }] : [];
   });
   if (pairs.length === 0) return [];
   const lines = [
@@ -208,7 +304,6 @@ function transformCost(rows: Row[]): string[] {
     '',
     'The same GET, to the same upstream, in the same run: `rest-get` forwards it as it is; `rest-get-transformed` renames a request',
     'header and a query parameter and reads the JSON answer whole to remove a field (the answer is then sent with a length).',
-    '',
     "CPU ms per request (the gateway's CPU time over the window / requests served) is the steadier figure on a shared machine.",
     '',
     '| gateway | plain rps | transformed rps | transformed / plain | p50 ms plain → transformed | p99 ms plain → transformed | CPU ms per request plain → transformed |',
@@ -217,63 +312,59 @@ function transformCost(rows: Row[]): string[] {
   for (const { gateway, plain, transformed } of pairs) {
     lines.push(
       `| ${gateway} | ${plain.rps.toFixed(0)} | ${transformed.rps.toFixed(0)} | ${(transformed.rps / plain.rps).toFixed(2)}× | ` +
-        `${plain.p50} → ${transformed.p50} | ${plain.p99} → ${transformed.p99} | ${cpuPerRequest(plain)} → ${cpuPerRequest(transformed)} |`,
+        `${plain.p50} → ${transformed.p50} | ${plain.p99} → ${transformed.p99} | ${plain.cpuMs.toFixed(2)} → ${transformed.cpuMs.toFixed(2)} |`,
     );
   }
   lines.push('');
   return lines;
 }
 
-function report(rows: Row[], gateways: GatewayUnderTest[], scenarios: Scenario[], timing: { duration: number; warmup: number }): void {
-  const date = new Date().toISOString().slice(0, 10);
-  const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-  const lines = [
-    `# Benchmark ${date}`,
-    '',
-    `Machine: ${machine}. Load: autocannon, ${args.connections} connections, ${timing.warmup} s warm-up discarded, ${timing.duration} s measured, loopback. ` +
-      "CPU is the gateway process tree's user+system time over the measured window (100% = one core); RSS is its peak during the window.",
-    '',
-    ...gateways.map((g) => `- **${g.name}**: ${g.description}`),
-    '',
-  ];
-  for (const scenario of scenarios) {
-    const base = rows.find((r) => r.scenario === scenario.name && r.gateway === 'apollo');
-    lines.push(`## ${scenario.name}: ${scenario.description}`, '');
-    if (scenario.rest) lines.push('Only this gateway has a REST passthrough: compare ours with every plugin on to ours with them off.', '');
-    lines.push(
-      '| gateway | rps | vs bare Apollo | p50 ms | p99 ms | errors | CPU % | peak RSS MB |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+function writeChart(
+  dir: string,
+  date: string,
+  summaries: Map<string, Summary | undefined>,
+  gateways: GatewayUnderTest[],
+  scenarios: Scenario[],
+  loadAverage: number[],
+) {
+  const graphql = scenarios.filter((s) => !s.rest);
+  const value = (pick: (s: Summary) => number) =>
+    graphql.map((scenario) =>
+      gateways.map((g) => {
+        const s = summaries.get(`${scenario.name}/${g.name}`);
+        return s && !s.failure ? pick(s) : Number.NaN;
+      }),
     );
-    for (const row of rows.filter((r) => r.scenario === scenario.name)) {
-      const ratio = base ? `${(row.rps / base.rps).toFixed(2)}×` : 'n/a';
-      lines.push(
-        `| ${row.gateway} | ${row.rps.toFixed(0)} | ${ratio} | ${row.p50} | ${row.p99} | ${row.errors} | ${row.cpuPercent.toFixed(0)} | ${row.peakRssMb.toFixed(0)} |`,
-      );
-    }
-    lines.push('');
-  }
-  lines.push(...transformCost(rows));
-  const markdown = lines.join('\n');
-  const dir = join(ROOT, 'bench/results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${date}.md`), markdown);
-  writeFileSync(join(dir, 'latest.md'), markdown);
-  process.stdout.write(`\n${markdown}\n`);
-  if (rows.some((r) => r.errors > 0)) {
-    process.stderr.write('errors during the load: these figures are not valid\n');
-    process.exitCode = 1;
-  }
+  const svg = barChart(
+    `Throughput, p99 and memory with every capability on (${date})`,
+    `${args.connections} connections, subgraphs ${mode === 'compute' ? 'computing' : 'replaying'}, ${args.rounds} round(s), medians; ${cpus().length} cores, load average ${loadAverage[0]?.toFixed(1) ?? '?'} at the start`,
+    graphql.map((s) => s.name),
+    gateways.map((g) => g.name),
+    [
+      {
+        title: 'rps, as a ratio to bare Apollo in the same round (higher is better)',
+        format: (v) => `${v.toFixed(2)}×`,
+        reference: 1,
+        values: value((s) => s.rpsRatio),
+      },
+      { title: 'p99 latency, ms (lower is better)', format: (v) => v.toFixed(0), values: value((s) => s.p99) },
+      { title: 'peak RSS, MB (lower is better)', format: (v) => v.toFixed(0), values: value((s) => s.rss) },
+    ],
+  );
+  writeFileSync(join(dir, `${date}.svg`), svg);
+  writeFileSync(join(dir, 'latest.svg'), svg);
 }
 
 async function soak(): Promise<void> {
-  const duration = Number(args.duration === '15' ? '300' : args.duration);
+  const duration = Number(args.duration === '15' ? '600' : args.duration);
   const rate = Number(args.rate);
-  const subgraphs = await startSubgraphs();
+  if (!args['skip-build']) buildGateway();
+  const subgraphs = await startSubgraphs(mode);
   const supergraph = writeSupergraph(subgraphs.urls);
   const gateway = GATEWAYS.find((g) => g.name === 'ours-full') as GatewayUnderTest;
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/graphql`;
-  const child = gateway.start(port, supergraph);
+  const child = gateway.start(port, supergraph, {});
   try {
     await waitForGraphql(url, child);
     const scenario = SCENARIOS.find((s) => s.name === 'cross-subgraph-varied') as Scenario;
@@ -289,24 +380,19 @@ async function soak(): Promise<void> {
     const end = median(samples.slice(-window));
     const growth = ((end - start) / start) * 100;
     const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+    const perMinute = samples.filter((_, i) => i % 12 === 11).map(mb);
     process.stdout.write(
-      `soak: ${duration} s at ${rate} req/s on ${scenario.name}: ${result.requests.total} requests, ` +
+      `soak: ${duration} s at ${rate} req/s on ${scenario.name} (subgraphs ${mode}): ${result.requests.total} requests, ` +
         `${result.errors + result.non2xx + result.timeouts} errors, RSS median of the first minute ${mb(start)} → last minute ${mb(end)} ` +
-        `(${growth >= 0 ? '+' : ''}${growth.toFixed(1)}%; min ${mb(Math.min(...samples))}, max ${mb(Math.max(...samples))})\n`,
+        `(${growth >= 0 ? '+' : ''}${growth.toFixed(1)}%; min ${mb(Math.min(...samples))}, max ${mb(Math.max(...samples))})\n` +
+        `RSS at the end of each minute: ${perMinute.join(', ')}\n` +
+        `verdict: ${growth > 10 ? 'GROWTH (more than 10%): look for a leak' : 'no growth (within 10%)'}\n`,
     );
-    if (growth > 10) {
-      process.stderr.write('RSS grew by more than 10%: look for a leak\n');
-      process.exitCode = 1;
-    }
+    if (growth > 10 || result.errors + result.non2xx + result.timeouts > 0) process.exitCode = 1;
   } finally {
     await stop(child);
     await stop(subgraphs.child);
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 await (args.soak ? soak() : benchmark());

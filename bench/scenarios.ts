@@ -1,3 +1,8 @@
+import { isDeepStrictEqual } from 'node:util';
+import { mismatch, topProducts, usersOrdersProducts } from './expected.js';
+import { createUserStore } from '../subgraphs/users/data.js';
+import { DataAccessStats } from '../subgraphs/shared/stats.js';
+
 /** What the benchmark sends. Every gateway gets the same requests, in the same order. */
 export interface Scenario {
   name: string;
@@ -6,6 +11,8 @@ export interface Scenario {
   body(i: number): string;
   /** True when a response body is the right answer (checked once per gateway before the load). */
   check(response: { data?: unknown; errors?: unknown }): boolean;
+  /** Why the answer (status and raw body) to the i-th request is wrong, or undefined: checked on every response. */
+  verify?(status: number, body: string, i: number): string | undefined;
   /** A REST scenario: GET requests to this path, with these headers (only gateways with a REST passthrough run it). */
   rest?: { path(i: number): string; headers?: Record<string, string> } | undefined;
 }
@@ -31,18 +38,31 @@ const hasTenUsersWithProducts = (response: { data?: unknown; errors?: unknown })
   );
 };
 
+const expectGraphql = (expected: (i: number) => unknown) => (status: number, body: string, i: number) =>
+  status === 200 ? mismatch(body, expected(i)) : `HTTP ${status}: ${body.slice(0, 200)}`;
+
+const legacyUsers = new Map(
+  createUserStore(new DataAccessStats())
+    .listUsers()
+    .map((user) => [user.id, user]),
+);
+const VARIED_PAGES = 4_900;
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'cross-subgraph',
     description: 'users → orders → products, lists of 10 (one identical request)',
     body: () => JSON.stringify({ query: CROSS_SUBGRAPH, operationName: 'UsersOrdersProducts' }),
     check: hasTenUsersWithProducts,
+    verify: expectGraphql(() => usersOrdersProducts(null)),
   },
   {
     name: 'cross-subgraph-varied',
     description: 'the same query, a different page of users on every request (nothing can be collapsed)',
-    body: (i) => JSON.stringify({ query: CROSS_SUBGRAPH, operationName: 'UsersOrdersProducts', variables: { after: cursor(i % 4_900) } }),
+    body: (i) =>
+      JSON.stringify({ query: CROSS_SUBGRAPH, operationName: 'UsersOrdersProducts', variables: { after: cursor(i % VARIED_PAGES) } }),
     check: hasTenUsersWithProducts,
+    verify: expectGraphql((i) => usersOrdersProducts(cursor(i % VARIED_PAGES))),
   },
   {
     name: 'one-subgraph',
@@ -50,12 +70,18 @@ export const SCENARIOS: Scenario[] = [
     body: () => JSON.stringify({ query: 'query Top { topProducts(first: 5) { upc name price } }', operationName: 'Top' }),
     check: (response) =>
       response.errors === undefined && (response.data as { topProducts?: unknown[] } | undefined)?.topProducts?.length === 5,
+    verify: expectGraphql(() => topProducts(5)),
   },
   {
     name: 'rest-get',
     description: 'a legacy REST GET through the passthrough (`/legacy/users/:id`, a different user each time)',
     body: () => '',
     check: (response) => typeof (response as { id?: unknown }).id === 'string',
+    verify: (status, body, i) => {
+      const expected = legacyUsers.get(`user-${(i % 5_000) + 1}`);
+      if (status !== 200) return `HTTP ${status}: ${body.slice(0, 200)}`;
+      return isDeepStrictEqual(JSON.parse(body), expected) ? undefined : `wrong user: ${body.slice(0, 200)}`;
+    },
     rest: { path: (i) => `/legacy/users/user-${(i % 5_000) + 1}` },
   },
   {
@@ -64,6 +90,11 @@ export const SCENARIOS: Scenario[] = [
       'the same GET on a route with transforms: a request header and a query parameter renamed, a field removed from the JSON answer',
     body: () => '',
     check: (response) => typeof (response as { id?: unknown }).id === 'string' && !('email' in response),
+    verify: (status, body, i) => {
+      const { email: _removed, ...expected } = legacyUsers.get(`user-${(i % 5_000) + 1}`) as Record<string, unknown>;
+      if (status !== 200) return `HTTP ${status}: ${body.slice(0, 200)}`;
+      return isDeepStrictEqual(JSON.parse(body), expected) ? undefined : `not the user without its email: ${body.slice(0, 200)}`;
+    },
     rest: { path: (i) => `/legacy/users-transformed/user-${(i % 5_000) + 1}?fields=id,name`, headers: { 'x-client-version': '7' } },
   },
 ];

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { getHeapStatistics } from 'node:v8';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import type { BudgetStore } from '../gateway/src/rate-limit/budget.js';
 import { FailoverBudgetStore } from '../gateway/src/rate-limit/failover-store.js';
 import { MemoryBudgetStore } from '../gateway/src/rate-limit/memory-store.js';
 import { RedisBudgetStore } from '../gateway/src/rate-limit/redis-store.js';
+import { closeRedis, createRedis } from '../gateway/src/redis/client.js';
 import { bucket, describeBudgetStoreContract, newClient } from './helpers/contracts/budget-store.js';
 
 /**
@@ -57,5 +59,42 @@ describe('redis budget keys', () => {
     await new RedisBudgetStore(redis).charge(client, 1, [bucket(10, 1, 'b')]);
     const [key] = await redis.keys(`${PREFIX}rl:*${client.slice(6)}*`);
     expect(key?.slice(PREFIX.length)).toBe(`rl:{evil%7D%7B${client.slice(6)}}:tb:b`);
+  });
+});
+
+describe('the in-memory store', () => {
+  it('holds no memory for its bound until it is used (the fail-open fallback of a Redis store sits idle)', async () => {
+    const before = getHeapStatistics().used_heap_size;
+    // 30 idle stores of 100,000 entries: preallocated, they would hold about 100 MB.
+    const idle = Array.from({ length: 30 }, () => new MemoryBudgetStore({ maxEntries: 100_000 }));
+    const grown = getHeapStatistics().used_heap_size - before;
+    expect(grown).toBeLessThan(20 * 2 ** 20);
+    // Each still works once used.
+    const client = newClient();
+    const charged = await idle[0]?.charge(client, 10, [bucket(100, 5, 'b')]);
+    expect(charged?.allowed).toBe(true);
+    expect(charged?.limits[0]?.remaining).toBe(90);
+  });
+});
+
+describe("the gateway's Redis connection", () => {
+  it('sends the commands of one tick together (auto-pipelining), and concurrent charges stay exact', async () => {
+    const client = createRedis(
+      { url: REDIS_URL, keyPrefix: PREFIX, connectTimeoutMs: 2_000, commandTimeoutMs: 2_000, connectionName: 'test-autopipeline' },
+      pino({ level: 'silent' }),
+    );
+    try {
+      if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+      const store = new RedisBudgetStore(client);
+      const who = newClient();
+      // 40 requests of 1 point against a bucket of 25 that refills nothing in the test's time.
+      const charges = Array.from({ length: 40 }, () => store.charge(who, 1, [bucket(25, 0.0001, 'burst')]));
+      expect((client as Redis).autoPipelineQueueSize).toBe(40);
+      const results = await Promise.all(charges);
+      expect(results.filter((r) => r.allowed)).toHaveLength(25);
+      expect((await store.peek(who, [bucket(25, 0.0001, 'burst')]))[0]?.remaining).toBeLessThan(1);
+    } finally {
+      await closeRedis(client);
+    }
   });
 });

@@ -16,12 +16,22 @@ export interface MemoryBudgetStoreOptions {
  * Redis, and as the fallback when Redis is down. Entries expire when the limit is full again.
  */
 export class MemoryBudgetStore implements BudgetStore {
-  private readonly states: LRUCache<string, BucketState | WindowState>;
+  private statesCache: LRUCache<string, BucketState | WindowState> | undefined;
+  private readonly maxEntries: number;
   private readonly now: () => number;
 
   constructor(options: MemoryBudgetStoreOptions = {}) {
-    this.states = new LRUCache({ max: options.maxEntries ?? 100_000 });
+    this.maxEntries = options.maxEntries ?? 100_000;
     this.now = options.now ?? (() => Date.now() / 1000);
+  }
+
+  /**
+   * Made at the first use: lru-cache allocates its arrays for `max` entries up front (about 3 MB
+   * for 100,000), which the fail-open fallback of a Redis store would hold for nothing until Redis fails.
+   */
+  private get states(): LRUCache<string, BucketState | WindowState> {
+    this.statesCache ??= new LRUCache({ max: this.maxEntries });
+    return this.statesCache;
   }
 
   async charge(client: string, cost: number, limits: readonly LimitSpec[]): Promise<ChargeResult> {

@@ -70,6 +70,10 @@ function createStandalone(options: RedisOptions): Redis {
     enableOfflineQueue: false,
     connectionName: options.connectionName,
     retryStrategy: reconnectDelay,
+    // Commands issued in the same tick (the budget charges, refunds and fallback-cache writes of
+    // concurrent requests) leave in one write. Not on a cluster: ioredis picks an auto-pipeline's
+    // node from the first argument, which for EVALSHA (the budget script) is not a key.
+    enableAutoPipelining: true,
   });
 }
 

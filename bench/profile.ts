@@ -1,0 +1,133 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parse, stringify } from 'yaml';
+import { writeFileSync } from 'node:fs';
+import { buildGateway } from './gateways.js';
+import { cpuSeconds } from './process-stats.js';
+import { JWT_SECRET, ROOT, freePort, load, startSubgraphs, stop, waitForGraphql, writeSupergraph, type SubgraphMode } from './harness.js';
+import { SCENARIOS, type Scenario } from './scenarios.js';
+
+/**
+ * `npx tsx bench/profile.ts`: our built gateway (dist/) under one scenario's load with
+ * V8's CPU profiler running over the measured window only (bench/cpu-profile-preload.mjs), then
+ * the profile summarised: self time by package or gateway folder, and the
+ * top functions. `--dist DIR --config FILE` profile another build (e.g. an older commit's, to diff).
+ *
+ * Options: --scenario NAME (default cross-subgraph-varied), --duration S (default 20), --warmup S
+ * (default 5), --subgraphs compute|replay (default replay: the gateway's own costs stand out),
+ * --top N (default 40), --skip-build, --keep (print the .cpuprofile path for a flame graph viewer).
+ */
+const { values: args } = parseArgs({
+  options: {
+    scenario: { type: 'string', default: 'cross-subgraph-varied' },
+    duration: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '5' },
+    subgraphs: { type: 'string', default: 'replay' },
+    connections: { type: 'string', default: '50' },
+    top: { type: 'string', default: '40' },
+    dist: { type: 'string' },
+    config: { type: 'string' },
+    'skip-build': { type: 'boolean', default: false },
+  },
+});
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+
+/** Where a function lives: an npm package, a gateway folder, node's internals, or V8 (GC, idle). */
+function owner(url: string, name: string): string {
+  if (!url) return `(${name || 'anonymous'})`;
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1] as string;
+  const src = /gateway\/src\/([^/]+)(\/|\.js)/.exec(url);
+  if (src) return `gateway/${src[1]}`;
+  if (url.startsWith('node:')) return 'node internals';
+  return url.replace(/^file:\/\//, '');
+}
+
+function summarise(path: string, top: number, requests: number, cpuMs: number): void {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[] };
+  const total = profile.samples.length;
+  const byOwner = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const hits = node.hitCount ?? 0;
+    if (!hits) continue;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const o = owner(url, functionName);
+    byOwner.set(o, (byOwner.get(o) ?? 0) + hits);
+    const key = `${functionName || '(anonymous)'} ${o}${url ? `:${lineNumber + 1}` : ''}`;
+    byFunction.set(key, (byFunction.get(key) ?? 0) + hits);
+  }
+  const idle = byOwner.get('((idle))') ?? 0;
+  const busy = total - idle;
+  const pct = (n: number) => `${((n / busy) * 100).toFixed(1).padStart(5)}%`;
+  process.stdout.write(
+    `${path}\n${total} samples, ${busy} busy; the process used ${cpuMs.toFixed(0)} ms of CPU (user+system, /proc) for ${requests} requests: ${(cpuMs / requests).toFixed(2)} ms each ` +
+      '(percentages are of busy samples)\n\nself time by owner:\n',
+  );
+  for (const [o, n] of [...byOwner]
+    .filter(([o]) => o !== '((idle))')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)) {
+    process.stdout.write(`${pct(n)}  ${o}\n`);
+  }
+  process.stdout.write('\ntop functions by self time:\n');
+  for (const [f, n] of [...byFunction]
+    .filter(([f]) => !f.startsWith('(idle)'))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)) {
+    process.stdout.write(`${pct(n)}  ${f}\n`);
+  }
+}
+
+const scenario = SCENARIOS.find((s) => s.name === args.scenario) as Scenario;
+const dist = args.dist ?? join(ROOT, 'dist');
+if (!args.dist && !args['skip-build']) buildGateway();
+const subgraphs = await startSubgraphs(args.subgraphs as SubgraphMode);
+const supergraphPath = writeSupergraph(subgraphs.urls);
+const port = await freePort();
+const config = parse(readFileSync(args.config ?? join(ROOT, 'bench/configs/ours-full.yaml'), 'utf8')) as Record<string, unknown>;
+Object.assign(config, { server: { host: '127.0.0.1', port }, supergraph: { path: supergraphPath, watch: false } });
+const dir = mkdtempSync(join(tmpdir(), 'bench-profile-'));
+writeFileSync(join(dir, 'gateway.yaml'), stringify(config));
+const profilePath = join(dir, 'gateway.cpuprofile');
+const child = spawn(
+  process.execPath,
+  ['--import', join(ROOT, 'bench/cpu-profile-preload.mjs'), join(dist, 'gateway/src/main.js'), '--config', join(dir, 'gateway.yaml')],
+  {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'production', BENCH_JWT_SECRET: JWT_SECRET, BENCH_CPU_PROFILE: profilePath },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  },
+);
+const url = `http://127.0.0.1:${port}/graphql`;
+let requests = 0;
+let cpuMs = 0;
+try {
+  await waitForGraphql(url, child);
+  await load(url, scenario, Number(args.warmup), Number(args.connections));
+  child.kill('SIGUSR2');
+  const cpuBefore = cpuSeconds(child.pid as number);
+  const result = await load(url, scenario, Number(args.duration), Number(args.connections));
+  const written = new Promise((resolve) => child.once('message', resolve));
+  child.kill('SIGUSR2');
+  await written;
+  requests = result.requests.total;
+  cpuMs = (cpuSeconds(child.pid as number) - cpuBefore) * 1000;
+  process.stdout.write(
+    `${scenario.name}: ${result.requests.average.toFixed(0)} rps under the profiler, ${result.errors + result.non2xx} errors\n`,
+  );
+} finally {
+  await stop(child);
+  await stop(subgraphs.child);
+}
+if (!existsSync(profilePath)) throw new Error('no profile written');
+summarise(profilePath, Number(args.top), requests, cpuMs);
