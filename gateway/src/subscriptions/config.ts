@@ -36,6 +36,11 @@ export const SubscriptionsConfigSchema = z
       .describe(
         'Events that may wait for one subscriber; one more ends its subscription (`slow_consumer`, WebSocket close 4413; SSE and multipart: a SUBSCRIPTION_SLOW_CONSUMER error, then complete).',
       ),
+    maxConcurrentEvents: positiveInt
+      .default(32)
+      .describe(
+        "Events whose plan runs at once on this gateway, across every subscription; the others wait their turn (in order per subscription, within each subscriber's `bufferSize`). One event of a subscription selecting several subgraphs holds about one call per subgraph, so keep this under the subgraphs' `bulkhead.maxConcurrent`: 1,000 subscribers receiving the same event would otherwise make 1,000 calls at once, which the bulkheads refuse.",
+      ),
     upstreamRetryAttempts: z
       .number()
       .int()

@@ -8,6 +8,7 @@ import type { SubscriptionsConfig } from './config.js';
 import { SubscriptionPlanner } from './planner.js';
 import { startSession, type SessionOptions, type SubscriptionSession } from './session.js';
 import './state.js';
+import pLimit, { type LimitFunction } from 'p-limit';
 
 type RequestContext = ReturnType<SessionOptions['eventContext']>;
 
@@ -38,7 +39,12 @@ export class SubscriptionService {
   private dataSources: Record<string, GraphQLDataSource> = {};
   private readonly built = new Map<string, GraphQLDataSource>();
 
-  constructor(private readonly options: SubscriptionServiceOptions) {}
+  /** Every subscription's events share it: see `subscriptions.maxConcurrentEvents`. */
+  private readonly eventSlots: LimitFunction;
+
+  constructor(private readonly options: SubscriptionServiceOptions) {
+    this.eventSlots = pLimit(options.config.maxConcurrentEvents);
+  }
 
   get active(): number {
     return this.sessions.size;
@@ -93,6 +99,7 @@ export class SubscriptionService {
       variables: request.variables,
       dataSources: this.dataSources,
       eventContext: () => eventContext(requestContext),
+      eventSlot: (execute) => this.eventSlots(execute),
       upstream: {
         retryAttempts: this.options.config.upstreamRetryAttempts,
         retryBaseMs: this.options.config.upstreamRetryBaseMs,

@@ -27,6 +27,8 @@ export interface SessionOptions {
   dataSources: Readonly<Record<string, GraphQLDataSource>>;
   /** A fresh request context for each event (its own deadline, errors and fallbacks). */
   eventContext(): RequestContext;
+  /** Runs one event's execution when the gateway-wide limit of events in execution allows. */
+  eventSlot<T>(execute: () => Promise<T>): Promise<T>;
   upstream: UpstreamOptions;
   /** Results that may wait for the subscriber; one more drops it (`slow_consumer`). */
   bufferSize: number;
@@ -73,7 +75,7 @@ export function startSession(options: SessionOptions): SubscriptionSession {
   const handle = async (event: UpstreamEvent) => {
     try {
       if (results.ended) return;
-      const executed = formatted(await executeEvent(plan, event, options.dataSources, options.eventContext()));
+      const executed = formatted(await options.eventSlot(() => executeEvent(plan, event, options.dataSources, options.eventContext())));
       const verdict = await options.afterEvent?.(executed);
       if (results.ended) return;
       // An event that ends the subscription (its cost could not be charged) is not delivered: only why it ended.
