@@ -1,5 +1,5 @@
 /**
- * `npm run bench:subscriptions [-- --subscribers 1000 --rate 5 --duration 10 --gateways ours,hive]`:
+ * `npm run bench:subscriptions [-- --subscribers 1000 --rate 1 --duration 10 --gateways ours,hive]`:
  * events per second delivered and the delay from the subgraph's publish to the client, for N
  * concurrent subscribers, on this gateway and on Hive Gateway, over the demo subgraphs.
  *
@@ -34,7 +34,7 @@ import { checkDelivery, percentile } from './subscription-stats.js';
 const { values: args } = parseArgs({
   options: {
     subscribers: { type: 'string', default: '1000' },
-    rate: { type: 'string', default: '5' },
+    rate: { type: 'string', default: '1' },
     duration: { type: 'string', default: '10' },
     gateways: { type: 'string', default: 'ours,hive' },
   },
@@ -60,10 +60,15 @@ interface OrderEventResult {
 class Subscriber {
   readonly ids: string[] = [];
   readonly times: number[] = [];
-  incomplete = 0;
+  /** Events without the user or a product, or with errors (a failed federated fetch). */
+  readonly incompleteIds = new Set<string>();
+  sampleError?: string;
   errors = 0;
+  /** The close code if the gateway closed its WebSocket during the run (e.g. 4413, a slow consumer). */
+  closeCode?: number;
   constructor(readonly client: Client) {}
   start(): void {
+    this.client.on('closed', (event) => (this.closeCode ??= (event as { code?: number }).code));
     this.client.subscribe(
       { query: QUERY },
       {
@@ -73,8 +78,10 @@ class Subscriber {
           const order = result.data?.orderCreated;
           if (!order) return void this.errors++;
           // Federated: the user from users, every line's product from products.
-          if (result.errors || !order.user?.name || !order.items?.length || order.items.some((line) => !line.product?.name))
-            this.incomplete++;
+          const complete =
+            !result.errors && !!order.user?.name && !!order.items?.length && order.items.every((line) => !!line.product?.name);
+          if (!complete) this.incompleteIds.add(order.id);
+          this.sampleError ??= (result.errors?.[0] as { message?: string } | undefined)?.message;
           this.ids.push(order.id);
           this.times.push(at);
         },
@@ -197,6 +204,8 @@ async function openSubscribers(wsUrl: string): Promise<Subscriber[]> {
           webSocketImpl: WebSocket,
           connectionParams: { authorization },
           retryAttempts: 0,
+          // Counted per subscriber (closeCode), not printed.
+          onNonLazyError: () => undefined,
           lazy: false,
         });
         await new Promise<void>((resolve, reject) => {
@@ -226,6 +235,9 @@ interface Run {
   outOfOrder: number;
   incomplete: number;
   errors: number;
+  /** Subscribers whose WebSocket the gateway closed during the run, by close code. */
+  closed: Record<string, number>;
+  sampleError?: string;
   rssBefore: number;
   rssWith: number;
   rssEnd: number;
@@ -320,8 +332,13 @@ function summarize(
     missing,
     duplicated,
     outOfOrder,
-    incomplete: subscribers.reduce((sum, s) => sum + s.incomplete, 0),
+    incomplete: subscribers.reduce((sum, s) => sum + expected.filter((id) => s.incompleteIds.has(id)).length, 0),
+    sampleError: subscribers.find((s) => s.sampleError)?.sampleError,
     errors: subscribers.reduce((sum, s) => sum + s.errors, 0),
+    closed: subscribers.reduce<Record<string, number>>((codes, s) => {
+      if (s.closeCode !== undefined) codes[s.closeCode] = (codes[s.closeCode] ?? 0) + 1;
+      return codes;
+    }, {}),
     ...rss,
   };
 }
@@ -350,6 +367,15 @@ function report(runs: Run[]): string {
       `| ${r.gateway.name} | ${ok ? 'OK' : 'FAILURE'} | ${r.published} | ${r.deliveries} | ${r.eventsPerSecond.toFixed(0)} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${r.missing} | ${r.duplicated} | ${r.outOfOrder} | ${r.incomplete} | ${r.errors} | ${mb(r.rssBefore)} | ${mb(r.rssWith)} | ${mb(r.rssEnd)} | ${perSubscriber} |`,
     );
   }
+  lines.push('');
+  for (const r of runs) {
+    const closed = Object.entries(r.closed).map(([code, count]) => `${count} with ${code}`);
+    if (r.sampleError) lines.push(`${r.gateway.name}: first error seen in an event: ${r.sampleError}`);
+    if (closed.length) lines.push(`${r.gateway.name}: the gateway closed subscribers' WebSockets during the run: ${closed.join(', ')}.`);
+  }
+  lines.push(
+    'Incomplete: measured events with an error or without the user or a product (a failed federated fetch); errors: error results or events without data (any phase).',
+  );
   return lines.join('\n');
 }
 
@@ -372,6 +398,7 @@ async function main(): Promise<boolean> {
         outOfOrder: 0,
         incomplete: 0,
         errors: 0,
+        closed: {},
         rssBefore: 0,
         rssWith: 0,
         rssEnd: 0,
