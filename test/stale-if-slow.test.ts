@@ -149,6 +149,28 @@ describe('stale-if-slow', () => {
     expect(proxy.inFlight).toBe(1);
   });
 
+  it('counts a slow call shared by many identical queries once for each of them', async () => {
+    const soft = 300;
+    const gw = await suite.start({
+      logging: { level: 'debug' },
+      resilience: { subgraphDefaults: { retry: { maxRetries: 0 } } },
+      subgraphs: { products: { timeoutMs: 5_000, staleIfSlow: { softDeadlineMs: soft } } },
+    });
+    const proxy = suite.demo.proxies.products;
+    const query = productQuery(11);
+    expect((await postAsOperator(gw.graphqlUrl, { query })).body.errors).toBeUndefined(); // a copy
+    proxy.mode = { kind: 'slow', ms: 3 * soft };
+    const hitsBefore = proxy.hits;
+    // Six identical queries at once: one call, which six requests waited for.
+    const shared = await Promise.all(Array.from({ length: 6 }, () => postAsOperator(gw.graphqlUrl, { query })));
+    for (const result of shared) expect(result.body.extensions).toMatchObject({ fallbacks: [{ reason: 'slow' }] });
+    await eventually(async () => proxy.inFlight === 0);
+    expect(proxy.hits - hitsBefore).toBe(1);
+    expect((await postAsOperator(gw.graphqlUrl, { query })).body.extensions).toMatchObject({ fallbacks: [{ reason: 'slow' }] });
+    const deadlines = gw.logs.find((l) => l.msg === 'subgraph call slow; serving the cached copy').map((l) => l.softDeadlineMs);
+    expect(deadlines).toEqual([soft, soft, soft, soft, soft, soft, 0]);
+  });
+
   it('serves the copy without waiting while the subgraph is known to be slow, and waits again once its calls are quick', async () => {
     const soft = 300;
     const gw = await suite.start({

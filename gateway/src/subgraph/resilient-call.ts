@@ -183,10 +183,10 @@ export class ResilientCaller {
       response = await this.network(url, init, info, this.options.settings.retry.maxRetries, audience, true);
     } catch (error) {
       // A timeout is latency the subgraph showed; a refusal (breaker, bulkhead) or a reset is not.
-      if (callFailureOf(error) === 'timeout') this.softDeadline?.record(Date.now() - started);
+      if (callFailureOf(error) === 'timeout') this.softDeadline?.record(Date.now() - started, audience.callers);
       throw error;
     }
-    this.softDeadline?.record(Date.now() - started);
+    this.softDeadline?.record(Date.now() - started, audience.callers);
     const { cache, settings } = this.options;
     // Only complete answers are kept: a 200 without errors (`"errors":` can only appear as a key).
     if (

@@ -15,8 +15,9 @@ const ADAPTIVE_WINDOW_MS = 60_000;
 const ADAPTIVE_MIN_SAMPLES = 20;
 
 /**
- * A subgraph is known to be slow when the median of its latest calls (at most this many, none
- * older than {@link KNOWN_SLOW_WINDOW_MS}, at least {@link KNOWN_SLOW_MIN_CALLS}) took longer than the
+ * A subgraph is known to be slow when the median wait of its latest callers (at most this many, none
+ * older than {@link KNOWN_SLOW_WINDOW_MS}, at least {@link KNOWN_SLOW_MIN_CALLS}; a call shared by
+ * several deduplicated requests counts once for each, as the breaker counts it) was longer than the
  * soft deadline. Waiting for the deadline would then only add it to every answer that has a copy.
  */
 const KNOWN_SLOW_CALLS = 10;
@@ -66,11 +67,11 @@ export class SoftDeadline {
     return (durations[Math.floor(durations.length / 2)] as number) > deadline;
   }
 
-  /** A call that reached the subgraph took `ms` (answered, or cut by its timeout). */
-  record(ms: number, now = Date.now()): void {
+  /** A call that reached the subgraph took `ms` (answered, or cut by its timeout), for `callers` requests. */
+  record(ms: number, callers = 1, now = Date.now()): void {
     this.latencies?.record(this.name, ms);
-    this.latest.push([now, ms]);
-    if (this.latest.length > KNOWN_SLOW_CALLS) this.latest.shift();
+    for (let n = 0; n < Math.min(callers, KNOWN_SLOW_CALLS); n++) this.latest.push([now, ms]);
+    this.latest.splice(0, Math.max(0, this.latest.length - KNOWN_SLOW_CALLS));
   }
 }
 
