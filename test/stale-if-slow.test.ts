@@ -65,6 +65,14 @@ describe('breakers that see what callers see', () => {
   });
 });
 
+/** A gateway whose debug log says each soft deadline a copy was served at. */
+const startLoggingDeadlines = (softDeadlineMs: number) =>
+  suite.start({
+    logging: { level: 'debug' },
+    resilience: { subgraphDefaults: { retry: { maxRetries: 0 } } },
+    subgraphs: { products: { timeoutMs: 5_000, staleIfSlow: { softDeadlineMs } } },
+  });
+
 describe('stale-if-slow', () => {
   it('answers from the cached copy at the soft deadline, while the live call completes and refreshes the copy', async () => {
     const delay = 1_500;
@@ -151,11 +159,7 @@ describe('stale-if-slow', () => {
 
   it('counts a slow call shared by many identical queries once for each of them', async () => {
     const soft = 300;
-    const gw = await suite.start({
-      logging: { level: 'debug' },
-      resilience: { subgraphDefaults: { retry: { maxRetries: 0 } } },
-      subgraphs: { products: { timeoutMs: 5_000, staleIfSlow: { softDeadlineMs: soft } } },
-    });
+    const gw = await startLoggingDeadlines(soft);
     const proxy = suite.demo.proxies.products;
     const query = productQuery(11);
     expect((await postAsOperator(gw.graphqlUrl, { query })).body.errors).toBeUndefined(); // a copy
@@ -173,11 +177,7 @@ describe('stale-if-slow', () => {
 
   it('serves the copy without waiting while the subgraph is known to be slow, and waits again once its calls are quick', async () => {
     const soft = 300;
-    const gw = await suite.start({
-      logging: { level: 'debug' },
-      resilience: { subgraphDefaults: { retry: { maxRetries: 0 } } },
-      subgraphs: { products: { timeoutMs: 5_000, staleIfSlow: { softDeadlineMs: soft } } },
-    });
+    const gw = await startLoggingDeadlines(soft);
     const proxy = suite.demo.proxies.products;
     const products = Array.from({ length: 8 }, (_, i) => productQuery(i + 1));
     const ask = (query: string) => postAsOperator(gw.graphqlUrl, { query });

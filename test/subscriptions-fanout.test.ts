@@ -1,12 +1,11 @@
-import { createClient, type Client } from 'graphql-ws';
-import { afterAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { describe, expect, it } from 'vitest';
 import { DEV_ISSUER, signDevToken } from '../gateway/src/auth/dev-secret.js';
 import type { OrdersSubgraphServer } from '../subgraphs/orders/index.js';
 import { catalogueProducts } from '../subgraphs/shared/catalogue.js';
 import { devBearer } from './helpers/auth.js';
 import { postGraphql } from './helpers/gateway.js';
 import { useDemoStack } from './helpers/subgraphs.js';
+import { useWsClients } from './helpers/ws-clients.js';
 
 /**
  * One upstream event reaches every subscriber at once, and each runs the rest of its plan with its
@@ -46,10 +45,7 @@ describe('one event fanned out to many subscribers', () => {
       },
     },
   });
-  const clients: Client[] = [];
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.dispose()));
-  });
+  const wsClient = useWsClients(() => stack.gw.graphqlUrl);
 
   it('every subscriber gets the event with data from all three subgraphs', async () => {
     const orders = stack.subgraphs.orders as OrdersSubgraphServer;
@@ -57,13 +53,7 @@ describe('one event fanned out to many subscribers', () => {
     const received: Result[][] = [];
     for (let n = 0; n < SUBSCRIBERS; n++) {
       const token = await signDevToken({ sub: `watcher-${n}`, scopes: ['orders:read:all'] });
-      const client = createClient({
-        url: stack.gw.graphqlUrl.replace(/^http/, 'ws'),
-        webSocketImpl: WebSocket,
-        connectionParams: { authorization: `Bearer ${token}` },
-        retryAttempts: 0,
-      });
-      clients.push(client);
+      const client = wsClient({ authorization: `Bearer ${token}` });
       const mine: Result[] = [];
       received.push(mine);
       client.subscribe(

@@ -2,8 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { FileApiKeyStore } from '../gateway/src/auth/api-key-store.js';
 import { createApiKey, revokeApiKey } from '../gateway/src/auth/api-keys.js';
@@ -13,6 +12,7 @@ import { catalogueProducts } from '../subgraphs/shared/catalogue.js';
 import { devBearer as devBearerHeaders } from './helpers/auth.js';
 import { postGraphql } from './helpers/gateway.js';
 import { useDemoStack } from './helpers/subgraphs.js';
+import { useWsClients } from './helpers/ws-clients.js';
 
 /** What protects a running subscription: credentials, budget, limits, authorization, buffers, upstream loss. */
 
@@ -54,20 +54,7 @@ describe('subscription protections', () => {
     },
   });
   const orders = () => stack.subgraphs.orders as OrdersSubgraphServer;
-  const clients: WsClient[] = [];
-  afterAll(async () => {
-    await Promise.all(clients.map((client) => client.dispose()));
-  });
-  const wsClient = (connectionParams: Record<string, unknown>) => {
-    const client = createWsClient({
-      url: stack.gw.graphqlUrl.replace(/^http/, 'ws'),
-      webSocketImpl: WebSocket,
-      connectionParams,
-      retryAttempts: 0,
-    });
-    clients.push(client);
-    return client;
-  };
+  const wsClient = useWsClients(() => stack.gw.graphqlUrl);
   const endedReasons = () => stack.gw.logs.lines.filter((line) => line.msg === 'subscription ended').map((line) => line.reason);
 
   /** Opens an SSE subscription and returns a reader of everything it sends until `complete`. */

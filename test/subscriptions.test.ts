@@ -1,12 +1,12 @@
-import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
+import type { Client as WsClient } from 'graphql-ws';
 import { createClient as createSseClient } from 'graphql-sse';
-import { afterAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { describe, expect, it } from 'vitest';
 import { catalogueProducts } from '../subgraphs/shared/catalogue.js';
 import type { OrdersSubgraphServer } from '../subgraphs/orders/index.js';
 import { devBearer } from './helpers/auth.js';
 import { postGraphql } from './helpers/gateway.js';
 import { useDemoStack } from './helpers/subgraphs.js';
+import { useWsClients } from './helpers/ws-clients.js';
 
 /** Subscriptions through the gateway, with real clients of each protocol, against the demo subgraphs. */
 
@@ -37,20 +37,7 @@ function expectedOrder(id: string, status: string) {
 
 describe('subscriptions through the gateway', () => {
   const stack = useDemoStack();
-  const sockets: WsClient[] = [];
-  afterAll(async () => {
-    await Promise.all(sockets.map((socket) => socket.dispose()));
-  });
-  const wsClient = (connectionParams: Record<string, unknown>) => {
-    const client = createWsClient({
-      url: stack.gw.graphqlUrl.replace(/^http/, 'ws'),
-      webSocketImpl: WebSocket,
-      connectionParams,
-      retryAttempts: 0,
-    });
-    sockets.push(client);
-    return client;
-  };
+  const wsClient = useWsClients(() => stack.gw.graphqlUrl);
   const collect = (client: WsClient, query: string, count: number, variables: Record<string, unknown> = {}) =>
     new Promise<Result[]>((resolve, reject) => {
       const seen: Result[] = [];
