@@ -39,6 +39,8 @@ describe('breakers that see what callers see', () => {
     expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE' });
     expect(proxy.hits).toBe(calls);
     expect(await metricValue(gw, 'gateway_subgraph_requests_total', { subgraph: 'products', result: 'breaker_open' })).toBe(1);
+    // The breaker's opening was logged at warn; a call it refuses is not, lest every request log one during an incident.
+    expect(gw.logs.find((l) => l.msg === 'subgraph call failed' && l.result === 'breaker_open')).toHaveLength(0);
   });
 
   it('open when slow calls reach slowCallRatePercentage, though every call answered', async () => {

@@ -129,7 +129,11 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
         traced.fetchSpan.setAttribute('gateway.subgraph.result', result);
         failSpan(traced.fetchSpan, result, reason);
       }
-      this.subgraph.logger.warn({ subgraph: name, reqId: context?.requestId, result, reason }, 'subgraph call failed');
+      // A call refused by an open breaker is logged at debug: the breaker's opening was logged at warn.
+      this.subgraph.logger[result === 'breaker_open' ? 'debug' : 'warn'](
+        { subgraph: name, reqId: context?.requestId, result, reason },
+        'subgraph call failed',
+      );
       // Answer instead of throwing: the gateway then nulls only this subgraph's part of the
       // response, adds the path, and returns the rest. The client learns which subgraph failed,
       // never its address or its error body; the log above has those under the request id.

@@ -143,7 +143,9 @@ export class ResilientCaller {
       if (!fallback) throw error;
       const failure = callFailureOf(error);
       metrics.fallbackRequests.inc({ subgraph: name, source: fallback.use.source, reason: 'error' });
-      this.options.logger.warn(
+      // While the breaker is open every request would log this: its opening was logged at warn, and
+      // the metrics count each call it refuses.
+      this.options.logger[failure === 'breaker_open' ? 'debug' : 'warn'](
         { subgraph: name, reqId: info.requestId, result: failure, reason: describeError(error), fallback: fallback.use.source },
         'subgraph call failed; serving a fallback',
       );
