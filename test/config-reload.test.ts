@@ -39,24 +39,41 @@ interface Variant {
   corsOrigin?: string;
 }
 
+/** Rate limits where every caller is anonymous and has a burst budget of `capacity` points. */
+function anonymousBudget(capacity: number) {
+  return {
+    defaultTier: 'anonymous',
+    tiers: {
+      anonymous: {
+        maxCost: 20,
+        maxDepth: 8,
+        maxAliases: 10,
+        maxRootFields: 5,
+        limits: [{ name: 'burst', kind: 'token_bucket', capacity, refillPerSecond: 1000 }],
+      },
+    },
+  };
+}
+
+/** A config of the supergraph and an in-memory budget of `capacity` (plus `extra` sections), written to `path`. */
+function writeBudgetOnlyConfig(path: string, capacity: number, extra: Record<string, unknown> = {}): void {
+  writeFileSync(
+    path,
+    stringify({
+      supergraph: { path: supergraphPath, watch: false },
+      ...extra,
+      rateLimit: { store: 'memory', ...anonymousBudget(capacity) },
+    }),
+  );
+}
+
 /** The config file as a team would write it; each test changes what it is about. */
 function writeConfig(variant: Variant = {}): void {
   const config = {
     supergraph: { path: supergraphPath, watch: false },
     redis: { url: TEST_REDIS_URL, keyPrefix: variant.keyPrefix ?? prefix },
     server: { cors: { origins: [variant.corsOrigin ?? 'https://app.example'] } },
-    rateLimit: {
-      defaultTier: 'anonymous',
-      tiers: {
-        anonymous: {
-          maxCost: 20,
-          maxDepth: 8,
-          maxAliases: 10,
-          maxRootFields: 5,
-          limits: [{ name: 'burst', kind: 'token_bucket', capacity: variant.capacity ?? 1000, refillPerSecond: 1000 }],
-        },
-      },
-    },
+    rateLimit: anonymousBudget(variant.capacity ?? 1000),
     headers: {
       all: {
         request: [
@@ -346,27 +363,7 @@ describe('config reload under load', () => {
 describe('config reload: the file watch', () => {
   it('with reload.watch, a changed file is applied without a signal or a call', async () => {
     const watched = join(dir, 'watched.yaml');
-    const write = (capacity: number) =>
-      writeFileSync(
-        watched,
-        stringify({
-          supergraph: { path: supergraphPath, watch: false },
-          reload: { watch: true, watchIntervalMs: 50 },
-          rateLimit: {
-            store: 'memory',
-            defaultTier: 'anonymous',
-            tiers: {
-              anonymous: {
-                maxCost: 20,
-                maxDepth: 8,
-                maxAliases: 10,
-                maxRootFields: 5,
-                limits: [{ name: 'burst', kind: 'token_bucket', capacity, refillPerSecond: 1000 }],
-              },
-            },
-          },
-        }),
-      );
+    const write = (capacity: number) => writeBudgetOnlyConfig(watched, capacity, { reload: { watch: true, watchIntervalMs: 50 } });
     write(100);
     const watching = await startTestGateway({}, { configFile: watched });
     try {
@@ -452,26 +449,7 @@ describe('config reload: the documented list', () => {
 describe('config reload: SIGHUP', () => {
   it('the gateway process reloads its config file on SIGHUP, and logs what changed', async () => {
     const file = join(dir, 'process.yaml');
-    const write = (capacity: number) =>
-      writeFileSync(
-        file,
-        stringify({
-          supergraph: { path: supergraphPath, watch: false },
-          rateLimit: {
-            store: 'memory',
-            defaultTier: 'anonymous',
-            tiers: {
-              anonymous: {
-                maxCost: 20,
-                maxDepth: 8,
-                maxAliases: 10,
-                maxRootFields: 5,
-                limits: [{ name: 'burst', kind: 'token_bucket', capacity, refillPerSecond: 1000 }],
-              },
-            },
-          },
-        }),
-      );
+    const write = (capacity: number) => writeBudgetOnlyConfig(file, capacity);
     write(100);
     const gateway = spawnGateway({}, ['--config', file]);
     try {
