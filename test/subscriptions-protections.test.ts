@@ -55,6 +55,23 @@ describe('subscription protections', () => {
   });
   const orders = () => stack.subgraphs.orders as OrdersSubgraphServer;
   const wsClient = useWsClients(() => stack.gw.graphqlUrl);
+  type WsClient = ReturnType<typeof wsClient>;
+  /** Subscribes with `query` and waits until the orders subgraph holds the subscription; results collect in `received`. */
+  const subscribed = async (client: WsClient, query: string) => {
+    const received: Result[] = [];
+    const before = orders().store.events.subscriberCount;
+    client.subscribe(
+      { query },
+      { next: (value) => void received.push(value as Result), error: () => undefined, complete: () => undefined },
+    );
+    await waitFor(() => orders().store.events.subscriberCount > before);
+    return { received, before };
+  };
+  /** The close event the gateway ends `client`'s connection with. */
+  const closedOf = (client: WsClient) =>
+    new Promise<{ code: number; reason: string }>((resolve) =>
+      client.on('closed', (event) => resolve(event as { code: number; reason: string })),
+    );
   const endedReasons = () => stack.gw.logs.lines.filter((line) => line.msg === 'subscription ended').map((line) => line.reason);
 
   /** Opens an SSE subscription and returns a reader of everything it sends until `complete`. */
@@ -70,16 +87,8 @@ describe('subscription protections', () => {
   it('graphql-transport-ws: the token expiring ends the subscription (an UNAUTHENTICATED error, then close 4403)', async () => {
     const token = await signDevToken({ sub: 'user-7', ttlSeconds: 2 });
     const client = wsClient({ authorization: `Bearer ${token}` });
-    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-      client.on('closed', (event) => resolve(event as { code: number; reason: string })),
-    );
-    const received: Result[] = [];
-    const before = orders().store.events.subscriberCount;
-    client.subscribe(
-      { query: 'subscription { orderCreated { id } }' },
-      { next: (value) => void received.push(value as Result), error: () => undefined, complete: () => undefined },
-    );
-    await waitFor(() => orders().store.events.subscriberCount > before);
+    const closed = closedOf(client);
+    const { received, before } = await subscribed(client, 'subscription { orderCreated { id } }');
     expect(await closed).toMatchObject({ code: 4403, reason: 'Credentials expired' });
     expect(received.at(-1)?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     await waitFor(() => orders().store.events.subscriberCount === before);
@@ -106,16 +115,8 @@ describe('subscription protections', () => {
   it("each event's actual cost is charged to the client's budget; out of budget it gets RATE_LIMITED and the subscription ends (close 4429)", async () => {
     const token = await signDevToken({ sub: 'user-8', tier: 'tiny', scopes: ['orders:read:all'] });
     const client = wsClient({ authorization: `Bearer ${token}` });
-    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-      client.on('closed', (event) => resolve(event as { code: number; reason: string })),
-    );
-    const received: Result[] = [];
-    const before = orders().store.events.subscriberCount;
-    client.subscribe(
-      { query: 'subscription { orderCreated { id } }' },
-      { next: (value) => void received.push(value as Result), error: () => undefined, complete: () => undefined },
-    );
-    await waitFor(() => orders().store.events.subscriberCount > before);
+    const closed = closedOf(client);
+    const { received } = await subscribed(client, 'subscription { orderCreated { id } }');
     // Another client places the orders (its own budget); each event costs the subscriber.
     const writer = await devBearerHeaders('user-1', ['orders:write']);
     for (let i = 0; i < 8 && !received.some((result) => result.errors); i++) {
@@ -199,13 +200,7 @@ describe('subscription protections', () => {
   it('@requiresScopes per event: a field the caller may not see is null in every event, with UNAUTHORIZED_FIELD_OR_TYPE as in a query', async () => {
     const headers = await devBearerHeaders('user-12', ['orders:write']);
     const client = wsClient({ authorization: headers.authorization });
-    const received: Result[] = [];
-    const before = orders().store.events.subscriberCount;
-    client.subscribe(
-      { query: 'subscription { orderCreated { id user { name email } } }' },
-      { next: (value) => void received.push(value as Result), error: () => undefined, complete: () => undefined },
-    );
-    await waitFor(() => orders().store.events.subscriberCount > before);
+    const { received } = await subscribed(client, 'subscription { orderCreated { id user { name email } } }');
     const created = await postGraphql(stack.gw.graphqlUrl, { query: CREATE }, headers);
     const id = (created.body.data?.createOrder as { id: string }).id;
     await waitFor(() => received.length > 0);
