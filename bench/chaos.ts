@@ -23,13 +23,11 @@ import { cpus } from 'node:os';
 import { Pool } from 'undici';
 import type { GatewayConfigInput } from '../gateway/src/config/index.js';
 import { startFaultProxy, type FaultMode, type FaultProxy } from '../test/helpers/fault-proxy.js';
-import { REQUEST_HEADERS, startChild, stop } from './harness.js';
+import { REQUEST_HEADERS, startChild, stop, USER_ORDERS_QUERY as QUERY } from './harness.js';
 
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 10_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 20);
 const CLIENT_TIMEOUT_MS = Number(process.env.BENCH_CLIENT_TIMEOUT_MS ?? 10_000);
-const QUERY =
-  'query UserOrders($id: ID!) { user(id: $id) { name orders(first: 2) { edges { node { id total items { quantity product { name price } } } } } } }';
 
 type Workload = 'identical' | 'varied';
 type PhaseName = 'normal' | 'hang' | 'down' | '500' | 'slow';

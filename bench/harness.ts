@@ -24,6 +24,10 @@ export const TOKEN = await new SignJWT({ scope: 'orders:read:all', tier: 'enterp
   .setIssuedAt()
   .setExpirationTime('2h')
   .sign(new TextEncoder().encode(JWT_SECRET));
+/** One user, their orders and the orders' products (users → orders → products): the resilience benchmarks' query. */
+export const USER_ORDERS_QUERY =
+  'query UserOrders($id: ID!) { user(id: $id) { name orders(first: 2) { edges { node { id total items { quantity product { name price } } } } } } }';
+
 export const REQUEST_HEADERS = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
 
 export const tsx = (script: string, scriptArgs: string[], env: Record<string, string>) =>

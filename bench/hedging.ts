@@ -18,15 +18,13 @@ import { cpus } from 'node:os';
 import { Pool } from 'undici';
 import type { GatewayConfigInput } from '../gateway/src/config/index.js';
 import { startFaultProxy, type FaultProxy } from '../test/helpers/fault-proxy.js';
-import { REQUEST_HEADERS, startChild, stop } from './harness.js';
+import { REQUEST_HEADERS, startChild, stop, USER_ORDERS_QUERY as QUERY } from './harness.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 8_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 20);
 const TAIL_EVERY = Number(process.env.BENCH_TAIL_EVERY ?? 50);
 const TAIL_MS = Number(process.env.BENCH_TAIL_MS ?? 300);
-const QUERY =
-  'query UserOrders($id: ID!) { user(id: $id) { name orders(first: 2) { edges { node { id total items { quantity product { name price } } } } } } }';
 
 type Hedging = NonNullable<NonNullable<NonNullable<GatewayConfigInput['subgraphs']>[string]>['hedging']>;
 const VARIANTS: [string, Hedging][] = [

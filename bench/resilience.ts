@@ -18,14 +18,12 @@ import type { ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { Pool } from 'undici';
 import type { GatewayConfigInput } from '../gateway/src/config/index.js';
-import { REQUEST_HEADERS, startChild, stop } from './harness.js';
+import { REQUEST_HEADERS, startChild, stop, USER_ORDERS_QUERY as QUERY } from './harness.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 10_000);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 2_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const QUERY =
-  'query UserOrders($id: ID!) { user(id: $id) { name orders(first: 2) { edges { node { id total items { quantity product { name price } } } } } } }';
 
 type Workload = 'varied' | 'hot';
 const WORKLOADS: Workload[] = ['varied', 'hot'];
