@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { metricValue, postAsOperator, useFaultyDemo } from './helpers/resilience.js';
+import { metricValue, postAsOperator, useFaultyDemo, timed } from './helpers/resilience.js';
 
 const suite = useFaultyDemo();
 
 const productQuery = (n: number) => `{ product(upc: "upc-${String(n).padStart(4, '0')}") { upc name } }`;
 const USERS_ONLY = '{ users(first: 3) { totalCount edges { node { id name } } } }';
-
-async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now();
-  const value = await run();
-  return { value, ms: performance.now() - started };
-}
 
 describe('a slow subgraph', () => {
   it('is cut by its timeout, which counts against its breaker', async () => {

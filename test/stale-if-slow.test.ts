@@ -1,18 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { TestGateway } from './helpers/gateway.js';
-import { eventually, metricValue, postAsOperator, useFaultyDemo } from './helpers/resilience.js';
+import { eventually, metricValue, postAsOperator, useFaultyDemo, timed } from './helpers/resilience.js';
 
 const suite = useFaultyDemo();
 
 const productQuery = (n: number) => `{ product(upc: "upc-${String(n).padStart(4, '0')}") { upc name price } }`;
 const breakerState = (g: TestGateway) => metricValue(g, 'gateway_circuit_breaker_state', { subgraph: 'products' });
-
-async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now();
-  const value = await run();
-  return { value, ms: performance.now() - started };
-}
 
 describe('breakers that see what callers see', () => {
   it('open within one timeout when a hung subgraph fails one call shared by many identical queries', async () => {

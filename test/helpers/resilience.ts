@@ -88,6 +88,13 @@ export async function eventually(check: () => boolean | Promise<boolean>, maxMs 
   }
 }
 
+/** Runs `run` and says how long it took (ms). */
+export async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = performance.now();
+  const value = await run();
+  return { value, ms: performance.now() - started };
+}
+
 export interface FaultyDemoSuite {
   /** The demo behind its proxies, started once for the file. */
   readonly demo: FaultyDemo;
