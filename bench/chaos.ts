@@ -14,11 +14,15 @@
  * CLIENT_TIMEOUT_MS); the share of answers with full data (200, no `errors`); the fallbacks used by
  * source and reason (from `extensions.fallbacks`); the calls reaching products per second (counted
  * by the proxy); and, for a normal phase after a fault, how long after the switch back the first
- * answer with live products data (product data in it, and no products fallback) came.
+ * answer with live products data (product data in it, and no products fallback) came; and the
+ * gateway's CPU time per request, which says whether an answer from the fallbacks costs the gateway
+ * more or less than a live one, whatever the other processes on the machine take.
  *
  * Env: BENCH_PHASE_MS (10000), BENCH_CLIENTS (20), BENCH_CLIENT_TIMEOUT_MS (10000), BENCH_WORKLOADS
- * (`identical,varied`: which workloads run, in that order).
+ * (`identical,varied`: which workloads run, in that order), BENCH_PHASES (the phases above: which
+ * run, in that order, e.g. `normal,down,normal` to study one fault).
  */
+import type { ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { Pool } from 'undici';
 import type { GatewayConfigInput } from '../gateway/src/config/index.js';
@@ -31,7 +35,13 @@ const CLIENT_TIMEOUT_MS = Number(process.env.BENCH_CLIENT_TIMEOUT_MS ?? 10_000);
 
 type Workload = 'identical' | 'varied';
 type PhaseName = 'normal' | 'hang' | 'down' | '500' | 'slow';
-const PHASES: PhaseName[] = ['normal', 'hang', 'normal', 'down', 'normal', '500', 'normal', 'slow', 'normal'];
+const ALL_PHASES: PhaseName[] = ['normal', 'hang', 'normal', 'down', 'normal', '500', 'normal', 'slow', 'normal'];
+const PHASES: PhaseName[] = process.env.BENCH_PHASES
+  ? process.env.BENCH_PHASES.split(',').map((name) => {
+      if (!ALL_PHASES.includes(name as PhaseName)) throw new Error(`BENCH_PHASES: unknown phase ${name} (one of ${ALL_PHASES.join(', ')})`);
+      return name as PhaseName;
+    })
+  : ALL_PHASES;
 
 interface Sample {
   started: number;
@@ -56,6 +66,8 @@ interface PhaseResult {
   /** Answers without full data, by {@link Sample.notFull}. */
   notFull: Record<string, number>;
   productsCallsPerSecond: number;
+  /** The gateway process's CPU time (user+system) over the phase, per request that started in it. */
+  gatewayCpuMsPerRequest: number;
   /** The products breaker's changes during the phase, e.g. `open 1, half_open 1` (from the gateway's metrics). */
   breaker: Record<string, number>;
   /** ms from the phase's start to the end of the first answer with live products data; normal phases after a fault. */
@@ -122,6 +134,14 @@ async function breakerChanges(gatewayUrl: string): Promise<Record<string, number
   return counts;
 }
 
+/** The gateway process's CPU time so far, in ms (bench/resilience-gateway.ts answers any IPC message with it). */
+function gatewayCpuMs(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (usage: NodeJS.CpuUsage) => resolve((usage.user + usage.system) / 1000));
+    child.send('cpu');
+  });
+}
+
 async function runWorkload(workload: Workload, urls: Record<string, string>, proxy: FaultProxy): Promise<PhaseResult[]> {
   const config: GatewayConfigInput = {
     supergraph: { path: 'schema/supergraph.graphql', watch: false },
@@ -141,6 +161,7 @@ async function runWorkload(workload: Workload, urls: Record<string, string>, pro
     const starts: number[] = [];
     const hits: number[] = [];
     const changes: Record<string, number>[] = [];
+    const cpu: number[] = [];
     let counter = 0;
     let running = true;
     const client = async () => {
@@ -152,12 +173,14 @@ async function runWorkload(workload: Workload, urls: Record<string, string>, pro
       starts.push(performance.now());
       hits.push(proxy.hits);
       changes.push(await breakerChanges(info.url));
+      cpu.push(await gatewayCpuMs(child));
       process.stderr.write(`${workload}: ${phase}\n`);
       await new Promise((resolve) => setTimeout(resolve, PHASE_MS));
     }
     starts.push(performance.now());
     hits.push(proxy.hits);
     changes.push(await breakerChanges(info.url));
+    cpu.push(await gatewayCpuMs(child));
     running = false;
     await Promise.all(clients);
     await setPhase(proxy, 'normal');
@@ -190,6 +213,7 @@ async function runWorkload(workload: Workload, urls: Record<string, string>, pro
             .filter(([, n]) => (n as number) > 0),
         ) as Record<string, number>,
         productsCallsPerSecond: ((hits[i + 1] as number) - (hits[i] as number)) / ((to - from) / 1000),
+        gatewayCpuMsPerRequest: ((cpu[i + 1] as number) - (cpu[i] as number)) / Math.max(1, inPhase.length),
         liveAgainMs: live ? live.ended - from : afterFault ? Number.NaN : undefined,
       };
     });
@@ -216,9 +240,9 @@ console.log(
   `\n${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; ${CLIENTS} clients, ${PHASE_MS / 1000} s per phase, client timeout ${CLIENT_TIMEOUT_MS / 1000} s, gateway defaults\n`,
 );
 console.log(
-  '| workload | phase | rps | p50 ms | p99 ms | full data | not full (status code) | products fallbacks (source:reason) | calls to products / s | products breaker changes | live again after |',
+  '| workload | phase | rps | gateway CPU ms / request | p50 ms | p99 ms | full data | not full (status code) | products fallbacks (source:reason) | calls to products / s | products breaker changes | live again after |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const [workload, phases] of results) {
   for (const p of phases) {
     const tally = (counts: Record<string, number>) =>
@@ -228,7 +252,7 @@ for (const [workload, phases] of results) {
     const fallbacks = tally(p.fallbacks);
     const liveAgain = p.liveAgainMs === undefined ? '' : Number.isNaN(p.liveAgainMs) ? 'never' : `${(p.liveAgainMs / 1000).toFixed(1)} s`;
     console.log(
-      `| ${workload} | ${p.name} | ${p.rps.toFixed(0)} | ${p.p50.toFixed(0)} | ${p.p99.toFixed(0)} | ${(p.fullShare * 100).toFixed(1)}% | ${tally(p.notFull)} | ${fallbacks} | ${p.productsCallsPerSecond.toFixed(1)} | ${tally(p.breaker)} | ${liveAgain} |`,
+      `| ${workload} | ${p.name} | ${p.rps.toFixed(0)} | ${p.gatewayCpuMsPerRequest.toFixed(2)} | ${p.p50.toFixed(0)} | ${p.p99.toFixed(0)} | ${(p.fullShare * 100).toFixed(1)}% | ${tally(p.notFull)} | ${fallbacks} | ${p.productsCallsPerSecond.toFixed(1)} | ${tally(p.breaker)} | ${liveAgain} |`,
     );
   }
 }

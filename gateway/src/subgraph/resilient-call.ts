@@ -126,6 +126,9 @@ export class ResilientCaller {
     const forwarded = info.forwardedHeaders ? `\0${info.forwardedHeaders}` : '';
     const key = this.cacheKey((isPublic ? '' : this.identity(init.headers)) + forwarded, init.body ?? '');
     try {
+      // An open breaker refuses at once: straight to the fallbacks, without building the call.
+      const refused = this.options.breaker?.refusal();
+      if (refused) throw refused;
       const live = (audience: CallAudience) => this.fetchAndKeep(url, init, info, key, audience);
       // With the breaker open, a call in flight is one from before it opened, likely hung: joining it
       // would wait for its timeout (or the soft deadline) where the open breaker answers at once.
@@ -145,10 +148,13 @@ export class ResilientCaller {
       metrics.fallbackRequests.inc({ subgraph: name, source: fallback.use.source, reason: 'error' });
       // While the breaker is open every request would log this: its opening was logged at warn, and
       // the metrics count each call it refuses.
-      this.options.logger[failure === 'breaker_open' ? 'debug' : 'warn'](
-        { subgraph: name, reqId: info.requestId, result: failure, reason: describeError(error), fallback: fallback.use.source },
-        'subgraph call failed; serving a fallback',
-      );
+      const level = failure === 'breaker_open' ? 'debug' : 'warn';
+      if (this.options.logger.isLevelEnabled(level)) {
+        this.options.logger[level](
+          { subgraph: name, reqId: info.requestId, result: failure, reason: describeError(error), fallback: fallback.use.source },
+          'subgraph call failed; serving a fallback',
+        );
+      }
       info.onFallback(fallback.use, failure);
       return fallback.response;
     }
@@ -268,7 +274,9 @@ export class ResilientCaller {
   private async cachedCopy(key: string, reason: FallbackReason): Promise<Fallback | undefined> {
     const { cache, settings, name } = this.options;
     if (!cache || !settings.fallback.cache) return undefined;
-    const entry = await withTimeout(cache.get(key), this.options.cacheReadTimeoutMs).catch((error: unknown) => {
+    // The in-process store answers at once: no timer to race it against.
+    const read = cache.kind === 'memory' ? cache.get(key) : withTimeout(cache.get(key), this.options.cacheReadTimeoutMs);
+    const entry = await read.catch((error: unknown) => {
       this.options.logger.warn({ subgraph: name, err: describeError(error) }, 'fallback cache read failed; trying the static fallback');
       return undefined;
     });
@@ -308,6 +316,7 @@ interface Fallback {
   response: UpstreamResponse;
 }
 
+/** A copy as an answer, in the same shape (the same properties, in the same order) as a live one from `fetchOnce`. */
 function json(body: string): UpstreamResponse {
-  return { status: 200, contentType: 'application/json', body };
+  return { status: 200, contentType: 'application/json', body, cacheControl: undefined, headers: undefined };
 }

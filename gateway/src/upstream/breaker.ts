@@ -55,12 +55,21 @@ export interface BreakerSnapshot {
 }
 
 /** A call refused because the breaker is open (or half-open with its probe already out): nothing ran. */
+/**
+ * A call refused by an open breaker. While a breaker is open every call gets one, so it carries no
+ * stack trace: capturing one cost more than the rest of the refusal (measured under an outage).
+ */
 export class BreakerOpenError extends Error {
-  override readonly name = 'BreakerOpenError';
-  constructor(readonly breaker: string) {
+  readonly breaker: string;
+  constructor(breaker: string) {
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`circuit breaker "${breaker}" is open`);
+    Error.stackTraceLimit = stackTraceLimit;
+    this.breaker = breaker;
   }
 }
+BreakerOpenError.prototype.name = 'BreakerOpenError';
 
 export interface Breaker {
   readonly name: string;
@@ -78,6 +87,11 @@ export interface Breaker {
    * so, once per caller of `audience` (one when absent), and its duration against the slow-call rate.
    */
   run<T>(call: () => Promise<T>, audience?: CallAudience): Promise<T>;
+  /**
+   * The refusal {@link run} would give a call now (counted as one in the snapshot's `rejected`), or
+   * undefined when a call may run: lets a caller with a fallback skip building the call at all.
+   */
+  refusal(): BreakerOpenError | undefined;
   snapshot(): BreakerSnapshot;
   /**
    * Moves the breaker to `open` (it then half-opens after `resetTimeoutMs`, as if it had opened
@@ -148,6 +162,9 @@ export class BreakerRegistry {
 }
 
 type Call = () => Promise<unknown>;
+
+/** What {@link OpossumBreaker.run} emits as opossum's `reject` event when it refuses a call itself. */
+const OPEN_REFUSAL = Object.assign(new Error('Breaker is open'), { code: 'EOPENBREAKER' });
 
 /** A half-open probe that answered, but slowly: opossum counts it as a failure (the breaker opens again); the caller still gets the answer. */
 class SlowProbe {
@@ -237,8 +254,19 @@ class OpossumBreaker implements Breaker {
     if (this.state !== before || state !== undefined) this.options.onStateChange?.(this.name, this.state, 'pinned');
   }
 
+  refusal(): BreakerOpenError | undefined {
+    if (this.pinnedState === 'open') return new BreakerOpenError(this.name);
+    if (this.pinnedState === 'closed' || !this.active.enabled || !this.circuit.opened) return undefined;
+    // What opossum's fire() does while open, without building its error and then ours: the refusal
+    // is counted (the snapshot's `rejected`) from the same event. Half-open is left to fire(),
+    // which lets one probe through.
+    this.circuit.emit('reject', OPEN_REFUSAL);
+    return new BreakerOpenError(this.name);
+  }
+
   async run<T>(call: () => Promise<T>, audience?: CallAudience): Promise<T> {
-    if (this.pinnedState === 'open') throw new BreakerOpenError(this.name);
+    const refused = this.refusal();
+    if (refused) throw refused;
     if (this.pinnedState === 'closed') return call();
     if (!this.active.enabled) return (await this.circuit.fire(call)) as T;
     const started = Date.now();
