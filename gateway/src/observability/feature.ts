@@ -1,5 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import { levels, type Logger } from 'pino';
 import type { MetricsConfig, TracingConfig } from './config.js';
 import { inheritedByOperations, isProbe, requestState } from '../context.js';
 import type { Feature, FeatureContributions } from '../feature.js';
@@ -65,13 +65,16 @@ export const observabilityFeature: Feature<
 
 /** The request's one log line, and the end of its span, from every feature's description. */
 function logRequest(request: FastifyRequest, reply: FastifyReply, contributions: FeatureContributions): void {
+  const level = isProbe(request) ? PROBE_LOG_LEVEL : 'info';
+  const trace = requestState(request).trace;
+  // Neither a line nor a span to end (logging above info, tracing off): nothing to describe.
+  if (!trace && !levelEnabled(request.log, level)) return;
   const line: Record<string, unknown> = {
     method: request.method,
     path: request.url.split('?')[0],
     status: reply.statusCode,
     durationMs: Math.round(reply.elapsedTime * 100) / 100,
   };
-  const trace = requestState(request).trace;
   const span: Record<string, unknown> = { 'http.response.status_code': reply.statusCode };
   for (const describe of contributions.describers) {
     const description = describe(request, reply);
@@ -82,5 +85,11 @@ function logRequest(request: FastifyRequest, reply: FastifyReply, contributions:
     line.traceId = trace.traceId;
     trace.end(span as Parameters<typeof trace.end>[0], reply.statusCode >= 500 ? `HTTP ${reply.statusCode}` : undefined);
   }
-  request.log[isProbe(request) ? PROBE_LOG_LEVEL : 'info'](line, 'request completed');
+  request.log[level](line, 'request completed');
+}
+
+/** pino's `isLevelEnabled`, which Fastify's logger type does not declare. */
+function levelEnabled(log: FastifyBaseLogger, level: string): boolean {
+  const threshold = log.level === 'silent' ? Number.POSITIVE_INFINITY : (levels.values[log.level] ?? 0);
+  return (levels.values[level] ?? 0) >= threshold;
 }

@@ -5,24 +5,36 @@ export interface SubgraphHealth {
   lastFailure?: string | undefined;
 }
 
+/** Epoch ms as recorded: every subgraph call records one, `/ready` formats the few it shows. */
+interface Recorded {
+  lastSuccessAt?: number;
+  lastFailureAt?: number;
+  lastFailure?: string;
+}
+
 export class SubgraphHealthBook {
-  private readonly bySubgraph = new Map<string, SubgraphHealth>();
+  private readonly bySubgraph = new Map<string, Recorded>();
 
   recordSuccess(subgraph: string): void {
-    this.entry(subgraph).lastSuccessAt = new Date().toISOString();
+    this.entry(subgraph).lastSuccessAt = Date.now();
   }
 
   recordFailure(subgraph: string, reason: string): void {
     const entry = this.entry(subgraph);
-    entry.lastFailureAt = new Date().toISOString();
+    entry.lastFailureAt = Date.now();
     entry.lastFailure = reason;
   }
 
   get(subgraph: string): SubgraphHealth {
-    return { ...this.bySubgraph.get(subgraph) };
+    const { lastSuccessAt, lastFailureAt, lastFailure } = this.bySubgraph.get(subgraph) ?? {};
+    return {
+      ...(lastSuccessAt !== undefined && { lastSuccessAt: new Date(lastSuccessAt).toISOString() }),
+      ...(lastFailureAt !== undefined && { lastFailureAt: new Date(lastFailureAt).toISOString() }),
+      ...(lastFailure !== undefined && { lastFailure }),
+    };
   }
 
-  private entry(subgraph: string): SubgraphHealth {
+  private entry(subgraph: string): Recorded {
     let entry = this.bySubgraph.get(subgraph);
     if (!entry) {
       entry = {};
