@@ -1,3 +1,4 @@
+import './hot-reexports.js';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type GatewayConfig } from './config/index.js';
 import { endLog } from './observability/logging.js';
