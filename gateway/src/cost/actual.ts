@@ -60,8 +60,12 @@ interface FieldPlan {
 type Selections = SelectionSetNode | readonly SelectionSetNode[];
 
 class ResponseWalker {
-  /** Plans by selection set (or the merged selection sets of one field) and by type. */
-  private readonly plans = new WeakMap<object, Map<string, FieldPlan[]>>();
+  /**
+   * Plans by selection set (or the merged selection sets of one field), parent type and runtime
+   * type (null: unknown). Looked up once per object of the response: keyed by identity, with no
+   * key string built per object.
+   */
+  private readonly plans = new WeakMap<object, Map<GraphQLCompositeType, Map<GraphQLCompositeType | null, FieldPlan[]>>>();
 
   constructor(
     private readonly schema: GraphQLSchema,
@@ -91,13 +95,17 @@ class ResponseWalker {
   }
 
   private plan(selections: Selections, parent: GraphQLCompositeType, runtime: GraphQLCompositeType | undefined): FieldPlan[] {
-    let byType = this.plans.get(selections);
-    if (!byType) {
-      byType = new Map();
-      this.plans.set(selections, byType);
+    let byParent = this.plans.get(selections);
+    if (!byParent) {
+      byParent = new Map();
+      this.plans.set(selections, byParent);
     }
-    const typeKey = `${parent.name}|${runtime?.name ?? ''}`;
-    const cached = byType.get(typeKey);
+    let byRuntime = byParent.get(parent);
+    if (!byRuntime) {
+      byRuntime = new Map();
+      byParent.set(parent, byRuntime);
+    }
+    const cached = byRuntime.get(runtime ?? null);
     if (cached) return cached;
     const plans: FieldPlan[] = [];
     for (const [key, { nodes, parent: selectedOn }] of this.collect(selections, runtime ?? parent, runtime)) {
@@ -117,7 +125,7 @@ class ResponseWalker {
         child: isCompositeType(namedType) && childSelections.length ? { selections: childSelections, type: namedType } : undefined,
       });
     }
-    byType.set(typeKey, plans);
+    byRuntime.set(runtime ?? null, plans);
     return plans;
   }
 

@@ -17,8 +17,20 @@ export function introspectionAllowed(policy: IntrospectionPolicy, principal: Pri
   return hasTierOrScope(principal, policy);
 }
 
+/** {@link usesIntrospection} by document: Apollo hands every request of one operation the same parsed document. */
+const introspecting = new WeakMap<DocumentNode, boolean>();
+
 /** Whether any field of the document (fragments included) is `__schema` or `__type`. */
 export function usesIntrospection(document: DocumentNode): boolean {
+  let found = introspecting.get(document);
+  if (found === undefined) {
+    found = findsIntrospection(document);
+    introspecting.set(document, found);
+  }
+  return found;
+}
+
+function findsIntrospection(document: DocumentNode): boolean {
   let found = false;
   visit(document, {
     Field(node) {
