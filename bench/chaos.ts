@@ -3,7 +3,8 @@
  *
  * The thin demo subgraphs (bench/resilience-subgraphs.ts, a child process) with products behind a
  * fault proxy (test/helpers/fault-proxy.ts, in this process), and the gateway with its defaults in
- * its own process. CLIENTS closed-loop clients (an undici Pool, loopback, one request at a time
+ * its own process, started as production runs it: built first (`npm run build`; BENCH_SKIP_BUILD=1
+ * skips it) and run as `node dist/gateway/src/main.js` with NODE_ENV=production. CLIENTS closed-loop clients (an undici Pool, loopback, one request at a time
  * each, a client timeout of CLIENT_TIMEOUT_MS) send the users → orders → products query, either
  * the same one for user-1 (`identical`) or rotating over 100 users (`varied`), while products goes
  * through the phases: normal, hang, normal, down, normal, 500, normal, slow (2 s), normal, each
@@ -22,12 +23,16 @@
  * (`identical,varied`: which workloads run, in that order), BENCH_PHASES (the phases above: which
  * run, in that order, e.g. `normal,down,normal` to study one fault).
  */
-import type { ChildProcess } from 'node:child_process';
-import { cpus } from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Pool } from 'undici';
 import type { GatewayConfigInput } from '../gateway/src/config/index.js';
 import { startFaultProxy, type FaultMode, type FaultProxy } from '../test/helpers/fault-proxy.js';
-import { REQUEST_HEADERS, startChild, stop, USER_ORDERS_QUERY as QUERY } from './harness.js';
+import { buildGateway } from './gateways.js';
+import { freePort, JWT_SECRET, REQUEST_HEADERS, ROOT, startChild, stop, USER_ORDERS_QUERY as QUERY, waitForGraphql } from './harness.js';
+import { cpuSeconds } from './process-stats.js';
 
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 10_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 20);
@@ -134,12 +139,24 @@ async function breakerChanges(gatewayUrl: string): Promise<Record<string, number
   return counts;
 }
 
-/** The gateway process's CPU time so far, in ms (bench/resilience-gateway.ts answers any IPC message with it). */
-function gatewayCpuMs(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    child.once('message', (usage: NodeJS.CpuUsage) => resolve((usage.user + usage.system) / 1000));
-    child.send('cpu');
+/** The gateway process's CPU time so far (user + system, from /proc), in ms. */
+function gatewayCpuMs(child: ChildProcess): number {
+  return cpuSeconds(child.pid as number) * 1000;
+}
+
+/** The built gateway with `config` (plus a port of its own and logging at warn), answering GraphQL. */
+async function startGateway(config: GatewayConfigInput): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const file = join(mkdtempSync(join(tmpdir(), 'bench-chaos-')), 'gateway.json');
+  writeFileSync(file, JSON.stringify({ ...config, server: { host: '127.0.0.1', port }, logging: { level: 'warn' } }));
+  const child = spawn(process.execPath, [join(ROOT, 'dist/gateway/src/main.js'), '--config', file], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'production', BENCH_JWT_SECRET: JWT_SECRET },
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForGraphql(`${url}/graphql`, child);
+  return { child, url };
 }
 
 async function runWorkload(workload: Workload, urls: Record<string, string>, proxy: FaultProxy): Promise<PhaseResult[]> {
@@ -151,7 +168,8 @@ async function runWorkload(workload: Workload, urls: Record<string, string>, pro
     // it does when answers come from the cache), which is not what this benchmark measures.
     rateLimit: { enabled: false },
   };
-  const { child, info } = await startChild<{ url: string }>('bench/resilience-gateway.ts', [JSON.stringify(config)]);
+  const { child, url } = await startGateway(config);
+  const info = { url };
   const pool = new Pool(info.url, { connections: CLIENTS, pipelining: 1 });
   try {
     // Warm-up: every query of the workload answered live once (the copies the faults will need), then a short run.
@@ -173,14 +191,14 @@ async function runWorkload(workload: Workload, urls: Record<string, string>, pro
       starts.push(performance.now());
       hits.push(proxy.hits);
       changes.push(await breakerChanges(info.url));
-      cpu.push(await gatewayCpuMs(child));
+      cpu.push(gatewayCpuMs(child));
       process.stderr.write(`${workload}: ${phase}\n`);
       await new Promise((resolve) => setTimeout(resolve, PHASE_MS));
     }
     starts.push(performance.now());
     hits.push(proxy.hits);
     changes.push(await breakerChanges(info.url));
-    cpu.push(await gatewayCpuMs(child));
+    cpu.push(gatewayCpuMs(child));
     running = false;
     await Promise.all(clients);
     await setPhase(proxy, 'normal');
@@ -223,6 +241,7 @@ async function runWorkload(workload: Workload, urls: Record<string, string>, pro
   }
 }
 
+if (process.env.BENCH_SKIP_BUILD !== '1') buildGateway();
 const { child: subgraphs, info: urls } = await startChild<Record<string, string>>('bench/resilience-subgraphs.ts');
 const proxy = await startFaultProxy(urls.products as string);
 const results: [Workload, PhaseResult[]][] = [];
@@ -237,7 +256,7 @@ try {
 }
 
 console.log(
-  `\n${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; ${CLIENTS} clients, ${PHASE_MS / 1000} s per phase, client timeout ${CLIENT_TIMEOUT_MS / 1000} s, gateway defaults\n`,
+  `\n${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; ${CLIENTS} clients, ${PHASE_MS / 1000} s per phase, client timeout ${CLIENT_TIMEOUT_MS / 1000} s, gateway defaults, production build\n`,
 );
 console.log(
   '| workload | phase | rps | gateway CPU ms / request | p50 ms | p99 ms | full data | not full (status code) | products fallbacks (source:reason) | calls to products / s | products breaker changes | live again after |',
