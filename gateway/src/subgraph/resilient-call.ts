@@ -197,12 +197,13 @@ export class ResilientCaller {
     this.softDeadline?.record(Date.now() - started, audience.callers);
     const { cache, settings } = this.options;
     // Only complete answers are kept: a 200 without errors (`"errors":` can only appear as a key).
+    // The body is scanned last: most answers have a copy kept moments ago and are not written.
     if (
       cache &&
       settings.fallback.cache &&
       response.status === 200 &&
-      !response.body.includes('"errors":') &&
-      !this.recentlyKept?.has(key)
+      !this.recentlyKept?.has(key) &&
+      !response.body.includes('"errors":')
     ) {
       this.recentlyKept?.set(key, true);
       cache.set(key, response.body, settings.fallback.cacheTtlMs).catch((error: unknown) => {
