@@ -1,5 +1,8 @@
 import '../gateway/src/hot-reexports.js';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { HOT_PACKAGES, originalExports } from '../gateway/src/hot-reexports.js';
 import { devBearer } from './helpers/auth.js';
@@ -7,9 +10,18 @@ import { postGraphql } from './helpers/gateway.js';
 import { useDemoStack } from './helpers/subgraphs.js';
 
 const require = createRequire(import.meta.url);
+const SRC = fileURLToPath(new URL('../gateway/src/', import.meta.url));
 const stack = useDemoStack();
 
 describe('hot re-exports read as plain properties', () => {
+  it('is the first import of both entry points (main and the gateway factory), before anything loads Apollo', () => {
+    for (const entry of ['main.ts', 'server.ts']) {
+      const source = readFileSync(join(SRC, entry), 'utf8');
+      const firstImport = source.split('\n').find((line) => line.startsWith('import '));
+      expect(firstImport, entry).toBe("import './hot-reexports.js';");
+    }
+  });
+
   it('every module gets a plain object with the same values as the getters, before and after the gateway served requests', async () => {
     for (const specifier of HOT_PACKAGES) {
       const loaded = require(specifier) as Record<string, unknown>;

@@ -12,7 +12,7 @@ import { freePort } from './helpers/ports.js';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver.js';
-import { eventually, PRODUCTS_STATIC, SUPERGRAPH } from './helpers/resilience.js';
+import { eventually, metricValue, PRODUCTS_STATIC, SUPERGRAPH } from './helpers/resilience.js';
 import { startRestUpstream, type RestUpstream } from './helpers/rest-upstream.js';
 import { startTinySubgraph, writeTinySupergraph, type TinySubgraph } from './helpers/tiny-subgraph.js';
 
@@ -252,6 +252,39 @@ describe('a cross-subgraph query, traced end to end, with products failing and a
     // No credential reaches the exporter.
     expect(receiver.raw.join('\n')).not.toContain(auth.authorization?.replace(/^Bearer /, '') ?? 'no token');
     await proxies.products.revive();
+  });
+
+  it('a call refused by the open breaker is still an attempt span: breaker state open, error.type breaker_open, nothing sent', async () => {
+    await proxies.products.kill();
+    try {
+      const auth = await devBearer('user-3', ['orders:read:all']);
+      const ask = (requestId: string) =>
+        postGraphql(
+          gw.graphqlUrl,
+          { query: CROSS, variables: { id: 'user-7' }, operationName: 'UserOrders' },
+          { ...auth, 'x-request-id': requestId },
+        );
+      const open = async () => (await metricValue(gw, 'gateway_circuit_breaker_state', { subgraph: 'products' })) === 2;
+      for (let i = 0; i < 40 && !(await open()); i++) await ask(`opening-${i}`);
+      expect(await open()).toBe(true);
+
+      const result = await ask('traced-refused-1');
+      expect(result.headers.get('x-fallback-source')).toBe('static');
+      const traceId = (result.body.extensions as { traceId?: string }).traceId as string;
+      const spans = await traceWith(traceId, 'POST /graphql', 'gateway.execute', 'gateway.subgraph.attempt');
+      const products = only(spans, (span) => span.name === 'gateway.fetch' && span.attributes.service === 'products', 'products fetch');
+      expect(products.attributes).toMatchObject({ 'gateway.subgraph.result': 'breaker_open', 'gateway.fallback.source': 'static' });
+      const [attempt, ...more] = childrenOf(spans, products);
+      expect(more).toEqual([]);
+      expect(attempt?.attributes).toMatchObject({
+        'gateway.attempt': 1,
+        'gateway.breaker.state': 'open',
+        'error.type': 'breaker_open',
+      });
+      expect(attempt?.status.code).toBe(STATUS_ERROR);
+    } finally {
+      await proxies.products.revive();
+    }
   });
 });
 

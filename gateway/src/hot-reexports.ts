@@ -13,6 +13,9 @@ export const HOT_PACKAGES = ['@apollo/federation-internals'] as const;
 /** Each flattened package's original exports (its getters), for the test that checks nothing moved. */
 export const originalExports = new Map<string, Readonly<Record<string, unknown>>>();
 
+/** Marks a plain copy, so that a second copy of this module (e.g. the sources and the build in one process) leaves it alone. */
+const FLATTENED = Symbol.for('gateway.flattenedExports');
+
 /**
  * Replaces each hot package's exports in the CommonJS module cache with a plain object holding the
  * same values, so that every module loaded afterwards reads plain properties. It runs when this
@@ -26,10 +29,11 @@ function flattenHotReexports(): void {
     const path = require.resolve(specifier);
     const original = require(path) as Record<string, unknown>;
     const cached = require.cache[path];
-    if (!cached || originalExports.has(specifier)) continue;
+    if (!cached || FLATTENED in original) continue;
     const flat: Record<string, unknown> = {};
     for (const key of Object.keys(original)) flat[key] = original[key];
     Object.defineProperty(flat, '__esModule', { value: true });
+    Object.defineProperty(flat, FLATTENED, { value: true });
     originalExports.set(specifier, original);
     cached.exports = flat;
   }

@@ -71,7 +71,8 @@ export interface ResilientCallerSettings {
  * Calls one subgraph through the resilience layer, in this order:
  *
  * dedupe (queries) → retries (queries: connection errors, 502/503/504) → bulkhead → breaker →
- * one attempt with its timeout; past the soft deadline (queries): the cached copy, while the call
+ * one attempt with its timeout (queries: an open breaker is asked first, and refuses before any
+ * of that is built); past the soft deadline (queries): the cached copy, while the call
  * goes on; on failure: cached copy → static copy → the error.
  */
 export class ResilientCaller {
@@ -128,7 +129,11 @@ export class ResilientCaller {
     try {
       // An open breaker refuses at once: straight to the fallbacks, without building the call.
       const refused = this.options.breaker?.refusal();
-      if (refused) throw refused;
+      if (refused) {
+        // Traced, the refusal is still an attempt span (`gateway.breaker.state: open`, `error.type: breaker_open`).
+        if (info.trace) await info.trace.attempt(1, 'open', () => Promise.reject(refused));
+        throw refused;
+      }
       const live = (audience: CallAudience) => this.fetchAndKeep(url, init, info, key, audience);
       // With the breaker open, a call in flight is one from before it opened, likely hung: joining it
       // would wait for its timeout (or the soft deadline) where the open breaker answers at once.

@@ -54,10 +54,10 @@ export interface BreakerSnapshot {
   pinned?: PinnedState;
 }
 
-/** A call refused because the breaker is open (or half-open with its probe already out): nothing ran. */
 /**
- * A call refused by an open breaker. While a breaker is open every call gets one, so it carries no
- * stack trace: capturing one cost more than the rest of the refusal (measured under an outage).
+ * A call refused because the breaker is open (or half-open with its probe already out, or pinned
+ * open): nothing ran. While a breaker is open every call gets one, so it carries no stack trace:
+ * capturing one cost more than the rest of the refusal (measured under an outage).
  */
 export class BreakerOpenError extends Error {
   readonly breaker: string;
@@ -88,8 +88,10 @@ export interface Breaker {
    */
   run<T>(call: () => Promise<T>, audience?: CallAudience): Promise<T>;
   /**
-   * The refusal {@link run} would give a call now (counted as one in the snapshot's `rejected`), or
-   * undefined when a call may run: lets a caller with a fallback skip building the call at all.
+   * The refusal {@link run} would give a call now because the breaker is open or pinned open (an
+   * open one counts it in the snapshot's `rejected`, as before, a pinned one does not), or
+   * undefined when a call may run (a half-open breaker's probe is left to {@link run}): lets a
+   * caller skip building a call that would be refused.
    */
   refusal(): BreakerOpenError | undefined;
   snapshot(): BreakerSnapshot;
@@ -163,7 +165,8 @@ export class BreakerRegistry {
 
 type Call = () => Promise<unknown>;
 
-/** What {@link OpossumBreaker.run} emits as opossum's `reject` event when it refuses a call itself. */
+/** What {@link OpossumBreaker.refusal} emits as opossum's `fire` and `reject` events when it refuses a call itself. */
+const NO_ARGUMENTS: readonly unknown[] = [];
 const OPEN_REFUSAL = Object.assign(new Error('Breaker is open'), { code: 'EOPENBREAKER' });
 
 /** A half-open probe that answered, but slowly: opossum counts it as a failure (the breaker opens again); the caller still gets the answer. */
@@ -257,9 +260,10 @@ class OpossumBreaker implements Breaker {
   refusal(): BreakerOpenError | undefined {
     if (this.pinnedState === 'open') return new BreakerOpenError(this.name);
     if (this.pinnedState === 'closed' || !this.active.enabled || !this.circuit.opened) return undefined;
-    // What opossum's fire() does while open, without building its error and then ours: the refusal
-    // is counted (the snapshot's `rejected`) from the same event. Half-open is left to fire(),
-    // which lets one probe through.
+    // What opossum's fire() does while open, without building its error and then ours: the same
+    // two events, so its counts (fires, which its error rate divides by, and rejects, the
+    // snapshot's `rejected`) stay as they were. Half-open is left to fire(), which lets one probe through.
+    this.circuit.emit('fire', NO_ARGUMENTS);
     this.circuit.emit('reject', OPEN_REFUSAL);
     return new BreakerOpenError(this.name);
   }
