@@ -24,7 +24,7 @@
  * run, in that order, e.g. `normal,down,normal` to study one fault).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -147,15 +147,28 @@ function gatewayCpuMs(child: ChildProcess): number {
 /** The built gateway with `config` (plus a port of its own and logging at warn), answering GraphQL. */
 async function startGateway(config: GatewayConfigInput): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const file = join(mkdtempSync(join(tmpdir(), 'bench-chaos-')), 'gateway.json');
-  writeFileSync(file, JSON.stringify({ ...config, server: { host: '127.0.0.1', port }, logging: { level: 'warn' } }));
+  const dir = mkdtempSync(join(tmpdir(), 'bench-chaos-'));
+  const file = join(dir, 'gateway.json');
+  const settings = { ...config, server: { host: '127.0.0.1', port }, logging: { level: 'warn' }, metrics: { defaultMetrics: false } };
+  writeFileSync(file, JSON.stringify(settings));
+  // Only what the run needs from the environment: the gateway's own variables (REDIS_URL, GATEWAY_*
+  // …) of the shell would change the run. NODE_OPTIONS passes through (e.g. a profiler preload).
+  const env = { PATH: process.env.PATH, NODE_OPTIONS: process.env.NODE_OPTIONS, NODE_ENV: 'production', BENCH_JWT_SECRET: JWT_SECRET };
   const child = spawn(process.execPath, [join(ROOT, 'dist/gateway/src/main.js'), '--config', file], {
     cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', BENCH_JWT_SECRET: JWT_SECRET },
+    env,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitForGraphql(`${url}/graphql`, child);
+  try {
+    await waitForGraphql(`${url}/graphql`, child);
+  } catch (error) {
+    await stop(child);
+    throw error;
+  } finally {
+    // The gateway read its config at start-up.
+    rmSync(dir, { recursive: true, force: true });
+  }
   return { child, url };
 }
 
@@ -187,11 +200,12 @@ async function runWorkload(workload: Workload, urls: Record<string, string>, pro
     };
     const clients = Array.from({ length: CLIENTS }, client);
     for (const phase of PHASES) {
-      await setPhase(proxy, phase);
-      starts.push(performance.now());
+      // Counters first, then the switch: what the new fault causes is counted in its own phase.
       hits.push(proxy.hits);
       changes.push(await breakerChanges(info.url));
       cpu.push(gatewayCpuMs(child));
+      await setPhase(proxy, phase);
+      starts.push(performance.now());
       process.stderr.write(`${workload}: ${phase}\n`);
       await new Promise((resolve) => setTimeout(resolve, PHASE_MS));
     }
