@@ -19,6 +19,9 @@ import { SCENARIOS, type Scenario } from './scenarios.js';
  * Options: --scenario NAME (default cross-subgraph-varied), --duration S (default 20), --warmup S
  * (default 5), --subgraphs compute|replay (default replay: the gateway's own costs stand out),
  * --top N (default 40), --skip-build, --keep (print the .cpuprofile path for a flame graph viewer).
+ * `--allocations` profiles allocations instead of CPU (bench/alloc-profile-preload.mjs: V8's
+ * sampling heap profiler, freed objects included): bytes allocated per request, and their share
+ * by package or gateway folder and by allocating function — the garbage behind the collector's time.
  */
 const { values: args } = parseArgs({
   options: {
@@ -31,6 +34,7 @@ const { values: args } = parseArgs({
     dist: { type: 'string' },
     config: { type: 'string' },
     'skip-build': { type: 'boolean', default: false },
+    allocations: { type: 'boolean', default: false },
   },
 });
 
@@ -88,6 +92,36 @@ function summarise(path: string, top: number, requests: number, cpuMs: number): 
   }
 }
 
+interface AllocationNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children?: AllocationNode[];
+}
+
+function summariseAllocations(path: string, top: number, requests: number): void {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as { head: AllocationNode };
+  const byOwner = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  let total = 0;
+  const walk = (node: AllocationNode) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const o = owner(url, functionName);
+    byOwner.set(o, (byOwner.get(o) ?? 0) + node.selfSize);
+    const key = `${functionName || '(anonymous)'} ${o}${url ? `:${lineNumber + 1}` : ''}`;
+    byFunction.set(key, (byFunction.get(key) ?? 0) + node.selfSize);
+    total += node.selfSize;
+    for (const child of node.children ?? []) walk(child);
+  };
+  walk(profile.head);
+  const pct = (n: number) => `${((n / total) * 100).toFixed(1).padStart(5)}%`;
+  process.stdout.write(
+    `${path}\n${(total / 1024 / Math.max(1, requests)).toFixed(0)} KB allocated per request (sampled, freed objects included), ${requests} requests\n\nallocations by owner:\n`,
+  );
+  for (const [o, n] of [...byOwner].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${pct(n)}  ${o}\n`);
+  process.stdout.write('\ntop allocating functions:\n');
+  for (const [f, n] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${pct(n)}  ${f}\n`);
+}
+
 const scenario = SCENARIOS.find((s) => s.name === args.scenario) as Scenario;
 const dist = args.dist ?? join(ROOT, 'dist');
 if (!args.dist && !args['skip-build']) buildGateway();
@@ -98,16 +132,19 @@ const config = parse(readFileSync(args.config ?? join(ROOT, 'bench/configs/ours-
 Object.assign(config, { server: { host: '127.0.0.1', port }, supergraph: { path: supergraphPath, watch: false } });
 const dir = mkdtempSync(join(tmpdir(), 'bench-profile-'));
 writeFileSync(join(dir, 'gateway.yaml'), stringify(config));
-const profilePath = join(dir, 'gateway.cpuprofile');
-const child = spawn(
-  process.execPath,
-  ['--import', join(ROOT, 'bench/cpu-profile-preload.mjs'), join(dist, 'gateway/src/main.js'), '--config', join(dir, 'gateway.yaml')],
-  {
-    cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production', BENCH_JWT_SECRET: JWT_SECRET, BENCH_CPU_PROFILE: profilePath },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+const profilePath = join(dir, args.allocations ? 'gateway.heapprofile' : 'gateway.cpuprofile');
+const preload = join(ROOT, args.allocations ? 'bench/alloc-profile-preload.mjs' : 'bench/cpu-profile-preload.mjs');
+const child = spawn(process.execPath, ['--import', preload, join(dist, 'gateway/src/main.js'), '--config', join(dir, 'gateway.yaml')], {
+  cwd: ROOT,
+  env: {
+    ...process.env,
+    NODE_ENV: 'production',
+    BENCH_JWT_SECRET: JWT_SECRET,
+    BENCH_CPU_PROFILE: profilePath,
+    BENCH_ALLOC_PROFILE: profilePath,
   },
-);
+  stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+});
 const url = `http://127.0.0.1:${port}/graphql`;
 let requests = 0;
 let cpuMs = 0;
@@ -130,4 +167,5 @@ try {
   await stop(subgraphs.child);
 }
 if (!existsSync(profilePath)) throw new Error('no profile written');
-summarise(profilePath, Number(args.top), requests, cpuMs);
+if (args.allocations) summariseAllocations(profilePath, Number(args.top), requests);
+else summarise(profilePath, Number(args.top), requests, cpuMs);
