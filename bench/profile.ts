@@ -12,14 +12,14 @@ import { SCENARIOS, type Scenario } from './scenarios.js';
 
 /**
  * `npx tsx bench/profile.ts`: our built gateway (dist/) under one scenario's load with
- * V8's CPU profiler running over the measured window only (bench/cpu-profile-preload.mjs), then
+ * V8's CPU profiler running over the measured window only (bench/profile-preload.mjs), then
  * the profile summarised: self time by package or gateway folder, and the
  * top functions. `--dist DIR --config FILE` profile another build (e.g. an older commit's, to diff).
  *
  * Options: --scenario NAME (default cross-subgraph-varied), --duration S (default 20), --warmup S
  * (default 5), --subgraphs compute|replay (default replay: the gateway's own costs stand out),
  * --top N (default 40), --skip-build, --keep (print the .cpuprofile path for a flame graph viewer).
- * `--allocations` profiles allocations instead of CPU (bench/alloc-profile-preload.mjs: V8's
+ * `--allocations` profiles allocations instead of CPU (the same preload: V8's
  * sampling heap profiler, freed objects included): bytes allocated per request, and their share
  * by package or gateway folder and by allocating function — the garbage behind the collector's time.
  */
@@ -133,15 +133,15 @@ Object.assign(config, { server: { host: '127.0.0.1', port }, supergraph: { path:
 const dir = mkdtempSync(join(tmpdir(), 'bench-profile-'));
 writeFileSync(join(dir, 'gateway.yaml'), stringify(config));
 const profilePath = join(dir, args.allocations ? 'gateway.heapprofile' : 'gateway.cpuprofile');
-const preload = join(ROOT, args.allocations ? 'bench/alloc-profile-preload.mjs' : 'bench/cpu-profile-preload.mjs');
+const preload = join(ROOT, 'bench/profile-preload.mjs');
 const child = spawn(process.execPath, ['--import', preload, join(dist, 'gateway/src/main.js'), '--config', join(dir, 'gateway.yaml')], {
   cwd: ROOT,
   env: {
     ...process.env,
     NODE_ENV: 'production',
     BENCH_JWT_SECRET: JWT_SECRET,
-    BENCH_CPU_PROFILE: profilePath,
-    BENCH_ALLOC_PROFILE: profilePath,
+    BENCH_PROFILE: profilePath,
+    BENCH_PROFILE_KIND: args.allocations ? 'allocations' : 'cpu',
   },
   stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
 });
