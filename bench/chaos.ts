@@ -23,15 +23,15 @@
  * (`identical,varied`: which workloads run, in that order), BENCH_PHASES (the phases above: which
  * run, in that order, e.g. `normal,down,normal` to study one fault).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import type { GatewayConfigInput } from '../gateway/src/config/index.js';
 import { startFaultProxy, type FaultMode, type FaultProxy } from '../test/helpers/fault-proxy.js';
-import { buildGateway } from './gateways.js';
-import { freePort, JWT_SECRET, REQUEST_HEADERS, ROOT, startChild, stop, USER_ORDERS_QUERY as QUERY, waitForGraphql } from './harness.js';
+import { buildGateway, spawnBuiltGateway } from './gateways.js';
+import { freePort, REQUEST_HEADERS, startChild, stop, USER_ORDERS_QUERY as QUERY, waitForGraphql } from './harness.js';
 import { cpuSeconds } from './process-stats.js';
 
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 10_000);
@@ -153,12 +153,7 @@ async function startGateway(config: GatewayConfigInput): Promise<{ child: ChildP
   writeFileSync(file, JSON.stringify(settings));
   // Only what the run needs from the environment: the gateway's own variables (REDIS_URL, GATEWAY_*
   // …) of the shell would change the run. NODE_OPTIONS passes through (e.g. a profiler preload).
-  const env = { PATH: process.env.PATH, NODE_OPTIONS: process.env.NODE_OPTIONS, NODE_ENV: 'production', BENCH_JWT_SECRET: JWT_SECRET };
-  const child = spawn(process.execPath, [join(ROOT, 'dist/gateway/src/main.js'), '--config', file], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = spawnBuiltGateway(file, { env: { PATH: process.env.PATH, NODE_OPTIONS: process.env.NODE_OPTIONS } });
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitForGraphql(`${url}/graphql`, child);
@@ -182,8 +177,7 @@ async function runWorkload(workload: Workload, urls: Record<string, string>, pro
     rateLimit: { enabled: false },
   };
   const { child, url } = await startGateway(config);
-  const info = { url };
-  const pool = new Pool(info.url, { connections: CLIENTS, pipelining: 1 });
+  const pool = new Pool(url, { connections: CLIENTS, pipelining: 1 });
   try {
     // Warm-up: every query of the workload answered live once (the copies the faults will need), then a short run.
     for (let n = 0; n < (workload === 'identical' ? 1 : 100); n++) await send(pool, body(workload, n));
@@ -202,7 +196,7 @@ async function runWorkload(workload: Workload, urls: Record<string, string>, pro
     for (const phase of PHASES) {
       // Counters first, then the switch: what the new fault causes is counted in its own phase.
       hits.push(proxy.hits);
-      changes.push(await breakerChanges(info.url));
+      changes.push(await breakerChanges(url));
       cpu.push(gatewayCpuMs(child));
       await setPhase(proxy, phase);
       starts.push(performance.now());
@@ -211,7 +205,7 @@ async function runWorkload(workload: Workload, urls: Record<string, string>, pro
     }
     starts.push(performance.now());
     hits.push(proxy.hits);
-    changes.push(await breakerChanges(info.url));
+    changes.push(await breakerChanges(url));
     cpu.push(gatewayCpuMs(child));
     running = false;
     await Promise.all(clients);

@@ -22,6 +22,27 @@ export interface GatewayUnderTest {
 
 const PRODUCTION_ENV = () => ({ ...process.env, NODE_ENV: 'production', BENCH_JWT_SECRET: JWT_SECRET });
 
+export interface BuiltGatewayOptions {
+  /** The build's directory. @default dist/ of this checkout */
+  dist?: string | undefined;
+  /** A module to `--import` first (a profiler). */
+  preload?: string | undefined;
+  /** The environment, NODE_ENV and the bench's JWT secret added. @default this process's */
+  env?: Record<string, string | undefined> | undefined;
+  /** An IPC channel to the child (a preload that reports back). */
+  ipc?: boolean | undefined;
+}
+
+/** Our built gateway as production runs it: `node <dist>/gateway/src/main.js --config <file>`, NODE_ENV=production, log lines to /dev/null. */
+export function spawnBuiltGateway(configPath: string, options: BuiltGatewayOptions = {}): ChildProcess {
+  const main = join(options.dist ?? join(ROOT, 'dist'), 'gateway/src/main.js');
+  return spawn(process.execPath, [...(options.preload ? ['--import', options.preload] : []), main, '--config', configPath], {
+    cwd: ROOT,
+    env: { ...(options.env ?? process.env), NODE_ENV: 'production', BENCH_JWT_SECRET: JWT_SECRET },
+    stdio: options.ipc ? ['ignore', 'ignore', 'inherit', 'ipc'] : ['ignore', 'ignore', 'inherit'],
+  });
+}
+
 /** Compiles the gateway to dist/ once per bench run, so that what is measured is what ships. */
 export function buildGateway(): void {
   process.stderr.write('building the gateway (npm run build)…\n');
@@ -63,15 +84,7 @@ function configFile(name: string, port: number, supergraphPath: string, tracesEn
 const ours =
   (config: string, tracing = false, dist = join(ROOT, 'dist')) =>
   (port: number, supergraph: string, extra: { tracesEndpoint?: string | undefined }) =>
-    spawn(
-      process.execPath,
-      [join(dist, 'gateway/src/main.js'), '--config', configFile(config, port, supergraph, tracing ? extra.tracesEndpoint : undefined)],
-      {
-        cwd: ROOT,
-        env: PRODUCTION_ENV(),
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
+    spawnBuiltGateway(configFile(config, port, supergraph, tracing ? extra.tracesEndpoint : undefined), { dist });
 
 export const GATEWAYS: GatewayUnderTest[] = [
   {

@@ -1,13 +1,11 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse, stringify } from 'yaml';
-import { writeFileSync } from 'node:fs';
-import { buildGateway } from './gateways.js';
+import { buildGateway, spawnBuiltGateway } from './gateways.js';
 import { cpuSeconds } from './process-stats.js';
-import { JWT_SECRET, ROOT, freePort, load, startSubgraphs, stop, waitForGraphql, writeSupergraph, type SubgraphMode } from './harness.js';
+import { ROOT, freePort, load, startSubgraphs, stop, waitForGraphql, writeSupergraph, type SubgraphMode } from './harness.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 
 /**
@@ -133,17 +131,11 @@ Object.assign(config, { server: { host: '127.0.0.1', port }, supergraph: { path:
 const dir = mkdtempSync(join(tmpdir(), 'bench-profile-'));
 writeFileSync(join(dir, 'gateway.yaml'), stringify(config));
 const profilePath = join(dir, args.allocations ? 'gateway.heapprofile' : 'gateway.cpuprofile');
-const preload = join(ROOT, 'bench/profile-preload.mjs');
-const child = spawn(process.execPath, ['--import', preload, join(dist, 'gateway/src/main.js'), '--config', join(dir, 'gateway.yaml')], {
-  cwd: ROOT,
-  env: {
-    ...process.env,
-    NODE_ENV: 'production',
-    BENCH_JWT_SECRET: JWT_SECRET,
-    BENCH_PROFILE: profilePath,
-    BENCH_PROFILE_KIND: args.allocations ? 'allocations' : 'cpu',
-  },
-  stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+const child = spawnBuiltGateway(join(dir, 'gateway.yaml'), {
+  dist,
+  preload: join(ROOT, 'bench/profile-preload.mjs'),
+  env: { ...process.env, BENCH_PROFILE: profilePath, BENCH_PROFILE_KIND: args.allocations ? 'allocations' : 'cpu' },
+  ipc: true,
 });
 const url = `http://127.0.0.1:${port}/graphql`;
 let requests = 0;
