@@ -64,7 +64,9 @@ export function startSession(options: SessionOptions): SubscriptionSession {
     options.bufferSize,
     (reason) => {
       upstream.unsubscribe?.();
-      void upstream.client?.dispose();
+      // dispose() awaits the connection in progress, which rejects when it fails or, between two
+      // reconnects, is given up because nothing is subscribed any more: nothing is left to close then.
+      Promise.resolve(upstream.client?.dispose()).catch(() => undefined);
       options.onEnd(reason);
     },
     SLOW_CONSUMER,

@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
+import { devBearer } from './helpers/auth.js';
+import { startTestGateway, type TestGateway } from './helpers/gateway.js';
+import { freePort } from './helpers/ports.js';
+import { DEMO_SUPERGRAPH, startDemoSubgraphs, type DemoSubgraphs } from './helpers/subgraphs.js';
+import { useWsClients } from './helpers/ws-clients.js';
+
+// The orders subgraph, which serves `orderCreated`, is an address where nothing listens: every
+// connection the gateway opens to it is refused, and it waits before each reconnect.
+let subgraphs: DemoSubgraphs;
+let gw: TestGateway;
+beforeAll(async () => {
+  subgraphs = await startDemoSubgraphs();
+  gw = await startTestGateway({
+    supergraph: { path: DEMO_SUPERGRAPH, watch: false },
+    auth: { jwt: { issuers: [DEV_ISSUER] } },
+    subgraphs: {
+      users: { url: subgraphs.urls.users },
+      orders: { url: `http://127.0.0.1:${await freePort()}/graphql` },
+      products: { url: subgraphs.urls.products },
+    },
+    // The first reconnect waits 200-400 ms (jitter halves the wait).
+    subscriptions: { upstreamRetryAttempts: 3, upstreamRetryBaseMs: 400, upstreamRetryMaxMs: 400 },
+  });
+});
+afterAll(async () => {
+  await gw?.close();
+  await subgraphs?.close();
+});
+
+const wsClient = useWsClients(() => gw.graphqlUrl);
+
+describe('a subscription that ends while the gateway waits to reconnect to its subgraph', () => {
+  it('ends without an unhandled rejection (the reconnect it gave up on has nothing to close)', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const client = wsClient({ authorization: (await devBearer('user-1')).authorization });
+      client.subscribe(
+        { query: 'subscription { orderCreated { id } }' },
+        { next: () => undefined, error: () => undefined, complete: () => undefined },
+      );
+      // The first connection to orders is refused at once; the gateway is then waiting to reconnect.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await client.dispose();
+      const ended = () => gw.logs.lines.some((line) => line.msg === 'subscription ended');
+      for (let i = 0; i < 200 && !ended(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(ended()).toBe(true);
+      // Past the reconnect wait, when the given-up connection attempt settles.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
