@@ -16,7 +16,7 @@ import { SCENARIOS, type Scenario } from './scenarios.js';
  *
  * Options: --scenario NAME (default cross-subgraph-varied), --duration S (default 20), --warmup S
  * (default 5), --subgraphs compute|replay (default replay: the gateway's own costs stand out),
- * --top N (default 40), --skip-build, --keep (print the .cpuprofile path for a flame graph viewer).
+ * --top N (default 40), --skip-build. The profile stays where the first line of the summary says (for a flame graph viewer).
  * `--allocations` profiles allocations instead of CPU (the same preload: V8's
  * sampling heap profiler, freed objects included): bytes allocated per request, and their share
  * by package or gateway folder and by allocating function — the garbage behind the collector's time.
