@@ -8,6 +8,7 @@ import type { GatewayMetrics, SubgraphResult } from '../observability/metrics.js
 import { failSpan } from '../observability/request-trace.js';
 import { callFailureOf, describeError, type CallFailure } from '../upstream/call-error.js';
 import { bufferedResponse, type Fetcher } from './fetch.js';
+import { processOperationCall } from './operation-call.js';
 import type { SubgraphHealthBook } from './health.js';
 import type { SubgraphLatencies } from './latency.js';
 import { subgraphAttemptTracer, type AttemptTracer } from './call-trace.js';
@@ -42,10 +43,10 @@ export interface SubgraphDataSourceOptions {
  * The one hook per subgraph (`buildService`): forwards the request id, runs each call through the
  * resilience layer, and times and classifies every call for metrics and readiness.
  *
- * Apollo's `process()` builds the request and calls `willSendRequest`, then `this.fetcher`. To hand
- * the resilience layer the final outgoing request together with this request's context, each call
- * runs Apollo's `process()` on a per-call object whose prototype is this data source and whose
- * `fetcher` is bound to the call. Apollo's code runs unchanged.
+ * A call builds the request, calls `willSendRequest`, then the fetcher, as Apollo's `process()` does
+ * (operation-call.ts: the same steps without node-fetch). To hand the resilience layer the final
+ * outgoing request together with this request's context, each call runs on a per-call object whose
+ * prototype is this data source and whose `fetcher` is bound to the call.
  */
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   private readonly subgraph: Omit<SubgraphDataSourceOptions, 'url' | 'fetcher'>;
@@ -165,7 +166,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     const forwarded = this.requestHeaders(options, context);
     const collect = this.responseCollector(context);
     if (!resilience) {
-      if (!attempts && !forwarded && !collect) return super.process(options);
+      if (!attempts && !forwarded && !collect) return this.send(this, options, this.fetcher);
       // Plain calls (traced: one attempt span around the fetcher, its traceparent sent along).
       const plain = this.fetcher;
       const send = (url: string, init: RequestInitLike) =>
@@ -177,7 +178,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
         collect?.((response.headers as { all?(): Readonly<Record<string, string | string[] | undefined>> | undefined }).all?.());
         return response;
       }) as unknown as Fetcher;
-      return super.process.call(this.perCall(fetcher, forwarded), options);
+      return this.send(this.perCall(fetcher, forwarded), options, fetcher);
     }
     const state = context?.state;
     // A call that joined another caller's call in flight gets its answer, but never its Set-Cookie.
@@ -210,7 +211,12 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
         headers: answer.headers,
       });
     }) as unknown as Fetcher;
-    return super.process.call(this.perCall(fetcher, forwarded), options);
+    return this.send(this.perCall(fetcher, forwarded), options, fetcher);
+  }
+
+  /** Apollo's `process()` on `source` (this data source or a per-call object), or the gateway's leaner copy of it when APQ is off. */
+  private send(source: this, options: GraphQLDataSourceProcessOptions<GatewayContext>, fetcher: Fetcher): Promise<GatewayGraphQLResponse> {
+    return source.apq ? super.process.call(source, options) : processOperationCall(source, options, fetcher);
   }
 
   /** The object one call runs Apollo's `process()` on: this data source, with the call's fetcher and forwarded headers. */
