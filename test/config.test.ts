@@ -19,6 +19,7 @@ describe('config', () => {
       port: 4000,
       bodyLimitBytes: 1_048_576,
       shutdownTimeoutMs: 15_000,
+      heapGrowingPercent: 100,
       requestIdHeader: 'x-request-id',
       cors: { origins: [], credentials: false, methods: ['GET', 'POST'], maxAgeSeconds: 600 },
       trustedProxies: [],

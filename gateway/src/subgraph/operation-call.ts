@@ -54,7 +54,8 @@ export async function processOperationCall(
   const response = await fetcher(url, { method: 'POST', headers: Object.fromEntries(headers), body });
   if (!response.ok) throw await source.errorFromResponse(response);
   const parsed = await source.parseBody(response);
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`Expected JSON response body, but received: ${String(parsed)}`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(`Expected JSON response body, but received: ${String(parsed)}`);
   const answer = { ...parsed, http: response } as GatewayGraphQLResponse;
   const incoming = options.kind === 'incoming operation' ? options : undefined;
   const processed = source.didReceiveResponse
