@@ -17,7 +17,7 @@ export interface Scenario {
   rest?: { path(i: number): string; headers?: Record<string, string> } | undefined;
 }
 
-const CROSS_SUBGRAPH = `query UsersOrdersProducts($after: String) {
+export const CROSS_SUBGRAPH = `query UsersOrdersProducts($after: String) {
   users(first: 10, after: $after) {
     edges { node { id name orders(first: 10) { edges { node { id total items { quantity product { upc name price } } } } } } }
   }

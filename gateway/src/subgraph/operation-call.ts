@@ -33,7 +33,8 @@ export interface OperationCallSource {
  * into a node-fetch `Request` that only its error hooks receive, for every call: 7% of the
  * gateway's CPU on a one-subgraph query. This uses the `Headers` of Node's fetch and no Request.
  * Automatic persisted queries to subgraphs (`apq`), which the gateway never turns on, stay with
- * Apollo's implementation.
+ * Apollo's implementation; `didEncounterError`, whose default only rethrows and which the gateway
+ * does not override, is not called (errors are thrown as that default throws them).
  */
 export async function processOperationCall(
   source: OperationCallSource,
