@@ -219,7 +219,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> 
     return source.apq ? super.process.call(source, options) : processOperationCall(source, options, fetcher);
   }
 
-  /** The object one call runs Apollo's `process()` on: this data source, with the call's fetcher and forwarded headers. */
+  /** The object one call runs on: this data source, with the call's fetcher and forwarded headers. */
   private perCall(fetcher: Fetcher, forwarded: HeaderOutput | undefined): this {
     return Object.create(this, { fetcher: { value: fetcher }, forwarded: { value: forwarded } }) as this;
   }
