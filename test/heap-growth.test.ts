@@ -36,14 +36,22 @@ function peakOldSpace(configYaml: string): Promise<number> {
     ],
     {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', SUPERGRAPH_PATH: supergraphPath },
+      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', SUPERGRAPH_PATH: supergraphPath },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    let probing = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      // Started, config applied: now the probe may run (a cold start through tsx can take seconds).
+      if (!probing && out.includes('gateway ready')) {
+        probing = true;
+        child.kill('SIGUSR2');
+      }
+    });
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
     child.on('close', (code) => {
       const line = /HEAP_PROBE (.*)/.exec(out)?.[1];
