@@ -1,5 +1,5 @@
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
-import { levels, type Logger } from 'pino';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import type { MetricsConfig, TracingConfig } from './config.js';
 import { inheritedByOperations, isProbe, requestState } from '../context.js';
 import type { Feature, FeatureContributions } from '../feature.js';
@@ -68,7 +68,8 @@ function logRequest(request: FastifyRequest, reply: FastifyReply, contributions:
   const level = isProbe(request) ? PROBE_LOG_LEVEL : 'info';
   const trace = requestState(request).trace;
   // Neither a line nor a span to end (logging above info, tracing off): nothing to describe.
-  if (!trace && !levelEnabled(request.log, level)) return;
+  // request.log is a child of the gateway's pino logger (http/app.ts), typed by Fastify without isLevelEnabled.
+  if (!trace && !(request.log as unknown as Logger).isLevelEnabled(level)) return;
   const line: Record<string, unknown> = {
     method: request.method,
     path: request.url.split('?')[0],
@@ -86,10 +87,4 @@ function logRequest(request: FastifyRequest, reply: FastifyReply, contributions:
     trace.end(span as Parameters<typeof trace.end>[0], reply.statusCode >= 500 ? `HTTP ${reply.statusCode}` : undefined);
   }
   request.log[level](line, 'request completed');
-}
-
-/** pino's `isLevelEnabled`, which Fastify's logger type does not declare. */
-function levelEnabled(log: FastifyBaseLogger, level: string): boolean {
-  const threshold = log.level === 'silent' ? Number.POSITIVE_INFINITY : (levels.values[log.level] ?? 0);
-  return (levels.values[level] ?? 0) >= threshold;
 }
