@@ -16,9 +16,12 @@ export interface GatewayProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs `gateway/src/main.ts` as a real process (as `npm run start:gateway` does), on the given env. */
-export function spawnGateway(env: Record<string, string>, args: string[] = []): GatewayProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts', ...args], {
+/**
+ * Runs `gateway/src/main.ts` as a real process (as `npm run start:gateway` does), on the given env;
+ * `nodeArgs` go to Node before the entry point (e.g. `--expose-gc`, a preload).
+ */
+export function spawnGateway(env: Record<string, string>, args: string[] = [], nodeArgs: string[] = []): GatewayProcess {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'gateway/src/main.ts', ...args], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
