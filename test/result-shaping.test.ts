@@ -14,7 +14,7 @@ import {
   type Type,
 } from '@apollo/federation-internals';
 import { describe, expect, it } from 'vitest';
-import { apolloComputeResponse, installResultShaping } from '../gateway/src/graphql/apollo-result-shaping.js';
+import { apolloComputeResponse, installPlanExecution } from '../gateway/src/graphql/apollo-execution.js';
 import { computeResponse, type ComputeResponseInput } from '../gateway/src/graphql/result-shaping.js';
 import { seededRandom } from './helpers/attack-corpus.js';
 import { postGraphql } from './helpers/gateway.js';
@@ -232,7 +232,7 @@ describe('the gateway serving the demo supergraph', () => {
 
   it("shapes responses with the gateway's computeResponse in Apollo's executor", async () => {
     const require = createRequire(import.meta.url);
-    expect(installResultShaping(stack.gw.gateway.logger)).toBe('gateway');
+    expect(installPlanExecution(stack.gw.gateway.logger)).toBe('gateway');
     expect((require('@apollo/gateway/dist/resultShaping.js') as { computeResponse: unknown }).computeResponse).toBe(computeResponse);
     const response = await fetch(stack.gw.graphqlUrl, {
       method: 'POST',

@@ -7,7 +7,7 @@ import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { supergraphSource } from '../supergraph/source.js';
 import type { SupergraphState } from '../supergraph/state.js';
-import { installResultShaping } from './apollo-result-shaping.js';
+import { installPlanExecution } from './apollo-execution.js';
 import { formatGatewayError } from './format-error.js';
 import { maxDirectivesRule } from './request-limits.js';
 
@@ -24,7 +24,7 @@ export interface ApolloServerOptions {
 /** Apollo Server on `@apollo/gateway`, serving the supergraph from its configured source (file, URL or Uplink). */
 export function createApolloServer(options: ApolloServerOptions): ApolloServer<GatewayContext> {
   const { config, logger, metrics } = options;
-  installResultShaping(logger);
+  installPlanExecution(logger);
   const gateway = withoutApolloTelemetry(
     () =>
       new ApolloGateway({

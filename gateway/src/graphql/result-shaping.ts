@@ -19,6 +19,7 @@ import {
   type Type,
 } from '@apollo/federation-internals';
 import type { GraphQLError } from 'graphql';
+import { ResponseObject } from './response-object.js';
 
 /** What `@apollo/gateway`'s `computeResponse` takes (`resultShaping.ts`, not exported by the package's types). */
 export interface ComputeResponseInput {
@@ -62,16 +63,6 @@ type Step =
   | { kind: 'fragment'; typeCondition: CompositeType | undefined; selectionSet: SelectionSet };
 
 const hasOwn = Object.prototype.hasOwnProperty;
-
-/**
- * The response's objects. Apollo makes them with `Object.create(null)`, so that no response name
- * (an alias `__proto__`, `constructor`) can reach Object.prototype; V8 keeps such objects in
- * dictionary mode, slower to fill and to serialise. Objects of a constructor whose prototype has no
- * prototype are just as safe (no `__proto__` setter on the chain, no inherited names) and stay
- * fast: filling and serialising the demo's response shapes took about a third less time.
- */
-const ResponseObject = function ResponseObject() {} as unknown as new () => Dict;
-ResponseObject.prototype = Object.freeze(Object.create(null) as object);
 
 function lastPathElementDescription(path: (string | number)[], currentType: Type, parentType: CompositeType): string {
   const element = path[path.length - 1];

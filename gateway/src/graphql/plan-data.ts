@@ -1,0 +1,108 @@
+import { assert } from '@apollo/federation-internals';
+import type { QueryPlanSelectionNode, ResponsePath } from '@apollo/query-planner';
+import { Kind, type GraphQLSchema } from 'graphql';
+import { dataRewrites, type Cursor, type Dict } from './apollo-executor-parts.js';
+import { ResponseObject } from './response-object.js';
+
+/**
+ * The data work of query plan execution, as `@apollo/gateway` 2.14 does it, with less garbage:
+ * finding a Flatten node's entities, building their representations, merging subgraph answers in.
+ */
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** A representation of `source` by the fetch's `requires` selections; null when a field is missing. */
+export function executeSelectionSet(
+  schema: GraphQLSchema,
+  source: Dict | null,
+  selections: readonly QueryPlanSelectionNode[],
+): Dict | null {
+  if (source === null) return null;
+  let result = new ResponseObject();
+  let empty = true;
+  for (const selection of selections) {
+    if (selection.kind === Kind.FIELD) {
+      const responseName = selection.alias ? selection.alias : selection.name;
+      const below = selection.selections;
+      const value = source[responseName];
+      if (!hasOwn.call(source, responseName) || typeof value === 'undefined') return null;
+      if (Array.isArray(value)) {
+        result[responseName] = below ? value.map((item: Dict | null) => executeSelectionSet(schema, item, below)) : value.slice();
+      } else if (below) {
+        result[responseName] = executeSelectionSet(schema, value as Dict | null, below);
+      } else {
+        result[responseName] = value;
+      }
+      empty = false;
+    } else {
+      if (!selection.typeCondition || !source) continue;
+      if (!dataRewrites.isObjectOfType(schema, source, selection.typeCondition)) continue;
+      const fragment = executeSelectionSet(schema, source, selection.selections);
+      // Merging into an empty object copies the fragment's fields: the fragment's object is that copy.
+      if (empty && fragment) {
+        result = fragment;
+        empty = Object.keys(fragment).length === 0;
+      } else {
+        deepMerge(result, fragment);
+        if (fragment && Object.keys(fragment).length > 0) empty = false;
+      }
+    }
+  }
+  return result;
+}
+
+/** Apollo's `deepMerge` (utilities/deepMerge.ts), each value read once. */
+export function deepMerge(target: Dict, source: Dict | null | undefined): Dict {
+  if (source === undefined || source === null) return target;
+  for (const key of Object.keys(source)) {
+    const value = source[key];
+    if (value === undefined) continue;
+    // A key that names something inherited (`constructor` on a parsed object) becomes the object's own.
+    if (!hasOwn.call(target, key) && key in target) {
+      Object.defineProperty(target, key, { configurable: true, enumerable: true, value: undefined, writable: true });
+    }
+    const existing = target[key];
+    if (existing && isObject(value)) {
+      deepMerge(existing as Dict, value);
+    } else if (Array.isArray(value) && Array.isArray(existing) && value.length === existing.length) {
+      for (let i = 0; i < value.length; i++) {
+        const into = existing[i] as unknown;
+        const from = value[i] as unknown;
+        if (isObject(into) && isObject(from)) deepMerge(into, from);
+        else existing[i] = from;
+      }
+    } else {
+      target[key] = value;
+    }
+  }
+  return target;
+}
+
+function isObject(value: unknown): value is Dict {
+  return value !== undefined && value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+export function moveIntoCursor(cursor: Cursor, pathInCursor: ResponsePath): Cursor | undefined {
+  const data = flattenResultsAtPath(cursor.data, pathInCursor, 0);
+  return data ? { path: cursor.path.concat(pathInCursor), data, fullResult: cursor.fullResult } : undefined;
+}
+
+/** What is at `path` (from `index`) below `value`, lists (`@`) flattened one level each, as Apollo's. */
+function flattenResultsAtPath(value: unknown, path: ResponsePath, index: number): unknown {
+  if (index === path.length) return value;
+  if (value === undefined || value === null) return value;
+  const current = path[index];
+  if (current === '@') {
+    if (!Array.isArray(value)) throw new TypeError('value.flatMap is not a function');
+    const flattened: unknown[] = [];
+    for (const element of value) {
+      const found = flattenResultsAtPath(element, path, index + 1);
+      if (Array.isArray(found)) for (const item of found) flattened.push(item);
+      else flattened.push(found);
+    }
+    return flattened;
+  }
+  assert(typeof current === 'string', () => `Unexpected ${typeof current} found in path`);
+  assert(!Array.isArray(value), () => `Unexpected array in result for path element ${current}`);
+  return flattenResultsAtPath(hasOwn.call(value, current) ? (value as Dict)[current] : undefined, path, index + 1);
+}
