@@ -104,6 +104,8 @@ const OPERATIONS: { name: string; query: string; variables?: Record<string, unkn
 const BREAKS = [
   'null-value',
   'drop-key',
+  'object-as-list',
+  'list-as-object',
   'entities-short',
   'entities-not-list',
   'entity-no-typename',
@@ -135,7 +137,9 @@ interface Run {
 }
 
 let seed = 0;
-const received: string[] = [];
+/** The requests the subgraphs received, by run (each run calls URLs of its own: `/run-N`). */
+const received = new Map<string, string[]>();
+let runs = 0;
 const subgraphs: Subgraph[] = [];
 let supergraph: Supergraph;
 let planner: QueryPlanner;
@@ -219,6 +223,20 @@ async function answer(subgraph: Subgraph, body: string): Promise<{ status: numbe
       else if (!Array.isArray(parent)) delete parent[key];
       break;
     }
+    case 'object-as-list':
+    case 'list-as-object': {
+      const wanted = (value: Json) =>
+        brk === 'object-as-list' ? !!value && typeof value === 'object' && !Array.isArray(value) : Array.isArray(value);
+      const path = data
+        ? pick(paths(data).filter((p) => wanted(parentAt(data, p)[p[p.length - 1] as string | number] as Json)))
+        : undefined;
+      if (!path || !data) break;
+      const parent = parentAt(data, path);
+      const key = path[path.length - 1] as string | number;
+      const value = parent[key] as Json;
+      parent[key] = brk === 'object-as-list' ? [value] : ((value as Json[])[0] ?? null);
+      break;
+    }
     case 'entities-short':
       if (Array.isArray(entities) && entities.length) entities.pop();
       break;
@@ -276,7 +294,9 @@ async function startSubgraph(name: string, sdl: string): Promise<Subgraph> {
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
-      received.push(`${name} ${req.headers['apollo-federation-include-trace'] ?? '-'} ${body}`);
+      const run = received.get(req.url ?? '') ?? [];
+      received.set(req.url ?? '', run);
+      run.push(`${name} ${req.headers['apollo-federation-include-trace'] ?? '-'} ${body}`);
       answer(subgraph, body).then(
         (reply) => res.writeHead(reply.status, { 'content-type': 'application/json' }).end(reply.body),
         (error: unknown) => res.writeHead(599).end(String(error)),
@@ -284,7 +304,7 @@ async function startSubgraph(name: string, sdl: string): Promise<Subgraph> {
     });
   });
   await new Promise<void>((resolve) => subgraph.server.listen(0, '127.0.0.1', resolve));
-  subgraph.url = `http://127.0.0.1:${(subgraph.server.address() as AddressInfo).port}/graphql`;
+  subgraph.url = `http://127.0.0.1:${(subgraph.server.address() as AddressInfo).port}`;
   return subgraph;
 }
 
@@ -294,10 +314,12 @@ function withoutTimes(value: unknown): unknown {
   ) as unknown;
 }
 
+/** The errors as JSON, each run's own subgraph path (in HTTP errors' response URL) left out. */
 function describeErrors(errors: readonly unknown[] | undefined): unknown {
-  return errors?.map((error) =>
+  const described = errors?.map((error) =>
     error instanceof GraphQLError ? { graphql: error.toJSON(), original: error.originalError?.message } : { thrown: String(error) },
   );
+  return described && (JSON.parse(JSON.stringify(described).replace(/\/run-\d+/g, '/run-N')) as unknown);
 }
 
 type Executor = typeof executeQueryPlan;
@@ -315,7 +337,10 @@ async function run(
   const operationContext = buildOperationContext({ schema: apiSchema.toGraphQLJSSchema(), operationDocument: document });
   const logs: string[] = [];
   const log = (level: string) => (message: string) => logs.push(`${level} ${message}`);
-  const serviceMap: ServiceMap = Object.fromEntries(subgraphs.map((s) => [s.name, new RemoteGraphQLDataSource({ url: s.url })]));
+  const path = `/run-${++runs}`;
+  const serviceMap: ServiceMap = Object.fromEntries(
+    subgraphs.map((s) => [s.name, new RemoteGraphQLDataSource({ url: `${s.url}${path}` })]),
+  );
   const metrics: { captureTraces: boolean; startHrTime: [number, number]; queryPlanTrace?: unknown; nonFtv1ErrorPaths?: unknown } = {
     captureTraces,
     startHrTime: process.hrtime(),
@@ -328,7 +353,6 @@ async function run(
     cache: undefined,
     overallCachePolicy: { restrict: () => undefined },
   } as unknown as Parameters<Executor>[2];
-  received.length = 0;
   let result: unknown;
   try {
     const out = await executor(plan, serviceMap, requestContext, operationContext, supergraph.schema.toGraphQLJSSchema(), apiSchema);
@@ -341,8 +365,12 @@ async function run(
   } catch (error) {
     result = { threw: String(error) };
   }
+  const threw = 'threw' in (result as object);
   return {
-    requests: [...received],
+    // Parallel fetches may reach the subgraphs in either order; sequenced ones carry what came before.
+    // An executor that throws (Apollo's and the port alike) leaves the fetches it started in flight,
+    // still on their way: what reached the subgraphs so far is not compared.
+    requests: threw ? [] : [...(received.get(path) ?? [])].sort(),
     result,
     trace: { plan: withoutTimes(metrics.queryPlanTrace), nonFtv1ErrorPaths: metrics.nonFtv1ErrorPaths },
     logs,
@@ -394,7 +422,7 @@ describe("query plan execution: the gateway's port against Apollo's executeQuery
       }
     }
     // The seeds reach every kind of outcome, so the comparison above covers each.
-    expect([...outcomes].sort()).toEqual(['data', 'errors and data', 'errors, no data', 'logged', 'traced']);
+    expect([...outcomes].sort()).toEqual(['data', 'errors and data', 'errors, no data', 'logged', 'threw', 'traced']);
   });
 });
 

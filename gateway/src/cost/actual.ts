@@ -55,6 +55,8 @@ interface FieldPlan {
   weight: number;
   /** For object values: the selections below and their type. */
   child?: { selections: readonly SelectionSetNode[]; type: GraphQLCompositeType } | undefined;
+  /** The child's plans when its type is an object type (the same for every object below), once worked out. */
+  childPlans?: FieldPlan[] | undefined;
 }
 
 type Selections = SelectionSetNode | readonly SelectionSetNode[];
@@ -75,8 +77,12 @@ class ResponseWalker {
   ) {}
 
   object(selections: Selections, parent: GraphQLCompositeType, data: Record<string, unknown>): number {
+    return this.fields(this.plan(selections, parent, this.runtimeType(parent, data)), data);
+  }
+
+  private fields(plans: readonly FieldPlan[], data: Record<string, unknown>): number {
     let cost = 0;
-    for (const plan of this.plan(selections, parent, this.runtimeType(parent, data))) {
+    for (const plan of plans) {
       if (!(plan.key in data)) continue;
       cost += plan.argumentsCost + this.value(plan, data[plan.key]);
     }
@@ -91,7 +97,10 @@ class ResponseWalker {
       return sum;
     }
     if (!plan.child || !isRecord(value)) return plan.weight;
-    return plan.weight + this.object(plan.child.selections, plan.child.type, value);
+    const { selections, type } = plan.child;
+    // Below an object type every object has that type: look its plans up once, not once per object.
+    if (isObjectType(type)) return plan.weight + this.fields((plan.childPlans ??= this.plan(selections, type, type)), value);
+    return plan.weight + this.object(selections, type, value);
   }
 
   private plan(selections: Selections, parent: GraphQLCompositeType, runtime: GraphQLCompositeType | undefined): FieldPlan[] {

@@ -83,26 +83,39 @@ function isObject(value: unknown): value is Dict {
 }
 
 export function moveIntoCursor(cursor: Cursor, pathInCursor: ResponsePath): Cursor | undefined {
-  const data = flattenResultsAtPath(cursor.data, pathInCursor, 0);
+  const data = flattenResultsAtPath(cursor.data, pathInCursor);
   return data ? { path: cursor.path.concat(pathInCursor), data, fullResult: cursor.fullResult } : undefined;
 }
 
-/** What is at `path` (from `index`) below `value`, lists (`@`) flattened one level each, as Apollo's. */
-function flattenResultsAtPath(value: unknown, path: ResponsePath, index: number): unknown {
-  if (index === path.length) return value;
-  if (value === undefined || value === null) return value;
-  const current = path[index];
-  if (current === '@') {
-    if (!Array.isArray(value)) throw new TypeError('value.flatMap is not a function');
-    const flattened: unknown[] = [];
-    for (const element of value) {
-      const found = flattenResultsAtPath(element, path, index + 1);
-      if (Array.isArray(found)) for (const item of found) flattened.push(item);
-      else flattened.push(found);
-    }
-    return flattened;
+/**
+ * What is at `path` below `value`, each list (`@`) flattened one level, as Apollo's
+ * `flattenResultsAtPath` (which made a rest array per step and a `flatMap` array per list): the
+ * entities are collected into one array.
+ */
+function flattenResultsAtPath(value: unknown, path: ResponsePath): unknown {
+  let index = 0;
+  while (index < path.length && value !== undefined && value !== null && path[index] !== '@') value = field(value, path[index++]);
+  if (index === path.length || value === undefined || value === null) return value;
+  const flattened: unknown[] = [];
+  flattenInto(value, path, index, flattened);
+  return flattened;
+}
+
+/** Adds to `into` what is below the list `value` at `path[index]` (an `@`), as `flatMap` would. */
+function flattenInto(value: unknown, path: ResponsePath, index: number, into: unknown[]): void {
+  if (!Array.isArray(value)) throw new TypeError('value.flatMap is not a function');
+  for (const element of value as unknown[]) {
+    let found = element;
+    let at = index + 1;
+    while (at < path.length && found !== undefined && found !== null && path[at] !== '@') found = field(found, path[at++]);
+    if (at < path.length && found !== undefined && found !== null) flattenInto(found, path, at, into);
+    else if (Array.isArray(found)) for (const item of found as unknown[]) into.push(item);
+    else into.push(found);
   }
+}
+
+function field(value: unknown, current: string | number | undefined): unknown {
   assert(typeof current === 'string', () => `Unexpected ${typeof current} found in path`);
   assert(!Array.isArray(value), () => `Unexpected array in result for path element ${current}`);
-  return flattenResultsAtPath(hasOwn.call(value, current) ? (value as Dict)[current] : undefined, path, index + 1);
+  return hasOwn.call(value, current) ? (value as Dict)[current] : undefined;
 }
