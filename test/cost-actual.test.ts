@@ -1,6 +1,6 @@
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { actualCost } from '../gateway/src/cost/actual.js';
+import { ActualCostPlans, actualCost } from '../gateway/src/cost/actual.js';
 import { estimateCost } from '../gateway/src/cost/estimate.js';
 import { costTestSchema } from './helpers/cost-schema.js';
 
@@ -87,5 +87,34 @@ describe('actual cost of a response', () => {
     };
     const estimated = estimateCost(schema, model, parse(query), { defaultListSize: 10 }).cost;
     expect(actual(query, data)).toBe(estimated);
+  });
+
+  it('works each plan out once when a plans store is kept across responses (as the cost plugin keeps one per cached estimate)', () => {
+    const document = parse(
+      'query($s: Boolean!) { books(first: 3) { title pages author { name } } search(term: "x") { ... on Book { pages } ... on Author { name } } shelf @skip(if: $s) { books { pages } } }',
+    );
+    const variables = { s: false };
+    const responses = [
+      { books: [{ title: 'a', pages: 1, author: { name: 'x' } }], search: [{ __typename: 'Book', pages: 2 }], shelf: { books: [] } },
+      {
+        books: [
+          { title: 'b', pages: 3, author: null },
+          { title: 'c', pages: 4, author: { name: 'y' } },
+        ],
+        search: [
+          { __typename: 'Author', name: 'z' },
+          { __typename: 'Book', pages: 5 },
+        ],
+        shelf: { books: [{ pages: 6 }] },
+      },
+    ];
+    const plans = new ActualCostPlans();
+    const fresh = responses.map((data) => actualCost(schema, model, document, { variables }, data));
+    const kept = responses.map((data) => actualCost(schema, model, document, { variables }, data, plans));
+    expect(kept).toEqual(fresh);
+    const built = plans.built;
+    expect(built).toBeGreaterThan(0);
+    expect(responses.map((data) => actualCost(schema, model, document, { variables }, data, plans))).toEqual(fresh);
+    expect(plans.built).toBe(built);
   });
 });

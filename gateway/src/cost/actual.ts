@@ -27,6 +27,7 @@ export function actualCost(
   document: DocumentNode,
   options: { operationName?: string | null | undefined; variables?: Readonly<Record<string, unknown>> | null | undefined },
   data: unknown,
+  plans: ActualCostPlans = new ActualCostPlans(),
 ): number {
   const operation = findOperation(document, options.operationName);
   const rootType = schema.getRootType(operation.operation);
@@ -35,7 +36,7 @@ export function actualCost(
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   }
-  const walker = new ResponseWalker(schema, model, fragments, options.variables ?? {});
+  const walker = new ResponseWalker(schema, model, fragments, options.variables ?? {}, plans);
   const base = operation.operation === 'mutation' ? MUTATION_BASE_COST : 0;
   return base + walker.object(operation.selectionSet, rootType, data);
 }
@@ -61,19 +62,37 @@ interface FieldPlan {
 
 type Selections = SelectionSetNode | readonly SelectionSetNode[];
 
-class ResponseWalker {
-  /**
-   * Plans by selection set (or the merged selection sets of one field), parent type and runtime
-   * type (null: unknown). Looked up once per object of the response: keyed by identity, with no
-   * key string built per object.
-   */
-  private readonly plans = new WeakMap<object, Map<GraphQLCompositeType, Map<GraphQLCompositeType | null, FieldPlan[]>>>();
+/**
+ * What the walk works out per selection set, parent type and runtime type: each response key's
+ * weight, arguments' cost and child selections. It depends on the document, the schema, the cost
+ * model and the variables that can change a cost (@skip/@include conditions, weighted arguments):
+ * exactly what keys a cached cost estimate, so the cost plugin keeps one per estimate and a
+ * repeated operation walks its response without working any plan out again.
+ */
+export class ActualCostPlans {
+  /** By selection set (or the merged selection sets of one field), parent type and runtime type (null: unknown). */
+  readonly bySelections = new WeakMap<object, Map<GraphQLCompositeType, Map<GraphQLCompositeType | null, FieldPlan[]>>>();
+  /** Plans worked out (not found), for the tests and the curious. */
+  built = 0;
 
+  private static readonly kept = new WeakMap<object, ActualCostPlans>();
+
+  /** The store kept with `owner` (a cached cost estimate), made on first use and dropped with it. */
+  static keptWith(owner: object): ActualCostPlans {
+    let plans = ActualCostPlans.kept.get(owner);
+    if (!plans) ActualCostPlans.kept.set(owner, (plans = new ActualCostPlans()));
+    return plans;
+  }
+}
+
+class ResponseWalker {
   constructor(
     private readonly schema: GraphQLSchema,
     private readonly model: CostModel,
     private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
     private readonly variables: Readonly<Record<string, unknown>>,
+    // Looked up by identity (no key string built per object), once per object of an abstract type.
+    private readonly plans: ActualCostPlans,
   ) {}
 
   object(selections: Selections, parent: GraphQLCompositeType, data: Record<string, unknown>): number {
@@ -104,10 +123,10 @@ class ResponseWalker {
   }
 
   private plan(selections: Selections, parent: GraphQLCompositeType, runtime: GraphQLCompositeType | undefined): FieldPlan[] {
-    let byParent = this.plans.get(selections);
+    let byParent = this.plans.bySelections.get(selections);
     if (!byParent) {
       byParent = new Map();
-      this.plans.set(selections, byParent);
+      this.plans.bySelections.set(selections, byParent);
     }
     let byRuntime = byParent.get(parent);
     if (!byRuntime) {
@@ -116,6 +135,7 @@ class ResponseWalker {
     }
     const cached = byRuntime.get(runtime ?? null);
     if (cached) return cached;
+    this.plans.built++;
     const plans: FieldPlan[] = [];
     for (const [key, { nodes, parent: selectedOn }] of this.collect(selections, runtime ?? parent, runtime)) {
       const first = nodes[0] as FieldNode;

@@ -8,7 +8,7 @@ import {
 import { GraphQLError, type DocumentNode, type GraphQLFormattedError } from 'graphql';
 import type { TierConfig } from '../rate-limit/config.js';
 import type { GatewayContext, RequestState } from '../context.js';
-import { actualCost } from './actual.js';
+import { ActualCostPlans, actualCost } from './actual.js';
 import { eventCharger } from './event-charge.js';
 import { estimateCost, type CostEstimate } from './estimate.js';
 import type { CostAnalyzer, CostModelSource } from './model-source.js';
@@ -286,6 +286,8 @@ async function settle(
       document,
       { operationName: request.operationName, variables: request.variables },
       result.data,
+      // Kept with the (cached, so shared) estimate: both are keyed by what can change them.
+      ActualCostPlans.keptWith(estimate),
     );
   } catch {
     // A response the model cannot walk is charged its estimate (nothing refunded).
