@@ -9,7 +9,8 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { AuthPolicy } from './directives.js';
-import { applyNulls, filterOperation, type FilteredOperation } from './operation-filter.js';
+import { FilteredOperations } from './filtered-operations.js';
+import { applyNulls, type FilteredOperation } from './operation-filter.js';
 import type { GatewayContext } from '../context.js';
 import { ERRORS } from '../errors.js';
 
@@ -42,6 +43,7 @@ export interface AuthorizationOptions {
 export function useAuthorization(options: AuthorizationOptions = {}): ApolloServerPlugin<GatewayContext> {
   const realm = options.realm ?? 'gateway';
   const policies = new WeakMap<GraphQLSchema, AuthPolicy>();
+  const filteredOperations = new FilteredOperations();
   return {
     async serverWillStart() {
       return {
@@ -62,7 +64,7 @@ export function useAuthorization(options: AuthorizationOptions = {}): ApolloServ
               extensions: { code: 'INTERNAL_SERVER_ERROR', http: { status: 500 } },
             });
           }
-          filtered = filterOperation(schema, document, operation, policy, requestContext.contextValue.state.principal);
+          filtered = filteredOperations.filter(schema, document, operation, policy, requestContext.contextValue.state.principal);
           if (filtered.document !== document && !filtered.empty) replaceOperation(requestContext, filtered.document, filtered.operation);
           const removed = filtered;
           if (operation.operation === 'subscription' && !removed.empty && removed.unauthorized.length + removed.nulls.length > 0) {
