@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { executeQueryPlan as apolloExecuteQueryPlan, ServiceMap } from '@apollo/gateway';
 import type { Operation } from '@apollo/federation-internals';
 import type { FetchNode, ResponsePath } from '@apollo/query-planner';
-import type { Span, Tracer } from '@opentelemetry/api';
+import { SpanStatusCode, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
 import type { GraphQLError, GraphQLSchema } from 'graphql';
 import type { ComputeResponseInput, ComputeResponseOutput } from './result-shaping.js';
 
@@ -78,4 +78,29 @@ export interface Cursor {
   path: ResponsePath;
   data: unknown;
   fullResult: Dict;
+}
+
+/**
+ * Runs `work` in an active span of Apollo's tracer, as Apollo's executor does for its execute and
+ * fetch spans: a throw is recorded on the span (as the telemetry config says), marks it failed and
+ * goes on up; the span ends either way.
+ */
+export function inSpan<T>(
+  name: string,
+  attributes: Attributes | undefined,
+  telemetryConfig: TelemetryConfig,
+  work: (span: Span) => Promise<T>,
+): Promise<T> {
+  const run = async (span: Span): Promise<T> => {
+    try {
+      return await work(span);
+    } catch (err) {
+      recordExceptions(span, [err], telemetryConfig);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw err;
+    } finally {
+      span.end();
+    }
+  };
+  return attributes ? tracer.startActiveSpan(name, { attributes }, run) : tracer.startActiveSpan(name, run);
 }

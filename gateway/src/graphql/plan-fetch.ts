@@ -1,7 +1,6 @@
 import type { ServiceMap } from '@apollo/gateway';
 import { ERRORS, defaultRootName, errorCodeDef } from '@apollo/federation-internals';
 import type { FetchNode, ResponsePath } from '@apollo/query-planner';
-import { SpanStatusCode } from '@opentelemetry/api';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import {
   GraphQLDataSourceRequestKind,
@@ -11,8 +10,7 @@ import {
   dataRewrites,
   generateHydratedPaths,
   google,
-  recordExceptions,
-  tracer,
+  inSpan,
   type Cursor,
   type DecodedTrace,
   type Dict,
@@ -34,58 +32,50 @@ export async function executeFetch(
   telemetryConfig: TelemetryConfig,
 ): Promise<void> {
   const service = context.serviceMap[fetch.serviceName];
-  return tracer.startActiveSpan(OpenTelemetrySpanNames.FETCH, { attributes: { service: fetch.serviceName } }, async (span) => {
-    try {
-      if (!service) throw new Error(`Couldn't find service with name "${fetch.serviceName}"`);
-      const entities: Dict[] = Array.isArray(cursor.data)
-        ? (cursor.data as unknown[]).filter((entity): entity is Dict => entity !== null && entity !== undefined)
-        : [cursor.data as Dict];
-      if (entities.length < 1) return;
-      const variables = Object.create(null) as Dict;
-      if (fetch.variableUsages) {
-        const provided = context.requestContext.request.variables as Dict | undefined;
-        for (const name of fetch.variableUsages) {
-          if (provided && hasOwn.call(provided, name) && typeof provided[name] !== 'undefined') variables[name] = provided[name];
-        }
+  return inSpan(OpenTelemetrySpanNames.FETCH, { service: fetch.serviceName }, telemetryConfig, async () => {
+    if (!service) throw new Error(`Couldn't find service with name "${fetch.serviceName}"`);
+    const entities: Dict[] = Array.isArray(cursor.data)
+      ? (cursor.data as unknown[]).filter((entity): entity is Dict => entity !== null && entity !== undefined)
+      : [cursor.data as Dict];
+    if (entities.length < 1) return;
+    const variables = Object.create(null) as Dict;
+    if (fetch.variableUsages) {
+      const provided = context.requestContext.request.variables as Dict | undefined;
+      for (const name of fetch.variableUsages) {
+        if (provided && hasOwn.call(provided, name) && typeof provided[name] !== 'undefined') variables[name] = provided[name];
       }
-      if (!fetch.requires) {
-        const received = await sendOperation(context, fetch, cursor, traceNode, service, variables);
-        if (received) dataRewrites.applyRewrites(context.supergraphSchema, fetch.outputRewrites, received);
-        for (const entity of entities) deepMerge(entity, received);
-        return;
+    }
+    if (!fetch.requires) {
+      const received = await sendOperation(context, fetch, cursor, traceNode, service, variables);
+      if (received) dataRewrites.applyRewrites(context.supergraphSchema, fetch.outputRewrites, received);
+      for (const entity of entities) deepMerge(entity, received);
+      return;
+    }
+    const representations: Dict[] = [];
+    const representationToEntity: number[] = [];
+    for (let index = 0; index < entities.length; index++) {
+      const representation = executeSelectionSet(context.supergraphSchema, entities[index] as Dict, fetch.requires);
+      if (representation && representation.__typename) {
+        dataRewrites.applyRewrites(context.supergraphSchema, fetch.inputRewrites, representation);
+        representations.push(representation);
+        representationToEntity.push(index);
       }
-      const representations: Dict[] = [];
-      const representationToEntity: number[] = [];
-      for (let index = 0; index < entities.length; index++) {
-        const representation = executeSelectionSet(context.supergraphSchema, entities[index] as Dict, fetch.requires);
-        if (representation && representation.__typename) {
-          dataRewrites.applyRewrites(context.supergraphSchema, fetch.inputRewrites, representation);
-          representations.push(representation);
-          representationToEntity.push(index);
-        }
-      }
-      if (representations.length < 1) return;
-      if ('representations' in variables) throw new Error(`Variables cannot contain key "representations"`);
-      const received = await sendOperation(context, fetch, cursor, traceNode, service, { ...variables, representations });
-      if (!received) return;
-      const receivedEntities = received._entities;
-      if (!(receivedEntities && Array.isArray(receivedEntities))) throw new Error(`Expected "data._entities" in response to be an array`);
-      if (receivedEntities.length !== representations.length)
-        throw new Error(`Expected "data._entities" to contain ${representations.length} elements`);
-      // Apollo's loop runs to entities.length; past representations.length it finds nothing to do.
-      for (let i = 0; i < representations.length; i++) {
-        const receivedEntity = receivedEntities[i] as Dict | null;
-        const existingEntity = entities[representationToEntity[i] as number] as Dict;
-        if (receivedEntity && !receivedEntity.__typename) receivedEntity.__typename = existingEntity.__typename;
-        dataRewrites.applyRewrites(context.supergraphSchema, fetch.outputRewrites, receivedEntity);
-        deepMerge(existingEntity, receivedEntity);
-      }
-    } catch (err) {
-      recordExceptions(span, [err], telemetryConfig);
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw err;
-    } finally {
-      span.end();
+    }
+    if (representations.length < 1) return;
+    if ('representations' in variables) throw new Error(`Variables cannot contain key "representations"`);
+    const received = await sendOperation(context, fetch, cursor, traceNode, service, { ...variables, representations });
+    if (!received) return;
+    const receivedEntities = received._entities;
+    if (!(receivedEntities && Array.isArray(receivedEntities))) throw new Error(`Expected "data._entities" in response to be an array`);
+    if (receivedEntities.length !== representations.length)
+      throw new Error(`Expected "data._entities" to contain ${representations.length} elements`);
+    // Apollo's loop runs to entities.length; past representations.length it finds nothing to do.
+    for (let i = 0; i < representations.length; i++) {
+      const receivedEntity = receivedEntities[i] as Dict | null;
+      const existingEntity = entities[representationToEntity[i] as number] as Dict;
+      if (receivedEntity && !receivedEntity.__typename) receivedEntity.__typename = existingEntity.__typename;
+      dataRewrites.applyRewrites(context.supergraphSchema, fetch.outputRewrites, receivedEntity);
+      deepMerge(existingEntity, receivedEntity);
     }
   });
 }

@@ -17,6 +17,7 @@ import {
 import {
   OpenTelemetrySpanNames,
   Trace,
+  inSpan,
   recordExceptions,
   resultShaping,
   tracer,
@@ -84,76 +85,68 @@ export const executeQueryPlan: ExecuteQueryPlan = async (
   telemetryConfig,
 ) => {
   const logger = requestContext.logger || console;
-  return tracer.startActiveSpan(OpenTelemetrySpanNames.EXECUTE, async (span): Promise<ExecutionResult> => {
+  return inSpan(OpenTelemetrySpanNames.EXECUTE, undefined, telemetryConfig, async (span): Promise<ExecutionResult> => {
+    const errors: GraphQLError[] = [];
+    let operation: Operation;
     try {
-      const errors: GraphQLError[] = [];
-      let operation: Operation;
-      try {
-        operation = operationOf(apiSchema, operationContext);
-      } catch (err) {
-        if (err instanceof GraphQLError) return { errors: [err] };
-        throw err;
-      }
-      const context: ExecutionContext = { operationContext, operation, serviceMap, requestContext, supergraphSchema, errors };
-      const unfilteredData = Object.create(null) as Dict;
-      const captureTraces = !!requestContext.metrics?.captureTraces;
-      if (queryPlan.node?.kind === 'Subscription') throw new Error('Execution of subscriptions not supported by gateway');
-      if (queryPlan.node) {
-        const traceNode = await executeNode(
-          context,
-          queryPlan.node,
-          { path: [], data: unfilteredData, fullResult: unfilteredData },
-          captureTraces,
-          telemetryConfig,
-        );
-        if (captureTraces) (requestContext.metrics as { queryPlanTrace?: unknown }).queryPlanTrace = traceNode;
-      }
-      const result = await tracer.startActiveSpan(OpenTelemetrySpanNames.POST_PROCESSING, async (span): Promise<ExecutionResult> => {
-        let data: Dict | null | undefined;
-        try {
-          const variables = requestContext.request.variables as Dict | undefined;
-          const shaped = resultShaping.computeResponse({
-            operation,
-            variables,
-            input: unfilteredData,
-            introspectionHandling: (f) =>
-              executeIntrospection(
-                operationContext.schema,
-                f.expandFragments().toSelectionNode(),
-                operationContext.operation.variableDefinitions,
-                variables,
-              ),
-          });
-          data = shaped.data;
-          if (errors.length === 0 && shaped.errors.length > 0) {
-            recordExceptions(span, shaped.errors, telemetryConfig);
-            span.setStatus({ code: SpanStatusCode.ERROR });
-            return { extensions: { valueCompletion: shaped.errors }, data };
-          }
-        } catch (error) {
-          recordExceptions(span, [error], telemetryConfig);
-          span.setStatus({ code: SpanStatusCode.ERROR });
-          if (error instanceof GraphQLError) return { errors: [error] };
-          if (error instanceof Error) return { errors: [new GraphQLError(error.message, { originalError: error })] };
-          logger.error(`Unexpected error during query plan execution: ${String(error)}`);
-          return { errors: [new GraphQLError('Unexpected error during query plan execution')] };
-        } finally {
-          span.end();
-        }
-        return errors.length === 0 ? { data } : { errors, data };
-      });
-      if (result.errors) {
-        recordExceptions(span, result.errors, telemetryConfig);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-      }
-      return result;
+      operation = operationOf(apiSchema, operationContext);
     } catch (err) {
-      recordExceptions(span, [err], telemetryConfig);
-      span.setStatus({ code: SpanStatusCode.ERROR });
+      if (err instanceof GraphQLError) return { errors: [err] };
       throw err;
-    } finally {
-      span.end();
     }
+    const context: ExecutionContext = { operationContext, operation, serviceMap, requestContext, supergraphSchema, errors };
+    const unfilteredData = Object.create(null) as Dict;
+    const captureTraces = !!requestContext.metrics?.captureTraces;
+    if (queryPlan.node?.kind === 'Subscription') throw new Error('Execution of subscriptions not supported by gateway');
+    if (queryPlan.node) {
+      const traceNode = await executeNode(
+        context,
+        queryPlan.node,
+        { path: [], data: unfilteredData, fullResult: unfilteredData },
+        captureTraces,
+        telemetryConfig,
+      );
+      if (captureTraces) (requestContext.metrics as { queryPlanTrace?: unknown }).queryPlanTrace = traceNode;
+    }
+    const result = await tracer.startActiveSpan(OpenTelemetrySpanNames.POST_PROCESSING, async (span): Promise<ExecutionResult> => {
+      let data: Dict | null | undefined;
+      try {
+        const variables = requestContext.request.variables as Dict | undefined;
+        const shaped = resultShaping.computeResponse({
+          operation,
+          variables,
+          input: unfilteredData,
+          introspectionHandling: (f) =>
+            executeIntrospection(
+              operationContext.schema,
+              f.expandFragments().toSelectionNode(),
+              operationContext.operation.variableDefinitions,
+              variables,
+            ),
+        });
+        data = shaped.data;
+        if (errors.length === 0 && shaped.errors.length > 0) {
+          recordExceptions(span, shaped.errors, telemetryConfig);
+          span.setStatus({ code: SpanStatusCode.ERROR });
+          return { extensions: { valueCompletion: shaped.errors }, data };
+        }
+      } catch (error) {
+        recordExceptions(span, [error], telemetryConfig);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        if (error instanceof GraphQLError) return { errors: [error] };
+        if (error instanceof Error) return { errors: [new GraphQLError(error.message, { originalError: error })] };
+        logger.error(`Unexpected error during query plan execution: ${String(error)}`);
+        return { errors: [new GraphQLError('Unexpected error during query plan execution')] };
+      } finally {
+        span.end();
+      }
+      return errors.length === 0 ? { data } : { errors, data };
+    });
+    if (result.errors) {
+      recordExceptions(span, result.errors, telemetryConfig);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    return result;
   });
 };
 
