@@ -20,10 +20,9 @@ import {
 } from './apollo-executor-parts.js';
 import { deepMerge, executeSelectionSet } from './plan-data.js';
 
-/** A Fetch node of a query plan, as `@apollo/gateway` 2.14 runs it (`executeFetch` in executeQueryPlan.ts). */
-
 const hasOwn = Object.prototype.hasOwnProperty;
 
+/** A Fetch node of a query plan, as `@apollo/gateway` 2.14 runs it (`executeFetch` in executeQueryPlan.ts). */
 export async function executeFetch(
   context: ExecutionContext,
   fetch: FetchNode,
