@@ -46,5 +46,8 @@ describe('filtered operations kept per operation and access', () => {
     expect(kept.filter(schema, document, operation, policy, user([]))).toBe(signedIn);
     expect(kept.filter(schema, document, operation, policy, user(['read:email']))).toBe(withScope);
     expect(kept.filter(schema, document, operation, policy, user(['orders:write'])).unauthorized).toEqual([['user', 'email']]);
+    // One scope with a space in it is not two scopes: it must not find the view of a caller who has both.
+    expect(kept.filter(schema, document, operation, policy, user(['read:email', 'x'])).unauthorized).toEqual([]);
+    expect(kept.filter(schema, document, operation, policy, user(['read:email x'])).unauthorized).toEqual([['user', 'email']]);
   });
 });

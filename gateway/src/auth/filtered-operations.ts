@@ -29,7 +29,8 @@ export class FilteredOperations {
     let bySignature = byOperation.get(operation);
     if (!bySignature) byOperation.set(operation, (bySignature = new Map()));
     const signedIn = principal !== undefined && principal.kind !== 'anonymous';
-    const signature = signedIn ? `+${principal.scopes.join(' ')}` : '-';
+    // JSON, not a join: a scope may itself contain the separator (`["a b"]` is not `["a", "b"]`).
+    const signature = signedIn ? JSON.stringify(principal.scopes) : '-';
     let filtered = bySignature.get(signature);
     if (!filtered) {
       filtered = filterOperation(schema, document, operation, policy, principal);
