@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../config-kit.js';
 import { ConfigSchema, type GatewayConfig, type GatewayConfigInput } from './schema.js';
+import { isRecord } from '../records.js';
 
 /**
  * Loading the gateway configuration. Sources, later wins: defaults → YAML file (`--config FILE` or
@@ -142,11 +143,7 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 function deepMerge(target: Record<string, unknown>, source: Record<string, unknown>): void {
   for (const [key, value] of Object.entries(source)) {
     const existing = target[key];
-    if (isPlainObject(value) && isPlainObject(existing)) deepMerge(existing, value);
+    if (isRecord(value) && isRecord(existing)) deepMerge(existing, value);
     else if (value !== undefined) target[key] = value;
   }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

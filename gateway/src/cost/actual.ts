@@ -14,6 +14,7 @@ import {
 import { MUTATION_BASE_COST, fieldDefinition, findOperation, isSkipped } from './estimate.js';
 import { argumentsCost } from './arguments.js';
 import type { CostModel } from './model.js';
+import { isRecord } from '../records.js';
 
 /**
  * The cost of what a response actually returned, by the same model as the estimate: each object,
@@ -203,8 +204,4 @@ class ResponseWalker {
     const type = typeof typename === 'string' ? this.schema.getType(typename) : undefined;
     return type && isObjectType(type) ? type : undefined;
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -3,6 +3,7 @@ import type { QueryPlanSelectionNode, ResponsePath } from '@apollo/query-planner
 import { Kind, type GraphQLSchema } from 'graphql';
 import { dataRewrites, type Cursor, type Dict } from './apollo-executor-parts.js';
 import { ResponseObject } from './response-object.js';
+import { isRecord } from '../records.js';
 
 /**
  * The data work of query plan execution, as `@apollo/gateway` 2.14 does it, with less garbage:
@@ -62,13 +63,13 @@ export function deepMerge(target: Dict, source: Dict | null | undefined): Dict {
       Object.defineProperty(target, key, { configurable: true, enumerable: true, value: undefined, writable: true });
     }
     const existing = target[key];
-    if (existing && isObject(value)) {
+    if (existing && isRecord(value)) {
       deepMerge(existing as Dict, value);
     } else if (Array.isArray(value) && Array.isArray(existing) && value.length === existing.length) {
       for (let i = 0; i < value.length; i++) {
         const into = existing[i] as unknown;
         const from = value[i] as unknown;
-        if (isObject(into) && isObject(from)) deepMerge(into, from);
+        if (isRecord(into) && isRecord(from)) deepMerge(into, from);
         else existing[i] = from;
       }
     } else {
@@ -76,10 +77,6 @@ export function deepMerge(target: Dict, source: Dict | null | undefined): Dict {
     }
   }
   return target;
-}
-
-function isObject(value: unknown): value is Dict {
-  return value !== undefined && value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 export function moveIntoCursor(cursor: Cursor, pathInCursor: ResponsePath): Cursor | undefined {

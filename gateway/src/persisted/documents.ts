@@ -5,6 +5,7 @@ import type { ErrorCode } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { ApqStore } from './apq-store.js';
 import { sha256Hex, type TrustedManifest } from './manifest.js';
+import { isRecord } from '../records.js';
 
 export type TrustedMode = 'off' | 'allow-list' | 'log-unknown';
 
@@ -207,10 +208,6 @@ function cleanParams(rest: OperationParams, extensions: Record<string, unknown> 
   if (Object.keys(others).length > 0) clean.extensions = others;
   else delete clean.extensions;
   return clean;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 declare module '../context.js' {

@@ -3,6 +3,7 @@ import type { UpstreamResponse } from '../upstream/attempt.js';
 import type { RequestInitLike } from '../upstream/pool.js';
 import { entityId, entityKey, entityTag } from './cache-keys.js';
 import { cacheControlHeader, type CachePolicy, type PolicySubject } from './cache-policy.js';
+import { isRecord } from '../records.js';
 
 /** The live call (dedupe, retries, breaker, fallbacks); `fellBack`: the answer is a fallback copy. */
 export type LiveCall = (init: RequestInitLike) => Promise<{ response: UpstreamResponse; fellBack: boolean }>;
@@ -68,7 +69,7 @@ export async function entitiesCall(host: EntityCacheHost, call: EntitiesCall, li
   const { representations: _sent, ...otherVariables } = request.variables;
   const selection = JSON.stringify([request.query ?? '', request.operationName ?? null, otherVariables]);
   const slots = representations.map((rep): Slot | undefined => {
-    if (!isObject(rep) || typeof rep['__typename'] !== 'string') return undefined;
+    if (!isRecord(rep) || typeof rep['__typename'] !== 'string') return undefined;
     const type = rep['__typename'];
     const id = entityId(rep);
     return id === undefined ? undefined : { type, id, key: (scope) => entityKey(type, id, subgraph, scope, selection) };
@@ -176,14 +177,10 @@ function remapPath(error: { path?: unknown[] }, indexes: readonly number[]): { p
 function parseAnswer(body: string): { data?: { _entities?: unknown }; errors?: { path?: unknown[] }[] } | undefined {
   try {
     const parsed = JSON.parse(body) as unknown;
-    return isObject(parsed) ? (parsed as { data?: { _entities?: unknown }; errors?: { path?: unknown[] }[] }) : undefined;
+    return isRecord(parsed) ? (parsed as { data?: { _entities?: unknown }; errors?: { path?: unknown[] }[] }) : undefined;
   } catch {
     return undefined;
   }
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A cached answer, in the live call's shape. */

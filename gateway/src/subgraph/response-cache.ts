@@ -10,7 +10,8 @@ import { cacheControlHeader, fetchPolicy, type CachePolicy, type PolicySubject }
 import type { CacheSchema } from './cache-schema.js';
 import type { SubgraphOperation } from './operation.js';
 import type { ResponseCacheConfig } from './response-cache-config.js';
-import { cached, entitiesCall, isObject, type EntitiesRequest, type Found, type LiveCall } from './entity-cache.js';
+import { cached, entitiesCall, type EntitiesRequest, type Found, type LiveCall } from './entity-cache.js';
+import { isRecord } from '../records.js';
 
 export interface ResponseCacheOptions {
   /** The gateway's one cache store (the fallback copies live there too). */
@@ -190,7 +191,7 @@ export class ResponseCache {
       const keySets = type ? schema.keys.get(type) : undefined;
       if (!type || !keySets) continue;
       const value = data[field.responseKey];
-      for (const object of (Array.isArray(value) ? value : [value]).filter(isObject)) {
+      for (const object of (Array.isArray(value) ? value : [value]).filter(isRecord)) {
         const ids = keySets.map((fields) => entityId(object, fields)).filter((id) => id !== undefined);
         if (ids.length === 0) yield [type, undefined];
         for (const id of ids) yield [type, id];
@@ -229,7 +230,7 @@ function parseCopy(raw: string): StoredCopy | undefined {
 function parseRequest(body: string | undefined): { query?: string; variables?: Record<string, unknown> } | undefined {
   try {
     const parsed = JSON.parse(body ?? '') as unknown;
-    return isObject(parsed) ? parsed : undefined;
+    return isRecord(parsed) ? parsed : undefined;
   } catch {
     return undefined;
   }
@@ -238,7 +239,7 @@ function parseRequest(body: string | undefined): { query?: string; variables?: R
 function parseData(body: string): Record<string, unknown> | undefined {
   try {
     const parsed = JSON.parse(body) as { data?: unknown };
-    return isObject(parsed.data) ? parsed.data : undefined;
+    return isRecord(parsed.data) ? parsed.data : undefined;
   } catch {
     return undefined;
   }
