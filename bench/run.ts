@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import { barChart } from './chart.js';
 import { GATEWAYS, baseGateway, buildGateway, type GatewayUnderTest } from './gateways.js';
 import {
@@ -32,8 +33,9 @@ import { SCENARIOS, type Scenario } from './scenarios.js';
  * compute), --rounds N (default 1: gateways alternate, order reversed every other round; figures
  * are medians, ratios the median of each round's ratio), --skip-build (use the existing dist/),
  * --base-dist DIR (adds `ours-base`: another build of ours, for before/after comparisons);
- * --soak: our full gateway only, at a fixed --rate R req/s for --duration S (default 600),
- * reporting RSS over time and a growth verdict.
+ * --soak: our full gateway only (with --base-dist, that build instead), at a fixed --rate R req/s
+ * for --duration S (default 600), reporting RSS over time and a growth verdict, and the gateway's
+ * and Redis' CPU per request over the window.
  */
 const { values: args } = parseArgs({
   options: {
@@ -85,6 +87,12 @@ interface Row {
   cpuPercent: number;
   /** Gateway CPU (user+system) per answered request: steadier than rps on a loaded machine. */
   cpuMsPerRequest: number;
+  /** CPU of the subgraphs' process per answered request: the work the gateway's calls cost them. */
+  subgraphCpuMsPerRequest: number;
+  /** Redis server CPU per answered request (INFO cpu; NaN when Redis does not answer): the gateway's cache and budget commands. */
+  redisCpuMsPerRequest: number;
+  /** Bytes Redis received per answered request (INFO stats), in KB. */
+  redisKbInPerRequest: number;
   peakRssMb: number;
   /** Why this measurement is not valid (a wrong answer, an error), or undefined. */
   failure?: string | undefined;
@@ -100,7 +108,25 @@ async function verify(url: string, scenario: Scenario): Promise<string | undefin
   return scenario.verify ? scenario.verify(response.status, body, 7) : 'the scenario has no answer check';
 }
 
-async function measure(url: string, pid: number, scenario: Scenario, gateway: string, round: number): Promise<Row> {
+/** The Redis of bench/configs/ours-full.yaml. */
+const REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** What the shared Redis server has used so far: CPU seconds (INFO cpu) and bytes received (INFO stats); NaN when it does not answer. */
+async function redisUsage(): Promise<{ cpuSeconds: number; bytesIn: number }> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    const info = await redis.info();
+    const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+    return { cpuSeconds: field('used_cpu_user') + field('used_cpu_sys'), bytesIn: field('total_net_input_bytes') };
+  } catch {
+    return { cpuSeconds: Number.NaN, bytesIn: Number.NaN };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function measure(url: string, pid: number, subgraphsPid: number, scenario: Scenario, gateway: string, round: number): Promise<Row> {
   const connections = Number(args.connections);
   const wrongFirst = await verify(url, scenario);
   if (wrongFirst)
@@ -114,17 +140,26 @@ async function measure(url: string, pid: number, scenario: Scenario, gateway: st
       errors: 0,
       cpuPercent: 0,
       cpuMsPerRequest: 0,
+      subgraphCpuMsPerRequest: 0,
+      redisCpuMsPerRequest: 0,
+      redisKbInPerRequest: 0,
       peakRssMb: 0,
       failure: wrongFirst,
     };
   await load(url, scenario, Number(args.warmup), connections);
   const cpuBefore = cpuSeconds(pid);
+  const subgraphCpuBefore = cpuSeconds(subgraphsPid);
+  const redisBefore = await redisUsage();
   const rss = sampleRss(pid);
   const started = process.hrtime.bigint();
   const { result, correctness } = await loadChecked(url, scenario, Number(args.duration), connections);
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
   const errors = result.errors + result.timeouts + result.non2xx;
-  let cpu = 0;
+  const cpu = cpuSeconds(pid) - cpuBefore;
+  const subgraphCpu = cpuSeconds(subgraphsPid) - subgraphCpuBefore;
+  const peakRss = rss.stop();
+  const redisAfter = await redisUsage();
+  const perRequest = (seconds: number) => (seconds * 1000) / Math.max(1, result.requests.total);
   let failure: string | undefined;
   if (correctness.wrong > 0) failure = `${correctness.wrong} of ${correctness.checked} answers wrong; first: ${correctness.first ?? ''}`;
   else if (errors > 0) failure = `${errors} errors or timeouts`;
@@ -136,9 +171,13 @@ async function measure(url: string, pid: number, scenario: Scenario, gateway: st
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors,
-    cpuPercent: ((cpu = cpuSeconds(pid) - cpuBefore) / elapsed) * 100,
-    cpuMsPerRequest: (cpu * 1000) / Math.max(1, result.requests.total),
-    peakRssMb: rss.stop() / 2 ** 20,
+    cpuPercent: (cpu / elapsed) * 100,
+    cpuMsPerRequest: perRequest(cpu),
+    subgraphCpuMsPerRequest: perRequest(subgraphCpu),
+    redisCpuMsPerRequest: perRequest(redisAfter.cpuSeconds - redisBefore.cpuSeconds),
+    // perRequest's ms per second is KB per byte.
+    redisKbInPerRequest: perRequest((redisAfter.bytesIn - redisBefore.bytesIn) / 1e6),
+    peakRssMb: peakRss / 2 ** 20,
     failure,
   };
 }
@@ -166,13 +205,13 @@ async function benchmark(): Promise<void> {
           await waitForGraphql(url, child);
           for (const scenario of scenarios) {
             if (scenario.rest && !gateway.rest) continue;
-            const row = await measure(url, child.pid as number, scenario, gateway.name, round);
+            const row = await measure(url, child.pid as number, subgraphs.child.pid as number, scenario, gateway.name, round);
             rows.push(row);
             process.stderr.write(
               `round ${round} ${row.scenario.padEnd(22)} ${row.gateway.padEnd(11)} ` +
                 (row.failure
                   ? `FAILED: ${row.failure}\n`
-                  : `${row.rps.toFixed(0).padStart(6)} rps  p50 ${row.p50} ms  p99 ${row.p99} ms  CPU ${row.cpuMsPerRequest.toFixed(2)} ms/req  RSS ${row.peakRssMb.toFixed(0)} MB\n`),
+                  : `${row.rps.toFixed(0).padStart(6)} rps  p50 ${row.p50} ms  p99 ${row.p99} ms  CPU ${row.cpuMsPerRequest.toFixed(2)} ms/req (subgraphs ${row.subgraphCpuMsPerRequest.toFixed(2)}, Redis ${row.redisCpuMsPerRequest.toFixed(2)}, ${row.redisKbInPerRequest.toFixed(1)} KB in)  RSS ${row.peakRssMb.toFixed(0)} MB\n`),
             );
           }
         } finally {
@@ -200,6 +239,9 @@ interface Summary {
   p99: number;
   cpu: number;
   cpuMs: number;
+  subgraphCpuMs: number;
+  redisCpuMs: number;
+  redisKbIn: number;
   rss: number;
   /** Median over rounds of this round's rps / Apollo's rps (and peak RSS likewise); NaN without Apollo. */
   rpsRatio: number;
@@ -224,6 +266,9 @@ function summarise(rows: Row[], scenario: string, gateway: string): Summary | un
     p99: median(mine.map((r) => r.p99)),
     cpu: median(mine.map((r) => r.cpuPercent)),
     cpuMs: median(mine.map((r) => r.cpuMsPerRequest)),
+    subgraphCpuMs: median(mine.map((r) => r.subgraphCpuMsPerRequest)),
+    redisCpuMs: median(mine.map((r) => r.redisCpuMsPerRequest)),
+    redisKbIn: median(mine.map((r) => r.redisKbInPerRequest)),
     rss: median(mine.map((r) => r.peakRssMb)),
     rpsRatio: paired((r) => r.rps),
     rssRatio: paired((r) => r.peakRssMb),
@@ -250,7 +295,8 @@ function report(
       `Load: autocannon, ${args.connections} connections, ${args.warmup} s warm-up discarded, ${args.duration} s measured, loopback, ` +
       `${run.rounds} round(s) alternating the gateways' order; figures are medians over rounds, ratios the median of each round's ratio. ` +
       'Every answer was checked against the exact expected data. ' +
-      "CPU is the gateway process tree's user+system time over the measured window (100% = one core), and per answered request (steadier than rps on a loaded machine); RSS is its peak during the window.",
+      "CPU is the gateway process tree's user+system time over the measured window (100% = one core), and per answered request (steadier than rps on a loaded machine); RSS is its peak during the window. " +
+      'The subgraphs and Redis share the machine: their CPU per answered request is the work each gateway makes them do (Redis: its `INFO`, CPU and bytes received, which count every client of that server).',
     '',
     ...gateways.map((g) => `- **${g.name}**: ${g.description}`),
     '',
@@ -260,19 +306,19 @@ function report(
     lines.push(`## ${scenario.name}: ${scenario.description}`, '');
     if (scenario.rest) lines.push('Only this gateway has a REST passthrough: compare ours with every plugin on to ours with them off.', '');
     lines.push(
-      '| gateway | rps | rps vs bare Apollo | p50 ms | p99 ms | CPU % | CPU ms / request | peak RSS MB | RSS vs bare Apollo |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| gateway | rps | rps vs bare Apollo | p50 ms | p99 ms | CPU % | CPU ms / request | subgraphs CPU ms / request | Redis CPU ms / request | Redis KB in / request | peak RSS MB | RSS vs bare Apollo |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const gateway of gateways) {
       const s = summarise(rows, scenario.name, gateway.name);
       summaries.set(`${scenario.name}/${gateway.name}`, s);
       if (!s) continue;
       if (s.failure) {
-        lines.push(`| ${gateway.name} | **FAILED** (${s.failure.replace(/\|/g, '\\|').slice(0, 300)}) | | | | | | | |`);
+        lines.push(`| ${gateway.name} | **FAILED** (${s.failure.replace(/\|/g, '\\|').slice(0, 300)}) | | | | | | | | | | |`);
         continue;
       }
       lines.push(
-        `| ${gateway.name} | ${s.rps.toFixed(0)} | ${ratio(s.rpsRatio)} | ${s.p50} | ${s.p99} | ${s.cpu.toFixed(0)} | ${s.cpuMs.toFixed(2)} | ${s.rss.toFixed(0)} | ${ratio(s.rssRatio)} |`,
+        `| ${gateway.name} | ${s.rps.toFixed(0)} | ${ratio(s.rpsRatio)} | ${s.p50} | ${s.p99} | ${s.cpu.toFixed(0)} | ${s.cpuMs.toFixed(2)} | ${s.subgraphCpuMs.toFixed(2)} | ${Number.isFinite(s.redisCpuMs) ? s.redisCpuMs.toFixed(2) : 'n/a'} | ${Number.isFinite(s.redisKbIn) ? s.redisKbIn.toFixed(1) : 'n/a'} | ${s.rss.toFixed(0)} | ${ratio(s.rssRatio)} |`,
       );
     }
     lines.push('');
@@ -361,7 +407,7 @@ async function soak(): Promise<void> {
   if (!args['skip-build']) buildGateway();
   const subgraphs = await startSubgraphs(mode);
   const supergraph = writeSupergraph(subgraphs.urls);
-  const gateway = GATEWAYS.find((g) => g.name === 'ours-full') as GatewayUnderTest;
+  const gateway = args['base-dist'] ? baseGateway(args['base-dist']) : (GATEWAYS.find((g) => g.name === 'ours-full') as GatewayUnderTest);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}/graphql`;
   const child = gateway.start(port, supergraph, {});
@@ -373,7 +419,13 @@ async function soak(): Promise<void> {
     await load(url, scenario, Math.max(30, Number(args.warmup)), Number(args.connections), { overallRate: rate });
     const samples: number[] = [];
     const sampler = setInterval(() => samples.push(rssBytes(child.pid as number)), 5_000);
+    const [cpuBefore, redisBefore] = [cpuSeconds(child.pid as number), await redisUsage()];
     const result = await load(url, scenario, duration, Number(args.connections), { overallRate: rate });
+    const perRequest = (seconds: number) => ((seconds * 1000) / Math.max(1, result.requests.total)).toFixed(2);
+    const redisAfter = await redisUsage();
+    const cpu =
+      `gateway CPU ${perRequest(cpuSeconds(child.pid as number) - cpuBefore)} ms per request; Redis CPU ` +
+      `${perRequest(redisAfter.cpuSeconds - redisBefore.cpuSeconds)} ms and ${perRequest((redisAfter.bytesIn - redisBefore.bytesIn) / 1e6)} KB in per request`;
     clearInterval(sampler);
     const window = Math.min(12, Math.floor(samples.length / 2));
     const start = median(samples.slice(0, window));
@@ -382,10 +434,10 @@ async function soak(): Promise<void> {
     const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
     const perMinute = samples.filter((_, i) => i % 12 === 11).map(mb);
     process.stdout.write(
-      `soak: ${duration} s at ${rate} req/s on ${scenario.name} (subgraphs ${mode}): ${result.requests.total} requests, ` +
+      `soak (${gateway.name}): ${duration} s at ${rate} req/s on ${scenario.name} (subgraphs ${mode}): ${result.requests.total} requests, ` +
         `${result.errors + result.non2xx + result.timeouts} errors, RSS median of the first minute ${mb(start)} → last minute ${mb(end)} ` +
         `(${growth >= 0 ? '+' : ''}${growth.toFixed(1)}%; min ${mb(Math.min(...samples))}, max ${mb(Math.max(...samples))})\n` +
-        `RSS at the end of each minute: ${perMinute.join(', ')}\n` +
+        `RSS at the end of each minute: ${perMinute.join(', ')}\n${cpu}\n` +
         `verdict: ${growth > 10 ? 'GROWTH (more than 10%): look for a leak' : 'no growth (within 10%)'}\n`,
     );
     if (growth > 10 || result.errors + result.non2xx + result.timeouts > 0) process.exitCode = 1;
