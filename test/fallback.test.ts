@@ -253,6 +253,97 @@ describe('with Redis configured', () => {
   });
 });
 
+describe('which answers are written to the fallback cache', () => {
+  it('an unchanged answer only when its copy is gone or half its TTL old, a changed one at once; a copy ages from the last identical answer', async () => {
+    const redis = await connectTestRedis('fallback-rewrite');
+    const upc = 'upc-0007';
+    const query = `{ product(upc: "${upc}") { upc name price } }`;
+    const asWriter = await devBearer('user-3', ['products:write']);
+    const setPrice = async (price: number) =>
+      expect(
+        (
+          await postGraphql(
+            gw!.graphqlUrl,
+            { query: `mutation { updateProductPrice(upc: "${upc}", price: ${price}) { price } }` },
+            asWriter,
+          )
+        ).body.errors,
+      ).toBeUndefined();
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    let gw: TestGateway | undefined;
+    let original: number | undefined;
+    try {
+      gw = await suite.start({
+        redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix },
+        server: { readinessDetail: true },
+        resilience: { subgraphDefaults: { ...NO_BREAKER, fallback: { cacheTtlMs: 4_000, refreshAfterMs: 50 } } },
+      });
+      const redisReady = async () =>
+        ((await (await fetch(`${gw!.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';
+      expect(await eventually(redisReady, 5_000)).toBe(true);
+      const ask = async () => {
+        const result = await postAsOperator(gw!.graphqlUrl, { query });
+        expect(result.body.errors).toBeUndefined();
+        return result;
+      };
+      original = ((await ask()).body.data?.['product'] as { price: number }).price;
+      let key = '';
+      expect(
+        await eventually(async () => {
+          const keys = (await redis.keys()).filter((k) => k.startsWith(`${redis.prefix}fallback:products:`));
+          key = keys[0]?.slice(redis.prefix.length) ?? '';
+          return keys.length === 1;
+        }),
+      ).toBe(true);
+      const stored = async () => (await redis.client.get(key)) ?? '';
+      const storedAt = async () => Number((await stored()).split('\n')[0]);
+      const written = await stored();
+
+      // Past refreshAfterMs, the same answer: the copy holds it already and is not written again.
+      await sleep(150);
+      await ask();
+      await sleep(100);
+      expect(await stored()).toBe(written);
+
+      // Gone from the store (purged, say by another instance, or evicted): the next unchanged answer writes it again.
+      await redis.client.del(key);
+      await ask();
+      expect(await eventually(async () => (await stored()) !== '', 2_000)).toBe(true);
+
+      // A changed answer is written at once.
+      await setPrice(original + 1);
+      await ask();
+      expect(await eventually(async () => (await stored()).includes(`"price":${original! + 1}`), 2_000)).toBe(true);
+      const changedAt = await storedAt();
+
+      // 1.5 s later, the same answer again: not written, but remembered; served now, the copy's
+      // age counts from that answer (0 s), not from its write (1 s or more).
+      await sleep(1_500);
+      await ask();
+      await sleep(100);
+      expect(await storedAt()).toBe(changedAt);
+      await suite.demo.proxies.products.kill();
+      const fromCopy = await postAsOperator(gw.graphqlUrl, { query });
+      expect(fromCopy.headers.get('x-fallback-source')).toBe('cache');
+      expect((fromCopy.body.data?.['product'] as { price: number }).price).toBe(original + 1);
+      expect((fromCopy.body.extensions as { fallbacks: { age: number }[] }).fallbacks[0]?.age).toBe(0);
+      await suite.demo.proxies.products.revive();
+
+      // Half the TTL (2 s) after its write, the unchanged answer is written again: the copy's expiry moves out.
+      await sleep(Math.max(0, changedAt + 2_100 - Date.now()));
+      await ask();
+      expect(await eventually(async () => (await storedAt()) > changedAt, 2_000)).toBe(true);
+      expect(await stored()).toContain(`"price":${original + 1}`);
+      expect(await redis.client.pttl(key)).toBeGreaterThan(3_000);
+    } finally {
+      await suite.demo.proxies.products.revive(); // if an expectation failed while it was down
+      if (gw && original !== undefined) await setPrice(original);
+      await gw?.close();
+      await redis.close();
+    }
+  });
+});
+
 describe("the example of docs/resilience.md ('When a subgraph fails')", () => {
   it('gives exactly the answer the page shows', async () => {
     const section = readFileSync(new URL('../docs/resilience.md', import.meta.url), 'utf8');

@@ -27,6 +27,9 @@ export function createMemoryStore(options: MemoryStoreOptions): CacheStore {
     async get(key) {
       return lru.get(key);
     },
+    async has(key) {
+      return lru.has(key);
+    },
     async set(key, value, ttlMs) {
       lru.set(key, { value, storedAt: Date.now() }, { ttl: ttlMs });
     },

@@ -29,6 +29,9 @@ export function createRedisStore(options: RedisStoreOptions): CacheStore {
       if (newline < 0 || !Number.isFinite(storedAt)) return undefined;
       return { storedAt, value: raw.slice(newline + 1) };
     },
+    async has(key) {
+      return (await redis.exists(namespace + key)) === 1;
+    },
     async set(key, value, ttlMs) {
       await redis.set(namespace + key, `${Date.now()}\n${value}`, 'PX', Math.max(1, Math.round(ttlMs)));
     },

@@ -14,6 +14,8 @@ export interface CacheStore {
   readonly kind: 'memory' | 'redis';
   /** The entry, or undefined when absent or expired. Rejects when the backing store fails. */
   get(key: string): Promise<CacheEntry | undefined>;
+  /** Whether an entry is there (without reading it). Rejects when the backing store fails. */
+  has(key: string): Promise<boolean>;
   /** Writes (or overwrites) an entry that expires `ttlMs` from now. Rejects when the backing store fails. */
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /**

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
+import { hash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { CacheStore } from '../cache/store.js';
 import { withTimeout } from '../cache/timeout.js';
@@ -16,6 +15,7 @@ import { routeCall, type UpstreamRoute } from '../upstream/route.js';
 import type { AttemptTracer } from './call-trace.js';
 import type { InFlight } from './dedupe.js';
 import { SubgraphHedging } from './hedging.js';
+import { KeptCopies } from './kept-copies.js';
 import { analyseOperation } from './operation.js';
 import type { ResponseCache } from './response-cache.js';
 import { raceSoftDeadline, SoftDeadline } from './stale-if-slow.js';
@@ -76,8 +76,8 @@ export interface ResilientCallerSettings {
  * goes on; on failure: cached copy → static copy → the error.
  */
 export class ResilientCaller {
-  /** Keys this instance wrote lately: a copy younger than `fallback.refreshAfterMs` is not rewritten. */
-  private readonly recentlyKept: LRUCache<string, true> | undefined;
+  /** The copies this instance wrote: which answers are written again (see KeptCopies). */
+  private readonly keptCopies = new KeptCopies();
   /** Stale-if-slow's soft deadline; undefined when it is off or there is no fallback cache. */
   private readonly softDeadline: SoftDeadline | undefined;
   /** Hedging of query attempts across replicas; undefined when it is off or the subgraph has one URL. */
@@ -86,8 +86,6 @@ export class ResilientCaller {
   constructor(private options: ResilientCallerOptions) {
     const { fallback, staleIfSlow, hedging } = options.settings;
     this.hedging = hedging.enabled && options.replicas ? new SubgraphHedging(options.name, hedging, options.metrics) : undefined;
-    this.recentlyKept =
-      fallback.refreshAfterMs > 0 ? new LRUCache({ max: 10_000, ttl: fallback.refreshAfterMs, ttlAutopurge: false }) : undefined;
     this.softDeadline = staleIfSlow.enabled && fallback.cache && options.cache ? new SoftDeadline(options.name, staleIfSlow) : undefined;
   }
 
@@ -202,20 +200,32 @@ export class ResilientCaller {
     this.softDeadline?.record(Date.now() - started, audience.callers);
     const { cache, settings } = this.options;
     // Only complete answers are kept: a 200 without errors (`"errors":` can only appear as a key).
-    // The body is scanned last: most answers have a copy kept moments ago and are not written.
-    if (
-      cache &&
-      settings.fallback.cache &&
-      response.status === 200 &&
-      !this.recentlyKept?.has(key) &&
-      !response.body.includes('"errors":')
-    ) {
-      this.recentlyKept?.set(key, true);
-      cache.set(key, response.body, settings.fallback.cacheTtlMs).catch((error: unknown) => {
-        this.options.logger.debug({ subgraph: this.options.name, err: describeError(error) }, 'fallback cache write failed');
-      });
+    if (cache && settings.fallback.cache && response.status === 200 && !response.body.includes('"errors":')) {
+      this.keep(cache, key, response.body, settings.fallback);
     }
     return response;
+  }
+
+  /** Writes the answer to the fallback cache if its copy there is missing, old or different (never awaited). */
+  private keep(cache: CacheStore, key: string, body: string, settings: SubgraphSettings['fallback']): void {
+    const decision = this.keptCopies.decide(key, body, settings);
+    if (decision === 'skip') return;
+    const failed = (error: unknown) => {
+      this.keptCopies.forget(key);
+      this.options.logger.debug({ subgraph: this.options.name, err: describeError(error) }, 'fallback cache write failed');
+    };
+    if (decision === 'write') {
+      cache.set(key, body, settings.cacheTtlMs).catch(failed);
+      return;
+    }
+    cache
+      .has(key)
+      .then((present) => {
+        if (present) return;
+        this.keptCopies.rewritten(key);
+        return cache.set(key, body, settings.cacheTtlMs);
+      })
+      .catch(failed);
   }
 
   private network(
@@ -287,7 +297,8 @@ export class ResilientCaller {
       return undefined;
     });
     if (!entry) return undefined;
-    const age = Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000));
+    const confirmedAt = this.keptCopies.confirmedAt(key, entry.storedAt, entry.value);
+    const age = Math.max(0, Math.floor((Date.now() - confirmedAt) / 1000));
     return { use: { subgraph: name, source: 'cache', age, reason }, response: json(entry.value) };
   }
 
@@ -304,8 +315,7 @@ export class ResilientCaller {
 
   /** subgraph + identity + request body (document, variables, operation name); hashed, so no header value is ever stored as a key. */
   private cacheKey(identity: string, body: string): string {
-    const hash = createHash('sha256').update(identity).update('\0').update(body).digest('base64url');
-    return `${this.options.name}:${hash}`;
+    return `${this.options.name}:${hash('sha256', `${identity}\0${body}`, 'base64url')}`;
   }
 }
 

@@ -23,6 +23,15 @@ export function describeCacheStoreContract(kind: string, make: () => CacheStore)
       expect(await make().get('never')).toBeUndefined();
     });
 
+    it('says whether an entry is there, without reading it', async () => {
+      const store = make();
+      expect(await store.has('has-c')).toBe(false);
+      await store.set('has-c', 'value', 10_000);
+      expect(await store.has('has-c')).toBe(true);
+      await store.purgeMatching('has-c');
+      expect(await store.has('has-c')).toBe(false);
+    });
+
     it('overwrites an entry and keeps values with newlines and unicode intact', async () => {
       const store = make();
       await store.set('b', 'first', 10_000);

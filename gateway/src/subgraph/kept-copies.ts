@@ -1,0 +1,78 @@
+import { hash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+
+/** What this instance last wrote for one call, and when the subgraph last gave that very answer. */
+interface KeptCopy {
+  /** SHA-256 of the answer's body: an unchanged answer is recognised without keeping the body. */
+  fingerprint: string;
+  writtenAt: number;
+  confirmedAt: number;
+}
+
+/** The fallback settings the write rule reads (per call, so a config reload applies at once). */
+export interface KeptCopySettings {
+  cacheTtlMs: number;
+  refreshAfterMs: number;
+}
+
+/**
+ * What to do with an answer: `write` it; `skip` it (the copy is moments old); or, `unchanged`, write
+ * it only if its copy is gone (purged, evicted, or lost with a Redis server), which the store is
+ * asked about: a question costs it a few bytes where a write costs the whole answer.
+ */
+export type KeepDecision = 'write' | 'skip' | 'unchanged';
+
+/** How many calls per subgraph this instance remembers; a forgotten one is written on its next answer, as a new one. */
+const REMEMBERED_CALLS = 10_000;
+
+/**
+ * This instance's record of the fallback copies it wrote, which decides whether an answer is
+ * written to the fallback cache. An answer is written when the call has no copy from this instance,
+ * when its copy holds a different answer (and is at least `refreshAfterMs` old), or when its copy
+ * is half its TTL old (so a call answered at least that often never loses its copy). An unchanged
+ * answer is otherwise not written again: the copy holds it already. The subgraph's last identical
+ * answer is remembered instead, and a copy this instance serves counts its age from it, as if it
+ * had been rewritten then. `refreshAfterMs: 0` writes every answer and keeps no record.
+ */
+export class KeptCopies {
+  private readonly copies = new LRUCache<string, KeptCopy>({ max: REMEMBERED_CALLS });
+
+  decide(key: string, body: string, settings: KeptCopySettings, now = Date.now()): KeepDecision {
+    if (settings.refreshAfterMs <= 0) return 'write';
+    const kept = this.copies.get(key);
+    // A hot call's answers within refreshAfterMs of the write are neither written nor hashed.
+    if (kept && now - kept.writtenAt < settings.refreshAfterMs) return 'skip';
+    const fingerprint = fingerprintOf(body);
+    if (kept && kept.fingerprint === fingerprint && now - kept.writtenAt < settings.cacheTtlMs / 2) {
+      kept.confirmedAt = now;
+      return 'unchanged';
+    }
+    this.copies.set(key, { fingerprint, writtenAt: now, confirmedAt: now });
+    return 'write';
+  }
+
+  /** The unchanged answer was written after all (its copy was gone). */
+  rewritten(key: string, now = Date.now()): void {
+    const kept = this.copies.get(key);
+    if (kept) kept.writtenAt = kept.confirmedAt = now;
+  }
+
+  /** A write failed: the next answer is written, whatever it is. */
+  forget(key: string): void {
+    this.copies.delete(key);
+  }
+
+  /**
+   * When the subgraph last gave the answer a copy holds: `storedAt`, or later when this instance
+   * since saw the same answer and did not rewrite it.
+   */
+  confirmedAt(key: string, storedAt: number, body: string): number {
+    const kept = this.copies.get(key);
+    if (!kept || kept.confirmedAt <= storedAt || fingerprintOf(body) !== kept.fingerprint) return storedAt;
+    return kept.confirmedAt;
+  }
+}
+
+function fingerprintOf(body: string): string {
+  return hash('sha256', body, 'base64');
+}
