@@ -253,6 +253,27 @@ describe('with Redis configured', () => {
   });
 });
 
+describe('fallback copies at shutdown', () => {
+  it('are written when the gateway closes right after the answer', async () => {
+    const redis = await connectTestRedis('fallback-close');
+    let gw: TestGateway | undefined;
+    try {
+      gw = await suite.start({ redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix }, server: { readinessDetail: true } });
+      const redisReady = async () =>
+        ((await (await fetch(`${gw!.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';
+      expect(await eventually(redisReady, 5_000)).toBe(true);
+      expect((await postAsOperator(gw.graphqlUrl, { query: '{ product(upc: "upc-0005") { upc name } }' })).body.errors).toBeUndefined();
+      await gw.close();
+      gw = undefined;
+      const keys = (await redis.keys()).filter((key) => key.startsWith(`${redis.prefix}fallback:products:`));
+      expect(keys).toHaveLength(1);
+    } finally {
+      await gw?.close();
+      await redis.close();
+    }
+  });
+});
+
 describe('which answers are written to the fallback cache', () => {
   it('an unchanged answer only when its copy is gone or half its TTL old, a changed one at once; a copy ages from the last identical answer', async () => {
     const redis = await connectTestRedis('fallback-rewrite');

@@ -1,5 +1,6 @@
 import { principalHeaderNames } from '../auth/principal.js';
 import { resolve } from 'node:path';
+import { BatchedWrites } from '../cache/batched-writes.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import { createMemoryStore } from '../cache/memory-store.js';
@@ -24,6 +25,8 @@ import { loadStaticFallbacks, type StaticFallbacks } from './static-fallbacks.js
 
 /** The Redis namespace of the gateway's one cache store (fallback copies and response cache entries). */
 export const FALLBACK_NAMESPACE = 'fallback:';
+/** How long fallback copies are held to be written to Redis together. */
+const COPY_WRITE_WINDOW_MS = 10;
 
 export interface SubgraphResilienceOptions {
   config: SubgraphCallSections;
@@ -89,6 +92,12 @@ export function loadStaticFallbackFiles(config: SubgraphSections): Map<string, S
   return statics;
 }
 
+/** The fallback cache: Redis, its copies written in batches, or memory, where a write costs nothing to send. */
+function fallbackStore(redis: RedisClient | undefined, config: SubgraphCallSections): { cache: CacheStore; copyWrites?: BatchedWrites } {
+  if (!redis) return { cache: createMemoryStore({ maxBytes: config.resilience.cacheMaxBytes }) };
+  return { cache: createRedisStore({ redis, namespace: FALLBACK_NAMESPACE }), copyWrites: new BatchedWrites(COPY_WRITE_WINDOW_MS) };
+}
+
 /**
  * Builds the per-subgraph resilience resources from the config: a connection pool, a breaker (or a
  * replica pool), a bulkhead and a dedupe table per subgraph, one fallback cache, and the static fallbacks.
@@ -116,9 +125,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
   });
   const { breakers, close: closeBreakers } = observed;
   const replicaPools = new ReplicaPools({ breakers, metrics, logger });
-  const cache: CacheStore = options.redis
-    ? createRedisStore({ redis: options.redis, namespace: FALLBACK_NAMESPACE })
-    : createMemoryStore({ maxBytes: config.resilience.cacheMaxBytes });
+  const { cache, copyWrites } = fallbackStore(options.redis, config);
   const statics = options.statics ?? loadStaticFallbackFiles(config);
   // One store, one byte budget: fresh hits and the stale-if-error copies live side by side.
   const responseCache = config.responseCache.enabled
@@ -162,6 +169,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
       bulkhead: createBulkhead({ name, maxConcurrent: settings.bulkhead.maxConcurrent }),
       inFlight: new InFlight<UpstreamResponse>(),
       cache,
+      copyWrites,
       responseCache,
       statics: statics.get(name),
       identityHeaders,
@@ -211,6 +219,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
       };
     },
     async close() {
+      await copyWrites?.flush();
       replicaPools.close();
       await closeBreakers();
       await Promise.all(connections.map((connection) => connection.close().catch(() => undefined)));

@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { BatchedWrites } from '../cache/batched-writes.js';
 import type { CacheStore } from '../cache/store.js';
 import { withTimeout } from '../cache/timeout.js';
 import type { SubgraphSettings } from './config.js';
@@ -56,6 +57,8 @@ export interface ResilientCallerSettings {
   inFlight: InFlight<UpstreamResponse>;
   /** Where successful query responses are kept for stale-if-error; none: no cached fallback. */
   cache?: CacheStore | undefined;
+  /** Holds the copies' writes to send them in batches (a remote store); none: each is sent at once. */
+  copyWrites?: BatchedWrites | undefined;
   statics?: StaticFallbacks | undefined;
   /** How long a fallback lookup waits for the cache before it counts as a miss. */
   cacheReadTimeoutMs: number;
@@ -214,12 +217,12 @@ export class ResilientCaller {
       this.keptCopies.forget(key);
       this.options.logger.debug({ subgraph: this.options.name, err: describeError(error) }, 'fallback cache write failed');
     };
+    const batched = <T>(write: () => Promise<T>) => this.options.copyWrites?.run(write) ?? write();
     if (decision === 'write') {
-      cache.set(key, body, settings.cacheTtlMs).catch(failed);
+      batched(() => cache.set(key, body, settings.cacheTtlMs)).catch(failed);
       return;
     }
-    cache
-      .has(key)
+    batched(() => cache.has(key))
       .then((present) => {
         if (present) return;
         this.keptCopies.rewritten(key);
