@@ -40,10 +40,12 @@ const REMEMBERED_CALLS = 10_000;
  * keeps no record.
  */
 export class KeptCopies {
-  private readonly copies = new LRUCache<string, KeptCopy>({ max: REMEMBERED_CALLS });
+  /** Made at the first answer kept: the LRU allocates its arrays for its bound up front. */
+  private copies: LRUCache<string, KeptCopy> | undefined;
 
   decide(key: string, body: string, settings: KeptCopySettings, now = Date.now()): KeepDecision {
     if (settings.refreshAfterMs <= 0) return 'write';
+    this.copies ??= new LRUCache<string, KeptCopy>({ max: REMEMBERED_CALLS });
     const kept = this.copies.get(key);
     if (!kept) {
       this.copies.set(key, { fingerprint: undefined, writtenAt: now, confirmedAt: now });
@@ -62,13 +64,13 @@ export class KeptCopies {
 
   /** The unchanged answer was written after all (its copy was gone). */
   rewritten(key: string, now = Date.now()): void {
-    const kept = this.copies.get(key);
+    const kept = this.copies?.get(key);
     if (kept) kept.writtenAt = kept.confirmedAt = now;
   }
 
   /** A write failed: the next answer is written, whatever it is. */
   forget(key: string): void {
-    this.copies.delete(key);
+    this.copies?.delete(key);
   }
 
   /**
@@ -76,7 +78,7 @@ export class KeptCopies {
    * since saw the same answer and did not rewrite it.
    */
   confirmedAt(key: string, storedAt: number, body: string): number {
-    const kept = this.copies.get(key);
+    const kept = this.copies?.get(key);
     if (!kept?.fingerprint || kept.confirmedAt <= storedAt || fingerprintOf(body) !== kept.fingerprint) return storedAt;
     return kept.confirmedAt;
   }
