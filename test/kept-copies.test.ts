@@ -4,40 +4,68 @@ import { KeptCopies } from '../gateway/src/subgraph/kept-copies.js';
 const settings = { cacheTtlMs: 10_000, refreshAfterMs: 1_000 };
 
 describe('which answers an instance writes to the fallback cache', () => {
-  it("writes a call's first two answers, skips answers within refreshAfterMs, then writes only changed answers until the copy is half its TTL old", () => {
+  it("writes a call's first two answers, looks at its answers once per refreshAfterMs, then writes only changed answers until the copy is half its TTL old", () => {
     const kept = new KeptCopies();
     expect(kept.decide('k', 'A', settings, 0)).toBe('write');
     expect(kept.decide('k', 'B', settings, 999)).toBe('skip');
     // The first answer is not fingerprinted (most calls are answered once): the second is written.
     expect(kept.decide('k', 'A', settings, 1_000)).toBe('write');
     expect(kept.decide('k', 'A', settings, 2_000)).toBe('unchanged');
+    // A hot call: answers within refreshAfterMs of the last check are neither hashed nor checked again.
+    expect(kept.decide('k', 'A', settings, 2_001)).toBe('skip');
+    expect(kept.decide('k', 'A', settings, 2_999)).toBe('skip');
     expect(kept.decide('k', 'A', settings, 5_999)).toBe('unchanged');
-    expect(kept.decide('k', 'B', settings, 6_000)).toBe('write');
-    expect(kept.decide('k', 'B', settings, 7_000)).toBe('unchanged');
-    expect(kept.decide('k', 'B', settings, 11_000)).toBe('write');
+    expect(kept.decide('k', 'A', settings, 6_998)).toBe('skip');
+    expect(kept.decide('k', 'B', settings, 7_000)).toBe('write');
+    expect(kept.decide('k', 'B', settings, 8_000)).toBe('unchanged');
+    expect(kept.decide('k', 'B', settings, 12_000)).toBe('write');
     // Another call is its own.
-    expect(kept.decide('other', 'B', settings, 10_000)).toBe('write');
+    expect(kept.decide('other', 'B', settings, 12_000)).toBe('write');
   });
 
-  it('writes every answer with refreshAfterMs 0', () => {
+  it('writes every answer with refreshAfterMs 0, and forgets what it knew of the call', () => {
     const kept = new KeptCopies();
     const always = { ...settings, refreshAfterMs: 0 };
-    expect([0, 1, 2].map((now) => kept.decide('k', 'A', always, now))).toEqual(['write', 'write', 'write']);
+    kept.decide('k', 'A', settings, 0);
+    kept.decide('k', 'A', settings, 1_000);
+    expect([2_000, 2_001, 2_002].map((now) => kept.decide('k', 'A', always, now))).toEqual(['write', 'write', 'write']);
+    // Back to a refresh interval (a reload): the answers written meanwhile were not recorded, so the next is written.
+    expect(kept.decide('k', 'A', settings, 3_000)).toBe('write');
   });
 
-  it('writes the next answer after a failed write, and counts a rewritten copy from its rewrite', () => {
+  it('rewrites an unchanged copy found gone only if no newer answer was decided since', () => {
     const kept = new KeptCopies();
-    expect(kept.decide('k', 'A', settings, 0)).toBe('write');
-    expect(kept.decide('k', 'A', settings, 1_000)).toBe('write');
+    kept.decide('k', 'A', settings, 0);
+    kept.decide('k', 'A', settings, 1_000);
+    expect(kept.decide('k', 'A', settings, 2_000)).toBe('unchanged');
+    const since = kept.writtenAt('k') as number;
+    expect(kept.rewritten('k', since, settings, 2_010)).toBe(true);
+    // Rewritten at 2_010: half its TTL later, not before, the unchanged answer is written again.
+    expect(kept.decide('k', 'A', settings, 7_009)).toBe('unchanged');
+    expect(kept.decide('k', 'A', settings, 8_010)).toBe('write');
+
+    // The copy of an unchanged answer is found gone, but a changed answer was decided before the repair:
+    // writing the older answer now would overwrite the newer one.
+    expect(kept.decide('k', 'A', settings, 9_010)).toBe('unchanged');
+    const before = kept.writtenAt('k') as number;
+    expect(kept.decide('k', 'B', settings, 10_010)).toBe('write');
+    expect(kept.rewritten('k', before, settings, 10_011)).toBe(false);
+  });
+
+  it('uses the TTL a copy was written with for its rewrite, whatever a reload sets since', () => {
+    const kept = new KeptCopies();
+    kept.decide('k', 'A', settings, 0);
+    kept.decide('k', 'A', settings, 1_000);
+    // Written with a 10 s TTL at 1_000: rewritten from 6_000, even with a longer TTL configured now.
+    expect(kept.decide('k', 'A', { ...settings, cacheTtlMs: 60_000 }, 6_000)).toBe('write');
+  });
+
+  it('writes the next answer after a failed write', () => {
+    const kept = new KeptCopies();
+    kept.decide('k', 'A', settings, 0);
+    kept.decide('k', 'A', settings, 1_000);
     kept.forget('k');
     expect(kept.decide('k', 'A', settings, 1_001)).toBe('write');
-    expect(kept.decide('k', 'A', settings, 2_001)).toBe('write');
-    expect(kept.decide('k', 'A', settings, 2_002)).toBe('skip');
-    expect(kept.decide('k', 'A', settings, 3_001)).toBe('unchanged');
-    kept.rewritten('k', 3_001);
-    expect(kept.decide('k', 'A', settings, 3_500)).toBe('skip');
-    expect(kept.decide('k', 'A', settings, 8_000)).toBe('unchanged');
-    expect(kept.decide('k', 'A', settings, 8_001)).toBe('write');
   });
 
   it('ages a copy from the last identical answer it saw, and only a copy holding that answer', () => {

@@ -26,7 +26,7 @@ const FallbackFields = {
     .int()
     .min(0)
     .describe(
-      'A kept copy younger than this is not rewritten by this instance (bounds cache writes for hot queries). Past it, an answer is written when it differs from the copy, or when the copy is half `cacheTtlMs` old. 0: write every answer.',
+      "This instance looks at a call's answers at most once per this interval (bounds cache writes and checks for hot queries); one it looks at is written when it differs from the copy, or when the copy is half its TTL old. 0: write every answer.",
     ),
 };
 const StaleIfSlowFields = {

@@ -10,7 +10,10 @@ interface KeptCopy {
    */
   fingerprint: string | undefined;
   writtenAt: number;
+  /** The last answer looked at (written, or found unchanged): the next is looked at `refreshAfterMs` later. */
   confirmedAt: number;
+  /** Half the TTL the copy was written with: an unchanged answer is written again from then on. */
+  rewriteAt: number;
 }
 
 /** The fallback settings the write rule reads (per call, so a config reload applies at once). */
@@ -20,9 +23,10 @@ export interface KeptCopySettings {
 }
 
 /**
- * What to do with an answer: `write` it; `skip` it (the copy is moments old); or, `unchanged`, write
- * it only if its copy is gone (purged, evicted, or lost with a Redis server), which the store is
- * asked about: a question costs it a few bytes where a write costs the whole answer.
+ * What to do with an answer: `write` it; `skip` it (this call's copy was written or checked moments
+ * ago); or, `unchanged`, write it only if its copy is gone (purged, evicted, or lost with a Redis
+ * server), which the store is asked about: a question costs it a few bytes where a write costs the
+ * whole answer. Before that repair write, {@link KeptCopies.rewritten} says whether it is still due.
  */
 export type KeepDecision = 'write' | 'skip' | 'unchanged';
 
@@ -31,41 +35,54 @@ const REMEMBERED_CALLS = 10_000;
 
 /**
  * This instance's record of the fallback copies it wrote, which decides whether an answer is
- * written to the fallback cache. An answer is written when the call has no copy from this instance,
- * when its copy holds a different answer or the call's first one (and is at least `refreshAfterMs`
- * old), or when its copy is half its TTL old (so a call answered at least that often never loses
- * its copy). An unchanged answer is otherwise not written again: the copy holds it already. The
- * subgraph's last identical answer is remembered instead, and a copy this instance serves counts
- * its age from it, as if it had been rewritten then. `refreshAfterMs: 0` writes every answer and
- * keeps no record.
+ * written to the fallback cache. A call's answers are looked at at most once per `refreshAfterMs`
+ * (the others are skipped, neither hashed nor written); one looked at is written when the call has
+ * no copy from this instance, when the copy holds a different answer or the call's first one, or
+ * when the copy is half its TTL old (so a call answered at least that often never loses its copy).
+ * An unchanged answer is otherwise not written again: the copy holds it already. The subgraph's
+ * last identical answer is remembered instead, and a copy this instance serves counts its age from
+ * it, as if it had been rewritten then. `refreshAfterMs: 0` writes every answer and keeps no record.
  */
 export class KeptCopies {
   /** Made at the first answer kept: the LRU allocates its arrays for its bound up front. */
   private copies: LRUCache<string, KeptCopy> | undefined;
 
   decide(key: string, body: string, settings: KeptCopySettings, now = Date.now()): KeepDecision {
-    if (settings.refreshAfterMs <= 0) return 'write';
+    if (settings.refreshAfterMs <= 0) {
+      // A record left from before a reload to 0 would not know of the writes made meanwhile.
+      this.copies?.delete(key);
+      return 'write';
+    }
     this.copies ??= new LRUCache<string, KeptCopy>({ max: REMEMBERED_CALLS });
     const kept = this.copies.get(key);
     if (!kept) {
-      this.copies.set(key, { fingerprint: undefined, writtenAt: now, confirmedAt: now });
+      this.copies.set(key, written(undefined, settings, now));
       return 'write';
     }
-    // A hot call's answers within refreshAfterMs of the write are neither written nor hashed.
-    if (now - kept.writtenAt < settings.refreshAfterMs) return 'skip';
+    if (now - kept.confirmedAt < settings.refreshAfterMs) return 'skip';
     const fingerprint = fingerprintOf(body);
-    if (kept.fingerprint === fingerprint && now - kept.writtenAt < settings.cacheTtlMs / 2) {
+    if (kept.fingerprint === fingerprint && now < kept.rewriteAt) {
       kept.confirmedAt = now;
       return 'unchanged';
     }
-    this.copies.set(key, { fingerprint, writtenAt: now, confirmedAt: now });
+    this.copies.set(key, written(fingerprint, settings, now));
     return 'write';
   }
 
-  /** The unchanged answer was written after all (its copy was gone). */
-  rewritten(key: string, now = Date.now()): void {
+  /** When this instance last wrote the call's copy (taken with an `unchanged` decision, for {@link rewritten}). */
+  writtenAt(key: string): number | undefined {
+    return this.copies?.get(key)?.writtenAt;
+  }
+
+  /**
+   * An unchanged answer's copy was gone: whether to write it now. Not when another answer was
+   * decided for the call since (`writtenAt` moved): that one is newer and already on its way.
+   */
+  rewritten(key: string, writtenAt: number, settings: KeptCopySettings, now = Date.now()): boolean {
     const kept = this.copies?.get(key);
-    if (kept) kept.writtenAt = kept.confirmedAt = now;
+    if (!kept || kept.writtenAt !== writtenAt) return false;
+    this.copies?.set(key, written(kept.fingerprint, settings, now));
+    return true;
   }
 
   /** A write failed: the next answer is written, whatever it is. */
@@ -82,6 +99,10 @@ export class KeptCopies {
     if (!kept?.fingerprint || kept.confirmedAt <= storedAt || fingerprintOf(body) !== kept.fingerprint) return storedAt;
     return kept.confirmedAt;
   }
+}
+
+function written(fingerprint: string | undefined, settings: KeptCopySettings, now: number): KeptCopy {
+  return { fingerprint, writtenAt: now, confirmedAt: now, rewriteAt: now + settings.cacheTtlMs / 2 };
 }
 
 function fingerprintOf(body: string): string {

@@ -92,10 +92,15 @@ export function loadStaticFallbackFiles(config: SubgraphSections): Map<string, S
   return statics;
 }
 
-/** The fallback cache: Redis, its copies written in batches, or memory, where a write costs nothing to send. */
+/**
+ * The fallback cache: Redis or memory. On one Redis server its copies are written in batches, which
+ * auto-pipelining sends together; a cluster client does not auto-pipeline (redis/client.ts), so
+ * holding its writes would only delay them, and in memory a write costs nothing to send.
+ */
 function fallbackStore(redis: RedisClient | undefined, config: SubgraphCallSections): { cache: CacheStore; copyWrites?: BatchedWrites } {
   if (!redis) return { cache: createMemoryStore({ maxBytes: config.resilience.cacheMaxBytes }) };
-  return { cache: createRedisStore({ redis, namespace: FALLBACK_NAMESPACE }), copyWrites: new BatchedWrites(COPY_WRITE_WINDOW_MS) };
+  const cache = createRedisStore({ redis, namespace: FALLBACK_NAMESPACE });
+  return redis.isCluster ? { cache } : { cache, copyWrites: new BatchedWrites(COPY_WRITE_WINDOW_MS) };
 }
 
 /**

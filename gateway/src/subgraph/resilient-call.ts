@@ -222,10 +222,10 @@ export class ResilientCaller {
       batched(() => cache.set(key, body, settings.cacheTtlMs)).catch(failed);
       return;
     }
+    const writtenAt = this.keptCopies.writtenAt(key) ?? 0;
     batched(() => cache.has(key))
       .then((present) => {
-        if (present) return;
-        this.keptCopies.rewritten(key);
+        if (present || !this.keptCopies.rewritten(key, writtenAt, settings)) return;
         return cache.set(key, body, settings.cacheTtlMs);
       })
       .catch(failed);
