@@ -114,6 +114,7 @@ const REDIS_URL = 'redis://127.0.0.1:6379';
 /** What the shared Redis server has used so far: CPU seconds (INFO cpu) and bytes received (INFO stats); NaN when it does not answer. */
 async function redisUsage(): Promise<{ cpuSeconds: number; bytesIn: number }> {
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  redis.on('error', () => undefined); // Redis down: NaN below, not ioredis' "Unhandled error event"
   try {
     await redis.connect();
     const info = await redis.info();
