@@ -1,24 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { KeptCopies } from '../gateway/src/subgraph/kept-copies.js';
+import { KeptCopies, type KeepDecision } from '../gateway/src/subgraph/kept-copies.js';
 
 const settings = { cacheTtlMs: 10_000, refreshAfterMs: 1_000 };
 
 describe('which answers an instance writes to the fallback cache', () => {
   it("writes a call's first two answers, looks at its answers once per refreshAfterMs, then writes only changed answers until the copy is half its TTL old", () => {
     const kept = new KeptCopies();
-    expect(kept.decide('k', 'A', settings, 0)).toBe('write');
-    expect(kept.decide('k', 'B', settings, 999)).toBe('skip');
-    // The first answer is not fingerprinted (most calls are answered once): the second is written.
-    expect(kept.decide('k', 'A', settings, 1_000)).toBe('write');
-    expect(kept.decide('k', 'A', settings, 2_000)).toBe('unchanged');
-    // A hot call: answers within refreshAfterMs of the last check are neither hashed nor checked again.
-    expect(kept.decide('k', 'A', settings, 2_001)).toBe('skip');
-    expect(kept.decide('k', 'A', settings, 2_999)).toBe('skip');
-    expect(kept.decide('k', 'A', settings, 5_999)).toBe('unchanged');
-    expect(kept.decide('k', 'A', settings, 6_998)).toBe('skip');
-    expect(kept.decide('k', 'B', settings, 7_000)).toBe('write');
-    expect(kept.decide('k', 'B', settings, 8_000)).toBe('unchanged');
-    expect(kept.decide('k', 'B', settings, 12_000)).toBe('write');
+    // [answer, time, decision], one call's answers in order.
+    const steps: [string, number, KeepDecision][] = [
+      ['A', 0, 'write'],
+      ['B', 999, 'skip'],
+      // The first answer is not fingerprinted (most calls are answered once): the second is written.
+      ['A', 1_000, 'write'],
+      ['A', 2_000, 'unchanged'],
+      // A hot call: answers within refreshAfterMs of the last check are neither hashed nor checked again.
+      ['A', 2_001, 'skip'],
+      ['A', 2_999, 'skip'],
+      ['A', 5_999, 'unchanged'],
+      ['A', 6_998, 'skip'],
+      ['B', 7_000, 'write'],
+      ['B', 8_000, 'unchanged'],
+      ['B', 12_000, 'write'],
+    ];
+    expect(steps.map(([answer, now]) => kept.decide('k', answer, settings, now))).toEqual(steps.map(([, , decision]) => decision));
     // Another call is its own.
     expect(kept.decide('other', 'B', settings, 12_000)).toBe('write');
   });
