@@ -23,6 +23,11 @@ describe('which answers an instance writes to the fallback cache', () => {
       ['B', 12_000, 'write'],
     ];
     expect(steps.map(([answer, now]) => kept.decide('k', answer, settings, now))).toEqual(steps.map(([, , decision]) => decision));
+    // What its caller asks first, to skip an answer without scanning it: the same as a `skip`.
+    expect(kept.lookedAtLately('k', settings, 12_999)).toBe(true);
+    expect(kept.lookedAtLately('k', settings, 13_000)).toBe(false);
+    expect(kept.lookedAtLately('k', { ...settings, refreshAfterMs: 0 }, 12_001)).toBe(false);
+    expect(kept.lookedAtLately('unknown', settings, 12_001)).toBe(false);
     // Another call is its own.
     expect(kept.decide('other', 'B', settings, 12_000)).toBe('write');
   });

@@ -59,7 +59,7 @@ export class KeptCopies {
       this.copies.set(key, written(undefined, settings, now));
       return 'write';
     }
-    if (now - kept.confirmedAt < settings.refreshAfterMs) return 'skip';
+    if (lookedAtLately(kept, settings, now)) return 'skip';
     const fingerprint = fingerprintOf(body);
     if (kept.fingerprint === fingerprint && now < kept.rewriteAt) {
       kept.confirmedAt = now;
@@ -67,6 +67,12 @@ export class KeptCopies {
     }
     this.copies.set(key, written(fingerprint, settings, now));
     return 'write';
+  }
+
+  /** Whether the call's last answer looked at is less than `refreshAfterMs` old: the next is skipped, so its caller need not scan it. */
+  lookedAtLately(key: string, settings: KeptCopySettings, now = Date.now()): boolean {
+    const kept = this.copies?.get(key);
+    return kept !== undefined && settings.refreshAfterMs > 0 && lookedAtLately(kept, settings, now);
   }
 
   /** When this instance last wrote the call's copy (taken with an `unchanged` decision, for {@link rewritten}). */
@@ -99,6 +105,10 @@ export class KeptCopies {
     if (!kept?.fingerprint || kept.confirmedAt <= storedAt || fingerprintOf(body) !== kept.fingerprint) return storedAt;
     return kept.confirmedAt;
   }
+}
+
+function lookedAtLately(kept: KeptCopy, settings: KeptCopySettings, now: number): boolean {
+  return now - kept.confirmedAt < settings.refreshAfterMs;
 }
 
 function written(fingerprint: string | undefined, settings: KeptCopySettings, now: number): KeptCopy {

@@ -203,7 +203,14 @@ export class ResilientCaller {
     this.softDeadline?.record(Date.now() - started, audience.callers);
     const { cache, settings } = this.options;
     // Only complete answers are kept: a 200 without errors (`"errors":` can only appear as a key).
-    if (cache && settings.fallback.cache && response.status === 200 && !response.body.includes('"errors":')) {
+    // The body is scanned last: most answers of a hot call come moments after the last one looked at.
+    if (
+      cache &&
+      settings.fallback.cache &&
+      response.status === 200 &&
+      !this.keptCopies.lookedAtLately(key, settings.fallback) &&
+      !response.body.includes('"errors":')
+    ) {
       this.keep(cache, key, response.body, settings.fallback);
     }
     return response;
