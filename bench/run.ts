@@ -93,6 +93,8 @@ interface Row {
   redisCpuMsPerRequest: number;
   /** Bytes Redis received per answered request (INFO stats), in KB. */
   redisKbInPerRequest: number;
+  /** CPU of this process (autocannon and the answer checks) per answered request: it shares the cores with the gateway. */
+  loadCpuMsPerRequest: number;
   peakRssMb: number;
   /** Why this measurement is not valid (a wrong answer, an error), or undefined. */
   failure?: string | undefined;
@@ -144,6 +146,7 @@ async function measure(url: string, pid: number, subgraphsPid: number, scenario:
       subgraphCpuMsPerRequest: 0,
       redisCpuMsPerRequest: 0,
       redisKbInPerRequest: 0,
+      loadCpuMsPerRequest: 0,
       peakRssMb: 0,
       failure: wrongFirst,
     };
@@ -153,8 +156,10 @@ async function measure(url: string, pid: number, subgraphsPid: number, scenario:
   const redisBefore = await redisUsage();
   const rss = sampleRss(pid);
   const started = process.hrtime.bigint();
+  const loadCpuBefore = process.cpuUsage();
   const { result, correctness } = await loadChecked(url, scenario, Number(args.duration), connections);
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  const loadCpu = process.cpuUsage(loadCpuBefore);
   const errors = result.errors + result.timeouts + result.non2xx;
   const cpu = cpuSeconds(pid) - cpuBefore;
   const subgraphCpu = cpuSeconds(subgraphsPid) - subgraphCpuBefore;
@@ -178,6 +183,7 @@ async function measure(url: string, pid: number, subgraphsPid: number, scenario:
     redisCpuMsPerRequest: perRequest(redisAfter.cpuSeconds - redisBefore.cpuSeconds),
     // perRequest's ms per second is KB per byte.
     redisKbInPerRequest: perRequest((redisAfter.bytesIn - redisBefore.bytesIn) / 1e6),
+    loadCpuMsPerRequest: perRequest((loadCpu.user + loadCpu.system) / 1e6),
     peakRssMb: peakRss / 2 ** 20,
     failure,
   };
@@ -212,7 +218,7 @@ async function benchmark(): Promise<void> {
               `round ${round} ${row.scenario.padEnd(22)} ${row.gateway.padEnd(11)} ` +
                 (row.failure
                   ? `FAILED: ${row.failure}\n`
-                  : `${row.rps.toFixed(0).padStart(6)} rps  p50 ${row.p50} ms  p99 ${row.p99} ms  CPU ${row.cpuMsPerRequest.toFixed(2)} ms/req (subgraphs ${row.subgraphCpuMsPerRequest.toFixed(2)}, Redis ${row.redisCpuMsPerRequest.toFixed(2)}, ${row.redisKbInPerRequest.toFixed(1)} KB in)  RSS ${row.peakRssMb.toFixed(0)} MB\n`),
+                  : `${row.rps.toFixed(0).padStart(6)} rps  p50 ${row.p50} ms  p99 ${row.p99} ms  CPU ${row.cpuMsPerRequest.toFixed(2)} ms/req (subgraphs ${row.subgraphCpuMsPerRequest.toFixed(2)}, Redis ${row.redisCpuMsPerRequest.toFixed(2)}, ${row.redisKbInPerRequest.toFixed(1)} KB in, load ${row.loadCpuMsPerRequest.toFixed(2)})  RSS ${row.peakRssMb.toFixed(0)} MB\n`),
             );
           }
         } finally {
@@ -243,6 +249,7 @@ interface Summary {
   subgraphCpuMs: number;
   redisCpuMs: number;
   redisKbIn: number;
+  loadCpuMs: number;
   rss: number;
   /** Median over rounds of this round's rps / Apollo's rps (and peak RSS likewise); NaN without Apollo. */
   rpsRatio: number;
@@ -270,6 +277,7 @@ function summarise(rows: Row[], scenario: string, gateway: string): Summary | un
     subgraphCpuMs: median(mine.map((r) => r.subgraphCpuMsPerRequest)),
     redisCpuMs: median(mine.map((r) => r.redisCpuMsPerRequest)),
     redisKbIn: median(mine.map((r) => r.redisKbInPerRequest)),
+    loadCpuMs: median(mine.map((r) => r.loadCpuMsPerRequest)),
     rss: median(mine.map((r) => r.peakRssMb)),
     rpsRatio: paired((r) => r.rps),
     rssRatio: paired((r) => r.peakRssMb),
@@ -297,7 +305,7 @@ function report(
       `${run.rounds} round(s) alternating the gateways' order; figures are medians over rounds, ratios the median of each round's ratio. ` +
       'Every answer was checked against the exact expected data. ' +
       "CPU is the gateway process tree's user+system time over the measured window (100% = one core), and per answered request (steadier than rps on a loaded machine); RSS is its peak during the window. " +
-      'The subgraphs and Redis share the machine: their CPU per answered request is the work each gateway makes them do (Redis: its `INFO`, CPU and bytes received, which count every client of that server).',
+      'The subgraphs and Redis share the machine: their CPU per answered request is the work each gateway makes them do (Redis: its `INFO`, CPU and bytes received, which count every client of that server). So does the load generator, this process: autocannon and the answer checks, per answered request.',
     '',
     ...gateways.map((g) => `- **${g.name}**: ${g.description}`),
     '',
@@ -307,19 +315,19 @@ function report(
     lines.push(`## ${scenario.name}: ${scenario.description}`, '');
     if (scenario.rest) lines.push('Only this gateway has a REST passthrough: compare ours with every plugin on to ours with them off.', '');
     lines.push(
-      '| gateway | rps | rps vs bare Apollo | p50 ms | p99 ms | CPU % | CPU ms / request | subgraphs CPU ms / request | Redis CPU ms / request | Redis KB in / request | peak RSS MB | RSS vs bare Apollo |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| gateway | rps | rps vs bare Apollo | p50 ms | p99 ms | CPU % | CPU ms / request | subgraphs CPU ms / request | Redis CPU ms / request | Redis KB in / request | load generator CPU ms / request | peak RSS MB | RSS vs bare Apollo |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const gateway of gateways) {
       const s = summarise(rows, scenario.name, gateway.name);
       summaries.set(`${scenario.name}/${gateway.name}`, s);
       if (!s) continue;
       if (s.failure) {
-        lines.push(`| ${gateway.name} | **FAILED** (${s.failure.replace(/\|/g, '\\|').slice(0, 300)}) | | | | | | | | | | |`);
+        lines.push(`| ${gateway.name} | **FAILED** (${s.failure.replace(/\|/g, '\\|').slice(0, 300)}) | | | | | | | | | | | |`);
         continue;
       }
       lines.push(
-        `| ${gateway.name} | ${s.rps.toFixed(0)} | ${ratio(s.rpsRatio)} | ${s.p50} | ${s.p99} | ${s.cpu.toFixed(0)} | ${s.cpuMs.toFixed(2)} | ${s.subgraphCpuMs.toFixed(2)} | ${Number.isFinite(s.redisCpuMs) ? s.redisCpuMs.toFixed(2) : 'n/a'} | ${Number.isFinite(s.redisKbIn) ? s.redisKbIn.toFixed(1) : 'n/a'} | ${s.rss.toFixed(0)} | ${ratio(s.rssRatio)} |`,
+        `| ${gateway.name} | ${s.rps.toFixed(0)} | ${ratio(s.rpsRatio)} | ${s.p50} | ${s.p99} | ${s.cpu.toFixed(0)} | ${s.cpuMs.toFixed(2)} | ${s.subgraphCpuMs.toFixed(2)} | ${Number.isFinite(s.redisCpuMs) ? s.redisCpuMs.toFixed(2) : 'n/a'} | ${Number.isFinite(s.redisKbIn) ? s.redisKbIn.toFixed(1) : 'n/a'} | ${s.loadCpuMs.toFixed(2)} | ${s.rss.toFixed(0)} | ${ratio(s.rssRatio)} |`,
       );
     }
     lines.push('');
