@@ -192,8 +192,16 @@ describe('admin API: budgets', () => {
 
 describe('admin API: breakers and the fallback cache', () => {
   it('pins a breaker open (calls fail fast, the fallback copy is served), purges the copies (Redis keys gone), and goes back to auto', async () => {
-    const warm = await postGraphql(gw.graphqlUrl, { query: QUERY });
+    // A new call: its first answer is held in memory (with Redis, copies go there from a call's next answer).
+    const WARM = 'query Warm { warehouses { code } }';
+    const warm = await postGraphql(gw.graphqlUrl, { query: WARM });
     expect(warm.body.data).toEqual({ warehouses: [{ code: 'AMS' }, { code: 'LIS' }] });
+    // Another call's copy in Redis, written from its second answer: the purge takes it too.
+    const other = 'query Other { warehouses { code } }';
+    for (let i = 0; i < 2; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 1_050)); // past refreshAfterMs (1 s)
+      expect((await postGraphql(gw.graphqlUrl, { query: other })).body.errors).toBeUndefined();
+    }
     const copies = async () => (await redis.keys(`${prefix}fallback:inventory:*`)).length;
     await expect.poll(copies).toBeGreaterThan(0);
 
@@ -209,17 +217,25 @@ describe('admin API: breakers and the fallback cache', () => {
     ).toBe(1);
 
     const seen = tiny.subgraph.receivedHeaders.length;
-    const fromCache = await postGraphql(gw.graphqlUrl, { query: QUERY });
+    const fromHeld = await postGraphql(gw.graphqlUrl, { query: WARM });
+    expect(fromHeld.body.data).toEqual({ warehouses: [{ code: 'AMS' }, { code: 'LIS' }] });
+    expect(fromHeld.headers.get('x-fallback-source')).toBe('cache');
+    const fromCache = await postGraphql(gw.graphqlUrl, { query: other });
     expect(fromCache.body.data).toEqual({ warehouses: [{ code: 'AMS' }, { code: 'LIS' }] });
     expect(tiny.subgraph.receivedHeaders.length).toBe(seen);
 
     const purged = await call('POST', '/admin/cache/purge', write, { subgraph: 'inventory' });
     expect(purged.status).toBe(200);
-    expect(purged.body.purged.fallback).toBeGreaterThan(0);
+    // At least the copy in Redis and the held answer.
+    expect(purged.body.purged.fallback).toBeGreaterThanOrEqual(2);
     expect(await copies()).toBe(0);
-    const failed = await postGraphql(gw.graphqlUrl, { query: QUERY });
-    expect(failed.body.data ?? null).toBeNull();
-    expect(failed.body.errors?.[0]?.extensions?.code).toBeDefined();
+    // The purge's mark, for the answers other instances hold.
+    expect(await redis.exists(`${prefix}fallback:!purged:inventory`)).toBe(1);
+    for (const query of [WARM, other]) {
+      const failed = await postGraphql(gw.graphqlUrl, { query });
+      expect(failed.body.data ?? null).toBeNull();
+      expect(failed.body.errors?.[0]?.extensions?.code).toBeDefined();
+    }
     expect(tiny.subgraph.receivedHeaders.length).toBe(seen);
 
     const auto = await call('POST', '/admin/breakers/inventory', write, { state: 'auto' });

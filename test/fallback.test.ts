@@ -211,7 +211,8 @@ describe('with Redis configured', () => {
         // server.readinessDetail: /ready's Redis status.
         {
           redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix },
-          resilience: { subgraphDefaults: NO_BREAKER },
+          // Every first answer written (no held answers), as the copies in Redis are the subject here.
+          resilience: { subgraphDefaults: NO_BREAKER, heldAnswersMaxBytes: 0 },
           server: { readinessDetail: true },
         },
       );
@@ -258,7 +259,11 @@ describe('fallback copies at shutdown', () => {
     const redis = await connectTestRedis('fallback-close');
     let gw: TestGateway | undefined;
     try {
-      gw = await suite.start({ redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix }, server: { readinessDetail: true } });
+      gw = await suite.start({
+        redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix },
+        server: { readinessDetail: true },
+        resilience: { heldAnswersMaxBytes: 0 },
+      });
       const redisReady = async () =>
         ((await (await fetch(`${gw!.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';
       expect(await eventually(redisReady, 5_000)).toBe(true);
@@ -297,7 +302,7 @@ describe('which answers are written to the fallback cache', () => {
       gw = await suite.start({
         redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix },
         server: { readinessDetail: true },
-        resilience: { subgraphDefaults: { ...NO_BREAKER, fallback: { cacheTtlMs: 4_000, refreshAfterMs: 50 } } },
+        resilience: { subgraphDefaults: { ...NO_BREAKER, fallback: { cacheTtlMs: 4_000, refreshAfterMs: 50 } }, heldAnswersMaxBytes: 0 },
       });
       const redisReady = async () =>
         ((await (await fetch(`${gw!.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';
@@ -364,6 +369,51 @@ describe('which answers are written to the fallback cache', () => {
     } finally {
       await suite.demo.proxies.products.revive(); // if an expectation failed while it was down
       if (gw && original !== undefined) await setPrice(original);
+      await gw?.close();
+      await redis.close();
+    }
+  });
+});
+
+describe("a call's first answer, with Redis", () => {
+  it('is held in memory, not written, and serves the fallback; the next answer is written to Redis', async () => {
+    const redis = await connectTestRedis('fallback-held');
+    const query = '{ product(upc: "upc-0011") { upc name price } }';
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    let gw: TestGateway | undefined;
+    try {
+      gw = await suite.start({
+        redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix },
+        server: { readinessDetail: true },
+        resilience: { subgraphDefaults: { ...NO_BREAKER, fallback: { refreshAfterMs: 50 } } },
+      });
+      const redisReady = async () =>
+        ((await (await fetch(`${gw!.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';
+      expect(await eventually(redisReady, 5_000)).toBe(true);
+      const copies = async () => (await redis.keys()).filter((k) => k.startsWith(`${redis.prefix}fallback:products:`));
+      const live = await postAsOperator(gw.graphqlUrl, { query });
+      expect(live.body.errors).toBeUndefined();
+      // Past the batch window (10 ms) and then some: nothing was written.
+      await sleep(100);
+      expect(await copies()).toEqual([]);
+
+      await suite.demo.proxies.products.kill();
+      const fromHeld = await postAsOperator(gw.graphqlUrl, { query });
+      expect(fromHeld.body.data).toEqual(live.body.data);
+      expect(fromHeld.headers.get('x-fallback-source')).toBe('cache');
+      expect((fromHeld.body.extensions as { fallbacks: { source: string; age: number }[] }).fallbacks[0]).toMatchObject({
+        source: 'cache',
+        age: 0,
+      });
+      await suite.demo.proxies.products.revive();
+
+      // The call answered again, past refreshAfterMs: now its copy goes to Redis, where every instance finds it.
+      await sleep(60);
+      expect((await postAsOperator(gw.graphqlUrl, { query })).body.errors).toBeUndefined();
+      expect(await eventually(async () => (await copies()).length === 1, 2_000)).toBe(true);
+      expect(await redis.client.get((await copies())[0]!.slice(redis.prefix.length))).toContain('"upc":"upc-0011"');
+    } finally {
+      await suite.demo.proxies.products.revive();
       await gw?.close();
       await redis.close();
     }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
-import { fallbackCachePurger, type CachePurger } from '../cache/purge.js';
+import type { CachePurger } from '../cache/purge.js';
 import { responseCachePurger } from '../subgraph/cache-purge.js';
 import type { Feature } from '../feature.js';
 import { installErrorAnswers } from '../http/error-answers.js';
@@ -53,7 +53,7 @@ export const adminFeature: Feature<AdminSections, AdminShared> = {
       registers: [shared.metrics.registry],
     });
     const resilience = services.get('subgraphResilience');
-    const purgers: CachePurger[] = resilience ? [fallbackCachePurger(resilience.cache)] : [];
+    const purgers: CachePurger[] = resilience ? [resilience.fallbackPurger] : [];
     // The response cache keeps its entries in the same store, by entity: it purges by type and key too.
     if (resilience && config.responseCache.enabled) purgers.push(responseCachePurger(resilience.cache));
     let app: FastifyInstance | undefined;

@@ -29,12 +29,16 @@ export interface CachePurger {
 /**
  * The fallback cache as a {@link CachePurger}: every entry of the store (the response cache's too,
  * which shares it), or a subgraph's copies (their keys start with `<subgraph>:`; REST routes'
- * copies start with `rest:` and go with everything).
+ * copies start with `rest:` and go with everything). `alsoPurge` purges what else holds copies
+ * (the subgraph callers' answers held in memory) after the store, and counts them.
  */
-export function fallbackCachePurger(store: CacheStore): CachePurger {
+export function fallbackCachePurger(store: CacheStore, alsoPurge?: (subgraph: string | undefined) => Promise<number>): CachePurger {
   return {
     name: 'fallback',
     supports: (scope) => scope.type === undefined && scope.key === undefined,
-    purge: (scope) => store.purgeMatching(scope.subgraph === undefined ? '*' : `${scope.subgraph}:*`),
+    purge: async (scope) => {
+      const deleted = await store.purgeMatching(scope.subgraph === undefined ? '*' : `${scope.subgraph}:*`);
+      return deleted + ((await alsoPurge?.(scope.subgraph)) ?? 0);
+    },
   };
 }

@@ -203,6 +203,14 @@ export const ResilienceConfigSchema = z
       .describe(
         'Byte limit of the in-memory cache store, shared by the fallback copies and the response cache (used when no Redis is configured).',
       ),
+    heldAnswersMaxBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(16 * 1024 * 1024)
+      .describe(
+        "With the fallback cache in Redis: a subgraph call's first answer is held in this instance's memory (all subgraphs together up to this many bytes, least recently used dropped first) and its copy is written to Redis from the call's next answer. 0: every first answer is written to Redis.",
+      ),
     cacheReadTimeoutMs: positiveInt
       .default(200)
       .describe('How long a fallback lookup may wait for the cache (Redis) before it counts as a miss.'),

@@ -23,12 +23,14 @@ export interface KeptCopySettings {
 }
 
 /**
- * What to do with an answer: `write` it; `skip` it (this call's copy was written or checked moments
- * ago); or, `unchanged`, write it only if its copy is gone (purged, evicted, or lost with a Redis
- * server), which the store is asked about: a question costs it a few bytes where a write costs the
- * whole answer. Before that repair write, {@link KeptCopies.rewritten} says whether it is still due.
+ * What to do with an answer: `write` it; `hold` it in memory (a call's first answer, when its
+ * caller holds first answers: see HeldAnswers); `skip` it (this call's copy was written or checked
+ * moments ago); or, `unchanged`, write it only if its copy is gone (purged, evicted, or lost with a
+ * Redis server), which the store is asked about: a question costs it a few bytes where a write
+ * costs the whole answer. Before that repair write, {@link KeptCopies.rewritten} says whether it is
+ * still due.
  */
-export type KeepDecision = 'write' | 'skip' | 'unchanged';
+export type KeepDecision = 'write' | 'hold' | 'skip' | 'unchanged';
 
 /** How many calls per subgraph this instance remembers; a forgotten one is written on its next answer, as a new one. */
 const REMEMBERED_CALLS = 10_000;
@@ -42,12 +44,16 @@ const REMEMBERED_CALLS = 10_000;
  * An unchanged answer is otherwise not written again: the copy holds it already. The subgraph's
  * last identical answer is remembered instead, and a copy this instance serves counts its age from
  * it, as if it had been rewritten then. `refreshAfterMs: 0` writes every answer and keeps no record.
+ * A caller that holds first answers in memory gets `hold` for a call's first answer instead of
+ * `write`: the call's copy is written from its next answer looked at (`refreshAfterMs` later or
+ * more), and a call this record forgot is a first answer again.
  */
 export class KeptCopies {
   /** Made at the first answer kept: the LRU allocates its arrays for its bound up front. */
   private copies: LRUCache<string, KeptCopy> | undefined;
 
-  decide(key: string, body: string, settings: KeptCopySettings, now = Date.now()): KeepDecision {
+  /** `holdFirst`: a call's first answer is held, not written; its next answer looked at is written. */
+  decide(key: string, body: string, settings: KeptCopySettings, now = Date.now(), holdFirst = false): KeepDecision {
     if (settings.refreshAfterMs <= 0) {
       // A record left from before a reload to 0 would not know of the writes made meanwhile.
       this.copies?.delete(key);
@@ -56,8 +62,9 @@ export class KeptCopies {
     this.copies ??= new LRUCache<string, KeptCopy>({ max: REMEMBERED_CALLS });
     const kept = this.copies.get(key);
     if (!kept) {
+      // Held or written, the record is the same: no fingerprint, so the next answer looked at is written.
       this.copies.set(key, written(undefined, settings, now));
-      return 'write';
+      return holdFirst ? 'hold' : 'write';
     }
     if (lookedAtLately(kept, settings, now)) return 'skip';
     const fingerprint = fingerprintOf(body);

@@ -5,6 +5,7 @@ import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import { createMemoryStore } from '../cache/memory-store.js';
 import { createRedisStore } from '../cache/redis-store.js';
+import { fallbackCachePurger, type CachePurger } from '../cache/purge.js';
 import type { CacheStore } from '../cache/store.js';
 import { ConfigError } from '../config-kit.js';
 import { subgraphReplicas, subgraphSettings, type SubgraphCallSections, type SubgraphSections } from './config.js';
@@ -18,6 +19,7 @@ import { combinedSnapshot, combinedState, ReplicaPools } from '../upstream/repli
 import type { UpstreamRoute } from '../upstream/route.js';
 import { InFlight } from './dedupe.js';
 import { createSubgraphFetch, type SubgraphFetch } from './fetch.js';
+import { HeldAnswers, markPurged } from './held-answers.js';
 import { ResilientCaller } from './resilient-call.js';
 import { cacheSchemaOf } from './cache-schema.js';
 import { ResponseCache } from './response-cache.js';
@@ -50,6 +52,10 @@ export interface SubgraphResilience {
   /** Whether a pin reaches the other instances. */
   readonly sharesPins: boolean;
   readonly cache: CacheStore;
+  /** Purges the fallback copies: in the store, and the first answers callers hold in memory (with a mark for other instances). */
+  readonly fallbackPurger: CachePurger;
+  /** The calls' first answers held in memory (only with Redis and `resilience.heldAnswersMaxBytes` above 0). */
+  readonly heldAnswers?: HeldAnswers | undefined;
   /** The caller of one subgraph, created on first use and kept across supergraph reloads. */
   caller(name: string): ResilientCaller;
   /**
@@ -92,15 +98,34 @@ export function loadStaticFallbackFiles(config: SubgraphSections): Map<string, S
   return statics;
 }
 
+interface FallbackStore {
+  cache: CacheStore;
+  copyWrites?: BatchedWrites | undefined;
+  heldAnswers?: HeldAnswers | undefined;
+  fallbackPurger: CachePurger;
+}
+
 /**
  * The fallback cache: Redis or memory. On one Redis server its copies are written in batches, which
  * auto-pipelining sends together; a cluster client does not auto-pipeline (redis/client.ts), so
- * holding its writes would only delay them, and in memory a write costs nothing to send.
+ * holding its writes would only delay them, and in memory a write costs nothing to send. With
+ * Redis, calls' first answers are held in memory (HeldAnswers): in memory a write is no dearer.
  */
-function fallbackStore(redis: RedisClient | undefined, config: SubgraphCallSections): { cache: CacheStore; copyWrites?: BatchedWrites } {
-  if (!redis) return { cache: createMemoryStore({ maxBytes: config.resilience.cacheMaxBytes }) };
+function fallbackStore(redis: RedisClient | undefined, config: SubgraphCallSections): FallbackStore {
+  if (!redis) {
+    const cache = createMemoryStore({ maxBytes: config.resilience.cacheMaxBytes });
+    return { cache, fallbackPurger: fallbackCachePurger(cache) };
+  }
   const cache = createRedisStore({ redis, namespace: FALLBACK_NAMESPACE });
-  return redis.isCluster ? { cache } : { cache, copyWrites: new BatchedWrites(COPY_WRITE_WINDOW_MS) };
+  const maxHeld = config.resilience.heldAnswersMaxBytes;
+  const heldAnswers = maxHeld > 0 ? new HeldAnswers(maxHeld, cache) : undefined;
+  const fallbackPurger = fallbackCachePurger(cache, async (subgraph) => {
+    if (!heldAnswers) return 0;
+    // The mark first: another instance's held answer must not outlive a purge that reported success.
+    await markPurged(cache, subgraph);
+    return heldAnswers.forget(subgraph);
+  });
+  return { cache, copyWrites: redis.isCluster ? undefined : new BatchedWrites(COPY_WRITE_WINDOW_MS), heldAnswers, fallbackPurger };
 }
 
 /**
@@ -130,7 +155,8 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
   });
   const { breakers, close: closeBreakers } = observed;
   const replicaPools = new ReplicaPools({ breakers, metrics, logger });
-  const { cache, copyWrites } = fallbackStore(options.redis, config);
+  const store = fallbackStore(options.redis, config);
+  const { cache, copyWrites, heldAnswers } = store;
   const statics = options.statics ?? loadStaticFallbackFiles(config);
   // One store, one byte budget: fresh hits and the stale-if-error copies live side by side.
   const responseCache = config.responseCache.enabled
@@ -175,6 +201,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
       inFlight: new InFlight<UpstreamResponse>(),
       cache,
       copyWrites,
+      heldAnswers,
       responseCache,
       statics: statics.get(name),
       identityHeaders,
@@ -188,7 +215,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
     breakers,
     pinBreaker: (name, state) => observed.pin(name, state),
     sharesPins: observed.sharesPins,
-    cache,
+    ...store,
     caller(name) {
       let caller = callers.get(name);
       if (!caller) {

@@ -16,6 +16,7 @@ import { routeCall, type UpstreamRoute } from '../upstream/route.js';
 import type { AttemptTracer } from './call-trace.js';
 import type { InFlight } from './dedupe.js';
 import { SubgraphHedging } from './hedging.js';
+import type { HeldAnswers } from './held-answers.js';
 import { KeptCopies } from './kept-copies.js';
 import { analyseOperation } from './operation.js';
 import type { ResponseCache } from './response-cache.js';
@@ -59,6 +60,8 @@ export interface ResilientCallerSettings {
   cache?: CacheStore | undefined;
   /** Holds the copies' writes to send them in batches (a remote store); none: each is sent at once. */
   copyWrites?: BatchedWrites | undefined;
+  /** Where calls' first answers are held instead of written (a remote store); none: every answer kept is written. */
+  heldAnswers?: HeldAnswers | undefined;
   statics?: StaticFallbacks | undefined;
   /** How long a fallback lookup waits for the cache before it counts as a miss. */
   cacheReadTimeoutMs: number;
@@ -216,17 +219,28 @@ export class ResilientCaller {
     return response;
   }
 
-  /** Writes the answer to the fallback cache if its copy there is missing, old or different (never awaited). */
+  /**
+   * Writes the answer to the fallback cache if its copy there is missing, old or different (never
+   * awaited), or holds it in memory if it is the call's first (see HeldAnswers).
+   */
   private keep(cache: CacheStore, key: string, body: string, settings: SubgraphSettings['fallback']): void {
-    const decision = this.keptCopies.decide(key, body, settings);
+    const { heldAnswers } = this.options;
+    const decision = this.keptCopies.decide(key, body, settings, Date.now(), heldAnswers !== undefined);
     if (decision === 'skip') return;
+    if (decision === 'hold') {
+      heldAnswers?.hold(key, body);
+      return;
+    }
     const failed = (error: unknown) => {
       this.keptCopies.forget(key);
       this.options.logger.debug({ subgraph: this.options.name, err: describeError(error) }, 'fallback cache write failed');
     };
     const batched = <T>(write: () => Promise<T>) => this.options.copyWrites?.run(write) ?? write();
     if (decision === 'write') {
-      batched(() => cache.set(key, body, settings.cacheTtlMs)).catch(failed);
+      batched(() => cache.set(key, body, settings.cacheTtlMs))
+        // The copy is in the store now: a held first answer is no longer needed (kept if the write failed).
+        .then(() => heldAnswers?.drop(key))
+        .catch(failed);
       return;
     }
     const writtenAt = this.keptCopies.writtenAt(key) ?? 0;
@@ -296,20 +310,33 @@ export class ResilientCaller {
     return undefined;
   }
 
-  /** The fallback cache's copy of this call, if there is one (a read slower than `cacheReadTimeoutMs` is a miss). */
+  /**
+   * The fallback cache's copy of this call, if there is one (a read slower than `cacheReadTimeoutMs`
+   * is a miss), or this instance's held first answer when it is newer and no purge came after it.
+   */
   private async cachedCopy(key: string, reason: FallbackReason): Promise<Fallback | undefined> {
-    const { cache, settings, name } = this.options;
+    const { cache, settings, name, heldAnswers, cacheReadTimeoutMs } = this.options;
     if (!cache || !settings.fallback.cache) return undefined;
+    const held = heldAnswers?.peek(key, settings.fallback.cacheTtlMs);
     // The in-process store answers at once: no timer to race it against.
-    const read = cache.kind === 'memory' ? cache.get(key) : withTimeout(cache.get(key), this.options.cacheReadTimeoutMs);
+    const read = cache.kind === 'memory' ? cache.get(key) : withTimeout(cache.get(key), cacheReadTimeoutMs);
     const entry = await read.catch((error: unknown) => {
-      this.options.logger.warn({ subgraph: name, err: describeError(error) }, 'fallback cache read failed; trying the static fallback');
+      this.options.logger.warn(
+        { subgraph: name, err: describeError(error) },
+        'fallback cache read failed; trying a held answer, then the static fallback',
+      );
       return undefined;
     });
+    if (held && (!entry || entry.storedAt < held.at) && (await heldAnswers?.servable(key, name, held, cacheReadTimeoutMs))) {
+      return this.copyAnswer(held.body, held.at, reason);
+    }
     if (!entry) return undefined;
-    const confirmedAt = this.keptCopies.confirmedAt(key, entry.storedAt, entry.value);
+    return this.copyAnswer(entry.value, this.keptCopies.confirmedAt(key, entry.storedAt, entry.value), reason);
+  }
+
+  private copyAnswer(body: string, confirmedAt: number, reason: FallbackReason): Fallback {
     const age = Math.max(0, Math.floor((Date.now() - confirmedAt) / 1000));
-    return { use: { subgraph: name, source: 'cache', age, reason }, response: json(entry.value) };
+    return { use: { subgraph: this.options.name, source: 'cache', age, reason }, response: json(body) };
   }
 
   /** Whether the route may take a call now: its breaker not open, or (replicas) one replica available. */
