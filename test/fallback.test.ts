@@ -396,6 +396,8 @@ describe("a call's first answer, with Redis", () => {
       // Past the batch window (10 ms) and then some: nothing was written.
       await sleep(100);
       expect(await copies()).toEqual([]);
+      const heldBytes = await metricValue(gw, 'gateway_fallback_held_bytes', {});
+      expect(heldBytes).toBeGreaterThan(JSON.stringify(live.body.data).length);
 
       await suite.demo.proxies.products.kill();
       const fromHeld = await postAsOperator(gw.graphqlUrl, { query });
@@ -412,6 +414,8 @@ describe("a call's first answer, with Redis", () => {
       expect((await postAsOperator(gw.graphqlUrl, { query })).body.errors).toBeUndefined();
       expect(await eventually(async () => (await copies()).length === 1, 2_000)).toBe(true);
       expect(await redis.client.get((await copies())[0]!.slice(redis.prefix.length))).toContain('"upc":"upc-0011"');
+      // Written, the held answer is dropped.
+      expect(await metricValue(gw, 'gateway_fallback_held_bytes', {})).toBe(0);
     } finally {
       await suite.demo.proxies.products.revive();
       await gw?.close();

@@ -104,6 +104,22 @@ export class GatewayMetrics {
     this.refillFactors = source;
   }
 
+  private heldAnswerBytes: (() => number) | undefined;
+
+  readonly fallbackHeldBytes = new Gauge({
+    name: 'gateway_fallback_held_bytes',
+    help: "Bytes of subgraph calls' first answers this instance holds in memory instead of writing them to Redis (at most resilience.heldAnswersMaxBytes).",
+    registers: [this.registry],
+    collect: () => {
+      if (this.heldAnswerBytes) this.fallbackHeldBytes.set(this.heldAnswerBytes());
+    },
+  });
+
+  /** Where `gateway_fallback_held_bytes` reads its value from (set when first answers are held). */
+  reportHeldAnswerBytes(source: () => number): void {
+    this.heldAnswerBytes = source;
+  }
+
   /** Read just before `gateway_upstream_replica_state` is collected (an ejection ends by time, with no event to set the gauge). */
   readonly beforeReplicaStateCollect = new Set<() => void>();
 

@@ -157,6 +157,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
   const replicaPools = new ReplicaPools({ breakers, metrics, logger });
   const store = fallbackStore(options.redis, config);
   const { cache, copyWrites, heldAnswers } = store;
+  if (heldAnswers) metrics.reportHeldAnswerBytes(() => heldAnswers.bytes);
   const statics = options.statics ?? loadStaticFallbackFiles(config);
   // One store, one byte budget: fresh hits and the stale-if-error copies live side by side.
   const responseCache = config.responseCache.enabled
