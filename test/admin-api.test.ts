@@ -194,16 +194,20 @@ describe('admin API: breakers and the fallback cache', () => {
   it('pins a breaker open (calls fail fast, the fallback copy is served), purges the copies (Redis keys gone), and goes back to auto', async () => {
     // A new call: its first answer is held in memory (with Redis, copies go there from a call's next answer).
     const WARM = 'query Warm { warehouses { code } }';
+    const copies = async () => (await redis.keys(`${prefix}fallback:inventory:*`)).length;
+    const before = await copies();
     const warm = await postGraphql(gw.graphqlUrl, { query: WARM });
     expect(warm.body.data).toEqual({ warehouses: [{ code: 'AMS' }, { code: 'LIS' }] });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // past the 10 ms batch of copy writes
+    expect(await copies()).toBe(before);
+    expect(await metricValue(gw, 'gateway_fallback_held_bytes', {})).toBeGreaterThan(0);
     // Another call's copy in Redis, written from its second answer: the purge takes it too.
     const other = 'query Other { warehouses { code } }';
     for (let i = 0; i < 2; i++) {
       if (i > 0) await new Promise((resolve) => setTimeout(resolve, 1_050)); // past refreshAfterMs (1 s)
       expect((await postGraphql(gw.graphqlUrl, { query: other })).body.errors).toBeUndefined();
     }
-    const copies = async () => (await redis.keys(`${prefix}fallback:inventory:*`)).length;
-    await expect.poll(copies).toBeGreaterThan(0);
+    await expect.poll(copies).toBe(before + 1);
 
     const pinned = await call('POST', '/admin/breakers/inventory', write, { state: 'open' });
     expect(pinned.status).toBe(200);
@@ -230,7 +234,8 @@ describe('admin API: breakers and the fallback cache', () => {
     expect(purged.body.purged.fallback).toBeGreaterThanOrEqual(2);
     expect(await copies()).toBe(0);
     // The purge's mark, for the answers other instances hold.
-    expect(await redis.exists(`${prefix}fallback:!purged:inventory`)).toBe(1);
+    expect(await redis.exists(`${prefix}fallback-purges:subgraph:inventory`)).toBe(1);
+    expect(await metricValue(gw, 'gateway_fallback_held_bytes', {})).toBe(0);
     for (const query of [WARM, other]) {
       const failed = await postGraphql(gw.graphqlUrl, { query });
       expect(failed.body.data ?? null).toBeNull();

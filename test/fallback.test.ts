@@ -4,7 +4,7 @@ import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import { devBearer } from './helpers/auth.js';
 import { postGraphql, type TestGateway } from './helpers/gateway.js';
 import { connectTestRedis, TEST_REDIS_URL } from './helpers/redis.js';
-import { eventually, metricValue, postAsOperator, PRODUCTS_STATIC, useFaultyDemo } from './helpers/resilience.js';
+import { eventually, metricValue, postAsOperator, PRODUCTS_STATIC, startGatewayOn, useFaultyDemo } from './helpers/resilience.js';
 
 /** users → orders → products in one query. */
 const CROSS = /* GraphQL */ `
@@ -415,10 +415,68 @@ describe("a call's first answer, with Redis", () => {
       expect(await eventually(async () => (await copies()).length === 1, 2_000)).toBe(true);
       expect(await redis.client.get((await copies())[0]!.slice(redis.prefix.length))).toContain('"upc":"upc-0011"');
       // Written, the held answer is dropped.
-      expect(await metricValue(gw, 'gateway_fallback_held_bytes', {})).toBe(0);
+      expect(await eventually(async () => (await metricValue(gw!, 'gateway_fallback_held_bytes', {})) === 0, 2_000)).toBe(true);
     } finally {
       await suite.demo.proxies.products.revive();
       await gw?.close();
+      await redis.close();
+    }
+  });
+});
+
+describe('a held first answer against the copies of other instances and callers', () => {
+  it('gives way to a newer copy another instance wrote, and is never served to another caller', async () => {
+    const redis = await connectTestRedis('fallback-held-newer');
+    const upc = 'upc-0013';
+    const query = `{ product(upc: "${upc}") { upc name price } }`;
+    const asWriter = await devBearer('user-3', ['products:write']);
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const config = {
+      redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix },
+      server: { readinessDetail: true },
+      resilience: { subgraphDefaults: { ...NO_BREAKER, fallback: { refreshAfterMs: 50 } } },
+    };
+    let a: TestGateway | undefined;
+    let b: TestGateway | undefined;
+    let original: number | undefined;
+    const setPrice = async (price: number) =>
+      expect(
+        (await postGraphql(a!.graphqlUrl, { query: `mutation { updateProductPrice(upc: "${upc}", price: ${price}) { price } }` }, asWriter))
+          .body.errors,
+      ).toBeUndefined();
+    const price = (body: { data?: Record<string, unknown> | null }) => (body.data?.['product'] as { price: number } | null)?.price;
+    try {
+      a = await suite.start(config);
+      b = await startGatewayOn(suite.demo, config);
+      for (const gw of [a, b]) {
+        const ready = async () =>
+          ((await (await fetch(`${gw.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';
+        expect(await eventually(ready, 5_000)).toBe(true);
+      }
+      // Instance A holds the first answer; then the price changes and B, answered twice, writes the new one to Redis.
+      original = price((await postAsOperator(a.graphqlUrl, { query })).body);
+      expect(original).toBeTypeOf('number');
+      await setPrice(original! + 1);
+      expect(price((await postAsOperator(b.graphqlUrl, { query })).body)).toBe(original! + 1);
+      await sleep(60);
+      expect(price((await postAsOperator(b.graphqlUrl, { query })).body)).toBe(original! + 1);
+      const copies = async () => (await redis.keys()).filter((k) => k.startsWith(`${redis.prefix}fallback:products:`));
+      expect(await eventually(async () => (await copies()).length === 1, 2_000)).toBe(true);
+
+      await suite.demo.proxies.products.kill();
+      // A serves the newer copy from Redis, not the answer it holds.
+      const fromA = await postAsOperator(a.graphqlUrl, { query });
+      expect(fromA.headers.get('x-fallback-source')).toBe('cache');
+      expect(price(fromA.body)).toBe(original! + 1);
+      // Another caller has no copy of its own: neither A's held answer nor the operator's copy is served to it.
+      const other = await postGraphql(a.graphqlUrl, { query }, await devBearer('user-4'));
+      expect(other.headers.get('x-fallback-source')).toBeNull();
+      expect(other.body.errors?.[0]?.extensions?.code).toBe('SUBGRAPH_UNAVAILABLE');
+    } finally {
+      await suite.demo.proxies.products.revive();
+      if (original !== undefined) await setPrice(original);
+      await b?.close();
+      await a?.close();
       await redis.close();
     }
   });

@@ -30,15 +30,15 @@ export interface CachePurger {
  * The fallback cache as a {@link CachePurger}: every entry of the store (the response cache's too,
  * which shares it), or a subgraph's copies (their keys start with `<subgraph>:`; REST routes'
  * copies start with `rest:` and go with everything). `alsoPurge` purges what else holds copies
- * (the subgraph callers' answers held in memory) after the store, and counts them.
+ * (the answers subgraph callers hold in memory), before the store's scan, and counts them.
  */
 export function fallbackCachePurger(store: CacheStore, alsoPurge?: (subgraph: string | undefined) => Promise<number>): CachePurger {
   return {
     name: 'fallback',
     supports: (scope) => scope.type === undefined && scope.key === undefined,
     purge: async (scope) => {
-      const deleted = await store.purgeMatching(scope.subgraph === undefined ? '*' : `${scope.subgraph}:*`);
-      return deleted + ((await alsoPurge?.(scope.subgraph)) ?? 0);
+      const held = (await alsoPurge?.(scope.subgraph)) ?? 0;
+      return held + (await store.purgeMatching(scope.subgraph === undefined ? '*' : `${scope.subgraph}:*`));
     },
   };
 }

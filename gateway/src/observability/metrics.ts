@@ -108,7 +108,7 @@ export class GatewayMetrics {
 
   readonly fallbackHeldBytes = new Gauge({
     name: 'gateway_fallback_held_bytes',
-    help: "Bytes of subgraph calls' first answers this instance holds in memory instead of writing them to Redis (at most resilience.heldAnswersMaxBytes).",
+    help: "Subgraph calls' first answers this instance holds in memory instead of writing them to Redis, as counted against resilience.heldAnswersMaxBytes (one byte per character plus 128 per entry).",
     registers: [this.registry],
     collect: () => {
       if (this.heldAnswerBytes) this.fallbackHeldBytes.set(this.heldAnswerBytes());

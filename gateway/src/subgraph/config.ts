@@ -209,7 +209,7 @@ export const ResilienceConfigSchema = z
       .min(0)
       .default(16 * 1024 * 1024)
       .describe(
-        "With the fallback cache in Redis: a subgraph call's first answer is held in this instance's memory (all subgraphs together up to this many bytes, least recently used dropped first) and its copy is written to Redis from the call's next answer. 0: every first answer is written to Redis.",
+        "With the fallback cache in Redis (and `refreshAfterMs` above 0): a subgraph call's first answer is held in this instance's memory, all subgraphs together up to about this many bytes (one per character of an answer, plus 128 per entry; least recently used dropped first), and its copy is written to Redis from the call's next answer. 0: every first answer is written to Redis.",
       ),
     cacheReadTimeoutMs: positiveInt
       .default(200)

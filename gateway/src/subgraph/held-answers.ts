@@ -9,46 +9,44 @@ export interface HeldAnswer {
   at: number;
 }
 
+/** The keys of the last purge of every copy and of one subgraph's copies; a mark's write time is its purge's. */
+const PURGED_ALL = 'all';
+const purgedSubgraph = (subgraph: string) => `subgraph:${subgraph}`;
 /**
- * The store's record of the last purge of every copy (`!purged`) or of one subgraph's
- * (`!purged:<subgraph>`): its write time is the purge's. `!` is in no subgraph name, so no purge
- * of a subgraph's copies (`<subgraph>:*`) takes a marker with it; a purge of everything does, and
- * writes its own after.
+ * How long a purge's mark is kept, and so the longest a held answer is ever served (whatever
+ * `cacheTtlMs` says): an answer held before a purge must not outlive its mark.
  */
-const PURGED = '!purged';
-/** Longer than any sensible fallback TTL: a held answer older than its TTL is never served anyway. */
-const PURGE_MARK_TTL_MS = 7 * 24 * 3_600_000;
-
-/** Records in the store that every copy, or one subgraph's, was purged now (for the held answers of every instance). */
-export async function markPurged(store: CacheStore, subgraph: string | undefined): Promise<void> {
-  await store.set(subgraph === undefined ? PURGED : `${PURGED}:${subgraph}`, '1', PURGE_MARK_TTL_MS);
-}
+export const MAX_HELD_MS = 7 * 24 * 3_600_000;
+/** What an entry costs besides its body's characters: the record, the key string, the LRU's slots. */
+const ENTRY_OVERHEAD_BYTES = 128;
 
 /**
- * Calls' first answers, held in this process (one byte budget for every subgraph) while the shared
- * store gets a call's copy only from its next answer: most calls of a workload of ever-new pages are
+ * Calls' first answers, held in this process (one budget for every subgraph) while the shared store
+ * gets a call's copy only from its next answer: most calls of a workload of ever-new pages are
  * answered once, and writing each answer to Redis was the largest cost of the fallback cache (the
  * answer's bytes through the loopback socket, 18 KB per request on the benchmark's varied page).
  * A held answer serves this instance's fallbacks as a copy would. What it gives up: another
  * instance cannot serve a call this one saw only once.
  *
- * A purge on this instance forgets the held answers it covers; a purge on another one (or a purge
- * of the store by any other means) leaves its time in the store ({@link markPurged}), which is read
- * before a held answer is served: one held before the purge is not served, unless the store cannot
- * be read, when the held answer is the fallback that still works.
+ * The budget counts a body's characters as bytes, plus a fixed overhead per entry: V8 keeps these
+ * strings at one byte per character unless they hold a character beyond Latin-1, which doubles it.
+ *
+ * Purges reach held answers through marks in a store of their own (outside the copies' keys, so no
+ * purge's scan deletes them): {@link purgeHeld} forgets the held answers on the instance that
+ * purges and writes the mark, which every instance reads before serving a held answer.
  */
 export class HeldAnswers {
   private readonly held: LRUCache<string, HeldAnswer>;
 
   constructor(
     maxBytes: number,
-    private readonly store: CacheStore,
+    /** Where purges leave their marks (shared by every instance). */
+    private readonly marks: CacheStore,
   ) {
-    // Strings of these answers are one byte per character: their length is their size.
     this.held = new LRUCache<string, HeldAnswer>({
       maxSize: maxBytes,
       maxEntrySize: maxBytes,
-      sizeCalculation: (answer, key) => answer.body.length + key.length,
+      sizeCalculation: (answer, key) => answer.body.length + key.length + ENTRY_OVERHEAD_BYTES,
     });
   }
 
@@ -56,16 +54,21 @@ export class HeldAnswers {
     this.held.set(key, { body, at: now });
   }
 
-  /** The call's copy went to the store: the held answer is not needed any more. */
+  /** Whether an answer of this call is held (so the call was answered before). */
+  holds(key: string): boolean {
+    return this.held.has(key);
+  }
+
+  /** The call's copy went to the store, or the held answer was found purged: it is not needed any more. */
   drop(key: string): void {
     this.held.delete(key);
   }
 
-  /** The held answer of a call, if any and younger than `ttlMs` (without asking the store about purges). */
-  peek(key: string, ttlMs: number, now = Date.now()): HeldAnswer | undefined {
+  /** The held answer of a call, if any and younger than `ttlMs` (and than {@link MAX_HELD_MS}); purges are not looked at here. */
+  find(key: string, ttlMs: number, now = Date.now()): HeldAnswer | undefined {
     const answer = this.held.get(key);
     if (!answer) return undefined;
-    if (now - answer.at >= ttlMs) {
+    if (now - answer.at >= Math.min(ttlMs, MAX_HELD_MS)) {
       this.held.delete(key);
       return undefined;
     }
@@ -73,20 +76,21 @@ export class HeldAnswers {
   }
 
   /**
-   * Whether a held answer may be served: no purge of every copy or of its subgraph recorded in the
-   * store since it was held (the purging instance's clock against this one's). The marks are read
-   * within `timeoutMs`, as a copy is; when they cannot be read the held answer is served, the
-   * fallback that still works. One found purged is forgotten.
+   * When every copy or this subgraph's were last purged (epoch ms, the purging instance's clock),
+   * read within `timeoutMs`; 0 if never (in the last {@link MAX_HELD_MS}); undefined when the store
+   * cannot say, in which case a held answer is served: the fallback that still works.
    */
-  async servable(key: string, subgraph: string, answer: HeldAnswer, timeoutMs: number): Promise<boolean> {
-    const read = (mark: string) => (this.store.kind === 'memory' ? this.store.get(mark) : withTimeout(this.store.get(mark), timeoutMs));
-    const marks = await Promise.all([read(PURGED), read(`${PURGED}:${subgraph}`)]).catch(() => []);
-    const purged = marks.some((mark) => mark !== undefined && mark.storedAt >= answer.at);
-    if (purged) this.held.delete(key);
-    return !purged;
+  async purgedAt(subgraph: string, timeoutMs: number): Promise<number | undefined> {
+    const read = (key: string) => (this.marks.kind === 'memory' ? this.marks.get(key) : withTimeout(this.marks.get(key), timeoutMs));
+    try {
+      const marks = await Promise.all([read(PURGED_ALL), read(purgedSubgraph(subgraph))]);
+      return Math.max(0, ...marks.map((mark) => mark?.storedAt ?? 0));
+    } catch {
+      return undefined;
+    }
   }
 
-  /** Forgets the held answers of every subgraph, or of one (a purge on this instance). */
+  /** Forgets the held answers of every subgraph, or of one (a purge on this instance); how many. */
   forget(subgraph?: string): number {
     if (subgraph === undefined) {
       const count = this.held.size;
@@ -100,8 +104,22 @@ export class HeldAnswers {
     return count;
   }
 
-  /** Bytes held now (a gauge's value). */
+  /** The budget used now: characters held plus the per-entry overhead (a gauge's value). */
   get bytes(): number {
     return this.held.calculatedSize;
   }
+}
+
+/**
+ * What a purge of the fallback copies does beyond the store: forgets this instance's held answers
+ * of its scope (first: that cannot fail), then marks the purge in `marks` for every other instance.
+ * Written whether or not this instance holds answers, and before the purge's scan of the copies,
+ * so no instance serves an answer held from before the purge once the purge has answered.
+ */
+export function purgeHeld(marks: CacheStore, held: HeldAnswers | undefined): (subgraph: string | undefined) => Promise<number> {
+  return async (subgraph) => {
+    const forgotten = held?.forget(subgraph) ?? 0;
+    await marks.set(subgraph === undefined ? PURGED_ALL : purgedSubgraph(subgraph), '1', MAX_HELD_MS);
+    return forgotten;
+  };
 }

@@ -19,7 +19,7 @@ import { combinedSnapshot, combinedState, ReplicaPools } from '../upstream/repli
 import type { UpstreamRoute } from '../upstream/route.js';
 import { InFlight } from './dedupe.js';
 import { createSubgraphFetch, type SubgraphFetch } from './fetch.js';
-import { HeldAnswers, markPurged } from './held-answers.js';
+import { HeldAnswers, purgeHeld } from './held-answers.js';
 import { ResilientCaller } from './resilient-call.js';
 import { cacheSchemaOf } from './cache-schema.js';
 import { ResponseCache } from './response-cache.js';
@@ -27,6 +27,8 @@ import { loadStaticFallbacks, type StaticFallbacks } from './static-fallbacks.js
 
 /** The Redis namespace of the gateway's one cache store (fallback copies and response cache entries). */
 export const FALLBACK_NAMESPACE = 'fallback:';
+/** Where purges of the fallback copies leave their marks for the answers instances hold in memory. */
+export const PURGE_MARKS_NAMESPACE = 'fallback-purges:';
 /** How long fallback copies are held to be written to Redis together. */
 const COPY_WRITE_WINDOW_MS = 10;
 
@@ -54,8 +56,6 @@ export interface SubgraphResilience {
   readonly cache: CacheStore;
   /** Purges the fallback copies: in the store, and the first answers callers hold in memory (with a mark for other instances). */
   readonly fallbackPurger: CachePurger;
-  /** The calls' first answers held in memory (only with Redis and `resilience.heldAnswersMaxBytes` above 0). */
-  readonly heldAnswers?: HeldAnswers | undefined;
   /** The caller of one subgraph, created on first use and kept across supergraph reloads. */
   caller(name: string): ResilientCaller;
   /**
@@ -109,22 +109,22 @@ interface FallbackStore {
  * The fallback cache: Redis or memory. On one Redis server its copies are written in batches, which
  * auto-pipelining sends together; a cluster client does not auto-pipeline (redis/client.ts), so
  * holding its writes would only delay them, and in memory a write costs nothing to send. With
- * Redis, calls' first answers are held in memory (HeldAnswers): in memory a write is no dearer.
+ * Redis, calls' first answers are held in memory (HeldAnswers); with the in-memory store a write
+ * costs no more than holding would.
  */
-function fallbackStore(redis: RedisClient | undefined, config: SubgraphCallSections): FallbackStore {
+function fallbackStore(redis: RedisClient | undefined, config: SubgraphCallSections, metrics: GatewayMetrics): FallbackStore {
   if (!redis) {
     const cache = createMemoryStore({ maxBytes: config.resilience.cacheMaxBytes });
     return { cache, fallbackPurger: fallbackCachePurger(cache) };
   }
   const cache = createRedisStore({ redis, namespace: FALLBACK_NAMESPACE });
   const maxHeld = config.resilience.heldAnswersMaxBytes;
-  const heldAnswers = maxHeld > 0 ? new HeldAnswers(maxHeld, cache) : undefined;
-  const fallbackPurger = fallbackCachePurger(cache, async (subgraph) => {
-    if (!heldAnswers) return 0;
-    // The mark first: another instance's held answer must not outlive a purge that reported success.
-    await markPurged(cache, subgraph);
-    return heldAnswers.forget(subgraph);
-  });
+  // Outside the copies' namespace: no purge's scan deletes the marks.
+  const marks = createRedisStore({ redis, namespace: PURGE_MARKS_NAMESPACE });
+  const heldAnswers = maxHeld > 0 ? new HeldAnswers(maxHeld, marks) : undefined;
+  if (heldAnswers) metrics.reportHeldAnswerBytes(() => heldAnswers.bytes);
+  // Marked even when this instance holds nothing: the mark is for the instances that do.
+  const fallbackPurger = fallbackCachePurger(cache, purgeHeld(marks, heldAnswers));
   return { cache, copyWrites: redis.isCluster ? undefined : new BatchedWrites(COPY_WRITE_WINDOW_MS), heldAnswers, fallbackPurger };
 }
 
@@ -155,9 +155,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
   });
   const { breakers, close: closeBreakers } = observed;
   const replicaPools = new ReplicaPools({ breakers, metrics, logger });
-  const store = fallbackStore(options.redis, config);
-  const { cache, copyWrites, heldAnswers } = store;
-  if (heldAnswers) metrics.reportHeldAnswerBytes(() => heldAnswers.bytes);
+  const { cache, copyWrites, heldAnswers, fallbackPurger } = fallbackStore(options.redis, config, metrics);
   const statics = options.statics ?? loadStaticFallbackFiles(config);
   // One store, one byte budget: fresh hits and the stale-if-error copies live side by side.
   const responseCache = config.responseCache.enabled
@@ -216,7 +214,8 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
     breakers,
     pinBreaker: (name, state) => observed.pin(name, state),
     sharesPins: observed.sharesPins,
-    ...store,
+    cache,
+    fallbackPurger,
     caller(name) {
       let caller = callers.get(name);
       if (!caller) {

@@ -225,8 +225,10 @@ export class ResilientCaller {
    */
   private keep(cache: CacheStore, key: string, body: string, settings: SubgraphSettings['fallback']): void {
     const { heldAnswers } = this.options;
-    const decision = this.keptCopies.decide(key, body, settings, Date.now(), heldAnswers !== undefined);
-    if (decision === 'skip') return;
+    const decided = this.keptCopies.decide(key, body, settings, Date.now(), heldAnswers !== undefined);
+    if (decided === 'skip') return;
+    // A call the record forgot (its last 10,000 per subgraph) whose answer is still held was answered before: written.
+    const decision = decided === 'hold' && heldAnswers?.holds(key) ? 'write' : decided;
     if (decision === 'hold') {
       heldAnswers?.hold(key, body);
       return;
@@ -317,7 +319,9 @@ export class ResilientCaller {
   private async cachedCopy(key: string, reason: FallbackReason): Promise<Fallback | undefined> {
     const { cache, settings, name, heldAnswers, cacheReadTimeoutMs } = this.options;
     if (!cache || !settings.fallback.cache) return undefined;
-    const held = heldAnswers?.peek(key, settings.fallback.cacheTtlMs);
+    const held = heldAnswers?.find(key, settings.fallback.cacheTtlMs);
+    // Read beside the copy, under the same deadline: a held answer is served only if no purge came after it.
+    const purgedAt = held ? heldAnswers?.purgedAt(name, cacheReadTimeoutMs) : undefined;
     // The in-process store answers at once: no timer to race it against.
     const read = cache.kind === 'memory' ? cache.get(key) : withTimeout(cache.get(key), cacheReadTimeoutMs);
     const entry = await read.catch((error: unknown) => {
@@ -327,8 +331,10 @@ export class ResilientCaller {
       );
       return undefined;
     });
-    if (held && (!entry || entry.storedAt < held.at) && (await heldAnswers?.servable(key, name, held, cacheReadTimeoutMs))) {
-      return this.copyAnswer(held.body, held.at, reason);
+    if (held && (!entry || entry.storedAt < held.at)) {
+      const purged = await purgedAt;
+      if (purged === undefined || purged < held.at) return this.copyAnswer(held.body, held.at, reason);
+      heldAnswers?.drop(key);
     }
     if (!entry) return undefined;
     return this.copyAnswer(entry.value, this.keptCopies.confirmedAt(key, entry.storedAt, entry.value), reason);
