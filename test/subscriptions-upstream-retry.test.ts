@@ -42,7 +42,12 @@ describe('a subscription that ends while the gateway waits to reconnect to its s
         { query: 'subscription { orderCreated { id } }' },
         { next: () => undefined, error: () => undefined, complete: () => undefined },
       );
-      // The first connection to orders is refused at once; the gateway is then waiting to reconnect.
+      // Once the subscription runs, its first connection to orders is refused at once and the gateway
+      // waits to reconnect. (Polled: under a loaded machine the subscription can take over 100 ms to start.)
+      const active = async () =>
+        ((await gw.gateway.metrics.registry.getSingleMetric('gateway_subscriptions_active')?.get())?.values ?? []).some((v) => v.value > 0);
+      for (let i = 0; i < 500 && !(await active()); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(await active()).toBe(true);
       await new Promise((resolve) => setTimeout(resolve, 100));
       await client.dispose();
       const ended = () => gw.logs.lines.some((line) => line.msg === 'subscription ended');
