@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import { devBearer } from './helpers/auth.js';
+import { waitForRedis } from './helpers/cost-stack.js';
 import { postGraphql, type TestGateway } from './helpers/gateway.js';
 import { connectTestRedis, TEST_REDIS_URL } from './helpers/redis.js';
 import { eventually, metricValue, postAsOperator, PRODUCTS_STATIC, startGatewayOn, useFaultyDemo } from './helpers/resilience.js';
@@ -36,6 +37,14 @@ const suite = useFaultyDemo();
 
 // Breakers are kept out of the way here (test/breaker.test.ts covers them): every call reaches the proxy.
 const NO_BREAKER = { breaker: { enabled: false }, retry: { maxRetries: 0 } };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Changes a product's price through the gateway, as a caller allowed to. */
+async function setProductPrice(gw: TestGateway, upc: string, price: number, asWriter: Record<string, string>): Promise<void> {
+  const mutation = `mutation { updateProductPrice(upc: "${upc}", price: ${price}) { price } }`;
+  expect((await postGraphql(gw.graphqlUrl, { query: mutation }, asWriter)).body.errors).toBeUndefined();
+}
 
 function products(body: { data?: Record<string, unknown> | null }): unknown[] {
   const user = body.data?.user as { orders: { edges: { node: { items: { product: unknown }[] } }[] } };
@@ -217,9 +226,7 @@ describe('with Redis configured', () => {
         },
       );
       // The gateway connects to Redis in the background; copies offered before that are dropped.
-      const redisReady = async () =>
-        ((await (await fetch(`${gw!.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';
-      expect(await eventually(redisReady, 5_000)).toBe(true);
+      await waitForRedis(gw);
       const query = '{ product(upc: "upc-0002") { upc name price } }';
       // The identity in the key is the principal's (x-user-id and the other principal headers), hashed.
       const asSecretUser = await devBearer('user-secret-id-42', ['read:email']);
@@ -264,9 +271,7 @@ describe('fallback copies at shutdown', () => {
         server: { readinessDetail: true },
         resilience: { heldAnswersMaxBytes: 0 },
       });
-      const redisReady = async () =>
-        ((await (await fetch(`${gw!.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';
-      expect(await eventually(redisReady, 5_000)).toBe(true);
+      await waitForRedis(gw);
       expect((await postAsOperator(gw.graphqlUrl, { query: '{ product(upc: "upc-0005") { upc name } }' })).body.errors).toBeUndefined();
       await gw.close();
       gw = undefined;
@@ -285,17 +290,7 @@ describe('which answers are written to the fallback cache', () => {
     const upc = 'upc-0007';
     const query = `{ product(upc: "${upc}") { upc name price } }`;
     const asWriter = await devBearer('user-3', ['products:write']);
-    const setPrice = async (price: number) =>
-      expect(
-        (
-          await postGraphql(
-            gw!.graphqlUrl,
-            { query: `mutation { updateProductPrice(upc: "${upc}", price: ${price}) { price } }` },
-            asWriter,
-          )
-        ).body.errors,
-      ).toBeUndefined();
-    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const setPrice = (price: number) => setProductPrice(gw!, upc, price, asWriter);
     let gw: TestGateway | undefined;
     let original: number | undefined;
     try {
@@ -304,9 +299,7 @@ describe('which answers are written to the fallback cache', () => {
         server: { readinessDetail: true },
         resilience: { subgraphDefaults: { ...NO_BREAKER, fallback: { cacheTtlMs: 4_000, refreshAfterMs: 50 } }, heldAnswersMaxBytes: 0 },
       });
-      const redisReady = async () =>
-        ((await (await fetch(`${gw!.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';
-      expect(await eventually(redisReady, 5_000)).toBe(true);
+      await waitForRedis(gw);
       const ask = async () => {
         const result = await postAsOperator(gw!.graphqlUrl, { query });
         expect(result.body.errors).toBeUndefined();
@@ -379,7 +372,6 @@ describe("a call's first answer, with Redis", () => {
   it('is held in memory, not written, and serves the fallback; the next answer is written to Redis', async () => {
     const redis = await connectTestRedis('fallback-held');
     const query = '{ product(upc: "upc-0011") { upc name price } }';
-    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     let gw: TestGateway | undefined;
     try {
       gw = await suite.start({
@@ -387,9 +379,7 @@ describe("a call's first answer, with Redis", () => {
         server: { readinessDetail: true },
         resilience: { subgraphDefaults: { ...NO_BREAKER, fallback: { refreshAfterMs: 50 } } },
       });
-      const redisReady = async () =>
-        ((await (await fetch(`${gw!.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';
-      expect(await eventually(redisReady, 5_000)).toBe(true);
+      await waitForRedis(gw);
       const copies = async () => (await redis.keys()).filter((k) => k.startsWith(`${redis.prefix}fallback:products:`));
       const live = await postAsOperator(gw.graphqlUrl, { query });
       expect(live.body.errors).toBeUndefined();
@@ -430,7 +420,6 @@ describe('a held first answer against the copies of other instances and callers'
     const upc = 'upc-0013';
     const query = `{ product(upc: "${upc}") { upc name price } }`;
     const asWriter = await devBearer('user-3', ['products:write']);
-    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     const config = {
       redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix },
       server: { readinessDetail: true },
@@ -439,20 +428,12 @@ describe('a held first answer against the copies of other instances and callers'
     let a: TestGateway | undefined;
     let b: TestGateway | undefined;
     let original: number | undefined;
-    const setPrice = async (price: number) =>
-      expect(
-        (await postGraphql(a!.graphqlUrl, { query: `mutation { updateProductPrice(upc: "${upc}", price: ${price}) { price } }` }, asWriter))
-          .body.errors,
-      ).toBeUndefined();
+    const setPrice = (price: number) => setProductPrice(a!, upc, price, asWriter);
     const price = (body: { data?: Record<string, unknown> | null }) => (body.data?.['product'] as { price: number } | null)?.price;
     try {
       a = await suite.start(config);
       b = await startGatewayOn(suite.demo, config);
-      for (const gw of [a, b]) {
-        const ready = async () =>
-          ((await (await fetch(`${gw.url}/ready`)).json()) as { redis: { status: string } }).redis.status === 'ready';
-        expect(await eventually(ready, 5_000)).toBe(true);
-      }
+      await Promise.all([waitForRedis(a), waitForRedis(b)]);
       // Instance A holds the first answer; then the price changes and B, answered twice, writes the new one to Redis.
       original = price((await postAsOperator(a.graphqlUrl, { query })).body);
       expect(original).toBeTypeOf('number');
