@@ -81,7 +81,7 @@ export class HeldAnswers {
    * cannot say, in which case a held answer is served: the fallback that still works.
    */
   async purgedAt(subgraph: string, timeoutMs: number): Promise<number | undefined> {
-    const read = (key: string) => (this.marks.kind === 'memory' ? this.marks.get(key) : withTimeout(this.marks.get(key), timeoutMs));
+    const read = (key: string) => withTimeout(this.marks.get(key), timeoutMs);
     try {
       const marks = await Promise.all([read(PURGED_ALL), read(purgedSubgraph(subgraph))]);
       return Math.max(0, ...marks.map((mark) => mark?.storedAt ?? 0));
