@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
+import type { GatewayConfigInput } from '../gateway/src/config/index.js';
 import { devBearer } from './helpers/auth.js';
 import { waitForRedis } from './helpers/cost-stack.js';
 import { postGraphql, type TestGateway } from './helpers/gateway.js';
-import { connectTestRedis, TEST_REDIS_URL } from './helpers/redis.js';
+import { connectTestRedis, TEST_REDIS_URL, type TestRedis } from './helpers/redis.js';
 import { eventually, metricValue, postAsOperator, PRODUCTS_STATIC, startGatewayOn, useFaultyDemo } from './helpers/resilience.js';
 
 /** users → orders → products in one query. */
@@ -44,6 +45,16 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function setProductPrice(gw: TestGateway, upc: string, price: number, asWriter: Record<string, string>): Promise<void> {
   const mutation = `mutation { updateProductPrice(upc: "${upc}", price: ${price}) { price } }`;
   expect((await postGraphql(gw.graphqlUrl, { query: mutation }, asWriter)).body.errors).toBeUndefined();
+}
+
+/** A gateway on this test's Redis prefix; `readinessDetail` lets waitForRedis read /ready's Redis status. */
+function onRedis(redis: TestRedis, resilience: GatewayConfigInput['resilience']): GatewayConfigInput {
+  return { redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix }, server: { readinessDetail: true }, resilience };
+}
+
+/** The products subgraph's fallback copies in this test's Redis (the prefix also holds budgets). */
+async function productCopies(redis: TestRedis): Promise<string[]> {
+  return (await redis.keys()).filter((key) => key.startsWith(`${redis.prefix}fallback:products:`));
 }
 
 function products(body: { data?: Record<string, unknown> | null }): unknown[] {
@@ -216,15 +227,8 @@ describe('with Redis configured', () => {
     const redis = await connectTestRedis('fallback');
     let gw: TestGateway | undefined;
     try {
-      gw = await suite.start(
-        // server.readinessDetail: /ready's Redis status.
-        {
-          redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix },
-          // Every first answer written (no held answers), as the copies in Redis are the subject here.
-          resilience: { subgraphDefaults: NO_BREAKER, heldAnswersMaxBytes: 0 },
-          server: { readinessDetail: true },
-        },
-      );
+      // Every first answer written (no held answers), as the copies in Redis are the subject here.
+      gw = await suite.start(onRedis(redis, { subgraphDefaults: NO_BREAKER, heldAnswersMaxBytes: 0 }));
       // The gateway connects to Redis in the background; copies offered before that are dropped.
       await waitForRedis(gw);
       const query = '{ product(upc: "upc-0002") { upc name price } }';
@@ -266,17 +270,12 @@ describe('fallback copies at shutdown', () => {
     const redis = await connectTestRedis('fallback-close');
     let gw: TestGateway | undefined;
     try {
-      gw = await suite.start({
-        redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix },
-        server: { readinessDetail: true },
-        resilience: { heldAnswersMaxBytes: 0 },
-      });
+      gw = await suite.start(onRedis(redis, { heldAnswersMaxBytes: 0 }));
       await waitForRedis(gw);
       expect((await postAsOperator(gw.graphqlUrl, { query: '{ product(upc: "upc-0005") { upc name } }' })).body.errors).toBeUndefined();
       await gw.close();
       gw = undefined;
-      const keys = (await redis.keys()).filter((key) => key.startsWith(`${redis.prefix}fallback:products:`));
-      expect(keys).toHaveLength(1);
+      expect(await productCopies(redis)).toHaveLength(1);
     } finally {
       await gw?.close();
       await redis.close();
@@ -294,11 +293,12 @@ describe('which answers are written to the fallback cache', () => {
     let gw: TestGateway | undefined;
     let original: number | undefined;
     try {
-      gw = await suite.start({
-        redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix },
-        server: { readinessDetail: true },
-        resilience: { subgraphDefaults: { ...NO_BREAKER, fallback: { cacheTtlMs: 4_000, refreshAfterMs: 50 } }, heldAnswersMaxBytes: 0 },
-      });
+      gw = await suite.start(
+        onRedis(redis, {
+          subgraphDefaults: { ...NO_BREAKER, fallback: { cacheTtlMs: 4_000, refreshAfterMs: 50 } },
+          heldAnswersMaxBytes: 0,
+        }),
+      );
       await waitForRedis(gw);
       const ask = async () => {
         const result = await postAsOperator(gw!.graphqlUrl, { query });
@@ -309,7 +309,7 @@ describe('which answers are written to the fallback cache', () => {
       let key = '';
       expect(
         await eventually(async () => {
-          const keys = (await redis.keys()).filter((k) => k.startsWith(`${redis.prefix}fallback:products:`));
+          const keys = await productCopies(redis);
           key = keys[0]?.slice(redis.prefix.length) ?? '';
           return keys.length === 1;
         }),
@@ -374,13 +374,9 @@ describe("a call's first answer, with Redis", () => {
     const query = '{ product(upc: "upc-0011") { upc name price } }';
     let gw: TestGateway | undefined;
     try {
-      gw = await suite.start({
-        redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix },
-        server: { readinessDetail: true },
-        resilience: { subgraphDefaults: { ...NO_BREAKER, fallback: { refreshAfterMs: 50 } } },
-      });
+      gw = await suite.start(onRedis(redis, { subgraphDefaults: { ...NO_BREAKER, fallback: { refreshAfterMs: 50 } } }));
       await waitForRedis(gw);
-      const copies = async () => (await redis.keys()).filter((k) => k.startsWith(`${redis.prefix}fallback:products:`));
+      const copies = () => productCopies(redis);
       const live = await postAsOperator(gw.graphqlUrl, { query });
       expect(live.body.errors).toBeUndefined();
       // Past the batch window (10 ms) and then some: nothing was written.
@@ -420,11 +416,7 @@ describe('a held first answer against the copies of other instances and callers'
     const upc = 'upc-0013';
     const query = `{ product(upc: "${upc}") { upc name price } }`;
     const asWriter = await devBearer('user-3', ['products:write']);
-    const config = {
-      redis: { url: TEST_REDIS_URL, keyPrefix: redis.prefix },
-      server: { readinessDetail: true },
-      resilience: { subgraphDefaults: { ...NO_BREAKER, fallback: { refreshAfterMs: 50 } } },
-    };
+    const config = onRedis(redis, { subgraphDefaults: { ...NO_BREAKER, fallback: { refreshAfterMs: 50 } } });
     let a: TestGateway | undefined;
     let b: TestGateway | undefined;
     let original: number | undefined;
@@ -441,7 +433,7 @@ describe('a held first answer against the copies of other instances and callers'
       expect(price((await postAsOperator(b.graphqlUrl, { query })).body)).toBe(original! + 1);
       await sleep(60);
       expect(price((await postAsOperator(b.graphqlUrl, { query })).body)).toBe(original! + 1);
-      const copies = async () => (await redis.keys()).filter((k) => k.startsWith(`${redis.prefix}fallback:products:`));
+      const copies = () => productCopies(redis);
       expect(await eventually(async () => (await copies()).length === 1, 2_000)).toBe(true);
 
       await suite.demo.proxies.products.kill();
