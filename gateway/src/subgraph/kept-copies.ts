@@ -32,7 +32,7 @@ export interface KeptCopySettings {
  */
 export type KeepDecision = 'write' | 'hold' | 'skip' | 'unchanged';
 
-/** How many calls per subgraph this instance remembers; a forgotten one is written on its next answer, as a new one. */
+/** How many calls per subgraph this instance remembers; a forgotten one's next answer is a first answer again. */
 const REMEMBERED_CALLS = 10_000;
 
 /**
