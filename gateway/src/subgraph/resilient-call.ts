@@ -225,10 +225,10 @@ export class ResilientCaller {
    */
   private keep(cache: CacheStore, key: string, body: string, settings: SubgraphSettings['fallback']): void {
     const { heldAnswers } = this.options;
-    const decided = this.keptCopies.decide(key, body, settings, Date.now(), heldAnswers !== undefined);
-    if (decided === 'skip') return;
-    // A call the record forgot (its last 10,000 per subgraph) whose answer is still held was answered before: written.
-    const decision = decided === 'hold' && heldAnswers?.holds(key) ? 'write' : decided;
+    // A call the record forgot (its last 10,000 per subgraph) whose answer is still held was answered before: not held again.
+    const holdFirst = heldAnswers !== undefined && !heldAnswers.holds(key);
+    const decision = this.keptCopies.decide(key, body, settings, Date.now(), holdFirst);
+    if (decision === 'skip') return;
     if (decision === 'hold') {
       heldAnswers?.hold(key, body);
       return;
