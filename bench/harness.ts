@@ -123,15 +123,22 @@ export async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** autocannon load on one gateway: the scenario's i-th body on the i-th request, with the bench token. */
+/**
+ * autocannon load on one gateway: the scenario's i-th body on the i-th request, with the bench
+ * token. `first` is the index of the first request: a measured load that follows a warm-up starts
+ * where the warm-up stopped (its `requests.sent`), so a varied scenario does not ask the warm-up's
+ * pages again (a repeated page is a second answer, which a gateway may treat differently from a
+ * first one, e.g. write its fallback copy).
+ */
 export function load(
   url: string,
   scenario: Scenario,
   seconds: number,
   connections: number,
   extra: Partial<autocannon.Options> = {},
+  first = 0,
 ): Promise<autocannon.Result> {
-  let i = 0;
+  let i = first;
   const rest = scenario.rest;
   if (rest) {
     return autocannon({
@@ -162,14 +169,15 @@ export interface Correctness {
   first?: string | undefined;
 }
 
-/** `load`, with every answer checked against the scenario's expected answer for that request. */
+/** `load`, with every answer checked against the scenario's expected answer for that request; `first` as in `load`. */
 export async function loadChecked(
   url: string,
   scenario: Scenario,
   seconds: number,
   connections: number,
+  first = 0,
 ): Promise<{ result: autocannon.Result; correctness: Correctness }> {
-  let i = 0;
+  let i = first;
   const correctness: Correctness = { checked: 0, wrong: 0 };
   const rest = scenario.rest;
   const onResponse = (status: number, body: string, context: object) => {

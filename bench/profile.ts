@@ -142,10 +142,10 @@ let requests = 0;
 let cpuMs = 0;
 try {
   await waitForGraphql(url, child);
-  await load(url, scenario, Number(args.warmup), Number(args.connections));
+  const warmup = await load(url, scenario, Number(args.warmup), Number(args.connections));
   child.kill('SIGUSR2');
   const cpuBefore = cpuSeconds(child.pid as number);
-  const result = await load(url, scenario, Number(args.duration), Number(args.connections));
+  const result = await load(url, scenario, Number(args.duration), Number(args.connections), {}, warmup.requests.sent);
   const written = new Promise((resolve) => child.once('message', resolve));
   child.kill('SIGUSR2');
   await written;

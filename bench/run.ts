@@ -150,14 +150,14 @@ async function measure(url: string, pid: number, subgraphsPid: number, scenario:
       peakRssMb: 0,
       failure: wrongFirst,
     };
-  await load(url, scenario, Number(args.warmup), connections);
+  const warmup = await load(url, scenario, Number(args.warmup), connections);
   const cpuBefore = cpuSeconds(pid);
   const subgraphCpuBefore = cpuSeconds(subgraphsPid);
   const redisBefore = await redisUsage();
   const rss = sampleRss(pid);
   const started = process.hrtime.bigint();
   const loadCpuBefore = process.cpuUsage();
-  const { result, correctness } = await loadChecked(url, scenario, Number(args.duration), connections);
+  const { result, correctness } = await loadChecked(url, scenario, Number(args.duration), connections, warmup.requests.sent);
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
   const loadCpu = process.cpuUsage(loadCpuBefore);
   const errors = result.errors + result.timeouts + result.non2xx;
@@ -425,11 +425,11 @@ async function soak(): Promise<void> {
     const scenario = SCENARIOS.find((s) => s.name === 'cross-subgraph-varied') as Scenario;
     // Caches and the V8 heap grow to their working size first; a single RSS reading is one point
     // of a GC sawtooth, so the verdict compares the medians of the first and the last minute.
-    await load(url, scenario, Math.max(30, Number(args.warmup)), Number(args.connections), { overallRate: rate });
+    const warmup = await load(url, scenario, Math.max(30, Number(args.warmup)), Number(args.connections), { overallRate: rate });
     const samples: number[] = [];
     const sampler = setInterval(() => samples.push(rssBytes(child.pid as number)), 5_000);
     const [cpuBefore, redisBefore] = [cpuSeconds(child.pid as number), await redisUsage()];
-    const result = await load(url, scenario, duration, Number(args.connections), { overallRate: rate });
+    const result = await load(url, scenario, duration, Number(args.connections), { overallRate: rate }, warmup.requests.sent);
     const perRequest = (seconds: number) => ((seconds * 1000) / Math.max(1, result.requests.total)).toFixed(2);
     const redisAfter = await redisUsage();
     const cpu =
