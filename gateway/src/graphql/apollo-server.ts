@@ -54,6 +54,10 @@ export function createApolloServer(options: ApolloServerOptions): ApolloServer<G
     persistedQueries: false,
     csrfPrevention: { requestHeaders: config.graphql.csrfRequiredHeaders },
     formatError: formatGatewayError,
+    // Apollo's default appends a newline to the JSON: a second string joined to the first, which
+    // the HTTP layer must then copy into one before it can measure or write it. The route sends
+    // the JSON alone (http/graphql-handler.ts).
+    stringifyResult: (result) => JSON.stringify(result),
     plugins: options.plugins,
   });
 }
