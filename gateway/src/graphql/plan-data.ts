@@ -42,20 +42,25 @@ export function executeSelectionSet(
       // Merging into an empty object copies the fragment's fields: the fragment's object is that copy.
       if (empty && fragment) {
         result = fragment;
-        empty = Object.keys(fragment).length === 0;
+        empty = !hasOwnKeys(fragment);
       } else {
         deepMerge(result, fragment);
-        if (fragment && Object.keys(fragment).length > 0) empty = false;
+        if (fragment && hasOwnKeys(fragment)) empty = false;
       }
     }
   }
   return result;
 }
 
-/** Apollo's `deepMerge` (utilities/deepMerge.ts), each value read once. */
+/**
+ * Apollo's `deepMerge` (utilities/deepMerge.ts), each value read once. Its keys are walked with
+ * `for…in` and an own-property check, the same keys in the same order as `Object.keys`, without
+ * the array `Object.keys` makes for every object merged.
+ */
 export function deepMerge(target: Dict, source: Dict | null | undefined): Dict {
   if (source === undefined || source === null) return target;
-  for (const key of Object.keys(source)) {
+  for (const key in source) {
+    if (!hasOwn.call(source, key)) continue;
     const value = source[key];
     if (value === undefined) continue;
     // A key that names something inherited (`constructor` on a parsed object) becomes the object's own.
@@ -77,6 +82,12 @@ export function deepMerge(target: Dict, source: Dict | null | undefined): Dict {
     }
   }
   return target;
+}
+
+/** Whether `object` has an own enumerable key (`Object.keys(object).length > 0`, without the array). */
+function hasOwnKeys(object: Dict): boolean {
+  for (const key in object) if (hasOwn.call(object, key)) return true;
+  return false;
 }
 
 export function moveIntoCursor(cursor: Cursor, pathInCursor: ResponsePath): Cursor | undefined {
