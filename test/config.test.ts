@@ -20,6 +20,7 @@ describe('config', () => {
       bodyLimitBytes: 1_048_576,
       shutdownTimeoutMs: 15_000,
       heapGrowingPercent: 100,
+      parallelScavenge: false,
       requestIdHeader: 'x-request-id',
       cors: { origins: [], credentials: false, methods: ['GET', 'POST'], maxAgeSeconds: 600 },
       trustedProxies: [],

@@ -1,7 +1,7 @@
 import './hot-reexports.js';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type GatewayConfig } from './config/index.js';
-import { applyHeapGrowth } from './heap-growth.js';
+import { applyGcSettings } from './gc-settings.js';
 import { endLog } from './observability/logging.js';
 import { createGateway, type Gateway } from './server.js';
 import { onShutdownSignals, signalExitCode } from './shutdown-signals.js';
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const file = values.config ?? process.env.GATEWAY_CONFIG;
   try {
     config = loadConfig({ file });
-    applyHeapGrowth(config.server.heapGrowingPercent);
+    applyGcSettings(config.server);
     // A reload reads the same file and the environment again, through the same schema.
     gateway = createGateway(config, { configSource: { file, load: () => loadConfig({ file }) } });
   } catch (error) {
