@@ -4,6 +4,7 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { loadConfig } from '../gateway/src/config/index.js';
+import { applyGcSettings } from '../gateway/src/gc-settings.js';
 import { createGateway } from '../gateway/src/server.js';
 import { listSubgraphs } from '../gateway/src/supergraph/subgraph-list.js';
 
@@ -51,6 +52,8 @@ if (kind === 'apollo') {
       ...(process.env.BENCH_TRACES_ENDPOINT ? { tracing: { enabled: true, endpoint: process.env.BENCH_TRACES_ENDPOINT } } : {}),
     },
   });
+  // The garbage collector's settings, as gateway/src/main.ts applies them.
+  applyGcSettings(config.server);
   // Logs are written as in production (JSON lines, synchronously), to a file nobody reads.
   const gateway = createGateway(config, {
     logDestination: pino.destination({ dest: process.env.BENCH_LOG_FILE ?? '/dev/null', sync: true }),

@@ -59,6 +59,8 @@ async function probe(configYaml: string): Promise<ProbeReport> {
 
 describe('the garbage collector settings (server.heapGrowingPercent, server.parallelScavenge)', () => {
   it('keep the old generation far smaller than V8 left to itself does, and the scavenges on the main thread', async () => {
+    // Two gateways, not three: the second changes both settings, and each is checked on what only
+    // it affects (how far the old generation grows; whether helper threads scavenge).
     const [byDefault, v8Own] = await Promise.all([
       probe('server:\n  port: 0\n'),
       probe('server:\n  port: 0\n  heapGrowingPercent: 0\n  parallelScavenge: true\n'),

@@ -42,7 +42,7 @@ process.once('SIGUSR2', () => {
     for (let i = 0; i < 2_000; i++) ring[made++ % ring.length] = new Array(200).fill(made);
     peak = Math.max(peak, oldSpaceUsed());
     if (majors >= 2 || made > 3_000_000) {
-      process.stdout.write(`HEAP_PROBE ${JSON.stringify({ peakOldSpaceMb: Math.round(peak / 1e6), majors })}\n`);
+      process.stdout.write(`\nHEAP_PROBE ${JSON.stringify({ peakOldSpaceMb: Math.round(peak / 1e6), majors })}\n`);
       process.exit(0);
     }
     setImmediate(step);

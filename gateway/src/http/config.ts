@@ -53,7 +53,7 @@ export const ServerConfigSchema = z
       .boolean()
       .default(false)
       .describe(
-        "Whether V8 collects the young generation on several threads (V8's `--parallel-scavenge`, set at start-up). Off: one thread, which under load costs less CPU in all (measured on the varied benchmark page: about 5% less of the gateway's CPU, the same memory, docs/performance.md) for somewhat longer pauses; the same choice suits a gateway under a CPU limit. A restart applies a change.",
+        "Whether V8 collects the young generation on several threads (V8's `--parallel-scavenge`, set at start-up). Off: one thread, which under load costs less CPU in all (measured on the varied benchmark page: about 6% less of the gateway's CPU, the same memory, docs/performance.md) for somewhat longer pauses; the same choice suits a gateway under a CPU limit. A restart applies a change.",
       ),
     requestIdHeader: z.string().min(1).default('x-request-id').describe('Header that carries the request id in, out, and on to subgraphs.'),
     cors: CorsSchema.describe('Cross-origin (CORS) access for browsers; preflights are answered before auth and CSRF checks.'),
