@@ -13,7 +13,7 @@ export interface GcSettings {
  * thread count at each scavenge), so setting them here works as the command-line flags do, for
  * every way the gateway is started (npm script, container, a platform's own command).
  *
- * Why (docs/performance.md#memory):
+ * Why (docs/performance.md: "Memory", and "Changes kept", seventh round):
  * - Heap growth: under load most of a request's objects outlive a scavenge and die in the old
  *   generation; left to itself V8 lets the old generation grow to several times the live heap
  *   before collecting it, and RSS follows.
