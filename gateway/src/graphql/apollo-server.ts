@@ -55,8 +55,8 @@ export function createApolloServer(options: ApolloServerOptions): ApolloServer<G
     csrfPrevention: { requestHeaders: config.graphql.csrfRequiredHeaders },
     formatError: formatGatewayError,
     // Apollo's default appends a newline to the JSON: a second string joined to the first, which
-    // the HTTP layer must then copy into one before it can measure or write it. The route sends
-    // the JSON alone (http/graphql-handler.ts).
+    // the HTTP layer must then copy into one before it can measure or write it. The answer is the
+    // JSON alone.
     stringifyResult: (result) => JSON.stringify(result),
     plugins: options.plugins,
   });
