@@ -71,3 +71,15 @@ export function sampleRss(pid: number, intervalMs = 250): { stop(): number } {
     },
   };
 }
+
+/**
+ * The whole machine's CPU ticks so far, from the first line of /proc/stat: `busy` is every tick not
+ * idle or waiting for I/O (steal included: time the hypervisor gave to others is not ours either),
+ * `total` all of them, over every core.
+ */
+export function machineTicks(): { busy: number; total: number } {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((sum, value) => sum + value, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle, iowait
+  return { busy: total - idle, total };
+}

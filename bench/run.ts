@@ -19,7 +19,7 @@ import {
   writeSupergraph,
   type SubgraphMode,
 } from './harness.js';
-import { cpuSeconds, rssBytes, sampleRss } from './process-stats.js';
+import { cpuSeconds, machineTicks, rssBytes, sampleRss } from './process-stats.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 
 /**
@@ -89,6 +89,10 @@ interface Row {
   cpuMsPerRequest: number;
   /** CPU of the subgraphs' process per answered request: the work the gateway's calls cost them. */
   subgraphCpuMsPerRequest: number;
+  /** The subgraphs' process CPU over the window (100% = one core): the three subgraphs share one event loop, so near 100% they bound every gateway. */
+  subgraphCpuPercent: number;
+  /** Every core's busy share over the window (100% = all cores busy, steal included): near 100% the run is bound by the machine. */
+  machineBusyPercent: number;
   /** Redis server CPU per answered request (INFO cpu; NaN when Redis does not answer): the gateway's cache and budget commands. */
   redisCpuMsPerRequest: number;
   /** Bytes Redis received per answered request (INFO stats), in KB. */
@@ -144,6 +148,8 @@ async function measure(url: string, pid: number, subgraphsPid: number, scenario:
       cpuPercent: 0,
       cpuMsPerRequest: 0,
       subgraphCpuMsPerRequest: 0,
+      subgraphCpuPercent: 0,
+      machineBusyPercent: 0,
       redisCpuMsPerRequest: 0,
       redisKbInPerRequest: 0,
       loadCpuMsPerRequest: 0,
@@ -153,6 +159,7 @@ async function measure(url: string, pid: number, subgraphsPid: number, scenario:
   const warmup = await load(url, scenario, Number(args.warmup), connections);
   const cpuBefore = cpuSeconds(pid);
   const subgraphCpuBefore = cpuSeconds(subgraphsPid);
+  const machineBefore = machineTicks();
   const redisBefore = await redisUsage();
   const rss = sampleRss(pid);
   const started = process.hrtime.bigint();
@@ -163,6 +170,7 @@ async function measure(url: string, pid: number, subgraphsPid: number, scenario:
   const errors = result.errors + result.timeouts + result.non2xx;
   const cpu = cpuSeconds(pid) - cpuBefore;
   const subgraphCpu = cpuSeconds(subgraphsPid) - subgraphCpuBefore;
+  const machineAfter = machineTicks();
   const peakRss = rss.stop();
   const redisAfter = await redisUsage();
   const perRequest = (seconds: number) => (seconds * 1000) / Math.max(1, result.requests.total);
@@ -180,6 +188,8 @@ async function measure(url: string, pid: number, subgraphsPid: number, scenario:
     cpuPercent: (cpu / elapsed) * 100,
     cpuMsPerRequest: perRequest(cpu),
     subgraphCpuMsPerRequest: perRequest(subgraphCpu),
+    subgraphCpuPercent: (subgraphCpu / elapsed) * 100,
+    machineBusyPercent: (100 * (machineAfter.busy - machineBefore.busy)) / Math.max(1, machineAfter.total - machineBefore.total),
     redisCpuMsPerRequest: perRequest(redisAfter.cpuSeconds - redisBefore.cpuSeconds),
     // perRequest's ms per second is KB per byte.
     redisKbInPerRequest: perRequest((redisAfter.bytesIn - redisBefore.bytesIn) / 1e6),
@@ -218,7 +228,7 @@ async function benchmark(): Promise<void> {
               `round ${round} ${row.scenario.padEnd(22)} ${row.gateway.padEnd(11)} ` +
                 (row.failure
                   ? `FAILED: ${row.failure}\n`
-                  : `${row.rps.toFixed(0).padStart(6)} rps  p50 ${row.p50} ms  p99 ${row.p99} ms  CPU ${row.cpuMsPerRequest.toFixed(2)} ms/req (subgraphs ${row.subgraphCpuMsPerRequest.toFixed(2)}, Redis ${row.redisCpuMsPerRequest.toFixed(2)}, ${row.redisKbInPerRequest.toFixed(1)} KB in, load ${row.loadCpuMsPerRequest.toFixed(2)})  RSS ${row.peakRssMb.toFixed(0)} MB\n`),
+                  : `${row.rps.toFixed(0).padStart(6)} rps  p50 ${row.p50} ms  p99 ${row.p99} ms  CPU ${row.cpuMsPerRequest.toFixed(2)} ms/req (subgraphs ${row.subgraphCpuMsPerRequest.toFixed(2)} at ${row.subgraphCpuPercent.toFixed(0)}% of a core, Redis ${row.redisCpuMsPerRequest.toFixed(2)}, ${row.redisKbInPerRequest.toFixed(1)} KB in, load ${row.loadCpuMsPerRequest.toFixed(2)}; machine ${row.machineBusyPercent.toFixed(0)}% busy)  RSS ${row.peakRssMb.toFixed(0)} MB\n`),
             );
           }
         } finally {
@@ -247,6 +257,8 @@ interface Summary {
   cpu: number;
   cpuMs: number;
   subgraphCpuMs: number;
+  subgraphCpu: number;
+  machineBusy: number;
   redisCpuMs: number;
   redisKbIn: number;
   loadCpuMs: number;
@@ -275,6 +287,8 @@ function summarise(rows: Row[], scenario: string, gateway: string): Summary | un
     cpu: median(mine.map((r) => r.cpuPercent)),
     cpuMs: median(mine.map((r) => r.cpuMsPerRequest)),
     subgraphCpuMs: median(mine.map((r) => r.subgraphCpuMsPerRequest)),
+    subgraphCpu: median(mine.map((r) => r.subgraphCpuPercent)),
+    machineBusy: median(mine.map((r) => r.machineBusyPercent)),
     redisCpuMs: median(mine.map((r) => r.redisCpuMsPerRequest)),
     redisKbIn: median(mine.map((r) => r.redisKbInPerRequest)),
     loadCpuMs: median(mine.map((r) => r.loadCpuMsPerRequest)),
@@ -305,7 +319,8 @@ function report(
       `${run.rounds} round(s) alternating the gateways' order; figures are medians over rounds, ratios the median of each round's ratio. ` +
       'Every answer was checked against the exact expected data. ' +
       "CPU is the gateway process tree's user+system time over the measured window (100% = one core), and per answered request (steadier than rps on a loaded machine); RSS is its peak during the window. " +
-      'The subgraphs and Redis share the machine: their CPU per answered request is the work each gateway makes them do (Redis: its `INFO`, CPU and bytes received, which count every client of that server). So does the load generator, this process: autocannon and the answer checks, per answered request.',
+      'The subgraphs and Redis share the machine: their CPU per answered request is the work each gateway makes them do (Redis: its `INFO`, CPU and bytes received, which count every client of that server). So does the load generator, this process: autocannon and the answer checks, per answered request. ' +
+      "The three subgraphs run in one process, so its CPU % (100% = one core) near 100 bounds every gateway's rps; machine busy % is every core's busy share over the window (steal included), which near 100 bounds a gateway that is not itself one core flat out.",
     '',
     ...gateways.map((g) => `- **${g.name}**: ${g.description}`),
     '',
@@ -315,19 +330,19 @@ function report(
     lines.push(`## ${scenario.name}: ${scenario.description}`, '');
     if (scenario.rest) lines.push('Only this gateway has a REST passthrough: compare ours with every plugin on to ours with them off.', '');
     lines.push(
-      '| gateway | rps | rps vs bare Apollo | p50 ms | p99 ms | CPU % | CPU ms / request | subgraphs CPU ms / request | Redis CPU ms / request | Redis KB in / request | load generator CPU ms / request | peak RSS MB | RSS vs bare Apollo |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| gateway | rps | rps vs bare Apollo | p50 ms | p99 ms | CPU % | CPU ms / request | subgraphs CPU ms / request | subgraphs CPU % | Redis CPU ms / request | Redis KB in / request | load generator CPU ms / request | machine busy % | peak RSS MB | RSS vs bare Apollo |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const gateway of gateways) {
       const s = summarise(rows, scenario.name, gateway.name);
       summaries.set(`${scenario.name}/${gateway.name}`, s);
       if (!s) continue;
       if (s.failure) {
-        lines.push(`| ${gateway.name} | **FAILED** (${s.failure.replace(/\|/g, '\\|').slice(0, 300)}) | | | | | | | | | | | |`);
+        lines.push(`| ${gateway.name} | **FAILED** (${s.failure.replace(/\|/g, '\\|').slice(0, 300)}) | | | | | | | | | | | | | |`);
         continue;
       }
       lines.push(
-        `| ${gateway.name} | ${s.rps.toFixed(0)} | ${ratio(s.rpsRatio)} | ${s.p50} | ${s.p99} | ${s.cpu.toFixed(0)} | ${s.cpuMs.toFixed(2)} | ${s.subgraphCpuMs.toFixed(2)} | ${Number.isFinite(s.redisCpuMs) ? s.redisCpuMs.toFixed(2) : 'n/a'} | ${Number.isFinite(s.redisKbIn) ? s.redisKbIn.toFixed(1) : 'n/a'} | ${s.loadCpuMs.toFixed(2)} | ${s.rss.toFixed(0)} | ${ratio(s.rssRatio)} |`,
+        `| ${gateway.name} | ${s.rps.toFixed(0)} | ${ratio(s.rpsRatio)} | ${s.p50} | ${s.p99} | ${s.cpu.toFixed(0)} | ${s.cpuMs.toFixed(2)} | ${s.subgraphCpuMs.toFixed(2)} | ${s.subgraphCpu.toFixed(0)} | ${Number.isFinite(s.redisCpuMs) ? s.redisCpuMs.toFixed(2) : 'n/a'} | ${Number.isFinite(s.redisKbIn) ? s.redisKbIn.toFixed(1) : 'n/a'} | ${s.loadCpuMs.toFixed(2)} | ${s.machineBusy.toFixed(0)} | ${s.rss.toFixed(0)} | ${ratio(s.rssRatio)} |`,
       );
     }
     lines.push('');
