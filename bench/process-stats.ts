@@ -78,7 +78,14 @@ export function sampleRss(pid: number, intervalMs = 250): { stop(): number } {
  * `total` all of them, over every core.
  */
 export function machineTicks(): { busy: number; total: number } {
-  const fields = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  let line: string;
+  try {
+    line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  } catch {
+    return { busy: Number.NaN, total: Number.NaN }; // not Linux: reported as n/a
+  }
+  // user nice system idle iowait irq softirq steal; guest and guest_nice (after them) are already in user and nice.
+  const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
   const total = fields.reduce((sum, value) => sum + value, 0);
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle, iowait
   return { busy: total - idle, total };

@@ -228,7 +228,7 @@ async function benchmark(): Promise<void> {
               `round ${round} ${row.scenario.padEnd(22)} ${row.gateway.padEnd(11)} ` +
                 (row.failure
                   ? `FAILED: ${row.failure}\n`
-                  : `${row.rps.toFixed(0).padStart(6)} rps  p50 ${row.p50} ms  p99 ${row.p99} ms  CPU ${row.cpuMsPerRequest.toFixed(2)} ms/req (subgraphs ${row.subgraphCpuMsPerRequest.toFixed(2)} at ${row.subgraphCpuPercent.toFixed(0)}% of a core, Redis ${row.redisCpuMsPerRequest.toFixed(2)}, ${row.redisKbInPerRequest.toFixed(1)} KB in, load ${row.loadCpuMsPerRequest.toFixed(2)}; machine ${row.machineBusyPercent.toFixed(0)}% busy)  RSS ${row.peakRssMb.toFixed(0)} MB\n`),
+                  : `${row.rps.toFixed(0).padStart(6)} rps  p50 ${row.p50} ms  p99 ${row.p99} ms  CPU ${row.cpuMsPerRequest.toFixed(2)} ms/req (subgraphs ${row.subgraphCpuMsPerRequest.toFixed(2)} at ${row.subgraphCpuPercent.toFixed(0)}% of a core, Redis ${row.redisCpuMsPerRequest.toFixed(2)}, ${row.redisKbInPerRequest.toFixed(1)} KB in, load ${row.loadCpuMsPerRequest.toFixed(2)}; machine ${percent(row.machineBusyPercent)} busy)  RSS ${row.peakRssMb.toFixed(0)} MB\n`),
             );
           }
         } finally {
@@ -299,6 +299,7 @@ function summarise(rows: Row[], scenario: string, gateway: string): Summary | un
   };
 }
 
+const percent = (value: number) => (Number.isFinite(value) ? `${value.toFixed(0)}%` : 'n/a');
 const ratio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
 
 function report(
@@ -342,7 +343,7 @@ function report(
         continue;
       }
       lines.push(
-        `| ${gateway.name} | ${s.rps.toFixed(0)} | ${ratio(s.rpsRatio)} | ${s.p50} | ${s.p99} | ${s.cpu.toFixed(0)} | ${s.cpuMs.toFixed(2)} | ${s.subgraphCpuMs.toFixed(2)} | ${s.subgraphCpu.toFixed(0)} | ${Number.isFinite(s.redisCpuMs) ? s.redisCpuMs.toFixed(2) : 'n/a'} | ${Number.isFinite(s.redisKbIn) ? s.redisKbIn.toFixed(1) : 'n/a'} | ${s.loadCpuMs.toFixed(2)} | ${s.machineBusy.toFixed(0)} | ${s.rss.toFixed(0)} | ${ratio(s.rssRatio)} |`,
+        `| ${gateway.name} | ${s.rps.toFixed(0)} | ${ratio(s.rpsRatio)} | ${s.p50} | ${s.p99} | ${s.cpu.toFixed(0)} | ${s.cpuMs.toFixed(2)} | ${s.subgraphCpuMs.toFixed(2)} | ${s.subgraphCpu.toFixed(0)} | ${Number.isFinite(s.redisCpuMs) ? s.redisCpuMs.toFixed(2) : 'n/a'} | ${Number.isFinite(s.redisKbIn) ? s.redisKbIn.toFixed(1) : 'n/a'} | ${s.loadCpuMs.toFixed(2)} | ${Number.isFinite(s.machineBusy) ? s.machineBusy.toFixed(0) : 'n/a'} | ${s.rss.toFixed(0)} | ${ratio(s.rssRatio)} |`,
       );
     }
     lines.push('');
