@@ -29,12 +29,12 @@ interface ProbeReport {
 
 /** Starts `gateway/src/main.ts` with the probe preloaded; resolves with what the probe saw. */
 async function probe(configYaml: string): Promise<ProbeReport> {
-  const dir = mkdtempSync(join(tmpdir(), 'heap-growth-'));
+  const dir = mkdtempSync(join(tmpdir(), 'gc-settings-'));
   writeFileSync(join(dir, 'gateway.yaml'), configYaml);
   const gateway = spawnGateway(
     { SUPERGRAPH_PATH: supergraphPath },
     ['--config', join(dir, 'gateway.yaml')],
-    ['--expose-gc', '--import', './test/helpers/heap-growth-probe.mjs'],
+    ['--expose-gc', '--import', './test/helpers/gc-settings-probe.mjs'],
   );
   // Bounded: a gateway that never gets ready or a probe that never ends is stopped, and the test fails.
   const deadline = setTimeout(() => gateway.child.kill('SIGKILL'), 45_000);
