@@ -2,9 +2,10 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEV_JWT_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import type { LimitSpec } from '../gateway/src/rate-limit/budget.js';
+import { RedisBudgetStore } from '../gateway/src/rate-limit/redis-store.js';
 import {
   NINE_POINTS,
   TEST_REDIS_URL,
@@ -187,11 +188,67 @@ describe('charging, refunds and what the client is told', () => {
     // Estimate: 2 products + (1 product + 2 for inStock) = 5. Actual: the 2 products; the null costs nothing.
     const actual = 2;
     expect(result.body.extensions).toMatchObject({ cost: { requestedQueryCost: 5, actualQueryCost: actual } });
-    const [burst, daily] = await peek(userKey('refund'), PRO);
-    expect(burst?.remaining).toBeGreaterThanOrEqual(1_000 - actual);
-    expect(burst?.remaining).toBeLessThan(1_000 - actual + 1);
-    expect(daily?.remaining).toBe(5_000 - actual);
+    // The answer's headers count the refund; Redis gets it within rateLimit.refundDelayMs (100 ms by default).
+    expect(result.headers.get('x-ratelimit-remaining')).toBe(String(1_000 - actual));
+    expect(result.headers.get('ratelimit')).toMatch(new RegExp(`^"burst";r=${1_000 - actual};t=\\d+, "daily";r=${5_000 - actual};t=\\d+$`));
+    await vi.waitFor(
+      async () => {
+        const [burst, daily] = await peek(userKey('refund'), PRO);
+        expect(burst?.remaining).toBeGreaterThanOrEqual(1_000 - actual);
+        expect(burst?.remaining).toBeLessThan(1_000 - actual + 1);
+        expect(daily?.remaining).toBe(5_000 - actual);
+      },
+      { timeout: 2_000, interval: 25 },
+    );
     expect(gw.logs.completed('refund-1')[0]).toMatchObject({ tier: 'pro', cost: { estimated: 5, actual } });
+  });
+
+  it('sends one budget script per request of a busy client: each refund rides on its next charge, the last goes out at shutdown', async () => {
+    const heldPrefix = testKeyPrefix('cost-held-refunds');
+    const held = await startCostGateway(counted, {
+      redis: { url: TEST_REDIS_URL, keyPrefix: heldPrefix },
+      rateLimit: {
+        refundDelayMs: 10_000,
+        defaultTier: 'pro',
+        tiers: { pro: { maxCost: 500, maxDepth: 10, maxAliases: 5, maxRootFields: 5, limits: PRO } },
+      },
+    });
+    const monitor = await new Redis(TEST_REDIS_URL).monitor();
+    const scripts: string[] = [];
+    // The budget scripts that change the client's budget (the mode follows the keys; this test's peeks are left out).
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      const mode = String(args[3 + Number(args[2])]);
+      if (/^eval/i.test(args[0] ?? '') && mode !== 'peek' && args.some((arg) => arg.startsWith(`${heldPrefix}rl:{${userKey('busy')}}`)))
+        scripts.push(mode);
+    });
+    try {
+      // Estimate 5, actual 2: 3 points to refund after each.
+      const query = '{ topProducts(first: 2) { upc } product(upc: "no-such-product") { upc name inStock } }';
+      const headers = await bearer('busy', 'pro');
+      for (const told of [998, 996, 994]) {
+        const result = await postGraphql(held.graphqlUrl, { query }, headers);
+        expect(result.status).toBe(200);
+        expect(result.headers.get('x-ratelimit-remaining')).toBe(String(told));
+      }
+      // Three charges, the first two refunds folded into the next: no refund of their own. The last is held.
+      await vi.waitFor(() => expect(scripts).toEqual(['charge', 'charge', 'charge']), { timeout: 2_000, interval: 20 });
+      const store = held.gateway.budget!.store;
+      expect((await store.peek(userKey('busy'), PRO))[1]?.remaining).toBe(5_000 - 15 + 6);
+      await held.close();
+      await vi.waitFor(() => expect(scripts).toEqual(['charge', 'charge', 'charge', 'refund']), { timeout: 2_000, interval: 20 });
+      const redis = new Redis(TEST_REDIS_URL, { keyPrefix: heldPrefix });
+      try {
+        const [burst, daily] = await new RedisBudgetStore(redis).peek(userKey('busy'), PRO);
+        expect(Math.round(burst?.remaining ?? 0)).toBe(1_000 - 6);
+        expect(daily?.remaining).toBe(5_000 - 6);
+      } finally {
+        redis.disconnect();
+      }
+    } finally {
+      monitor.disconnect();
+      await held.close();
+      await deleteKeys(TEST_REDIS_URL, heldPrefix);
+    }
   });
 
   it('answers 429 RATE_LIMITED with a Retry-After after which the operation fits, sending nothing to any subgraph', async () => {

@@ -8,6 +8,7 @@ import { RedisBudgetStore } from '../gateway/src/rate-limit/redis-store.js';
 import { LogCapture } from './helpers/logs.js';
 import { startPrivateRedis, type PrivateRedis } from './helpers/redis-server.js';
 import { sleep } from './helpers/tiny-subgraph.js';
+import { stateAfter } from './helpers/contracts/budget-store.js';
 
 let server: PrivateRedis;
 let redis: Redis;
@@ -109,7 +110,7 @@ describe('rate-limit store failover', () => {
       server.thaw();
       await sleep(400);
       // ...and refunded there, even though Redis answers again.
-      const after = await store.refund('erin', 30, LIMITS, inMemory.chargedBy);
+      const after = stateAfter(await store.refund('erin', 30, LIMITS, inMemory.chargedBy));
       expect(Math.floor(after[0]?.remaining ?? 0)).toBe(90);
       // Redis shows erin at 60, not 90: the charge that timed out against the frozen Redis ran when
       // it thawed (a known effect of failing over, see docs/cost-and-rate-limits.md), and the refund did not go there.

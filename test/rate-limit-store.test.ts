@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { getHeapStatistics } from 'node:v8';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { BudgetStore } from '../gateway/src/rate-limit/budget.js';
 import { FailoverBudgetStore } from '../gateway/src/rate-limit/failover-store.js';
 import { MemoryBudgetStore } from '../gateway/src/rate-limit/memory-store.js';
 import { RedisBudgetStore } from '../gateway/src/rate-limit/redis-store.js';
 import { closeRedis, createRedis } from '../gateway/src/redis/client.js';
-import { bucket, describeBudgetStoreContract, newClient } from './helpers/contracts/budget-store.js';
+import { bucket, describeBudgetStoreContract, newClient, window } from './helpers/contracts/budget-store.js';
 
 /**
  * One contract (test/helpers/contracts/budget-store.ts), every store: Redis and memory here, a
@@ -96,5 +96,81 @@ describe("the gateway's Redis connection", () => {
     } finally {
       await closeRedis(client);
     }
+  });
+});
+
+describe('refunds held by the Redis store (rateLimit.refundDelayMs)', () => {
+  // A bucket that refills too slowly to move in a test, and a window: both exact.
+  const limits = [bucket(100, 0.0001, 'held-b'), window(100, 3600, 'held-w')];
+  const remaining = async (client: string) => (await new RedisBudgetStore(redis).peek(client, limits)).map((s) => Math.round(s.remaining));
+
+  it("folds a held refund into the client's next charge: one script call, and the budget exact after it", async () => {
+    const store = new RedisBudgetStore(redis, { refundDelayMs: 60_000 });
+    const calls = vi.spyOn(redis as unknown as { gatewayBudget: (...args: unknown[]) => unknown }, 'gatewayBudget');
+    try {
+      const client = newClient();
+      await store.charge(client, 40, limits);
+      expect(await store.refund(client, 30, limits)).toBe('deferred');
+      expect(await remaining(client)).toEqual([60, 60]); // held, not sent
+      calls.mockClear();
+      const next = await store.charge(client, 10, limits);
+      expect(calls).toHaveBeenCalledTimes(1);
+      // 100 - 40 + 30 - 10, in the bucket and in the window.
+      expect(next.limits.map((s) => Math.round(s.remaining))).toEqual([80, 80]);
+      expect(await remaining(client)).toEqual([80, 80]);
+      // Nothing is left to send: the credit went once.
+      await store.close();
+      expect(await remaining(client)).toEqual([80, 80]);
+    } finally {
+      calls.mockRestore();
+    }
+  });
+
+  it('sends a held refund by itself within refundDelayMs when no charge comes, and sums refunds held meanwhile', async () => {
+    const store = new RedisBudgetStore(redis, { refundDelayMs: 50 });
+    const client = newClient();
+    await store.charge(client, 60, limits);
+    expect(await store.refund(client, 20, limits)).toBe('deferred');
+    expect(await store.refund(client, 15, limits)).toBe('deferred');
+    expect(await remaining(client)).toEqual([40, 40]);
+    await vi.waitFor(async () => expect(await remaining(client)).toEqual([75, 75]), { timeout: 2_000, interval: 20 });
+  });
+
+  it('gives the held refund back even when the charge carrying it is refused', async () => {
+    const store = new RedisBudgetStore(redis, { refundDelayMs: 60_000 });
+    const client = newClient();
+    await store.charge(client, 90, limits);
+    await store.refund(client, 50, limits);
+    const refused = await store.charge(client, 70, limits);
+    expect(refused.allowed).toBe(false);
+    expect(refused.limits.map((s) => Math.round(s.remaining))).toEqual([60, 60]);
+    expect(await remaining(client)).toEqual([60, 60]);
+  });
+
+  it('keeps held refunds apart per client and per set of limits', async () => {
+    const store = new RedisBudgetStore(redis, { refundDelayMs: 60_000 });
+    const [a, b] = [newClient(), newClient()];
+    const onlyBucket = limits.slice(0, 1);
+    await store.charge(a, 50, limits);
+    await store.charge(b, 50, limits);
+    await store.refund(a, 20, limits);
+    // b's charge and a charge of a with other limits do not take a's credit.
+    await store.charge(b, 10, limits);
+    await store.charge(a, 10, onlyBucket);
+    expect(await remaining(a)).toEqual([40, 50]);
+    expect(await remaining(b)).toEqual([40, 40]);
+    await store.close();
+    expect(await remaining(a)).toEqual([60, 70]);
+  });
+
+  it('forgets the refunds it holds for a client that is reset', async () => {
+    const store = new RedisBudgetStore(redis, { refundDelayMs: 60_000 });
+    const client = newClient();
+    await store.charge(client, 50, limits);
+    await store.refund(client, 30, limits);
+    await store.reset(client, limits);
+    await store.charge(client, 10, limits);
+    await store.close();
+    expect(await remaining(client)).toEqual([90, 90]);
   });
 });

@@ -76,6 +76,8 @@ export const costFeature: Feature<CostConfig, { logger: Logger; metrics: Gateway
       provides: { costs, budget },
       apolloPlugins: [plugin],
       describe: (request) => describeCost(requestState(request)),
+      // Refunds the budget still holds reach Redis before it is let go (features close first).
+      close: () => budget?.close(),
       // The schema validated the new tiers (and the limits of their overrides) already: nothing can fail here.
       prepareReload({ next }) {
         const { tiers, defaultTier } = next.rateLimit;

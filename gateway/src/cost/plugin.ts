@@ -296,7 +296,7 @@ async function settle(
   requestContext.contextValue.state.cost = { estimated: estimate.cost, actual };
   let limits = admitted.limits;
   // Refunds the unused part and counts what was spent (gateway_client_cost_total).
-  if (budget && limits) limits = (await budget.settle(client, estimate.cost, actual, policy.limits, admitted.chargedBy)) ?? limits;
+  if (budget && limits) limits = (await budget.settle(client, estimate.cost, actual, policy.limits, admitted.chargedBy, limits)) ?? limits;
   if (run.withExtensions) {
     result.extensions = {
       ...result.extensions,

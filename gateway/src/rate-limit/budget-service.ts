@@ -2,7 +2,7 @@ import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import type { RateLimitConfig } from './config.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import type { BudgetStore, ChargedBy, LimitSpec, LimitState } from './budget.js';
+import type { BudgetStore, ChargedBy, LimitSpec, LimitState, RefundResult } from './budget.js';
 import { BudgetStoreUnavailableError, FailoverBudgetStore } from './failover-store.js';
 import { rateLimitHeaders, retryAfterHeader, type RateLimitHeaderOptions } from './headers.js';
 import { MemoryBudgetStore } from './memory-store.js';
@@ -77,14 +77,15 @@ export class BudgetService {
 
   /**
    * Gives back `points` (never above a limit's maximum) to the store that took the charge
-   * (`chargedBy` from the allowed outcome); the state after, or undefined if that store failed.
+   * (`chargedBy` from the allowed outcome); the state after, `deferred` (the store sends it
+   * later), or undefined if that store failed.
    */
   async refund(
     client: BudgetClient,
     points: number,
     limits: readonly LimitSpec[],
     chargedBy?: ChargedBy,
-  ): Promise<LimitState[] | undefined> {
+  ): Promise<RefundResult | undefined> {
     try {
       return await this.options.store.refund(client.clientKey, points, limits, chargedBy);
     } catch {
@@ -95,7 +96,8 @@ export class BudgetService {
   /**
    * Closes a charge made with `settleLater`: refunds `charged - used` when positive and counts what
    * the client finally spent (`used`, or all of `charged` if the refund failed). The state after the
-   * refund, or undefined when nothing was refunded.
+   * refund (worked out from `chargedState`, the state the charge left, when the store holds the
+   * refund to send it later), or undefined when nothing was refunded.
    */
   async settle(
     client: BudgetClient,
@@ -103,16 +105,34 @@ export class BudgetService {
     used: number,
     limits: readonly LimitSpec[],
     chargedBy?: ChargedBy,
+    chargedState?: readonly LimitState[],
   ): Promise<LimitState[] | undefined> {
     const unused = charged - used;
     const after = unused > 0 ? await this.refund(client, unused, limits, chargedBy) : undefined;
     this.options.metrics?.observeClientCost(client.clientKey, client.tier, after ? used : charged);
-    return after;
+    if (after !== 'deferred') return after;
+    return chargedState?.map((state) => refunded(state, unused));
+  }
+
+  /** Sends what the store holds (deferred refunds): at shutdown, before Redis is let go. */
+  async close(): Promise<void> {
+    await this.options.store.close?.();
   }
 
   headers(states: readonly LimitState[]): Record<string, string> {
     return rateLimitHeaders(states, this.options.headers);
   }
+}
+
+/**
+ * The state a charge left, with `points` given back: what the store will hold once a deferred
+ * refund reaches it (other requests of the client aside). A bucket's reset is when it is full
+ * again at its restore rate; a window's reset is when the window moves on, which a refund does not change.
+ */
+function refunded(state: LimitState, points: number): LimitState {
+  const remaining = Math.min(state.max, state.remaining + points);
+  if (state.kind === 'sliding_window') return { ...state, remaining };
+  return { ...state, remaining, resetSeconds: state.restoreRate > 0 ? (state.max - remaining) / state.restoreRate : 0 };
 }
 
 /**
@@ -128,12 +148,15 @@ export function createBudgetStore(
   const useRedis = config.store === 'redis' || (config.store === 'auto' && redis !== undefined);
   if (!useRedis) return { store: new MemoryBudgetStore(), kind: 'memory' };
   if (!redis) throw new Error('rateLimit.store is redis but no redis.url is configured');
-  const store = new FailoverBudgetStore(new RedisBudgetStore(redis), {
-    timeoutMs: config.storeTimeoutMs,
-    retryPrimaryAfterMs: config.retryStoreAfterMs,
-    fallback: config.onStoreFailure === 'open' ? new MemoryBudgetStore() : undefined,
-    logger,
-    onPrimaryError: () => metrics?.rateLimitStoreErrors.inc(),
-  });
+  const store = new FailoverBudgetStore(
+    new RedisBudgetStore(redis, { refundDelayMs: config.refundDelayMs, onRefundLost: () => metrics?.rateLimitStoreErrors.inc() }),
+    {
+      timeoutMs: config.storeTimeoutMs,
+      retryPrimaryAfterMs: config.retryStoreAfterMs,
+      fallback: config.onStoreFailure === 'open' ? new MemoryBudgetStore() : undefined,
+      logger,
+      onPrimaryError: () => metrics?.rateLimitStoreErrors.inc(),
+    },
+  );
   return { store, kind: 'redis' };
 }

@@ -45,18 +45,26 @@ export interface ChargeResult {
   limits: LimitState[];
 }
 
+/**
+ * A refund's outcome: the state after it, or `deferred` when the store holds it to send later
+ * (the Redis store with `rateLimit.refundDelayMs`), so the state after is not known here.
+ */
+export type RefundResult = LimitState[] | 'deferred';
+
 export interface BudgetStore {
   /** Takes `cost` points from every limit of the client, or from none if any would go short. */
   charge(client: string, cost: number, limits: readonly LimitSpec[]): Promise<ChargeResult>;
   /**
-   * Gives `points` back to every limit (never above its max); returns the state after.
-   * `chargedBy`: where a failover store took the charge (other stores ignore it).
+   * Gives `points` back to every limit (never above its max); returns the state after, or
+   * `deferred`. `chargedBy`: where a failover store took the charge (other stores ignore it).
    */
-  refund(client: string, points: number, limits: readonly LimitSpec[], chargedBy?: ChargedBy): Promise<LimitState[]>;
+  refund(client: string, points: number, limits: readonly LimitSpec[], chargedBy?: ChargedBy): Promise<RefundResult>;
   /** The state of every limit without changing it. */
   peek(client: string, limits: readonly LimitSpec[]): Promise<LimitState[]>;
   /** Forgets the client's state of every limit, so each is full again; resolves to how many were stored. */
   reset(client: string, limits: readonly LimitSpec[]): Promise<number>;
+  /** Sends what the store still holds (deferred refunds) before its connection goes away. */
+  close?(): Promise<void>;
 }
 
 /**

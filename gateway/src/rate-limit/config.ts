@@ -88,6 +88,15 @@ export const RateLimitConfigSchema = z
     retryStoreAfterMs: positiveInt
       .default(1_000)
       .describe('After a Redis failure, how long to stay on the failure policy before trying Redis again.'),
+    refundDelayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(10_000)
+      .default(100)
+      .describe(
+        "Redis store: how long a refund of unused points may wait in this instance, folded into the client's next charge when one comes first (one round trip per request instead of two); meanwhile every instance sees the budget short by it, never over. 0: each refund is sent at once and awaited, and the `RateLimit` headers show Redis' state after it.",
+      ),
     headers: z
       .object({
         ietf: z.boolean().default(true).describe('Send `RateLimit-Policy` and `RateLimit` (IETF httpapi draft).'),

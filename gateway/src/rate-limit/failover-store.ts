@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { BudgetStore, ChargeResult, ChargedBy, LimitSpec, LimitState } from './budget.js';
+import type { BudgetStore, ChargeResult, ChargedBy, LimitSpec, LimitState, RefundResult } from './budget.js';
 
 export class BudgetStoreUnavailableError extends Error {
   override readonly name = 'BudgetStoreUnavailableError';
@@ -51,7 +51,7 @@ export class FailoverBudgetStore implements BudgetStore {
    * the in-memory limiter (or the reverse). If that store cannot take it now, the refund is lost
    * (the client was charged its estimate), which errs on the side of the budget.
    */
-  refund(client: string, points: number, limits: readonly LimitSpec[], chargedBy?: ChargedBy): Promise<LimitState[]> {
+  refund(client: string, points: number, limits: readonly LimitSpec[], chargedBy?: ChargedBy): Promise<RefundResult> {
     if (chargedBy === 'fallback') {
       if (!this.options.fallback) return Promise.reject(new BudgetStoreUnavailableError('no fallback store'));
       return this.options.fallback.refund(client, points, limits);
@@ -72,6 +72,11 @@ export class FailoverBudgetStore implements BudgetStore {
   async reset(client: string, limits: readonly LimitSpec[]): Promise<number> {
     const local = (await this.options.fallback?.reset(client, limits)) ?? 0;
     return local + (await withDeadline(this.primary.reset(client, limits), this.options.timeoutMs));
+  }
+
+  /** The primary's held refunds are sent (the fallback, in memory, holds none). */
+  async close(): Promise<void> {
+    await this.primary.close?.();
   }
 
   private async call<T>(operation: (store: BudgetStore) => Promise<T>): Promise<T> {

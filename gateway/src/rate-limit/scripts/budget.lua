@@ -1,6 +1,7 @@
 -- Charges, refunds or reads a client's limits atomically. Redis TIME is the clock.
 -- KEYS[i]: the key of limit i (all hash-tagged with the client, so one slot).
--- ARGV[1]: mode: "charge" | "refund" | "peek"; ARGV[2]: points.
+-- ARGV[1]: mode: "charge" | "refund" | "peek"; ARGV[2]: points; ARGV[3]: credit, points refunded
+--   before a charge (refunds this instance held for the client, folded into its next charge).
 -- Then for each limit, 3 values: kind ("tb" | "sw"), a, b:
 --   tb: a = capacity, b = refill per second; state hash {tokens, ts}
 --   sw: a = limit per window, b = window seconds; state hash {win, cur, prev}; the used amount is
@@ -8,7 +9,8 @@
 -- Returns {allowed (1|0), retryAfter (string, "-1" = never), then per limit: remaining, reset, max, rate}.
 local mode = ARGV[1]
 local points = tonumber(ARGV[2])
-local count = (#ARGV - 2) / 3
+local credit = tonumber(ARGV[3])
+local count = (#ARGV - 3) / 3
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 
@@ -17,7 +19,7 @@ local allowed = true
 local retry = 0
 
 for i = 1, count do
-  local base = 2 + (i - 1) * 3
+  local base = 3 + (i - 1) * 3
   local kind = ARGV[base + 1]
   local a = tonumber(ARGV[base + 2])
   local b = tonumber(ARGV[base + 3])
@@ -27,6 +29,7 @@ for i = 1, count do
     local tokens = tonumber(h[1]) or a
     local ts = tonumber(h[2]) or now
     s.tokens = math.min(a, tokens + math.max(0, now - ts) * b)
+    if mode == 'charge' then s.tokens = math.min(a, s.tokens + credit) end
     if mode == 'charge' and s.tokens < points then
       allowed = false
       if points > a then retry = -1 elseif retry >= 0 then retry = math.max(retry, (points - s.tokens) / b) end
@@ -38,6 +41,7 @@ for i = 1, count do
     local cur = tonumber(h[2]) or 0
     local prev = tonumber(h[3]) or 0
     if stored == win - 1 then prev = cur; cur = 0 elseif stored < win - 1 then prev = 0; cur = 0 end
+    if mode == 'charge' then cur = math.max(0, cur - credit) end
     s.win = win; s.cur = cur; s.prev = prev
     s.elapsed = (now - win * b) / b
     if mode == 'charge' and prev * (1 - s.elapsed) + cur + points > a then
