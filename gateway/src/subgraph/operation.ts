@@ -12,19 +12,29 @@ export interface SubgraphOperation {
 }
 
 const MAX_REMEMBERED = 2_000;
-const remembered = new Map<string, SubgraphOperation>();
+/**
+ * By document, then operation name ('' for none). Keyed by the document string itself: the planner
+ * hands over the same string object each time, whose hash V8 keeps, where a key joined from the
+ * name and the document was a new string to copy and hash on every call (twice per call).
+ */
+const remembered = new Map<string, Map<string, SubgraphOperation>>();
 
 /**
  * The type and root fields of a query-planner-generated subgraph document. The planner sends the
- * same few documents over and over, so results are remembered (a bounded map, oldest dropped first).
+ * same few documents over and over, so results are remembered (a bounded map of documents, oldest
+ * dropped first).
  */
 export function analyseOperation(query: string, operationName?: string): SubgraphOperation {
-  const key = operationName ? `${operationName}\n${query}` : query;
-  const known = remembered.get(key);
+  const name = operationName ?? '';
+  let byName = remembered.get(query);
+  const known = byName?.get(name);
   if (known) return known;
   const result = analyse(parse(query), operationName);
-  if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value as string);
-  remembered.set(key, result);
+  if (!byName) {
+    if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value as string);
+    remembered.set(query, (byName = new Map()));
+  }
+  byName.set(name, result);
   return result;
 }
 
