@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deleteKeys, testKeyPrefix, waitForRedis } from './helpers/cost-stack.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { TEST_REDIS_URL } from './helpers/redis.js';
@@ -161,13 +161,20 @@ describe('admin API: budgets', () => {
       }),
     );
     expect(announced.burst).toBeLessThan(1000);
-    const budget = await call('GET', '/admin/clients/ip:127.0.0.1/budget?tier=anonymous', read);
-    expect(budget.status).toBe(200);
-    expect(budget.body).toMatchObject({ client: 'ip:127.0.0.1', tier: 'anonymous' });
-    const [burst, hourly] = budget.body.limits;
-    expect(burst).toMatchObject({ name: 'burst', kind: 'token_bucket', limit: 1000, remaining: announced.burst });
-    expect(hourly).toMatchObject({ name: 'hourly', kind: 'sliding_window', limit: 5000, remaining: announced.hourly });
-    expect(burst.resetSeconds).toBeGreaterThan(0);
+    // The last answer's refund reaches Redis within rateLimit.refundDelayMs (100 ms): from then on
+    // the admin API reads what the headers announced.
+    await vi.waitFor(
+      async () => {
+        const budget = await call('GET', '/admin/clients/ip:127.0.0.1/budget?tier=anonymous', read);
+        expect(budget.status).toBe(200);
+        expect(budget.body).toMatchObject({ client: 'ip:127.0.0.1', tier: 'anonymous' });
+        const [burst, hourly] = budget.body.limits;
+        expect(burst).toMatchObject({ name: 'burst', kind: 'token_bucket', limit: 1000, remaining: announced.burst });
+        expect(hourly).toMatchObject({ name: 'hourly', kind: 'sliding_window', limit: 5000, remaining: announced.hourly });
+        expect(burst.resetSeconds).toBeGreaterThan(0);
+      },
+      { timeout: 2_000, interval: 25 },
+    );
 
     const keys = [`${prefix}rl:{ip:127.0.0.1}:tb:burst`, `${prefix}rl:{ip:127.0.0.1}:sw:hourly`];
     expect(await redis.exists(...keys)).toBe(2);

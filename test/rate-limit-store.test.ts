@@ -147,6 +147,47 @@ describe('refunds held by the Redis store (rateLimit.refundDelayMs)', () => {
     expect(await remaining(client)).toEqual([60, 60]);
   });
 
+  it('counts a held refund lost when the charge carrying it or the send fails (the client keeps the charge)', async () => {
+    // A connection that never connects and queues nothing: every command fails at once.
+    const dead = new Redis(REDIS_URL, { lazyConnect: true, enableOfflineQueue: false, keyPrefix: PREFIX });
+    const lost: unknown[] = [];
+    const store = new RedisBudgetStore(dead, { refundDelayMs: 60_000, onRefundLost: (error) => lost.push(error) });
+    const client = newClient();
+    expect(await store.refund(client, 10, limits)).toBe('deferred');
+    await expect(store.charge(client, 5, limits)).rejects.toThrow();
+    expect(lost).toHaveLength(1);
+    // A charge without a credit to carry loses nothing.
+    await expect(store.charge(client, 5, limits)).rejects.toThrow();
+    expect(lost).toHaveLength(1);
+    await store.refund(client, 10, limits);
+    await store.close();
+    expect(lost).toHaveLength(2);
+    dead.disconnect();
+  });
+
+  it('through the failover store: a held refund of a charge taken in Redis reaches Redis, one taken in memory stays there', async () => {
+    const memory = new MemoryBudgetStore();
+    const primary = new RedisBudgetStore(redis, { refundDelayMs: 60_000 });
+    const store = new FailoverBudgetStore(primary, {
+      timeoutMs: 2_000,
+      retryPrimaryAfterMs: 1_000,
+      fallback: memory,
+      logger: pino({ level: 'silent' }),
+    });
+    const client = newClient();
+    const charged = await store.charge(client, 40, limits);
+    expect(charged.chargedBy).toBe('primary');
+    expect(await store.refund(client, 30, limits, charged.chargedBy)).toBe('deferred');
+    // A refund of a charge the fallback took goes to memory at once, never to Redis.
+    const inMemory = await memory.charge(client, 50, limits);
+    expect(inMemory.allowed).toBe(true);
+    const back = await store.refund(client, 20, limits, 'fallback');
+    expect(back).not.toBe('deferred');
+    await store.close();
+    expect(await remaining(client)).toEqual([90, 90]);
+    expect((await memory.peek(client, limits)).map((s) => Math.round(s.remaining))).toEqual([70, 70]);
+  });
+
   it('keeps held refunds apart per client and per set of limits', async () => {
     const store = new RedisBudgetStore(redis, { refundDelayMs: 60_000 });
     const [a, b] = [newClient(), newClient()];
@@ -161,16 +202,5 @@ describe('refunds held by the Redis store (rateLimit.refundDelayMs)', () => {
     expect(await remaining(b)).toEqual([40, 40]);
     await store.close();
     expect(await remaining(a)).toEqual([60, 70]);
-  });
-
-  it('forgets the refunds it holds for a client that is reset', async () => {
-    const store = new RedisBudgetStore(redis, { refundDelayMs: 60_000 });
-    const client = newClient();
-    await store.charge(client, 50, limits);
-    await store.refund(client, 30, limits);
-    await store.reset(client, limits);
-    await store.charge(client, 10, limits);
-    await store.close();
-    expect(await remaining(client)).toEqual([90, 90]);
   });
 });

@@ -95,7 +95,7 @@ export const RateLimitConfigSchema = z
       .max(10_000)
       .default(100)
       .describe(
-        "Redis store: how long a refund of unused points may wait in this instance, folded into the client's next charge when one comes first (one round trip per request instead of two); meanwhile every instance sees the budget short by it, never over. 0: each refund is sent at once and awaited, and the `RateLimit` headers show Redis' state after it.",
+        'Redis store: how long a refund of unused points may wait in this instance, folded into the client\'s next charge when one comes first (one round trip per request instead of two); meanwhile every instance sees the budget short by it (see "Refunds in Redis"). 0: each refund is sent at once and awaited, and the `RateLimit` headers show Redis\' state after it.',
       ),
     headers: z
       .object({

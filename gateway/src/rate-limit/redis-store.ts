@@ -35,7 +35,7 @@ interface HeldRefund {
  * With `refundDelayMs`, refunds are held here and reach Redis inside the client's next charge (the
  * script gives the points back first, in the same atomic call), or at the latest `refundDelayMs`
  * later: a busy client costs one round trip per request instead of two. Until then, every instance
- * sees the client's budget short by what is held (never over it).
+ * sees the client's budget short by what is held (docs/cost-and-rate-limits.md, "Refunds in Redis").
  */
 export class RedisBudgetStore implements BudgetStore {
   private readonly redis: RedisClient & BudgetCommand;
@@ -55,10 +55,17 @@ export class RedisBudgetStore implements BudgetStore {
   async charge(client: string, cost: number, limits: readonly LimitSpec[]): Promise<ChargeResult> {
     const key = this.held.size > 0 ? heldKey(client, limits) : undefined;
     const credit = key === undefined ? undefined : this.held.get(key);
+    // The timer stays: re-armed per request it would cost more than its one wake-up per delay.
     if (key !== undefined && credit) this.held.delete(key);
     // A charge that fails loses the credit it carried: Redis may have applied it (a timeout), and
     // giving it again could refund twice. The client keeps the charge, as with a lost refund.
-    const reply = await this.run('charge', client, cost, limits, credit?.points ?? 0);
+    let reply: Awaited<ReturnType<RedisBudgetStore['run']>>;
+    try {
+      reply = await this.run('charge', client, cost, limits, credit?.points ?? 0);
+    } catch (error) {
+      if (credit) this.options.onRefundLost?.(error);
+      throw error;
+    }
     const retry = Number(reply[1]);
     return { allowed: Number(reply[0]) === 1, retryAfterSeconds: retry < 0 ? null : retry, limits: states(reply, limits) };
   }
@@ -84,15 +91,15 @@ export class RedisBudgetStore implements BudgetStore {
   /** One DEL of every key: they share the client's hash tag, so one slot, also on a cluster. */
   async reset(client: string, limits: readonly LimitSpec[]): Promise<number> {
     if (limits.length === 0) return 0;
-    // Refunds held for the client would land on the fresh budget: forgotten with it.
-    this.held.delete(heldKey(client, limits));
     return this.redis.del(...limits.map((limit) => limitKey(client, limit)));
   }
 
-  /** Sends every held refund now (ioredis pipelines them into one write); resolves when Redis has them all. */
+  /**
+   * Sends every held refund now (on one server, ioredis' auto-pipelining sends them in one write);
+   * resolves when Redis has them all or they failed (bounded by `redis.commandTimeoutMs`).
+   */
   async flush(): Promise<void> {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+    this.stopTimer();
     const due = [...this.held.values()];
     this.held.clear();
     await Promise.all(
@@ -105,6 +112,11 @@ export class RedisBudgetStore implements BudgetStore {
   /** Held refunds are sent before the gateway lets go of Redis. */
   close(): Promise<void> {
     return this.flush();
+  }
+
+  private stopTimer(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
   }
 
   private run(mode: Mode, client: string, points: number, limits: readonly LimitSpec[], credit = 0) {
