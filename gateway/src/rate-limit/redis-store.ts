@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { BatchedWrites } from '../cache/batched-writes.js';
 import type { RedisClient } from '../redis/client.js';
 import { limitKey, type BudgetStore, type ChargeResult, type LimitSpec, type LimitState, type RefundResult } from './budget.js';
 
@@ -41,7 +42,8 @@ export class RedisBudgetStore implements BudgetStore {
   private readonly redis: RedisClient & BudgetCommand;
   private readonly refundDelayMs: number;
   private readonly held = new Map<string, HeldRefund>();
-  private flushTimer: NodeJS.Timeout | undefined;
+  /** Sends what no charge took, at the end of each `refundDelayMs` window (and at shutdown). */
+  private readonly sends: BatchedWrites;
 
   constructor(
     redis: RedisClient,
@@ -50,12 +52,13 @@ export class RedisBudgetStore implements BudgetStore {
     if (!('gatewayBudget' in redis)) redis.defineCommand('gatewayBudget', { lua: SCRIPT });
     this.redis = redis as RedisClient & BudgetCommand;
     this.refundDelayMs = options.refundDelayMs ?? 0;
+    this.sends = new BatchedWrites(this.refundDelayMs);
   }
 
   async charge(client: string, cost: number, limits: readonly LimitSpec[]): Promise<ChargeResult> {
     const key = this.held.size > 0 ? heldKey(client, limits) : undefined;
     const credit = key === undefined ? undefined : this.held.get(key);
-    // The timer stays: re-armed per request it would cost more than its one wake-up per delay.
+    // Its send, still held in `sends`, finds nothing left when its window ends.
     if (key !== undefined && credit) this.held.delete(key);
     // A charge that fails loses the credit it carried: Redis may have applied it (a timeout), and
     // giving it again could refund twice. The client keeps the charge, as with a lost refund.
@@ -79,8 +82,8 @@ export class RedisBudgetStore implements BudgetStore {
       held.limits = limits;
     } else {
       this.held.set(key, { client, limits, points });
+      this.sends.run(() => this.send(key)).catch((error: unknown) => this.options.onRefundLost?.(error));
     }
-    this.flushTimer ??= setTimeout(() => void this.flush(), this.refundDelayMs).unref();
     return 'deferred';
   }
 
@@ -94,29 +97,17 @@ export class RedisBudgetStore implements BudgetStore {
     return this.redis.del(...limits.map((limit) => limitKey(client, limit)));
   }
 
-  /**
-   * Sends every held refund now (on one server, ioredis' auto-pipelining sends them in one write);
-   * resolves when Redis has them all or they failed (bounded by `redis.commandTimeoutMs`).
-   */
-  async flush(): Promise<void> {
-    this.stopTimer();
-    const due = [...this.held.values()];
-    this.held.clear();
-    await Promise.all(
-      due.map((refund) =>
-        this.run('refund', refund.client, refund.points, refund.limits).catch((error: unknown) => this.options.onRefundLost?.(error)),
-      ),
-    );
-  }
-
-  /** Held refunds are sent before the gateway lets go of Redis. */
+  /** Held refunds are sent before the gateway lets go of Redis (bounded by `redis.commandTimeoutMs`). */
   close(): Promise<void> {
-    return this.flush();
+    return this.sends.flush();
   }
 
-  private stopTimer(): void {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
+  /** The refund held under `key`, if no charge took it meanwhile (on one server, ioredis pipelines the window's sends into one write). */
+  private async send(key: string): Promise<void> {
+    const refund = this.held.get(key);
+    if (!refund) return;
+    this.held.delete(key);
+    await this.run('refund', refund.client, refund.points, refund.limits);
   }
 
   private run(mode: Mode, client: string, points: number, limits: readonly LimitSpec[], credit = 0) {
