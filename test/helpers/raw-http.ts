@@ -209,11 +209,24 @@ export function rawUpload(
       for await (const chunk of body) {
         if (socket.destroyed || socket.writableEnded) break;
         written += chunk.length;
-        if (!socket.write(chunk)) await new Promise((r) => (socket.once('drain', r), socket.once('close', r)));
+        if (!socket.write(chunk)) await drainOrClose(socket);
       }
       bodyDone = true;
       if ((end || serverEnded) && !socket.destroyed && !socket.writableEnded) socket.end();
     });
+  });
+}
+
+/** Resolves when `socket` drains or closes, whichever comes first, leaving no listener behind (a slow upload waits many times). */
+function drainOrClose(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.once('drain', done);
+    socket.once('close', done);
   });
 }
 
