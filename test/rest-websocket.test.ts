@@ -89,6 +89,24 @@ function connect(path: string, headers: Record<string, string> = {}, protocols: 
   });
 }
 
+/** A handshake the gateway answers without 101: its status, headers and body. */
+function refusal(path: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${gw.url.replace('http', 'ws')}${path}`);
+    ws.once('unexpected-response', (_request, response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.once('end', () => {
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body });
+        ws.terminate();
+      });
+    });
+    ws.once('open', () => reject(new Error(`${path} was upgraded`)));
+    ws.once('error', () => undefined);
+  });
+}
+
 function next(connected: Connected, count: number): Promise<Connected['messages']> {
   return new Promise((resolve) => {
     const check = () => (connected.messages.length >= count ? resolve(connected.messages.slice(0, count)) : setTimeout(check, 10));
@@ -199,8 +217,33 @@ describe('WebSocket on REST routes', () => {
     expect(sides).toEqual(new Set(['hello from a', 'hello from b']));
   });
 
-  it('502 when the upstream refuses the upgrade or is down; a route without `websocket` does not relay', async () => {
-    await expect(connect('/ws/idle/forbidden')).rejects.toMatchObject({ status: 502 });
+  it("the upstream's refusal of the upgrade (3xx, 4xx) reaches the client: its status, body and the headers a client acts on", async () => {
+    const unauthorized = await refusal('/ws/idle/unauthorized');
+    expect(unauthorized.status).toBe(401);
+    expect(unauthorized.body).toBe('{"error":"token expired"}');
+    expect(unauthorized.headers['content-type']).toBe('application/json');
+    expect(unauthorized.headers['www-authenticate']).toBe('Bearer realm="ws"');
+    expect(unauthorized.headers['x-upstream-secret']).toBeUndefined();
+    const forbidden = await refusal('/ws/idle/forbidden');
+    expect([forbidden.status, forbidden.body]).toEqual([403, '']);
+    // A body over 64 KiB is not passed on (nor its type); the status still is.
+    const long = await refusal('/ws/idle/long-refusal');
+    expect([long.status, long.body, long.headers['content-type']]).toEqual([404, '', undefined]);
+    // A refusal is the upstream's answer, not its failure: a dozen more do not open the route's
+    // breaker (10 calls at 50% failed would), and the next connection is relayed.
+    for (let i = 0; i < 12; i++) expect((await refusal('/ws/idle/forbidden')).status).toBe(403);
+    const after = await connect('/ws/idle/x');
+    expect(after.greeting).toBe('hello from a');
+    after.ws.close();
+    await after.closed;
+  });
+
+  it('502 when the upstream fails the upgrade (5xx, or a non-101 success) or is down; a route without `websocket` does not relay', async () => {
+    const broken = await refusal('/ws/idle/broken');
+    expect(broken.status).toBe(502);
+    expect(broken.body).not.toContain('oops');
+    expect(JSON.parse(broken.body)).toMatchObject({ error: 'UPSTREAM_BAD_RESPONSE' });
+    await expect(connect('/ws/idle/not-websocket')).rejects.toMatchObject({ status: 502 });
     await expect(connect('/ws/down/x')).rejects.toMatchObject({ status: 502 });
     await expect(connect('/ws/plain/x')).rejects.toMatchObject({ status: 426 });
   });

@@ -17,8 +17,24 @@ export interface WsUpstream {
 /**
  * A WebSocket service on 127.0.0.1 port 0: greets each connection with `hello from <name>`, echoes
  * every message (text as text, binary as binary), closes with 4001 "bye" when sent `close-me`,
- * picks the first subprotocol offered, and answers 403 to an upgrade of `…/forbidden`.
+ * picks the first subprotocol offered, and answers an upgrade of `…/forbidden` with 403, `…/unauthorized`
+ * with 401 (a JSON body, `www-authenticate` and a header of its own), `…/long-refusal` with a 404 of
+ * 100,000 bytes, `…/broken` with 500 and `…/not-websocket` with 200.
  */
+/** Answers to upgrades of paths holding these, instead of a WebSocket. */
+const UNAUTHORIZED_BODY = JSON.stringify({ error: 'token expired' });
+const refusals: [string, string][] = [
+  ['/forbidden', 'HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n'],
+  [
+    '/unauthorized',
+    'HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nwww-authenticate: Bearer realm="ws"\r\n' +
+      `x-upstream-secret: s3cret\r\ncontent-length: ${UNAUTHORIZED_BODY.length}\r\n\r\n${UNAUTHORIZED_BODY}`,
+  ],
+  ['/long-refusal', `HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ncontent-length: 100000\r\n\r\n${'x'.repeat(100_000)}`],
+  ['/broken', 'HTTP/1.1 500 Internal Server Error\r\ncontent-length: 4\r\n\r\noops'],
+  ['/not-websocket', 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'],
+];
+
 export async function startWsUpstream(name: string): Promise<WsUpstream> {
   const handshakes: WsUpstream['handshakes'] = [];
   const open = new Set<WebSocket>();
@@ -26,7 +42,8 @@ export async function startWsUpstream(name: string): Promise<WsUpstream> {
   const server = createServer((_request, response) => response.writeHead(426).end());
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => [...protocols][0] ?? false });
   server.on('upgrade', (request, socket, head) => {
-    if (request.url?.includes('/forbidden')) return void socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n');
+    const refusal = refusals.find(([path]) => request.url?.includes(path));
+    if (refusal) return void socket.end(refusal[1]);
     wss.handleUpgrade(request, socket, head, (ws) => {
       handshakes.push({ url: request.url ?? '', headers: request.headers });
       open.add(ws);

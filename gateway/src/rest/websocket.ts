@@ -137,6 +137,7 @@ export function createWebSocketRelay(metrics: GatewayMetrics): WebSocketRelay {
       try {
         upstream = await routed.attempt((origin) => connectUpstream(origin + call.target, offered, headers, call.handshakeTimeoutMs));
       } catch (error) {
+        if (error instanceof UpgradeRefused && isPassedOn(error.status)) return passRefusalOn(call.reply, error);
         throw refusalOf(error);
       }
       if (upstream.protocol) chosen.set(raw, upstream.protocol);
@@ -159,7 +160,12 @@ export function createWebSocketRelay(metrics: GatewayMetrics): WebSocketRelay {
   };
 }
 
-/** Opens the upstream's WebSocket; a non-101 answer or a failure rejects (a 5xx, the network and the deadline count on the breaker). */
+/**
+ * Opens the upstream's WebSocket; a non-101 answer or a failure rejects. A 3xx or 4xx is the
+ * upstream's refusal, passed on to the client; another non-101 below 500 (a 200 from a path that
+ * does not speak WebSocket) is refused with 502. Neither counts on the breaker: a 5xx, the network
+ * and the deadline do.
+ */
 function connectUpstream(
   url: string,
   protocols: string[],
@@ -180,9 +186,23 @@ function connectUpstream(
     });
     socket.once('unexpected-response', (_request, response) => {
       const status = response.statusCode ?? 0;
-      response.resume();
-      socket.terminate();
-      reject(status >= 500 ? new UpstreamCallError('http_error', `upgrade answered ${status}`, status) : new UpgradeRefused(status));
+      if (!isPassedOn(status)) {
+        response.resume();
+        socket.terminate();
+        reject(
+          status >= 500
+            ? new UpstreamCallError('http_error', `upgrade answered ${status}`, status)
+            : new UpgradeRefused(status, {}, undefined),
+        );
+        return;
+      }
+      void readRefusalBody(response, timeoutMs).then((body) => {
+        socket.terminate();
+        const passed = refusalHeaders(response.headers);
+        // A body that is not passed on takes its type with it.
+        if (!body?.length) delete passed['content-type'];
+        reject(new UpgradeRefused(status, passed, body));
+      });
     });
     socket.once('error', (error) => {
       const timedOut = /timed out/i.test(error.message);
@@ -195,11 +215,74 @@ function connectUpstream(
   });
 }
 
-/** The upstream answered the upgrade with a 4xx (or another non-101): its answer, not a failure of the service. */
+/** The most of an upstream's refusal body passed on; a longer one is dropped (the status and the other headers still are). */
+const MAX_REFUSAL_BODY_BYTES = 64 * 1024;
+/** The headers of an upstream's refusal passed on to the client (with the body's `content-type`). */
+const REFUSAL_HEADERS = ['content-type', 'www-authenticate', 'retry-after', 'location'];
+
+/**
+ * The upstream answered the upgrade with something other than 101 below 500: not a failure of the
+ * service. A 3xx or 4xx is its answer to this client (a credential it refuses, a path it does not
+ * have) and is passed on as it came ({@link isPassedOn}).
+ */
 class UpgradeRefused extends Error {
-  constructor(readonly status: number) {
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string>,
+    readonly body: Buffer | undefined,
+  ) {
     super(`upstream refused the upgrade with ${status}`);
   }
+}
+
+function isPassedOn(status: number): boolean {
+  return status >= 300 && status < 500;
+}
+
+function refusalHeaders(received: IncomingHttpHeaders): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of REFUSAL_HEADERS) {
+    const value = received[name];
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+/** The refusal's body, up to {@link MAX_REFUSAL_BODY_BYTES} and `timeoutMs`; undefined when longer, slower or cut. */
+function readRefusalBody(response: IncomingMessage, timeoutMs: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (body: Buffer | undefined) => {
+      clearTimeout(timer);
+      response.off('data', onData);
+      resolve(body);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_REFUSAL_BODY_BYTES) {
+        response.destroy();
+        return finish(undefined);
+      }
+      chunks.push(chunk);
+    };
+    const timer = setTimeout(() => {
+      response.destroy();
+      finish(undefined);
+    }, timeoutMs);
+    response.on('data', onData);
+    response.once('end', () => finish(Buffer.concat(chunks)));
+    response.once('close', () => finish(undefined));
+    response.once('error', () => finish(undefined));
+  });
+}
+
+/** Answers the client's handshake with the upstream's refusal; the connection ends with it. */
+function passRefusalOn(reply: FastifyReply, refusal: UpgradeRefused): FastifyReply {
+  return reply
+    .code(refusal.status)
+    .headers({ ...refusal.headers, connection: 'close' })
+    .send(refusal.body && refusal.body.length > 0 ? refusal.body : undefined);
 }
 
 function refusalOf(error: unknown): GatewayError {
