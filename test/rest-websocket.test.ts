@@ -49,6 +49,14 @@ beforeAll(async () => {
         },
         { ...open, prefix: '/ws/plain', upstream: a.origin },
         { ...open, prefix: '/ws/down', upstream: downOrigin, websocket: true },
+        {
+          ...open,
+          prefix: '/ws/refusals',
+          upstream: a.origin,
+          websocket: true,
+          timeouts: { connectMs: 100, firstByteMs: 200 },
+          headerRules: { response: [{ insert: { name: 'x-route', value: 'refusals' } }] },
+        },
       ],
     },
   });
@@ -103,7 +111,8 @@ function refusal(path: string): Promise<{ status: number; headers: Record<string
       });
     });
     ws.once('open', () => reject(new Error(`${path} was upgraded`)));
-    ws.once('error', () => undefined);
+    // Settled before terminate(): an error is the gateway closing without an answer.
+    ws.once('error', reject);
   });
 }
 
@@ -218,21 +227,37 @@ describe('WebSocket on REST routes', () => {
   });
 
   it("the upstream's refusal of the upgrade (3xx, 4xx) reaches the client: its status, body and the headers a client acts on", async () => {
-    const unauthorized = await refusal('/ws/idle/unauthorized');
+    const unauthorized = await refusal('/ws/refusals/unauthorized');
     expect(unauthorized.status).toBe(401);
     expect(unauthorized.body).toBe('{"error":"token expired"}');
     expect(unauthorized.headers['content-type']).toBe('application/json');
     expect(unauthorized.headers['www-authenticate']).toBe('Bearer realm="ws"');
     expect(unauthorized.headers['x-upstream-secret']).toBeUndefined();
-    const forbidden = await refusal('/ws/idle/forbidden');
+    // The route's response rules apply, as to any answer of the route.
+    expect(unauthorized.headers['x-route']).toBe('refusals');
+    const moved = await refusal('/ws/refusals/moved');
+    expect([moved.status, moved.headers.location, moved.body]).toEqual([302, '/elsewhere', '']);
+    const forbidden = await refusal('/ws/refusals/forbidden');
     expect([forbidden.status, forbidden.body]).toEqual([403, '']);
-    // A body over 64 KiB is not passed on (nor its type); the status still is.
-    const long = await refusal('/ws/idle/long-refusal');
+    // A body goes only with its type: an untyped one, one over 64 KiB and one that stalls are not
+    // passed on (nor their type); the status still is.
+    const untyped = await refusal('/ws/refusals/untyped');
+    expect([untyped.status, untyped.body, untyped.headers['content-type']]).toEqual([401, '', undefined]);
+    const long = await refusal('/ws/refusals/long-refusal');
     expect([long.status, long.body, long.headers['content-type']]).toEqual([404, '', undefined]);
-    // A refusal is the upstream's answer, not its failure: a dozen more do not open the route's
-    // breaker (10 calls at 50% failed would), and the next connection is relayed.
-    for (let i = 0; i < 12; i++) expect((await refusal('/ws/idle/forbidden')).status).toBe(403);
-    const after = await connect('/ws/idle/x');
+    const stalled = await refusal('/ws/refusals/stalled');
+    expect([stalled.status, stalled.body, stalled.headers['content-type']]).toEqual([401, '', undefined]);
+  });
+
+  it("a refusal is the upstream's answer, not its failure: a dozen, stalled ones included, do not open the route's breaker", async () => {
+    // Ten calls at 50% failed would open it; these are all refusals, ten of them with a body that stalls past the deadline.
+    const refused = await Promise.all([
+      ...Array.from({ length: 10 }, () => refusal('/ws/refusals/stalled')),
+      refusal('/ws/refusals/forbidden'),
+      refusal('/ws/refusals/forbidden'),
+    ]);
+    expect(refused.map((r) => r.status)).toEqual([...Array<number>(10).fill(401), 403, 403]);
+    const after = await connect('/ws/refusals/x');
     expect(after.greeting).toBe('hello from a');
     after.ws.close();
     await after.closed;

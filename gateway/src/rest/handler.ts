@@ -86,6 +86,8 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
     );
     const checked = runtime.targets.get(request) as string;
     const target = transforms ? transforms.target(checked) : checked;
+    // The route's response rules also apply to an upstream's refusal of a WebSocket upgrade.
+    useResponseRules(request, runtime.headerOptions);
     if (runtime.websocket && services.webSockets && isUpgrade(request)) {
       const headers = upstreamRequestHeaders(
         request,
@@ -108,7 +110,6 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
         handshakeTimeoutMs: runtime.timeouts.connectMs + runtime.timeouts.firstByteMs,
       });
     }
-    useResponseRules(request, runtime.headerOptions);
     const key = fallback ? keptCopyKey(fallback, request, state.principal, target) : undefined;
     const deadline = new ResponseDeadline(runtime.timeouts.responseMs);
     const call: ProxiedRequest = {

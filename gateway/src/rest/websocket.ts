@@ -9,6 +9,7 @@ import type { UpgradeRouter } from '../http/upgrades.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { UpstreamCallError } from '../upstream/call-error.js';
 import { routeCall, type UpstreamRoute } from '../upstream/route.js';
+import { clientResponseHeaders } from './headers.js';
 import { RouteTimeoutError } from './timeouts.js';
 
 /**
@@ -184,7 +185,11 @@ function connectUpstream(
       socket.pause();
       resolve(socket);
     });
+    // Once the upstream has answered, ws's handshake deadline and its request's errors may still
+    // fire while a refusal's body is read: they must not turn the refusal into a failure.
+    let answered = false;
     socket.once('unexpected-response', (_request, response) => {
+      answered = true;
       const status = response.statusCode ?? 0;
       if (!isPassedOn(status)) {
         response.resume();
@@ -199,12 +204,14 @@ function connectUpstream(
       void readRefusalBody(response, timeoutMs).then((body) => {
         socket.terminate();
         const passed = refusalHeaders(response.headers);
-        // A body that is not passed on takes its type with it.
-        if (!body?.length) delete passed['content-type'];
-        reject(new UpgradeRefused(status, passed, body));
+        // A body is passed on only with its type (Fastify would call it application/octet-stream), and a type only with its body.
+        const typed = body?.length && passed['content-type'] !== undefined ? body : undefined;
+        if (!typed) delete passed['content-type'];
+        reject(new UpgradeRefused(status, passed, typed));
       });
     });
-    socket.once('error', (error) => {
+    socket.on('error', (error) => {
+      if (answered) return;
       const timedOut = /timed out/i.test(error.message);
       reject(
         timedOut
@@ -248,7 +255,7 @@ function refusalHeaders(received: IncomingHttpHeaders): Record<string, string> {
   return headers;
 }
 
-/** The refusal's body, up to {@link MAX_REFUSAL_BODY_BYTES} and `timeoutMs`; undefined when longer, slower or cut. */
+/** The refusal's body, up to {@link MAX_REFUSAL_BODY_BYTES} and `timeoutMs`; undefined when longer, slower, stalled or cut. */
 function readRefusalBody(response: IncomingMessage, timeoutMs: number): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -277,11 +284,11 @@ function readRefusalBody(response: IncomingMessage, timeoutMs: number): Promise<
   });
 }
 
-/** Answers the client's handshake with the upstream's refusal; the connection ends with it. */
+/** Answers the client's handshake with the upstream's refusal (the route's response rules applied); the connection ends with it. */
 function passRefusalOn(reply: FastifyReply, refusal: UpgradeRefused): FastifyReply {
   return reply
     .code(refusal.status)
-    .headers({ ...refusal.headers, connection: 'close' })
+    .headers({ ...clientResponseHeaders(refusal.headers, reply.request), connection: 'close' })
     .send(refusal.body && refusal.body.length > 0 ? refusal.body : undefined);
 }
 
