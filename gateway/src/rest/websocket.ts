@@ -229,8 +229,8 @@ const REFUSAL_HEADERS = ['content-type', 'www-authenticate', 'retry-after', 'loc
 
 /**
  * The upstream answered the upgrade with something other than 101 below 500: not a failure of the
- * service. A 3xx or 4xx is its answer to this client (a credential it refuses, a path it does not
- * have) and is passed on as it came ({@link isPassedOn}).
+ * service. A 3xx or 4xx is its answer to this client (a path it does not have, identity headers it
+ * does not accept) and is passed on ({@link isPassedOn}): its status, a few of its headers, its body.
  */
 class UpgradeRefused extends Error {
   constructor(
@@ -289,7 +289,7 @@ function passRefusalOn(reply: FastifyReply, refusal: UpgradeRefused): FastifyRep
   return reply
     .code(refusal.status)
     .headers({ ...clientResponseHeaders(refusal.headers, reply.request), connection: 'close' })
-    .send(refusal.body && refusal.body.length > 0 ? refusal.body : undefined);
+    .send(refusal.body);
 }
 
 function refusalOf(error: unknown): GatewayError {
