@@ -15,8 +15,8 @@ export interface WsUpstream {
   close(): Promise<void>;
 }
 
-/** Answers to upgrades of paths holding these, instead of a WebSocket. */
 const UNAUTHORIZED_BODY = JSON.stringify({ error: 'token expired' });
+/** Answers to upgrades of paths holding these, instead of a WebSocket. */
 const refusals: [string, string][] = [
   ['/forbidden', 'HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n'],
   [
