@@ -96,9 +96,9 @@ export class BudgetService {
   /**
    * Closes a charge made with `settleLater`: refunds `charged - used` when positive and counts what
    * the client finally spent (`used`, or all of `charged` if the refund failed; a refund the store
-   * holds to send later counts as given back, and is counted in the store errors if it is lost). The state after the
-   * refund (worked out from `chargedState`, the state the charge left, when the store holds the
-   * refund to send it later), or undefined when nothing was refunded.
+   * holds to send later counts as given back, and is counted in the store errors if it is lost).
+   * The state after the refund (worked out from `chargedState`, the state the charge left, when the
+   * store holds the refund to send it later), or undefined when nothing was refunded.
    */
   async settle(
     client: BudgetClient,
