@@ -5,6 +5,7 @@ import { BreakerRegistry } from '../gateway/src/upstream/breaker.js';
 import { isBreakerFailure, UpstreamCallError as SubgraphCallError } from '../gateway/src/upstream/call-error.js';
 import { NoReplicaAvailableError, ReplicaPool } from '../gateway/src/upstream/replica-pool.js';
 import { buildRing, createStrategy, hash32, ringLookup, type Candidate } from '../gateway/src/upstream/strategies.js';
+import { startBlackhole } from './helpers/blackhole.js';
 import { LogCapture } from './helpers/logs.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { eventually, metricValue } from './helpers/resilience.js';
@@ -183,6 +184,38 @@ describe('a subgraph with three replicas', () => {
     const received = B().running?.receivedHeaders.length ?? 0;
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(B().running?.receivedHeaders.length).toBe(received);
+  });
+
+  it('a replica that cannot be connected to within connectTimeoutMs: the query goes to another one, well before its timeout', async () => {
+    const blackhole = await startBlackhole();
+    try {
+      const unreachable = `${blackhole.origin}/graphql`;
+      gw = await startTestGateway({
+        supergraph: { path: supergraphPath, watch: false },
+        rateLimit: { enabled: false },
+        subgraphs: {
+          inventory: {
+            upstreams: [{ url: A().url }, { url: unreachable }],
+            dedupe: false,
+            connectTimeoutMs: 200,
+            timeoutMs: 5_000,
+            retry: { maxRetries: 1, baseDelayMs: 1, maxDelayMs: 1 },
+            loadBalancing: { strategy: 'round_robin', healthCheck: { enabled: false }, ejection: { consecutiveFailures: 0 } },
+            fallback: { cache: false },
+          },
+        },
+      });
+      // Round robin sends at least one of the four to the unreachable replica first. Without a connect
+      // timeout of its own, that attempt would wait for the 5 s attempt timeout, which is not retried.
+      expect(await askMany(gw, 4)).toEqual({ a: 4, b: 0, c: 0 });
+      expect(
+        await metricValue(gw, 'gateway_upstream_requests_total', { subgraph: 'inventory', replica: unreachable, result: 'failure' }),
+      ).toBeGreaterThanOrEqual(1);
+    } finally {
+      await gw?.close();
+      gw = undefined;
+      await blackhole.close();
+    }
   });
 
   it('weighted round robin follows the weights', async () => {

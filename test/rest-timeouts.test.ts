@@ -11,6 +11,7 @@ let blackhole: Blackhole;
 let gw: TestGateway;
 
 const open = { auth: { mode: 'optional' }, retries: { maxRetries: 0 } } as const;
+const quickRetry = { maxRetries: 1, baseDelayMs: 1, maxDelayMs: 1 } as const;
 
 beforeAll(async () => {
   upstream = await startRestUpstream();
@@ -27,6 +28,16 @@ beforeAll(async () => {
       timeouts: { firstByteMs: 400 },
       routes: [
         { prefix: '/blackhole', upstream: blackhole.origin, timeouts: { connectMs: 300 }, ...open },
+        { prefix: '/blackhole-retried', upstream: blackhole.origin, timeouts: { connectMs: 300 }, ...open, retries: quickRetry },
+        {
+          prefix: '/blackhole-pool',
+          upstreams: [{ url: blackhole.origin }, { url: replica.origin }],
+          // No probe may take the unreachable replica out before the requests meet it.
+          loadBalancing: { strategy: 'round_robin', healthCheck: { enabled: false } },
+          timeouts: { connectMs: 300 },
+          ...open,
+          retries: quickRetry,
+        },
         { prefix: '/hasty', upstream: upstream.origin, ...open },
         { prefix: '/patient', upstream: upstream.origin, timeouts: { firstByteMs: 10_000 }, ...open },
         { prefix: '/trickle', upstream: upstream.origin, timeouts: { firstByteMs: 5_000, responseMs: 700 }, ...open },
@@ -78,6 +89,28 @@ describe('REST route timeouts', () => {
     });
     expect(await breakerFailures('/blackhole')).toBe(1);
     expect(await timeouts('/blackhole', 'connect')).toBe(1);
+  });
+
+  it('connect: the request was never sent, so a GET is retried; each attempt past the deadline counts', async () => {
+    const response = await fetch(`${gw.url}/blackhole-retried/x`, { headers: { 'x-request-id': 'connect-2' } });
+    expect(response.status).toBe(504);
+    expect(await response.json()).toMatchObject({ error: 'UPSTREAM_CONNECT_TIMEOUT', request_id: 'connect-2' });
+    expect(await breakerFailures('/blackhole-retried')).toBe(2);
+    expect(await timeouts('/blackhole-retried', 'connect')).toBe(2);
+  });
+
+  it('connect: with replicas, a GET that cannot connect to one is answered by another', async () => {
+    const before = replica.hits.length;
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const response = await fetch(`${gw.url}/blackhole-pool/users/${i}`);
+      statuses.push(response.status);
+      await response.arrayBuffer();
+    }
+    expect(statuses).toEqual([200, 200, 200, 200]);
+    expect(replica.hits.length - before).toBe(4);
+    // Round robin sends at least one of the four to the unreachable replica first.
+    expect(await timeouts('/blackhole-pool', 'connect')).toBeGreaterThanOrEqual(1);
   });
 
   it('first byte: headers later than the gateway default get 504 UPSTREAM_TIMEOUT; a route with its own deadline waits', async () => {

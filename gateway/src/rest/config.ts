@@ -120,7 +120,7 @@ const RestRouteSchema = z
       .strict()
       .prefault({})
       .describe(
-        'Retries after a connection error or a 502/503/504, for GET, HEAD and OPTIONS only (requests with bodies are streamed and never replayed).',
+        'Retries after a connection error (no connection within `timeouts.connectMs` included) or a 502/503/504, for GET, HEAD and OPTIONS only (requests with bodies are streamed and never replayed).',
       ),
     breaker: z
       .string()

@@ -136,7 +136,7 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
     };
     try {
       if (split) info.split = true;
-      answer = await callUpstream(runtime, call, split ?? runtime);
+      answer = await callUpstream(runtime, call, split ?? runtime, services.metrics);
     } catch (error) {
       return failed(error, true);
     }
@@ -196,6 +196,7 @@ function callUpstream(
   runtime: RouteRuntime,
   call: ProxiedRequest,
   to: { origin: string; upstream: UpstreamRoute | undefined },
+  metrics: GatewayMetrics,
 ): Promise<UpstreamAnswer> {
   const { route, bulkhead } = runtime;
   const upstream = to.upstream;
@@ -216,6 +217,8 @@ function callUpstream(
     isRetryable: routed.isRetryable,
     onRetry: (retry, error, delayMs) => {
       discardAnswer(error);
+      // A retried attempt's deadline (connect: the request was never sent) counts like the last one's.
+      countTimeout(runtime, metrics, error);
       request.log.debug({ route: runtime.name, retry, delayMs, reason: describeError(error) }, 'retrying upstream call');
     },
   });

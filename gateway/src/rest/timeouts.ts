@@ -52,14 +52,17 @@ export function routeTimeouts(defaults: RouteTimeouts, own: z.output<typeof Rout
 /** Which deadline a request ran past (the `phase` label of `gateway_rest_upstream_timeouts_total`). */
 export type TimeoutPhase = 'connect' | 'first_byte' | 'body' | 'response';
 
-/** An upstream call that ran past one of its route's deadlines: a timeout for the breaker and the error answer. */
+/**
+ * An upstream call that ran past one of its route's deadlines: a timeout for the breaker and the error
+ * answer. Past the connect deadline the request was never sent, so it may be retried.
+ */
 export class RouteTimeoutError extends UpstreamCallError {
   constructor(
     readonly phase: TimeoutPhase,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super('timeout', message, undefined, options);
+    super('timeout', message, undefined, { ...options, notSent: phase === 'connect' });
   }
 }
 

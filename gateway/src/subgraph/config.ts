@@ -70,6 +70,9 @@ const HedgingFields = {
 };
 const SubgraphResilienceFields = {
   timeoutMs: positiveInt.describe('Timeout of one call (one attempt) to the subgraph.'),
+  connectTimeoutMs: positiveInt.describe(
+    'Longest wait for a new connection to the subgraph (TCP and TLS handshakes). Past it the query was never sent: it is a connection error, retried like a refused connection (on another replica when there are replicas). Only a value below `timeoutMs` can act.',
+  ),
   connections: positiveInt.describe('Size of the keep-alive connection pool to this subgraph.'),
   dedupe: z.boolean().describe('Identical concurrent queries (same document, variables and forwarded identity) share one call.'),
   public: z.boolean().describe('Responses are the same for every caller: cache and dedupe keys leave the identity out.'),
@@ -82,6 +85,8 @@ const SubgraphResilienceFields = {
 
 const SUBGRAPH_DEFAULTS = {
   timeoutMs: 5_000,
+  // Room for one lost SYN (Linux sends it again after 1 s), and a retry still fits in `timeoutMs`.
+  connectTimeoutMs: 2_000,
   connections: 64,
   dedupe: true,
   public: false,

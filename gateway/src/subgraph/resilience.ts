@@ -174,7 +174,7 @@ export function createSubgraphResilience(options: SubgraphResilienceOptions): Su
   const callers = new Map<string, ResilientCaller>();
   const createCaller = (name: string): ResilientCaller => {
     const settings = subgraphSettings(config, name);
-    const connection = createSubgraphFetch({ connectionsPerOrigin: settings.connections });
+    const connection = createSubgraphFetch({ connectionsPerOrigin: settings.connections, connectTimeoutMs: settings.connectTimeoutMs });
     connections.push(connection);
     const upstreams = subgraphReplicas(config, name);
     // A subgraph with replicas has a breaker per replica and none of its own.

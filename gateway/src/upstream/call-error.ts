@@ -8,13 +8,16 @@ export type CallFailure = 'network_error' | 'timeout' | 'http_error' | 'breaker_
 /** A failed attempt at an upstream: the network, the timeout, or a 5xx (4xx answers are not failures). */
 export class UpstreamCallError extends Error {
   override readonly name = 'UpstreamCallError';
+  /** No connection was made, so the request never reached the upstream (a connect deadline passed): safe to send again. */
+  readonly notSent: boolean;
   constructor(
     readonly result: 'network_error' | 'timeout' | 'http_error',
     message: string,
     readonly status?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; notSent?: boolean },
   ) {
     super(message, options);
+    this.notSent = options?.notSent === true;
   }
 }
 
@@ -32,10 +35,13 @@ export function isBreakerFailure(error: unknown): boolean {
   return error instanceof UpstreamCallError;
 }
 
-/** Failures a call may be retried after: connection errors and 502/503/504 (not timeouts, not 500). */
+/**
+ * Failures a call may be retried after: connection errors and 502/503/504; not 500, and not timeouts
+ * unless the request was never sent (a connect deadline: the upstream cannot have started the work).
+ */
 export function isRetryable(error: unknown): boolean {
   if (!(error instanceof UpstreamCallError)) return false;
-  if (error.result === 'network_error') return true;
+  if (error.result === 'network_error' || error.notSent) return true;
   return error.result === 'http_error' && (error.status === 502 || error.status === 503 || error.status === 504);
 }
 

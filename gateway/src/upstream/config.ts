@@ -52,7 +52,9 @@ export const RetryFields = {
     .int()
     .min(0)
     .max(5)
-    .describe('Retries of a query after a connection error or a 502/503/504 (never mutations, never timeouts).'),
+    .describe(
+      'Retries of a query after a connection error (refused, reset, or no connection within the connect timeout) or a 502/503/504 (never mutations, never other timeouts).',
+    ),
   baseDelayMs: positiveInt.describe('Back-off before the first retry; doubles per retry, with full jitter.'),
   maxDelayMs: positiveInt.describe('Upper bound of one back-off.'),
 };

@@ -28,6 +28,8 @@ export interface UpstreamPool {
 export interface UpstreamPoolOptions {
   /** Keep-alive connections per origin (the pool size). @default 128 */
   connectionsPerOrigin?: number;
+  /** Longest wait for a new connection (TCP and TLS handshakes); undici's own default (10 s) when unset. */
+  connectTimeoutMs?: number | undefined;
 }
 
 /**
@@ -40,6 +42,7 @@ export function createUpstreamFetch(options: UpstreamPoolOptions = {}): Upstream
   const agent = new Agent({
     keepAliveTimeout: 10_000,
     connections: options.connectionsPerOrigin ?? 128,
+    ...(options.connectTimeoutMs === undefined ? {} : { connect: { timeout: options.connectTimeoutMs } }),
   });
   const targets = new Map<string, { origin: string; path: string }>();
   const target = (url: string) => {
