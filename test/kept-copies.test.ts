@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeptCopies, type KeepDecision } from '../gateway/src/subgraph/kept-copies.js';
+import { KeptCopies, type KeepDecision } from '../gateway/src/cache/kept-copies.js';
 
 const settings = { cacheTtlMs: 10_000, refreshAfterMs: 1_000 };
 

@@ -18,7 +18,7 @@ describe('rest config', () => {
       cost: 1,
       retries: { maxRetries: 1, baseDelayMs: 25, maxDelayMs: 250 },
       maxConcurrent: 100,
-      fallback: { cache: false, public: false, ttlMs: 300_000, maxBodyBytes: 1_048_576 },
+      fallback: { cache: false, public: false, ttlMs: 300_000, maxBodyBytes: 1_048_576, refreshAfterMs: 1_000 },
     });
   });
 

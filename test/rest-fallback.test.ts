@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import { devBearer } from './helpers/auth.js';
@@ -115,6 +117,97 @@ describe.each([
       expect((await fetch(`${gw.url}/public/echo/catalog`)).headers.get('x-fallback-source')).toBe('cache');
     } finally {
       await upstream.revive();
+    }
+  });
+});
+
+describe('REST GET fallback copies in Redis: which answers are written', () => {
+  const prefix = testKeyPrefix('rest-kept');
+  const REFRESH_MS = 100;
+  let upstream: RestUpstream;
+  let gw: TestGateway;
+  let redis: Redis;
+  beforeAll(async () => {
+    upstream = await startRestUpstream();
+    redis = new Redis(TEST_REDIS_URL);
+    gw = await startTestGateway({
+      supergraph: { path: DEMO_SUPERGRAPH, watch: false },
+      redis: { url: TEST_REDIS_URL, keyPrefix: prefix },
+      server: { readinessDetail: true },
+      rest: {
+        routes: [
+          {
+            prefix: '/kept',
+            upstream: upstream.origin,
+            rewrite: '/api',
+            auth: { mode: 'optional' },
+            retries: { maxRetries: 0 },
+            fallback: { cache: true, public: true, refreshAfterMs: REFRESH_MS },
+          },
+        ],
+      },
+    });
+    await waitForRedis(gw);
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await upstream?.close();
+    await deleteKeys(TEST_REDIS_URL, prefix);
+    redis?.disconnect();
+  });
+
+  /** The copy's key in Redis and when it was written (the store's `<storedAt>\n<value>`), once there is one. */
+  async function storedCopy(): Promise<{ key: string; storedAt: number } | undefined> {
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const [key, ...others] = await redis.keys(`${prefix}*rest:/kept:*`);
+      expect(others).toEqual([]);
+      const raw = key ? await redis.get(key) : null;
+      if (key && raw) return { key, storedAt: Number(raw.slice(0, raw.indexOf('\n'))) };
+      await sleep(25);
+    }
+    return undefined;
+  }
+
+  /** A GET of the same copy; `version` changes the upstream's answer (it echoes the request's headers). */
+  async function get(version: string): Promise<void> {
+    const response = await fetch(`${gw.url}/kept/echo`, { headers: { 'x-request-id': 'kept-copy', 'x-version': version } });
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+    // Apart from the copies' first two answers, one answer per refresh interval is looked at.
+    await sleep(REFRESH_MS + 20);
+  }
+
+  it('writes an unchanged answer once, a changed one at once, and a copy that is gone again', async () => {
+    await get('1');
+    await get('1');
+    // The second answer looked at is fingerprinted and written; unchanged answers after it are not.
+    const second = await storedCopy();
+    expect(second).toBeDefined();
+    await get('1');
+    await get('1');
+    expect(await storedCopy()).toEqual(second);
+    expect(upstream.hits.filter((hit) => hit.url === '/api/echo').length).toBe(4);
+
+    await get('2');
+    const changed = await storedCopy();
+    expect(changed?.storedAt).toBeGreaterThan(second?.storedAt ?? Infinity);
+
+    // Purged behind the gateway's back: the next unchanged answer looked at writes it again.
+    await redis.del(changed?.key ?? '');
+    await get('2');
+    const rewritten = await storedCopy();
+    expect(rewritten?.key).toBe(changed?.key);
+    expect(rewritten?.storedAt).toBeGreaterThan(changed?.storedAt ?? Infinity);
+
+    // And it is what a failed GET is answered with.
+    upstream.failWith = 503;
+    try {
+      const stale = await fetch(`${gw.url}/kept/echo`, { headers: { 'x-request-id': 'kept-copy', 'x-version': '2' } });
+      expect(stale.status).toBe(200);
+      expect(stale.headers.get('x-fallback-source')).toBe('cache');
+      expect(((await stale.json()) as { headers: Record<string, string> }).headers['x-version']).toBe('2');
+    } finally {
+      upstream.failWith = undefined;
     }
   });
 });

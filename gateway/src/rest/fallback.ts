@@ -59,7 +59,7 @@ export async function serveKeptCopy(
     .send(kept.body);
 }
 
-/** Streams a 200 to the client and keeps a copy of it on the way (stored once the body ends complete). */
+/** Streams a 200 to the client and, unless its copy was looked at moments ago, keeps it on the way (once the body ends complete). */
 export function sendKeepingCopy(
   reply: FastifyReply,
   answer: UpstreamAnswer,
@@ -68,6 +68,7 @@ export function sendKeepingCopy(
   onWriteError: (error: unknown) => void,
 ): FastifyReply {
   const recorder = cache.recorder(key, answer.headers, onWriteError);
+  if (!recorder) return sendAnswer(reply, answer);
   pipeline(answer.stream, recorder, () => undefined);
   return sendAnswer(reply, { ...answer, stream: recorder });
 }

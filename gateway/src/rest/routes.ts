@@ -288,6 +288,7 @@ function runtimeOf(
             cache: new RestFallbackCache(options.cache, name, {
               ttlMs: route.fallback.ttlMs,
               maxBodyBytes: route.fallback.maxBodyBytes,
+              refreshAfterMs: route.fallback.refreshAfterMs,
               readTimeoutMs: config.resilience.cacheReadTimeoutMs,
             }),
             public: route.fallback.public,

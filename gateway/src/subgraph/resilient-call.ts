@@ -17,7 +17,7 @@ import type { AttemptTracer } from './call-trace.js';
 import type { InFlight } from './dedupe.js';
 import { SubgraphHedging } from './hedging.js';
 import type { HeldAnswers } from './held-answers.js';
-import { KeptCopies } from './kept-copies.js';
+import { KeptCopies } from '../cache/kept-copies.js';
 import { analyseOperation } from './operation.js';
 import type { ResponseCache } from './response-cache.js';
 import { raceSoftDeadline, SoftDeadline } from './stale-if-slow.js';
