@@ -70,11 +70,7 @@ export class RestFallbackCache {
    * kept. Undefined when this copy's last answer was looked at less than `refreshAfterMs` ago: the
    * answer needs no recorder.
    */
-  recorder(
-    key: string,
-    headers: Record<string, string | string[] | undefined>,
-    onError: (error: unknown) => void,
-  ): Transform | undefined {
+  recorder(key: string, headers: Record<string, string | string[] | undefined>, onError: (error: unknown) => void): Transform | undefined {
     if (this.copies.lookedAtLately(key, this.settings)) return undefined;
     const kept: Record<string, string> = {};
     for (const name of KEPT_HEADERS) {
