@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { withRetries } from '../gateway/src/upstream/retry.js';
 import { postGraphql } from './helpers/gateway.js';
+import { freePort } from './helpers/ports.js';
 import { devBearer } from './helpers/auth.js';
 import { metricValue, postAsOperator, useFaultyDemo } from './helpers/resilience.js';
 
@@ -55,6 +56,37 @@ describe('retries', () => {
     await postAsOperator(gw.graphqlUrl, { query: CREATE_ORDER });
     expect(suite.demo.proxies.orders.hits).toBe(2);
     expect(await metricValue(gw, 'gateway_subgraph_retries_total', { subgraph: 'orders' })).toBe(0);
+  });
+
+  it('happen for a mutation only when it cannot have reached the subgraph: a refused connection', async () => {
+    const gw = await suite.start(RETRYING);
+    await suite.demo.proxies.orders.kill();
+    const refused = await postAsOperator(gw.graphqlUrl, { query: CREATE_ORDER });
+    expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', subgraph: 'orders' });
+    expect(await metricValue(gw, 'gateway_subgraph_retries_total', { subgraph: 'orders' })).toBe(2);
+    expect(suite.demo.proxies.orders.hits).toBe(0);
+  });
+
+  it('send a mutation whose connection to one replica was refused to another, once', async () => {
+    const refusing = `http://127.0.0.1:${await freePort()}/graphql`;
+    const gw = await suite.start({
+      ...RETRYING,
+      subgraphs: {
+        orders: {
+          url: undefined,
+          upstreams: [{ url: refusing }, { url: suite.demo.proxies.orders.url }],
+          loadBalancing: { strategy: 'round_robin', healthCheck: { enabled: false }, ejection: { consecutiveFailures: 0 } },
+        },
+      },
+    });
+    for (let i = 0; i < 2; i++) {
+      const placed = await postAsOperator(gw.graphqlUrl, { query: CREATE_ORDER });
+      expect(placed.body.errors).toBeUndefined();
+      expect((placed.body.data?.createOrder as { id?: string } | undefined)?.id).toEqual(expect.any(String));
+    }
+    // Round robin sent at least one of the two to the refusing replica first; each reached the subgraph once.
+    expect(suite.demo.proxies.orders.hits).toBe(2);
+    expect(await metricValue(gw, 'gateway_subgraph_retries_total', { subgraph: 'orders' })).toBeGreaterThanOrEqual(1);
   });
 
   it('back off with full jitter under the cap, and never start after the deadline', async () => {

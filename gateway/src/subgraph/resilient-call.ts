@@ -9,7 +9,7 @@ import type { GatewayMetrics } from '../observability/metrics.js';
 import { fetchOnce, type UpstreamResponse } from '../upstream/attempt.js';
 import type { CallAudience } from '../upstream/breaker.js';
 import type { Bulkhead } from '../upstream/bulkhead.js';
-import { callFailureOf, describeError, UpstreamCallError, type CallFailure } from '../upstream/call-error.js';
+import { callFailureOf, describeError, nothingSent, UpstreamCallError, type CallFailure } from '../upstream/call-error.js';
 import type { RequestInitLike, UpstreamFetch } from '../upstream/pool.js';
 import { withRetries } from '../upstream/retry.js';
 import { routeCall, type UpstreamRoute } from '../upstream/route.js';
@@ -28,7 +28,10 @@ export interface CallInfo {
   query: string;
   operationName?: string | undefined;
   variables?: Record<string, unknown> | undefined;
-  /** The incoming operation is a mutation: none of its calls is retried, deduplicated, cached or served from a fallback. */
+  /**
+   * The incoming operation is a mutation: none of its calls is deduplicated, cached or served from a
+   * fallback, nor retried once it may have reached the subgraph.
+   */
   incomingMutation: boolean;
   /** Epoch ms: no attempt starts after it, and attempts are cut at it. */
   deadline: number;
@@ -124,7 +127,8 @@ export class ResilientCaller {
     const { name, settings, inFlight, metrics } = this.options;
     const operation = analyseOperation(info.query, info.operationName);
     const isQuery = operation.type === 'query' && !info.incomingMutation;
-    if (!isQuery) return this.network(url, init, info, 0);
+    // Sent at most once: retried only when it cannot have reached the subgraph (no connection was made).
+    if (!isQuery) return this.network(url, init, info, settings.retry.maxRetries);
 
     const isPublic =
       settings.public || (operation.rootFields.length > 0 && operation.rootFields.every((f) => settings.publicRootFields.includes(f.name)));
@@ -291,7 +295,7 @@ export class ResilientCaller {
         baseDelayMs: settings.retry.baseDelayMs,
         maxDelayMs: settings.retry.maxDelayMs,
         deadline: info.deadline,
-        isRetryable: routed.isRetryable,
+        isRetryable: query ? routed.isRetryable : (error) => routed.isRetryable(error) && nothingSent(error),
         onRetry: (retry, error, delayMs) => {
           metrics.subgraphRetries.inc({ subgraph: name });
           this.options.logger.debug(

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { UpstreamCallError } from './call-error.js';
+import { neverConnected, UpstreamCallError } from './call-error.js';
 import { AttemptCancelledError } from './cancelled.js';
 import type { RequestInitLike, UpstreamFetch } from './pool.js';
 
@@ -18,8 +18,9 @@ export interface UpstreamResponse {
 
 /**
  * One attempt: sends the request, reads the whole body, and aborts both after `timeoutMs`.
- * Rejects with an {@link UpstreamCallError} on a network error, the timeout, or a 5xx; a 4xx is an
- * answer and resolves (Apollo turns it into an error without counting it against the breaker).
+ * Rejects with an {@link UpstreamCallError} on a network error (marked `notSent` when no connection
+ * was made), the timeout, or a 5xx; a 4xx is an answer and resolves (Apollo turns it into an error
+ * without counting it against the breaker).
  * `cancel` emitting `abort` (a hedged call's losing attempt) aborts it with an {@link AttemptCancelledError}.
  */
 export async function fetchOnce(
@@ -55,7 +56,10 @@ export async function fetchOnce(
     if (cancelled) throw new AttemptCancelledError({ cause: error });
     if (timedOut) throw new UpstreamCallError('timeout', `timed out after ${timeoutMs}ms`, undefined, { cause: error });
     const message = error instanceof Error ? error.message : String(error);
-    throw new UpstreamCallError('network_error', message, undefined, { cause: (error as { cause?: unknown }).cause ?? error });
+    throw new UpstreamCallError('network_error', message, undefined, {
+      cause: (error as { cause?: unknown }).cause ?? error,
+      notSent: neverConnected(error),
+    });
   } finally {
     clearTimeout(timer);
     cancel?.off('abort', onCancel);

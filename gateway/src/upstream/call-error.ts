@@ -53,6 +53,27 @@ export function isRetryableOnReplicas(error: unknown): boolean {
   return isRetryable(error) || error instanceof BreakerOpenError;
 }
 
+/** For a call that must not run twice (a mutation): only failures after which nothing reached the upstream. */
+export function nothingSent(error: unknown): boolean {
+  return error instanceof UpstreamCallError ? error.notSent : error instanceof BreakerOpenError;
+}
+
+/**
+ * Error codes of a connection that was never made (refused, not within the connect deadline, no
+ * such host, no route): the request cannot have been sent. A reset or a closed socket is not among
+ * them: a kept-alive connection can fail so after the request went out.
+ */
+const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** Whether an undici failure (or one it wraps, a few causes deep) is a connection that was never made. */
+export function neverConnected(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
+    if (NEVER_CONNECTED.has((current as { code?: string }).code ?? '')) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** `fetch failed: ECONNREFUSED` — the message and the cause's code, for logs (never for clients). */
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);

@@ -53,7 +53,7 @@ export const RetryFields = {
     .min(0)
     .max(5)
     .describe(
-      'Retries of a query after a connection error (refused, reset, or no connection within the connect timeout) or a 502/503/504 (never mutations, never other timeouts).',
+      'Retries of a query after a connection error (refused, reset, or no connection within the connect timeout) or a 502/503/504, never after other timeouts; of a mutation only when no connection was made (refused, connect timeout, unknown host).',
     ),
   baseDelayMs: positiveInt.describe('Back-off before the first retry; doubles per retry, with full jitter.'),
   maxDelayMs: positiveInt.describe('Upper bound of one back-off.'),
