@@ -71,7 +71,7 @@ const HedgingFields = {
 const SubgraphResilienceFields = {
   timeoutMs: positiveInt.describe('Timeout of one call (one attempt) to the subgraph.'),
   connectTimeoutMs: positiveInt.describe(
-    'Longest wait for a new connection to the subgraph (TCP and TLS handshakes). Past it the query was never sent: it is a connection error, retried like a refused connection (on another replica when there are replicas). Only a value below `timeoutMs` can act.',
+    'Longest wait for a new connection to the subgraph (TCP and TLS handshakes). Past it the call was never sent: it is a connection error, retried like a refused connection (on another replica when there are replicas), mutations included. Only a value below `timeoutMs` can act.',
   ),
   connections: positiveInt.describe('Size of the keep-alive connection pool to this subgraph.'),
   dedupe: z.boolean().describe('Identical concurrent queries (same document, variables and forwarded identity) share one call.'),

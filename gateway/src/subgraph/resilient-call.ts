@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BatchedWrites } from '../cache/batched-writes.js';
+import { KeptCopies } from '../cache/kept-copies.js';
 import type { CacheStore } from '../cache/store.js';
 import { withTimeout } from '../cache/timeout.js';
 import type { SubgraphSettings } from './config.js';
@@ -17,7 +18,6 @@ import type { AttemptTracer } from './call-trace.js';
 import type { InFlight } from './dedupe.js';
 import { SubgraphHedging } from './hedging.js';
 import type { HeldAnswers } from './held-answers.js';
-import { KeptCopies } from '../cache/kept-copies.js';
 import { analyseOperation } from './operation.js';
 import type { ResponseCache } from './response-cache.js';
 import { raceSoftDeadline, SoftDeadline } from './stale-if-slow.js';

@@ -8,7 +8,10 @@ export type CallFailure = 'network_error' | 'timeout' | 'http_error' | 'breaker_
 /** A failed attempt at an upstream: the network, the timeout, or a 5xx (4xx answers are not failures). */
 export class UpstreamCallError extends Error {
   override readonly name = 'UpstreamCallError';
-  /** No connection was made, so the request never reached the upstream (a connect deadline passed): safe to send again. */
+  /**
+   * No connection was made (refused, not within the connect deadline, no such host), so the request
+   * never reached the upstream: safe to send again, even a mutation.
+   */
   readonly notSent: boolean;
   constructor(
     readonly result: 'network_error' | 'timeout' | 'http_error',
