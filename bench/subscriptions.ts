@@ -1,11 +1,12 @@
 /**
- * `npm run bench:subscriptions [-- --subscribers 1000 --rate 1 --duration 10 --gateways ours,hive]`:
+ * `npm run bench:subscriptions [-- --subscribers 1000 --identities 1000 --rate 1 --duration 10 --gateways ours,hive]`:
  * events per second delivered and the delay from the subgraph's publish to the client, for N
  * concurrent subscribers, on this gateway and on Hive Gateway, over the demo subgraphs.
  *
  * The demo subgraphs run in one child process (bench/subscription-subgraphs.ts); each gateway in
  * another. The bench opens N graphql-ws clients, each on its own WebSocket with its own token (a
- * different user with `orders:read:all`, so every subscriber is meant to get every new order),
+ * user with `orders:read:all`, so every subscriber is meant to get every new order; by default a
+ * different user each, `--identities K` spreads them over K users in turn),
  * subscribed to `orderCreated` with fields from all three subgraphs. Warm-up: an order every 500 ms
  * until every subscriber has had one (so every upstream subscription is live). Then RATE orders a
  * second for DURATION seconds, each stamped by the subgraph with its publish time, and up to
@@ -34,12 +35,15 @@ import { checkDelivery, percentile } from './subscription-stats.js';
 const { values: args } = parseArgs({
   options: {
     subscribers: { type: 'string', default: '1000' },
+    /** How many different users the subscribers are (in turn); unset: one each. */
+    identities: { type: 'string' },
     rate: { type: 'string', default: '1' },
     duration: { type: 'string', default: '10' },
     gateways: { type: 'string', default: 'ours,hive' },
   },
 });
 const SUBSCRIBERS = Number(args.subscribers);
+const IDENTITIES = Number(args.identities ?? args.subscribers);
 const RATE = Number(args.rate);
 const DURATION_S = Number(args.duration);
 const DRAIN_S = 20;
@@ -138,6 +142,8 @@ rateLimit:
   tiers:
     enterprise:
       { maxCost: 100000, maxDepth: 20, maxAliases: 100, maxRootFields: 50, limits: [{ name: burst, kind: token_bucket, capacity: 1000000000, refillPerSecond: 100000000 }] }
+# With --identities, one user holds many of the subscribers' connections.
+subscriptions: { perClient: { maxConnections: ${SUBSCRIBERS}, maxSubscriptions: ${SUBSCRIBERS} } }
 `;
   const path = join(mkdtempSync(join(tmpdir(), 'bench-subs-')), 'gateway.yaml');
   writeFileSync(path, yaml);
@@ -198,7 +204,7 @@ async function openSubscribers(wsUrl: string): Promise<Subscriber[]> {
     const batch = Array.from({ length: Math.min(OPEN_IN_PARALLEL, SUBSCRIBERS - first) }, (_, k) => first + k);
     await Promise.all(
       batch.map(async (i) => {
-        const authorization = `Bearer ${await token(i)}`;
+        const authorization = `Bearer ${await token(i % IDENTITIES)}`;
         const client = createClient({
           url: wsUrl,
           webSocketImpl: WebSocket,
@@ -349,7 +355,7 @@ const ms = (value: number) => (Number.isNaN(value) ? 'n/a' : value.toFixed(1));
 function report(runs: Run[]): string {
   const lines = [
     `Subscriptions, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}; clients, gateway, subgraphs and Redis share them.`,
-    `${SUBSCRIBERS} graphql-ws subscribers, each on its own WebSocket with its own token, to \`orderCreated\` with fields from all three subgraphs; every subscriber gets every order. ${RATE} orders/s for ${DURATION_S} s after a warm-up.`,
+    `${SUBSCRIBERS} graphql-ws subscribers, each on its own WebSocket with its own token (${IDENTITIES === SUBSCRIBERS ? 'a different user each' : `${IDENTITIES} users in turn`}), to \`orderCreated\` with fields from all three subgraphs; every subscriber gets every order. ${RATE} orders/s for ${DURATION_S} s after a warm-up.`,
     '',
     ...runs.map((r) => `- **${r.gateway.name}**: ${r.gateway.description}`),
     '',

@@ -97,6 +97,48 @@ describe('subscriptions through the gateway', () => {
     expect(orders(stack).store.events.subscriberCount).toBe(before);
   });
 
+  it("one caller's subscriptions share one connection to the subgraph, another caller gets its own, and each closes with its last subscription", async () => {
+    const subgraph = orders(stack);
+    const headers = await devBearer('user-7', ['orders:write']);
+    const query = `subscription { orderCreated { ${ORDER_FIELDS} } }`;
+    const before = { subscribers: subgraph.store.events.subscriberCount, connections: subgraph.webSocketConnections() };
+    // Two client connections of user-7 and one of user-8: three subscriptions upstream, on two connections.
+    const seen: Result[][] = [[], [], []];
+    const subscribe = (client: WsClient, into: Result[]) =>
+      client.subscribe({ query }, { next: (value) => void into.push(value as Result), error: () => undefined, complete: () => undefined });
+    const stopFirst = subscribe(wsClient(headers), seen[0]!);
+    const stopSecond = subscribe(wsClient(headers), seen[1]!);
+    const stopOther = subscribe(wsClient(await devBearer('user-8', ['orders:write'])), seen[2]!);
+    await waitFor(() => subgraph.store.events.subscriberCount === before.subscribers + 3);
+    expect(subgraph.store.events.subscriberCount).toBe(before.subscribers + 3);
+    expect(subgraph.webSocketConnections()).toBe(before.connections + 2);
+
+    const place = async () => (await postGraphql(stack.gw.graphqlUrl, { query: CREATE }, headers)).body.data?.createOrder as { id: string };
+    const first = await place();
+    await waitFor(() => seen[0]!.length === 1 && seen[1]!.length === 1);
+    expect(seen[0]).toEqual([{ data: { orderCreated: expectedOrder(first.id, 'PENDING') } }]);
+    expect(seen[1]).toEqual(seen[0]);
+    // user-8 sees only its own orders.
+    expect(seen[2]).toEqual([]);
+
+    // One of user-7's subscriptions ends: the other keeps the shared connection and its events.
+    setImmediate(stopFirst);
+    await waitFor(() => subgraph.store.events.subscriberCount === before.subscribers + 2);
+    const second = await place();
+    await waitFor(() => seen[1]!.length === 2);
+    expect(seen[1]?.[1]).toEqual({ data: { orderCreated: expectedOrder(second.id, 'PENDING') } });
+    expect(seen[0]).toHaveLength(1);
+    expect(subgraph.webSocketConnections()).toBe(before.connections + 2);
+
+    setImmediate(stopSecond);
+    await waitFor(() => subgraph.webSocketConnections() === before.connections + 1);
+    expect(subgraph.webSocketConnections()).toBe(before.connections + 1);
+    setImmediate(stopOther);
+    await waitFor(() => subgraph.webSocketConnections() === before.connections);
+    expect(subgraph.webSocketConnections()).toBe(before.connections);
+    expect(subgraph.store.events.subscriberCount).toBe(before.subscribers);
+  });
+
   it('refuses an anonymous orderCreated with the protocol error UNAUTHENTICATED (nothing is subscribed upstream)', async () => {
     const before = orders(stack).store.events.subscriberCount;
     const [result] = await collect(wsClient({}), 'subscription { orderCreated { id } }', 1);

@@ -26,6 +26,8 @@ export interface SubgraphServer {
   origin: string;
   /** Counters of the data-layer batch functions; see DataAccessStats. */
   stats: DataAccessStats;
+  /** Open `graphql-transport-ws` connections (always 0 for a subgraph without subscriptions). */
+  webSocketConnections(): number;
   /** Stops accepting requests, drains in-flight ones and closes the port. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -63,14 +65,27 @@ export interface SubgraphDefinition<TContext extends BaseContext> {
   onClose?(): void;
 }
 
-/** The headers a WebSocket operation is run with: `connectionParams.headers` over the upgrade request's. */
-function socketHeaders(connectionParams: unknown, request: IncomingMessage): Record<string, string | string[] | undefined> {
-  const fromParams = (connectionParams as { headers?: unknown } | undefined)?.headers;
-  const params: Record<string, string> = {};
-  if (fromParams && typeof fromParams === 'object') {
-    for (const [name, value] of Object.entries(fromParams)) if (typeof value === 'string') params[name.toLowerCase()] = value;
+/**
+ * The headers a WebSocket operation is run with: `connectionParams.headers` (the caller's identity,
+ * one per connection) over the subscribe message's `extensions.headers` (a gateway sends each
+ * subscription's request id there, since several share a connection) over the upgrade request's.
+ */
+function socketHeaders(
+  connectionParams: unknown,
+  extensions: unknown,
+  request: IncomingMessage,
+): Record<string, string | string[] | undefined> {
+  return { ...request.headers, ...stringHeaders(extensions), ...stringHeaders(connectionParams) };
+}
+
+/** The string entries of `holder.headers`, names in lower case. */
+function stringHeaders(holder: unknown): Record<string, string> {
+  const headers = (holder as { headers?: unknown } | undefined)?.headers;
+  const strings: Record<string, string> = {};
+  if (headers && typeof headers === 'object') {
+    for (const [name, value] of Object.entries(headers)) if (typeof value === 'string') strings[name.toLowerCase()] = value;
   }
-  return { ...request.headers, ...params };
+  return strings;
 }
 
 function resolvePort(name: SubgraphName, explicitPort: number | undefined): number {
@@ -125,7 +140,10 @@ export async function startSubgraphServer<TContext extends BaseContext>(
     ? useServer<Record<string, unknown> | undefined, { headers?: Record<string, string | string[] | undefined> }>(
         {
           schema,
-          context: (ctx) => definition.createContext({ headers: socketHeaders(ctx.connectionParams, ctx.extra.request) } as FastifyRequest),
+          context: (ctx, _id, payload) =>
+            definition.createContext({
+              headers: socketHeaders(ctx.connectionParams, payload.extensions, ctx.extra.request),
+            } as FastifyRequest),
         },
         sockets,
       )
@@ -157,6 +175,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(
     url: `${origin}/graphql`,
     origin,
     stats: definition.stats,
+    webSocketConnections: () => sockets?.clients.size ?? 0,
     // apollo.stop() runs the drain plugin, which closes Fastify.
     close: () => (closing ??= closeSockets().then(() => apollo.stop().then(() => tracing?.shutdown()))),
   };

@@ -8,6 +8,7 @@ import type { SubscriptionsConfig } from './config.js';
 import { SubscriptionPlanner } from './planner.js';
 import { startSession, type SessionOptions, type SubscriptionSession } from './session.js';
 import './state.js';
+import { UpstreamConnections } from './upstream-connections.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 
 type RequestContext = ReturnType<SessionOptions['eventContext']>;
@@ -41,9 +42,16 @@ export class SubscriptionService {
 
   /** Every subscription's events share it: see `subscriptions.maxConcurrentEvents`. */
   private readonly eventSlots: LimitFunction;
+  /** Connections to the subgraphs, one per URL and identity. */
+  readonly upstreamConnections: UpstreamConnections;
 
   constructor(private readonly options: SubscriptionServiceOptions) {
     this.eventSlots = pLimit(options.config.maxConcurrentEvents);
+    this.upstreamConnections = new UpstreamConnections(() => ({
+      retryAttempts: options.config.upstreamRetryAttempts,
+      retryBaseMs: options.config.upstreamRetryBaseMs,
+      retryMaxMs: options.config.upstreamRetryMaxMs,
+    }));
   }
 
   get active(): number {
@@ -94,17 +102,12 @@ export class SubscriptionService {
     const startedAt = Date.now();
     const session = startSession({
       plan,
-      upstreamUrl: this.upstreamUrl(serviceName),
-      headers: { ...this.options.identityHeaders(contextValue), [this.options.requestIdHeader]: contextValue.requestId },
+      upstream: this.upstreamConnections.lease(this.upstreamUrl(serviceName), this.options.identityHeaders(contextValue)),
+      headers: { [this.options.requestIdHeader]: contextValue.requestId },
       variables: request.variables,
       dataSources: this.dataSources,
       eventContext: () => eventContext(requestContext),
       eventSlot: (execute) => this.eventSlots(execute),
-      upstream: {
-        retryAttempts: this.options.config.upstreamRetryAttempts,
-        retryBaseMs: this.options.config.upstreamRetryBaseMs,
-        retryMaxMs: this.options.config.upstreamRetryMaxMs,
-      },
       bufferSize: this.options.config.bufferSize,
       afterEvent: this.options.afterEvent?.(contextValue),
       onEnd: (reason) => {

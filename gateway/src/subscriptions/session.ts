@@ -1,27 +1,18 @@
 import type { GraphQLDataSource } from '@apollo/gateway';
 import { GraphQLError, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from 'graphql';
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
 import { ERRORS } from '../errors.js';
 import { EventChannel, type EndReason } from './channel.js';
 import { executeEvent, type UpstreamEvent } from './event-execution.js';
 import type { SubscriptionPlan } from './planner.js';
+import type { UpstreamLease } from './upstream-connections.js';
 
 type RequestContext = Parameters<typeof executeEvent>[3];
 
-export interface UpstreamOptions {
-  /** How often the upstream subscription is re-established after its connection was lost, before clients get an error. */
-  retryAttempts: number;
-  /** The first wait before a reconnect, doubled each attempt (with jitter), at most `retryMaxMs`. */
-  retryBaseMs: number;
-  retryMaxMs: number;
-}
-
 export interface SessionOptions {
   plan: SubscriptionPlan;
-  /** The owning subgraph's `ws://` / `wss://` URL. */
-  upstreamUrl: string;
-  /** Sent as `connectionParams.headers`: the principal's identity headers and the request id. */
+  /** A connection to the owning subgraph (shared with the subscriptions of the same identity), released when this one ends. */
+  upstream: UpstreamLease;
+  /** Sent with the subscribe message, as `extensions.headers` (the request id: the connection may be shared). */
   headers: Record<string, string>;
   variables: Record<string, unknown> | undefined;
   dataSources: Readonly<Record<string, GraphQLDataSource>>;
@@ -29,7 +20,6 @@ export interface SessionOptions {
   eventContext(): RequestContext;
   /** Runs one event's execution when the gateway-wide limit of events in execution allows. */
   eventSlot<T>(execute: () => Promise<T>): Promise<T>;
-  upstream: UpstreamOptions;
   /** Results that may wait for the subscriber; one more drops it (`slow_consumer`). */
   bufferSize: number;
   /** Runs after each event's execution, before it is delivered; a returned reason ends the subscription instead. */
@@ -50,23 +40,27 @@ export interface SubscriptionSession {
 }
 
 /**
- * Subscribes to the owning subgraph over `graphql-transport-ws` and, for each event, in order, runs
- * the rest of the plan (see event-execution.ts) and hands the result to the subscriber. A lost
- * upstream connection is re-established with back-off (graphql-ws re-subscribes); when it cannot
- * be, the subscriber gets a `SUBSCRIPTION_UPSTREAM_FAILED` error and the stream ends.
+ * Subscribes to the owning subgraph over `graphql-transport-ws` (on the lent connection) and, for
+ * each event, in order, runs the rest of the plan (see event-execution.ts) and hands the result to
+ * the subscriber. A lost upstream connection is re-established with back-off (graphql-ws
+ * re-subscribes); when it cannot be, the subscriber gets a `SUBSCRIPTION_UPSTREAM_FAILED` error and
+ * the stream ends.
  */
 export function startSession(options: SessionOptions): SubscriptionSession {
   const { plan } = options;
-  const upstream: { client?: Client; unsubscribe?: () => void } = {};
+  const upstream: { unsubscribe?: () => void } = {};
   let inFlight: Promise<void> = Promise.resolve();
   let pending = 0;
   const results = new EventChannel<FormattedExecutionResult>(
     options.bufferSize,
     (reason) => {
-      upstream.unsubscribe?.();
-      // dispose() awaits the connection in progress, which rejects when it fails or, between two
-      // reconnects, is given up because nothing is subscribed any more: nothing is left to close then.
-      Promise.resolve(upstream.client?.dispose()).catch(() => undefined);
+      // Not from inside graphql-ws's `next` (a slow consumer ends there): were the subgraph's
+      // `complete` for this subscription in the same read, its client would release the operation
+      // twice and close the connection the other subscriptions of the same identity still use.
+      setImmediate(() => {
+        upstream.unsubscribe?.();
+        options.upstream.release();
+      });
       options.onEnd(reason);
     },
     SLOW_CONSUMER,
@@ -94,20 +88,13 @@ export function startSession(options: SessionOptions): SubscriptionSession {
     }
   };
 
-  const client = (upstream.client = createClient({
-    url: options.upstreamUrl,
-    webSocketImpl: WebSocket,
-    connectionParams: { headers: options.headers },
-    lazy: true,
-    retryAttempts: options.upstream.retryAttempts,
-    shouldRetry: () => true,
-    retryWait: async (retries) => {
-      const wait = Math.min(options.upstream.retryMaxMs, options.upstream.retryBaseMs * 2 ** retries);
-      await new Promise((resolve) => setTimeout(resolve, wait / 2 + Math.random() * (wait / 2)));
+  upstream.unsubscribe = options.upstream.client.subscribe(
+    {
+      query: plan.primary.operation,
+      operationName: plan.primary.operationName,
+      variables: usedVariables(plan, options.variables),
+      extensions: { headers: options.headers },
     },
-  }));
-  upstream.unsubscribe = client.subscribe(
-    { query: plan.primary.operation, operationName: plan.primary.operationName, variables: usedVariables(plan, options.variables) },
     {
       next: (event) => {
         // Events are run one after the other, so the client sees them in the subgraph's order; one
