@@ -226,3 +226,24 @@ describe('response cache: scope, stale-while-revalidate and the purge command', 
     }
   });
 });
+
+describe("the client's Cache-Control with the resilience layer off (plain subgraph calls)", () => {
+  it("still follows the subgraphs' Cache-Control", async () => {
+    const gw = await startTestGateway({
+      supergraph: { path: DEMO_SUPERGRAPH, watch: false },
+      subgraphs: {
+        users: { url: subgraphs.urls.users },
+        orders: { url: subgraphs.urls.orders },
+        products: { url: subgraphs.urls.products },
+      },
+      resilience: { enabled: false },
+      responseCache: { enabled: false },
+    });
+    gateways.push(gw);
+    const top = await postGraphql(gw.graphqlUrl, { query: '{ topProducts(first: 2) { upc } product(upc: "upc-0005") { name } }' });
+    expect(top.body.errors).toBeUndefined();
+    expect(top.headers.get('cache-control')).toBe('max-age=30, public');
+    const withUsers = await postGraphql(gw.graphqlUrl, { query: '{ topProducts(first: 2) { upc } user(id: "user-5") { id } }' });
+    expect(withUsers.headers.get('cache-control')).toBe('no-store');
+  });
+});

@@ -23,6 +23,8 @@ export function createSubgraphFetch(options: UpstreamPoolOptions = {}): Subgraph
   const fetcher = (async (url: string, init: RequestInitLike) => {
     const response = await fetch(url, init);
     return bufferedResponse(url, response.status, response.headers.get('content-type'), await response.text(), {
+      // Apollo reads it to restrict the client's Cache-Control, with or without the resilience layer.
+      cacheControl: response.headers.get('cache-control'),
       headers: response.headers.all?.(),
     });
   }) as unknown as Fetcher;
