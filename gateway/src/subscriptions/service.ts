@@ -100,23 +100,32 @@ export class SubscriptionService {
     const plan = this.planner.plan(schema, document, operationName);
     const serviceName = plan.primary.serviceName;
     const startedAt = Date.now();
-    const session = startSession({
-      plan,
-      upstream: this.upstreamConnections.lease(this.upstreamUrl(serviceName), this.options.identityHeaders(contextValue)),
-      headers: { [this.options.requestIdHeader]: contextValue.requestId },
-      variables: request.variables,
-      dataSources: this.dataSources,
-      eventContext: () => eventContext(requestContext),
-      eventSlot: (execute) => this.eventSlots(execute),
-      bufferSize: this.options.config.bufferSize,
-      afterEvent: this.options.afterEvent?.(contextValue),
-      onEnd: (reason) => {
-        this.sessions.delete(session);
-        release?.();
-        this.options.onEnd?.(contextValue, reason, startedAt, session.results.counts);
-      },
-      onCount: (kind, n) => this.options.onCount?.(contextValue, kind, n),
-    });
+    const upstreamUrl = this.upstreamUrl(serviceName);
+    const afterEvent = this.options.afterEvent?.(contextValue);
+    const upstream = this.upstreamConnections.lease(upstreamUrl, this.options.identityHeaders(contextValue));
+    let session: SubscriptionSession;
+    try {
+      session = startSession({
+        plan,
+        upstream,
+        headers: { [this.options.requestIdHeader]: contextValue.requestId },
+        variables: request.variables,
+        dataSources: this.dataSources,
+        eventContext: () => eventContext(requestContext),
+        eventSlot: (execute) => this.eventSlots(execute),
+        bufferSize: this.options.config.bufferSize,
+        afterEvent,
+        onEnd: (reason) => {
+          this.sessions.delete(session);
+          release?.();
+          this.options.onEnd?.(contextValue, reason, startedAt, session.results.counts);
+        },
+        onCount: (kind, n) => this.options.onCount?.(contextValue, kind, n),
+      });
+    } catch (error) {
+      upstream.release();
+      throw error;
+    }
     this.sessions.set(session, {
       context: contextValue,
       reload: (apiSchema) => this.planner.stillValid(apiSchema, document, operationName, plan),

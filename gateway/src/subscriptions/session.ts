@@ -109,6 +109,8 @@ export function startSession(options: SessionOptions): SubscriptionSession {
       },
       error: (error) => {
         const errors = Array.isArray(error) ? (error as GraphQLFormattedError[]) : undefined;
+        // Not a GraphQL error of this subscription: the connection itself is gone for good.
+        if (!errors) options.upstream.retire();
         void inFlight.then(() =>
           results.end(
             errors ? 'error' : 'upstream_failed',

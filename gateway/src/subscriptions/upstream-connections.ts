@@ -13,6 +13,11 @@ export interface UpstreamOptions {
 export interface UpstreamLease {
   readonly client: Client;
   release(): void;
+  /**
+   * The connection failed for good (graphql-ws ran out of reconnects): no new subscription is lent
+   * it, even before the ones on it have all ended (it would wait a back-off for one last attempt).
+   */
+  retire(): void;
 }
 
 interface Shared {
@@ -48,14 +53,18 @@ export class UpstreamConnections {
     }
     shared.users++;
     const lent = shared;
+    const retire = () => {
+      if (this.shared.get(key) === lent) this.shared.delete(key);
+    };
     let released = false;
     return {
       client: lent.client,
+      retire,
       release: () => {
         if (released) return;
         released = true;
         if (--lent.users > 0) return;
-        if (this.shared.get(key) === lent) this.shared.delete(key);
+        retire();
         // dispose() awaits the connection in progress, which rejects when it fails or, between two
         // reconnects, is given up because nothing is subscribed any more: nothing is left to close then.
         Promise.resolve(lent.client.dispose()).catch(() => undefined);

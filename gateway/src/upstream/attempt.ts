@@ -47,7 +47,7 @@ export async function fetchOnce(
     abort.emit('abort');
   };
   cancel?.once('abort', onCancel);
-  let response: Awaited<ReturnType<UpstreamFetch>>;
+  let response: Awaited<ReturnType<UpstreamFetch>> | undefined;
   let body: string;
   try {
     response = await fetch(url, { ...init, signal: abort });
@@ -58,7 +58,8 @@ export async function fetchOnce(
     const message = error instanceof Error ? error.message : String(error);
     throw new UpstreamCallError('network_error', message, undefined, {
       cause: (error as { cause?: unknown }).cause ?? error,
-      notSent: neverConnected(error),
+      // Once the status came back the request was sent, whatever the body's error says.
+      notSent: response === undefined && neverConnected(error),
     });
   } finally {
     clearTimeout(timer);

@@ -63,15 +63,18 @@ export function nothingSent(error: unknown): boolean {
 
 /**
  * Error codes of a connection that was never made (refused, not within the connect deadline, no
- * such host, no route): the request cannot have been sent. A reset or a closed socket is not among
- * them: a kept-alive connection can fail so after the request went out.
+ * such host): undici hands them only to requests not yet written. A reset or a closed socket is not
+ * among them: a kept-alive connection can fail so after the request went out.
  */
-const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const NEVER_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+/** No route to the host: only from the connect itself; the same codes on a connected socket (ICMP) may follow a sent request. */
+const UNREACHABLE = new Set(['EHOSTUNREACH', 'ENETUNREACH']);
 
 /** Whether an undici failure (or one it wraps, a few causes deep) is a connection that was never made. */
 export function neverConnected(error: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
-    if (NEVER_CONNECTED.has((current as { code?: string }).code ?? '')) return true;
+    const { code, syscall } = current as { code?: string; syscall?: string };
+    if (code !== undefined && (NEVER_CONNECTED.has(code) || (UNREACHABLE.has(code) && syscall === 'connect'))) return true;
     current = (current as { cause?: unknown }).cause;
   }
   return false;
