@@ -73,6 +73,15 @@ export function apolloComputeResponse(): ComputeResponse {
   return apollos?.computeResponse ?? (require('@apollo/gateway/dist/resultShaping.js') as ResultShapingModule).computeResponse;
 }
 
+/**
+ * The `executeQueryPlan` requests are served with: the gateway's once `installPlanExecution()`
+ * installed it, else Apollo's. For plans the gateway runs itself (a subscription's events): an ESM
+ * import of `@apollo/gateway`'s export is Apollo's own, fixed when the module was loaded.
+ */
+export function installedExecuteQueryPlan(): ExecuteQueryPlan {
+  return installed === 'gateway' ? executeQueryPlan : apolloExecuteQueryPlan();
+}
+
 /** Apollo's own `executeQueryPlan`, as it was before `installPlanExecution()`. */
 export function apolloExecuteQueryPlan(): ExecuteQueryPlan {
   return apollos?.executeQueryPlan ?? (require('@apollo/gateway/dist/executeQueryPlan.js') as ExecuteQueryPlanModule).executeQueryPlan;

@@ -1,6 +1,7 @@
-import { executeQueryPlan, type GraphQLDataSource } from '@apollo/gateway';
+import type { executeQueryPlan, GraphQLDataSource } from '@apollo/gateway';
 import type { QueryPlan } from '@apollo/query-planner';
 import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
+import { installedExecuteQueryPlan } from '../graphql/apollo-execution.js';
 import type { SubscriptionPlan } from './planner.js';
 
 /** The service name the event's own data source answers under; no subgraph can be called this. */
@@ -15,7 +16,8 @@ export interface UpstreamEvent {
 }
 
 /**
- * Runs the rest of a subscription's plan on one event, with `@apollo/gateway`'s own executor:
+ * Runs the rest of a subscription's plan on one event, with the executor queries run with (the
+ * gateway's port of `@apollo/gateway`'s, or Apollo's own where the port is not installed):
  * the plan handed to `executeQueryPlan` is `Sequence[primary, rest]` where the primary fetch is
  * answered by a data source that returns the event (the executor refuses a `Subscription` node,
  * but runs a fetch of any operation text). Every other fetch goes through the subgraph data
@@ -37,7 +39,7 @@ export async function executeEvent(
     process: async () => ({ data: event.data ?? null, ...(event.errors ? { errors: [...event.errors] } : {}) }),
   };
   const serviceMap = { ...dataSources, [EVENT_SOURCE]: eventSource };
-  const result = await executeQueryPlan(
+  const result = await installedExecuteQueryPlan()(
     queryPlan,
     serviceMap,
     requestContext,
