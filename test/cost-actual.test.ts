@@ -1,7 +1,11 @@
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { ActualCostPlans, actualCost } from '../gateway/src/cost/actual.js';
+import { CostEstimateCache } from '../gateway/src/cost/cache.js';
 import { estimateCost } from '../gateway/src/cost/estimate.js';
+import { eventCharger } from '../gateway/src/cost/event-charge.js';
+import { BudgetService } from '../gateway/src/rate-limit/budget-service.js';
+import { MemoryBudgetStore } from '../gateway/src/rate-limit/memory-store.js';
 import { costTestSchema } from './helpers/cost-schema.js';
 
 const { schema, model } = costTestSchema();
@@ -115,6 +119,35 @@ describe('actual cost of a response', () => {
     const built = plans.built;
     expect(built).toBeGreaterThan(0);
     expect(responses.map((data) => actualCost(schema, model, document, { variables }, data, plans))).toEqual(fresh);
+    expect(plans.built).toBe(built);
+  });
+});
+
+describe("a subscription's events, charged by their actual cost", () => {
+  it('are charged by the same plans from one event to the next, and refused once the budget is spent', async () => {
+    // The test schema has no subscription type; the charger walks any operation's data alike.
+    const document = parse('{ books(first: 3) { title pages } }');
+    const plans = new ActualCostPlans();
+    const budget = new BudgetService({ store: new MemoryBudgetStore(), headers: { ietf: false, legacy: false } });
+    const charge = eventCharger({
+      budget,
+      analyzer: { schema, model, cache: new CostEstimateCache(schema, model) },
+      document,
+      operationName: undefined,
+      variables: {},
+      client: { clientKey: 'event-charger-test', tier: 'free' },
+      limits: [{ name: 'burst', kind: 'token_bucket', capacity: 30, refillPerSecond: 0.001 }],
+      plans,
+    });
+    const event = (n: number) => ({ books: Array.from({ length: n }, (_, i) => ({ title: `t${i}`, pages: i })) });
+    // 2 × (Book 1 + pages 5) = 12, then 1 × 6 = 6, as actualCost says for a query.
+    expect(await charge(event(2))).toEqual({ allowed: true, cost: 12 });
+    const built = plans.built;
+    expect(built).toBeGreaterThan(0);
+    expect(await charge(event(1))).toEqual({ allowed: true, cost: 6 });
+    expect(plans.built).toBe(built);
+    // 12 + 6 of 30 spent: an event of 18 does not fit.
+    expect(await charge(event(3))).toMatchObject({ allowed: false, cost: 18, error: { extensions: { code: 'RATE_LIMITED' } } });
     expect(plans.built).toBe(built);
   });
 });

@@ -2,7 +2,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import type { BudgetClient, BudgetService } from '../rate-limit/budget-service.js';
 import type { LimitSpec } from '../rate-limit/budget.js';
 import { ERRORS } from '../errors.js';
-import { actualCost } from './actual.js';
+import { actualCost, type ActualCostPlans } from './actual.js';
 import type { CostAnalyzer } from './model-source.js';
 import type { DocumentNode } from 'graphql';
 
@@ -28,6 +28,8 @@ export interface EventChargeOptions {
   variables: Readonly<Record<string, unknown>> | null | undefined;
   client: BudgetClient;
   limits: readonly LimitSpec[];
+  /** What the walk of an event's data works out per selection set: kept across the events (see ActualCostPlans). */
+  plans: ActualCostPlans;
 }
 
 /**
@@ -40,7 +42,7 @@ export function eventCharger(options: EventChargeOptions): (data: unknown) => Pr
   return async (data) => {
     let cost: number;
     try {
-      cost = actualCost(options.analyzer.schema, options.analyzer.model, options.document, options, data);
+      cost = actualCost(options.analyzer.schema, options.analyzer.model, options.document, options, data, options.plans);
     } catch {
       cost = 1;
     }

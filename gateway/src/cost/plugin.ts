@@ -130,6 +130,8 @@ export function useCostAndBudget(options: CostAndBudgetOptions): ApolloServerPlu
                 variables: requestContext.request.variables,
                 client: admitted.client,
                 limits: admitted.policy.limits,
+                // As a query's: kept with the (cached, so shared) estimate, so events walk their data without working plans out again.
+                plans: ActualCostPlans.keptWith(admitted.estimate),
               });
             }
             return decision.response;
