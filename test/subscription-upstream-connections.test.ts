@@ -3,7 +3,7 @@ import { UpstreamConnections } from '../gateway/src/subscriptions/upstream-conne
 
 // Lazy clients: none of these connects, since nothing subscribes on them.
 const URL = 'ws://127.0.0.1:1/graphql';
-const options = () => ({ retryAttempts: 0, retryBaseMs: 10, retryMaxMs: 10 });
+const options = () => ({ retryAttempts: 0, retryBaseMs: 10, retryMaxMs: 10, connectTimeoutMs: 1_000 });
 
 describe('upstream connections for subscriptions', () => {
   it('lends one connection per URL and headers (in any order), and drops it with its last user', () => {

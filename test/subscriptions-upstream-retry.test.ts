@@ -1,6 +1,9 @@
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
 import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import { devBearer } from './helpers/auth.js';
+import { startBlackhole } from './helpers/blackhole.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
 import { freePort } from './helpers/ports.js';
 import { DEMO_SUPERGRAPH, startDemoSubgraphs, type DemoSubgraphs } from './helpers/subgraphs.js';
@@ -59,5 +62,64 @@ describe('a subscription that ends while the gateway waits to reconnect to its s
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+});
+
+/** A WebSocket server that accepts the upgrade and never sends `connection_ack`. */
+async function startSilentServer(): Promise<{ origin: string; close(): Promise<void> }> {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of server.clients) socket.terminate();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe.each([
+  { what: 'never completes the WebSocket handshake (its accept queue is full)', start: startBlackhole },
+  { what: 'accepts the WebSocket and never acknowledges the connection', start: startSilentServer },
+])('a subgraph that $what', ({ start }) => {
+  let upstream: { origin: string; close(): Promise<void> };
+  let silent: TestGateway;
+  beforeAll(async () => {
+    upstream = await start();
+    silent = await startTestGateway({
+      supergraph: { path: DEMO_SUPERGRAPH, watch: false },
+      auth: { jwt: { issuers: [DEV_ISSUER] } },
+      subgraphs: { users: { url: subgraphs.urls.users }, products: { url: subgraphs.urls.products } },
+      subscriptions: {
+        subgraphs: { orders: { url: `${upstream.origin.replace(/^http/, 'ws')}/graphql` } },
+        upstreamConnectTimeoutMs: 200,
+        upstreamRetryAttempts: 1,
+        upstreamRetryBaseMs: 10,
+        upstreamRetryMaxMs: 10,
+      },
+    });
+  });
+  afterAll(async () => {
+    await silent?.close();
+    await upstream?.close();
+  });
+  const silentClient = useWsClients(() => silent.graphqlUrl);
+
+  it('is given up after upstreamConnectTimeoutMs per attempt: SUBSCRIPTION_UPSTREAM_FAILED, then complete', async () => {
+    const client = silentClient({ authorization: (await devBearer('user-2')).authorization });
+    const received: unknown[] = [];
+    const done = new Promise<string>((resolve) =>
+      client.subscribe(
+        { query: 'subscription { orderCreated { id } }' },
+        { next: (value) => void received.push(value), error: () => resolve('error'), complete: () => resolve('complete') },
+      ),
+    );
+    // Two attempts of 200 ms and a 10 ms wait. Without the deadline a dropped SYN waits for the
+    // kernel (minutes) and a connection never acknowledged waits for ever.
+    const outcome = await Promise.race([done, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 4_000))]);
+    expect(outcome).toBe('complete');
+    expect(received).toEqual([{ errors: [expect.objectContaining({ extensions: { code: 'SUBSCRIPTION_UPSTREAM_FAILED' } })] }]);
   });
 });

@@ -53,6 +53,11 @@ export const SubscriptionsConfigSchema = z
       .default(250)
       .describe('The first wait before reconnecting to a subgraph, doubled each attempt (with jitter).'),
     upstreamRetryMaxMs: positiveInt.default(5_000).describe('The longest wait between two reconnects to a subgraph.'),
+    upstreamConnectTimeoutMs: positiveInt
+      .default(5_000)
+      .describe(
+        'Longest wait for the WebSocket handshake to a subgraph (TCP, TLS and the upgrade), and then for its `connection_ack`: past either, the connection counts as lost and is retried as one (`upstreamRetryAttempts`).',
+      ),
     credentialsRecheckMs: positiveInt
       .default(30_000)
       .describe(

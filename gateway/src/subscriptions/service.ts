@@ -51,6 +51,7 @@ export class SubscriptionService {
       retryAttempts: options.config.upstreamRetryAttempts,
       retryBaseMs: options.config.upstreamRetryBaseMs,
       retryMaxMs: options.config.upstreamRetryMaxMs,
+      connectTimeoutMs: options.config.upstreamConnectTimeoutMs,
     }));
   }
 

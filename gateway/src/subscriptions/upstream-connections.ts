@@ -7,6 +7,8 @@ export interface UpstreamOptions {
   /** The first wait before a reconnect, doubled each attempt (with jitter), at most `retryMaxMs`. */
   retryBaseMs: number;
   retryMaxMs: number;
+  /** Longest wait for the WebSocket handshake, then for the subgraph's `connection_ack`. */
+  connectTimeoutMs: number;
 }
 
 /** A shared upstream connection lent to one subscription; `release()` when the subscription ends. */
@@ -19,6 +21,9 @@ export interface UpstreamLease {
    */
   retire(): void;
 }
+
+/** A WebSocket class as graphql-ws calls it. */
+type SocketType = new (address: string | URL, protocols?: string | string[]) => WebSocket;
 
 interface Shared {
   client: Client;
@@ -36,6 +41,8 @@ interface Shared {
  */
 export class UpstreamConnections {
   private readonly shared = new Map<string, Shared>();
+  /** graphql-ws makes its sockets with `new WebSocketImpl(url, protocol)`: the handshake deadline is a subclass's, one per value. */
+  private readonly socketTypes = new Map<number, SocketType>();
 
   constructor(private readonly options: () => UpstreamOptions) {}
 
@@ -73,10 +80,11 @@ export class UpstreamConnections {
   }
 
   private connect(url: string, headers: Readonly<Record<string, string>>): Client {
-    const { retryAttempts, retryBaseMs, retryMaxMs } = this.options();
+    const { retryAttempts, retryBaseMs, retryMaxMs, connectTimeoutMs } = this.options();
     return createClient({
       url,
-      webSocketImpl: WebSocket,
+      webSocketImpl: this.socketType(connectTimeoutMs),
+      connectionAckWaitTimeout: connectTimeoutMs,
       connectionParams: { headers },
       lazy: true,
       retryAttempts,
@@ -86,6 +94,19 @@ export class UpstreamConnections {
         await new Promise((resolve) => setTimeout(resolve, wait / 2 + Math.random() * (wait / 2)));
       },
     });
+  }
+
+  private socketType(handshakeTimeout: number): SocketType {
+    let type = this.socketTypes.get(handshakeTimeout);
+    if (!type) {
+      type = class extends WebSocket {
+        constructor(address: string | URL, protocols?: string | string[]) {
+          super(address, protocols, { handshakeTimeout });
+        }
+      };
+      this.socketTypes.set(handshakeTimeout, type);
+    }
+    return type;
   }
 }
 
