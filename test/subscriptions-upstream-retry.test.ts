@@ -65,9 +65,13 @@ describe('a subscription that ends while the gateway waits to reconnect to its s
   });
 });
 
-/** A WebSocket server that accepts the upgrade and never sends `connection_ack`. */
-async function startSilentServer(): Promise<{ origin: string; close(): Promise<void> }> {
+/**
+ * A WebSocket server that accepts the upgrade and never sends `connection_ack`; `hung`: nor reads
+ * anything after it, so a closing frame goes unanswered (a process stuck after the upgrade).
+ */
+async function startSilentServer(hung = false): Promise<{ origin: string; close(): Promise<void> }> {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  if (hung) server.on('connection', (_socket, request) => request.socket.pause());
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {
@@ -82,7 +86,8 @@ async function startSilentServer(): Promise<{ origin: string; close(): Promise<v
 
 describe.each([
   { what: 'never completes the WebSocket handshake (its accept queue is full)', start: startBlackhole },
-  { what: 'accepts the WebSocket and never acknowledges the connection', start: startSilentServer },
+  { what: 'accepts the WebSocket and never acknowledges the connection', start: () => startSilentServer() },
+  { what: 'accepts the WebSocket and hangs (it answers no closing frame either)', start: () => startSilentServer(true) },
 ])('a subgraph that $what', ({ start }) => {
   let upstream: { origin: string; close(): Promise<void> };
   let silent: TestGateway;

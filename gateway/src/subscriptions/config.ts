@@ -56,7 +56,7 @@ export const SubscriptionsConfigSchema = z
     upstreamConnectTimeoutMs: positiveInt
       .default(5_000)
       .describe(
-        'Longest wait for the WebSocket handshake to a subgraph (TCP, TLS and the upgrade), and then for its `connection_ack`: past either, the connection counts as lost and is retried as one (`upstreamRetryAttempts`).',
+        'Longest the WebSocket handshake to a subgraph may stall (TCP, TLS and the upgrade: no byte from it for that long), then the longest wait for its `connection_ack`: past either, the connection counts as lost and is retried as one (`upstreamRetryAttempts`).',
       ),
     credentialsRecheckMs: positiveInt
       .default(30_000)

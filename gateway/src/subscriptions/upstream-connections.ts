@@ -7,7 +7,7 @@ export interface UpstreamOptions {
   /** The first wait before a reconnect, doubled each attempt (with jitter), at most `retryMaxMs`. */
   retryBaseMs: number;
   retryMaxMs: number;
-  /** Longest wait for the WebSocket handshake, then for the subgraph's `connection_ack`. */
+  /** Longest stall of the WebSocket handshake, then longest wait for the subgraph's `connection_ack` (and for a closing frame). */
   connectTimeoutMs: number;
 }
 
@@ -96,15 +96,23 @@ export class UpstreamConnections {
     });
   }
 
-  private socketType(handshakeTimeout: number): SocketType {
-    let type = this.socketTypes.get(handshakeTimeout);
+  /**
+   * ws's handshake timeout is an idle one (no byte for that long), and a socket it closes waits up to
+   * `closeTimeout` (30 s by default) for the peer's closing frame: graphql-ws counts the connection
+   * lost only then, so a subgraph that hung after the upgrade would hold each attempt 30 s longer
+   * than the deadline. Both take the deadline here.
+   */
+  private socketType(timeout: number): SocketType {
+    let type = this.socketTypes.get(timeout);
     if (!type) {
+      // `closeTimeout` is read by ws 8 (websocket.js) but not declared in @types/ws.
+      const options = { handshakeTimeout: timeout, closeTimeout: timeout } as WebSocket.ClientOptions;
       type = class extends WebSocket {
         constructor(address: string | URL, protocols?: string | string[]) {
-          super(address, protocols, { handshakeTimeout });
+          super(address, protocols, options);
         }
       };
-      this.socketTypes.set(handshakeTimeout, type);
+      this.socketTypes.set(timeout, type);
     }
     return type;
   }
