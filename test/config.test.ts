@@ -2,7 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../gateway/src/config/index.js';
+import { z } from 'zod';
+import { MAX_TIMER_MS } from '../gateway/src/config-kit.js';
+import { ConfigError, ConfigSchema, loadConfig } from '../gateway/src/config/index.js';
 import { spawnGateway } from './helpers/process.js';
 
 function yamlFile(content: string): string {
@@ -145,5 +147,51 @@ logging:
     const badFile = spawnGateway({}, ['--config', yamlFile('metrics:\n  enabled: maybe\n')]);
     expect((await badFile.exited).code).toBe(1);
     expect(badFile.stderr).toContain('metrics.enabled');
+  });
+});
+
+describe('durations in milliseconds', () => {
+  type SchemaNode = {
+    type?: string;
+    maximum?: number;
+    properties?: Record<string, SchemaNode>;
+    items?: SchemaNode;
+    additionalProperties?: SchemaNode | boolean;
+    anyOf?: SchemaNode[];
+    oneOf?: SchemaNode[];
+    allOf?: SchemaNode[];
+  };
+
+  /** Every integer setting whose name ends in `Ms`, with its path and largest allowed value. */
+  function durations(node: SchemaNode | boolean | undefined, path: string, found: { path: string; maximum?: number }[] = []) {
+    if (!node || typeof node === 'boolean') return found;
+    for (const alternative of [...(node.anyOf ?? []), ...(node.oneOf ?? []), ...(node.allOf ?? [])]) durations(alternative, path, found);
+    for (const [key, child] of Object.entries(node.properties ?? {})) {
+      if (key.endsWith('Ms')) {
+        for (const number of [child, ...(child.anyOf ?? [])].filter((n) => n.type === 'integer' || n.type === 'number')) {
+          found.push({ path: `${path}${key}`, maximum: number.maximum });
+        }
+      }
+      durations(child, `${path}${key}.`, found);
+    }
+    durations(node.items, `${path}[].`, found);
+    if (typeof node.additionalProperties === 'object') durations(node.additionalProperties, `${path}<name>.`, found);
+    return found;
+  }
+
+  it("are all at most what Node's timers wait (a longer one would fire at once)", () => {
+    const found = durations(z.toJSONSchema(ConfigSchema, { io: 'input', unrepresentable: 'any' }) as SchemaNode, '');
+    expect(found.length).toBeGreaterThan(50);
+    expect(found.filter((d) => d.maximum === undefined || d.maximum > MAX_TIMER_MS)).toEqual([]);
+  });
+
+  it('past that bound, refuse the config and name the key', () => {
+    expect(() => loadConfig({ env: {}, overrides: { resilience: { requestDeadlineMs: 3_000_000_000 } } })).toThrow(ConfigError);
+    expect(() => loadConfig({ env: {}, overrides: { resilience: { requestDeadlineMs: 3_000_000_000 } } })).toThrow(
+      /resilience\.requestDeadlineMs/,
+    );
+    expect(loadConfig({ env: {}, overrides: { resilience: { requestDeadlineMs: MAX_TIMER_MS } } }).resilience.requestDeadlineMs).toBe(
+      MAX_TIMER_MS,
+    );
   });
 });

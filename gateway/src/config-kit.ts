@@ -11,6 +11,12 @@ import { z } from 'zod';
 
 export const port = z.number().int().min(0).max(65_535);
 export const positiveInt = z.number().int().positive();
+/** The longest delay Node's timers wait (2^31 − 1 ms, about 24.8 days): a longer one fires at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+/** A duration in milliseconds, which some timer waits: at most {@link MAX_TIMER_MS}. */
+export const durationMs = positiveInt.max(MAX_TIMER_MS);
+/** The same where 0 is allowed (what 0 means, usually "off", each field says). */
+export const durationOrZeroMs = z.number().int().min(0).max(MAX_TIMER_MS);
 
 /** `fields` with each default of `defaults` applied. */
 export function withDefaults<S extends Record<string, z.ZodType>>(fields: S, defaults: { [K in keyof S]: z.output<S[K]> }) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { positiveInt } from '../config-kit.js';
+import { durationMs, durationOrZeroMs, positiveInt } from '../config-kit.js';
 
 /** The `auth` section: JWT issuers, API keys, and the headers that carry the caller to subgraphs. */
 
@@ -39,15 +39,10 @@ export const IssuerConfigSchema = z
     jwksUrl: z.url().optional().describe('JWKS URL; keys are cached, refreshed in the background and refetched on an unknown `kid`.'),
     jwks: z
       .object({
-        cacheMaxAgeMs: positiveInt.default(600_000).describe('Keys older than this are refetched before use.'),
-        cooldownMs: z
-          .number()
-          .int()
-          .min(0)
-          .default(30_000)
-          .describe('At most one refetch per this interval, however many unknown `kid`s arrive.'),
-        timeoutMs: positiveInt.default(5_000).describe('Timeout of one JWKS request.'),
-        refreshIntervalMs: positiveInt.default(300_000).describe('Background refresh interval.'),
+        cacheMaxAgeMs: durationMs.default(600_000).describe('Keys older than this are refetched before use.'),
+        cooldownMs: durationOrZeroMs.default(30_000).describe('At most one refetch per this interval, however many unknown `kid`s arrive.'),
+        timeoutMs: durationMs.default(5_000).describe('Timeout of one JWKS request.'),
+        refreshIntervalMs: durationMs.default(300_000).describe('Background refresh interval.'),
       })
       .strict()
       .prefault({}),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { positiveInt } from '../config-kit.js';
+import { durationMs, positiveInt } from '../config-kit.js';
 
 /** The `cost` section: how operations are costed before they run (the model, its overrides file, dry runs). */
 export const CostConfigSchema = z
@@ -23,7 +23,7 @@ export const CostConfigSchema = z
       .boolean()
       .default(true)
       .describe('Reload the overrides file when it changes (an invalid file is logged and the previous model kept).'),
-    pollIntervalMs: positiveInt.default(1_000).describe('How often the overrides file is checked for changes.'),
+    pollIntervalMs: durationMs.default(1_000).describe('How often the overrides file is checked for changes.'),
     cacheSize: positiveInt
       .default(5_000)
       .describe('Estimates kept in memory (by document, operation and the variables that change the cost).'),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { port, positiveInt } from '../config-kit.js';
+import { durationMs, port, positiveInt } from '../config-kit.js';
 
 /** The `server` section: listening, CORS, body and header limits, slow-client timeouts, overload caps. */
 
@@ -35,7 +35,7 @@ export const ServerConfigSchema = z
     host: z.string().min(1).default('0.0.0.0').describe('Listen address.'),
     port: port.default(4000).describe('Listen port (0 picks a free port).'),
     bodyLimitBytes: positiveInt.default(1_048_576).describe('Largest request body accepted; larger bodies get 413 PAYLOAD_TOO_LARGE.'),
-    shutdownTimeoutMs: positiveInt
+    shutdownTimeoutMs: durationMs
       .default(15_000)
       .describe(
         'On SIGTERM/SIGINT, how long in-flight requests may take before connections are cut (longer than resilience.requestDeadlineMs, so an admitted request can finish).',
@@ -64,17 +64,17 @@ export const ServerConfigSchema = z
         'Addresses or CIDR ranges of proxies in front of the gateway. Only when the peer is one of them is `X-Forwarded-For` used for the client IP (the rightmost address that is not a trusted proxy). Empty: the peer address is the client IP.',
       ),
     // Slow-client protection (see the README's "Security" section for the defaults of peers).
-    headersTimeoutMs: positiveInt
+    headersTimeoutMs: durationMs
       .default(10_000)
       .describe(
         'Longest time a client may take to send the request line and headers (slowloris); then 408 REQUEST_TIMEOUT and the connection is closed.',
       ),
-    requestTimeoutMs: positiveInt
+    requestTimeoutMs: durationMs
       .default(30_000)
       .describe(
         'Longest time a client may take to send a whole request, body included (slow POST); then 408 REQUEST_TIMEOUT and the connection is closed. Counts only the upload: the answer may take longer (resilience.requestDeadlineMs).',
       ),
-    keepAliveTimeoutMs: positiveInt
+    keepAliveTimeoutMs: durationMs
       .default(72_000)
       .describe(
         'An idle keep-alive connection is closed after this long (longer than the usual 60 s idle timeout of load balancers, so they close first).',
@@ -108,13 +108,13 @@ export const ServerConfigSchema = z
       .default(16_384)
       .describe('Largest request line plus headers accepted; larger get 431 HEADERS_TOO_LARGE and the connection is closed.'),
     // The HTTP edge (docs/security.md, "The HTTP edge").
-    lingeringTimeMs: positiveInt
+    lingeringTimeMs: durationMs
       .default(30_000)
       .describe(
         'After an answer sent before the request body arrived (413, 431, 401 ...), how long the rest of the body is read and ' +
           'discarded at most, so the client reads its answer instead of a reset (nginx lingering_time).',
       ),
-    lingeringTimeoutMs: positiveInt
+    lingeringTimeoutMs: durationMs
       .default(5_000)
       .describe(
         'While draining after such an answer, the longest wait for the next bytes before the connection is closed ' +
@@ -132,7 +132,7 @@ export const ServerConfigSchema = z
         'Slowest average rate a request body may arrive at once server.bodyRateGraceMs have passed; slower gets 408 REQUEST_TIMEOUT ' +
           'and the connection is closed (0: no minimum).',
       ),
-    bodyRateGraceMs: positiveInt
+    bodyRateGraceMs: durationMs
       .default(5_000)
       .describe('Time a request body may take before server.minBodyRateBytesPerSecond is enforced.'),
     readinessDetail: z

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { positiveInt } from '../config-kit.js';
+import { durationMs, positiveInt } from '../config-kit.js';
 import { isAddressOrRange } from './address-ranges.js';
 
 /** The `logging`, `metrics` and `tracing` sections. */
@@ -75,10 +75,10 @@ export const TracingConfigSchema = z
       .boolean()
       .default(false)
       .describe("Put the trace id in `extensions.traceId` of every GraphQL response (it is always in the request's log line)."),
-    exportDelayMs: positiveInt
+    exportDelayMs: durationMs
       .default(5_000)
       .describe('Longest a finished span waits in memory before it is exported (batch delay); batches of 512 go sooner.'),
-    exportTimeoutMs: positiveInt
+    exportTimeoutMs: durationMs
       .default(10_000)
       .describe('Longest one export may take, retries included; also the longest a shutdown waits for the last spans to go out.'),
     maxQueueSize: positiveInt

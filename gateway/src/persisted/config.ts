@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { positiveInt } from '../config-kit.js';
+import { durationMs, positiveInt } from '../config-kit.js';
 
 /** `graphql.apq` and `graphql.trustedDocuments`: registered documents by hash, and the allow-list from a manifest. */
 
@@ -21,7 +21,7 @@ export const ApqConfigSchema = z
       .string()
       .default('apq:')
       .describe('Prefix of registered documents in Redis, after `redis.keyPrefix`; instances with the same prefixes share registrations.'),
-    storeTimeoutMs: positiveInt
+    storeTimeoutMs: durationMs
       .default(200)
       .describe(
         'Longest a Redis lookup may take; a slow or failed lookup is a miss (PERSISTED_QUERY_NOT_FOUND: the client sends the document again), never a failed request.',

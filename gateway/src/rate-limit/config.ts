@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { positiveInt } from '../config-kit.js';
+import { durationMs, durationOrZeroMs, positiveInt } from '../config-kit.js';
 
 /** The `rateLimit` section: where budgets live, what a store failure means, adaptive refill, and the tiers. */
 
@@ -84,14 +84,11 @@ export const RateLimitConfigSchema = z
       .enum(['open', 'closed'])
       .default('open')
       .describe('Redis slow or down: `open` falls back to a per-instance in-memory limiter, `closed` answers 503 RATE_LIMIT_UNAVAILABLE.'),
-    storeTimeoutMs: positiveInt.default(100).describe('Longest a budget call to Redis may take before the failure policy applies.'),
-    retryStoreAfterMs: positiveInt
+    storeTimeoutMs: durationMs.default(100).describe('Longest a budget call to Redis may take before the failure policy applies.'),
+    retryStoreAfterMs: durationMs
       .default(1_000)
       .describe('After a Redis failure, how long to stay on the failure policy before trying Redis again.'),
-    refundDelayMs: z
-      .number()
-      .int()
-      .min(0)
+    refundDelayMs: durationOrZeroMs
       .max(10_000)
       .default(100)
       .describe(
@@ -115,20 +112,17 @@ export const RateLimitConfigSchema = z
           ),
         openFactor: z.number().gt(0).max(1).default(0.25).describe("Refill factor while a subgraph's breaker is open."),
         halfOpenFactor: z.number().gt(0).max(1).default(0.5).describe("Refill factor while a subgraph's breaker is half-open."),
-        latencyThresholdMs: positiveInt
+        latencyThresholdMs: durationMs
           .optional()
           .describe(
             'A subgraph whose p95 latency over `latencyWindowMs` is above this counts as degraded. Unset: latency is not considered.',
           ),
         latencyFactor: z.number().gt(0).max(1).default(0.5).describe("Refill factor while a subgraph's p95 latency is over the threshold."),
-        latencyWindowMs: positiveInt.default(30_000).describe('Window of recent subgraph calls the p95 latency is taken over.'),
+        latencyWindowMs: durationMs.default(30_000).describe('Window of recent subgraph calls the p95 latency is taken over.'),
         latencyMinSamples: positiveInt
           .default(20)
           .describe('Fewest calls in the window before the p95 counts (a few slow calls are not a trend).'),
-        recoveryMs: z
-          .number()
-          .int()
-          .min(0)
+        recoveryMs: durationOrZeroMs
           .default(30_000)
           .describe('Once a subgraph is healthy again, its factor climbs back to 1 linearly over this time (0: at once).'),
       })

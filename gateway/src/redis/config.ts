@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { positiveInt } from '../config-kit.js';
+import { durationMs } from '../config-kit.js';
 
 /** The `redis` section: one server or a Redis Cluster, timeouts, and the prefix of every key. */
 
@@ -25,8 +25,8 @@ export const RedisConfigSchema = z
       .strict()
       .optional()
       .describe('Redis Cluster instead of one server (see "Scaling out").'),
-    connectTimeoutMs: positiveInt.default(2_000).describe('Timeout of one connection attempt.'),
-    commandTimeoutMs: positiveInt
+    connectTimeoutMs: durationMs.default(2_000).describe('Timeout of one connection attempt.'),
+    commandTimeoutMs: durationMs
       .default(1_000)
       .describe(
         'Longest any Redis command may take before it fails (a hung Redis must not hang requests); budgets and cache reads have shorter deadlines of their own.',

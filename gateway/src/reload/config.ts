@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { positiveInt } from '../config-kit.js';
+import { durationMs } from '../config-kit.js';
 
 /** The `reload` section: whether the gateway watches its config file and applies a change by itself. */
 export const ReloadConfigSchema = z
@@ -10,7 +10,7 @@ export const ReloadConfigSchema = z
       .describe(
         'Reload the config when its file changes (as on SIGHUP or `POST /admin/config/reload`). Off: only the signal and the admin API reload it.',
       ),
-    watchIntervalMs: positiveInt.default(2000).describe('How often the config file is checked for a change while `watch` is on.'),
+    watchIntervalMs: durationMs.default(2000).describe('How often the config file is checked for a change while `watch` is on.'),
   })
   .strict()
   .prefault({});

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AuthConfig } from '../auth/config.js';
-import { positiveInt, withDefaults } from '../config-kit.js';
+import { durationMs, durationOrZeroMs, positiveInt, withDefaults } from '../config-kit.js';
 import { HeaderRuleSetSchema } from '../headers/config.js';
 import type { ServerConfig } from '../http/config.js';
 import type { RateLimitConfig } from '../rate-limit/config.js';
@@ -142,12 +142,9 @@ const RestRouteSchema = z
           .boolean()
           .default(false)
           .describe('Answers are the same for every caller: one cached copy for all; otherwise copies are kept per principal.'),
-        ttlMs: positiveInt.default(300_000).describe('How long a kept answer may be served.'),
+        ttlMs: durationMs.default(300_000).describe('How long a kept answer may be served.'),
         maxBodyBytes: positiveInt.default(1_048_576).describe('Larger answers are streamed but not kept.'),
-        refreshAfterMs: z
-          .number()
-          .int()
-          .min(0)
+        refreshAfterMs: durationOrZeroMs
           .default(1_000)
           .describe(
             "This instance looks at a copy's answers at most once per this interval (the others are neither collected nor written); one it looks at is written when it differs from the copy, when the copy is gone, or when the copy is half its TTL old. 0: write every answer.",

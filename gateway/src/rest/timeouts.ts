@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Agent, Dispatcher } from 'undici';
 import { z } from 'zod';
-import { positiveInt } from '../config-kit.js';
+import { durationMs } from '../config-kit.js';
 import { UpstreamCallError } from '../upstream/call-error.js';
 
 /**
@@ -10,11 +10,11 @@ import { UpstreamCallError } from '../upstream/call-error.js';
  * included, from the first attempt on (retries spend the same deadline).
  */
 const fields = {
-  connectMs: positiveInt.describe('Longest wait for the connection to the upstream (TCP and TLS handshakes).'),
-  firstByteMs: positiveInt.describe(
+  connectMs: durationMs.describe('Longest wait for the connection to the upstream (TCP and TLS handshakes).'),
+  firstByteMs: durationMs.describe(
     "Longest wait, once the request is sent, for the upstream's status line and headers; then also the longest gap between two body chunks.",
   ),
-  responseMs: positiveInt.describe(
+  responseMs: durationMs.describe(
     'Longest time for the whole response, body included, from the first attempt (retries included). An answer still streaming then is cut.',
   ),
 };

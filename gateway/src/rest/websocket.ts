@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import WebSocket, { WebSocketServer, type RawData } from 'ws';
 import { z } from 'zod';
-import { positiveInt } from '../config-kit.js';
+import { durationMs } from '../config-kit.js';
 import { GatewayError } from '../errors.js';
 import type { UpgradeRouter } from '../http/upgrades.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -25,10 +25,10 @@ export const WebSocketSchema = z
     z.literal(true),
     z
       .object({
-        idleTimeoutMs: positiveInt
+        idleTimeoutMs: durationMs
           .optional()
           .describe('A connection with no message either way for this long is closed (1001). Default 300000.'),
-        maxLifetimeMs: positiveInt.optional().describe('A connection is closed (1001) when it has been open this long. Default 3600000.'),
+        maxLifetimeMs: durationMs.optional().describe('A connection is closed (1001) when it has been open this long. Default 3600000.'),
       })
       .strict(),
   ])

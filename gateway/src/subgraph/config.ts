@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AuthConfig } from '../auth/config.js';
-import { defaultedGroup, definedOnly, positiveInt, withDefaults } from '../config-kit.js';
+import { defaultedGroup, definedOnly, durationMs, durationOrZeroMs, positiveInt, withDefaults } from '../config-kit.js';
 import type { RedisConfig } from '../redis/config.js';
 import type { ResponseCacheConfig } from './response-cache-config.js';
 import {
@@ -20,14 +20,10 @@ import {
  */
 const FallbackFields = {
   cache: z.boolean().describe('Keep successful query responses and serve them (stale-if-error) when this subgraph fails.'),
-  cacheTtlMs: positiveInt.describe('How long a kept response may be served after it was stored.'),
-  refreshAfterMs: z
-    .number()
-    .int()
-    .min(0)
-    .describe(
-      "This instance looks at a call's answers at most once per this interval (bounds cache writes and checks for hot queries); one it looks at is written when it differs from the copy, or when the copy is half its TTL old. 0: write every answer.",
-    ),
+  cacheTtlMs: durationMs.describe('How long a kept response may be served after it was stored.'),
+  refreshAfterMs: durationOrZeroMs.describe(
+    "This instance looks at a call's answers at most once per this interval (bounds cache writes and checks for hot queries); one it looks at is written when it differs from the copy, or when the copy is half its TTL old. 0: write every answer.",
+  ),
 };
 const StaleIfSlowFields = {
   enabled: z
@@ -35,7 +31,7 @@ const StaleIfSlowFields = {
     .describe(
       'When a query call has not answered by the soft deadline and the fallback cache holds a copy, answer with the copy at once (`reason: "slow"`); the call goes on within its timeout and refreshes the copy. Never for mutations.',
     ),
-  softDeadlineMs: positiveInt.describe('The soft deadline; with `adaptive`, its upper bound.'),
+  softDeadlineMs: durationMs.describe('The soft deadline; with `adaptive`, its upper bound.'),
   adaptive: z
     .boolean()
     .describe(
@@ -43,7 +39,7 @@ const StaleIfSlowFields = {
     ),
   percentile: z.number().min(50).max(100).describe('Adaptive: which latency percentile of the last minute the deadline follows.'),
   factor: z.number().min(1).max(100).describe('Adaptive: the multiple of that percentile a call may take before its copy is served.'),
-  floorMs: positiveInt.describe('Adaptive: the shortest soft deadline (a very fast subgraph is not given up on after a blip).'),
+  floorMs: durationMs.describe('Adaptive: the shortest soft deadline (a very fast subgraph is not given up on after a blip).'),
 };
 const HedgingFields = {
   enabled: z
@@ -51,7 +47,7 @@ const HedgingFields = {
     .describe(
       'For a subgraph with two or more `upstreams`: when a query attempt has not answered by the hedge delay, send a second attempt to another usable replica; the first answer wins and the other attempt is aborted. At most one hedge per attempt, within `maxPercent`. Never for mutations.',
     ),
-  delayMs: positiveInt.describe(
+  delayMs: durationMs.describe(
     'The hedge delay; with `adaptive`, its upper bound (and the delay until 20 calls of the last minute are known).',
   ),
   adaptive: z
@@ -60,17 +56,17 @@ const HedgingFields = {
       "Derive the delay from this subgraph's recent latency: its `percentile` over the last minute, within [`minDelayMs`, `delayMs`].",
     ),
   percentile: z.number().min(50).max(99.9).describe('Adaptive: which latency percentile of the last minute the delay follows.'),
-  minDelayMs: positiveInt.describe('Adaptive: the shortest hedge delay.'),
+  minDelayMs: durationMs.describe('Adaptive: the shortest hedge delay.'),
   maxPercent: z
     .number()
     .min(1)
     .max(100)
     .describe('Hedge budget: hedges at most this share of the calls in the window (one per window is always allowed).'),
-  windowMs: positiveInt.describe('The rolling window of the hedge budget.'),
+  windowMs: durationMs.describe('The rolling window of the hedge budget.'),
 };
 const SubgraphResilienceFields = {
-  timeoutMs: positiveInt.describe('Timeout of one call (one attempt) to the subgraph.'),
-  connectTimeoutMs: positiveInt.describe(
+  timeoutMs: durationMs.describe('Timeout of one call (one attempt) to the subgraph.'),
+  connectTimeoutMs: durationMs.describe(
     'Longest wait for a new connection to the subgraph (TCP and TLS handshakes). Past it the call was never sent: it is a connection error, retried like a refused connection (on another replica when there are replicas), mutations included. Only a value below `timeoutMs` can act.',
   ),
   connections: positiveInt.describe('Size of the keep-alive connection pool to this subgraph.'),
@@ -196,7 +192,7 @@ export const ResilienceConfigSchema = z
       .describe(
         'Timeouts, breakers, bulkheads, retries, dedupe and fallbacks around subgraph calls; false calls subgraphs plainly (used by the benchmark).',
       ),
-    requestDeadlineMs: positiveInt
+    requestDeadlineMs: durationMs
       .default(10_000)
       .describe('Deadline of one GraphQL request: no subgraph attempt or retry starts after it, and attempts are cut at it.'),
     identityHeaders: z
@@ -216,7 +212,7 @@ export const ResilienceConfigSchema = z
       .describe(
         "With the fallback cache in Redis (and `refreshAfterMs` above 0): a subgraph call's first answer is held in this instance's memory, all subgraphs together up to about this many bytes (one per character of an answer, plus 128 per entry; least recently used dropped first), and its copy is written to Redis from the call's next answer. 0: every first answer is written to Redis.",
       ),
-    cacheReadTimeoutMs: positiveInt
+    cacheReadTimeoutMs: durationMs
       .default(200)
       .describe('How long a fallback lookup may wait for the cache (Redis) before it counts as a miss.'),
     subgraphDefaults: SubgraphDefaultsSchema,
@@ -228,12 +224,12 @@ export const ResilienceConfigSchema = z
           .describe(
             'Share circuit breaker state through Redis: when one instance opens (or closes) a breaker, the others follow within the delay below, instead of each paying its own failures. Off by default: it needs Redis, and it assumes every instance sees a subgraph the same way (one instance cut off from a subgraph by its own network would open the breaker for all).',
           ),
-        resyncIntervalMs: positiveInt
+        resyncIntervalMs: durationMs
           .default(5_000)
           .describe(
             'How often each instance also reads the shared state (one GET per breaker), which bounds the delay when a pub/sub message is lost (e.g. during a reconnect).',
           ),
-        maxMessageAgeMs: positiveInt
+        maxMessageAgeMs: durationMs
           .default(5_000)
           .describe(
             "A breaker message older than this (by the sender's clock) is ignored as stale: it arrived too late to describe the present.",

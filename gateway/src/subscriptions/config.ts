@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { positiveInt } from '../config-kit.js';
+import { durationMs, positiveInt } from '../config-kit.js';
 
 const ClientLimitsSchema = z
   .object({
@@ -49,16 +49,16 @@ export const SubscriptionsConfigSchema = z
       .describe(
         'How often a lost connection to the subgraph is re-established (re-subscribing) before the client gets SUBSCRIPTION_UPSTREAM_FAILED and the subscription ends.',
       ),
-    upstreamRetryBaseMs: positiveInt
+    upstreamRetryBaseMs: durationMs
       .default(250)
       .describe('The first wait before reconnecting to a subgraph, doubled each attempt (with jitter).'),
-    upstreamRetryMaxMs: positiveInt.default(5_000).describe('The longest wait between two reconnects to a subgraph.'),
-    upstreamConnectTimeoutMs: positiveInt
+    upstreamRetryMaxMs: durationMs.default(5_000).describe('The longest wait between two reconnects to a subgraph.'),
+    upstreamConnectTimeoutMs: durationMs
       .default(5_000)
       .describe(
         'Longest the WebSocket handshake to a subgraph may stall (TCP, TLS and the upgrade: no byte from it for that long), then the longest wait for its `connection_ack`: past either, the connection counts as lost and is retried as one (`upstreamRetryAttempts`).',
       ),
-    credentialsRecheckMs: positiveInt
+    credentialsRecheckMs: durationMs
       .default(30_000)
       .describe(
         "How often the API key a running subscription was admitted with is checked again: one revoked, expired or unknown by then ends it (WebSocket close 4403; SSE and multipart: an UNAUTHENTICATED error, then complete). A token's `exp` ends it at that moment, whatever this is.",
@@ -70,7 +70,7 @@ export const SubscriptionsConfigSchema = z
       .record(z.string().min(1), ClientLimitsSchema.partial())
       .default({})
       .describe('Per tier, limits that replace `perClient` for clients of that tier (a key left out keeps `perClient`).'),
-    keepAliveMs: positiveInt
+    keepAliveMs: durationMs
       .default(12_000)
       .describe('SSE comment / multipart empty part sent this often on an idle subscription, so proxies keep the stream open.'),
   })

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { positiveInt } from '../config-kit.js';
+import { durationMs, positiveInt } from '../config-kit.js';
 
 /** Apollo's own Uplink endpoints, tried in this order (as @apollo/gateway and Apollo Router do). */
 export const APOLLO_UPLINK_ENDPOINTS = ['https://uplink.api.apollographql.com/', 'https://aws.uplink.api.apollographql.com/'];
@@ -25,8 +25,8 @@ const SecretHeaderSchema = z
 const UrlSourceSchema = z
   .object({
     url: httpUrl.describe('Where the supergraph SDL is fetched with GET (an object store, a CDN such as Hive `…/supergraph`).'),
-    pollIntervalMs: positiveInt.default(10_000).describe('How often the URL is asked whether the supergraph changed.'),
-    timeoutMs: positiveInt.default(10_000).describe('Time allowed for one fetch, body included.'),
+    pollIntervalMs: durationMs.default(10_000).describe('How often the URL is asked whether the supergraph changed.'),
+    timeoutMs: durationMs.default(10_000).describe('Time allowed for one fetch, body included.'),
     authHeader: SecretHeaderSchema.optional().describe('A header carrying a secret, sent with every fetch.'),
   })
   .strict();
@@ -44,10 +44,10 @@ const UplinkSourceSchema = z
       .min(1)
       .default(APOLLO_UPLINK_ENDPOINTS)
       .describe('Uplink endpoints; a fetch tries them in turn until one answers, starting with the one that answered last.'),
-    pollIntervalMs: positiveInt
+    pollIntervalMs: durationMs
       .default(10_000)
       .describe('How often Uplink is asked for a newer supergraph; a longer `minDelaySeconds` from Uplink wins.'),
-    timeoutMs: positiveInt.default(30_000).describe('Time allowed for one request to one endpoint.'),
+    timeoutMs: durationMs.default(30_000).describe('Time allowed for one request to one endpoint.'),
   })
   .strict()
   .prefault({});
@@ -65,7 +65,7 @@ export const SupergraphConfigSchema = z
       .default('schema/supergraph.graphql')
       .describe('Supergraph SDL file to serve with the `file` source (relative to the working directory).'),
     watch: z.boolean().default(true).describe('`file` source: reload the supergraph when the file changes.'),
-    pollIntervalMs: positiveInt
+    pollIntervalMs: durationMs
       .default(1_000)
       .describe('`file` source: how often the file is checked for changes (polling survives atomic renames and symlink swaps).'),
     url: UrlSourceSchema.optional().describe('The `url` source.'),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defaultedGroup, definedOnly, positiveInt, withDefaults } from '../config-kit.js';
+import { defaultedGroup, definedOnly, durationMs, durationOrZeroMs, positiveInt, withDefaults } from '../config-kit.js';
 
 /**
  * The settings of calling an upstream, shared by subgraphs (subgraph/config.ts) and REST routes
@@ -13,13 +13,13 @@ import { defaultedGroup, definedOnly, positiveInt, withDefaults } from '../confi
 export const BreakerFields = {
   enabled: z.boolean().describe('Run calls through a circuit breaker (opossum).'),
   errorThresholdPercentage: z.number().min(1).max(100).describe('Failure percentage in the rolling window above which the breaker opens.'),
-  rollingWindowMs: positiveInt.describe('Length of the rolling window of call statistics (10 buckets).'),
+  rollingWindowMs: durationMs.describe('Length of the rolling window of call statistics (10 buckets).'),
   volumeThreshold: z
     .number()
     .int()
     .min(0)
     .describe('Calls the window must hold before the breaker may open (a few failures of a quiet subgraph do not open it).'),
-  resetTimeoutMs: positiveInt.describe('How long an open breaker waits before letting one probe call through (half-open).'),
+  resetTimeoutMs: durationMs.describe('How long an open breaker waits before letting one probe call through (half-open).'),
   consecutiveFailures: z
     .number()
     .int()
@@ -27,10 +27,7 @@ export const BreakerFields = {
     .describe(
       'Failures in a row that open the breaker whatever the volume, each counted once per caller that waited for it (a call shared by in-flight dedupe counts for every request it served); 0: off.',
     ),
-  slowCallDurationMs: z
-    .number()
-    .int()
-    .min(0)
+  slowCallDurationMs: durationOrZeroMs
     .optional()
     .describe(
       "A call (answered or failed) that takes at least this long is slow; slow calls count toward `slowCallRatePercentage` (Resilience4j's slow-call rate). Unset: half the subgraph's `timeoutMs`; 0: slowness never opens the breaker.",
@@ -55,8 +52,8 @@ export const RetryFields = {
     .describe(
       'Retries of a query after a connection error (refused, reset, or no connection within the connect timeout) or a 502/503/504, never after other timeouts; of a mutation only when no connection was made (refused, connect timeout, unknown host).',
     ),
-  baseDelayMs: positiveInt.describe('Back-off before the first retry; doubles per retry, with full jitter.'),
-  maxDelayMs: positiveInt.describe('Upper bound of one back-off.'),
+  baseDelayMs: durationMs.describe('Back-off before the first retry; doubles per retry, with full jitter.'),
+  maxDelayMs: durationMs.describe('Upper bound of one back-off.'),
 };
 
 /** Replicas of one subgraph (`subgraphs.<name>.upstreams`) or REST route, and how calls are spread over them. */
@@ -70,8 +67,8 @@ const LoadBalancingFields = {
 };
 const HealthCheckFields = {
   enabled: z.boolean().describe('Probe each replica of a subgraph with two or more `upstreams` (a single-URL subgraph is never probed).'),
-  intervalMs: positiveInt.describe('Time between two probes of one replica.'),
-  timeoutMs: positiveInt.describe('A probe with no answer by then fails.'),
+  intervalMs: durationMs.describe('Time between two probes of one replica.'),
+  timeoutMs: durationMs.describe('A probe with no answer by then fails.'),
   healthyThreshold: positiveInt.describe(
     'Passing probes in a row that bring an unhealthy replica back into rotation (and end an ejection).',
   ),
@@ -83,10 +80,10 @@ const EjectionFields = {
     .int()
     .min(0)
     .describe('Failed calls in a row (network error, timeout, 5xx) that eject a replica for a back-off; 0: no passive ejection.'),
-  baseEjectionMs: positiveInt.describe(
+  baseEjectionMs: durationMs.describe(
     'Length of a first ejection; it doubles with each ejection until the replica serves a call successfully.',
   ),
-  maxEjectionMs: positiveInt.describe('Longest ejection.'),
+  maxEjectionMs: durationMs.describe('Longest ejection.'),
 };
 const hashHeader = z
   .string()
