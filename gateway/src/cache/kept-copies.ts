@@ -32,6 +32,16 @@ export interface KeptCopySettings {
  */
 export type KeepDecision = 'write' | 'hold' | 'skip' | 'unchanged';
 
+/** What carrying out a decision needs of the store, for one answer (see {@link KeptCopies.keep}). */
+export interface CopyWrites {
+  /** Writes the answer's copy. */
+  write(): Promise<unknown>;
+  /** Whether the copy is still in the store. */
+  present(): Promise<boolean>;
+  /** Writes an unchanged answer whose copy was gone; `write` when unset. */
+  rewrite?(): Promise<unknown>;
+}
+
 /** How many calls per subgraph this instance remembers; a forgotten one's next answer is a first answer again. */
 const REMEMBERED_CALLS = 10_000;
 
@@ -96,6 +106,31 @@ export class KeptCopies {
     if (!kept || kept.writtenAt !== writtenAt) return false;
     this.copies?.set(key, written(kept.fingerprint, settings, now));
     return true;
+  }
+
+  /**
+   * Carries out a `write` or `unchanged` decision (the others need nothing of the store): writes the
+   * answer, or asks whether its copy is still there and writes it again if it is gone and still due
+   * ({@link rewritten}). A failure forgets the call, so its next answer is written, then goes to
+   * `onError`. Not awaited: the answer does not wait for its copy.
+   */
+  keep(decision: KeepDecision, key: string, settings: KeptCopySettings, store: CopyWrites, onError: (error: unknown) => void): void {
+    const failed = (error: unknown) => {
+      this.forget(key);
+      onError(error);
+    };
+    if (decision === 'write') {
+      store.write().catch(failed);
+    } else if (decision === 'unchanged') {
+      const writtenAt = this.writtenAt(key) ?? 0;
+      store
+        .present()
+        .then((present) => {
+          if (present || !this.rewritten(key, writtenAt, settings)) return;
+          return (store.rewrite ?? store.write)();
+        })
+        .catch(failed);
+    }
   }
 
   /** A write failed: the next answer is written, whatever it is. */

@@ -104,22 +104,12 @@ export class RestFallbackCache {
   /** Writes a complete answer (`value`: its stored form) if its copy is missing, old or different; never awaited. */
   private keep(key: string, value: string, onError: (error: unknown) => void): void {
     const { store, copies, settings } = this;
-    const failed = (error: unknown) => {
-      copies.forget(key);
-      onError(error);
-    };
-    const decision = copies.decide(key, value, settings);
-    if (decision === 'write') {
-      store.set(key, value, settings.cacheTtlMs).catch(failed);
-    } else if (decision === 'unchanged') {
-      const writtenAt = copies.writtenAt(key) ?? 0;
-      store
-        .has(key)
-        .then((present) => {
-          if (present || !copies.rewritten(key, writtenAt, settings)) return;
-          return store.set(key, value, settings.cacheTtlMs);
-        })
-        .catch(failed);
-    }
+    copies.keep(
+      copies.decide(key, value, settings),
+      key,
+      settings,
+      { write: () => store.set(key, value, settings.cacheTtlMs), present: () => store.has(key) },
+      onError,
+    );
   }
 }

@@ -237,25 +237,21 @@ export class ResilientCaller {
       heldAnswers?.hold(key, body);
       return;
     }
-    const failed = (error: unknown) => {
-      this.keptCopies.forget(key);
-      this.options.logger.debug({ subgraph: this.options.name, err: describeError(error) }, 'fallback cache write failed');
-    };
     const batched = <T>(write: () => Promise<T>) => this.options.copyWrites?.run(write) ?? write();
-    if (decision === 'write') {
-      batched(() => cache.set(key, body, settings.cacheTtlMs))
-        // The copy is in the store now: a held first answer is no longer needed (kept if the write failed).
-        .then(() => heldAnswers?.drop(key))
-        .catch(failed);
-      return;
-    }
-    const writtenAt = this.keptCopies.writtenAt(key) ?? 0;
-    batched(() => cache.has(key))
-      .then((present) => {
-        if (present || !this.keptCopies.rewritten(key, writtenAt, settings)) return;
-        return cache.set(key, body, settings.cacheTtlMs);
-      })
-      .catch(failed);
+    this.keptCopies.keep(
+      decision,
+      key,
+      settings,
+      {
+        write: () =>
+          batched(() => cache.set(key, body, settings.cacheTtlMs))
+            // The copy is in the store now: a held first answer is no longer needed (kept if the write failed).
+            .then(() => heldAnswers?.drop(key)),
+        present: () => batched(() => cache.has(key)),
+        rewrite: () => cache.set(key, body, settings.cacheTtlMs),
+      },
+      (error) => this.options.logger.debug({ subgraph: this.options.name, err: describeError(error) }, 'fallback cache write failed'),
+    );
   }
 
   private network(
