@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { Agent, Dispatcher } from 'undici';
 import { z } from 'zod';
 import { durationMs } from '../config-kit.js';
-import { UpstreamCallError } from '../upstream/call-error.js';
+import { causeChain, UpstreamCallError } from '../upstream/call-error.js';
 
 /**
  * A route's three upstream deadlines: the TCP (and TLS) connect, the first byte of the answer (its
@@ -68,13 +68,12 @@ export class RouteTimeoutError extends UpstreamCallError {
 
 /** The phase of an undici or reply-from failure, or of a deadline the handler set; undefined: not a timeout. */
 export function timeoutPhaseOf(error: unknown): TimeoutPhase | undefined {
-  for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
+  for (const current of causeChain(error)) {
     if (current instanceof RouteTimeoutError) return current.phase;
     const code = (current as { code?: string }).code;
     if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'FST_REPLY_FROM_CONNECT_TIMEOUT') return 'connect';
     if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'FST_REPLY_FROM_GATEWAY_TIMEOUT') return 'first_byte';
     if (code === 'UND_ERR_BODY_TIMEOUT') return 'body';
-    current = (current as { cause?: unknown }).cause;
   }
   return undefined;
 }

@@ -72,12 +72,19 @@ const UNREACHABLE = new Set(['EHOSTUNREACH', 'ENETUNREACH']);
 
 /** Whether an undici failure (or one it wraps, a few causes deep) is a connection that was never made. */
 export function neverConnected(error: unknown): boolean {
-  for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
+  for (const current of causeChain(error)) {
     const { code, syscall } = current as { code?: string; syscall?: string };
     if (code !== undefined && (NEVER_CONNECTED.has(code) || (UNREACHABLE.has(code) && syscall === 'connect'))) return true;
-    current = (current as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/** `error` and the errors it wraps as `cause`, at most `depth` of them (undici and reply-from nest the reason). */
+export function* causeChain(error: unknown, depth = 4): Generator<Error> {
+  for (let current = error, n = 0; current instanceof Error && n < depth; n++) {
+    yield current;
+    current = (current as { cause?: unknown }).cause;
+  }
 }
 
 /** `fetch failed: ECONNREFUSED` — the message and the cause's code, for logs (never for clients). */
