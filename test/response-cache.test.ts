@@ -42,8 +42,13 @@ afterAll(async () => {
   await redis?.close();
 });
 
-async function startGateway(responseCache: GatewayConfigInput['responseCache'], keyPrefix = redis.prefix): Promise<TestGateway> {
+async function startGateway(
+  responseCache: GatewayConfigInput['responseCache'],
+  keyPrefix = redis.prefix,
+  headers?: GatewayConfigInput['headers'],
+): Promise<TestGateway> {
   const gw = await startTestGateway({
+    ...(headers ? { headers } : {}),
     supergraph: { path: DEMO_SUPERGRAPH, watch: false },
     auth: { jwt: { issuers: [DEV_ISSUER] } },
     redis: { url: TEST_REDIS_URL, keyPrefix },
@@ -165,6 +170,38 @@ describe('response cache: scope, stale-while-revalidate and the purge command', 
       // Anonymous callers share one identity (as with the fallback copies), never a user's.
       await postGraphql(gw.graphqlUrl, { query });
       expect(products.count).toBe(before + 3);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('keeps public copies apart for each value of a header the rules forward', async () => {
+    const own = await connectTestRedis('response-cache-forwarded');
+    try {
+      const gw = await startGateway({}, own.prefix, { subgraphs: { products: { request: [{ propagate: { named: 'x-tenant' } }] } } });
+      const query = '{ product(upc: "upc-0008") { upc name } }';
+      const user = await asUser('user-4');
+      const before = products.count;
+      const asTenant = (tenant: string, body: { query: string; variables?: Record<string, unknown> }) =>
+        postGraphql(gw.graphqlUrl, body, { ...user, 'x-tenant': tenant });
+      expect((await asTenant('a', { query })).headers.get('cache-control')).toBe('max-age=60, public');
+      await asTenant('a', { query });
+      expect(products.count).toBe(before + 1);
+      // Another tenant's copy is its own: the subgraph may answer it differently.
+      await asTenant('b', { query });
+      expect(products.count).toBe(before + 2);
+      await asTenant('b', { query });
+      await asTenant('a', { query });
+      expect(products.count).toBe(before + 2);
+      // Entities too: the products `_entities` fetch of one user's orders, per tenant.
+      const orders = { query: ORDERS(2), variables: { id: 'user-6' } };
+      expect((await asTenant('a', orders)).body.errors).toBeUndefined();
+      await asTenant('a', orders);
+      expect(products.count).toBe(before + 3);
+      expect((await asTenant('b', orders)).body.errors).toBeUndefined();
+      expect(products.count).toBe(before + 4);
+      await asTenant('b', orders);
+      expect(products.count).toBe(before + 4);
     } finally {
       await own.close();
     }

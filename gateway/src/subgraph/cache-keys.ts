@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
  * and its tag, share the `{Type:hash}` hash tag: one Redis Cluster slot per entity.
  *
  * - `rc:q:<subgraph>:<hash>`: a whole query answer (root fields); hash of scope identity and body
- * - `rc:e:{<Type>:<id hash>}:<subgraph>:<hash>`: one entity of an `_entities` fetch; hash of scope identity and selection
+ * - `rc:e:{<Type>:<id hash>}:<subgraph>:<hash>`: one entity of an `_entities` fetch; hash of scope identity and selection (with the forwarded headers)
  * - tag `rc:t:{<Type>:<id hash>}`: every entry holding that entity
  * - tag `rc:t:<Type>`: query answers holding entities of that type whose keys were not selected
  */

@@ -36,6 +36,8 @@ export interface EntitiesRequest {
 export interface EntitiesCall {
   subgraph: string;
   identity: string | undefined;
+  /** The forwarded headers' key (see ResponseCache's CallContext): part of every entity's key. */
+  forwardedHeaders?: string | undefined;
   init: RequestInitLike;
   request: EntitiesRequest;
   representations: readonly unknown[];
@@ -65,9 +67,10 @@ interface Fetched {
  * with error paths moved to their original index.
  */
 export async function entitiesCall(host: EntityCacheHost, call: EntitiesCall, live: LiveCall): Promise<UpstreamResponse> {
-  const { subgraph, identity, request, representations } = call;
+  const { subgraph, identity, request, representations, forwardedHeaders } = call;
   const { representations: _sent, ...otherVariables } = request.variables;
-  const selection = JSON.stringify([request.query ?? '', request.operationName ?? null, otherVariables]);
+  const selected = [request.query ?? '', request.operationName ?? null, otherVariables];
+  const selection = JSON.stringify(forwardedHeaders ? [...selected, forwardedHeaders] : selected);
   const slots = representations.map((rep): Slot | undefined => {
     if (!isRecord(rep) || typeof rep['__typename'] !== 'string') return undefined;
     const type = rep['__typename'];

@@ -110,7 +110,12 @@ export class ResilientCaller {
     const responseCache = this.options.responseCache;
     if (!responseCache) return this.live(url, init, info);
     const operation = analyseOperation(info.query, info.operationName);
-    const context = { subgraph: this.options.name, operation, incomingMutation: info.incomingMutation };
+    const context = {
+      subgraph: this.options.name,
+      operation,
+      incomingMutation: info.incomingMutation,
+      forwardedHeaders: info.forwardedHeaders,
+    };
     return responseCache.call(context, init, async (sent) => {
       let fellBack = false;
       const onFallback: CallInfo['onFallback'] = (use, failure) => {

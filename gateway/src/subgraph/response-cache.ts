@@ -39,6 +39,11 @@ export interface CallContext {
   operation: SubgraphOperation;
   /** The incoming operation is a mutation: its calls never read the cache. */
   incomingMutation: boolean;
+  /**
+   * The headers the header rules forwarded with the call (their own key), when any: the answer may
+   * depend on them (`x-tenant`, `accept-language`), so copies are kept per value, public ones too.
+   */
+  forwardedHeaders?: string | undefined;
 }
 
 /**
@@ -66,23 +71,27 @@ export class ResponseCache {
     const request = parseRequest(init.body);
     if (!request) return (await live(init)).response;
     const identity = this.identity(init.headers);
+    const { forwardedHeaders } = context;
     const representations = request.variables?.['representations'];
     if (this.options.config.entities && Array.isArray(representations) && isEntitiesOnly(operation)) {
-      return entitiesCall(this, { subgraph, identity, init, request: request as EntitiesRequest, representations }, live);
+      const entities = { subgraph, identity, forwardedHeaders, init, request: request as EntitiesRequest, representations };
+      return entitiesCall(this, entities, live);
     }
-    return this.queryCall(subgraph, operation, identity, init, live);
+    return this.queryCall(subgraph, operation, identity, forwardedHeaders, init, live);
   }
 
   private async queryCall(
     subgraph: string,
     operation: SubgraphOperation,
     identity: string | undefined,
+    forwardedHeaders: string | undefined,
     init: RequestInitLike,
     live: LiveCall,
   ): Promise<UpstreamResponse> {
     const { metrics } = this.options;
-    const body = init.body ?? '';
-    const found = await this.read(this.scopedKeys(identity, (scope) => queryKey(subgraph, scope, body)));
+    // What the key is made of: the body, and the forwarded headers' values when there are any.
+    const keyed = forwardedHeaders ? `${init.body ?? ''}\0${forwardedHeaders}` : (init.body ?? '');
+    const found = await this.read(this.scopedKeys(identity, (scope) => queryKey(subgraph, scope, keyed)));
     const labels = { subgraph, kind: 'query' };
     if (found && !found.stale) {
       metrics.responseCacheHits.inc(labels);
@@ -96,13 +105,13 @@ export class ResponseCache {
         type: this.options.schema().rootFieldTypes.get(`Query.${field.name}`),
       }));
       const policy = this.policy(response.cacheControl, subjects);
-      const key = this.keyFor(policy, identity, (scope) => queryKey(subgraph, scope, body));
+      const key = this.keyFor(policy, identity, (scope) => queryKey(subgraph, scope, keyed));
       if (key) this.keep(key, response.body, policy, this.queryTags(operation, response.body));
       return { ...response, cacheControl: cacheControlHeader(policy.maxAge, policy.scope) };
     };
     if (found) {
       metrics.responseCacheStale.inc(labels);
-      this.refresh(`q\n${subgraph}\n${body}\n${identity ?? ''}`, fetchAndKeep);
+      this.refresh(`q\n${subgraph}\n${keyed}\n${identity ?? ''}`, fetchAndKeep);
       return cached(found.value, 'no-store');
     }
     metrics.responseCacheMisses.inc(labels);
