@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_ISSUER, DEV_JWT_ISSUER, DEV_JWT_AUDIENCE, DEV_JWT_SECRET } from '../gateway/src/auth/dev-secret.js';
 import { loadConfig, type GatewayConfigInput } from '../gateway/src/config/index.js';
+import { gatewayHeaderNames, subgraphRequestGuard } from '../gateway/src/headers/guards.js';
+import { compileHeaderRules } from '../gateway/src/headers/rules.js';
 import { secretBytes, sign } from './helpers/auth.js';
 import { startEchoSubgraph, writeEchoSupergraph, type EchoSubgraph } from './helpers/echo-subgraph.js';
 import { postGraphql, startTestGateway, type TestGateway } from './helpers/gateway.js';
@@ -126,6 +128,28 @@ describe('header rules for subgraph calls', () => {
     expect(b.authorization).toBeUndefined();
     expect(b.cookie).toBeUndefined();
     expect(b.connection).not.toContain('x-hop');
+  });
+
+  it('never copies a header the Connection header lists, even under `matching: ".*"`', async () => {
+    // fetch() will not send a Connection header of the caller's choosing: node:http does.
+    const { request: httpRequest } = await import('node:http');
+    const body = JSON.stringify({ query: '{ betaHeaders }' });
+    const answer = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest(gw.graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', connection: 'keep-alive, x-hop', 'x-hop': 'hop', 'x-kept': 'kept' },
+      });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    const echo = JSON.parse((JSON.parse(answer) as { data: { betaHeaders: string } }).data.betaHeaders) as Echoed;
+    expect(echo['x-kept']).toBe('kept');
+    expect(echo['x-hop']).toBeUndefined();
   });
 
   it('copies allow-listed headers of every subgraph answer to the client, each Set-Cookie as its own line', async () => {
@@ -339,5 +363,55 @@ describe('header rules with the resilience layer off (plain subgraph calls)', ()
     const result = await postGraphql(gw.graphqlUrl, { query: '{ alphaHeaders }' }, { 'x-tenant': 'acme' });
     expect(JSON.parse((result.body.data as { alphaHeaders: string }).alphaHeaders)['x-tenant']).toBe('acme');
     expect(result.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+  });
+});
+
+describe('what no header rule carries', () => {
+  it('never copies Expect, headers the Connection header lists, or values a request line cannot hold', () => {
+    const config = loadConfig({ env: {}, overrides: {} });
+    const rules = compileHeaderRules(
+      [{ propagate: { matching: '.*' } }, { propagate: { named: 'x-listed' } }, { propagate: { named: 'x-tenant' } }],
+      subgraphRequestGuard(gatewayHeaderNames(config)),
+    );
+    const input = new Map<string, string | readonly string[]>([
+      ['connection', 'keep-alive, X-Listed'],
+      ['x-listed', 'for this hop'],
+      ['expect', '100-continue'],
+      // As a subscription's connectionParams may carry them (HTTP parsers refuse these).
+      ['x-tenant', 'a\r\nx-injected: 1'],
+      ['x-euro', '€'],
+      ['x-mixed', ['kept', 'bad\u0000']],
+      ['x-fine', 'café'],
+    ]);
+    expect(Object.fromEntries(rules.apply(input))).toEqual({ 'x-mixed': ['kept'], 'x-fine': ['café'] });
+  });
+});
+
+describe("subgraph answer headers never replace the gateway's own", () => {
+  let alpha: EchoSubgraph;
+  let gw: TestGateway;
+  const APP = 'https://app.example';
+
+  beforeAll(async () => {
+    alpha = await startEchoSubgraph('alpha');
+    gw = await startTestGateway({
+      supergraph: { path: writeEchoSupergraph([alpha]), watch: false },
+      server: { cors: { origins: [APP] } },
+      headers: { all: { response: [{ propagate: { matching: '.*' } }] } },
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await alpha?.close();
+  });
+
+  it("keeps the gateway's CORS answer and passes the subgraph's other headers", async () => {
+    alpha.responseHeaders = { 'access-control-allow-origin': '*', vary: 'X-Subgraph', 'x-served-by': 'alpha' };
+    const result = await postGraphql(gw.graphqlUrl, { query: '{ alphaHeaders }' }, { origin: APP });
+    expect(result.body.errors).toBeUndefined();
+    expect(result.headers.get('access-control-allow-origin')).toBe(APP);
+    expect(result.headers.get('vary')).toBe('Origin');
+    expect(result.headers.get('x-served-by')).toBe('alpha');
   });
 });

@@ -462,6 +462,37 @@ describe('REST passthrough: request body limit', () => {
     expect(await streamed.body.json()).toEqual({ bytes: 900 });
   });
 
+  it('answers `Expect: 100-continue` itself and forwards the upload without it', async () => {
+    const { request: httpRequest } = await import('node:http');
+    const url = new URL(limited.url);
+    const hitsBefore = upstream.hits.length;
+    const answer = await new Promise<{ status: number; continued: boolean; body: string }>((resolve, reject) => {
+      let continued = false;
+      const req = httpRequest({
+        host: url.hostname,
+        port: url.port,
+        method: 'POST',
+        path: '/up/upload',
+        headers: { expect: '100-continue', 'content-type': 'application/octet-stream', 'content-length': '800' },
+      });
+      // The body goes only once the gateway has said to go on.
+      req.on('continue', () => {
+        continued = true;
+        req.end(Buffer.alloc(800, 0x62));
+      });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, continued, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+    expect(answer).toEqual({ status: 200, continued: true, body: JSON.stringify({ bytes: 800 }) });
+    const hit = upstream.hits.slice(hitsBefore).find((h) => h.url === '/api/upload');
+    expect(hit?.headers.expect).toBeUndefined();
+  });
+
   it('413 for a larger Content-Length before any upstream call', async () => {
     const before = upstream.hits.length;
     const response = await request(`${limited.url}/up/upload`, {

@@ -24,9 +24,14 @@ export interface HeaderGuard {
   readonly namedOnly: ReadonlySet<string>;
 }
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1) plus the non-standard ones proxies also drop; never forwarded either way. */
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1) plus the non-standard ones proxies also drop; never forwarded
+ * either way. `Expect` is answered on the client's hop (Node sends the `100 Continue`), and undici
+ * refuses to send it: forwarded, every upload that asks for it would fail as an upstream error.
+ */
 export const HOP_BY_HOP = [
   'connection',
+  'expect',
   'keep-alive',
   'proxy-authenticate',
   'proxy-authorization',
@@ -114,18 +119,24 @@ export function compileHeaderRules(rules: readonly HeaderRule[], guard: HeaderGu
   return {
     empty: steps.length === 0,
     apply(input, principal, output = new Map()) {
+      // Headers the input's `Connection` names belong to its hop too (RFC 9110 §7.6.1): never copied.
+      let listed: ReadonlySet<string> | undefined;
+      const copyable = (name: string) => allowed(name) && !(listed ??= connectionListed(input)).has(name);
       for (const step of steps) {
         switch (step.kind) {
           case 'named': {
-            if (!allowed(step.name) || !allowed(step.as)) break;
-            const values = valuesOf(input.get(step.name));
+            if (!copyable(step.name) || !allowed(step.as)) break;
+            const values = safeValuesOf(input.get(step.name));
             if (values.length) output.set(step.as, values);
             else if (step.fallback !== undefined) output.set(step.as, [step.fallback]);
             break;
           }
           case 'matching':
             for (const [name, value] of input) {
-              if (allowed(name) && !guard.namedOnly.has(name) && step.regex.test(name)) output.set(name, valuesOf(value));
+              if (!guard.namedOnly.has(name) && step.regex.test(name) && copyable(name)) {
+                const values = safeValuesOf(value);
+                if (values.length) output.set(name, values);
+              }
             }
             break;
           case 'insert': {
@@ -182,9 +193,31 @@ function claimValue(claim: unknown): string | undefined {
   return value !== undefined && value.length <= 4096 && SAFE_VALUE.test(value) ? value : undefined;
 }
 
-function valuesOf(value: string | readonly string[] | null | undefined): string[] {
+/**
+ * The values a header can carry on: those a request line can hold (no control characters, nothing
+ * past U+00FF). HTTP parsers already refuse the others, but a subscription's `connectionParams`
+ * are JSON, and a value undici refuses would fail the subgraph call as if the subgraph had.
+ */
+function safeValuesOf(value: string | readonly string[] | null | undefined): string[] {
   if (value === undefined || value === null) return [];
-  return typeof value === 'string' ? [value] : [...value];
+  const values = typeof value === 'string' ? [value] : [...value];
+  return values.every((one) => SAFE_VALUE.test(one)) ? values : values.filter((one) => SAFE_VALUE.test(one));
+}
+
+const NONE_LISTED: ReadonlySet<string> = new Set();
+
+/** The header names the input's `Connection` header lists (besides its options such as `keep-alive`). */
+function connectionListed(input: HeaderInput): ReadonlySet<string> {
+  const connection = input.get('connection');
+  if (connection === undefined || connection === null) return NONE_LISTED;
+  const names = new Set<string>();
+  for (const value of typeof connection === 'string' ? [connection] : connection) {
+    for (const name of value.split(',')) {
+      const trimmed = name.trim().toLowerCase();
+      if (trimmed) names.add(trimmed);
+    }
+  }
+  return names;
 }
 
 /** Node/Fastify headers (`IncomingHttpHeaders`) as rule input. */

@@ -53,7 +53,8 @@ export function subgraphHeaderRules(config: { headers: HeadersConfig } & HeaderN
       });
       app.addHook('onSend', async (request, reply, payload) => {
         const collected = requestState(request).subgraphResponseHeaders;
-        if (collected?.size) for (const [name, value] of collected.entries()) void reply.header(name, value);
+        // A subgraph's header never replaces one the gateway set on its answer (RateLimit, CORS, Vary).
+        if (collected?.size) for (const [name, value] of collected.entries()) if (!reply.hasHeader(name)) void reply.header(name, value);
         return payload;
       });
     },
