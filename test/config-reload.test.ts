@@ -235,7 +235,15 @@ describe('config reload: all or nothing', () => {
     writeFileSync(configFile, 'rateLimit: [unclosed');
     answer = await reload();
     expect(answer.status).toBe(422);
-    expect(await reloads('invalid')).toBe(invalid + 2);
+    // The parser quotes the lines around its error; none of them may leave the gateway.
+    writeFileSync(configFile, 'redis:\n  url: redis://:s3cret-pass@127.0.0.1:1\n bad: 1\n');
+    answer = await reload();
+    expect(answer.status).toBe(422);
+    expect(String(answer.body.message)).toMatch(/not valid YAML: All mapping items must start at the same column at line 3, column 1$/);
+    expect(await reloads('invalid')).toBe(invalid + 3);
+    expect(JSON.stringify(answer.body)).not.toContain('s3cret');
+    expect(JSON.stringify(await readiness())).not.toContain('s3cret');
+    expect(JSON.stringify(gw.logs)).not.toContain('s3cret');
 
     const after = await postGraphql(gw.graphqlUrl, { query: QUERY });
     expect(after.headers.get('x-ratelimit-limit')).toBe('1000');
@@ -378,7 +386,58 @@ describe('config reload: the file watch', () => {
   });
 });
 
+describe('config reload: during shutdown', () => {
+  it('changes nothing once the gateway is shutting down, whoever asks', async () => {
+    const file = join(dir, 'closing.yaml');
+    writeBudgetOnlyConfig(file, 100);
+    const closing = await startTestGateway({}, { configFile: file });
+    const applied = await metricValue(closing, 'gateway_config_reloads_total', { result: 'applied' });
+    await closing.close();
+    writeBudgetOnlyConfig(file, 60);
+    const outcome = await closing.gateway.reloadConfig('signal');
+    expect(outcome).toMatchObject({ result: 'refused', shuttingDown: true, changed: [] });
+    expect(JSON.stringify(closing.gateway.config.rateLimit.tiers)).toContain('"capacity":100');
+    expect(closing.logs.find((l) => l.msg === 'config reloaded')).toEqual([]);
+    expect(applied).toBe(0);
+  });
+});
+
 describe('config reload: timeouts and breakers', () => {
+  it("a REST route's own breaker takes new subgraph-default breaker settings", async () => {
+    const own = await startRestUpstream();
+    const file = join(dir, 'rest-breakers.yaml');
+    const write = (consecutiveFailures: number) =>
+      writeFileSync(
+        file,
+        stringify({
+          supergraph: { path: supergraphPath, watch: false },
+          rateLimit: { enabled: false },
+          resilience: { subgraphDefaults: { breaker: { consecutiveFailures, resetTimeoutMs: 600_000 } } },
+          rest: {
+            routes: [{ prefix: '/old', upstream: own.origin, rewrite: '/api', auth: { mode: 'optional' }, retries: { maxRetries: 0 } }],
+          },
+        }),
+      );
+    write(10);
+    const routed = await startTestGateway({}, { configFile: file });
+    try {
+      write(1);
+      expect((await routed.gateway.reloadConfig()).changed).toEqual(['resilience.subgraphDefaults.breaker.consecutiveFailures']);
+      await own.kill();
+      expect((await fetch(`${routed.url}/old/echo`)).status).toBe(502);
+      await own.revive();
+      // One failure was enough under the new settings: the breaker is open, the upstream not called.
+      const before = own.hits.length;
+      const refused = await fetch(`${routed.url}/old/echo`);
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { error: string }).error).toBe('UPSTREAM_UNAVAILABLE');
+      expect(own.hits.length).toBe(before);
+    } finally {
+      await routed.close();
+      await own.close();
+    }
+  });
+
   it('new calls take the new timeout; an open breaker stays open and half-opens after the new reset timeout', async () => {
     const slow = await startEchoSubgraph('slow');
     const file = join(dir, 'breakers.yaml');

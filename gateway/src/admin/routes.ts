@@ -130,6 +130,7 @@ export function registerAdminRoutes(app: FastifyInstance, auth: AdminAuthenticat
     const outcome = await targets.config.reload('admin');
     record.detail = { result: outcome.result, version: outcome.version, changed: outcome.changed };
     if (outcome.result === 'invalid') throw new GatewayError('CONFIG_RELOAD_INVALID', `The config was not reloaded: ${outcome.error}`);
+    if (outcome.shuttingDown) throw new GatewayError('SHUTTING_DOWN');
     if (outcome.result === 'refused') throw new GatewayError('CONFIG_RESTART_REQUIRED', `The config was not reloaded: ${outcome.error}`);
     if (outcome.result === 'failed') throw new GatewayError('CONFIG_RELOAD_FAILED', `The config was not reloaded: ${outcome.error}`);
     return { result: outcome.result, version: outcome.version, changed: outcome.changed };

@@ -75,13 +75,24 @@ function readYamlFile(file: string): Record<string, unknown> {
   try {
     parsed = parseYaml(text);
   } catch (error) {
-    throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message}`);
+    throw new ConfigError(`config file ${file} is not valid YAML: ${yamlProblem(error)}`);
   }
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError(`config file ${file} must hold a mapping of keys, not ${Array.isArray(parsed) ? 'a list' : typeof parsed}`);
   }
   return parsed as Record<string, unknown>;
+}
+
+/**
+ * The YAML error without the lines of the file that the parser quotes after it (`:` and the source
+ * around the error): the file may hold secrets (a Redis URL with its password, a JWT secret), and
+ * this text reaches logs, `/ready` and the admin API's answer to a reload.
+ */
+function yamlProblem(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const quoted = message.indexOf(':\n');
+  return quoted < 0 ? message : message.slice(0, quoted);
 }
 
 /** Writes env overrides into `raw`; returns which env variable set which key, for error messages. */

@@ -1,6 +1,6 @@
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { Logger } from 'pino';
-import type { Feature } from '../feature.js';
+import type { Feature, GatewayPhase } from '../feature.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { ReloadConfig } from './config.js';
 import { ConfigReloader } from './reloader.js';
@@ -23,6 +23,7 @@ interface ReloadShared {
   logger: Logger;
   metrics: GatewayMetrics;
   configSource: ConfigSource | undefined;
+  phase: () => GatewayPhase;
 }
 
 /**
@@ -44,6 +45,7 @@ export const configReloadFeature: Feature<{ reload: ReloadConfig }, ReloadShared
       reloaders: contributions.reloaders,
       logger,
       registry: shared.metrics.registry,
+      shuttingDown: () => shared.phase() === 'draining' || shared.phase() === 'stopped',
     });
     logger.info({ version: reloader.served.version, file: source?.file ?? null }, 'config loaded');
 

@@ -28,6 +28,8 @@ export interface ReloadOutcome {
   restartRequired?: string[];
   /** Why it was not applied. */
   error?: string;
+  /** Refused because the gateway is shutting down. */
+  shuttingDown?: true;
 }
 
 /** The config serving now: its hash (the first 12 hex digits are its version), when it was loaded, how many reloads applied. */
@@ -49,6 +51,8 @@ export interface ConfigReloaderOptions<Config> {
   registry: Registry;
   /** Runs once a new config is committed. */
   onApplied?: (next: Config) => void;
+  /** True once the gateway shuts down: a reload then (a SIGHUP, a queued call) changes nothing. */
+  shuttingDown?: () => boolean;
 }
 
 /**
@@ -69,7 +73,7 @@ export class ConfigReloader<Config> {
     this.version = versionOf(options.initial, 0);
     this.counter = new Counter({
       name: 'gateway_config_reloads_total',
-      help: 'Config reloads, by result: applied, unchanged, invalid, refused (a key needs a restart), failed (a feature could not prepare).',
+      help: 'Config reloads, by result: applied, unchanged, invalid, refused (a key needs a restart, or the gateway is shutting down), failed (a feature could not prepare).',
       labelNames: ['result'],
       registers: [options.registry],
     });
@@ -118,6 +122,9 @@ export class ConfigReloader<Config> {
 
   private async attempt(trigger: ReloadTrigger): Promise<ReloadOutcome> {
     const base = { trigger, version: this.version.version };
+    // Features are closing or closed: preparing one now would restart what shutdown just stopped.
+    if (this.options.shuttingDown?.())
+      return { ...base, result: 'refused', changed: [], shuttingDown: true, error: 'the gateway is shutting down' };
     if (!this.options.load) return { ...base, result: 'invalid', changed: [], error: 'this gateway was started without a config source' };
     let next: Config;
     try {

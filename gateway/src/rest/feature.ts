@@ -15,8 +15,16 @@ import type { RedisClient } from '../redis/client.js';
 export const restFeature: Feature<RestSections, { logger: Logger; metrics: GatewayMetrics; redis: RedisClient | undefined }> = {
   name: 'rest',
   after: ['edge', 'auth', 'subgraphs', 'cost'],
-  // server.cors: the policy of routes without their own `cors`.
-  reloads: ['rest', 'rateLimit.tiers', 'rateLimit.defaultTier', 'server.cors'],
+  // server.cors: the policy of routes without their own `cors`. The breaker settings: a route's breaker
+  // (and its replicas' and splits') takes the subgraph defaults', or the subgraph's it is named after.
+  reloads: [
+    'rest',
+    'rateLimit.tiers',
+    'rateLimit.defaultTier',
+    'server.cors',
+    'resilience.subgraphDefaults.breaker',
+    'subgraphs.*.breaker',
+  ],
   setup({ config, shared, services }) {
     const { metrics } = shared;
     const resilience = services.get('subgraphResilience');
