@@ -264,9 +264,15 @@ describe('admin API: breakers and the fallback cache', () => {
     const bad = await call('POST', '/admin/breakers/inventory', write, { state: 'half' });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBe('ADMIN_INVALID_REQUEST');
-    const byType = await call('POST', '/admin/cache/purge', write, { type: 'Warehouse', key: '{"code":"AMS"}' });
+    const byType = await call('POST', '/admin/cache/purge', write, { type: 'Warehouse', key: 'code=AMS' });
     expect(byType.status).toBe(400);
     expect(byType.body.error).toBe('PURGE_SCOPE_UNSUPPORTED');
+    // A key not written as name=value, or a type that is not a GraphQL name (a glob would reach every type).
+    for (const scope of [{ type: 'Warehouse', key: '{"code":"AMS"}' }, { type: '*' }, { type: 'Ware{house' }]) {
+      const refused = await call('POST', '/admin/cache/purge', write, scope);
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toBe('ADMIN_INVALID_REQUEST');
+    }
     const unknown = await call('POST', '/admin/cache/purge', write, { subgraph: 'ghosts' });
     expect(unknown.body).toMatchObject({ error: 'ADMIN_INVALID_REQUEST' });
   });
@@ -364,6 +370,38 @@ describe('admin API: pins shared through Redis', () => {
       await a.close();
       await b.close();
       await deleteKeys(TEST_REDIS_URL, shared);
+    }
+  });
+});
+
+describe('admin API: failures of its own', () => {
+  it('answers 500 without the cause, and logs the cause under the request id', async () => {
+    // Redis refuses every connection: the fallback cache's purge fails.
+    const dir = mkdtempSync(join(tmpdir(), 'gw-admin-down-'));
+    writeFileSync(join(dir, 'token'), WRITE_TOKEN);
+    const down = await startTestGateway({
+      supergraph: { path: supergraphPath, watch: false },
+      redis: { url: 'redis://127.0.0.1:1', keyPrefix: testKeyPrefix('admin-down') },
+      rateLimit: { enabled: false },
+      admin: { port: 0, tokens: [{ name: 'oncall', file: join(dir, 'token') }] },
+    });
+    try {
+      const url = String(down.logs.find((line) => line.msg === 'admin API listening')[0]?.url);
+      const response = await fetch(`${url}/admin/cache/purge`, {
+        method: 'POST',
+        headers: { ...write, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(response.status).toBe(500);
+      const body = (await response.json()) as { error: string; request_id: string; message: string };
+      expect(body.error).toBe('INTERNAL_SERVER_ERROR');
+      expect(body.message).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|writeable/i);
+      const logged = down.logs.find((line) => line.msg === 'unhandled error' && line.reqId === body.request_id);
+      expect(logged).toHaveLength(1);
+      expect(JSON.stringify(logged[0]?.err)).toMatch(/\w/);
+      expect(down.logs.find((line) => line.msg === 'admin action' && line.status === 500)).toHaveLength(1);
+    } finally {
+      await down.close();
     }
   });
 });

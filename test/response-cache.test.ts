@@ -250,6 +250,11 @@ describe('response cache: scope, stale-while-revalidate and the purge command', 
       const file = join(dir, 'gateway.yaml');
       writeFileSync(file, `redis:\n  url: ${TEST_REDIS_URL}\n  keyPrefix: "${own.prefix}"\n`);
       const lines: string[] = [];
+      // A type that is not a GraphQL name is refused: `*` would have matched every type's entities.
+      await expect(runCacheCommand(['purge', '--type', '*', '--config', file], {}, (l) => lines.push(l))).rejects.toThrow(
+        /GraphQL type name/,
+      );
+      expect((await entityKeys()).sort()).toEqual([...before].sort());
       const code = await runCacheCommand(['purge', '--type', 'Product', '--key', `upc=${upc}`, '--config', file], {}, (l) => lines.push(l));
       expect(code).toBe(0);
       // Exactly the named entity's copies are gone (and its tag); every other entity's stay.

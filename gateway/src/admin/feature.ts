@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { CachePurger } from '../cache/purge.js';
@@ -59,7 +59,13 @@ export const adminFeature: Feature<AdminSections, AdminShared> = {
     let app: FastifyInstance | undefined;
 
     const build = () => {
-      const admin = Fastify({ logger: false, bodyLimit: ADMIN_BODY_LIMIT, genReqId: () => randomUUID() });
+      const admin = Fastify({
+        // The error answers log a 500's cause through the request's logger; the "admin action" line is written below.
+        loggerInstance: logger as FastifyBaseLogger,
+        logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+        bodyLimit: ADMIN_BODY_LIMIT,
+        genReqId: () => randomUUID(),
+      });
       installErrorAnswers(admin, '\0');
       admin.addHook('onResponse', async (request, reply) => {
         const record = adminRecords.get(request);

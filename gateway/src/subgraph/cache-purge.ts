@@ -21,6 +21,8 @@ export async function purgeResponseCache(store: CacheStore, target: PurgeTarget)
   if ('subgraph' in target) {
     return (await store.purgeMatching(`rc:q:${target.subgraph}:*`)) + (await store.purgeMatching(`rc:e:{*}:${target.subgraph}:*`));
   }
+  // The type goes into key patterns (`rc:e:{Type:*`): a `*` or `{` there would reach other types' entries.
+  if (!/^[_A-Za-z][_0-9A-Za-z]*$/.test(target.type)) throw new Error(`--type must be a GraphQL type name, got "${target.type}"`);
   if (target.key === undefined) {
     const deleted = (await store.purgeMatching(`rc:e:{${target.type}:*`)) + (await store.purgeTags([typeTag(target.type)]));
     await store.purgeMatching(`${TAG_PREFIX}rc:t:{${target.type}:*`);
