@@ -181,6 +181,36 @@ describe('subscriptions through the gateway', () => {
     expect(received).toEqual([{ data: { orderStatusChanged: expectedOrder(id, 'CANCELLED') } }]);
   });
 
+  it('graphql-sse over GET: variables and extensions come JSON-encoded in the query string', async () => {
+    const headers = await devBearer('user-2', ['orders:write']);
+    const created = await postGraphql(stack.gw.graphqlUrl, { query: CREATE }, headers);
+    const id = (created.body.data?.createOrder as { id: string }).id;
+    const url = new URL(stack.gw.graphqlUrl);
+    url.searchParams.set('query', 'subscription($id: ID!) { orderStatusChanged(id: $id) { id status } }');
+    url.searchParams.set('variables', JSON.stringify({ id }));
+    url.searchParams.set('extensions', JSON.stringify({}));
+    const before = orders(stack).store.events.subscriberCount;
+    const abort = new AbortController();
+    // A GET carries a preflight header (CSRF prevention), as graphql-sse clients configured for GET do.
+    const get = { ...headers, accept: 'text/event-stream', 'apollo-require-preflight': 'true' };
+    const response = await fetch(url, { headers: get, signal: abort.signal });
+    expect(response.status, response.status === 200 ? '' : await response.text()).toBe(200);
+    await waitFor(() => orders(stack).store.events.subscriberCount > before);
+    await postGraphql(stack.gw.graphqlUrl, { query: `mutation { cancelOrder(id: "${id}") { id } }` }, headers);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!text.includes('event: next')) text += new TextDecoder().decode((await reader.read()).value);
+    while (!text.slice(text.indexOf('event: next')).includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+    abort.abort();
+    const event = text.slice(text.indexOf('event: next')).split('\n\n')[0] as string;
+    expect(JSON.parse(event.slice(event.indexOf('data: ') + 6))).toEqual({ data: { orderStatusChanged: { id, status: 'CANCELLED' } } });
+
+    url.searchParams.set('variables', '{"id":');
+    const malformed = await fetch(url, { headers: get });
+    expect(malformed.status).toBe(400);
+    expect(JSON.stringify(await malformed.json())).toContain('BAD_REQUEST');
+  });
+
   it('multipart (subscriptionSpec 1.0): a raw reader sees {payload} parts with the federated order', async () => {
     const headers = await devBearer('user-3', ['orders:write']);
     const before = orders(stack).store.events.subscriberCount;

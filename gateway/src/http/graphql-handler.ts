@@ -5,6 +5,7 @@ import { buildContext, buildOperationContext, requestState, type GatewayContext,
 import { ERRORS, GatewayError, graphqlErrorBody } from '../errors.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { DocumentResolver, OperationParams, Resolution } from '../persisted/documents.js';
+import { queryStringParams } from './query-string-params.js';
 
 export interface GraphqlHandlerOptions {
   apollo: ApolloServer<GatewayContext>;
@@ -138,19 +139,6 @@ function headerMap(request: FastifyRequest): HeaderMap {
     if (value) map.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
   return map;
-}
-
-/** GET parameters with `extensions` decoded (the only one the resolver reads as an object). */
-function queryStringParams(query: unknown): OperationParams {
-  const params = { ...(query as Record<string, unknown> | undefined) };
-  if (typeof params.extensions === 'string' && params.extensions !== '') {
-    try {
-      params.extensions = JSON.parse(params.extensions) as unknown;
-    } catch {
-      throw new GatewayError('BAD_REQUEST', '`extensions` in the query string must be a JSON-encoded object.');
-    }
-  }
-  return params;
 }
 
 /** The query string Apollo reads a GET from, rebuilt from the resolved parameters. */

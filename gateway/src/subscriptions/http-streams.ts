@@ -3,6 +3,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FormattedExecutionResult } from 'graphql';
 import { buildContext, type GatewayContext } from '../context.js';
 import { GatewayError } from '../errors.js';
+import { queryStringParams } from '../http/query-string-params.js';
+import type { OperationParams } from '../persisted/documents.js';
 import { CREDENTIALS_LOST_ERRORS, type CredentialsLost } from './credentials.js';
 import { headerMapOf, type RunOutcome } from './run.js';
 import type { SubscriptionProtocol } from './state.js';
@@ -41,7 +43,8 @@ export async function serveHttpStream(
   options: HttpStreamOptions,
 ): Promise<void> {
   if (Array.isArray(request.body)) throw new GatewayError('BAD_REQUEST', 'A streamed request carries one operation, not a batch.');
-  const params = (request.method === 'GET' ? request.query : request.body) as Record<string, unknown> | undefined;
+  const params =
+    request.method === 'GET' ? queryStringParams(request.query, ['variables', 'extensions']) : (request.body as OperationParams);
   const context = buildContext(request);
   context.state.subscriptionProtocol = protocol;
   const outcome = await options.run(params ?? {}, context, headerMapOf(request.headers));
