@@ -121,6 +121,43 @@ describe('the url source', () => {
     expect(JSON.stringify(supergraph)).not.toContain(KEY);
   });
 
+  it('follows redirects, and sends the secret header to the configured origin only', async () => {
+    const seen: { where: string; key: string | undefined }[] = [];
+    const listen = async (handle: Parameters<typeof createServer>[1]) => {
+      const server = createServer(handle);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+    };
+    // Another host (another origin): it serves the blob, and must never see the key.
+    const storage = await listen((req, res) => {
+      seen.push({ where: `storage${req.url}`, key: req.headers['x-hive-cdn-key'] as string | undefined });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(v1);
+    });
+    // The configured origin: an old path moved within it (the key still goes), then off to storage.
+    const home = await listen((req, res) => {
+      seen.push({ where: `home${req.url}`, key: req.headers['x-hive-cdn-key'] as string | undefined });
+      if (req.url === '/old') res.writeHead(301, { location: '/new' }).end();
+      else res.writeHead(302, { location: `${storage.origin}/blob?signed=1` }).end();
+    });
+    const redirected = await startTestGateway({
+      supergraph: {
+        source: 'url',
+        url: { url: `${home.origin}/old`, pollIntervalMs: 60_000, authHeader: { name: 'X-Hive-CDN-Key', env: KEY_ENV } },
+      },
+    });
+    try {
+      expect((await postGraphql(redirected.graphqlUrl, { query: '{ warehouses { code } }' })).body.errors).toBeUndefined();
+      expect(seen.slice(0, 3)).toEqual([
+        { where: 'home/old', key: KEY },
+        { where: 'home/new', key: KEY },
+        { where: 'storage/blob?signed=1', key: undefined },
+      ]);
+    } finally {
+      await redirected.close();
+      await Promise.all([home.server, storage.server].map((server) => new Promise((resolve) => server.close(resolve))));
+    }
+  });
+
   it('refuses a supergraph that does not load and a failing URL, and keeps serving the last good one', async () => {
     const reloadFailures = await metricValue(gw, 'gateway_supergraph_reloads_total', { result: 'failure' });
     cdn.publish('type Query { hello: String }');

@@ -23,11 +23,12 @@ export function urlFetcher(config: UrlSourceConfig, maxBytes: number, env: NodeJ
       let response: Response;
       let sdl: string;
       try {
-        response = await fetch(config.url, {
+        response = await fetchFollowingRedirects(
+          config.url,
           headers,
-          signal: AbortSignal.any([signal, AbortSignal.timeout(config.timeoutMs)]),
-          redirect: 'follow',
-        });
+          authHeader?.name,
+          AbortSignal.any([signal, AbortSignal.timeout(config.timeoutMs)]),
+        );
         if (response.status === 304) {
           await response.body?.cancel();
           return { result: 'unchanged' };
@@ -43,4 +44,37 @@ export function urlFetcher(config: UrlSourceConfig, maxBytes: number, env: NodeJ
       return { result: 'updated', sdl, version: { ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) } };
     },
   };
+}
+
+const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * A GET that follows up to {@link MAX_REDIRECTS} redirects itself, so that the registry's secret
+ * header goes to the configured origin only: fetch's own following keeps every custom header on a
+ * redirect to another host (it drops `Authorization` alone), which would hand `X-Hive-CDN-Key` to
+ * whatever host a redirect names.
+ */
+async function fetchFollowingRedirects(
+  url: string,
+  headers: Record<string, string>,
+  secretHeader: string | undefined,
+  signal: AbortSignal,
+): Promise<Response> {
+  const origin = new URL(url).origin;
+  let target = new URL(url);
+  let sent = headers;
+  for (let hop = 0; ; hop++) {
+    const response = await fetch(target, { headers: sent, signal, redirect: 'manual' });
+    if (!REDIRECTS.has(response.status)) return response;
+    const location = response.headers.get('location');
+    await response.body?.cancel();
+    if (!location) throw new Error(`HTTP ${response.status} without a Location`);
+    if (hop >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+    target = new URL(location, target);
+    if (secretHeader && target.origin !== origin && secretHeader in sent) {
+      sent = { ...sent };
+      delete sent[secretHeader];
+    }
+  }
 }
