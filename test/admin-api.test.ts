@@ -380,7 +380,8 @@ describe('admin API: failures of its own', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gw-admin-down-'));
     writeFileSync(join(dir, 'token'), WRITE_TOKEN);
     const down = await startTestGateway({
-      supergraph: { path: supergraphPath, watch: false },
+      // The tiny subgraph's own file: the shared one is left broken by the supergraph reload test.
+      supergraph: { path: tiny.supergraphPath, watch: false },
       redis: { url: 'redis://127.0.0.1:1', keyPrefix: testKeyPrefix('admin-down') },
       rateLimit: { enabled: false },
       admin: { port: 0, tokens: [{ name: 'oncall', file: join(dir, 'token') }] },
