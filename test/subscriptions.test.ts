@@ -267,3 +267,28 @@ describe('subscriptions through the gateway', () => {
     expect(stack.gw.logs.lines.filter((line) => line.msg === 'subscription ended').map((line) => line.reason)).toContain('shutdown');
   });
 });
+
+describe('subscriptions and header rules', () => {
+  // The orders subgraph gets x-tenant by a header rule: on its HTTP calls, and on its subscriptions' connection.
+  const stack = useDemoStack({ headers: { subgraphs: { orders: { request: [{ propagate: { named: 'x-tenant' } }] } } } });
+  const wsClient = useWsClients(() => stack.gw.graphqlUrl);
+
+  it("carries the rules' headers on the subgraph's connection: one caller under two tenants uses two connections", async () => {
+    const subgraph = orders(stack);
+    const { authorization } = await devBearer('user-9', ['orders:write']);
+    const query = 'subscription { orderCreated { id } }';
+    const before = { subscribers: subgraph.store.events.subscriberCount, connections: subgraph.webSocketConnections() };
+    const subscribe = (tenant: string) =>
+      wsClient({ authorization, 'x-tenant': tenant }).subscribe(
+        { query },
+        { next: () => undefined, error: () => undefined, complete: () => undefined },
+      );
+    const stops = [subscribe('acme'), subscribe('acme'), subscribe('globex')];
+    await waitFor(() => subgraph.store.events.subscriberCount === before.subscribers + 3);
+    expect(subgraph.store.events.subscriberCount).toBe(before.subscribers + 3);
+    expect(subgraph.webSocketConnections()).toBe(before.connections + 2);
+    for (const stop of stops) setImmediate(stop);
+    await waitFor(() => subgraph.webSocketConnections() === before.connections);
+    expect(subgraph.webSocketConnections()).toBe(before.connections);
+  });
+});

@@ -14,7 +14,7 @@ import type { SupergraphState } from '../supergraph/state.js';
 import { SubgraphDataSource } from './data-source.js';
 import { useFallbackReport } from './fallback-report-plugin.js';
 import { createSubgraphFetch } from './fetch.js';
-import { subgraphHeaderRules } from './header-rules.js';
+import { subgraphHeaderRules, type SubgraphHeaderRules } from './header-rules.js';
 import { SubgraphHealthBook } from './health.js';
 import { SubgraphLatencies } from './latency.js';
 import { createSubgraphResilience, loadStaticFallbackFiles, type SubgraphResilience } from './resilience.js';
@@ -28,6 +28,8 @@ declare module '../feature.js' {
     subgraphResilience: SubgraphResilience | undefined;
     /** The subgraphs' breaker states and latencies, for adaptive budgets; undefined without resilience. */
     subgraphSignals: DegradationSignals | undefined;
+    /** The `headers` rules for subgraph calls, also applied to subscriptions' upstream connections. */
+    subgraphHeaderRules: SubgraphHeaderRules;
   }
 }
 
@@ -105,7 +107,7 @@ export const subgraphsFeature: Feature<SubgraphsConfig, SubgraphsShared> = {
       return replicas ? { replicas, replicasAvailable: resilience?.replicasAvailable(name) } : {};
     };
     return {
-      provides: { buildSubgraphService, subgraphResilience: resilience, subgraphSignals: signals },
+      provides: { buildSubgraphService, subgraphResilience: resilience, subgraphSignals: signals, subgraphHeaderRules: headerRules },
       register: (app) => headerRules.register(app),
       apolloPlugins: [useFallbackReport()],
       readiness: () => ({

@@ -21,6 +21,8 @@ import { runOperation, type RunOutcome } from './run.js';
 import { SubscriptionService } from './service.js';
 import { serveWebSocket } from './websocket.js';
 
+const NO_HEADERS: ReadonlyMap<string, string> = new Map();
+
 type SubscriptionsFeatureConfig = {
   subscriptions: SubscriptionsConfig;
   graphql: GraphqlConfig;
@@ -50,12 +52,21 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
     const authenticator = services.get('authenticator');
     const upgrades = services.get('upgrades');
     const documents = services.get('documents');
+    const headerRules = services.get('subgraphHeaderRules');
     const service = new SubscriptionService({
       config: settings,
       logger,
       buildService: services.get('buildSubgraphService'),
       subgraphs: () => shared.supergraph.subgraphs,
-      identityHeaders: (context) => principalHeaders(context.state.principal, config.auth.propagation),
+      upstreamHeaders: ({ contextValue, request }, subgraph) => {
+        const { principal } = contextValue.state;
+        const rules = headerRules.of(subgraph, contextValue.state).request;
+        const forwarded: Record<string, string> = {};
+        if (!rules.empty) {
+          for (const [name, values] of rules.apply(request.http?.headers ?? NO_HEADERS, principal)) forwarded[name] = values.join(', ');
+        }
+        return { ...forwarded, ...principalHeaders(principal, config.auth.propagation) };
+      },
       requestIdHeader: config.server.requestIdHeader,
       // Each event: the fields the caller may not see null (as in a query's answer), then its actual
       // cost charged to the client's budget; out of budget, the subscription ends.

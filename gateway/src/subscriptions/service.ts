@@ -19,8 +19,12 @@ export interface SubscriptionServiceOptions {
   buildService: (definition: ServiceEndpointDefinition) => GraphQLDataSource;
   /** The subgraphs the loaded supergraph declares. */
   subgraphs: () => readonly { name: string; url: string }[];
-  /** The identity headers a subgraph receives for this request (the same as on its HTTP calls). */
-  identityHeaders: (context: GatewayContext) => Record<string, string>;
+  /**
+   * The headers the subgraph's connection carries for this subscription (in `connectionParams`):
+   * those its header rules forward, then the identity headers, as on its HTTP calls. Subscriptions
+   * whose headers differ never share a connection.
+   */
+  upstreamHeaders: (requestContext: GraphQLRequestContextResponseForOperation<GatewayContext>, subgraph: string) => Record<string, string>;
   requestIdHeader: string;
   /** Runs when a subscription ends (metrics, log line), with the events it delivered and dropped so far. */
   onEnd?(context: GatewayContext, reason: EndReason, startedAt: number, counts: { delivered: number; dropped: number }): void;
@@ -103,7 +107,7 @@ export class SubscriptionService {
     const startedAt = Date.now();
     const upstreamUrl = this.upstreamUrl(serviceName);
     const afterEvent = this.options.afterEvent?.(contextValue);
-    const upstream = this.upstreamConnections.lease(upstreamUrl, this.options.identityHeaders(contextValue));
+    const upstream = this.upstreamConnections.lease(upstreamUrl, this.options.upstreamHeaders(requestContext, serviceName));
     let session: SubscriptionSession;
     try {
       session = startSession({
