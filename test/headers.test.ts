@@ -370,11 +370,17 @@ describe('what no header rule carries', () => {
   it('never copies Expect, headers the Connection header lists, or values a request line cannot hold', () => {
     const config = loadConfig({ env: {}, overrides: {} });
     const rules = compileHeaderRules(
-      [{ propagate: { matching: '.*' } }, { propagate: { named: 'x-listed' } }, { propagate: { named: 'x-tenant' } }],
+      [
+        { propagate: { named: 'x-defaulted', default: 'none' } },
+        { propagate: { matching: '.*' } },
+        { propagate: { named: 'x-listed' } },
+        { propagate: { named: 'x-tenant' } },
+      ],
       subgraphRequestGuard(gatewayHeaderNames(config)),
     );
     const input = new Map<string, string | readonly string[]>([
-      ['connection', 'keep-alive, X-Listed'],
+      ['connection', 'keep-alive, X-Listed, x-defaulted'],
+      ['x-defaulted', 'listed, so absent: the default applies'],
       ['x-listed', 'for this hop'],
       ['expect', '100-continue'],
       // As a subscription's connectionParams may carry them (HTTP parsers refuse these).
@@ -383,7 +389,7 @@ describe('what no header rule carries', () => {
       ['x-mixed', ['kept', 'bad\u0000']],
       ['x-fine', 'café'],
     ]);
-    expect(Object.fromEntries(rules.apply(input))).toEqual({ 'x-mixed': ['kept'], 'x-fine': ['café'] });
+    expect(Object.fromEntries(rules.apply(input))).toEqual({ 'x-defaulted': ['none'], 'x-mixed': ['kept'], 'x-fine': ['café'] });
   });
 });
 
@@ -406,12 +412,23 @@ describe("subgraph answer headers never replace the gateway's own", () => {
     await alpha?.close();
   });
 
-  it("keeps the gateway's CORS answer and passes the subgraph's other headers", async () => {
-    alpha.responseHeaders = { 'access-control-allow-origin': '*', vary: 'X-Subgraph', 'x-served-by': 'alpha' };
+  it("keeps the gateway's CORS answer and Date, adds to its Vary, and passes the subgraph's other headers", async () => {
+    alpha.responseHeaders = {
+      'access-control-allow-origin': '*',
+      'access-control-allow-credentials': 'true',
+      vary: 'X-Subgraph, origin',
+      date: 'Mon, 01 Jan 2001 00:00:00 GMT',
+      'x-served-by': 'alpha',
+    };
     const result = await postGraphql(gw.graphqlUrl, { query: '{ alphaHeaders }' }, { origin: APP });
     expect(result.body.errors).toBeUndefined();
     expect(result.headers.get('access-control-allow-origin')).toBe(APP);
-    expect(result.headers.get('vary')).toBe('Origin');
+    expect(result.headers.get('vary')).toBe('Origin, X-Subgraph');
+    expect(result.headers.get('date')).not.toContain('2001');
     expect(result.headers.get('x-served-by')).toBe('alpha');
+    // An origin the policy refuses gets no CORS answer at all, whatever the subgraph said.
+    const refused = await postGraphql(gw.graphqlUrl, { query: '{ alphaHeaders }' }, { origin: 'https://evil.example' });
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+    expect(refused.headers.get('access-control-allow-credentials')).toBeNull();
   });
 });

@@ -269,8 +269,9 @@ describe('subscriptions through the gateway', () => {
 });
 
 describe('subscriptions and header rules', () => {
-  // The orders subgraph gets x-tenant by a header rule: on its HTTP calls, and on its subscriptions' connection.
-  const stack = useDemoStack({ headers: { subgraphs: { orders: { request: [{ propagate: { named: 'x-tenant' } }] } } } });
+  // The orders subgraph gets the client's headers by a header rule (x-tenant among them): on its HTTP
+  // calls, and on its subscriptions' connection, without the WebSocket handshake's own (sec-websocket-key).
+  const stack = useDemoStack({ headers: { subgraphs: { orders: { request: [{ propagate: { matching: '.*' } }] } } } });
   const wsClient = useWsClients(() => stack.gw.graphqlUrl);
 
   it("carries the rules' headers on the subgraph's connection: one caller under two tenants uses two connections", async () => {

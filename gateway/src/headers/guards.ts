@@ -1,4 +1,12 @@
-import { HOP_BY_HOP_AND_FRAMING, RESPONSE_OWN, SUBGRAPH_REQUEST_OWN, headerGuard, type HeaderGuard, type HeaderOutput } from './rules.js';
+import {
+  CORS_ANSWER,
+  HOP_BY_HOP_AND_FRAMING,
+  RESPONSE_OWN,
+  SUBGRAPH_REQUEST_OWN,
+  headerGuard,
+  type HeaderGuard,
+  type HeaderOutput,
+} from './rules.js';
 
 /** The header names the gateway keeps under its own control, as its config names them. */
 export interface GatewayHeaderNames {
@@ -63,6 +71,7 @@ export function responseGuard(names: Pick<GatewayHeaderNames, 'requestId'>): Hea
     [
       [HOP_BY_HOP_AND_FRAMING, HOP],
       [RESPONSE_OWN, 'the gateway sets it on its own answer (Cache-Control: the response cache computes it)'],
+      [CORS_ANSWER, "CORS answers come from the gateway's CORS policy (server.cors, a route's cors) only"],
       [[names.requestId], REQUEST_ID],
     ],
     [],

@@ -49,7 +49,17 @@ export const HOP_BY_HOP_AND_FRAMING = [...HOP_BY_HOP, 'host', 'content-length'];
 export const SUBGRAPH_REQUEST_OWN = ['content-type', 'content-encoding', 'accept', 'accept-encoding'];
 
 /** What the gateway sets on its own answer: framing and body type; `Cache-Control` is the response cache's. */
-export const RESPONSE_OWN = ['content-type', 'content-encoding', 'cache-control'];
+export const RESPONSE_OWN = ['content-type', 'content-encoding', 'cache-control', 'date'];
+
+/** CORS' answer headers: the gateway's CORS policy (`server.cors`, a route's `cors`) alone sets them. */
+export const CORS_ANSWER = [
+  'access-control-allow-origin',
+  'access-control-allow-credentials',
+  'access-control-allow-headers',
+  'access-control-allow-methods',
+  'access-control-expose-headers',
+  'access-control-max-age',
+];
 
 /** A guard from lists of reserved names, each list with its reason. */
 export function headerGuard(reserved: readonly (readonly [readonly string[], string])[], namedOnly: readonly string[]): HeaderGuard {
@@ -125,8 +135,9 @@ export function compileHeaderRules(rules: readonly HeaderRule[], guard: HeaderGu
       for (const step of steps) {
         switch (step.kind) {
           case 'named': {
-            if (!copyable(step.name) || !allowed(step.as)) break;
-            const values = safeValuesOf(input.get(step.name));
+            if (!allowed(step.name) || !allowed(step.as)) break;
+            // A header its hop's Connection lists is as good as absent: the rule's default applies.
+            const values = copyable(step.name) ? safeValuesOf(input.get(step.name)) : [];
             if (values.length) output.set(step.as, values);
             else if (step.fallback !== undefined) output.set(step.as, [step.fallback]);
             break;

@@ -53,8 +53,13 @@ export function subgraphHeaderRules(config: { headers: HeadersConfig } & HeaderN
       });
       app.addHook('onSend', async (request, reply, payload) => {
         const collected = requestState(request).subgraphResponseHeaders;
-        // A subgraph's header never replaces one the gateway set on its answer (RateLimit, CORS, Vary).
-        if (collected?.size) for (const [name, value] of collected.entries()) if (!reply.hasHeader(name)) void reply.header(name, value);
+        // A subgraph's header never replaces one the gateway set on its answer (RateLimit, CORS); its
+        // Vary adds to the gateway's (a cache must tell apart what either one's answer depends on).
+        if (!collected?.size) return payload;
+        for (const [name, value] of collected.entries()) {
+          if (!reply.hasHeader(name)) void reply.header(name, value);
+          else if (name === 'vary') void reply.header('vary', mergedVary(reply.getHeader('vary'), value));
+        }
         return payload;
       });
     },
@@ -87,4 +92,14 @@ function compileRuleSet(config: { headers: HeadersConfig } & HeaderNameSections)
       return rules;
     },
   };
+}
+
+/** The gateway's `Vary` with a subgraph's values added, each name once (case-insensitive). */
+function mergedVary(own: unknown, added: string | string[]): string {
+  const names: string[] = [];
+  for (const part of [String(own ?? ''), ...(Array.isArray(added) ? added : [added])].join(',').split(',')) {
+    const name = part.trim();
+    if (name && !names.some((kept) => kept.toLowerCase() === name.toLowerCase())) names.push(name);
+  }
+  return names.join(', ');
 }

@@ -21,7 +21,16 @@ import { runOperation, type RunOutcome } from './run.js';
 import { SubscriptionService } from './service.js';
 import { serveWebSocket } from './websocket.js';
 
-const NO_HEADERS: ReadonlyMap<string, string> = new Map();
+/**
+ * The client's headers as the subgraph rules read them, without the WebSocket handshake's own
+ * (`sec-websocket-key` differs per socket: forwarded by a `matching` rule, no two subscriptions
+ * would ever share an upstream connection).
+ */
+function withoutHandshake(headers: ReadonlyMap<string, string> | undefined): ReadonlyMap<string, string> {
+  const kept = new Map<string, string>();
+  for (const [name, value] of headers ?? []) if (!name.startsWith('sec-websocket-')) kept.set(name, value);
+  return kept;
+}
 
 type SubscriptionsFeatureConfig = {
   subscriptions: SubscriptionsConfig;
@@ -63,7 +72,7 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
         const rules = headerRules.of(subgraph, contextValue.state).request;
         const forwarded: Record<string, string> = {};
         if (!rules.empty) {
-          for (const [name, values] of rules.apply(request.http?.headers ?? NO_HEADERS, principal)) forwarded[name] = values.join(', ');
+          for (const [name, values] of rules.apply(withoutHandshake(request.http?.headers), principal)) forwarded[name] = values.join(', ');
         }
         return { ...forwarded, ...principalHeaders(principal, config.auth.propagation) };
       },
