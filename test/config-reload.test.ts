@@ -391,14 +391,12 @@ describe('config reload: during shutdown', () => {
     const file = join(dir, 'closing.yaml');
     writeBudgetOnlyConfig(file, 100);
     const closing = await startTestGateway({}, { configFile: file });
-    const applied = await metricValue(closing, 'gateway_config_reloads_total', { result: 'applied' });
     await closing.close();
     writeBudgetOnlyConfig(file, 60);
     const outcome = await closing.gateway.reloadConfig('signal');
     expect(outcome).toMatchObject({ result: 'refused', shuttingDown: true, changed: [] });
     expect(JSON.stringify(closing.gateway.config.rateLimit.tiers)).toContain('"capacity":100');
     expect(closing.logs.find((l) => l.msg === 'config reloaded')).toEqual([]);
-    expect(applied).toBe(0);
   });
 });
 

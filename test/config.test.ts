@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { MAX_TIMER_MS } from '../gateway/src/config-kit.js';
 import { ConfigError, ConfigSchema, loadConfig } from '../gateway/src/config/index.js';
@@ -125,6 +125,32 @@ logging:
     { name: 'a file that is not YAML', file: 'server: [unclosed\n', message: /not valid YAML/ },
     { name: 'a file that is a list', file: '- a\n- b\n', message: /must hold a mapping/ },
   ];
+  it('never repeats text of a file that is not YAML: not the lines around the error, not an alias, not a tag', () => {
+    const warnings = vi.spyOn(process, 'emitWarning');
+    try {
+      const problems = [
+        'redis:\n  url: redis://:s3cret-pass@127.0.0.1:1\n bad: 1\n',
+        'auth:\n  secret: *s3cret-alias\n',
+        'server: "s3cret-quote\n',
+      ].map((text) => {
+        try {
+          loadConfig({ file: yamlFile(text), env: {} });
+          return 'loaded';
+        } catch (error) {
+          return (error as Error).message;
+        }
+      });
+      expect(problems[0]).toMatch(/not valid YAML: All mapping items must start at the same column at line 3, column 1$/);
+      expect(problems[1]).toMatch(/not valid YAML: Unresolved alias \(the anchor must be set before the alias\)$/);
+      for (const problem of problems) expect(problem).not.toContain('s3cret');
+      // A tag the parser does not know is a warning, which it would print with the line quoted.
+      expect(() => loadConfig({ file: yamlFile('server:\n  host: !S3cretTag 127.0.0.1\n'), env: {} })).not.toThrow();
+      expect(warnings).not.toHaveBeenCalled();
+    } finally {
+      warnings.mockRestore();
+    }
+  });
+
   for (const { name, file, env, message } of invalid) {
     it(`rejects ${name}, naming the key`, () => {
       const load = () => loadConfig({ file: file === undefined ? undefined : yamlFile(file), env: env ?? {} });

@@ -73,7 +73,8 @@ function readYamlFile(file: string): Record<string, unknown> {
   }
   let parsed: unknown;
   try {
-    parsed = parseYaml(text);
+    // Warnings are not printed (the parser would quote the file's lines on stderr); errors are thrown.
+    parsed = parseYaml(text, { logLevel: 'error' });
   } catch (error) {
     throw new ConfigError(`config file ${file} is not valid YAML: ${yamlProblem(error)}`);
   }
@@ -92,7 +93,12 @@ function readYamlFile(file: string): Record<string, unknown> {
 function yamlProblem(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const quoted = message.indexOf(':\n');
-  return quoted < 0 ? message : message.slice(0, quoted);
+  const head = quoted < 0 ? message : message.slice(0, quoted);
+  // What follows a `: ` in the problem itself is text from the file too (`Unresolved alias …: <name>`).
+  const position = / at line \d+, column \d+$/.exec(head)?.[0] ?? '';
+  const problem = head.slice(0, head.length - position.length);
+  const colon = problem.indexOf(': ');
+  return (colon < 0 ? problem : problem.slice(0, colon)) + position;
 }
 
 /** Writes env overrides into `raw`; returns which env variable set which key, for error messages. */

@@ -23,8 +23,9 @@ export function installErrorAnswers(app: FastifyInstance, graphqlPath: string): 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const code = errorCodeOf(error);
     // OVERLOADED is load shedding, counted in gateway_http_rejections_total: one error line per refused
-    // request would make the log the next thing to overload.
-    if (ERRORS[code].status >= 500 && code !== 'OVERLOADED') request.log.error({ err: error }, 'unhandled error');
+    // request would make the log the next thing to overload. SHUTTING_DOWN is the drain, not a failure.
+    if (ERRORS[code].status >= 500 && code !== 'OVERLOADED' && code !== 'SHUTTING_DOWN')
+      request.log.error({ err: error }, 'unhandled error');
     const message = error instanceof GatewayError ? error.message : ERRORS[code].message;
     if (error instanceof GatewayError) reply.headers(error.headers);
     sendError(graphqlPath, request, reply, code, message);
