@@ -266,6 +266,31 @@ describe('the last good copy on disk', () => {
     }
   });
 
+  it('never follows a redirect out of HTTP (a data: URL would have served its own supergraph)', async () => {
+    const server = createServer((_req, res) => res.writeHead(302, { location: `data:text/plain,${encodeURIComponent(v1)}` }).end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const config = loadConfig({
+        env: {},
+        overrides: {
+          server: { host: '127.0.0.1', port: 0 },
+          metrics: { defaultMetrics: false },
+          supergraph: {
+            source: 'url',
+            url: { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/supergraph`, pollIntervalMs: 60_000 },
+            cacheFile: join(mkdtempSync(join(tmpdir(), 'gw-url-data-')), 'never-written.graphql'),
+          },
+        },
+      });
+      const gateway = createGateway(config, { logDestination: new LogCapture() });
+      const started = gateway.start();
+      await expect(started).rejects.toMatchObject({ code: 'SUPERGRAPH_SOURCE_UNAVAILABLE' });
+      expect(gateway.phase).toBe('stopped');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('refuses to start with SUPERGRAPH_SOURCE_UNAVAILABLE when the source is unreachable and there is no copy', async () => {
     const cacheFile = join(mkdtempSync(join(tmpdir(), 'gw-url-copy-')), 'never-written.graphql');
     const config = loadConfig({

@@ -72,6 +72,7 @@ async function fetchFollowingRedirects(
     if (!location) throw new Error(`HTTP ${response.status} without a Location`);
     if (hop >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
     target = new URL(location, target);
+    if (target.protocol !== 'https:' && target.protocol !== 'http:') throw new Error(`a redirect to ${target.protocol} is not followed`);
     if (secretHeader && target.origin !== origin && secretHeader in sent) {
       sent = { ...sent };
       delete sent[secretHeader];
