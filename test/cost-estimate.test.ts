@@ -159,6 +159,14 @@ describe('static cost estimate: explain, limits and shape', () => {
     expect(estimate('{ books(first: 100) { title } }').violations).toEqual([]);
   });
 
+  it("applies an operation's variable defaults, as execution does (a default cannot slip past a limit)", () => {
+    const defaulted = 'query($n: Int = 5000) { books(first: $n) { title } }';
+    expect(estimate(defaulted).violations[0]).toMatchObject({ code: 'LIST_SIZE_TOO_LARGE', value: 5_000 });
+    // A value sent replaces the default.
+    expect(estimate(defaulted, { n: 3 }).violations).toEqual([]);
+    expect(estimate('query($n: Int = 7) { books(first: $n) { title } }').cost).toBe(estimate('{ books(first: 7) { title } }').cost);
+  });
+
   it('requires exactly one slicing argument where the directive says so', () => {
     expect(estimate('{ strict(first: 1, last: 2) { title } }').violations).toEqual([
       { code: 'SLICING_ARGUMENT_REQUIRED', path: 'strict', found: 2, arguments: ['first', 'last'] },
