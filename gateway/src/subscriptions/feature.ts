@@ -1,3 +1,4 @@
+import proxyAddr, { compile } from '@fastify/proxy-addr';
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AuthConfig } from '../auth/config.js';
@@ -36,7 +37,7 @@ type SubscriptionsFeatureConfig = {
   subscriptions: SubscriptionsConfig;
   graphql: GraphqlConfig;
   auth: Pick<AuthConfig, 'propagation'>;
-  server: Pick<ServerConfig, 'requestIdHeader'>;
+  server: Pick<ServerConfig, 'requestIdHeader' | 'trustedProxies'>;
 };
 
 interface SubscriptionsShared {
@@ -62,6 +63,8 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
     const upgrades = services.get('upgrades');
     const documents = services.get('documents');
     const headerRules = services.get('subgraphHeaderRules');
+    // As Fastify's trustProxy reads it for request.ip on every HTTP route.
+    const trusted = config.server.trustedProxies.length > 0 ? compile([...config.server.trustedProxies]) : undefined;
     const service = new SubscriptionService({
       config: settings,
       logger,
@@ -156,6 +159,7 @@ export const subscriptionsFeature: Feature<SubscriptionsFeatureConfig, Subscript
           run,
           watch,
           connectionSlot: (principal) => limits.take('maxConnections', principal),
+          clientIp: (request) => (trusted ? proxyAddr(request, trusted) : (request.socket.remoteAddress ?? '')),
         });
         // Before the server waits for in-flight requests: streams would hold it open for ever.
         app.addHook('preClose', async () => {

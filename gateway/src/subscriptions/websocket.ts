@@ -47,6 +47,8 @@ export interface WebSocketTransportOptions {
   ): () => void;
   /** Takes one of the client's connection slots; undefined when it holds as many as its tier allows. Returns the release. */
   connectionSlot(principal: Principal): (() => void) | undefined;
+  /** The client's address as the HTTP routes see it (`X-Forwarded-For` honoured from `server.trustedProxies` only). */
+  clientIp(request: IncomingMessage): string;
 }
 
 interface Connection {
@@ -97,7 +99,7 @@ export function serveWebSocket(
     {
       onConnect: async (ctx) => {
         const headers = { ...ctx.extra.request.headers, ...paramsHeaders(ctx.connectionParams) };
-        const ip = ctx.extra.request.socket.remoteAddress ?? '';
+        const ip = options.clientIp(ctx.extra.request);
         let principal: Principal;
         try {
           principal = await options.authenticate(headers, ip);
