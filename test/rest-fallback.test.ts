@@ -5,7 +5,7 @@ import { DEV_ISSUER } from '../gateway/src/auth/dev-secret.js';
 import { devBearer } from './helpers/auth.js';
 import { TEST_REDIS_URL, deleteKeys, testKeyPrefix, waitForRedis } from './helpers/cost-stack.js';
 import { startTestGateway, type TestGateway } from './helpers/gateway.js';
-import { startRestUpstream, type RestUpstream } from './helpers/rest-upstream.js';
+import { rawRequest, startRestUpstream, type RestUpstream } from './helpers/rest-upstream.js';
 import { DEMO_SUPERGRAPH } from './helpers/subgraphs.js';
 
 // One run on the in-memory fallback cache, one on Redis (its own key prefix, cleaned afterwards).
@@ -101,6 +101,25 @@ describe.each([
       const plain = await fetch(`${gw.url}/nofallback/echo/catalog`);
       expect(plain.status).toBe(503);
       expect(await plain.text()).toBe('failing with 503');
+    } finally {
+      upstream.failWith = undefined;
+    }
+  });
+
+  it('keeps no copy of a no-store, a compressed or (on a public route) a private answer', async () => {
+    // node:http, which leaves a body as it came (fetch would try to gunzip the "gzip" one).
+    const get = (query: string) => rawRequest(gw.url, `/public/answer-headers?${query}`);
+    const cases = ['cache-control=no-store', 'content-encoding=gzip', 'cache-control=private%2C%20max-age%3D60', 'cache-control=public'];
+    for (const query of cases) expect((await get(query)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    upstream.failWith = 503;
+    try {
+      const served = async (query: string) => (await get(query)).headers['x-fallback-source'];
+      expect(await served(cases[0]!)).toBeUndefined();
+      expect(await served(cases[1]!)).toBeUndefined();
+      expect(await served(cases[2]!)).toBeUndefined();
+      // A public answer is kept, as before.
+      expect(await served(cases[3]!)).toBe('cache');
     } finally {
       upstream.failWith = undefined;
     }

@@ -93,6 +93,13 @@ describe('REST passthrough: forwarding and header hygiene', () => {
     expect(response.headers['x-request-id']).toBe('rest-hygiene-1');
   });
 
+  it('passes a query string through as it came, dots, stray percents and Latin-1 bytes included', async () => {
+    const query = '?next=../cart&q=50%&name=M%FCller&sort=a,b&sort=c&flag';
+    const response = await rawRequest(gw.url, `/legacy/echo/q${query}`);
+    expect(response.status).toBe(200);
+    expect((JSON.parse(response.body) as Echo).url).toBe(`/api/echo/q${query}`);
+  });
+
   it('forwards Authorization only on routes that ask for it', async () => {
     const auth = await devBearer('user-8');
     const response = await fetch(`${gw.url}/legacy/auth/x`, { headers: auth });

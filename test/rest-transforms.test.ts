@@ -49,6 +49,14 @@ beforeAll(async () => {
           },
         },
         {
+          prefix: '/t/secretless',
+          upstream: to,
+          rewrite: '/api',
+          auth: { mode: 'optional' },
+          cost: 0,
+          transform: { request: { query: { remove: ['api_key'] } } },
+        },
+        {
           prefix: '/t/list',
           upstream: to,
           auth: { mode: 'optional' },
@@ -99,6 +107,12 @@ describe('REST request transforms', () => {
     await rawRequest(gw.url, '/t/users/7/echo?debug=1&q=a%20b&limit=100&keep=x');
     expect(upstream.hits.at(-1)?.url).toBe('/api/users/7/echo?limit=7&keep=x&query=a+b&v=2');
   });
+
+  it("sends no query when the transform removes every parameter (never the client's own)", async () => {
+    const response = await rawRequest(gw.url, '/t/secretless/echo?api_key=SECRET');
+    expect(response.status).toBe(200);
+    expect(upstream.hits.at(-1)?.url).toBe('/api/echo');
+  });
 });
 
 describe('REST response transforms', () => {
@@ -112,6 +126,12 @@ describe('REST response transforms', () => {
     expect(JSON.parse(response.body)).toEqual({ verb: 'GET' });
     expect(response.headers['content-length']).toBe(String(Buffer.byteLength(response.body)));
     expect(gw.logs.completed('tr-3')[0]).toMatchObject({ transform: 'json transformed' });
+  });
+
+  it('asks the upstream for an uncompressed answer when a JSON transform is to read it', async () => {
+    const response = await rawRequest(gw.url, '/t/list/items?n=1', { headers: { 'accept-encoding': 'gzip, br' } });
+    expect(upstream.hits.at(-1)?.headers['accept-encoding']).toBeUndefined();
+    expect(JSON.parse(response.body)).toMatchObject({ items: [{ id: 0, name: 'item-0' }] });
   });
 
   it('removes nested fields through arrays and renames a nested one, in a chunked answer within maxBytes', async () => {

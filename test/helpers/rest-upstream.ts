@@ -37,6 +37,7 @@ const CHUNK = Buffer.alloc(64 * 1024, 0x61);
  * - `…/status?code=N`: answers status N;
  * - `…/trickle?chunks=N&ms=M`: 200 at once, then N chunks of 16 bytes, one every M ms (or until the client leaves);
  * - `…/own-cors`: 200 JSON with its own `Access-Control-Allow-Origin: *`, `-Credentials` and `Vary: Accept-Encoding`;
+ * - `…/answer-headers?name=value&…`: 200 `{"n":<hits so far>}` with each query parameter as a response header;
  * - `…/items?n=N`: 200 JSON `{items: [{id, name, secret}…], internal: {token}, total}`, written in chunks without a length.
  */
 export async function startRestUpstream(): Promise<RestUpstream> {
@@ -91,6 +92,12 @@ export async function startRestUpstream(): Promise<RestUpstream> {
       res.on('close', () => (closed = true));
       for (let waited = 0; waited < ms && !closed; waited += 50) await sleep(50);
       if (!closed) res.writeHead(200, { 'content-type': 'application/json' }).end('{"slow":true}');
+      return;
+    }
+    if (path.endsWith('/answer-headers')) {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      for (const [name, value] of parsed.searchParams) headers[name] = value;
+      res.writeHead(200, headers).end(JSON.stringify({ n: hits.length }));
       return;
     }
     if (path.endsWith('/own-cors')) {

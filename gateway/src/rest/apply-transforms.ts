@@ -42,7 +42,12 @@ export function requestTransforms(
       const { path, query } = splitTarget(target);
       return path + transformQuery(transforms.query, query, scope);
     },
-    requestHeaders: (headers) => transformHeaders(transforms.requestHeaders, headers, scope) as IncomingHttpHeaders,
+    requestHeaders: (headers) => {
+      const changed = transformHeaders(transforms.requestHeaders, headers, scope) as IncomingHttpHeaders;
+      // A JSON transform reads the answer: ask for it uncompressed, or a compressed one would pass untouched.
+      if (transforms.json) delete changed['accept-encoding'];
+      return changed;
+    },
     async answer(answer, info) {
       let headers = answer.headers;
       if (transforms.responseHeaders) {

@@ -28,6 +28,19 @@ export function keptCopyKey(
   return fallback.cache.key(fallback.public ? '' : (principal?.clientKey ?? ''), target, request.headers.accept);
 }
 
+/**
+ * Whether a 200 may be kept as a copy: not when the upstream forbids storing it (`no-store`), not a
+ * `private` answer where copies are shared (a public route), and not a compressed body (the copy
+ * would be served to callers that never asked for that encoding, labelled as plain).
+ */
+export function keepable(headers: Readonly<Record<string, string | string[] | undefined>>, shared: boolean): boolean {
+  const encoding = headers['content-encoding'];
+  if (encoding !== undefined && String(encoding).trim().toLowerCase() !== 'identity') return false;
+  const cacheControl = String(headers['cache-control'] ?? '').toLowerCase();
+  if (/(^|[\s,])no-store($|[\s,=])/.test(cacheControl)) return false;
+  return !(shared && /(^|[\s,])private($|[\s,=])/.test(cacheControl));
+}
+
 export interface KeptCopyUse {
   request: FastifyRequest;
   reply: FastifyReply;

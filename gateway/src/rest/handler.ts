@@ -17,7 +17,7 @@ import { withRetries } from '../upstream/retry.js';
 import { routeCall, type UpstreamRoute } from '../upstream/route.js';
 import type { BodyLimits } from './body-limit.js';
 import { answerFailure } from './error-answers.js';
-import { keptCopyKey, sendKeepingCopy, type RouteFallback } from './fallback.js';
+import { keepable, keptCopyKey, sendKeepingCopy, type RouteFallback } from './fallback.js';
 import { upstreamRequestHeaders, useResponseRules, type ForwardHeaderOptions } from './headers.js';
 import { isUpgrade, type WebSocketLimits, type WebSocketRelay } from './websocket.js';
 import { discardAnswer, proxyAttempt, sendAnswer, type ProxiedRequest, type UpstreamAnswer } from './proxy.js';
@@ -157,7 +157,7 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
         return failed(asTimeout(error) ?? error, false);
       }
     }
-    if (key && fallback && answer.status === 200) {
+    if (key && fallback && answer.status === 200 && keepable(answer.headers, fallback.public)) {
       return sendKeepingCopy(reply, answer, fallback.cache, key, (error) =>
         services.logger.debug({ route: runtime.name, err: describeError(error) }, 'REST fallback cache write failed'),
       );

@@ -10,6 +10,7 @@ import { callFailureOf, UpstreamCallError } from '../upstream/call-error.js';
 import { BodyTooLargeError } from './body-limit.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type ForwardHeaderOptions } from './headers.js';
 import { RouteTimeoutError, timeoutPhaseOf, withAttemptTimeouts, type ResponseDeadline, type RouteTimeouts } from './timeouts.js';
+import { splitTarget } from './path.js';
 
 /** An upstream answer whose body has not been read: it is streamed to the client. */
 export interface UpstreamAnswer {
@@ -108,8 +109,12 @@ function proxyOnce(call: ProxiedRequest, upstreamOrigin: string, span: Span | un
     reply.raw.once('close', gone);
     const settle = () => reply.raw.off('close', gone);
     const attempt = { connectMs: call.timeouts.connectMs, firstByteMs: call.timeouts.firstByteMs, signal: call.deadline.signal };
+    // The query goes as it is, beside the path: reply-from would decode it with the path (refusing
+    // `?next=../cart` or `?q=50%`) and, when it is empty, send the client's original one instead.
+    const { path, query } = splitTarget(call.target);
     withAttemptTimeouts(attempt, () =>
-      reply.from(upstreamOrigin + call.target, {
+      reply.from(upstreamOrigin + path, {
+        queryString: () => query.slice(1),
         retryDelay: () => null,
         rewriteRequestHeaders: (req, headers) => {
           const incoming = call.transformHeaders ? call.transformHeaders(headers as IncomingHttpHeaders) : (headers as IncomingHttpHeaders);
