@@ -324,6 +324,26 @@ describe('JWKS', () => {
     });
   });
 
+  it('keeps verifying with the last good keys while the key server is down past the cache age', async () => {
+    await withJwksGateway({ cacheMaxAgeMs: 100, cooldownMs: 0 }, async (outage, server) => {
+      const as = (subject: string, kid = 'jwks-1') =>
+        token(jwksKey.privateKey, { alg: 'RS256', kid, issuer: JWKS, audience: AUDIENCE, subject });
+      expect((await postGraphql(outage.graphqlUrl, QUERY, bearer(await as('before')))).status).toBe(200);
+      server.failing = true;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // A token not seen before (no verified-token cache): its key is the cached one, refetching fails.
+      const during = await postGraphql(outage.graphqlUrl, QUERY, bearer(await as('during')));
+      expect(during.status).toBe(200);
+      expect(server.hits).toBeGreaterThan(1);
+      // A kid the last good keys do not hold cannot be checked: unavailable, not refused.
+      const unknown = await postGraphql(outage.graphqlUrl, QUERY, bearer(await as('new-kid', 'jwks-9')));
+      expect(unknown.status).toBe(503);
+      expect(
+        outage.logs.find((line) => line.msg === 'JWKS fetch failed past its cache age; verifying with the last good keys'),
+      ).toHaveLength(1);
+    });
+  });
+
   it('answers 503 AUTH_UNAVAILABLE (not 401) when the key server cannot be reached', async () => {
     const server = await startJwksServer([jwksKey.publicJwk]);
     const url = server.url;

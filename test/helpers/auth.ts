@@ -54,13 +54,16 @@ export interface JwksServer {
   url: string;
   hits: number;
   keys: JWK[];
+  /** Answer 503 to every fetch (the key server is down). */
+  failing: boolean;
   close(): Promise<void>;
 }
 
 export async function startJwksServer(keys: JWK[]): Promise<JwksServer> {
-  const state = { hits: 0, keys };
+  const state = { hits: 0, keys, failing: false };
   const server: Server = createServer((request, response) => {
     state.hits += 1;
+    if (state.failing) return void response.writeHead(503).end();
     response.writeHead(200, { 'content-type': 'application/json' });
     response.end(JSON.stringify({ keys: state.keys }));
   });
@@ -79,6 +82,12 @@ export async function startJwksServer(keys: JWK[]): Promise<JwksServer> {
     },
     set keys(value: JWK[]) {
       state.keys = value;
+    },
+    get failing() {
+      return state.failing;
+    },
+    set failing(value: boolean) {
+      state.failing = value;
     },
     close: () =>
       new Promise<void>((resolve) => {

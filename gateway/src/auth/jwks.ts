@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
 
 /** Options of one remote key set; the config's `auth.jwt.issuers[].jwks`. */
@@ -25,6 +25,11 @@ export interface RemoteKeySet {
  * A cached JWKS (jose's `createRemoteJWKSet`) plus a background refresh. jose fetches lazily on
  * the first token, refetches when a token names a `kid` it does not hold (rate-limited by the
  * cooldown), and deduplicates concurrent fetches. A failed background refresh keeps the old keys.
+ *
+ * Past `cacheMaxAgeMs` jose refetches before every key lookup and fails the lookup when the key
+ * server does not answer, so an outage longer than that would refuse every token. While the key
+ * server fails, the keys of its last good answer verify tokens instead (a kid they do not hold is
+ * still unavailable, a 503, not a refusal): the same keys the background refresh keeps.
  */
 export function remoteKeySet(url: string, options: JwksOptions, logger: Logger): RemoteKeySet {
   const jwks = createRemoteJWKSet(new URL(url), {
@@ -41,5 +46,33 @@ export function remoteKeySet(url: string, options: JwksOptions, logger: Logger):
     });
   }, options.refreshIntervalMs);
   timer.unref();
-  return { getKey: jwks, close: () => clearInterval(timer) };
+  let lastGood: ReturnType<typeof createLocalJWKSet> | undefined;
+  let warned = false;
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    try {
+      const key = await jwks(header, token);
+      lastGood = undefined;
+      warned = false;
+      return key;
+    } catch (error) {
+      // No matching key (or several) comes from an answer the key server gave: not an outage.
+      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
+      const cached = lastGood ? undefined : jwks.jwks();
+      if (!lastGood && !cached) throw error;
+      lastGood ??= createLocalJWKSet(cached as NonNullable<typeof cached>);
+      if (!warned) {
+        warned = true;
+        logger.warn(
+          { jwks: url, err: error instanceof Error ? error.message : String(error) },
+          'JWKS fetch failed past its cache age; verifying with the last good keys',
+        );
+      }
+      try {
+        return await lastGood(header, token);
+      } catch {
+        throw error;
+      }
+    }
+  };
+  return { getKey, close: () => clearInterval(timer) };
 }
