@@ -344,6 +344,21 @@ describe('JWKS', () => {
     });
   });
 
+  it('during an outage, asks the key server again only after the cooldown', async () => {
+    await withJwksGateway({ cacheMaxAgeMs: 100, cooldownMs: 60_000 }, async (outage, server) => {
+      const as = (subject: string) => token(jwksKey.privateKey, { alg: 'RS256', kid: 'jwks-1', issuer: JWKS, audience: AUDIENCE, subject });
+      expect((await postGraphql(outage.graphqlUrl, QUERY, bearer(await as('first')))).status).toBe(200);
+      server.failing = true;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await postGraphql(outage.graphqlUrl, QUERY, bearer(await as('second')))).status).toBe(200);
+      const failedFetches = server.hits;
+      for (const subject of ['third', 'fourth', 'fifth']) {
+        expect((await postGraphql(outage.graphqlUrl, QUERY, bearer(await as(subject)))).status).toBe(200);
+      }
+      expect(server.hits).toBe(failedFetches);
+    });
+  });
+
   it('answers 503 AUTH_UNAVAILABLE (not 401) when the key server cannot be reached', async () => {
     const server = await startJwksServer([jwksKey.publicJwk]);
     const url = server.url;

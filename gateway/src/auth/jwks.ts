@@ -47,8 +47,18 @@ export function remoteKeySet(url: string, options: JwksOptions, logger: Logger):
   }, options.refreshIntervalMs);
   timer.unref();
   let lastGood: ReturnType<typeof createLocalJWKSet> | undefined;
+  let failedAt = 0;
   let warned = false;
   const getKey: JWTVerifyGetKey = async (header, token) => {
+    // Within a cooldown of a failed fetch, the last good keys answer at once: a key server that
+    // hangs would otherwise hold every new token for `timeoutMs`.
+    if (lastGood && Date.now() - failedAt < options.cooldownMs) {
+      try {
+        return await lastGood(header, token);
+      } catch {
+        // A kid they do not hold: ask the key server (jose's own cooldown applies).
+      }
+    }
     try {
       const key = await jwks(header, token);
       lastGood = undefined;
@@ -60,6 +70,7 @@ export function remoteKeySet(url: string, options: JwksOptions, logger: Logger):
       const cached = lastGood ? undefined : jwks.jwks();
       if (!lastGood && !cached) throw error;
       lastGood ??= createLocalJWKSet(cached as NonNullable<typeof cached>);
+      failedAt = Date.now();
       if (!warned) {
         warned = true;
         logger.warn(
