@@ -90,4 +90,28 @@ describe('rate-limit config', () => {
     const twice = { name: 'burst', kind: 'token_bucket' as const, capacity: 500, refillPerSecond: 1 };
     expect(() => loadConfig({ env: {}, overrides: tier([twice, twice]) })).toThrow(/limit names must be unique in a tier/);
   });
+
+  it("refuses an override's limit that the operations it applies to could never fit", () => {
+    const withOverride = (override: Record<string, unknown>) => ({
+      rateLimit: {
+        defaultTier: 't',
+        tiers: {
+          t: {
+            maxCost: 100,
+            maxDepth: 5,
+            maxAliases: 5,
+            maxRootFields: 5,
+            limits: [{ name: 'burst', kind: 'token_bucket', capacity: 500, refillPerSecond: 1 }],
+            overrides: [{ match: { rootField: 'Query.users' }, ...override }],
+          },
+        },
+      },
+    });
+    const window = (limit: number) => ({ limits: [{ name: 'users', kind: 'sliding_window', limit, windowSeconds: 60 }] });
+    expect(() => loadConfig({ env: {}, overrides: withOverride(window(50)) })).toThrow(
+      /rateLimit\.tiers\.t\.overrides\.0\.limits\.0: holds at most 50 points, less than the maxCost 100/,
+    );
+    // The override's own lower maxCost is what its limits must hold.
+    expect(() => loadConfig({ env: {}, overrides: withOverride({ maxCost: 40, ...window(50) }) })).not.toThrow();
+  });
 });

@@ -58,6 +58,20 @@ const TierSchema = z
         });
       }
     });
+    // The same for an override's own limits, against the largest cost an operation it matches may have.
+    tier.overrides.forEach((override, index) => {
+      const maxCost = override.maxCost ?? tier.maxCost;
+      override.limits.forEach((limit, at) => {
+        const most = limit.kind === 'token_bucket' ? limit.capacity : limit.limit;
+        if (most < maxCost) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['overrides', index, 'limits', at],
+            message: `holds at most ${most} points, less than the maxCost ${maxCost} of the operations it applies to`,
+          });
+        }
+      });
+    });
     const names = tier.limits.map((limit) => limit.name);
     for (const override of tier.overrides) names.push(...override.limits.map((limit) => limit.name));
     const repeated = names.filter((name, i) => names.indexOf(name) !== i);
