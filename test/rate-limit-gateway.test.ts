@@ -109,6 +109,7 @@ describe('Redis frozen or stopped mid-run', () => {
         const refused = await postGraphql(closed.graphqlUrl, { query: NINE_POINTS }, headers);
         expect(refused.status).toBe(503);
         expect(refused.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMIT_UNAVAILABLE');
+        expect(refused.headers.get('retry-after')).toBe('1');
       }
     } finally {
       redis.thaw();

@@ -248,7 +248,10 @@ async function charge(run: CostRun, budget: BudgetService, admitted: Admitted, s
     result: outcome.result,
     remaining: outcome.result === 'unavailable' ? undefined : bindingLimit(outcome.limits)?.remaining,
   };
-  if (outcome.result === 'unavailable') return { response: errorResponse('RATE_LIMIT_UNAVAILABLE', [error('RATE_LIMIT_UNAVAILABLE')]) };
+  // As the REST routes and AUTH_UNAVAILABLE answer it: a hint for clients that back off.
+  if (outcome.result === 'unavailable') {
+    return { response: errorResponse('RATE_LIMIT_UNAVAILABLE', [error('RATE_LIMIT_UNAVAILABLE')], { 'retry-after': '1' }) };
+  }
   if (outcome.result === 'limited') {
     const cost = {
       requestedQueryCost: estimate.cost,
