@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEV_ISSUER, DEV_JWT_SECRET } from '../gateway/src/auth/dev-secret.js';
+import { anonymousPrincipal } from '../gateway/src/auth/principal.js';
 import { postGraphql, startTestGateway } from './helpers/gateway.js';
 import { REPO_ROOT, spawnGateway } from './helpers/process.js';
 import { useTinySubgraph } from './helpers/tiny-subgraph.js';
@@ -86,5 +87,20 @@ describe('the demo token', () => {
     expect(exit.code).toBe(1);
     expect(gateway.stderr).toContain('dev-only and refused when NODE_ENV=production');
     expect(gateway.stderr).not.toContain(DEV_JWT_SECRET);
+  });
+});
+
+describe('the budget key of an anonymous caller', () => {
+  it('is an IPv4 address itself, and an IPv6 address by its /64 (a host may pick any address in it)', () => {
+    const key = (address: string) => anonymousPrincipal(address).clientKey;
+    expect(key('203.0.113.7')).toBe('ip:203.0.113.7');
+    expect(key('::ffff:203.0.113.7')).toBe('ip:203.0.113.7');
+    expect(key('2001:db8:1:2:aaaa:bbbb:cccc:dddd')).toBe('ip:2001:db8:1:2::/64');
+    expect(key('2001:DB8:1:2::7')).toBe('ip:2001:db8:1:2::/64');
+    expect(key('2001:db8:1:3::7')).toBe('ip:2001:db8:1:3::/64');
+    expect(key('2001:db8::1')).toBe('ip:2001:db8:0:0::/64');
+    expect(key('1::2:3:4:5:6:7')).toBe('ip:1:0:2:3::/64');
+    expect(key('fe80::1%eth0')).toBe('ip:fe80:0:0:0::/64');
+    expect(anonymousPrincipal('2001:db8:1:2::7').clientIp).toBe('2001:db8:1:2::7');
   });
 });

@@ -101,13 +101,13 @@ describe('rate-limit config', () => {
             maxDepth: 5,
             maxAliases: 5,
             maxRootFields: 5,
-            limits: [{ name: 'burst', kind: 'token_bucket', capacity: 500, refillPerSecond: 1 }],
+            limits: [{ name: 'burst', kind: 'token_bucket' as const, capacity: 500, refillPerSecond: 1 }],
             overrides: [{ match: { rootField: 'Query.users' }, ...override }],
           },
         },
       },
     });
-    const window = (limit: number) => ({ limits: [{ name: 'users', kind: 'sliding_window', limit, windowSeconds: 60 }] });
+    const window = (limit: number) => ({ limits: [{ name: 'users', kind: 'sliding_window' as const, limit, windowSeconds: 60 }] });
     expect(() => loadConfig({ env: {}, overrides: withOverride(window(50)) })).toThrow(
       /rateLimit\.tiers\.t\.overrides\.0\.limits\.0: holds at most 50 points, less than the maxCost 100/,
     );

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 /**
  * Who is calling: the one value the auth layer produces for every request, GraphQL or REST. Later
  * plugins (authorization, rate limiting, the REST passthrough) read it from the request state and
@@ -30,7 +31,28 @@ export interface Principal {
 export const ANONYMOUS_TIER = 'anonymous';
 
 export function anonymousPrincipal(clientIp: string): Principal {
-  return { kind: 'anonymous', id: clientIp, tier: ANONYMOUS_TIER, scopes: [], clientIp, clientKey: `ip:${clientIp}` };
+  return { kind: 'anonymous', id: clientIp, tier: ANONYMOUS_TIER, scopes: [], clientIp, clientKey: `ip:${addressKey(clientIp)}` };
+}
+
+/**
+ * Whose budget an anonymous caller's address draws on: an IPv4 address itself (an IPv4-mapped IPv6
+ * one included), an IPv6 address's /64. A single host holds a whole /64 and may pick any address in
+ * it for each request, so keying by the full address would give it a fresh budget every time.
+ */
+export function addressKey(address: string): string {
+  if (!isIPv6(address)) return address;
+  const unzoned = address.split('%')[0] as string;
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(unzoned);
+  if (mapped) return mapped[1] as string;
+  const [head = '', tail] = unzoned.split('::');
+  const groupsOf = (part: string) => (part ? part.split(':').flatMap((group) => (group.includes('.') ? ['0', '0'] : [group])) : []);
+  const left = groupsOf(head);
+  const right = tail === undefined ? [] : groupsOf(tail);
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => Number.parseInt(group || '0', 16).toString(16))
+    .join(':')}::/64`;
 }
 
 /** Names of the headers that carry the principal to subgraphs (and upstream REST services). */
