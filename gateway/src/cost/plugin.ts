@@ -248,10 +248,8 @@ async function charge(run: CostRun, budget: BudgetService, admitted: Admitted, s
     result: outcome.result,
     remaining: outcome.result === 'unavailable' ? undefined : bindingLimit(outcome.limits)?.remaining,
   };
-  // As the REST routes and AUTH_UNAVAILABLE answer it: a hint for clients that back off.
-  if (outcome.result === 'unavailable') {
-    return { response: errorResponse('RATE_LIMIT_UNAVAILABLE', [error('RATE_LIMIT_UNAVAILABLE')], { 'retry-after': '1' }) };
-  }
+  const unavailable = () => errorResponse('RATE_LIMIT_UNAVAILABLE', [error('RATE_LIMIT_UNAVAILABLE')], { 'retry-after': '1' });
+  if (outcome.result === 'unavailable') return { response: unavailable() };
   if (outcome.result === 'limited') {
     const cost = {
       requestedQueryCost: estimate.cost,
