@@ -344,6 +344,27 @@ describe('JWKS', () => {
     });
   });
 
+  it('never brings back a key the key server dropped between two outages', async () => {
+    await withJwksGateway({ cacheMaxAgeMs: 100, cooldownMs: 0 }, async (outage, server) => {
+      const leaked = (subject: string) =>
+        token(jwksKey.privateKey, { alg: 'RS256', kid: 'jwks-1', issuer: JWKS, audience: AUDIENCE, subject });
+      const stale = () => new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await postGraphql(outage.graphqlUrl, QUERY, bearer(await leaked('a')))).status).toBe(200);
+      server.failing = true;
+      await stale();
+      expect((await postGraphql(outage.graphqlUrl, QUERY, bearer(await leaked('b')))).status).toBe(200);
+      // Back, with the leaked key removed: it is refused.
+      server.failing = false;
+      server.keys = [(await signingKey('jwks-2')).publicJwk];
+      await stale();
+      expect((await postGraphql(outage.graphqlUrl, QUERY, bearer(await leaked('c')))).status).toBe(401);
+      // Down again: the last good keys are the ones without it.
+      server.failing = true;
+      await stale();
+      expect((await postGraphql(outage.graphqlUrl, QUERY, bearer(await leaked('d')))).status).toBe(503);
+    });
+  });
+
   it('during an outage, asks the key server again only after the cooldown', async () => {
     await withJwksGateway({ cacheMaxAgeMs: 100, cooldownMs: 60_000 }, async (outage, server) => {
       const as = (subject: string) => token(jwksKey.privateKey, { alg: 'RS256', kid: 'jwks-1', issuer: JWKS, audience: AUDIENCE, subject });

@@ -46,40 +46,42 @@ export function remoteKeySet(url: string, options: JwksOptions, logger: Logger):
     });
   }, options.refreshIntervalMs);
   timer.unref();
-  let lastGood: ReturnType<typeof createLocalJWKSet> | undefined;
-  let failedAt = 0;
-  let warned = false;
+  // While the key server fails: jose's last good key set, and when the failure was seen.
+  let outage: { keys: ReturnType<typeof createLocalJWKSet>; since: number } | undefined;
   const getKey: JWTVerifyGetKey = async (header, token) => {
-    // Within a cooldown of a failed fetch, the last good keys answer at once: a key server that
-    // hangs would otherwise hold every new token for `timeoutMs`.
-    if (lastGood && Date.now() - failedAt < options.cooldownMs) {
+    // Keys fetched within their cache age (a lookup, a refetch for a new kid, or the background
+    // refresh): the key server answers again, and only what it answers counts.
+    if (jwks.fresh) {
+      outage = undefined;
+      return jwks(header, token);
+    }
+    // Within a cooldown of a failed fetch the last good keys answer, and the key server is not
+    // asked: one that hangs would hold every new token for `timeoutMs`.
+    if (outage && Date.now() - outage.since < options.cooldownMs) {
       try {
-        return await lastGood(header, token);
+        return await outage.keys(header, token);
       } catch {
-        // A kid they do not hold: ask the key server (jose's own cooldown applies).
+        throw new errors.JOSEError('the JWKS cannot be fetched and its last good keys do not hold this key');
       }
     }
     try {
       const key = await jwks(header, token);
-      lastGood = undefined;
-      warned = false;
+      outage = undefined;
       return key;
     } catch (error) {
       // No matching key (or several) comes from an answer the key server gave: not an outage.
       if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
-      const cached = lastGood ? undefined : jwks.jwks();
-      if (!lastGood && !cached) throw error;
-      lastGood ??= createLocalJWKSet(cached as NonNullable<typeof cached>);
-      failedAt = Date.now();
-      if (!warned) {
-        warned = true;
+      const cached = jwks.jwks();
+      if (!cached) throw error;
+      if (!outage) {
         logger.warn(
           { jwks: url, err: error instanceof Error ? error.message : String(error) },
           'JWKS fetch failed past its cache age; verifying with the last good keys',
         );
       }
+      outage = { keys: createLocalJWKSet(cached), since: Date.now() };
       try {
-        return await lastGood(header, token);
+        return await outage.keys(header, token);
       } catch {
         throw error;
       }
