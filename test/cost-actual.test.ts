@@ -71,6 +71,21 @@ describe('actual cost of a response', () => {
       why: 'Book 1',
     },
     {
+      name: "an operation's variable defaults, as executed: the input of a mutation left to its default",
+      query:
+        'mutation($input: BookInput! = { title: "t", tags: [{ name: "a" }, { name: "b" }], price: 5 }) { addBook(input: $input) { id } }',
+      data: { addBook: { id: '1' } },
+      cost: 21,
+      why: '10 + Book 1 + input 10, as estimated',
+    },
+    {
+      name: 'a default skip condition',
+      query: 'query($s: Boolean = true) { book(id: 1) { pages @skip(if: $s) } }',
+      data: { book: { pages: 3 } },
+      cost: 1,
+      why: 'Book 1',
+    },
+    {
       name: 'a mutation with its input',
       query: 'mutation($input: BookInput!) { addBook(input: $input) { id } }',
       data: { addBook: { id: '1' } },

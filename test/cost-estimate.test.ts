@@ -165,6 +165,11 @@ describe('static cost estimate: explain, limits and shape', () => {
     // A value sent replaces the default.
     expect(estimate(defaulted, { n: 3 }).violations).toEqual([]);
     expect(estimate('query($n: Int = 7) { books(first: $n) { title } }').cost).toBe(estimate('{ books(first: 7) { title } }').cost);
+    // A variable named __proto__ is a variable like any other, not the variables' prototype.
+    const proto = estimate(
+      'query($__proto__: Int = 5000, $n: Int) { a: books(first: $__proto__) { title } b: books(first: $n) { title } }',
+    );
+    expect(proto.violations).toEqual([expect.objectContaining({ code: 'LIST_SIZE_TOO_LARGE', path: 'a', value: 5_000 })]);
   });
 
   it('requires exactly one slicing argument where the directive says so', () => {

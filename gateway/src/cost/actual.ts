@@ -11,6 +11,7 @@ import {
   type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
+import { withVariableDefaults } from './variable-defaults.js';
 import { MUTATION_BASE_COST, fieldDefinition, findOperation, isSkipped } from './estimate.js';
 import { argumentsCost } from './arguments.js';
 import type { CostModel } from './model.js';
@@ -37,7 +38,7 @@ export function actualCost(
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   }
-  const walker = new ResponseWalker(schema, model, fragments, options.variables ?? {}, plans);
+  const walker = new ResponseWalker(schema, model, fragments, withVariableDefaults(operation, options.variables ?? {}), plans);
   const base = operation.operation === 'mutation' ? MUTATION_BASE_COST : 0;
   return base + walker.object(operation.selectionSet, rootType, data);
 }

@@ -9,7 +9,6 @@ import {
   isCompositeType,
   isListType,
   isObjectType,
-  valueFromASTUntyped,
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
@@ -23,6 +22,7 @@ import {
   type ValueNode,
 } from 'graphql';
 import { argumentsCost as costOfArguments } from './arguments.js';
+import { withVariableDefaults } from './variable-defaults.js';
 import { argumentCoordinate, type CostModel, type ListSize } from './model.js';
 
 /**
@@ -97,7 +97,7 @@ export function estimateCost(schema: GraphQLSchema, model: CostModel, document: 
   }
   const rootType = schema.getRootType(operation.operation);
   if (!rootType) throw new GraphQLError(`The schema has no ${operation.operation} type.`);
-  const variables = withDefaults(operation, options.variables ?? {});
+  const variables = withVariableDefaults(operation, options.variables ?? {});
   const violations: CostViolation[] = [];
   const estimator = new Estimator(schema, model, fragments, variables, options.defaultListSize, violations);
 
@@ -267,22 +267,6 @@ class ResolvedListSize {
   sizeOf(field: string): number | undefined {
     return this.sizedFields?.includes(field) ? this.expected : undefined;
   }
-}
-
-/**
- * The variables as execution sees them: an operation's own default (`$n: Int = 100000`) for each
- * variable the request leaves out, which the subgraph receives too. Without it, a default would
- * slip past argument limits and be costed at the schema argument's default instead.
- */
-function withDefaults(operation: OperationDefinitionNode, provided: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
-  let merged: Record<string, unknown> | undefined;
-  for (const definition of operation.variableDefinitions ?? []) {
-    const name = definition.variable.name.value;
-    if (definition.defaultValue && !Object.prototype.hasOwnProperty.call(provided, name)) {
-      (merged ??= { ...provided })[name] = valueFromASTUntyped(definition.defaultValue);
-    }
-  }
-  return merged ?? provided;
 }
 
 function numericValue(value: ValueNode, variables: Readonly<Record<string, unknown>>): number | undefined {
