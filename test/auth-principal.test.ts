@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEV_ISSUER, DEV_JWT_SECRET } from '../gateway/src/auth/dev-secret.js';
 import { anonymousPrincipal } from '../gateway/src/auth/principal.js';
+import { routeLimitKey } from '../gateway/src/rest/route-limit.js';
 import { postGraphql, startTestGateway } from './helpers/gateway.js';
 import { REPO_ROOT, spawnGateway } from './helpers/process.js';
 import { useTinySubgraph } from './helpers/tiny-subgraph.js';
@@ -102,5 +103,17 @@ describe('the budget key of an anonymous caller', () => {
     expect(key('1::2:3:4:5:6:7')).toBe('ip:1:0:2:3::/64');
     expect(key('fe80::1%eth0')).toBe('ip:fe80:0:0:0::/64');
     expect(anonymousPrincipal('2001:db8:1:2::7').clientIp).toBe('2001:db8:1:2::7');
+    // IPv4-mapped addresses in every spelling are their IPv4 address, not one shared ::/64.
+    for (const mapped of ['0:0:0:0:0:ffff:203.0.113.7', '::FFFF:203.0.113.7', '::ffff:cb00:7107'])
+      expect(key(mapped)).toBe('ip:203.0.113.7');
+    expect(key('::1')).toBe('ip:0:0:0:0::/64');
+  });
+
+  it("keys a REST route's per-IP limit the same way", () => {
+    const keyOf = (ip: string) =>
+      routeLimitKey('/legacy', { kind: 'sliding_window', by: 'ip', limit: 5, windowSeconds: 60 } as never, { ip } as never);
+    expect(keyOf('2001:db8:1:2::a')).toBe('rest:/legacy:ip:2001:db8:1:2::/64');
+    expect(keyOf('2001:db8:1:2::b')).toBe(keyOf('2001:db8:1:2::a'));
+    expect(keyOf('203.0.113.7')).toBe('rest:/legacy:ip:203.0.113.7');
   });
 });

@@ -113,5 +113,7 @@ describe('rate-limit config', () => {
     );
     // The override's own lower maxCost is what its limits must hold.
     expect(() => loadConfig({ env: {}, overrides: withOverride({ maxCost: 40, ...window(50) }) })).not.toThrow();
+    // An override's maxCost above the tier's changes nothing: the tier's 100 is what must fit.
+    expect(() => loadConfig({ env: {}, overrides: withOverride({ maxCost: 500, ...window(200) }) })).not.toThrow();
   });
 });

@@ -43,6 +43,16 @@ describe.each([
             fallback: { cache: true, public: true },
           },
           { prefix: '/nofallback', upstream: upstream.origin, rewrite: '/api', auth: { mode: 'optional' }, retries: { maxRetries: 0 } },
+          {
+            prefix: '/restyled',
+            upstream: upstream.origin,
+            rewrite: '/api',
+            auth: { mode: 'optional' },
+            retries: { maxRetries: 0 },
+            fallback: { cache: true, public: true },
+            // The client never sees the upstream's Cache-Control; whether a copy is kept still follows it.
+            transform: { response: { headers: { remove: ['cache-control'] } } },
+          },
         ],
       },
     });
@@ -111,6 +121,7 @@ describe.each([
     const get = (query: string) => rawRequest(gw.url, `/public/answer-headers?${query}`);
     const cases = ['cache-control=no-store', 'content-encoding=gzip', 'cache-control=private%2C%20max-age%3D60', 'cache-control=public'];
     for (const query of cases) expect((await get(query)).status).toBe(200);
+    expect((await rawRequest(gw.url, '/restyled/answer-headers?cache-control=no-store')).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 100));
     upstream.failWith = 503;
     try {
@@ -120,6 +131,7 @@ describe.each([
       expect(await served(cases[2]!)).toBeUndefined();
       // A public answer is kept, as before.
       expect(await served(cases[3]!)).toBe('cache');
+      expect((await rawRequest(gw.url, '/restyled/answer-headers?cache-control=no-store')).headers['x-fallback-source']).toBeUndefined();
     } finally {
       upstream.failWith = undefined;
     }

@@ -41,18 +41,33 @@ export function anonymousPrincipal(clientIp: string): Principal {
  */
 export function addressKey(address: string): string {
   if (!isIPv6(address)) return address;
-  const unzoned = address.split('%')[0] as string;
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(unzoned);
-  if (mapped) return mapped[1] as string;
-  const [head = '', tail] = unzoned.split('::');
-  const groupsOf = (part: string) => (part ? part.split(':').flatMap((group) => (group.includes('.') ? ['0', '0'] : [group])) : []);
-  const left = groupsOf(head);
-  const right = tail === undefined ? [] : groupsOf(tail);
-  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  const groups = ipv6Groups(address.split('%')[0] as string);
+  // IPv4-mapped (`::ffff:1.2.3.4`, in any spelling) or the old IPv4-compatible form: the IPv4 address.
+  if (groups.slice(0, 5).every((group) => group === 0) && (groups[5] === 0xffff || groups[5] === 0)) {
+    const [high = 0, low = 0] = groups.slice(6);
+    if (groups[5] === 0xffff || high !== 0) return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  }
   return `${groups
     .slice(0, 4)
-    .map((group) => Number.parseInt(group || '0', 16).toString(16))
+    .map((group) => group.toString(16))
     .join(':')}::/64`;
+}
+
+/** The eight 16-bit groups of a valid IPv6 address (`::` expanded, a trailing dotted IPv4 as two groups). */
+function ipv6Groups(address: string): number[] {
+  const groupsOf = (part: string) =>
+    part
+      ? part.split(':').flatMap((group) => {
+          if (!group.includes('.')) return [Number.parseInt(group, 16)];
+          const [a = 0, b = 0, c = 0, d = 0] = group.split('.').map(Number);
+          return [(a << 8) | b, (c << 8) | d];
+        })
+      : [];
+  const [head = '', tail] = address.split('::');
+  const left = groupsOf(head);
+  if (tail === undefined) return left;
+  const right = groupsOf(tail);
+  return [...left, ...Array<number>(Math.max(0, 8 - left.length - right.length)).fill(0), ...right];
 }
 
 /** Names of the headers that carry the principal to subgraphs (and upstream REST services). */

@@ -60,7 +60,8 @@ const TierSchema = z
     });
     // The same for an override's own limits, against the largest cost an operation it matches may have.
     tier.overrides.forEach((override, index) => {
-      const maxCost = override.maxCost ?? tier.maxCost;
+      // An override lowers maxCost, never raises it (policy.ts takes the smaller).
+      const maxCost = Math.min(tier.maxCost, override.maxCost ?? tier.maxCost);
       override.limits.forEach((limit, at) => {
         const most = limit.kind === 'token_bucket' ? limit.capacity : limit.limit;
         if (most < maxCost) {

@@ -44,9 +44,9 @@ export function requestTransforms(
     },
     requestHeaders: (headers) => {
       const changed = transformHeaders(transforms.requestHeaders, headers, scope) as IncomingHttpHeaders;
-      // A JSON transform reads the answer: ask for it uncompressed, or a compressed one would pass untouched.
-      if (transforms.json) delete changed['accept-encoding'];
-      return changed;
+      // A JSON transform reads the answer: ask for it uncompressed (no Accept-Encoding at all would
+      // allow any coding), or a compressed one would pass untouched. A copy: `headers` may be the request's.
+      return transforms.json ? { ...changed, 'accept-encoding': 'identity' } : changed;
     },
     async answer(answer, info) {
       let headers = answer.headers;

@@ -149,6 +149,8 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
         ?.run(() => Promise.reject(error))
         .catch(() => undefined);
     });
+    // Whether a copy may be kept is the upstream's word, not what a header transform made of it.
+    const upstreamHeaders = answer.headers;
     if (transforms) {
       try {
         answer = await transforms.answer(answer, info);
@@ -157,7 +159,7 @@ export function createRouteHandler(runtime: RouteRuntime, services: HandlerServi
         return failed(asTimeout(error) ?? error, false);
       }
     }
-    if (key && fallback && answer.status === 200 && keepable(answer.headers, fallback.public)) {
+    if (key && fallback && answer.status === 200 && keepable(upstreamHeaders, fallback.public)) {
       return sendKeepingCopy(reply, answer, fallback.cache, key, (error) =>
         services.logger.debug({ route: runtime.name, err: describeError(error) }, 'REST fallback cache write failed'),
       );

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { z } from 'zod';
+import { addressKey } from '../auth/principal.js';
 import { positiveInt } from '../config-kit.js';
 import { requestState } from '../context.js';
 import { GatewayError } from '../errors.js';
@@ -52,7 +53,8 @@ export type RouteLimitConfig = z.output<typeof RouteLimitSchema>;
 /** The caller's key for a route's limit: the route and who is counted, e.g. `rest:/legacy:ip:10.0.0.7`. */
 export function routeLimitKey(route: string, limit: RouteLimitConfig, request: FastifyRequest): string {
   const principal = requestState(request).principal;
-  const ip = principal?.clientIp ?? request.ip;
+  // An IPv6 caller by its /64, as anonymous budgets count it (auth/principal.ts).
+  const ip = addressKey(principal?.clientIp ?? request.ip);
   let who: string;
   if (limit.by === 'ip') who = `ip:${ip}`;
   else if (limit.by === 'apiKey') who = principal?.keyId !== undefined ? `key:${principal.keyId}` : `ip:${ip}`;
