@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+
 /**
  * Who is calling: the one value the auth layer produces for every request, GraphQL or REST. Later
  * plugins (authorization, rate limiting, the REST passthrough) read it from the request state and
