@@ -170,6 +170,8 @@ describe('response cache: scope, stale-while-revalidate and the purge command', 
       // Anonymous callers share one identity (as with the fallback copies), never a user's.
       await postGraphql(gw.graphqlUrl, { query });
       expect(products.count).toBe(before + 3);
+      // Closed first: a budget refund it still holds is written to Redis as it closes.
+      await gw.close();
     } finally {
       await own.close();
     }
@@ -202,6 +204,8 @@ describe('response cache: scope, stale-while-revalidate and the purge command', 
       expect(products.count).toBe(before + 4);
       await asTenant('b', orders);
       expect(products.count).toBe(before + 4);
+      // Closed first: a budget refund it still holds is written to Redis as it closes.
+      await gw.close();
     } finally {
       await own.close();
     }
@@ -227,6 +231,8 @@ describe('response cache: scope, stale-while-revalidate and the purge command', 
       await postGraphql(gw.graphqlUrl, { query });
       expect(await hits()).toBe(hitsBefore + 1);
       expect(products.count).toBe(before + 2);
+      // Closed first: a budget refund it still holds is written to Redis as it closes.
+      await gw.close();
     } finally {
       await own.close();
     }
@@ -263,6 +269,8 @@ describe('response cache: scope, stale-while-revalidate and the purge command', 
       expect(after.length).toBeGreaterThan(0);
       expect(lines[0]).toBe(`purged ${named.length} response cache entr${named.length === 1 ? 'y' : 'ies'}`);
       expect((await own.keys()).filter((key) => key.includes(`tag:rc:t:{Product:${hashOf(`upc=${upc}`)}}`))).toEqual([]);
+      // Closed first: a budget refund it still holds is written to Redis as it closes.
+      await gw.close();
     } finally {
       await own.close();
     }
