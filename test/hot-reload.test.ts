@@ -44,6 +44,12 @@ async function reloadCount(result: 'success' | 'failure'): Promise<number> {
 }
 
 describe('supergraph hot reload', () => {
+  it('exposes both reload counters at 0 before any reload, so an alert on increase() sees the first failure', async () => {
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(text).toContain('gateway_supergraph_reloads_total{result="failure"} 0');
+    expect(text).toContain('gateway_supergraph_reloads_total{result="success"} 0');
+  });
+
   it('serves a changed supergraph without a restart, and finishes a request that was in flight', async () => {
     const before = await postGraphql(gw.graphqlUrl, { query: CAPACITY_QUERY });
     expect(before.status).toBe(400);

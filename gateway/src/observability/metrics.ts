@@ -345,6 +345,7 @@ export class GatewayMetrics {
 
   constructor(private readonly options: MetricsOptions) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    for (const result of ['success', 'failure']) this.supergraphReloads.inc({ result }, 0); // increase() needs a sample before a 1st failure
   }
 
   /** A counter on the gateway's registry. */
