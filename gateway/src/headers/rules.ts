@@ -131,7 +131,7 @@ export function compileHeaderRules(rules: readonly HeaderRule[], guard: HeaderGu
     apply(input, principal, output = new Map()) {
       // Headers the input's `Connection` names belong to its hop too (RFC 9110 §7.6.1): never copied.
       let listed: ReadonlySet<string> | undefined;
-      const copyable = (name: string) => allowed(name) && !(listed ??= connectionListed(input)).has(name);
+      const copyable = (name: string) => allowed(name) && !(listed ??= connectionListed(input.get('connection'))).has(name);
       for (const step of steps) {
         switch (step.kind) {
           case 'named': {
@@ -217,9 +217,8 @@ function safeValuesOf(value: string | readonly string[] | null | undefined): str
 
 const NONE_LISTED: ReadonlySet<string> = new Set();
 
-/** The header names the input's `Connection` header lists (besides its options such as `keep-alive`). */
-function connectionListed(input: HeaderInput): ReadonlySet<string> {
-  const connection = input.get('connection');
+/** The header names a `Connection` header lists (besides its options such as `keep-alive`), lower-cased. */
+export function connectionListed(connection: string | readonly string[] | null | undefined): ReadonlySet<string> {
   if (connection === undefined || connection === null) return NONE_LISTED;
   const names = new Set<string>();
   for (const value of typeof connection === 'string' ? [connection] : connection) {

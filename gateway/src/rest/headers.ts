@@ -3,7 +3,14 @@ import type { FastifyRequest } from 'fastify';
 import { principalHeaderNames, principalHeaders, type Principal, type PrincipalHeaderNames } from '../auth/principal.js';
 import { requestState } from '../context.js';
 import { withoutUpstreamCors } from './cors.js';
-import { HOP_BY_HOP, headerInputOf, type CompiledHeaderRules, type HeaderInput, type HeaderOutput } from '../headers/rules.js';
+import {
+  HOP_BY_HOP,
+  connectionListed,
+  headerInputOf,
+  type CompiledHeaderRules,
+  type HeaderInput,
+  type HeaderOutput,
+} from '../headers/rules.js';
 
 export interface ForwardHeaderOptions {
   requestIdHeader: string;
@@ -19,11 +26,7 @@ type Headers = Record<string, string | string[] | undefined>;
 /** Hop-by-hop headers and every header the `Connection` header names. */
 function dropHopByHop(headers: Headers, connection: string | string[] | undefined): void {
   for (const name of HOP_BY_HOP) delete headers[name];
-  const listed = Array.isArray(connection) ? connection.join(',') : connection;
-  for (const name of listed?.split(',') ?? []) {
-    const trimmed = name.trim().toLowerCase();
-    if (trimmed) delete headers[trimmed];
-  }
+  for (const name of connectionListed(connection)) delete headers[name];
 }
 
 /**
