@@ -5,6 +5,7 @@ import { GatewayError } from '../errors.js';
 import type { LimitSpec, LimitState } from '../rate-limit/budget.js';
 import type { BudgetService } from '../rate-limit/budget-service.js';
 import type { TierConfig } from '../rate-limit/config.js';
+import { isEntityKey, isTypeName } from '../subgraph/cache-purge.js';
 import type { SubgraphResilience } from '../subgraph/resilience.js';
 import type { ConfigReloader } from '../reload/reloader.js';
 import type { SupergraphState } from '../supergraph/state.js';
@@ -31,17 +32,12 @@ export interface AdminRecord {
 
 export const adminRecords = new WeakMap<FastifyRequest, AdminRecord>();
 
-/** A type name as GraphQL spells it: no glob or hash-tag characters reach the cache's key patterns. */
-const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
-/** An entity's key fields, as `npm run cache -- purge --key` takes them (`upc=upc-0001`, `id=1,sku=A`). */
-const ENTITY_KEY = /^[^=,]+=[^,]*(,[^=,]+=[^,]*)*$/;
-
 const PinBody = z.object({ state: z.enum(['open', 'closed', 'auto']) }).strict();
 const PurgeBody = z
   .object({
     subgraph: z.string().min(1).optional(),
-    type: z.string().regex(GRAPHQL_NAME, 'must be a GraphQL type name').optional(),
-    key: z.string().regex(ENTITY_KEY, 'must be name=value[,name=value...]').optional(),
+    type: z.string().refine(isTypeName, 'must be a GraphQL type name').optional(),
+    key: z.string().refine(isEntityKey, 'must be name=value[,name=value...]').optional(),
   })
   .strict()
   .refine((scope) => scope.key === undefined || scope.type !== undefined, { path: ['key'], message: 'a key needs its type' });

@@ -22,7 +22,7 @@ export async function purgeResponseCache(store: CacheStore, target: PurgeTarget)
     return (await store.purgeMatching(`rc:q:${target.subgraph}:*`)) + (await store.purgeMatching(`rc:e:{*}:${target.subgraph}:*`));
   }
   // The type goes into key patterns (`rc:e:{Type:*`): a `*` or `{` there would reach other types' entries.
-  if (!/^[_A-Za-z][_0-9A-Za-z]*$/.test(target.type)) throw new Error(`--type must be a GraphQL type name, got "${target.type}"`);
+  if (!isTypeName(target.type)) throw new Error(`--type must be a GraphQL type name, got "${target.type}"`);
   if (target.key === undefined) {
     const deleted = (await store.purgeMatching(`rc:e:{${target.type}:*`)) + (await store.purgeTags([typeTag(target.type)]));
     await store.purgeMatching(`${TAG_PREFIX}rc:t:{${target.type}:*`);
@@ -31,6 +31,21 @@ export async function purgeResponseCache(store: CacheStore, target: PurgeTarget)
   const id = entityId(parseKey(target.key));
   if (id === undefined) throw new Error(`--key must be name=value[,name=value...], got "${target.key}"`);
   return store.purgeTags([entityTag(target.type, id), typeTag(target.type)]);
+}
+
+/** A type name as GraphQL spells it: what a purge by type accepts (no glob or hash-tag characters). */
+export function isTypeName(type: string): boolean {
+  return /^[_A-Za-z][_0-9A-Za-z]*$/.test(type);
+}
+
+/** Whether `key` is written as a purge takes it (`name=value[,name=value...]`, see {@link parseKey}). */
+export function isEntityKey(key: string): boolean {
+  try {
+    parseKey(key);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `upc=upc-0001` or `id=1,sku=A` as fields. */
