@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { cacheControlDirectives } from '../subgraph/cache-policy.js';
 import type { Principal } from '../auth/principal.js';
 import type { RestRequestInfo } from './state.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -36,9 +37,10 @@ export function keptCopyKey(
 export function keepable(headers: Readonly<Record<string, string | string[] | undefined>>, shared: boolean): boolean {
   const encoding = headers['content-encoding'];
   if (encoding !== undefined && String(encoding).trim().toLowerCase() !== 'identity') return false;
-  const cacheControl = String(headers['cache-control'] ?? '').toLowerCase();
-  if (/(^|[\s,])no-store($|[\s,=])/.test(cacheControl)) return false;
-  return !(shared && /(^|[\s,])private($|[\s,=])/.test(cacheControl));
+  const cacheControl = headers['cache-control'];
+  const directives = cacheControlDirectives(Array.isArray(cacheControl) ? cacheControl.join(',') : (cacheControl ?? ''));
+  if (directives.has('no-store')) return false;
+  return !(shared && directives.has('private'));
 }
 
 export interface KeptCopyUse {

@@ -18,11 +18,7 @@ export const UNCACHEABLE: CachePolicy = { maxAge: 0, scope: 'PUBLIC', staleWhile
  */
 export function policyFromHeader(header: string | null | undefined): (CachePolicy & { ownSwr: boolean }) | undefined {
   if (!header) return undefined;
-  const directives = new Map<string, string | true>();
-  for (const part of header.toLowerCase().split(',')) {
-    const [name, value] = part.trim().split('=', 2);
-    if (name) directives.set(name, value === undefined ? true : value.replace(/^"|"$/g, ''));
-  }
+  const directives = cacheControlDirectives(header);
   if (directives.has('no-store') || directives.has('no-cache')) return { ...UNCACHEABLE, ownSwr: false };
   const seconds = (name: string) => {
     const value = directives.get(name);
@@ -35,6 +31,16 @@ export function policyFromHeader(header: string | null | undefined): (CachePolic
     staleWhileRevalidate: swr ?? 0,
     ownSwr: swr !== undefined,
   };
+}
+
+/** A `Cache-Control` header's directives by lower-cased name: a value without its quotes, or `true`. */
+export function cacheControlDirectives(header: string): Map<string, string | true> {
+  const directives = new Map<string, string | true>();
+  for (const part of header.toLowerCase().split(',')) {
+    const [name, value] = part.trim().split('=', 2);
+    if (name) directives.set(name, value === undefined ? true : value.replace(/^"|"$/g, ''));
+  }
+  return directives;
 }
 
 /** What a fetch returns, for the hints: `Query.topProducts` with type `Product`, or an entity type alone. */
